@@ -1,0 +1,44 @@
+# Shagym — everything runs from the project's own virtualenv (.venv), created on first use.
+PY ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: setup run test bench locales-extract locales-update locales-compile locales clean
+
+$(STAMP): pyproject.toml
+	@command -v $(PY) >/dev/null 2>&1 || { echo "need $(PY) on PATH (or run: make PY=python3 ...)"; exit 1; }
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+setup: $(STAMP) locales-compile
+
+## Set up and run the bot (console mode when BOT_TOKEN is empty).
+run: setup
+	$(BIN)/python -m bot
+
+## Set up and run the whole test suite.
+test: setup
+	$(BIN)/python -m pytest
+
+## Set up and run the benchmarks (figures printed as ratios against a baseline of the same run).
+bench: setup
+	$(BIN)/python -m bench
+
+locales-extract: $(STAMP)
+	$(BIN)/python scripts/i18n.py extract
+
+locales-update: $(STAMP)
+	$(BIN)/python scripts/i18n.py update
+
+locales-compile: $(STAMP)
+	$(BIN)/python scripts/i18n.py compile
+
+## extract + update + compile
+locales: $(STAMP)
+	$(BIN)/python scripts/i18n.py all
+
+clean:
+	rm -rf $(VENV) locales/*/LC_MESSAGES/*.mo

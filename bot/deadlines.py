@@ -1,0 +1,286 @@
+"""Deadline engine for a complaint about a public service (shared/LEGAL.md §2-§4). Pure: no I/O, no clock.
+
+Counting: day 1 of a term is the first working day after the start date (``KzCalendar.add_working_days``).
+Every date comes with a legal-basis key (``DeadlineItem.basis``) that the UI translates.
+
+Item keys: ``registered``, ``forwarding_due``, ``review_due_original``, ``review_due``, ``escalate_from``,
+``extension_notice_due``, ``filing_limit``.
+Basis keys: see :data:`BASIS_KEYS`.
+"""
+
+from __future__ import annotations
+
+import calendar as _stdcal
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from enum import StrEnum
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+__all__ = [
+    "BASIS_KEYS",
+    "EXTENSION_MAX",
+    "EXTENSION_NOTICE_DAYS",
+    "FILING_LIMIT_MONTHS",
+    "FORWARDING_DAYS",
+    "REVIEW_TERMS",
+    "DeadlineError",
+    "DeadlineItem",
+    "Deadlines",
+    "Recipient",
+    "add_months",
+    "compute",
+    "extension_notice_late",
+    "registration_date",
+    "working_days_left",
+]
+
+ALMATY = ZoneInfo("Asia/Almaty")
+END_OF_DAY = time(18, 0)
+
+
+class WorkCalendar(Protocol):
+    """What the engine needs from a calendar (``bot.workdays.KzCalendar`` provides it)."""
+
+    def is_working_day(self, day: date) -> bool: ...
+    def add_working_days(self, day: date, delta: int) -> date: ...
+    def working_days_between(self, a: date, b: date) -> int: ...
+    def next_working_day(self, day: date) -> date: ...
+    def working_day_on_or_after(self, day: date) -> date: ...
+    def is_provisional(self, *dates: date) -> bool: ...
+
+
+class Recipient(StrEnum):
+    """Who reviews the complaint (LEGAL.md §2)."""
+
+    PROVIDER = "provider"
+    QUALITY_AUTHORITY = "quality_authority"
+    AKIM = "akim"
+
+
+#: Review term in working days from registration.
+REVIEW_TERMS: dict[Recipient, int] = {
+    Recipient.PROVIDER: 5,
+    Recipient.QUALITY_AUTHORITY: 15,
+    Recipient.AKIM: 5,
+}
+REVIEW_BASIS: dict[Recipient, str] = {
+    Recipient.PROVIDER: "law_public_services_25_provider_5",
+    Recipient.QUALITY_AUTHORITY: "law_public_services_25_quality_authority_15",
+    Recipient.AKIM: "law_public_services_25_local_executive_5",
+}
+FORWARDING_DAYS = 3
+EXTENSION_MAX = 10
+EXTENSION_NOTICE_DAYS = 3
+FILING_LIMIT_MONTHS = 3
+
+BASIS_KEYS: tuple[str, ...] = (
+    "appk_64_3_registration",  # after hours / non-working day -> next working day
+    "appk_91_4_forwarding",  # forwarded within 3 working days of arrival
+    *REVIEW_BASIS.values(),
+    "extension_max_10",  # review term extended by at most 10 working days
+    "extension_notice_3",  # complainant told within 3 working days of the extension
+    "appk_91_2_missed_deadline_is_refusal",  # a missed deadline counts as a refusal, appealable
+    "appk_92_filing_limit",  # 3 calendar months from learning of the decision
+)
+
+#: Order of items that fall on the same day.
+_RANK = {
+    "registered": 0,
+    "forwarding_due": 1,
+    "extension_notice_due": 2,
+    "review_due_original": 3,
+    "review_due": 4,
+    "escalate_from": 5,
+    "filing_limit": 6,
+}
+
+
+class DeadlineError(ValueError):
+    """Bad input to the engine; ``key`` is a translatable reason."""
+
+    def __init__(self, key: str, detail: str = "") -> None:
+        super().__init__(f"{key}: {detail}" if detail else key)
+        self.key = key
+
+
+@dataclass(frozen=True, slots=True)
+class DeadlineItem:
+    key: str
+    day: date
+    basis: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"key": self.key, "day": self.day.isoformat(), "basis": self.basis}
+
+
+@dataclass(frozen=True, slots=True)
+class Deadlines:
+    """All dates of one complaint. ``review_due`` already includes any extension."""
+
+    recipient: Recipient
+    registered: date
+    review_term: int
+    review_due: date
+    escalate_from: date
+    original_review_due: date
+    forwarding_due: date | None
+    extended_by: int
+    extended_on: date | None
+    extension_notice_due: date | None
+    learned_on: date | None
+    filing_limit: date | None
+    filing_limit_missed: bool | None
+    provisional: bool
+    items: tuple[DeadlineItem, ...]
+
+    def item(self, key: str) -> DeadlineItem | None:
+        return next((i for i in self.items if i.key == key), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        def iso(d: date | None) -> str | None:
+            return d.isoformat() if d else None
+
+        return {
+            "recipient": self.recipient.value,
+            "registered": iso(self.registered),
+            "review_term": self.review_term,
+            "review_due": iso(self.review_due),
+            "escalate_from": iso(self.escalate_from),
+            "original_review_due": iso(self.original_review_due),
+            "forwarding_due": iso(self.forwarding_due),
+            "extended_by": self.extended_by,
+            "extended_on": iso(self.extended_on),
+            "extension_notice_due": iso(self.extension_notice_due),
+            "learned_on": iso(self.learned_on),
+            "filing_limit": iso(self.filing_limit),
+            "filing_limit_missed": self.filing_limit_missed,
+            "provisional": self.provisional,
+            "items": [i.to_dict() for i in self.items],
+        }
+
+
+def registration_date(
+    submitted_at: datetime,
+    cal: WorkCalendar,
+    end_of_day: time = END_OF_DAY,
+    tz: ZoneInfo = ALMATY,
+) -> date:
+    """Registration day of a complaint (APPK art. 64 p. 3).
+
+    Arriving at or after ``end_of_day`` local time, or on a non-working day, it is registered on the next
+    working day. ``submitted_at`` must be timezone-aware.
+    """
+    if submitted_at.tzinfo is None or submitted_at.utcoffset() is None:
+        raise DeadlineError("submitted_at_naive")
+    local = submitted_at.astimezone(tz)
+    day = local.date()
+    if not cal.is_working_day(day) or local.time() >= end_of_day:
+        return cal.next_working_day(day)
+    return day
+
+
+def add_months(day: date, months: int) -> date:
+    """Calendar months; the day is clamped to the month's end (30 Nov + 3 months = 28/29 Feb)."""
+    index = day.year * 12 + day.month - 1 + months
+    year, month = divmod(index, 12)
+    month += 1
+    return date(year, month, min(day.day, _stdcal.monthrange(year, month)[1]))
+
+
+def compute(
+    recipient: Recipient | str,
+    registered: date,
+    cal: WorkCalendar,
+    *,
+    extended_by: int = 0,
+    extended_on: date | None = None,
+    forwarded_via_provider: bool = False,
+    learned_on: date | None = None,
+) -> Deadlines:
+    """Compute the deadlines of a complaint registered on ``registered``.
+
+    * ``forwarded_via_provider``: the complaint arrived at the provider (or the official complained about) on
+      ``registered`` and must be forwarded within 3 working days (APPK art. 91 p. 4). The reviewing body's
+      term is then counted from ``forwarding_due`` -- the latest day it can have registered it -- so a body
+      is never called overdue too early.
+    * ``extended_by`` (1..10 working days) moves ``review_due``; the complainant must be told within 3
+      working days of ``extended_on`` (default: the original review due date).
+    * ``learned_on``: the person's own 3-month filing limit (APPK art. 92); ``filing_limit_missed`` compares it
+      with ``registered``. A warning only, never a block.
+    """
+    try:
+        recipient = Recipient(recipient)
+    except ValueError as exc:
+        raise DeadlineError("unknown_recipient", str(recipient)) from exc
+    if isinstance(extended_by, bool) or not isinstance(extended_by, int):
+        raise DeadlineError("extension_out_of_range", repr(extended_by))
+    if extended_by and not 1 <= extended_by <= EXTENSION_MAX:
+        raise DeadlineError("extension_out_of_range", str(extended_by))
+    if extended_on is not None and not extended_by:
+        raise DeadlineError("extended_on_without_extension")
+    if extended_on is not None and extended_on < registered:
+        raise DeadlineError("extended_before_registration")
+
+    term = REVIEW_TERMS[recipient]
+    items: list[DeadlineItem] = [DeadlineItem("registered", registered, "appk_64_3_registration")]
+
+    forwarding_due: date | None = None
+    review_start = registered
+    if forwarded_via_provider:
+        forwarding_due = cal.add_working_days(registered, FORWARDING_DAYS)
+        items.append(DeadlineItem("forwarding_due", forwarding_due, "appk_91_4_forwarding"))
+        review_start = forwarding_due
+
+    original_due = cal.add_working_days(review_start, term)
+    review_due = original_due
+    notice_due: date | None = None
+    if extended_by:
+        review_due = cal.add_working_days(original_due, extended_by)
+        extended_on = extended_on or original_due
+        notice_due = cal.add_working_days(extended_on, EXTENSION_NOTICE_DAYS)
+        items.append(DeadlineItem("review_due_original", original_due, REVIEW_BASIS[recipient]))
+        items.append(DeadlineItem("review_due", review_due, "extension_max_10"))
+        items.append(DeadlineItem("extension_notice_due", notice_due, "extension_notice_3"))
+    else:
+        items.append(DeadlineItem("review_due", review_due, REVIEW_BASIS[recipient]))
+    escalate_from = review_due + timedelta(days=1)
+    items.append(DeadlineItem("escalate_from", escalate_from, "appk_91_2_missed_deadline_is_refusal"))
+
+    filing_limit: date | None = None
+    missed: bool | None = None
+    if learned_on is not None:
+        filing_limit = cal.working_day_on_or_after(add_months(learned_on, FILING_LIMIT_MONTHS))
+        missed = registered > filing_limit
+        items.append(DeadlineItem("filing_limit", filing_limit, "appk_92_filing_limit"))
+
+    items.sort(key=lambda i: (i.day, _RANK[i.key]))
+    # Every calendar lookup happened between the registration day and the latest item.
+    used = [i.day for i in items]
+    return Deadlines(
+        recipient=recipient,
+        registered=registered,
+        review_term=term,
+        review_due=review_due,
+        escalate_from=escalate_from,
+        original_review_due=original_due,
+        forwarding_due=forwarding_due,
+        extended_by=extended_by,
+        extended_on=extended_on,
+        extension_notice_due=notice_due,
+        learned_on=learned_on,
+        filing_limit=filing_limit,
+        filing_limit_missed=missed,
+        provisional=cal.is_provisional(*used),
+        items=tuple(items),
+    )
+
+
+def extension_notice_late(extended_on: date, told_on: date, cal: WorkCalendar) -> bool:
+    """True when the complainant was told of the extension later than 3 working days after it."""
+    return told_on > cal.add_working_days(extended_on, EXTENSION_NOTICE_DAYS)
+
+
+def working_days_left(today: date, due: date, cal: WorkCalendar) -> int:
+    """Working days in (today, due]; 0 on the due day itself, negative when overdue."""
+    return cal.working_days_between(today, due)

@@ -1,0 +1,157 @@
+"""Checking commands: ``python -m bot deadline ...`` and ``python -m bot workdays YEAR``.
+
+Pure domain code: imports nothing from aiogram, prints keys and ISO dates only (no translated text).
+
+    python -m bot deadline --recipient provider --registered 2026-12-14 [--extended-by 5]
+        [--extended-on DATE] [--submitted "2026-12-14T19:30"] [--learned DATE] [--forwarded] [--json]
+    python -m bot workdays 2026 [--json]
+
+``--submitted`` is local Almaty time unless it carries an offset; when given, the registration day is
+derived from it (APPK art. 64 p. 3) and takes the place of ``--registered``. Bad input: one line on stderr,
+exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import date, datetime
+from typing import Any, NoReturn
+
+from bot.deadlines import ALMATY, DeadlineError, Recipient, compute, registration_date
+from bot.workdays import default_calendar
+
+
+class _UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:  # one line instead of usage + message
+        raise _UsageError(message)
+
+
+def _day(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"bad date {value!r} (want YYYY-MM-DD)") from None
+
+
+def _moment(value: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"bad date-time {value!r} (want YYYY-MM-DDTHH:MM)") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=ALMATY)
+
+
+def _year(value: str) -> int:
+    try:
+        year = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"bad year {value!r}") from None
+    if not 1991 <= year <= 2100:
+        raise argparse.ArgumentTypeError(f"year {year} out of range 1991-2100")
+    return year
+
+
+def _parser() -> _Parser:
+    parser = _Parser(prog="python -m bot", description="Shagym legal checks (keys and ISO dates).")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    dl = sub.add_parser("deadline", help="deadlines of one complaint")
+    dl.add_argument("--recipient", required=True, choices=[r.value for r in Recipient])
+    dl.add_argument("--registered", type=_day, help="registration day")
+    dl.add_argument("--submitted", type=_moment, help="arrival date-time (Almaty time unless an offset is given)")
+    dl.add_argument("--extended-by", type=int, default=0, help="extension in working days (1-10)")
+    dl.add_argument("--extended-on", type=_day, help="day of the extension (default: original due date)")
+    dl.add_argument("--learned", type=_day, help="day the person learned of the decision (3-month limit)")
+    dl.add_argument("--forwarded", action="store_true", help="filed via the provider, which forwards it")
+    dl.add_argument("--json", action="store_true")
+
+    wd = sub.add_parser("workdays", help="a year's non-working weekdays and working weekend days")
+    wd.add_argument("year", type=_year)
+    wd.add_argument("--json", action="store_true")
+    return parser
+
+
+def _deadline(args: argparse.Namespace) -> dict[str, Any]:
+    cal = default_calendar()
+    if args.submitted is None and args.registered is None:
+        raise _UsageError("one of --registered or --submitted is required")
+    registered = args.registered
+    if args.submitted is not None:
+        registered = registration_date(args.submitted, cal)
+    result = compute(
+        args.recipient,
+        registered,
+        cal,
+        extended_by=args.extended_by,
+        extended_on=args.extended_on,
+        forwarded_via_provider=args.forwarded,
+        learned_on=args.learned,
+    ).to_dict()
+    if args.submitted is not None:
+        result["submitted_at"] = args.submitted.isoformat()
+        if args.registered is not None and args.registered != registered:
+            result["registered_given"] = args.registered.isoformat()
+    return result
+
+
+def _workdays(args: argparse.Namespace) -> dict[str, Any]:
+    cal = default_calendar()
+    year = args.year
+
+    def rows(pairs: list[tuple[date, str]]) -> list[dict[str, str]]:
+        return [{"day": d.isoformat(), "weekday": d.strftime("%a").lower(), "reason": r} for d, r in pairs]
+
+    return {
+        "year": year,
+        "verified": cal.is_verified(year),
+        "provisional": not cal.is_verified(year),
+        "working_days": cal.working_days_between(date(year - 1, 12, 31), date(year, 12, 31)),
+        "non_working_weekdays": rows(cal.non_working_weekdays(year)),
+        "working_weekend_days": rows(cal.working_weekend_days(year)),
+        "sources": [
+            {"day": o.day.isoformat(), "kind": o.kind, "working": o.working, "source": o.source}
+            for o in cal.sources(year)
+        ],
+    }
+
+
+def _print_table(command: str, data: dict[str, Any]) -> None:
+    if command == "deadline":
+        flags = "  provisional" if data["provisional"] else ""
+        print(f"recipient {data['recipient']}  term {data['review_term']} working days{flags}")
+        for item in data["items"]:
+            print(f"  {item['day']}  {item['key']:<22} {item['basis']}")
+        if data.get("filing_limit_missed"):
+            print("  ! filing_limit_missed")
+        return
+    print(f"year {data['year']}  working_days {data['working_days']}" + ("  provisional" if data["provisional"] else ""))
+    for title in ("non_working_weekdays", "working_weekend_days"):
+        print(f"{title}:" + ("" if data[title] else " none"))
+        for row in data[title]:
+            print(f"  {row['day']} {row['weekday']}  {row['reason']}")
+
+
+def main(argv: list[str]) -> int:
+    """Run ``deadline`` or ``workdays`` (``argv[0]``); returns the exit status."""
+    try:
+        args = _parser().parse_args(argv)
+        data = _deadline(args) if args.command == "deadline" else _workdays(args)
+    except _UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except DeadlineError as exc:
+        print(f"error: {exc.key}", file=sys.stderr)
+        return 2
+    except SystemExit as exc:  # --help
+        return int(exc.code or 0)
+    if args.json:
+        print(json.dumps(data, ensure_ascii=False, indent=2))
+    else:
+        _print_table(args.command, data)
+    return 0

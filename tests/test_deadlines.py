@@ -1,0 +1,183 @@
+"""Deadline engine: worked examples (CALENDAR.md, LEGAL.md §3-§4), registration, extension, properties."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot.deadlines import (
+    BASIS_KEYS,
+    REVIEW_TERMS,
+    DeadlineError,
+    Deadlines,
+    Recipient,
+    add_months,
+    compute,
+    extension_notice_late,
+    registration_date,
+    working_days_left,
+)
+from bot.workdays import default_calendar
+
+CAL = default_calendar()
+ALMATY = ZoneInfo("Asia/Almaty")
+D = date.fromisoformat
+
+# CALENDAR.md "Worked deadlines": start, +5, +10, +15 (None = not given).
+WORKED = [
+    ("2025-03-19", "2025-03-31", "2025-04-07", "2025-04-14"),
+    ("2025-12-12", "2025-12-22", "2025-12-29", "2026-01-08"),
+    ("2026-01-01", "2026-01-12", "2026-01-19", "2026-01-26"),
+    ("2026-03-18", "2026-03-30", "2026-04-06", "2026-04-13"),
+    ("2026-05-05", "2026-05-14", "2026-05-21", "2026-05-29"),
+    ("2026-08-24", "2026-08-31", None, None),
+    ("2026-12-14", "2026-12-22", "2026-12-29", "2027-01-08"),
+]
+
+
+@pytest.mark.parametrize(("start", "plus5", "plus10", "plus15"), WORKED)
+def test_worked_examples(start: str, plus5: str, plus10: str | None, plus15: str | None) -> None:
+    provider = compute(Recipient.PROVIDER, D(start), CAL)
+    assert provider.review_due == D(plus5)
+    assert provider.escalate_from == D(plus5) + timedelta(days=1)
+    assert CAL.add_working_days(D(start), 5) == D(plus5)
+    if plus10:
+        extended = compute("provider", D(start), CAL, extended_by=5)  # 5 + 5 working days
+        assert extended.review_due == D(plus10) == CAL.add_working_days(D(start), 10)
+    if plus15:
+        authority = compute("quality_authority", D(start), CAL)
+        assert authority.review_due == D(plus15)
+        assert authority.provisional == (D(plus15).year == 2027)
+
+
+def test_legal_md_example_and_provisional_2027() -> None:
+    result = compute("provider", date(2025, 11, 17), CAL)
+    assert (result.review_due, result.escalate_from, result.provisional) == (date(2025, 11, 24), date(2025, 11, 25), False)
+    assert compute("akim", date(2025, 11, 17), CAL).review_due == date(2025, 11, 24)
+    late = compute("quality_authority", date(2026, 12, 14), CAL)
+    assert late.review_due == date(2027, 1, 8) and late.provisional
+    assert compute("provider", date(2026, 12, 14), CAL).provisional is False
+    assert compute("provider", date(2027, 3, 1), CAL).provisional is True
+
+
+def test_extension() -> None:
+    r = compute("provider", date(2026, 12, 14), CAL, extended_by=5)
+    assert r.original_review_due == date(2026, 12, 22)
+    assert r.review_due == date(2026, 12, 29)
+    assert r.extended_on == date(2026, 12, 22)  # default: the original due date
+    assert r.extension_notice_due == date(2026, 12, 25)
+    assert r.escalate_from == date(2026, 12, 30)
+    assert r.item("review_due").basis == "extension_max_10"
+    assert r.item("extension_notice_due").basis == "extension_notice_3"
+    r2 = compute("provider", date(2026, 12, 14), CAL, extended_by=10, extended_on=date(2026, 12, 15))
+    assert r2.extension_notice_due == date(2026, 12, 21)  # Dec 16 is Independence Day: Thu, Fri, Mon
+    assert r2.review_due == CAL.add_working_days(date(2026, 12, 22), 10)
+    for bad in (-1, 11, 100):
+        with pytest.raises(DeadlineError) as err:
+            compute("provider", date(2026, 12, 14), CAL, extended_by=bad)
+        assert err.value.key == "extension_out_of_range" and isinstance(err.value, ValueError)
+    with pytest.raises(DeadlineError, match="extended_on_without_extension"):
+        compute("provider", date(2026, 12, 14), CAL, extended_on=date(2026, 12, 15))
+    with pytest.raises(DeadlineError, match="unknown_recipient"):
+        compute("court", date(2026, 12, 14), CAL)
+
+
+def test_extension_notice_late_and_days_left() -> None:
+    extended_on = date(2026, 12, 15)
+    assert not extension_notice_late(extended_on, date(2026, 12, 21), CAL)
+    assert extension_notice_late(extended_on, date(2026, 12, 22), CAL)
+    due = date(2025, 11, 24)
+    assert working_days_left(date(2025, 11, 17), due, CAL) == 5
+    assert working_days_left(due, due, CAL) == 0
+    assert working_days_left(date(2025, 11, 25), due, CAL) == -1
+    assert working_days_left(date(2025, 11, 29), due, CAL) == -4  # Sat: Tue..Fri were working days
+
+
+def test_forwarding() -> None:
+    r = compute("quality_authority", date(2025, 11, 17), CAL, forwarded_via_provider=True)
+    assert r.forwarding_due == date(2025, 11, 20)
+    assert r.item("forwarding_due").basis == "appk_91_4_forwarding"
+    # The reviewing body's term runs from the latest day it can have received the complaint.
+    assert r.review_due == CAL.add_working_days(date(2025, 11, 20), 15)
+    assert compute("quality_authority", date(2025, 11, 17), CAL).forwarding_due is None
+
+
+def test_filing_limit() -> None:
+    assert add_months(date(2025, 11, 30), 3) == date(2026, 2, 28)
+    assert add_months(date(2023, 11, 30), 3) == date(2024, 2, 29)
+    r = compute("provider", date(2026, 3, 2), CAL, learned_on=date(2025, 11, 30))
+    assert r.filing_limit == date(2026, 3, 2)  # Sat 28 Feb -> Mon 2 Mar
+    assert r.filing_limit_missed is False
+    r = compute("provider", date(2026, 3, 11), CAL, learned_on=date(2025, 12, 8))
+    assert r.filing_limit == date(2026, 3, 10)  # Sun 8 Mar, Mon 9 Mar carry-over -> Tue 10 Mar
+    assert r.filing_limit_missed is True  # a warning only: the deadlines are still computed
+    assert r.item("filing_limit").basis == "appk_92_filing_limit"
+    assert compute("provider", date(2026, 3, 11), CAL).filing_limit is None
+
+
+@pytest.mark.parametrize(
+    ("submitted", "expected"),
+    [
+        (datetime(2026, 12, 14, 9, 0, tzinfo=ALMATY), date(2026, 12, 14)),
+        (datetime(2026, 12, 14, 17, 59, tzinfo=ALMATY), date(2026, 12, 14)),
+        (datetime(2026, 12, 14, 18, 0, tzinfo=ALMATY), date(2026, 12, 15)),
+        (datetime(2026, 12, 14, 19, 30, tzinfo=ALMATY), date(2026, 12, 15)),
+        (datetime(2026, 12, 15, 19, 30, tzinfo=ALMATY), date(2026, 12, 17)),  # Dec 16 holiday
+        (datetime(2025, 3, 8, 10, 0, tzinfo=ALMATY), date(2025, 3, 11)),  # Sat -> (Sun, Mon carry-over) Tue
+        (datetime(2025, 11, 17, 12, 30, tzinfo=timezone.utc), date(2025, 11, 17)),  # 17:30 in Almaty
+        (datetime(2025, 11, 17, 13, 30, tzinfo=timezone.utc), date(2025, 11, 18)),  # 18:30 in Almaty
+    ],
+)
+def test_registration_date(submitted: datetime, expected: date) -> None:
+    assert registration_date(submitted, CAL) == expected
+
+
+def test_registration_date_options_and_naive() -> None:
+    moment = datetime(2025, 11, 17, 17, 30, tzinfo=ALMATY)
+    assert registration_date(moment, CAL, end_of_day=time(17, 0)) == date(2025, 11, 18)
+    with pytest.raises(DeadlineError, match="submitted_at_naive"):
+        registration_date(datetime(2025, 11, 17, 10, 0), CAL)
+
+
+def test_items_and_to_dict() -> None:
+    r = compute(
+        "quality_authority", date(2025, 11, 17), CAL,
+        extended_by=3, forwarded_via_provider=True, learned_on=date(2025, 11, 1),
+    )
+    assert isinstance(r, Deadlines)
+    days = [i.day for i in r.items]
+    assert days == sorted(days)
+    keys = [i.key for i in r.items]
+    assert keys[0] == "registered" and set(keys) == {
+        "registered", "forwarding_due", "review_due_original", "review_due",
+        "extension_notice_due", "escalate_from", "filing_limit",
+    }
+    assert {i.basis for i in r.items} <= set(BASIS_KEYS)
+    data = r.to_dict()
+    assert data["recipient"] == "quality_authority"
+    assert data["review_due"] == r.review_due.isoformat()
+    assert data["items"][0] == {"key": "registered", "day": "2025-11-17", "basis": "appk_64_3_registration"}
+    with pytest.raises(AttributeError):
+        r.review_due = date(2000, 1, 1)  # type: ignore[misc]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.dates(min_value=date(2022, 1, 1), max_value=date(2029, 12, 31)),
+    st.sampled_from(list(Recipient)),
+    st.integers(min_value=0, max_value=10),
+    st.booleans(),
+)
+def test_properties(registered: date, recipient: Recipient, extended_by: int, forwarded: bool) -> None:
+    r = compute(recipient, registered, CAL, extended_by=extended_by, forwarded_via_provider=forwarded)
+    assert CAL.is_working_day(r.review_due)
+    start = r.forwarding_due or registered
+    assert CAL.working_days_between(start, r.review_due) == REVIEW_TERMS[recipient] + extended_by
+    assert r.escalate_from == r.review_due + timedelta(days=1)
+    assert r.provisional == CAL.is_provisional(registered, r.escalate_from)
+    if extended_by:
+        assert CAL.working_days_between(r.extended_on, r.extension_notice_due) == 3

@@ -1,0 +1,383 @@
+"""The complaint domain: parsers, validators, the field registry, serialisation, numbers and limits."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import pytest
+
+from bot.complaint import (
+    APPLICANT_KINDS,
+    FIELDS,
+    GROUNDS,
+    RECIPIENT_KINDS,
+    Attachment,
+    Complaint,
+    FieldSpec,
+    add_months,
+    clean_name,
+    clean_text,
+    complaint_number,
+    fields_for,
+    filing_limit_date,
+    filing_limit_passed,
+    grounds_label,
+    missing_required,
+    parse_date,
+    parse_email,
+    parse_field,
+    parse_phone,
+    recipient_label,
+)
+
+TODAY = date(2026, 11, 22)
+
+
+# ------------------------------------------------------------------------------------------ dates
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("05.03.2025", date(2025, 3, 5)),
+        ("5.3.2025", date(2025, 3, 5)),
+        ("05.03.25", date(2025, 3, 5)),
+        ("05/03/2025", date(2025, 3, 5)),
+        ("05-03-2025", date(2025, 3, 5)),
+        ("2025-03-05", date(2025, 3, 5)),
+        ("  05 . 03 . 2025  ", date(2025, 3, 5)),
+        ("05 03 2025", date(2025, 3, 5)),
+        ("2025 - 03 - 05", date(2025, 3, 5)),
+        ("05.03.2025г.", date(2025, 3, 5)),
+        ("05.03.2025 ж.", date(2025, 3, 5)),
+        ("22.11.2026", TODAY),
+        ("29.02.2024", date(2024, 2, 29)),
+        ("22.11.2016", date(2016, 11, 22)),  # exactly 10 years: still fine
+    ],
+)
+def test_parse_date_accepts(text, expected):
+    res = parse_date(text, TODAY)
+    assert res.ok, res
+    assert res.value == expected
+    assert res.error_key is None
+
+
+@pytest.mark.parametrize(
+    "text", ["", "   ", "tomorrow", "31.02.2025", "32.01.2025", "05.13.2025", "5.3", "05.03.2025.1", "05.03/2025", "2025/3"]
+)
+def test_parse_date_format_errors(text):
+    res = parse_date(text, TODAY)
+    assert not res.ok
+    assert res.error_key == "date_format"
+    assert res.value is None
+
+
+def test_parse_date_future_and_old():
+    assert parse_date("23.11.2026", TODAY).error_key == "date_in_future"
+    assert parse_date("23.11.2026", TODAY, allow_future=True).value == date(2026, 11, 23)
+    old = parse_date("21.11.2016", TODAY)
+    assert old.error_key == "date_too_old" and old.params == {"years": 10}
+    assert parse_date("01.01.1990", TODAY).error_key == "date_too_old"
+
+
+def test_two_digit_year_never_jumps_into_the_future():
+    # 20yy when that is not in the future, else 19yy (which is then too old)
+    assert parse_date("01.01.26", TODAY).value == date(2026, 1, 1)
+    assert parse_date("01.12.26", TODAY).error_key == "date_too_old"  # 1926
+
+
+# ------------------------------------------------------------------------------------------ phone
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "+7 701 123 45 67",
+        "+77011234567",
+        "8 701 123 45 67",
+        "87011234567",
+        "77011234567",
+        "701 123 45 67",
+        "7011234567",
+        "+7 (701) 123-45-67",
+        "8(701)123-45-67",
+        " 8 701 123 4567 ",
+    ],
+)
+def test_parse_phone_normalises_kazakh_numbers(text):
+    res = parse_phone(text)
+    assert res.ok, res
+    assert res.value == "+77011234567"
+
+
+def test_parse_phone_landline():
+    assert parse_phone("8 (7172) 55-44-33").value == "+77172554433"
+
+
+@pytest.mark.parametrize(
+    "text", ["", "123", "+7 901 123 45 67", "8 901 123 45 67", "+1 701 123 45 67", "+7 701 123 45 6", "701-abc-45-67", "++77011234567", "+7 701 123 45 678"]
+)
+def test_parse_phone_rejects(text):
+    res = parse_phone(text)
+    assert not res.ok and res.error_key == "phone_format"
+
+
+# ------------------------------------------------------------------------------------------ e-mail
+
+def test_parse_email():
+    assert parse_email("  Aigerim.A@Mail.KZ ").value == "Aigerim.A@mail.kz"
+    assert parse_email("a+b@gov.kz").ok
+    for bad in ("", "aigerim", "a@b", "a@@b.kz", "a b@c.kz", ".a@b.kz", "a..b@c.kz", "a@-b.kz", "айгерім@mail.kz"):
+        res = parse_email(bad)
+        assert not res.ok and res.error_key == "email_format", bad
+
+
+# ------------------------------------------------------------------------------------------ text and names
+
+def test_clean_text_collapses_whitespace():
+    res = clean_text("  ХҚКО   №3 \n  Алматы\t", 100)
+    assert res.ok and res.value == "ХҚКО №3 Алматы"
+
+
+def test_clean_text_multiline_keeps_paragraphs():
+    res = clean_text("  Бірінші   жол\n\n\n\n  екінші  жол  ", 100, multiline=True)
+    assert res.value == "Бірінші жол\n\nекінші жол"
+
+
+def test_clean_text_empty_and_too_long():
+    assert clean_text(" \n\t ", 10).error_key == "empty"
+    assert clean_text(None, 10).error_key == "empty"
+    res = clean_text("x" * 11, 10)
+    assert res.error_key == "too_long" and res.params["limit"] == 10 and res.params["length"] == 11
+    assert clean_text("x" * 10, 10).ok
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["Әлиханқызы", "Ғалым", "Қуаныш", "Ңң", "Өмірзақ", "Ұлан", "Үміт", "Һ", "Ілияс", "Иванов-Петров", "O'Connor", "Smith", "Нұр Ислам"],
+)
+def test_clean_name_accepts_kazakh_russian_latin(name):
+    res = clean_name(name)
+    assert res.ok, name
+    assert res.value == name
+
+
+def test_clean_name_normalises_apostrophes_and_spaces():
+    assert clean_name("  O’Connor  ").value == "O'Connor"
+    assert clean_name("Нұр   Ислам").value == "Нұр Ислам"
+
+
+@pytest.mark.parametrize("name", ["Иван1", "Иван!", "Ivan_", "Ivan.", "Αλέξης", "---", "Иван😀"])
+def test_clean_name_rejects_other_characters(name):
+    assert clean_name(name).error_key == "name_chars"
+
+
+# ------------------------------------------------------------------------------------------ registry
+
+def test_registry_shape():
+    names = [f.name for f in FIELDS]
+    assert len(names) == len(set(names))
+    for spec in FIELDS:
+        assert isinstance(spec, FieldSpec)
+        assert spec.applies_to in {"individual", "legal_entity", "both"}
+        assert spec.kind in {"text", "date", "iin", "bin", "phone", "email", "choice"}
+        assert hasattr(Complaint(), spec.name)
+        if spec.kind == "choice":
+            assert spec.choices
+    assert FIELDS[0].name == "grounds"
+
+
+def test_fields_for_each_applicant_kind():
+    ind = [f.name for f in fields_for("individual")]
+    le = [f.name for f in fields_for("legal_entity")]
+    assert {"surname", "first_name", "patronymic", "iin"} <= set(ind)
+    assert not {"org_name", "bin", "outgoing_number", "outgoing_date", "representative_name"} & set(ind)
+    assert {"org_name", "bin", "outgoing_number", "outgoing_date", "representative_name", "representative_position"} <= set(le)
+    assert not {"surname", "first_name", "iin"} & set(le)
+    for common in ("postal_address", "actual_address", "phone", "email", "service_name", "description", "demands"):
+        assert common in ind and common in le
+
+
+def _individual(**kw) -> Complaint:
+    base = dict(
+        grounds="deadline_violated",
+        recipient_kind="provider",
+        recipient_name="ХҚКО басшысы",
+        applicant_kind="individual",
+        surname="Әлиханқызы",
+        first_name="Айгерім",
+        iin="061211600012",
+        postal_address="Алматы қ., Абай даңғ. 10",
+        service_name="Мекенжай анықтамасы",
+        organisation="ХҚКО №3",
+        learned_date=date(2026, 11, 3),
+        description="Мерзім өтті.",
+        demands="Қызметті көрсетуді сұраймын.",
+    )
+    base.update(kw)
+    return Complaint(**base)
+
+
+def _legal_entity(**kw) -> Complaint:
+    base = dict(
+        grounds="unjustified_refusal",
+        recipient_kind="quality_authority",
+        recipient_name="Агентство по делам госслужбы, департамент по г. Астане",
+        applicant_kind="legal_entity",
+        org_name="ТОО «Жетісу Құрылыс»",
+        bin="940140000385",
+        outgoing_number="15-2/301",
+        outgoing_date=date(2026, 11, 18),
+        representative_name="Серікбаев Нұрлан Асқарұлы",
+        representative_position="Директор",
+        postal_address="Астана, ул. Кенесары 1",
+        service_name="Выдача лицензии",
+        organisation="Управление предпринимательства",
+        learned_date=date(2026, 11, 10),
+        description="Отказали без оснований.",
+        demands="Отменить отказ.",
+    )
+    base.update(kw)
+    return Complaint(**base)
+
+
+def test_missing_required_empty_drafts():
+    assert missing_required(Complaint()) == [
+        "grounds", "service_name", "organisation", "learned_date", "description", "demands",
+        "recipient_kind", "recipient_name", "applicant_kind", "postal_address",
+    ]
+    ind = missing_required(Complaint(applicant_kind="individual"))
+    assert {"surname", "first_name", "iin", "postal_address"} <= set(ind)
+    assert "patronymic" not in ind and "phone" not in ind and "email" not in ind and "actual_address" not in ind
+    assert "org_name" not in ind
+    le = missing_required(Complaint(applicant_kind="legal_entity"))
+    assert {"org_name", "bin", "outgoing_number", "outgoing_date", "representative_name", "representative_position", "postal_address"} <= set(le)
+    assert "surname" not in le and "iin" not in le
+
+
+def test_missing_required_complete():
+    assert missing_required(_individual()) == []
+    assert missing_required(_legal_entity()) == []
+
+
+def test_missing_required_conditional_rules():
+    # "no IIN" satisfies the IIN field
+    assert missing_required(_individual(iin=None)) == ["iin"]
+    assert missing_required(_individual(iin=None, no_iin=True)) == []
+    # "other" needs its text
+    assert missing_required(_individual(grounds="other")) == ["grounds_other_text"]
+    assert missing_required(_individual(grounds="other", grounds_other_text="Кезек")) == []
+    # blank strings count as missing
+    assert missing_required(_individual(surname="   ")) == ["surname"]
+    assert missing_required(_legal_entity(bin="", outgoing_date=None)) == ["bin", "outgoing_date"]
+
+
+# ------------------------------------------------------------------------------------------ serialisation
+
+def test_round_trip_through_json():
+    c = _individual(
+        patronymic="Бекқызы",
+        actual_address="Алматы, Сәтпаев 5",
+        phone="+77011234567",
+        email="a@mail.kz",
+        decision_date=date(2026, 11, 1),
+        officials="бас маман Қ. Ғалымов",
+        attachments=[Attachment("AgAD1", "талон.jpg", "photo"), Attachment("BQAD2", "өтініш.pdf", "document")],
+        language="kk",
+        consent=True,
+        created=date(2026, 11, 20),
+        filed=TODAY,
+    )
+    data = c.to_dict()
+    text = json.dumps(data, ensure_ascii=False)  # must be JSON-serialisable as is
+    back = Complaint.from_dict(json.loads(text))
+    assert back == c
+    assert back.attachments[0] == Attachment("AgAD1", "талон.jpg", "photo")
+    assert data["decision_date"] == "2026-11-01"
+    le = _legal_entity(email="info@jk.kz")
+    assert Complaint.from_dict(json.loads(json.dumps(le.to_dict()))) == le
+
+
+def test_from_dict_tolerates_old_and_partial_drafts():
+    c = Complaint.from_dict({"surname": "Әлиханқызы", "unknown_future_field": 1, "learned_date": "", "outgoing_date": "bad"})
+    assert c.surname == "Әлиханқызы" and c.learned_date is None and c.outgoing_date is None
+    assert c.attachments == [] and c.no_iin is False
+    assert Complaint.from_dict(None) == Complaint()
+    assert Complaint.from_dict({}) == Complaint()
+
+
+# ------------------------------------------------------------------------------------------ parse_field
+
+def test_parse_field_dispatches_by_kind():
+    assert parse_field("surname", "  Әлиханқызы ", TODAY).value == "Әлиханқызы"
+    assert parse_field("surname", "Әлиханқызы2", TODAY).error_key == "name_chars"
+    assert parse_field("description", "a\n\nb", TODAY).value == "a\n\nb"
+    assert parse_field("learned_date", "03.11.2026", TODAY).value == date(2026, 11, 3)
+    assert parse_field("phone", "8 701 123 45 67", TODAY).value == "+77011234567"
+    assert parse_field("email", "x@y.kz", TODAY).ok
+    assert parse_field("grounds", "ethics", TODAY).value == "ethics"
+    assert parse_field("grounds", "court", TODAY).error_key == "choice_invalid"
+    assert parse_field("recipient_kind", "court", TODAY).error_key == "choice_invalid"
+    assert parse_field("service_name", "x" * 301, TODAY).params["limit"] == 300
+
+
+def test_parse_field_identifiers_delegate_to_bot_identifiers():
+    assert parse_field("iin", "0612 1160 0012", TODAY).value == "061211600012"
+    bad = parse_field("iin", "061211600013", TODAY)
+    assert bad.error_key == "iin_invalid" and bad.params["reason"]
+    assert parse_field("bin", "940140000385", TODAY).value == "940140000385"
+    assert parse_field("bin", "12345", TODAY).error_key == "bin_invalid"
+
+
+# ------------------------------------------------------------------------------------------ ids and labels
+
+def test_ids():
+    assert GROUNDS == ("deadline_violated", "unjustified_refusal", "extra_documents", "ethics", "incomplete_service", "other")
+    assert RECIPIENT_KINDS == ("provider", "quality_authority", "akim")
+    assert APPLICANT_KINDS == ("individual", "legal_entity")
+
+
+def test_labels_go_through_gettext():
+    seen = []
+
+    def fake(s):
+        seen.append(s)
+        return s.upper()
+
+    for g in GROUNDS:
+        assert grounds_label(g, fake) == seen[-1].upper()
+    for r in RECIPIENT_KINDS + ("court",):
+        assert recipient_label(r, fake) == seen[-1].upper()
+    assert len(set(seen)) == len(GROUNDS) + len(RECIPIENT_KINDS) + 1
+    assert grounds_label("nonsense", fake) == "nonsense"
+
+
+# ------------------------------------------------------------------------------------------ limits and numbers
+
+def test_add_months_clamps_to_month_end():
+    assert add_months(date(2026, 11, 30), 3) == date(2027, 2, 28)
+    assert add_months(date(2027, 11, 30), 3) == date(2028, 2, 29)
+    assert add_months(date(2026, 1, 31), 1) == date(2026, 2, 28)
+    assert add_months(date(2026, 10, 15), 3) == date(2027, 1, 15)
+
+
+def test_filing_limit():
+    learned = date(2026, 8, 22)
+    assert filing_limit_date(learned) == date(2026, 11, 22)
+    assert not filing_limit_passed(learned, date(2026, 11, 22))
+    assert filing_limit_passed(learned, date(2026, 11, 23))
+    assert not filing_limit_passed(date(2026, 11, 30), date(2027, 2, 28))
+    assert filing_limit_passed(date(2026, 11, 30), date(2027, 3, 1))
+
+
+def test_complaint_number():
+    assert complaint_number(123, date(2026, 11, 22)) == "SH-2026-000123"
+    assert complaint_number(1, date(2027, 1, 1)) == "SH-2027-000001"
+    assert complaint_number(1234567, date(2026, 1, 1)) == "SH-2026-1234567"
+    with pytest.raises(ValueError):
+        complaint_number(-1, date(2026, 1, 1))
+
+
+def test_signature_name():
+    assert _individual(patronymic="Бекқызы").signature_name() == "Әлиханқызы А.Б."
+    assert _individual().signature_name() == "Әлиханқызы А."
+    assert _legal_entity().signature_name() == "Серікбаев Н.А."

@@ -1,0 +1,90 @@
+"""Typed configuration from the environment and `.env` (every key is documented in .env.example)."""
+
+from __future__ import annotations
+
+from datetime import time
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from typing_extensions import Annotated
+
+
+class ConfigError(Exception):
+    """A configuration value is wrong; the message is one line naming the key."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    bot_token: SecretStr = SecretStr("")
+    telegram_api_base: str | None = None
+    database_path: Path = Path("data/shagym.sqlite3")
+    operators_chat_id: int | None = None
+    operators_language: Literal["kk", "ru"] = "ru"
+    operator_ids: Annotated[tuple[int, ...], NoDecode] = ()
+    default_language: Literal["kk", "ru"] = "ru"
+    timezone: str = "Asia/Almaty"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    quiet_hours_start: time = time(9, 0)
+    quiet_hours_end: time = time(20, 0)
+    workday_end: time = time(18, 0)
+    reminder_interval_seconds: float = Field(default=30.0, gt=0)
+    draft_ttl_days: int = Field(default=30, gt=0)
+
+    @field_validator("operators_chat_id", mode="before")
+    @classmethod
+    def _empty_chat_is_none(cls, value):
+        return None if value in ("", None) else value
+
+    @field_validator("telegram_api_base", mode="before")
+    @classmethod
+    def _base_url(cls, value):
+        if value in ("", None):
+            return None
+        if not str(value).startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return str(value).rstrip("/")
+
+    @field_validator("operator_ids", mode="before")
+    @classmethod
+    def _ids(cls, value):
+        if value in ("", None):
+            return ()
+        if isinstance(value, str):
+            return tuple(int(part) for part in value.replace(";", ",").split(",") if part.strip())
+        return tuple(value)
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value):
+        return value.upper() if isinstance(value, str) else value
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def console_mode(self) -> bool:
+        return not self.bot_token.get_secret_value()
+
+
+def load_settings(**overrides) -> Settings:
+    """Build settings; a wrong value raises ConfigError with one line naming the key."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        key = ".".join(str(p) for p in err["loc"]).upper() or "?"
+        raise ConfigError(f"configuration error: {key}: {err['msg']} (got {err.get('input')!r})") from None

@@ -39,13 +39,19 @@ KEYWORDS = {
 METHOD_MAP = [("**.py", "python")]
 
 
-def extract() -> Catalog:
+def extract_catalog() -> Catalog:
+    """The msgids the code uses now."""
     catalog = Catalog(project="shagym", msgid_bugs_address="", charset="utf-8")
     for src in SOURCES:
         for filename, lineno, message, comments, context in extract_from_dir(
             ROOT / src, METHOD_MAP, keywords=KEYWORDS, comment_tags=("TRANSLATORS:",), strip_comment_tags=True
         ):
             catalog.add(message, None, [(f"{src}/{filename}", lineno)], auto_comments=comments, context=context)
+    return catalog
+
+
+def extract() -> Catalog:
+    catalog = extract_catalog()
     with POT.open("wb") as fh:
         write_po(fh, catalog, width=100, sort_output=False, omit_header=False)
     print(f"extracted {len(catalog)} messages -> {POT.relative_to(ROOT)}")

@@ -1,0 +1,162 @@
+"""App factory: builds the Bot, the Dispatcher (routers, middlewares, long-lived dependencies), storage and
+scheduler, and owns their start and stop. Polling, console mode and the tests all use this one factory."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.session.base import BaseSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.fsm.storage.base import BaseEventIsolation
+from aiogram.fsm.storage.memory import SimpleEventIsolation
+from aiogram.types import BotCommand, Message
+from aiogram.utils.i18n import I18n
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from bot.clock import Clock
+from bot.config import Settings
+from bot.i18n import build_i18n
+from handlers import build_router
+from handlers.middlewares import LanguageGate, UserLanguageMiddleware, UserMiddleware
+from storage.calendar import CalendarRepo
+from storage.db import Database
+from storage.fsm import SQLiteStorage
+from storage.users import UsersRepo
+
+log = logging.getLogger(__name__)
+
+CONSOLE_TOKEN = "42:console"
+
+COMMANDS = (
+    ("start", "Start over and show the menu"),
+    ("complaint", "Write a complaint"),
+    ("my", "My complaints and deadlines"),
+    ("faq", "Questions and answers"),
+    ("language", "Switch language"),
+    ("help", "What the bot can do"),
+    ("cancel", "Cancel the current step"),
+)
+
+
+def N_(message: str) -> str:
+    return message
+
+
+# Extraction markers for the command descriptions above.
+N_("Start over and show the menu")
+N_("Write a complaint")
+N_("My complaints and deadlines")
+N_("Questions and answers")
+N_("Switch language")
+N_("What the bot can do")
+N_("Cancel the current step")
+
+
+@dataclass
+class App:
+    settings: Settings
+    bot: Bot
+    dp: Dispatcher
+    db: Database
+    fsm: SQLiteStorage
+    i18n: I18n
+    clock: Clock
+    scheduler: AsyncIOScheduler
+    deps: dict[str, Any] = field(default_factory=dict)
+
+    async def close(self) -> None:
+        for router in list(self.dp.sub_routers):  # let a restarted app in this process attach them again
+            self.dp.sub_routers.remove(router)
+            router._parent_router = None
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        await self.fsm.close()
+        await self.db.close()
+        await self.bot.session.close()
+
+
+def make_session(settings: Settings) -> BaseSession:
+    if settings.telegram_api_base:
+        return AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_base))
+    return AiohttpSession()
+
+
+async def create_app(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    session: BaseSession | None = None,
+    events_isolation: BaseEventIsolation | None = None,
+) -> App:
+    clock = clock or Clock()
+    i18n = build_i18n(settings.default_language)
+    db = await Database.open(settings.database_path)
+    fsm = await SQLiteStorage.open(settings.database_path)
+    token = settings.bot_token.get_secret_value() or CONSOLE_TOKEN
+    bot = Bot(
+        token=token,
+        session=session or make_session(settings),
+        default=DefaultBotProperties(parse_mode="HTML", link_preview_is_disabled=True),
+    )
+    users = UsersRepo(db)
+    calendars = CalendarRepo(db)
+    await calendars.load()
+    scheduler = AsyncIOScheduler(timezone="UTC")
+    deps: dict[str, Any] = {
+        "settings": settings,
+        "db": db,
+        "users": users,
+        "calendars": calendars,
+        "clock": clock,
+        "scheduler": scheduler,
+    }
+    dp = Dispatcher(storage=fsm, events_isolation=events_isolation or SimpleEventIsolation(), **deps)
+    dp.update.outer_middleware(UserMiddleware())
+    UserLanguageMiddleware(i18n, settings.default_language).setup(dp)
+
+    async def ask_language(message: Message) -> None:
+        from handlers.start import ask_language as ask
+
+        await ask(message, i18n)
+
+    gate = LanguageGate(ask_language)
+    dp.message.outer_middleware(gate)
+    dp.callback_query.outer_middleware(gate)
+    dp.include_router(build_router())
+
+    app = App(settings, bot, dp, db, fsm, i18n, clock, scheduler, deps)
+    dp["app"] = app
+    dp.startup.register(_on_startup)
+    dp.shutdown.register(_on_shutdown)
+    return app
+
+
+async def register_commands(bot: Bot, i18n: I18n) -> None:
+    """setMyCommands for kk and ru, and a bilingual default for everyone else."""
+    for lang in ("kk", "ru"):
+        await bot.set_my_commands(
+            [BotCommand(command=c, description=i18n.gettext(d, locale=lang)) for c, d in COMMANDS],
+            language_code=lang,
+        )
+    await bot.set_my_commands(
+        [
+            BotCommand(command=c, description=f"{i18n.gettext(d, locale='kk')} / {i18n.gettext(d, locale='ru')}"[:256])
+            for c, d in COMMANDS
+        ]
+    )
+
+
+async def _on_startup(bot: Bot, app: App) -> None:
+    await register_commands(bot, app.i18n)
+    if not app.scheduler.running:
+        app.scheduler.start()
+    log.info("started")
+
+
+async def _on_shutdown(app: App) -> None:
+    log.info("stopped")

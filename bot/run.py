@@ -1,0 +1,43 @@
+"""Run modes: long polling with a token, else the console mode (same dispatcher, database and catalogs)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+
+from bot.config import ConfigError, Settings, load_settings
+
+
+def setup_logging(level: str) -> None:
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("aiogram.event").setLevel(logging.WARNING)
+
+
+async def run_polling(settings: Settings) -> None:
+    from bot.app import create_app
+
+    app = await create_app(settings)
+    try:
+        await app.dp.start_polling(app.bot, allowed_updates=app.dp.resolve_used_update_types())
+    finally:
+        await app.close()
+
+
+def main(argv: list[str], *, force_console: bool = False) -> int:
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    if force_console or settings.console_mode:
+        from bot.console import run_console
+
+        logging.basicConfig(level="WARNING", stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+        return asyncio.run(run_console(settings))
+    setup_logging(settings.log_level)
+    try:
+        asyncio.run(run_polling(settings))
+    except KeyboardInterrupt:
+        pass
+    return 0

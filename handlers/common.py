@@ -1,0 +1,59 @@
+"""Pieces every feature router shares: the main menu, language-agnostic button matching, bilingual text."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiogram.filters import BaseFilter
+from aiogram.types import KeyboardButton, Message, ReplyKeyboardMarkup
+from aiogram.utils.i18n import I18n, gettext as _
+
+from bot.i18n import LANGUAGES
+
+# Main-menu buttons (msgids). Each feature router reacts to its own button through MenuButton.
+BTN_COMPLAINT = "📝 Write a complaint"
+BTN_MY = "📋 My complaints"
+BTN_QUESTIONS = "❓ Questions"
+BTN_HUMAN = "👤 Talk to a person"
+BTN_LANGUAGE = "🌐 Тіл / Язык"  # the same in both languages on purpose: findable whatever the language
+
+
+def N_(message: str) -> str:  # marks a msgid for extraction without translating it here
+    return message
+
+
+N_("📝 Write a complaint")
+N_("📋 My complaints")
+N_("❓ Questions")
+N_("👤 Talk to a person")
+
+
+def main_menu() -> ReplyKeyboardMarkup:
+    return ReplyKeyboardMarkup(
+        keyboard=[
+            [KeyboardButton(text=_(BTN_COMPLAINT)), KeyboardButton(text=_(BTN_MY))],
+            [KeyboardButton(text=_(BTN_QUESTIONS)), KeyboardButton(text=_(BTN_HUMAN))],
+            [KeyboardButton(text=BTN_LANGUAGE)],
+        ],
+        resize_keyboard=True,
+        is_persistent=True,
+    )
+
+
+def in_all_languages(i18n: I18n, msgid: str) -> set[str]:
+    return {i18n.gettext(msgid, locale=lang) for lang in LANGUAGES} | {msgid}
+
+
+class MenuButton(BaseFilter):
+    """Matches a reply-keyboard button in any language: an old keyboard still works after a language switch."""
+
+    def __init__(self, msgid: str) -> None:
+        self.msgid = msgid
+
+    async def __call__(self, message: Message, i18n: I18n) -> bool:
+        return message.text is not None and message.text in in_all_languages(i18n, self.msgid)
+
+
+def bilingual(i18n: I18n, msgid: str, **params: Any) -> str:
+    """The same message in Kazakh, then Russian (for someone whose language is not known yet)."""
+    return "\n\n".join(i18n.gettext(msgid, locale=lang).format(**params) for lang in LANGUAGES)

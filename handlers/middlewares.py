@@ -1,0 +1,65 @@
+"""Per-update middlewares: who the user is (from SQLite), which language they read, and the language gate."""
+
+from __future__ import annotations
+
+from typing import Any, Awaitable, Callable
+
+from aiogram import BaseMiddleware
+from aiogram.types import CallbackQuery, Message, TelegramObject, User as TgUser
+from aiogram.utils.i18n import I18n, I18nMiddleware
+
+from storage.users import UsersRepo
+
+
+class UserMiddleware(BaseMiddleware):
+    """Outer update middleware: data["user"] is the stored user of the update (created on first contact)."""
+
+    async def __call__(
+        self,
+        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+        event: TelegramObject,
+        data: dict[str, Any],
+    ) -> Any:
+        tg_user: TgUser | None = data.get("event_from_user")
+        if tg_user is not None and not tg_user.is_bot:
+            users: UsersRepo = data["users"]
+            data["user"] = await users.seen(tg_user.id, tg_user.first_name, tg_user.language_code)
+        return await handler(event, data)
+
+
+class UserLanguageMiddleware(I18nMiddleware):
+    """The stored language of the user, else the configured default."""
+
+    def __init__(self, i18n: I18n, default_language: str) -> None:
+        super().__init__(i18n=i18n)
+        self.default_language = default_language
+
+    async def get_locale(self, event: TelegramObject, data: dict[str, Any]) -> str:
+        user = data.get("user")
+        language = user.language if user is not None and user.language else self.default_language
+        data["lang"] = language
+        return language
+
+
+class LanguageGate(BaseMiddleware):
+    """Private chats only: someone whose language is unknown (not kk/ru on Telegram, never chosen)
+    gets the bilingual choice before anything else; the choice itself passes through."""
+
+    def __init__(self, ask: Callable[[Message], Awaitable[Any]]) -> None:
+        self.ask = ask
+
+    async def __call__(self, handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        user = data.get("user")
+        if user is None or user.language:
+            return await handler(event, data)
+        if isinstance(event, CallbackQuery):
+            if (event.data or "").startswith("lang:"):
+                return await handler(event, data)
+            await event.answer()
+            if event.message is not None and event.message.chat.type == "private":
+                await self.ask(event.message)
+            return None
+        if isinstance(event, Message) and event.chat.type == "private":
+            await self.ask(event)
+            return None
+        return await handler(event, data)

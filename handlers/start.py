@@ -1,0 +1,114 @@
+"""/start, /help, /language, /cancel and the main menu."""
+
+from __future__ import annotations
+
+from aiogram import F, Router
+from aiogram.filters import Command, CommandStart, StateFilter
+from aiogram.filters.callback_data import CallbackData
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from aiogram.utils.i18n import I18n, gettext as _
+
+from handlers.common import BTN_LANGUAGE, bilingual, main_menu
+from storage.users import User, UsersRepo
+
+router = Router(name="start")
+
+def N_(message: str) -> str:
+    return message
+
+
+CHOOSE_LANGUAGE = N_("Please choose your language.")
+
+
+class LangCb(CallbackData, prefix="lang"):
+    code: str
+
+
+def language_keyboard() -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        inline_keyboard=[[
+            InlineKeyboardButton(text="🇰🇿 Қазақша", callback_data=LangCb(code="kk").pack()),
+            InlineKeyboardButton(text="🇷🇺 Русский", callback_data=LangCb(code="ru").pack()),
+        ]]
+    )
+
+
+async def ask_language(message: Message, i18n: I18n) -> None:
+    await message.answer(bilingual(i18n, CHOOSE_LANGUAGE), reply_markup=language_keyboard())
+
+
+def welcome_text() -> str:
+    return _(
+        "Hello! I am Shagym, a helper for complaints about public services in Kazakhstan.\n\n"
+        "I can explain your rights and the deadlines, prepare a complaint with every field the law "
+        "requires, remind you of the deadlines and pass your case to a person.\n\n"
+        "This is guidance, not legal advice. Choose below what you need."
+    )
+
+
+@router.message(CommandStart())
+async def start(message: Message, state: FSMContext, user: User) -> None:
+    await state.clear()
+    await message.answer(welcome_text(), reply_markup=main_menu())
+
+
+@router.message(Command("help"))
+async def help_(message: Message) -> None:
+    await message.answer(
+        _(
+            "What I can do:\n"
+            "/complaint: prepare a complaint step by step and get it as a document\n"
+            "/my: your complaints, their deadlines and reminders\n"
+            "/faq: answers to common questions (or just type your question)\n"
+            "/language: switch between Kazakh and Russian\n"
+            "/cancel: stop what we are doing and go back to the menu\n\n"
+            "Questions by phone: the 1414 contact centre (1414 or 8-800-080-7777, free)."
+        ),
+        reply_markup=main_menu(),
+    )
+
+
+@router.message(Command("language"))
+@router.message(F.text == BTN_LANGUAGE)
+async def language(message: Message, i18n: I18n) -> None:
+    await ask_language(message, i18n)
+
+
+@router.callback_query(LangCb.filter(F.code.in_({"kk", "ru"})))
+async def language_chosen(
+    query: CallbackQuery, callback_data: LangCb, users: UsersRepo, i18n: I18n, state: FSMContext, user: User
+) -> None:
+    first_choice = user.language is None
+    await users.set_language(query.from_user.id, callback_data.code)
+    with i18n.use_locale(callback_data.code):
+        await query.answer(_("Language changed."))
+        if query.message is not None and first_choice:
+            await query.message.answer(welcome_text(), reply_markup=main_menu())
+        elif query.message is not None:
+            in_wizard = await state.get_state() is not None
+            text = _("Done, I will speak Kazakh.") if callback_data.code == "kk" else _("Done, I will speak Russian.")
+            if in_wizard:
+                text += "\n" + _("We can go on from where we stopped.")
+            await query.message.answer(text, reply_markup=main_menu())
+
+
+@router.callback_query(LangCb.filter())
+async def language_unknown(query: CallbackQuery) -> None:
+    await query.answer(_("This button is no longer valid."), show_alert=False)
+
+
+@router.message(Command("cancel"))
+@router.message(StateFilter("*"), F.text.casefold().in_({"cancel", "отмена", "болдырмау"}))
+async def cancel(message: Message, state: FSMContext) -> None:
+    had_state = await state.get_state() is not None
+    await state.clear()
+    await message.answer(
+        _("Cancelled. What would you like to do?") if had_state else _("Main menu."),
+        reply_markup=main_menu(),
+    )
+
+
+@router.message(Command("menu"))
+async def menu(message: Message) -> None:
+    await message.answer(_("Main menu."), reply_markup=main_menu())

@@ -1,0 +1,31 @@
+import logging
+
+import pytest
+
+from bot.i18n import ensure_compiled
+
+
+def pytest_sessionstart(session):
+    ensure_compiled()  # tests run against the real catalogs, compiled from the .po files
+
+
+@pytest.fixture
+def db_path(tmp_path):
+    return tmp_path / "shagym.sqlite3"
+
+
+@pytest.fixture
+async def fake():
+    from tests.fakeapi import running_fake
+
+    async with running_fake() as fake:
+        yield fake
+
+
+@pytest.fixture
+def no_unhandled(caplog):
+    """Fails the test if the global error handler logged an unhandled exception."""
+    caplog.set_level(logging.ERROR, logger="shagym.errors")
+    yield
+    unhandled = [r for r in caplog.records if r.name == "shagym.errors"]
+    assert not unhandled, [r.getMessage() for r in unhandled]

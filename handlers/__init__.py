@@ -9,12 +9,13 @@ from aiogram import Router
 def build_router() -> Router:
     """The feature routers are module-level singletons, so the root is built once per process;
     App.close() detaches it so a restarted app (tests, console) can attach it again."""
-    from handlers import complaint, errors, faq, start, tracking
+    from handlers import complaint, errors, faq, operators, start, tracking
 
     root = Router(name="root")
     root.include_routers(
         errors.router,
         start.router,
+        operators.router,  # the operators' group and the desk buttons
         complaint.router,
         tracking.router,
         faq.router,  # catches free text: keep it last

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from aiogram.filters import BaseFilter
+from aiogram.filters.callback_data import CallbackData
 from aiogram.types import KeyboardButton, Message, ReplyKeyboardMarkup
 from aiogram.utils.i18n import I18n, gettext as _
 
@@ -57,3 +58,11 @@ class MenuButton(BaseFilter):
 def bilingual(i18n: I18n, msgid: str, **params: Any) -> str:
     """The same message in Kazakh, then Russian (for someone whose language is not known yet)."""
     return "\n\n".join(i18n.gettext(msgid, locale=lang).format(**params) for lang in LANGUAGES)
+
+
+class EscalateCb(CallbackData, prefix="esc"):
+    """"Send this to the operators' desk": source is "complaint" (ref = complaint id), "faq" or "menu" (ref 0).
+    Emitted by the wizard and the FAQ; handled by the operators' desk router."""
+
+    source: str
+    ref: int = 0

@@ -1,0 +1,5 @@
+"""Operators' desk (placeholder until the desk lands)."""
+
+from aiogram import Router
+
+router = Router(name="operators")

@@ -1,0 +1,242 @@
+"""THE one outgoing path for every bulk or scheduled message (reminders, operator notices, broadcasts).
+
+Telegram's ceilings (shared/PERFORMANCE.md): ~30 messages/s overall, 1/s per chat (short bursts
+tolerated), 20/min per group; beyond that 429 with ``retry_after``, and aiogram does not retry a 429 on
+sendMessage by itself. This module keeps under those ceilings and never loses a message to a 429:
+
+* global: ``aiolimiter.AsyncLimiter`` at ``global_per_second`` (25 by default) with a bucket of
+  ``global_burst`` (1): the busiest 1-second window holds at most ``global_per_second + global_burst``
+  sends, which leaves headroom under Telegram's 30/s for the interactive replies that do not pass here;
+* per chat: one send at a time, the next one ``1/per_chat_per_second`` after the previous delivery *completed*
+  (measured after the answer, so network jitter can never squeeze two sends into one second on
+  Telegram's side); ``per_chat_burst`` sends may go back to back first;
+* per group (chat_id < 0): at most ``per_group_per_minute`` in any 60 seconds.
+
+Errors: ``TelegramRetryAfter`` -> the chat waits ``retry_after`` and the same message is retried (does not
+count as an attempt; bounded by ``max_retry_after_total`` seconds of waiting, and a single wait longer than
+``max_retry_after_wait`` is handed back to the caller as retryable with ``retry_after``).
+``TelegramForbiddenError`` -> ``on_forbidden(chat_id)`` and stop. ``TelegramBadRequest`` and other
+client errors -> fail at once. Network and server errors -> exponential backoff, ``max_attempts`` tries.
+Nothing is raised to the caller except ``asyncio.CancelledError``. Logs never hold message text or chat ids.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections import deque
+from dataclasses import dataclass
+from typing import Any, Awaitable, Callable
+
+from aiogram import Bot
+from aiogram.exceptions import (
+    TelegramAPIError,
+    TelegramBadRequest,
+    TelegramConflictError,
+    TelegramEntityTooLarge,
+    TelegramForbiddenError,
+    TelegramMigrateToChat,
+    TelegramNetworkError,
+    TelegramNotFound,
+    TelegramRetryAfter,
+    TelegramServerError,
+    TelegramUnauthorizedError,
+)
+from aiogram.methods import SendMessage, TelegramMethod
+from aiolimiter import AsyncLimiter
+
+log = logging.getLogger(__name__)
+
+__all__ = ["SendResult", "Sender"]
+
+#: Client errors: the same request would fail again.
+_PERMANENT = (
+    TelegramBadRequest,
+    TelegramNotFound,
+    TelegramUnauthorizedError,
+    TelegramConflictError,
+    TelegramEntityTooLarge,
+    TelegramMigrateToChat,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    ok: bool
+    result: Any = None
+    error: str | None = None  # error class and Telegram's description; never the message text
+    forbidden: bool = False
+    retryable: bool = False  # failed for a reason that may pass later (network, server, long 429)
+    retry_after: float | None = None  # Telegram asked for a wait longer than the sender is willing to hold
+    attempts: int = 0
+
+
+class _ChatState:
+    __slots__ = ("lock", "next_at", "burst", "window", "users")
+
+    def __init__(self) -> None:
+        self.lock = asyncio.Lock()
+        self.next_at = 0.0
+        self.burst = 0  # sends in the current back-to-back run
+        self.window: deque[float] = deque()  # group sends in the last 60 s
+        self.users = 0  # tasks holding or waiting for the lock (for cleanup)
+
+
+def _describe(exc: BaseException) -> str:
+    message = getattr(exc, "message", None)
+    text = type(exc).__name__ + (f": {message}" if message else "")
+    return text[:300]
+
+
+class Sender:
+    def __init__(
+        self,
+        bot: Bot,
+        *,
+        on_forbidden: Callable[[int], Awaitable[Any]] | None = None,
+        global_per_second: float = 25,
+        global_burst: int = 1,
+        per_chat_per_second: float = 1,
+        per_chat_burst: int = 1,
+        per_group_per_minute: int = 20,
+        max_attempts: int = 5,
+        backoff_base: float = 0.5,
+        backoff_max: float = 30.0,
+        max_retry_after_wait: float = 60.0,
+        max_retry_after_total: float = 300.0,
+        request_timeout: float | None = 30.0,
+    ) -> None:
+        self.bot = bot
+        self.on_forbidden = on_forbidden
+        self.global_per_second = global_per_second
+        self._global = AsyncLimiter(max(1, global_burst), max(1, global_burst) / global_per_second)
+        self.chat_interval = 1.0 / per_chat_per_second
+        self.per_chat_burst = max(1, per_chat_burst)
+        self.per_group_per_minute = per_group_per_minute
+        self.max_attempts = max(1, max_attempts)
+        self.backoff_base = backoff_base
+        self.backoff_max = backoff_max
+        self.max_retry_after_wait = max_retry_after_wait
+        self.max_retry_after_total = max_retry_after_total
+        self.request_timeout = request_timeout
+        self._chats: dict[int, _ChatState] = {}
+        self._sends = 0
+        # Counters for monitoring (no personal data).
+        self.stats = {"sent": 0, "failed": 0, "forbidden": 0, "retry_after": 0, "retries": 0}
+
+    # ------------------------------------------------------------------------------------------
+    async def send_message(self, chat_id: int, text: str, **kw: Any) -> SendResult:
+        return await self.send(SendMessage(chat_id=chat_id, text=text, **kw), chat_id=chat_id)
+
+    async def send(self, method: TelegramMethod, *, chat_id: int) -> SendResult:
+        """Send ``method`` to ``chat_id`` within every limit; see the module docstring for errors."""
+        state = self._chats.get(chat_id)
+        if state is None:
+            state = self._chats[chat_id] = _ChatState()
+        state.users += 1
+        try:
+            async with state.lock:
+                return await self._send_locked(method, chat_id, state)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a bug here must not take the caller down
+            log.exception("sender: unexpected %s", type(exc).__name__)
+            self.stats["failed"] += 1
+            return SendResult(ok=False, error=_describe(exc))
+        finally:
+            state.users -= 1
+            self._sends += 1
+            if self._sends % 1000 == 0:
+                self._sweep()
+
+    def _sweep(self) -> None:
+        """Forget idle chats (no waiter, spacing over, no group sends in the last minute)."""
+        now = asyncio.get_running_loop().time()
+        idle = [cid for cid, st in self._chats.items()
+                if st.users == 0 and st.next_at + self.chat_interval * self.per_chat_burst <= now
+                and (not st.window or now - st.window[-1] >= 60.0)]
+        for cid in idle:
+            del self._chats[cid]
+
+    # ------------------------------------------------------------------------------------------
+    async def _wait_chat(self, chat_id: int, state: _ChatState) -> None:
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        if now < state.next_at:
+            await asyncio.sleep(state.next_at - now)
+        if chat_id < 0 and self.per_group_per_minute:
+            while True:
+                now = loop.time()
+                while state.window and now - state.window[0] >= 60.0:
+                    state.window.popleft()
+                if len(state.window) < self.per_group_per_minute:
+                    break
+                await asyncio.sleep(state.window[0] + 60.0 - now + 0.01)
+
+    def _after_send(self, chat_id: int, state: _ChatState) -> None:
+        now = asyncio.get_running_loop().time()
+        if now - state.next_at >= self.chat_interval * self.per_chat_burst:
+            state.burst = 0  # quiet long enough: the burst allowance is back
+        state.burst += 1
+        state.next_at = now + self.chat_interval if state.burst >= self.per_chat_burst else now
+        if chat_id < 0:
+            state.window.append(now)
+
+    async def _send_locked(self, method: TelegramMethod, chat_id: int, state: _ChatState) -> SendResult:
+        attempts = 0
+        waited = 0.0
+        while True:
+            await self._wait_chat(chat_id, state)
+            await self._global.acquire()
+            attempts += 1
+            try:
+                result = await self.bot(method, request_timeout=self.request_timeout)
+            except TelegramRetryAfter as exc:
+                self.stats["retry_after"] += 1
+                attempts -= 1  # a 429 is not an attempt
+                wait = float(exc.retry_after)
+                if wait > self.max_retry_after_wait or waited + wait > self.max_retry_after_total:
+                    log.warning("sender: 429 retry_after=%ss, handing back", exc.retry_after)
+                    self.stats["failed"] += 1
+                    return SendResult(ok=False, error=_describe(exc), retryable=True, retry_after=wait,
+                                      attempts=attempts)
+                log.info("sender: 429, waiting %ss", exc.retry_after)
+                waited += wait
+                # Pause this chat only: our global limiter keeps under the overall ceiling; a 429 is
+                # most likely the chat's own limit.
+                state.next_at = asyncio.get_running_loop().time() + wait
+                continue
+            except TelegramForbiddenError as exc:
+                self.stats["forbidden"] += 1
+                log.info("sender: forbidden (%s chat)", "group" if chat_id < 0 else "private")
+                if self.on_forbidden is not None:
+                    try:
+                        await self.on_forbidden(chat_id)
+                    except asyncio.CancelledError:
+                        raise
+                    except Exception as cb_exc:
+                        log.exception("sender: on_forbidden failed: %s", type(cb_exc).__name__)
+                return SendResult(ok=False, error=_describe(exc), forbidden=True, attempts=attempts)
+            except _PERMANENT as exc:
+                self.stats["failed"] += 1
+                log.warning("sender: %s failed: %s", type(method).__name__, type(exc).__name__)
+                return SendResult(ok=False, error=_describe(exc), attempts=attempts)
+            except (TelegramNetworkError, TelegramServerError, TelegramAPIError, asyncio.TimeoutError,
+                    OSError) as exc:
+                if isinstance(exc, (TelegramNetworkError, asyncio.TimeoutError, OSError)):
+                    # The request may have reached Telegram before the connection failed: keep the spacing.
+                    self._after_send(chat_id, state)
+                if attempts >= self.max_attempts:
+                    self.stats["failed"] += 1
+                    log.warning("sender: giving up after %d attempts: %s", attempts, type(exc).__name__)
+                    return SendResult(ok=False, error=_describe(exc), retryable=True, attempts=attempts)
+                self.stats["retries"] += 1
+                delay = min(self.backoff_max, self.backoff_base * 2 ** (attempts - 1))
+                delay *= 0.5 + random.random() / 2  # jitter
+                log.info("sender: %s, retry %d in %.2fs", type(exc).__name__, attempts, delay)
+                await asyncio.sleep(delay)
+                continue
+            self._after_send(chat_id, state)
+            self.stats["sent"] += 1
+            return SendResult(ok=True, result=result, attempts=attempts)

@@ -1,0 +1,422 @@
+"""Tracked complaints (cases) and their reminders. Repositories return plain dataclasses.
+
+Reminder life cycle (one row = one message)::
+
+    pending --claim_due--> sending --mark_sent--> sent
+                              |------retry_later--> pending (later due_at)
+                              |------mark_failed--> failed
+    pending/sending --cancel / cancel_for_user / replace_plan--> cancelled
+
+Delivery is at-least-once: a row is claimed ('sending') in one commit, sent, then marked 'sent' in another.
+If the process dies between Telegram accepting the message and the 'sent' commit, ``recover_stale`` puts
+the row back to 'pending' at the next start and the person gets that one reminder twice. The window is one
+HTTP round trip plus one commit (milliseconds) per message; losing a reminder would be worse than a rare
+duplicate, and Telegram offers no idempotency key to close it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from typing import Any, Iterable, Protocol, Sequence
+
+from storage.db import Database, iso, parse_iso
+
+__all__ = [
+    "Case",
+    "CaseEvent",
+    "CasesRepo",
+    "Reminder",
+    "RemindersRepo",
+    "CASE_STATUSES",
+    "REMINDER_STATUSES",
+]
+
+CASE_STATUSES = ("open", "answered", "closed")
+REMINDER_STATUSES = ("pending", "sending", "sent", "failed", "cancelled")
+AUDIENCES = ("citizen", "operators")
+_ERROR_MAX = 300
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _day(text: str | None) -> date | None:
+    return date.fromisoformat(text) if text else None
+
+
+def _dayiso(day: date | None) -> str | None:
+    return day.isoformat() if day else None
+
+
+@dataclass(frozen=True, slots=True)
+class Case:
+    id: int
+    user_id: int
+    complaint_id: int | None
+    ticket_id: int | None
+    recipient_kind: str
+    filed_with: str | None
+    reg_number: str | None
+    registered_on: date
+    forwarded_via_provider: bool
+    extended_by: int
+    extended_on: date | None
+    extension_told_on: date | None
+    learned_on: date | None
+    status: str
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CaseEvent:
+    id: int
+    case_id: int
+    kind: str
+    payload: dict[str, Any]
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Reminder:
+    id: int
+    case_id: int | None
+    chat_id: int
+    user_id: int | None
+    audience: str
+    kind: str
+    due_at: datetime
+    status: str
+    attempts: int
+    claimed_at: datetime | None
+    sent_at: datetime | None
+    last_error: str | None
+    payload: dict[str, Any] = field(default_factory=dict)
+    dedupe_key: str | None = None
+
+
+class PlannedLike(Protocol):
+    """What ``replace_plan`` needs of a planned reminder (``bot.reminders.PlannedReminder`` fits)."""
+
+    kind: str
+    due_at: datetime
+    payload: dict[str, Any]
+
+
+def _case(row) -> Case:
+    return Case(
+        id=row["id"],
+        user_id=row["user_id"],
+        complaint_id=row["complaint_id"],
+        ticket_id=row["ticket_id"],
+        recipient_kind=row["recipient_kind"],
+        filed_with=row["filed_with"],
+        reg_number=row["reg_number"],
+        registered_on=date.fromisoformat(row["registered_on"]),
+        forwarded_via_provider=bool(row["forwarded_via_provider"]),
+        extended_by=row["extended_by"],
+        extended_on=_day(row["extended_on"]),
+        extension_told_on=_day(row["extension_told_on"]),
+        learned_on=_day(row["learned_on"]),
+        status=row["status"],
+        created_at=parse_iso(row["created_at"]),  # type: ignore[arg-type]
+        updated_at=parse_iso(row["updated_at"]),  # type: ignore[arg-type]
+    )
+
+
+def _reminder(row) -> Reminder:
+    return Reminder(
+        id=row["id"],
+        case_id=row["case_id"],
+        chat_id=row["chat_id"],
+        user_id=row["user_id"],
+        audience=row["audience"],
+        kind=row["kind"],
+        due_at=parse_iso(row["due_at"]),  # type: ignore[arg-type]
+        status=row["status"],
+        attempts=row["attempts"],
+        claimed_at=parse_iso(row["claimed_at"]),
+        sent_at=parse_iso(row["sent_at"]),
+        last_error=row["last_error"],
+        payload=json.loads(row["payload"] or "{}"),
+        dedupe_key=row["dedupe_key"],
+    )
+
+
+def _error(text: str | None) -> str | None:
+    return None if text is None else str(text)[:_ERROR_MAX]
+
+
+class CasesRepo:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def create(
+        self,
+        user_id: int,
+        recipient_kind: str,
+        registered_on: date,
+        *,
+        filed_with: str | None = None,
+        reg_number: str | None = None,
+        complaint_id: int | None = None,
+        ticket_id: int | None = None,
+        forwarded_via_provider: bool = False,
+        learned_on: date | None = None,
+        at: datetime | None = None,
+    ) -> Case:
+        """A new open case; its 'created' event is written in the same transaction."""
+        now = iso(at or _now())
+        async with self.db.transaction() as conn:
+            cursor = await conn.execute(
+                "INSERT INTO cases (user_id, complaint_id, ticket_id, recipient_kind, filed_with, reg_number,"
+                " registered_on, forwarded_via_provider, learned_on, status, created_at, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, ?)",
+                (user_id, complaint_id, ticket_id, str(recipient_kind), filed_with, reg_number,
+                 registered_on.isoformat(), int(forwarded_via_provider), _dayiso(learned_on), now, now),
+            )
+            case_id = cursor.lastrowid
+            await conn.execute(
+                "INSERT INTO case_events (case_id, kind, payload, at) VALUES (?, 'created', ?, ?)",
+                (case_id, json.dumps({"recipient_kind": str(recipient_kind)}), now),
+            )
+        case = await self.get(case_id)  # type: ignore[arg-type]
+        assert case is not None
+        return case
+
+    async def get(self, case_id: int) -> Case | None:
+        row = await self.db.fetchone("SELECT * FROM cases WHERE id = ?", (case_id,))
+        return _case(row) if row else None
+
+    async def list_for_user(self, user_id: int, *, statuses: Sequence[str] | None = None) -> list[Case]:
+        sql = "SELECT * FROM cases WHERE user_id = ?"
+        params: list[Any] = [user_id]
+        if statuses:
+            sql += f" AND status IN ({','.join('?' * len(statuses))})"
+            params += list(statuses)
+        rows = await self.db.fetchall(sql + " ORDER BY registered_on DESC, id DESC", params)
+        return [_case(r) for r in rows]
+
+    async def record_event(self, case_id: int, kind: str, payload: dict[str, Any] | None = None,
+                           *, at: datetime | None = None) -> None:
+        await self.db.execute(
+            "INSERT INTO case_events (case_id, kind, payload, at) VALUES (?, ?, ?, ?)",
+            (case_id, kind, json.dumps(payload or {}, ensure_ascii=False), iso(at or _now())),
+        )
+
+    async def events(self, case_id: int) -> list[CaseEvent]:
+        rows = await self.db.fetchall("SELECT * FROM case_events WHERE case_id = ? ORDER BY id", (case_id,))
+        return [CaseEvent(r["id"], r["case_id"], r["kind"], json.loads(r["payload"]), parse_iso(r["at"]))  # type: ignore[arg-type]
+                for r in rows]
+
+    async def set_extension(self, case_id: int, by: int, on: date | None, told_on: date | None = None,
+                            *, at: datetime | None = None) -> Case:
+        """Record an extension of the review term (by 1..10 working days; 0 removes it). The caller
+        re-plans reminders afterwards (``ReminderService.schedule_case``)."""
+        if not 0 <= int(by) <= 10:
+            raise ValueError("extension must be 0..10 working days")
+        now = iso(at or _now())
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                "UPDATE cases SET extended_by = ?, extended_on = ?, extension_told_on = ?, updated_at = ?"
+                " WHERE id = ?",
+                (int(by), _dayiso(on) if by else None, _dayiso(told_on) if by else None, now, case_id),
+            )
+            await conn.execute(
+                "INSERT INTO case_events (case_id, kind, payload, at) VALUES (?, 'extended', ?, ?)",
+                (case_id, json.dumps({"by": int(by), "on": _dayiso(on), "told_on": _dayiso(told_on)}), now),
+            )
+        case = await self.get(case_id)
+        if case is None:
+            raise KeyError(case_id)
+        return case
+
+    async def set_status(self, case_id: int, status: str, *, at: datetime | None = None) -> Case:
+        """Change the status; an answered or closed case has its pending reminders cancelled in the same
+        transaction (re-opening needs a ``schedule_case`` to plan again)."""
+        if status not in CASE_STATUSES:
+            raise ValueError(f"unknown case status {status!r}")
+        now = iso(at or _now())
+        async with self.db.transaction() as conn:
+            await conn.execute("UPDATE cases SET status = ?, updated_at = ? WHERE id = ?", (status, now, case_id))
+            await conn.execute(
+                "INSERT INTO case_events (case_id, kind, payload, at) VALUES (?, 'status', ?, ?)",
+                (case_id, json.dumps({"status": status}), now),
+            )
+            if status != "open":
+                await conn.execute(
+                    "UPDATE reminders SET status = 'cancelled', updated_at = ?"
+                    " WHERE case_id = ? AND status = 'pending'",
+                    (now, case_id),
+                )
+        case = await self.get(case_id)
+        if case is None:
+            raise KeyError(case_id)
+        return case
+
+
+class RemindersRepo:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    # ---- planning ---------------------------------------------------------------------------
+    async def replace_plan(self, case_id: int, planned: Iterable[PlannedLike], *,
+                           at: datetime | None = None) -> int:
+        """Make the case's pending reminders exactly ``planned``, in ONE transaction: pending rows not in the
+        plan are cancelled, rows already pending keep their id (payload refreshed), the rest are inserted.
+
+        A planned reminder identical (kind, due_at) to one already sent or in flight is skipped, so a
+        re-plan never sends the same reminder twice. Returns the number of rows inserted.
+        """
+        now = iso(at or _now())
+        wanted = {(p.kind, iso(p.due_at)): p for p in planned}
+        async with self.db.transaction() as conn:
+            row = await (await conn.execute("SELECT user_id FROM cases WHERE id = ?", (case_id,))).fetchone()
+            if row is None:
+                raise KeyError(case_id)
+            user_id = row[0]
+            pending = await conn.execute_fetchall(
+                "SELECT id, kind, due_at FROM reminders WHERE case_id = ? AND status = 'pending'", (case_id,))
+            for r in pending:
+                keep = wanted.get((r["kind"], r["due_at"]))
+                if keep is None:
+                    await conn.execute(
+                        "UPDATE reminders SET status = 'cancelled', updated_at = ? WHERE id = ?", (now, r["id"]))
+                else:
+                    await conn.execute(
+                        "UPDATE reminders SET payload = ?, updated_at = ? WHERE id = ?",
+                        (json.dumps(keep.payload, ensure_ascii=False), now, r["id"]))
+            inserted = 0
+            for (kind, due_at), p in wanted.items():
+                # Conflicts with a row pending (kept above), sending or sent: nothing to do.
+                cursor = await conn.execute(
+                    "INSERT INTO reminders (case_id, chat_id, user_id, audience, kind, due_at, status, payload,"
+                    " created_at, updated_at) VALUES (?, ?, ?, 'citizen', ?, ?, 'pending', ?, ?, ?)"
+                    " ON CONFLICT DO NOTHING",
+                    (case_id, user_id, user_id, kind, due_at, json.dumps(p.payload, ensure_ascii=False), now, now),
+                )
+                inserted += cursor.rowcount if cursor.rowcount > 0 else 0
+        return inserted
+
+    async def add(
+        self,
+        *,
+        chat_id: int,
+        kind: str,
+        due_at: datetime,
+        audience: str = "operators",
+        user_id: int | None = None,
+        case_id: int | None = None,
+        payload: dict[str, Any] | None = None,
+        dedupe_key: str | None = None,
+        at: datetime | None = None,
+    ) -> int | None:
+        """A one-off reminder (e.g. an operators' SLA notice). Returns its id, or None when a row with the
+        same ``dedupe_key`` (or the same case/kind/due_at) already exists."""
+        if audience not in AUDIENCES:
+            raise ValueError(f"unknown audience {audience!r}")
+        now = iso(at or _now())
+        async with self.db.transaction() as conn:
+            cursor = await conn.execute(
+                "INSERT INTO reminders (case_id, chat_id, user_id, audience, kind, due_at, status, payload,"
+                " dedupe_key, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?)"
+                " ON CONFLICT DO NOTHING",
+                (case_id, chat_id, user_id, audience, kind, iso(due_at),
+                 json.dumps(payload or {}, ensure_ascii=False), dedupe_key, now, now),
+            )
+            return cursor.lastrowid if cursor.rowcount > 0 else None
+
+    # ---- delivery ---------------------------------------------------------------------------
+    async def claim_due(self, now: datetime, limit: int = 200, *,
+                        audiences: Sequence[str] | None = None) -> list[Reminder]:
+        """Atomically move up to ``limit`` due pending rows to 'sending' and return them (oldest first).
+
+        One ``UPDATE ... RETURNING`` statement (SQLite >= 3.35) in its own transaction, so two claimers can
+        never take the same row. ``attempts`` counts claims.
+        """
+        stamp = iso(now)
+        where = "status = 'pending' AND due_at <= ?"
+        if audiences is not None:
+            if not audiences:
+                return []
+            where += f" AND audience IN ({','.join('?' * len(audiences))})"
+        params = (stamp, stamp, stamp, *(audiences or ()), int(limit))
+        sql = (
+            "UPDATE reminders SET status = 'sending', claimed_at = ?, updated_at = ?, attempts = attempts + 1"
+            f" WHERE id IN (SELECT id FROM reminders WHERE {where} ORDER BY due_at, id LIMIT ?)"
+            " RETURNING *"
+        )
+        async with self.db.transaction() as conn:
+            rows = await conn.execute_fetchall(sql, params)
+        return sorted((_reminder(r) for r in rows), key=lambda r: (r.due_at, r.id))
+
+    async def mark_sent(self, reminder_id: int, at: datetime) -> None:
+        await self.db.execute(
+            "UPDATE reminders SET status = 'sent', sent_at = ?, last_error = NULL, updated_at = ?"
+            " WHERE id = ? AND status = 'sending'",
+            (iso(at), iso(at), reminder_id),
+        )
+
+    async def retry_later(self, reminder_id: int, at: datetime, error: str | None) -> None:
+        """Back to 'pending' with a later ``due_at`` (the caller moves it into the allowed hours)."""
+        await self.db.execute(
+            "UPDATE reminders SET status = 'pending', due_at = ?, last_error = ?, claimed_at = NULL,"
+            " updated_at = ? WHERE id = ? AND status = 'sending'",
+            (iso(at), _error(error), utcnow(), reminder_id),
+        )
+
+    async def mark_failed(self, reminder_id: int, error: str | None) -> None:
+        await self.db.execute(
+            "UPDATE reminders SET status = 'failed', last_error = ?, updated_at = ? WHERE id = ?"
+            " AND status IN ('pending', 'sending')",
+            (_error(error), utcnow(), reminder_id),
+        )
+
+    async def cancel(self, reminder_id: int, reason: str | None = None) -> None:
+        await self.db.execute(
+            "UPDATE reminders SET status = 'cancelled', last_error = ?, updated_at = ? WHERE id = ?"
+            " AND status IN ('pending', 'sending')",
+            (_error(reason), utcnow(), reminder_id),
+        )
+
+    async def cancel_for_user(self, user_id: int) -> int:
+        """Cancel everything not yet sent to this person (blocked the bot, or turned reminders off)."""
+        cursor = await self.db.execute(
+            "UPDATE reminders SET status = 'cancelled', updated_at = ? WHERE user_id = ? AND status = 'pending'",
+            (utcnow(), user_id),
+        )
+        return max(cursor.rowcount, 0)
+
+    async def recover_stale(self, now: datetime) -> int:
+        """At start-up: rows left in 'sending' by a crash go back to 'pending' (see the module docstring for
+        the at-least-once window). Only one process sends, so every 'sending' row at start is stale."""
+        cursor = await self.db.execute(
+            "UPDATE reminders SET status = 'pending', claimed_at = NULL, updated_at = ? WHERE status = 'sending'",
+            (iso(now),),
+        )
+        return max(cursor.rowcount, 0)
+
+    # ---- reading ----------------------------------------------------------------------------
+    async def get(self, reminder_id: int) -> Reminder | None:
+        row = await self.db.fetchone("SELECT * FROM reminders WHERE id = ?", (reminder_id,))
+        return _reminder(row) if row else None
+
+    async def list_for_case(self, case_id: int, *, statuses: Sequence[str] | None = None) -> list[Reminder]:
+        sql = "SELECT * FROM reminders WHERE case_id = ?"
+        params: list[Any] = [case_id]
+        if statuses:
+            sql += f" AND status IN ({','.join('?' * len(statuses))})"
+            params += list(statuses)
+        rows = await self.db.fetchall(sql + " ORDER BY due_at, id", params)
+        return [_reminder(r) for r in rows]
+
+    async def count_by_status(self) -> dict[str, int]:
+        rows = await self.db.fetchall("SELECT status, COUNT(*) AS n FROM reminders GROUP BY status")
+        return {r["status"]: r["n"] for r in rows}
+
+
+def utcnow() -> str:
+    return iso(_now())

@@ -1,0 +1,260 @@
+"""ReminderService end to end: real SQLite files, real catalogs, the fake Bot API over HTTP, a FakeClock."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bot.clock import FakeClock
+from bot.config import Settings
+from bot.i18n import build_i18n
+from bot.reminder_loop import ReminderService
+from bot.sender import Sender
+from bot.workdays import default_calendar
+from storage.cases import CasesRepo, RemindersRepo
+from storage.db import Database
+from storage.users import UsersRepo
+from tests.fakeapi import running_fake
+
+TZ = ZoneInfo("Asia/Almaty")
+# Wed 18.03.2026, provider: reminders at 10:00 on 27.03 (soon), 30.03 (today), 31.03 (missed).
+REGISTERED = date(2026, 3, 18)
+
+
+def almaty(*args) -> datetime:
+    return datetime(*args, tzinfo=TZ)
+
+
+@pytest.fixture(scope="module")
+def i18n():
+    return build_i18n()
+
+
+@pytest.fixture(scope="module")
+def cal():
+    return default_calendar()
+
+
+class Env:
+    """One 'process': database, repositories, bot, sender, service."""
+
+    def __init__(self, db, bot, clock, i18n, cal):
+        self.db = db
+        self.bot = bot
+        self.clock = clock
+        self.users = UsersRepo(db)
+        self.cases = CasesRepo(db)
+        self.reminders = RemindersRepo(db)
+        # Fast limits: the Sender's own limits are tested in test_sender.py.
+        self.sender = Sender(bot, global_per_second=500, per_chat_per_second=100, backoff_base=0.01)
+        self.settings = Settings(_env_file=None, default_language="ru")
+        self.service = ReminderService(db, self.users, self.cases, self.reminders, self.sender, i18n, clock,
+                                       self.settings, lambda: cal)
+
+    async def new_case(self, user_id: int, language: str = "ru", **kw):
+        await self.users.seen(user_id, "Test", language)
+        await self.users.set_language(user_id, language)
+        case = await self.cases.create(user_id, kw.pop("recipient", "provider"), REGISTERED,
+                                       filed_with="ЦОН", reg_number=f"N-{user_id}", **kw)
+        await self.service.schedule_case(case.id)
+        return case
+
+
+@contextlib.asynccontextmanager
+async def process(path, fake, clock, i18n, cal):
+    db = await Database.open(path)
+    bot = fake.make_bot()
+    try:
+        yield Env(db, bot, clock, i18n, cal)
+    finally:
+        await bot.session.close()
+        await db.close()
+
+
+def ok_sends(fake, chat_id: int) -> list:
+    return [c for c in fake.calls_of("sendMessage", chat_id=chat_id) if c.ok]
+
+
+async def test_restart_sends_each_due_reminder_once(tmp_path, i18n, cal):
+    path = tmp_path / "bot.sqlite3"
+    clock = FakeClock(almaty(2026, 3, 19, 12, 0))
+    users = [1001, 1002, 1003]
+    async with running_fake() as fake:
+        for uid in users:
+            fake.user(uid)
+        async with process(path, fake, clock, i18n, cal) as env:
+            cases = [await env.new_case(uid) for uid in users]
+            assert [len(await env.reminders.list_for_case(c.id)) for c in cases] == [3, 3, 3]
+        # The bot was down; it starts again on 30.03 at 11:00: "soon" (27.03) and "today" (30.03) are due.
+        clock.set(almaty(2026, 3, 30, 11, 0))
+        async with process(path, fake, clock, i18n, cal) as env:
+            # Simulate a crash mid-send: one row claimed but never marked sent.
+            stuck = await env.reminders.claim_due(clock.now(), limit=1)
+            assert len(stuck) == 1 and stuck[0].status == "sending"
+        async with process(path, fake, clock, i18n, cal) as env:
+            assert await env.service.recover() == 1
+            assert await env.service.tick() == 6
+            for uid in users:
+                texts = [c.params["text"] for c in ok_sends(fake, uid)]
+                assert len(texts) == 2
+                assert any("Напоминание" in t for t in texts) and any("Сегодня" in t for t in texts)
+            assert await env.service.tick() == 0
+        async with process(path, fake, clock, i18n, cal) as env:
+            await env.service.recover()
+            assert await env.service.tick() == 0
+            assert (await env.reminders.count_by_status()) == {"sent": 6, "pending": 3}
+            events = await env.cases.events(cases[0].id)
+            assert [e.kind for e in events].count("reminder_sent") == 2
+        assert len(fake.calls_of("sendMessage")) == 6
+
+
+async def test_quiet_hours(tmp_path, i18n, cal):
+    clock = FakeClock(almaty(2026, 3, 19, 12, 0))
+    async with running_fake() as fake:
+        fake.user(2001)
+        async with process(tmp_path / "q.sqlite3", fake, clock, i18n, cal) as env:
+            await env.new_case(2001)
+            clock.set(almaty(2026, 3, 27, 22, 0))  # "soon" was due at 10:00, but it is 22:00 now
+            assert await env.service.tick() == 0
+            clock.set(almaty(2026, 3, 28, 8, 59))
+            assert await env.service.tick() == 0
+            assert fake.calls_of("sendMessage") == []
+            clock.set(almaty(2026, 3, 28, 9, 0))
+            assert await env.service.tick() == 1
+            assert len(ok_sends(fake, 2001)) == 1
+            # Operators' notices are not held by the citizens' hours.
+            fake.group(-100500, "Operators")
+            clock.set(almaty(2026, 3, 28, 23, 0))
+            rid = await env.reminders.add(chat_id=-100500, kind="sla_overdue", due_at=clock.now(),
+                                          payload={"text": "Ticket #5 waits"}, dedupe_key="sla:5")
+            assert rid is not None
+            assert await env.reminders.add(chat_id=-100500, kind="sla_overdue", due_at=clock.now(),
+                                           payload={"text": "again"}, dedupe_key="sla:5") is None
+            assert await env.service.tick() == 1
+            assert [c.params["text"] for c in ok_sends(fake, -100500)] == ["Ticket #5 waits"]
+
+
+async def test_429_delivered_exactly_once(tmp_path, i18n, cal):
+    clock = FakeClock(almaty(2026, 3, 19, 12, 0))
+    async with running_fake() as fake:
+        fake.user(3001)
+        async with process(tmp_path / "r.sqlite3", fake, clock, i18n, cal) as env:
+            case = await env.new_case(3001)
+            clock.set(almaty(2026, 3, 27, 10, 5))
+            fake.fail_next("sendMessage", chat_id=3001, error_code=429, retry_after=1)
+            assert await env.service.tick() == 1
+            calls = fake.calls_of("sendMessage", chat_id=3001)
+            assert [c.status for c in calls] == [429, 200]
+            assert len(ok_sends(fake, 3001)) == 1
+            assert await env.service.tick() == 0
+            statuses = [r.status for r in await env.reminders.list_for_case(case.id)]
+            assert statuses == ["sent", "pending", "pending"]
+
+
+async def test_403_marks_unreachable_and_cancels(tmp_path, i18n, cal):
+    clock = FakeClock(almaty(2026, 3, 19, 12, 0))
+    async with running_fake() as fake:
+        fake.user(4001)
+        fake.user(4002)
+        async with process(tmp_path / "f.sqlite3", fake, clock, i18n, cal) as env:
+            blocked = await env.new_case(4001)
+            other = await env.new_case(4002)
+            await env.new_case(4001)  # a second case of the same person: two reminders due at once
+            fake.block(4001)
+            clock.set(almaty(2026, 3, 27, 10, 5))
+            assert await env.service.tick() == 1  # only the other user
+            assert len(fake.calls_of("sendMessage", chat_id=4001)) == 1  # one 403, no second try
+            row = await env.db.fetchone("SELECT unreachable_at FROM users WHERE id = 4001")
+            assert row["unreachable_at"] is not None
+            left = await env.db.fetchall(
+                "SELECT status, COUNT(*) AS n FROM reminders WHERE user_id = 4001 GROUP BY status")
+            assert {r["status"]: r["n"] for r in left} == {"cancelled": 6}
+            clock.set(almaty(2026, 3, 31, 12, 0))
+            assert await env.service.tick() == 2  # the other user's "today" and "missed"
+            assert len(fake.calls_of("sendMessage", chat_id=4001)) == 1
+            assert [r.status for r in await env.reminders.list_for_case(other.id)] == ["sent"] * 3
+            assert [r.status for r in await env.reminders.list_for_case(blocked.id)] == ["cancelled"] * 3
+
+
+async def test_text_in_current_language(tmp_path, i18n, cal):
+    clock = FakeClock(almaty(2026, 3, 19, 12, 0))
+    async with running_fake() as fake:
+        fake.user(5001)
+        async with process(tmp_path / "l.sqlite3", fake, clock, i18n, cal) as env:
+            await env.new_case(5001, language="ru")
+            await env.users.set_language(5001, "kk")  # switched after the plan was made
+            clock.set(almaty(2026, 3, 27, 10, 0))
+            assert await env.service.tick() == 1
+            text = ok_sends(fake, 5001)[0].params["text"]
+            assert "Еске салу" in text and "30 наурыз" in text
+            assert "Напоминание" not in text
+
+
+async def test_stop_reminders_switch(tmp_path, i18n, cal):
+    clock = FakeClock(almaty(2026, 3, 19, 12, 0))
+    async with running_fake() as fake:
+        fake.user(6001)
+        async with process(tmp_path / "s.sqlite3", fake, clock, i18n, cal) as env:
+            case = await env.new_case(6001)
+            await env.users.set_reminders(6001, False)
+            clock.set(almaty(2026, 3, 30, 12, 0))
+            assert await env.service.tick() == 0
+            assert fake.calls_of("sendMessage") == []
+            statuses = [r.status for r in await env.reminders.list_for_case(case.id)]
+            assert statuses == ["cancelled", "cancelled", "pending"]
+
+
+async def test_extension_replan_and_closing(tmp_path, i18n, cal):
+    clock = FakeClock(almaty(2026, 3, 19, 12, 0))
+    async with running_fake() as fake:
+        fake.user(7001)
+        async with process(tmp_path / "e.sqlite3", fake, clock, i18n, cal) as env:
+            case = await env.new_case(7001)
+            clock.set(almaty(2026, 3, 27, 10, 1))
+            assert await env.service.tick() == 1  # "soon" for 30.03 went out
+            await env.cases.set_extension(case.id, 5, date(2026, 3, 27))
+            await env.service.schedule_case(case.id)
+            plan = await env.reminders.list_for_case(case.id, statuses=["pending", "sent"])
+            days = {(r.kind, r.due_at.astimezone(TZ).date()) for r in plan}
+            assert days == {
+                ("review_due_soon", date(2026, 3, 27)),  # the one already sent stays sent
+                ("extension_notice_due", date(2026, 4, 1)),
+                ("review_due_soon", date(2026, 4, 3)),
+                ("review_due_today", date(2026, 4, 6)),
+                ("review_missed", date(2026, 4, 7)),
+            }
+            before = [r.id for r in await env.reminders.list_for_case(case.id, statuses=["pending"])]
+            assert await env.service.schedule_case(case.id) == 0  # idempotent: same rows, nothing new
+            after = [r.id for r in await env.reminders.list_for_case(case.id, statuses=["pending"])]
+            assert len(after) == 4 and after == before
+            await env.cases.set_status(case.id, "answered")
+            assert await env.reminders.list_for_case(case.id, statuses=["pending"]) == []
+
+
+async def test_install_one_interval_job(tmp_path, i18n, cal):
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+    clock = FakeClock(almaty(2026, 3, 19, 12, 0))
+    async with running_fake() as fake:
+        fake.user(8001)
+        async with process(tmp_path / "j.sqlite3", fake, clock, i18n, cal) as env:
+            await env.new_case(8001)
+            clock.set(almaty(2026, 3, 27, 11, 0))
+            scheduler = AsyncIOScheduler()
+            env.service.install(scheduler)
+            scheduler.start()
+            try:
+                jobs = scheduler.get_jobs()
+                assert [j.id for j in jobs] == ["reminders"]
+                job = jobs[0]
+                assert job.max_instances == 1 and job.coalesce and job.misfire_grace_time is None
+                assert job.trigger.interval.total_seconds() == env.settings.reminder_interval_seconds
+                await fake.wait_call("sendMessage", timeout=5)  # first run right after start
+            finally:
+                scheduler.shutdown(wait=False)
+                await asyncio.sleep(0)
+            assert len(ok_sends(fake, 8001)) == 1

@@ -153,6 +153,9 @@ async def register_commands(bot: Bot, i18n: I18n) -> None:
 
 async def _on_startup(bot: Bot, app: App) -> None:
     await register_commands(bot, app.i18n)
+    from handlers.complaint.jobs import install_jobs  # the wizard's draft purge
+
+    install_jobs(app)
     if not app.scheduler.running:
         app.scheduler.start()
     log.info("started")

@@ -1,0 +1,346 @@
+"""What the wizard asks and in which order, and how it words questions, values and errors.
+
+Rendering only: the rules (which fields exist and are required, how input is parsed) live in bot.complaint.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from html import escape
+
+from aiogram.utils.i18n import gettext as _
+
+from bot.complaint import (
+    APPLICANT_KINDS,
+    FIELDS_BY_NAME,
+    GROUNDS,
+    RECIPIENT_KINDS,
+    Complaint,
+    ParseResult,
+    applicant_label,
+    attachment_kind_label,
+    fields_for,
+    grounds_label,
+    recipient_label,
+)
+
+ATTACHMENTS = "attachments"
+REVIEW = "review"
+MAX_ATTACHMENTS = 20
+
+#: Wizard order (LEGAL.md §5 and the product brief): what and to whom, who, the dispute, evidence.
+ORDER: tuple[str, ...] = (
+    "grounds",
+    "grounds_other_text",
+    "recipient_kind",
+    "recipient_name",
+    "applicant_kind",
+    # individual
+    "surname",
+    "first_name",
+    "patronymic",
+    "iin",
+    # legal entity
+    "org_name",
+    "bin",
+    "outgoing_number",
+    "outgoing_date",
+    # both
+    "postal_address",
+    "actual_address",
+    # legal entity: who signs
+    "representative_name",
+    "representative_position",
+    # contact
+    "phone",
+    "email",
+    # the dispute
+    "service_name",
+    "organisation",
+    "decision_date",
+    "learned_date",
+    "officials",
+    "description",
+    "demands",
+    ATTACHMENTS,
+)
+
+CHOICES: dict[str, tuple[str, ...]] = {
+    "grounds": GROUNDS,
+    "recipient_kind": RECIPIENT_KINDS,
+    "applicant_kind": APPLICANT_KINDS,
+}
+DATE_STEPS = frozenset(name for name, spec in FIELDS_BY_NAME.items() if spec.kind == "date")
+#: Optional fields get a "Skip" button (grounds_other_text is conditionally required, never skippable).
+OPTIONAL = frozenset(
+    name for name, spec in FIELDS_BY_NAME.items() if not spec.required and name != "grounds_other_text"
+)
+
+
+def steps_for(draft: Complaint) -> list[str]:
+    """The steps this draft goes through, in order (the applicant kind picks its fields; individual until
+    it is chosen); the progress marker counts them."""
+    names = {f.name for f in fields_for(draft.applicant_kind or "individual")}
+    return [
+        s
+        for s in ORDER
+        if (s in names or s == ATTACHMENTS) and (s != "grounds_other_text" or draft.grounds == "other")
+    ]
+
+
+def is_valid_step(step: str | None) -> bool:
+    return step in ORDER or step == REVIEW
+
+
+def progress(draft: Complaint, step: str) -> str:
+    seq = steps_for(draft)
+    if step not in seq:
+        return ""
+    return _("Step {n} of {total}").format(n=seq.index(step) + 1, total=len(seq))
+
+
+def next_step(draft: Complaint, step: str) -> str:
+    seq = steps_for(draft)
+    if step not in seq:
+        return seq[0]
+    i = seq.index(step)
+    return seq[i + 1] if i + 1 < len(seq) else REVIEW
+
+
+def previous_step(draft: Complaint, step: str) -> str | None:
+    seq = steps_for(draft)
+    if step == REVIEW:
+        return seq[-1]
+    if step not in seq:
+        return None
+    i = seq.index(step)
+    return seq[i - 1] if i > 0 else None
+
+
+# --------------------------------------------------------------------------------------- labels
+
+def field_label(name: str) -> str:
+    labels = {
+        "grounds": _("Grounds for the complaint"),
+        "grounds_other_text": _("The violation in your words"),
+        "recipient_kind": _("Addressed to"),
+        "recipient_name": _("Name of the body"),
+        "applicant_kind": _("Applicant"),
+        "surname": _("Surname"),
+        "first_name": _("First name"),
+        "patronymic": _("Patronymic"),
+        "iin": _("IIN"),
+        "org_name": _("Organisation name"),
+        "bin": _("BIN"),
+        "outgoing_number": _("Outgoing number"),
+        "outgoing_date": _("Outgoing date"),
+        "postal_address": _("Postal address"),
+        "actual_address": _("Actual address"),
+        "representative_name": _("Signatory's full name"),
+        "representative_position": _("Signatory's position"),
+        "phone": _("Phone"),
+        "email": _("E-mail"),
+        "service_name": _("Public service"),
+        "organisation": _("Service provider"),
+        "decision_date": _("Date of the decision (action)"),
+        "learned_date": _("Date the applicant learned of it"),
+        "officials": _("Officials whose actions are appealed"),
+        "description": _("What happened"),
+        "demands": _("Demands"),
+        ATTACHMENTS: _("Attachments"),
+    }
+    return labels.get(name, name)
+
+
+def grounds_hint(grounds_id: str) -> str:
+    hints = {
+        "deadline_violated": _("the service was not provided on time (a missed deadline also counts as a refusal)"),
+        "unjustified_refusal": _("you were refused without a lawful reason"),
+        "extra_documents": _("they demand papers that the service standard does not list"),
+        "ethics": _("the staff were rude or behaved incorrectly"),
+        "incomplete_service": _("the service was provided only in part or with errors"),
+        "other": _("inaction, abuse of powers or another violation: you will describe it"),
+    }
+    return hints.get(grounds_id, "")
+
+
+def recipient_button(kind: str) -> str:
+    buttons = {
+        "provider": _("Head of the service provider (5 working days)"),
+        "quality_authority": _("Public service quality body (15 working days)"),
+        "akim": _("Akim (5 working days)"),
+    }
+    return buttons.get(kind, kind)
+
+
+def choice_button(step: str, value: str) -> str:
+    if step == "grounds":
+        return grounds_label(value, _)
+    if step == "recipient_kind":
+        return recipient_button(value)
+    return applicant_label(value, _)
+
+
+def question(step: str) -> str:
+    if step == "grounds":
+        lines = [_("Why are you complaining? Choose the grounds:")]
+        lines += [f"• <b>{escape(grounds_label(g, _))}</b>: {escape(grounds_hint(g))}" for g in GROUNDS]
+        return "\n".join(lines)
+    if step == "recipient_kind":
+        return _(
+            "Whom should the complaint be addressed to?\n\n"
+            "• <b>Head of the service provider</b> (the body that provides the service, a ministry, a local "
+            "executive body or the Government for Citizens state corporation): the complaint is reviewed within "
+            "5 working days of registration.\n"
+            "• <b>The body for the quality of public services</b> (the Agency for Civil Service Affairs and its "
+            "regional departments): within 15 working days of registration.\n"
+            "• <b>The akim</b> of the city or district: treated as a local executive body, 5 working days.\n"
+            "• <b>A court</b>: only after a pre-trial complaint like this one, unless a law says otherwise.\n\n"
+            "Usually you start with the head of the service provider. This is guidance, not legal advice."
+        )
+    questions = {
+        "grounds_other_text": _("Briefly describe the violation (up to 500 characters):"),
+        "recipient_name": _(
+            "Write the name of the body (and of its head, if you know it). "
+            "Example: «Head of the Public Service Centre of Almaty district, Astana»."
+        ),
+        "applicant_kind": _("Who is complaining: a person (an individual) or an organisation (a legal entity)?"),
+        "surname": _("Your surname, as in your identity document:"),
+        "first_name": _("Your first name:"),
+        "patronymic": _("Your patronymic (only if it is in your identity document), or press «Skip»:"),
+        "iin": _("Your IIN (12 digits). If you have no IIN, press the button below."),
+        "org_name": _("Full name of the organisation:"),
+        "bin": _("The organisation's BIN (12 digits):"),
+        "outgoing_number": _("Outgoing number of your letter (as registered in your organisation):"),
+        "outgoing_date": _("Date of the outgoing letter (for example 15.03.2025), or pick it below:"),
+        "postal_address": _("Postal address for the answer (city, street, house, flat; the postcode if you know it):"),
+        "actual_address": _("Actual address, if it differs from the postal address, or press «Skip»:"),
+        "representative_name": _("Full name of the person who signs the complaint for the organisation:"),
+        "representative_position": _("Their position (for example: Director):"),
+        "phone": _(
+            "Contact phone number (for example +7 701 123 45 67). You can also share it with the button "
+            "below, or press «Skip»."
+        ),
+        "email": _("E-mail for the answer, or press «Skip»:"),
+        "service_name": _("Which public service is it about? Example: «Registration at the place of residence»."),
+        "organisation": _(
+            "Which organisation provided (or had to provide) the service? "
+            "Example: «Public Service Centre No. 3, Almaty»."
+        ),
+        "decision_date": _(
+            "Date of the decision or action you complain about (for example 15.03.2025), or pick it below. "
+            "If there was none (inaction), press «Skip»."
+        ),
+        "learned_date": _(
+            "When did you learn of the decision or action? The 3-month term for a complaint counts from this "
+            "date. Type it (for example 15.03.2025) or pick it below."
+        ),
+        "officials": _(
+            "Officials whose actions you complain about: position, surname and initials, if you know them. "
+            "Or press «Skip»."
+        ),
+        "description": _(
+            "Describe what happened: dates, what you asked for, what you were told, why you disagree "
+            "(up to 3000 characters)."
+        ),
+        "demands": _("What do you ask for? Example: «to provide the service within the term set by the standard»."),
+        ATTACHMENTS: _(
+            "Attach evidence: photos or documents (the application, the refusal, a receipt, the talon), "
+            "up to {limit}. Send them one by one, then press «Done». No evidence? Just press «Done»."
+        ).format(limit=MAX_ATTACHMENTS),
+    }
+    return questions.get(step, step)
+
+
+# ---------------------------------------------------------------------------------------- values
+
+def _date(d: date | None) -> str | None:
+    return d.strftime("%d.%m.%Y") if d else None
+
+
+def raw_value(draft: Complaint, name: str) -> str | None:
+    """The field's value as plain (unescaped) text in the person's language; None when empty."""
+    if name == "grounds":
+        return grounds_label(draft.grounds, _) if draft.grounds else None
+    if name == "recipient_kind":
+        return recipient_label(draft.recipient_kind, _) if draft.recipient_kind else None
+    if name == "applicant_kind":
+        return applicant_label(draft.applicant_kind, _) if draft.applicant_kind else None
+    if name == "iin":
+        return _("no IIN") if draft.no_iin else draft.iin
+    if name == ATTACHMENTS:
+        if not draft.attachments:
+            return None
+        return "\n".join(
+            f"{i}. {a.name} ({attachment_kind_label(a.kind, _)})" for i, a in enumerate(draft.attachments, 1)
+        )
+    value = getattr(draft, name, None)
+    if isinstance(value, date):
+        return _date(value)
+    return value or None
+
+
+def shorten(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: max(limit - 1, 1)].rstrip() + "…"
+
+
+def shown_value(draft: Complaint, name: str, limit: int) -> str:
+    """Escaped, shortened value for chat messages (the document always gets the full text)."""
+    value = raw_value(draft, name)
+    return escape(shorten(value, limit)) if value else "—"
+
+
+def review_text(draft: Complaint, *, max_chars: int = 3900) -> str:
+    """The review screen: every field of the draft, escaped; long values shortened with "…" so that the
+    whole message stays under Telegram's 4096 characters."""
+    seq = steps_for(draft)
+    header = _("Please check your complaint. Press a button below to change a field.")
+    footer = _("If everything is right, press «Confirm» to get the document.")
+    for limit in (400, 200, 120, 60, 30):
+        lines = [f"<b>{escape(header)}</b>", ""]
+        for name in seq:
+            lines.append(f"<b>{escape(field_label(name))}:</b> {shown_value(draft, name, limit)}")
+        lines += ["", escape(footer)]
+        text = "\n".join(lines)
+        if len(text) <= max_chars:
+            break
+    return text  # 27 fields of at most 30 characters always fit
+
+
+# ---------------------------------------------------------------------------------------- errors
+
+def iin_reason(reason: str | None) -> str:
+    reasons = {
+        "not_12_digits": _("it must have exactly 12 digits."),
+        "bad_century_digit": _("the 7th digit (century of birth and sex) must be from 1 to 6."),
+        "bad_birth_date": _("the first 6 digits must be a real date of birth (YYMMDD)."),
+        "bad_bin_month": _("the 3rd and 4th digits must be the month of registration (01 to 12)."),
+        "bad_bin_type": _("the 5th digit (type of organisation) must be 4, 5 or 6."),
+        "check_digit_unresolvable": _("no valid number has these first 11 digits; please check for a typo."),
+        "check_digit_mismatch": _("the last (check) digit does not match the others; please check for a typo."),
+    }
+    return reasons.get(reason or "", _("please check the number."))
+
+
+def error_text(result: ParseResult) -> str:
+    key, p = result.error_key, result.params
+    if key == "iin_invalid":
+        return _("This IIN is not valid: {reason}").format(reason=iin_reason(p.get("reason")))
+    if key == "bin_invalid":
+        return _("This BIN is not valid: {reason}").format(reason=iin_reason(p.get("reason")))
+    if key == "too_long":
+        return _("That is too long: {length} characters, the limit is {limit}. Please shorten it.").format(
+            length=p.get("length", "?"), limit=p.get("limit", "?")
+        )
+    if key == "date_too_old":
+        return _("This date is more than {years} years ago. Please check it.").format(years=p.get("years", 10))
+    texts = {
+        "empty": _("The answer is empty. Please type it."),
+        "name_chars": _("A name may contain only letters, a hyphen, an apostrophe and spaces."),
+        "date_format": _("I could not read the date. Write it as 15.03.2025 (day.month.year) or pick it below."),
+        "date_in_future": _("This date is in the future. Please check it."),
+        "phone_format": _("That does not look like a Kazakhstan phone number. Example: +7 701 123 45 67."),
+        "email_format": _("That does not look like an e-mail address. Example: name@mail.kz."),
+        "choice_invalid": _("Please choose one of the buttons."),
+    }
+    return texts.get(key or "", _("Please check the answer."))

@@ -1,0 +1,72 @@
+"""Saved complaints: what the wizard produced on "Confirm". Repositories return plain dataclasses.
+
+`create` inserts the row and sets its human number (`complaint_number(id, created date)`) in the same
+transaction, so a complaint never exists without its number.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from bot.complaint import Complaint, complaint_number
+from storage.db import Database, iso, parse_iso
+
+DEFAULT_TZ = ZoneInfo("Asia/Almaty")
+
+
+@dataclass(frozen=True)
+class StoredComplaint:
+    id: int
+    number: str
+    user_id: int
+    language: str
+    complaint: Complaint
+    created_at: datetime  # aware UTC
+    status: str = "created"
+
+
+def _row(row) -> StoredComplaint:
+    return StoredComplaint(
+        id=row["id"],
+        number=row["number"],
+        user_id=row["user_id"],
+        language=row["language"],
+        complaint=Complaint.from_dict(json.loads(row["data"])),
+        created_at=parse_iso(row["created_at"]),
+        status=row["status"],
+    )
+
+
+class ComplaintsRepo:
+    def __init__(self, db: Database, tz: ZoneInfo = DEFAULT_TZ) -> None:
+        self.db = db
+        self.tz = tz  # the number's year is the local (Almaty) date of creation
+
+    async def create(self, user_id: int, complaint: Complaint, language: str, at: datetime) -> StoredComplaint:
+        """Save a finished complaint; `at` is an aware moment. Returns it with its id and number."""
+        created_day = complaint.created or at.astimezone(self.tz).date()
+        stamp = iso(at)
+        data = json.dumps(complaint.to_dict(), ensure_ascii=False)
+        async with self.db.transaction() as conn:
+            cursor = await conn.execute(
+                "INSERT INTO complaints (user_id, language, applicant_kind, grounds, recipient_kind, data,"
+                " status, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 'created', ?, ?)",
+                (user_id, language, complaint.applicant_kind, complaint.grounds, complaint.recipient_kind, data,
+                 stamp, stamp),
+            )
+            complaint_id = cursor.lastrowid
+            number = complaint_number(complaint_id, created_day)
+            await conn.execute("UPDATE complaints SET number = ? WHERE id = ?", (number, complaint_id))
+        return StoredComplaint(complaint_id, number, user_id, language, complaint, parse_iso(stamp))
+
+    async def get(self, complaint_id: int) -> StoredComplaint | None:
+        row = await self.db.fetchone("SELECT * FROM complaints WHERE id = ?", (complaint_id,))
+        return _row(row) if row else None
+
+    async def list_for_user(self, user_id: int) -> list[StoredComplaint]:
+        """The user's complaints, newest first."""
+        rows = await self.db.fetchall("SELECT * FROM complaints WHERE user_id = ? ORDER BY id DESC", (user_id,))
+        return [_row(r) for r in rows]

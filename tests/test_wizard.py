@@ -1,0 +1,502 @@
+"""The complaint wizard, end to end: the real app polling the fake Bot API, drafts read back from SQLite."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from bot.documents import document_text
+from bot.i18n import build_i18n
+from handlers.complaint.callbacks import WizCb
+from tests.fakeapi import BotMessage, FakeUser
+from tests.harness import running_bot
+
+I18N = build_i18n("ru")
+TODAY = datetime.now(ZoneInfo("Asia/Almaty")).date()
+DECISION = TODAY - timedelta(days=20)
+LEARNED = TODAY.replace(day=1)  # always in the calendar the date step shows first
+LATE = TODAY - timedelta(days=130)  # past the 3-month filing limit: a warning, never a block
+
+
+def tr(msgid: str, lang: str) -> str:
+    text = I18N.gettext(msgid, locale=lang)
+    assert text != msgid, f"{msgid!r} is not translated into {lang}"
+    return text
+
+
+# ------------------------------------------------------------------------------------- helpers
+
+def fsm_row(db_path, user_id: int) -> tuple[str | None, dict] | None:
+    with sqlite3.connect(db_path) as conn:
+        row = conn.execute("SELECT state, data FROM fsm WHERE user_id = ?", (user_id,)).fetchone()
+    return (row[0], json.loads(row[1])) if row else None
+
+
+def draft_of(db_path, user_id: int) -> dict:
+    row = fsm_row(db_path, user_id)
+    assert row is not None, "no wizard state"
+    return row[1]
+
+
+def wiz_buttons(m: BotMessage) -> list[tuple[WizCb, dict]]:
+    found = []
+    for btn in (b for row in m.button_rows for b in row):
+        data = btn.get("callback_data") or ""
+        if data.startswith("cw:"):
+            found.append((WizCb.unpack(data), btn))
+    return found
+
+
+def prompt_n(m: BotMessage) -> int:
+    buttons = wiz_buttons(m) if m.keyboard_type == "inline" else []
+    return buttons[0][0].n if buttons else 0
+
+
+class Walker:
+    """Drives one user through the wizard, answering whatever step the stored draft is at."""
+
+    def __init__(self, fake, db_path, user: FakeUser) -> None:
+        self.fake, self.db_path, self.user = fake, db_path, user
+        self.prompt: BotMessage | None = None
+
+    async def next_prompt(self) -> BotMessage:
+        after = prompt_n(self.prompt) if self.prompt else 0
+        self.prompt = await self.user.expect(predicate=lambda m: prompt_n(m) > after)
+        return self.prompt
+
+    def find(self, action: str, value: str | None = None, message: BotMessage | None = None) -> str:
+        for m in ([message] if message else reversed(self.user.messages)):
+            for cb, btn in (wiz_buttons(m) if m.keyboard_type == "inline" else []):
+                if cb.a == action and (value is None or cb.v == value):
+                    return btn["callback_data"]
+        raise AssertionError(f"no wizard button {action}:{value}")
+
+    async def press(self, action: str, value: str | None = None, *, wait: bool = True) -> str:
+        qid = await self.user.press_data(self.find(action, value, self.prompt), self.prompt)
+        if wait:
+            await self.next_prompt()
+        return qid
+
+    async def send(self, text: str) -> None:
+        await self.user.send(text)
+        await self.next_prompt()
+
+    async def begin(self) -> None:
+        await self.user.send("/complaint")
+        await self.next_prompt()
+        await self.press("ok")
+
+    @property
+    def step(self) -> str:
+        return draft_of(self.db_path, self.user.id)["step"]
+
+    async def answer(self, value) -> None:
+        if isinstance(value, str):
+            await self.send(value)
+        elif value[0] == "contact":
+            await self.user.expect(predicate=lambda m: m.keyboard_type == "reply")
+            await self.user.press(value[1])  # the request_contact reply button
+            await self.next_prompt()
+        elif value[0] == "dp":
+            await self.press("dp", value[1].strftime("%Y%m%d"))
+        elif value[0] == "photo":
+            await self.user.send_photo(caption=value[1])
+            await self.user.expect()  # "Added: ..."
+        elif value[0] == "doc":
+            await self.user.send_document(value[1], b"%PDF-1.4 fake")
+            await self.user.expect()
+        else:
+            await self.press(*value)
+
+    async def walk(self, answers: dict, *, until: str = "review") -> None:
+        while (step := self.step) != until:
+            value = answers[step]
+            if isinstance(value, list):  # several actions at one step (attachments)
+                for item in value:
+                    await self.answer(item)
+            else:
+                await self.answer(value)
+            assert self.step != step or step == "attachments", f"stuck at {step}"
+
+    async def confirm(self) -> BotMessage:
+        await self.press("cf", wait=False)
+        doc = await self.user.expect(predicate=lambda m: m.kind == "document")
+        return doc
+
+
+def individual_kk() -> dict:
+    return {
+        "grounds": ("ch", "unjustified_refusal"),
+        "recipient_kind": ("ch", "provider"),
+        "recipient_name": "Өскемен қаласы ХҚКО басшысы",
+        "applicant_kind": ("ch", "individual"),
+        "surname": "Әлиханқызы",
+        "first_name": "Айгерім",
+        "patronymic": "Бекқызы",
+        "iin": "0612 1160 0012",
+        "postal_address": "Өскемен қ., Қабанбай батыр к-сі 12",
+        "actual_address": "Өскемен қ., Ғабит Мүсірепов к-сі 5, 7-пәтер",
+        "phone": ("contact", "📱"),
+        "email": "aigerim@mail.kz",
+        "service_name": "Тұрғылықты жері бойынша тіркеу",
+        "organisation": "Өскемен қаласының №2 ХҚКО",
+        "decision_date": DECISION.strftime("%d.%m.%Y"),
+        "learned_date": ("dp", LEARNED),
+        "officials": "Бас маман Сәрсенбаев Ғ.Қ.",
+        "description": "Өтінішті уақытында бердім.\nҚызметкер себебін түсіндірмей бас тартты.",
+        "demands": "Қызметті заңда белгіленген мерзімде көрсетуді сұраймын",
+        "attachments": [("photo", "Бас тарту туралы хат"), ("doc", "otinish.pdf"), ("dn",)],
+    }
+
+
+def individual_ru() -> dict:
+    return {
+        "grounds": ("ch", "other"),
+        "grounds_other_text": "Бездействие: заявление не рассмотрено",
+        "recipient_kind": ("ch", "quality_authority"),
+        "recipient_name": "Департамент Агентства по делам госслужбы по ВКО",
+        "applicant_kind": ("ch", "individual"),
+        "surname": "Иванова-Әлиева",
+        "first_name": "Ольга",
+        "patronymic": ("sk",),
+        "iin": ("ni",),
+        "postal_address": "г. Усть-Каменогорск, ул. Қабанбай батыра 12, кв. 3",
+        "actual_address": ("sk",),
+        "phone": "8 (701) 555-12-34",
+        "email": ("sk",),
+        "service_name": "Выдача справки о несудимости",
+        "organisation": "ЦОН № 1 г. Усть-Каменогорска",
+        "decision_date": ("sk",),
+        "learned_date": LEARNED.strftime("%d.%m.%Y"),
+        "officials": ("sk",),
+        "description": "Сказали <b>приходите завтра</b> & так три раза.",
+        "demands": "Рассмотреть заявление и выдать справку",
+        "attachments": [("dn",)],
+    }
+
+
+def legal_entity() -> dict:
+    return {
+        "grounds": ("ch", "extra_documents"),
+        "recipient_kind": ("ch", "akim"),
+        "recipient_name": "Аким города Алматы",
+        "applicant_kind": ("ch", "legal_entity"),
+        "org_name": "ТОО «Шығыс Құрылыс»",
+        "bin": "940140000385",
+        "outgoing_number": "15/2-Ш",
+        "outgoing_date": ("dp", LEARNED),
+        "postal_address": "050000, Алматы қ., Әл-Фараби даңғылы 77",
+        "actual_address": ("sk",),
+        "representative_name": "Сейітқали Нұрлан Болатұлы",
+        "representative_position": "Директор",
+        "phone": "+7 727 123 45 67",
+        "email": "info@shygys.kz",
+        "service_name": "Выдача разрешения на строительство",
+        "organisation": "Управление архитектуры г. Алматы",
+        "decision_date": (LATE - timedelta(days=3)).strftime("%d.%m.%Y"),
+        "learned_date": LATE.strftime("%d.%m.%Y"),
+        "officials": "Главный специалист Ахметов Б.",
+        "description": "Потребовали справку, которой нет в стандарте.",
+        "demands": "Принять документы без лишних справок",
+        "attachments": [("doc", "zapros.pdf"), ("dn",)],
+    }
+
+
+def rows(db_path, sql: str, params=()) -> list:
+    with sqlite3.connect(db_path) as conn:
+        return conn.execute(sql, params).fetchall()
+
+
+# --------------------------------------------------------------------------------------- tests
+
+async def test_individual_complaint_in_kazakh(fake, db_path, no_unhandled):
+    user = fake.user(501, "Айгерім", language_code="kk")
+    answers = individual_kk()
+    async with running_bot(fake, db_path):
+        w = Walker(fake, db_path, user)
+        await w.begin()
+        assert tr("Step {n} of {total}", "kk").format(n=1, total=20) in w.prompt.text
+        await w.walk(answers)
+        review = w.prompt
+        assert "Әлиханқызы" in review.text and "aigerim@mail.kz" in review.text
+        doc = await w.confirm()
+        assert doc.filename.endswith("_shagym.docx")
+        after = await user.expect()
+        assert "eOtinish" in after.text and "1414" in after.text and "/my" in after.text
+        escalate = after.callback_data(after.buttons[0])
+        (complaint_id,) = rows(db_path, "SELECT id FROM complaints WHERE user_id = 501")[0]
+        assert escalate == f"esc:complaint:{complaint_id}"
+    text = document_text(doc.document)
+    assert "Шағым" in text and "Жалоба" not in text
+    for value in (
+        "Әлиханқызы Айгерім Бекқызы", "061211600012", "Өскемен қ., Қабанбай батыр к-сі 12",
+        "Өскемен қ., Ғабит Мүсірепов к-сі 5, 7-пәтер", "+77010000501", "aigerim@mail.kz",
+        "Өскемен қаласы ХҚКО басшысы", "Тұрғылықты жері бойынша тіркеу", "Өскемен қаласының №2 ХҚКО",
+        DECISION.strftime("%d.%m.%Y"), LEARNED.strftime("%d.%m.%Y"), "Бас маман Сәрсенбаев Ғ.Қ.",
+        "Өтінішті уақытында бердім.", "Қызметкер себебін түсіндірмей бас тартты.",
+        "Қызметті заңда белгіленген мерзімде көрсетуді сұраймын", "Бас тарту туралы хат", "otinish.pdf",
+        tr("Unjustified refusal to provide the service", "kk"), tr("Head of the service provider", "kk"),
+    ):
+        assert value in text, value
+    number, lang, data = rows(db_path, "SELECT number, language, data FROM complaints")[0]
+    assert number == f"SH-{TODAY.year}-{complaint_id:06d}" and lang == "kk" and number in doc.text
+    assert json.loads(data)["surname"] == "Әлиханқызы"
+    assert fsm_row(db_path, 501) is None  # the draft is gone once the complaint is saved
+
+
+async def test_individual_complaint_in_russian_with_no_iin_and_markup(fake, db_path, no_unhandled):
+    user = fake.user(502, "Ольга", language_code="ru")
+    async with running_bot(fake, db_path):
+        w = Walker(fake, db_path, user)
+        await w.begin()
+        await w.walk(individual_ru())
+        draft = draft_of(db_path, 502)["draft"]
+        assert draft["no_iin"] is True and draft["iin"] is None and draft["phone"] == "+77015551234"
+        assert draft["description"] == "Сказали <b>приходите завтра</b> & так три раза."  # plain text
+        review = w.prompt
+        assert "&lt;b&gt;приходите завтра&lt;/b&gt; &amp; так" in review.text  # shown escaped
+        assert "<b>приходите завтра</b>" in review.plain_text
+        doc = await w.confirm()
+        assert doc.filename.endswith("_zhaloba.docx")
+    text = document_text(doc.document)
+    assert "Жалоба" in text and "Шағым" not in text
+    for value in (
+        "Иванова-Әлиева Ольга", tr("no IIN", "ru"), "г. Усть-Каменогорск, ул. Қабанбай батыра 12, кв. 3",
+        "+77015551234", "Департамент Агентства по делам госслужбы по ВКО", "Выдача справки о несудимости",
+        "ЦОН № 1 г. Усть-Каменогорска", LEARNED.strftime("%d.%m.%Y"), "Бездействие: заявление не рассмотрено",
+        "Сказали <b>приходите завтра</b> & так три раза.", "Рассмотреть заявление и выдать справку",
+        tr("No attachments", "ru"),
+    ):
+        assert value in text, value
+
+
+async def test_legal_entity_complaint(fake, db_path, no_unhandled):
+    user = fake.user(503, "Нұрлан", language_code="ru")
+    answers = legal_entity()
+    async with running_bot(fake, db_path):
+        w = Walker(fake, db_path, user)
+        await w.begin()
+        await w.walk(answers, until="outgoing_date")
+        # the calendar: go one month back and forth (the message is edited, the draft untouched)
+        before = draft_of(db_path, 503)
+        await user.press_data(w.find("dm", message=w.prompt), w.prompt)  # « a year back
+        edited = await user.expect_edit(w.prompt)
+        assert draft_of(db_path, 503) == before
+        back_now = f"{TODAY.year:04d}{TODAY.month:02d}"
+        await user.press_data(w.find("dm", back_now, message=edited), edited)  # » and here again
+        await user.expect_edit(w.prompt)
+        await w.walk(answers)
+        warning = tr("More than 3 months have passed since that date (the term ended on {date}). A complaint filed "
+                     "after the term may be left without review unless the missed term is restored for a valid "
+                     "reason. If you had one (illness, a trip, waiting for an answer), mention it in the "
+                     "description. You can go on.", "ru").split("(")[0]
+        assert any(warning in (m.text or "") for m in user.messages)
+        doc = await w.confirm()
+    text = document_text(doc.document)
+    assert "Жалоба" in text and LATE.strftime("%d.%m.%Y") in text
+    for value in (
+        "ТОО «Шығыс Құрылыс»", "940140000385", "15/2-Ш", LEARNED.strftime("%d.%m.%Y"),
+        "050000, Алматы қ., Әл-Фараби даңғылы 77", "Директор Сейітқали Нұрлан Болатұлы", "+77271234567",
+        "info@shygys.kz", "Аким города Алматы", "Выдача разрешения на строительство",
+        "Управление архитектуры г. Алматы", (LATE - timedelta(days=3)).strftime("%d.%m.%Y"),
+        "Главный специалист Ахметов Б.",
+        "Потребовали справку, которой нет в стандарте.", "Принять документы без лишних справок", "zapros.pdf",
+        tr("Akim of the relevant administrative-territorial unit", "ru"),
+    ):
+        assert value in text, value
+    (kind,) = rows(db_path, "SELECT applicant_kind FROM complaints")[0]
+    assert kind == "legal_entity"
+
+
+async def test_invalid_iin_and_bin_are_refused_with_the_reason(fake, db_path, no_unhandled):
+    person = fake.user(504, "Дана", language_code="kk")
+    firm = fake.user(505, "Марат", language_code="ru")
+    async with running_bot(fake, db_path):
+        w = Walker(fake, db_path, person)
+        await w.begin()
+        await w.walk(individual_kk(), until="iin")
+        before = draft_of(db_path, 504)
+        for bad, reason in (
+            ("061211600013", "the last (check) digit does not match the others; please check for a typo."),
+            ("12345", "it must have exactly 12 digits."),
+            ("061211900012", "the 7th digit (century of birth and sex) must be from 1 to 6."),
+        ):
+            await person.send(bad)
+            answer = await person.expect()
+            assert tr(reason, "kk") in answer.text, answer.text
+            assert tr("This IIN is not valid: {reason}", "kk").split("{")[0] in answer.text
+            assert draft_of(db_path, 504) == before
+        await w.press("ni")  # "I have no IIN" works
+        assert draft_of(db_path, 504)["draft"]["no_iin"] is True and w.step == "postal_address"
+
+        f = Walker(fake, db_path, firm)
+        await f.begin()
+        await f.walk(legal_entity(), until="bin")
+        before = draft_of(db_path, 505)
+        for bad, reason in (
+            ("941340000385", "the 3rd and 4th digits must be the month of registration (01 to 12)."),
+            ("940170000385", "the 5th digit (type of organisation) must be 4, 5 or 6."),
+            ("940140000386", "the last (check) digit does not match the others; please check for a typo."),
+        ):
+            await firm.send(bad)
+            answer = await firm.expect()
+            assert tr(reason, "ru") in answer.text, answer.text
+            assert draft_of(db_path, 505) == before
+        await f.send("9401 4000 0385")
+        assert draft_of(db_path, 505)["draft"]["bin"] == "940140000385"
+
+
+async def test_bad_inputs_are_answered_and_change_nothing(fake, db_path, no_unhandled):
+    user = fake.user(506, "Ерлан", language_code="ru")
+    async with running_bot(fake, db_path):
+        w = Walker(fake, db_path, user)
+        await w.begin()
+        grounds_prompt = w.prompt
+        await w.walk(individual_kk(), until="surname")
+        before = draft_of(db_path, 506)
+
+        async def refused(action) -> str:
+            await action
+            answer = await user.expect()
+            assert draft_of(db_path, 506) == before
+            return answer.text
+
+        assert tr("Please send the answer as a text message: stickers, photos, voice messages and files are not "
+                  "accepted at this step.", "ru") in await refused(user.send_sticker())
+        assert "⚠️" not in await refused(user.send_photo())
+        await refused(user.send_voice())
+        await refused(user.send_document("a.pdf", b"%PDF"))
+        too_long = await refused(user.send("Ә" * 4096))
+        assert "4096" in too_long and "60" in too_long
+        assert tr("A name may contain only letters, a hyphen, an apostrophe and spaces.", "ru") in await refused(
+            user.send("<b>x</b>")
+        )
+        await refused(user.send("/unknowncommand"))
+        # an old button (the grounds step), a button of another draft, a forged value, garbage data
+        stale = tr("This button is no longer valid.", "ru")
+        old = w.find("ch", "ethics", grounds_prompt)
+        cur = WizCb.unpack(w.find("cx", message=w.prompt))
+        for data in (
+            old,
+            WizCb(t="zzzzzz", n=cur.n, a="bk").pack(),
+            WizCb(t=cur.t, n=cur.n, a="ch", v="hacker").pack(),
+            WizCb(t=cur.t, n=cur.n, a="ed", v="iin").pack(),
+            "cw:garbage",
+            "cw:" + "x" * 60,
+        ):
+            qid = await user.press_data(data, grounds_prompt)
+            assert (await user.answered_callback(qid))["text"] == stale
+            assert draft_of(db_path, 506) == before
+        await user.expect_no_message(0.2)
+        # a step with choices refuses text; HTML in free text is stored as plain text and echoed escaped
+        await w.send("Әлиханова")
+        await w.walk(individual_kk(), until="service_name")
+        await w.send("<b>x</b> & <i>y</i>")
+        assert draft_of(db_path, 506)["draft"]["service_name"] == "<b>x</b> & <i>y</i>"
+        await w.press("bk")
+        assert "&lt;b&gt;x&lt;/b&gt; &amp; &lt;i&gt;y&lt;/i&gt;" in w.prompt.text
+
+
+async def test_restart_in_the_middle_continues_at_the_same_step(fake, db_path, no_unhandled):
+    user = fake.user(507, "Айгерім", language_code="kk")
+    answers = individual_kk()
+    async with running_bot(fake, db_path):
+        w = Walker(fake, db_path, user)
+        await w.begin()
+        await w.walk(answers, until="postal_address")
+        before = draft_of(db_path, 507)
+    async with running_bot(fake, db_path):
+        assert draft_of(db_path, 507) == before
+        await w.send(answers["postal_address"])  # answered as the postal address, right where we stopped
+        after = draft_of(db_path, 507)
+        assert after["step"] == "actual_address"
+        assert after["draft"]["postal_address"] == answers["postal_address"]
+        assert {k: v for k, v in after["draft"].items() if k != "postal_address"} == {
+            k: v for k, v in before["draft"].items() if k != "postal_address"
+        }
+        # /complaint resumes the draft rather than starting over
+        await user.send("/complaint")
+        await w.next_prompt()
+        assert w.step == "actual_address" and draft_of(db_path, 507)["draft"] == after["draft"]
+        await w.walk(answers)
+        doc = await w.confirm()
+    assert "Әлиханқызы Айгерім Бекқызы" in document_text(doc.document)
+
+
+async def test_edit_from_review_changes_only_that_field(fake, db_path, no_unhandled):
+    user = fake.user(508, "Ольга", language_code="ru")
+    async with running_bot(fake, db_path):
+        w = Walker(fake, db_path, user)
+        await w.begin()
+        await w.walk(legal_entity())
+        before = draft_of(db_path, 508)["draft"]
+        review_button = w.find("ed", "email")
+        await w.press("ed", "email")
+        assert "info@shygys.kz" in w.prompt.text  # the current value is shown
+        await w.send("office@shygys.kz")
+        state = draft_of(db_path, 508)
+        assert state["step"] == "review"
+        after = state["draft"]
+        assert {k for k in before if before[k] != after[k]} == {"email"} and after["email"] == "office@shygys.kz"
+        # the old review's buttons are stale now
+        qid = await user.press_data(review_button)
+        assert (await user.answered_callback(qid))["text"] == tr("This button is no longer valid.", "ru")
+        # editing the grounds to "other" asks the text it needs, then returns to the review
+        await w.press("ed", "grounds")
+        await w.press("ch", "other")
+        assert w.step == "grounds_other_text"
+        await w.send("Волокита")
+        state = draft_of(db_path, 508)
+        assert state["step"] == "review" and state["draft"]["grounds_other_text"] == "Волокита"
+        doc = await w.confirm()
+    text = document_text(doc.document)
+    assert "office@shygys.kz" in text and "info@shygys.kz" not in text and "Волокита" in text
+
+
+async def test_declining_consent_stores_nothing(fake, db_path, no_unhandled):
+    user = fake.user(509, "Дана", language_code="kk")
+    async with running_bot(fake, db_path):
+        w = Walker(fake, db_path, user)
+        await user.send("/complaint")
+        prompt = await w.next_prompt()
+        assert "ЖСН" in prompt.text  # the explanation of what is processed, in Kazakh
+        await w.press("no", wait=False)
+        answer = await user.expect()
+        assert "/complaint" in answer.text
+        qid = await user.press_data(w.find("ok", message=prompt), prompt)  # too late to agree on the old button
+        assert (await user.answered_callback(qid))["text"] == tr("This button is no longer valid.", "kk")
+        await fake.idle()
+    assert rows(db_path, "SELECT COUNT(*) FROM complaints") == [(0,)]
+    assert rows(db_path, "SELECT state, data FROM fsm WHERE user_id = 509") == []
+
+
+async def test_abandoned_drafts_are_purged(fake, db_path):
+    from handlers.complaint.jobs import purge_drafts
+
+    user = fake.user(510, "Дана", language_code="ru")
+    async with running_bot(fake, db_path) as app:
+        assert app.scheduler.get_job("purge_drafts") is not None
+        w = Walker(fake, db_path, user)
+        await w.begin()
+        assert await purge_drafts(app) == 0
+        with sqlite3.connect(db_path) as conn:
+            conn.execute("UPDATE fsm SET updated_at = '2000-01-01T00:00:00+00:00' WHERE user_id = 510")
+        assert await purge_drafts(app) == 1
+    assert fsm_row(db_path, 510) is None
+
+
+def test_review_of_the_longest_draft_fits_one_message():
+    from bot.complaint import FIELDS, Attachment, Complaint
+    from handlers.complaint.steps import review_text
+
+    draft = Complaint(grounds="other", recipient_kind="provider", applicant_kind="legal_entity", learned_date=TODAY)
+    for spec in FIELDS:
+        if spec.kind == "text":
+            setattr(draft, spec.name, "<Ә&>" * ((spec.max_len or 300) // 4))
+    draft.attachments = [Attachment(f"f{i}", "Ө" * 100, "document") for i in range(20)]
+    for lang in ("kk", "ru"):
+        with I18N.context(), I18N.use_locale(lang):
+            text = review_text(draft)
+        assert len(text) < 4096 and "…" in text and "<Ә&>" not in text and "&lt;Ә&amp;&gt;" in text

@@ -1,16 +1,271 @@
-"""Questions (placeholder until the FAQ router lands)."""
+"""Questions: browse the 1414-style FAQ by category, ask in your own words, or ask inline (@bot question).
 
-from aiogram import Router
-from aiogram.filters import Command
-from aiogram.types import Message
-from aiogram.utils.i18n import gettext as _
+Callback data (all well under Telegram's 64 bytes, entry ids are at most ~25 characters):
+    faq:h:          the list of categories
+    faq:c:<cat>     the questions of one category
+    faq:t:<entry>   one answer (browsing and the "maybe you meant" buttons)
+Unknown or forged ids get "This button is no longer valid.".
 
-from handlers.common import BTN_QUESTIONS, MenuButton
+The free-text handler is the catch-all of the bot: it only runs in private chats, outside any wizard step
+(no FSM state), for text that is not a command. Nothing here ever reacts in a group.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from contextlib import suppress
+
+from aiogram import Bot, F, Router
+from aiogram.exceptions import TelegramBadRequest
+from aiogram.filters import Command, StateFilter
+from aiogram.filters.callback_data import CallbackData
+from aiogram.types import (
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InlineQuery,
+    InlineQueryResultArticle,
+    InlineQueryResultsButton,
+    InputTextMessageContent,
+    Message,
+)
+from aiogram.utils.i18n import I18n, gettext as _
+
+from bot.faq import Entry, FaqIndex, default_index
+from handlers.common import BTN_COMPLAINT, BTN_HUMAN, BTN_MY, BTN_QUESTIONS, EscalateCb, MenuButton, in_all_languages
+from storage.users import User
 
 router = Router(name="faq")
+router.message.filter(F.chat.type == "private")  # the operators' group (and any other group) is not ours
+
+MAX_QUERY = 500  # longer messages are searched on their beginning
+INLINE_LIMIT = 5
+INLINE_CACHE_SECONDS = 30
+# Shown for an empty inline query (the most asked topics first); ids missing from the data are skipped.
+POPULAR = ("where_to_complain", "review_term_provider", "deadline_violated", "rude_con_employee", "what_is_1414")
+_KK_LETTERS = re.compile("[әғқңөұүһіӘҒҚҢӨҰҮҺІ]")
+
+INVALID_BUTTON = "This button is no longer valid."  # msgid shared with handlers/start.py
+
+
+class FaqCb(CallbackData, prefix="faq"):
+    kind: str  # "h" home, "c" category, "t" topic
+    id: str = ""
+
+
+def index() -> FaqIndex:
+    return default_index()
+
+
+def _lang(lang: str | None) -> str:
+    return lang if lang in ("kk", "ru") else "ru"
+
+
+def _pick(texts: dict[str, str], lang: str) -> str:
+    return texts.get(lang) or texts.get("ru") or texts.get("kk") or next(iter(texts.values()), "")
+
+
+def answer_html(entry: Entry, lang: str) -> str:
+    """Title in bold and the answer; the FAQ texts are plain text, so both are escaped."""
+    return f"<b>{html.escape(_pick(entry.title, lang))}</b>\n\n{html.escape(_pick(entry.answer, lang))}"
+
+
+def person_button() -> InlineKeyboardButton:
+    return InlineKeyboardButton(text=_(BTN_HUMAN), callback_data=EscalateCb(source="faq").pack())
+
+
+def all_questions_button() -> InlineKeyboardButton:
+    return InlineKeyboardButton(text=_("📚 All questions"), callback_data=FaqCb(kind="h").pack())
+
+
+def answer_keyboard(others: list[Entry], lang: str) -> InlineKeyboardMarkup:
+    rows = [
+        [InlineKeyboardButton(text=f"🔎 {_pick(e.title, lang)}", callback_data=FaqCb(kind="t", id=e.id).pack())]
+        for e in others
+    ]
+    rows.append([person_button()])
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def categories_view(lang: str) -> tuple[str, InlineKeyboardMarkup]:
+    ix = index()
+    rows = [
+        [InlineKeyboardButton(text=_pick(c.title, lang), callback_data=FaqCb(kind="c", id=c.id).pack())]
+        for c in ix.categories()
+        if ix.entries_in(c.id)
+    ]
+    rows.append([person_button()])
+    text = _("Questions and answers. Choose a topic, or simply type your question in your own words.")
+    return text, InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def category_view(category_id: str, lang: str) -> tuple[str, InlineKeyboardMarkup] | None:
+    ix = index()
+    category = next((c for c in ix.categories() if c.id == category_id), None)
+    entries = ix.entries_in(category_id) if category is not None else []
+    if category is None or not entries:
+        return None
+    rows = [
+        [InlineKeyboardButton(text=_pick(e.title, lang), callback_data=FaqCb(kind="t", id=e.id).pack())]
+        for e in entries
+    ]
+    rows.append([InlineKeyboardButton(text=_("⬅️ Back"), callback_data=FaqCb(kind="h").pack())])
+    text = f"<b>{html.escape(_pick(category.title, lang))}</b>\n" + _("Choose a question:")
+    return text, InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def not_found_text() -> str:
+    return (
+        _("I could not find an answer to that question.")
+        + "\n"
+        + _("A person from our team can help, or call the 1414 contact centre: 1414 or 8-800-080-7777 (free).")
+    )
+
+
+def not_found_keyboard() -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(inline_keyboard=[[person_button()], [all_questions_button()]])
+
+
+# --- browsing -------------------------------------------------------------------------------------------------------
 
 
 @router.message(Command("faq"))
 @router.message(MenuButton(BTN_QUESTIONS))
-async def faq_entry(message: Message) -> None:
-    await message.answer(_("Type your question in your own words."))
+async def faq_entry(message: Message, lang: str) -> None:
+    text, markup = categories_view(_lang(lang))
+    await message.answer(text, reply_markup=markup)
+
+
+async def _show(query: CallbackQuery, bot: Bot, text: str, markup: InlineKeyboardMarkup) -> None:
+    """Replace the browsing message in place; a message too old to edit gets a new one instead."""
+    if isinstance(query.message, Message):
+        try:
+            await query.message.edit_text(text, reply_markup=markup)
+            return
+        except TelegramBadRequest as exc:
+            if "not modified" in exc.message:  # a double tap
+                return
+    await bot.send_message(query.from_user.id, text, reply_markup=markup)
+
+
+@router.callback_query(FaqCb.filter(F.kind == "h"))
+async def on_home(query: CallbackQuery, bot: Bot, lang: str) -> None:
+    text, markup = categories_view(_lang(lang))
+    await query.answer()
+    await _show(query, bot, text, markup)
+
+
+@router.callback_query(FaqCb.filter(F.kind == "c"))
+async def on_category(query: CallbackQuery, callback_data: FaqCb, bot: Bot, lang: str) -> None:
+    view = category_view(callback_data.id, _lang(lang))
+    if view is None:
+        await query.answer(_(INVALID_BUTTON))
+        return
+    await query.answer()
+    await _show(query, bot, *view)
+
+
+@router.callback_query(FaqCb.filter(F.kind == "t"))
+async def on_topic(query: CallbackQuery, callback_data: FaqCb, bot: Bot, lang: str) -> None:
+    try:
+        entry = index().entry(callback_data.id)
+    except KeyError:
+        await query.answer(_(INVALID_BUTTON))
+        return
+    await query.answer()
+    # A new message: the list (or the first answer) it came from stays usable.
+    await bot.send_message(query.from_user.id, answer_html(entry, _lang(lang)), reply_markup=answer_keyboard([], lang))
+
+
+@router.callback_query(F.data.startswith("faq:"))
+async def on_stale(query: CallbackQuery) -> None:
+    """Malformed or unknown faq:* data (an old keyboard, a forged press)."""
+    await query.answer(_(INVALID_BUTTON))
+
+
+# --- free text (the bot's catch-all: keep this router last) -----------------------------------------------------
+
+
+def _menu_texts(i18n: I18n) -> set[str]:
+    return set().union(*(in_all_languages(i18n, m) for m in (BTN_COMPLAINT, BTN_MY, BTN_QUESTIONS, BTN_HUMAN)))
+
+
+@router.message(StateFilter(None), F.text, ~F.text.startswith("/"))
+async def free_text(message: Message, lang: str, i18n: I18n) -> None:
+    lang = _lang(lang)
+    text = message.text or ""
+    if text in in_all_languages(i18n, BTN_HUMAN):
+        # Normally the operators' desk answers its own menu button first; never search the button's label.
+        await message.answer(not_found_text(), reply_markup=not_found_keyboard())
+        return
+    if text in _menu_texts(i18n):  # another feature's menu button nobody took: show the topics instead
+        view_text, markup = categories_view(lang)
+        await message.answer(view_text, reply_markup=markup)
+        return
+    ix = index()
+    hits = ix.search(text[:MAX_QUERY], lang=lang, limit=3)
+    if not hits:
+        await message.answer(not_found_text(), reply_markup=not_found_keyboard())
+        return
+    best = ix.entry(hits[0].id)
+    others = [ix.entry(h.id) for h in hits[1:3] if h.id != best.id]
+    body = answer_html(best, lang)
+    if others:
+        body += "\n\n" + _("Not quite it? Maybe you meant:")
+    await message.answer(body, reply_markup=answer_keyboard(others, lang))
+
+
+@router.message(StateFilter(None), ~F.text)
+async def not_text(message: Message) -> None:
+    await message.answer(_("I understand text only here: use the menu below, or type your question in words."))
+
+
+# --- inline mode ----------------------------------------------------------------------------------------------------
+
+
+def guess_language(text: str) -> str:
+    return "kk" if _KK_LETTERS.search(text) else "ru"
+
+
+def _first_line(text: str, limit: int = 120) -> str:
+    line = text.strip().split("\n", 1)[0].strip()
+    if len(line) <= limit:
+        return line
+    cut = line[: limit - 1]
+    if " " in cut[limit // 2 :]:  # end on a whole word
+        cut = cut[: cut.rindex(" ")]
+    return cut.rstrip(" ,;:—-") + "…"
+
+
+def inline_article(entry: Entry, lang: str) -> InlineQueryResultArticle:
+    return InlineQueryResultArticle(
+        id=f"{entry.id}.{lang}"[:64],
+        title=_pick(entry.title, lang),
+        description=_first_line(_pick(entry.answer, lang)),
+        input_message_content=InputTextMessageContent(message_text=answer_html(entry, lang), parse_mode="HTML"),
+    )
+
+
+@router.inline_query()
+async def inline_faq(inline_query: InlineQuery, i18n: I18n, user: User | None = None) -> None:
+    query = (inline_query.query or "").strip()[:MAX_QUERY]
+    lang = user.language if user is not None and user.language in ("kk", "ru") else guess_language(query)
+    ix = index()
+    if query:
+        entries = [ix.entry(h.id) for h in ix.search(query, lang=lang, limit=INLINE_LIMIT)]
+    else:
+        known = set(ix.ids())
+        entries = [ix.entry(i) for i in POPULAR if i in known][:INLINE_LIMIT]
+    button = None
+    if not entries:
+        button = InlineQueryResultsButton(
+            text=i18n.gettext("Ask in a chat with the bot", locale=lang), start_parameter="faq"
+        )
+    with suppress(TelegramBadRequest):  # the query expired while we searched: nothing to do
+        await inline_query.answer(
+            [inline_article(e, lang) for e in entries],
+            cache_time=INLINE_CACHE_SECONDS,
+            is_personal=True,
+            button=button,
+        )

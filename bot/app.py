@@ -21,9 +21,13 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from bot.clock import Clock
 from bot.config import Settings
 from bot.i18n import build_i18n
+from bot.reminder_loop import ReminderService
+from bot.sender import Sender
 from handlers import build_router
 from handlers.middlewares import LanguageGate, UserLanguageMiddleware, UserMiddleware
 from storage.calendar import CalendarRepo
+from storage.cases import CasesRepo, RemindersRepo
+from storage.complaints import ComplaintsRepo
 from storage.db import Database
 from storage.fsm import SQLiteStorage
 from storage.users import UsersRepo
@@ -107,11 +111,21 @@ async def create_app(
     calendars = CalendarRepo(db)
     await calendars.load()
     scheduler = AsyncIOScheduler(timezone="UTC")
+    cases, reminders = CasesRepo(db), RemindersRepo(db)
+    sender = Sender(bot)  # the one path for every message sent outside a direct reply
+    reminder_service = ReminderService(
+        db, users, cases, reminders, sender, i18n, clock, settings, cal_provider=lambda: calendars.calendar
+    )
     deps: dict[str, Any] = {
         "settings": settings,
         "db": db,
         "users": users,
         "calendars": calendars,
+        "complaints": ComplaintsRepo(db, tz=settings.tz),
+        "cases": cases,
+        "reminders": reminders,
+        "sender": sender,
+        "reminder_service": reminder_service,
         "clock": clock,
         "scheduler": scheduler,
     }
@@ -156,6 +170,9 @@ async def _on_startup(bot: Bot, app: App) -> None:
     from handlers.complaint.jobs import install_jobs  # the wizard's draft purge
 
     install_jobs(app)
+    reminder_service: ReminderService = app.deps["reminder_service"]
+    await reminder_service.recover()  # rows claimed by a process that died go out again
+    reminder_service.install(app.scheduler)
     if not app.scheduler.running:
         app.scheduler.start()
     log.info("started")

@@ -29,7 +29,7 @@ from storage.calendar import CalendarRepo
 from storage.cases import CasesRepo, RemindersRepo
 from storage.complaints import ComplaintsRepo
 from storage.db import Database
-from storage.fsm import SQLiteStorage
+from storage.fsm import CommitBarrier, SQLiteStorage
 from storage.users import UsersRepo
 
 log = logging.getLogger(__name__)
@@ -100,13 +100,14 @@ async def create_app(
     clock = clock or Clock()
     i18n = build_i18n(settings.default_language)
     db = await Database.open(settings.database_path)
-    fsm = await SQLiteStorage.open(settings.database_path)
+    fsm = await SQLiteStorage.open(settings.database_path, now=clock.now)
     token = settings.bot_token.get_secret_value() or CONSOLE_TOKEN
     bot = Bot(
         token=token,
         session=session or make_session(settings),
         default=DefaultBotProperties(parse_mode="HTML", link_preview_is_disabled=True),
     )
+    bot.session.middleware(CommitBarrier(fsm))  # nothing is sent before the step it answers is on disk
     users = UsersRepo(db)
     calendars = CalendarRepo(db)
     await calendars.load()

@@ -17,7 +17,10 @@ def setup_logging(level: str) -> None:
 async def run_polling(settings: Settings) -> None:
     from bot.app import create_app
 
+    from bot.runtime import tune_gc
+
     app = await create_app(settings)
+    tune_gc()
     try:
         await app.dp.start_polling(app.bot, allowed_updates=app.dp.resolve_used_update_types())
     finally:

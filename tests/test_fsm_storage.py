@@ -1,0 +1,105 @@
+"""The SQLite FSM storage: what a person saw is on disk, even when the process is killed."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from aiogram.fsm.storage.base import StorageKey
+
+from storage.db import Database
+from storage.fsm import SQLiteStorage
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+async def test_state_and_data_survive_reopen(db_path):
+    db = await Database.open(db_path)
+    await db.close()
+    key = StorageKey(bot_id=1, chat_id=7, user_id=7)
+    storage = await SQLiteStorage.open(db_path)
+    await storage.set_state(key, "Wizard:iin")
+    await storage.set_data(key, {"surname": "Әлиханқызы", "n": 3})
+    await storage.close()
+
+    again = await SQLiteStorage.open(db_path)
+    assert await again.get_state(key) == "Wizard:iin"
+    assert await again.get_data(key) == {"surname": "Әлиханқызы", "n": 3}
+    # clearing a conversation removes its row
+    await again.set_state(key, None)
+    await again.set_data(key, {})
+    await again.barrier()
+    assert sqlite3.connect(db_path).execute("SELECT count(*) FROM fsm").fetchone()[0] == 0
+    await again.close()
+
+
+async def test_get_data_returns_a_copy(db_path):
+    db = await Database.open(db_path)
+    await db.close()
+    key = StorageKey(bot_id=1, chat_id=8, user_id=8)
+    storage = await SQLiteStorage.open(db_path)
+    await storage.set_data(key, {"items": [1]})
+    data = await storage.get_data(key)
+    data["items"].append(2)
+    assert await storage.get_data(key) == {"items": [1]}
+    await storage.close()
+
+
+CHILD = r'''
+import asyncio, sys
+from aiogram import Bot, Dispatcher
+from aiogram.fsm.storage.memory import SimpleEventIsolation
+from bench.dispatch_bench import NullSession, _updates, _feed, wizard_router
+from storage.db import Database
+from storage.fsm import CommitBarrier, SQLiteStorage
+
+class Acking(NullSession):
+    async def make_request(self, bot, method, timeout=None):
+        sys.stdout.write(f"ACK {method.chat_id} {method.text.split()[1]}\n")  # what the person saw
+        sys.stdout.flush()
+        return await super().make_request(bot, method, timeout)
+
+async def main(path):
+    db = await Database.open(path); await db.close()
+    storage = await SQLiteStorage.open(path)
+    bot = Bot(token="42:kill", session=Acking())
+    bot.session.middleware(CommitBarrier(storage))
+    dp = Dispatcher(storage=storage, events_isolation=SimpleEventIsolation())
+    dp.include_router(wizard_router())
+    while True:
+        await _feed(dp, bot, _updates(2000, 50), 50)
+
+asyncio.run(main(sys.argv[1]))
+'''
+
+
+def test_every_acknowledged_step_survives_sigkill(tmp_path):
+    path = tmp_path / "kill.sqlite3"
+    child = subprocess.Popen([sys.executable, "-c", CHILD, str(path)], cwd=ROOT, stdout=subprocess.PIPE, text=True,
+                             env={**os.environ, "PYTHONPATH": str(ROOT)})
+    seen: dict[int, int] = {}
+    deadline = time.monotonic() + 60
+    try:
+        while sum(1 for _ in seen) < 50 or sum(seen.values()) < 3000:
+            line = child.stdout.readline()
+            assert line, "child exited early"
+            _, chat, step = line.split()
+            seen[int(chat)] = max(seen.get(int(chat), 0), int(step))
+            assert time.monotonic() < deadline
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+    stored = {}
+    con = sqlite3.connect(path)
+    for key, data in con.execute("SELECT key, data FROM fsm"):
+        chat = int(key.split(":")[1])
+        stored[chat] = json.loads(data)["steps"]
+    con.close()
+    behind = {chat: (step, stored.get(chat)) for chat, step in seen.items() if stored.get(chat, 0) < step}
+    assert not behind, f"steps the person saw but the disk lost: {behind}"

@@ -49,6 +49,15 @@ def welcome_text() -> str:
 
 @router.message(CommandStart())
 async def start(message: Message, state: FSMContext, user: User) -> None:
+    if await state.get_state() == "ComplaintWizard:draft":  # never throw away what the person typed
+        await message.answer(
+            welcome_text() + "\n\n" + _(
+                "Your unfinished complaint is kept: press “📝 Write a complaint” to continue it, "
+                "or send /cancel to delete it."
+            ),
+            reply_markup=main_menu(),
+        )
+        return
     await state.clear()
     await message.answer(welcome_text(), reply_markup=main_menu())
 

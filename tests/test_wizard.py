@@ -500,3 +500,17 @@ def test_review_of_the_longest_draft_fits_one_message():
         with I18N.context(), I18N.use_locale(lang):
             text = review_text(draft)
         assert len(text) < 4096 and "…" in text and "<Ә&>" not in text and "&lt;Ә&amp;&gt;" in text
+
+
+async def test_start_keeps_an_unfinished_draft(fake, db_path, no_unhandled):
+    user = fake.user(512, "Айгерім", language_code="kk")
+    answers = individual_kk()
+    async with running_bot(fake, db_path):
+        w = Walker(fake, db_path, user)
+        await w.begin()
+        await w.walk(answers, until="postal_address")
+        before = draft_of(db_path, 512)
+        await user.send("/start")
+        reply = await user.expect_text("Аяқталмаған шағымыңыз сақталды")
+        assert "Сәлеметсіз бе" in reply.text
+        assert draft_of(db_path, 512) == before

@@ -174,6 +174,9 @@ async def _on_startup(bot: Bot, app: App) -> None:
     reminder_service: ReminderService = app.deps["reminder_service"]
     await reminder_service.recover()  # rows claimed by a process that died go out again
     reminder_service.install(app.scheduler)
+    from handlers.operators import install_desk  # operators' desk: chat check, calendar warning, SLA job
+
+    await install_desk(app)
     if not app.scheduler.running:
         app.scheduler.start()
     log.info("started")

@@ -14,6 +14,7 @@ def build_router() -> Router:
     root = Router(name="root")
     root.include_routers(
         errors.router,
+        operators.early_router,  # operators' desk: /cancel ends a desk conversation before start's /cancel
         start.router,
         operators.router,  # the operators' group and the desk buttons
         complaint.router,

@@ -176,7 +176,7 @@ def _quote(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def _ref(case: _CaseLike) -> str:
+def case_ref(case: _CaseLike) -> str:
     """How the message names the complaint: «body», № number (user data, HTML-escaped)."""
     parts = []
     if case.filed_with:
@@ -208,7 +208,7 @@ def render_reminder(
     def d(day: date) -> str:
         return format_date(day, format="long", locale=lang)
 
-    ref = _ref(case)
+    ref = case_ref(case)
     if kind == "forwarding_due":
         day = deadlines.forwarding_due or deadlines.registered
         text = _(

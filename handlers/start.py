@@ -13,6 +13,7 @@ from handlers.common import BTN_LANGUAGE, bilingual, main_menu
 from storage.users import User, UsersRepo
 
 router = Router(name="start")
+router.message.filter(F.chat.type == "private")  # the operators' group has its own router
 
 def N_(message: str) -> str:
     return message

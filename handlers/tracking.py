@@ -44,7 +44,7 @@ from bot.deadlines import (
     working_days_left,
 )
 from bot.reminder_loop import ReminderService
-from bot.reminders import filing_limit_after_miss, next_step
+from bot.reminders import case_ref, filing_limit_after_miss, next_step
 from handlers.common import BTN_COMPLAINT, BTN_HUMAN, BTN_LANGUAGE, BTN_MY, BTN_QUESTIONS, MenuButton, in_all_languages
 from storage.calendar import CalendarRepo
 from storage.cases import Case, CasesRepo
@@ -164,16 +164,6 @@ def fmt(day: date, lang: str) -> str:
 
 def today_of(clock, settings: Settings) -> date:
     return clock.now().astimezone(settings.tz).date()
-
-
-def case_ref(case: Case) -> str:
-    """«body», № number (HTML-escaped), or #id."""
-    parts = []
-    if case.filed_with:
-        parts.append(f"«{esc(case.filed_with.strip())}»")
-    if case.reg_number:
-        parts.append(f"№ {esc(case.reg_number.strip())}")
-    return ", ".join(parts) if parts else f"#{case.id}"
 
 
 def case_button_text(case: Case) -> str:

@@ -206,6 +206,7 @@ def compute(
       is never called overdue too early.
     * ``extended_by`` (1..10 working days) moves ``review_due``; the complainant must be told within 3
       working days of ``extended_on`` (default: the original review due date).
+    * ``registered`` on a non-working day is moved to the next working day (APPK art. 64 p. 3).
     * ``learned_on``: the person's own 3-month filing limit (APPK art. 92); ``filing_limit_missed`` compares it
       with ``registered``. A warning only, never a block.
     """
@@ -222,6 +223,9 @@ def compute(
     if extended_on is not None and extended_on < registered:
         raise DeadlineError("extended_before_registration")
 
+    # A complaint that arrived on a non-working day is registered on the next working day (APPK art. 64 p. 3),
+    # whatever day the talon or the operator names; day 1 of every term follows that day (LEGAL.md §4).
+    registered = cal.working_day_on_or_after(registered)
     term = REVIEW_TERMS[recipient]
     items: list[DeadlineItem] = [DeadlineItem("registered", registered, "appk_64_3_registration")]
 

@@ -236,6 +236,12 @@ class ReminderService:
             text = self._operators_text(r)
         if text is None:
             return 0
+        if r.audience == "citizen":
+            # Claimed in a batch, possibly seconds or minutes ago (rate limits): re-check the allowed hours now.
+            now = self.clock.now()
+            if not self._allowed(now):
+                await self.reminders.defer(r.id, self._next_allowed(now))
+                return 0
         result = await self.sender.send(SendMessage(chat_id=r.chat_id, text=text, parse_mode="HTML"),
                                         chat_id=r.chat_id)
         return await self._record(r, result)
@@ -285,8 +291,9 @@ class ReminderService:
                 await self.on_forbidden(r.chat_id)
             await self.reminders.cancel(r.id, result.error)
             return 0
-        if result.retryable and r.attempts < self.max_attempts:
-            delay = self.retry_delay * r.attempts
+        # A 429 is Telegram asking us to wait, not a failure: it never uses up an attempt (delayed, not lost).
+        if result.retryable and (r.attempts < self.max_attempts or result.retry_after is not None):
+            delay = self.retry_delay * min(r.attempts, self.max_attempts)
             if result.retry_after:
                 delay = max(delay, timedelta(seconds=result.retry_after))
             when = now + delay

@@ -146,6 +146,19 @@ def _reminder(row) -> Reminder:
     )
 
 
+def _planned_at(row) -> str:
+    """The due_at a case reminder was planned for (``payload['planned_at']``; ``due_at`` for older rows)."""
+    try:
+        planned = json.loads(row["payload"] or "{}").get("planned_at")
+    except (ValueError, AttributeError):
+        planned = None
+    return str(planned or row["due_at"])
+
+
+def _plan_payload(payload: dict[str, Any], planned_at: str) -> str:
+    return json.dumps({**payload, "planned_at": planned_at}, ensure_ascii=False)
+
+
 def _error(text: str | None) -> str | None:
     return None if text is None else str(text)[:_ERROR_MAX]
 
@@ -234,6 +247,27 @@ class CasesRepo:
             raise KeyError(case_id)
         return case
 
+    async def register(self, case_id: int, *, recipient_kind: str, registered_on: date, reg_number: str | None,
+                       ticket_id: int | None, at: datetime | None = None) -> Case:
+        """The registration facts an operator recorded, on a case the citizen already tracks (one case per
+        complaint, so one set of reminders). The caller re-plans reminders afterwards."""
+        now = iso(at or _now())
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                "UPDATE cases SET recipient_kind = ?, registered_on = ?, reg_number = ?, ticket_id = ?,"
+                " updated_at = ? WHERE id = ?",
+                (str(recipient_kind), registered_on.isoformat(), reg_number, ticket_id, now, case_id),
+            )
+            await conn.execute(
+                "INSERT INTO case_events (case_id, kind, payload, at) VALUES (?, 'registered', ?, ?)",
+                (case_id, json.dumps({"recipient_kind": str(recipient_kind), "registered_on": registered_on.isoformat(),
+                                      "reg_number": reg_number, "ticket_id": ticket_id}, ensure_ascii=False), now),
+            )
+        case = await self.get(case_id)
+        if case is None:
+            raise KeyError(case_id)
+        return case
+
     async def set_status(self, case_id: int, status: str, *, at: datetime | None = None) -> Case:
         """Change the status; an answered or closed case has its pending reminders cancelled in the same
         transaction (re-opening needs a ``schedule_case`` to plan again)."""
@@ -268,8 +302,9 @@ class RemindersRepo:
         """Make the case's pending reminders exactly ``planned``, in ONE transaction: pending rows not in the
         plan are cancelled, rows already pending keep their id (payload refreshed), the rest are inserted.
 
-        A planned reminder identical (kind, due_at) to one already sent or in flight is skipped, so a
-        re-plan never sends the same reminder twice. Returns the number of rows inserted.
+        A planned reminder identical (kind, planned due_at) to one already sent, in flight or failed is skipped,
+        so a re-plan never sends the same reminder twice; the planned moment is kept in ``payload['planned_at']``
+        because a retry (429, network) moves ``due_at`` later. Returns the number of rows inserted.
         """
         now = iso(at or _now())
         wanted = {(p.kind, iso(p.due_at)): p for p in planned}
@@ -278,25 +313,34 @@ class RemindersRepo:
             if row is None:
                 raise KeyError(case_id)
             user_id = row[0]
-            pending = await conn.execute_fetchall(
-                "SELECT id, kind, due_at FROM reminders WHERE case_id = ? AND status = 'pending'", (case_id,))
-            for r in pending:
-                keep = wanted.get((r["kind"], r["due_at"]))
-                if keep is None:
+            # A row's identity is (kind, the due_at it was PLANNED for): a retry moves due_at, never identity.
+            existing = await conn.execute_fetchall(
+                "SELECT id, kind, due_at, status, payload FROM reminders WHERE case_id = ? AND status <> 'cancelled'",
+                (case_id,))
+            seen: set[tuple[str, str]] = set()
+            for r in existing:
+                key = (r["kind"], _planned_at(r))
+                if r["status"] != "pending":
+                    seen.add(key)  # sending, sent or failed: never planned again
+                    continue
+                keep = wanted.get(key)
+                if keep is None or key in seen:
                     await conn.execute(
                         "UPDATE reminders SET status = 'cancelled', updated_at = ? WHERE id = ?", (now, r["id"]))
                 else:
+                    seen.add(key)  # keeps its id and its (possibly later, retried) due_at
                     await conn.execute(
                         "UPDATE reminders SET payload = ?, updated_at = ? WHERE id = ?",
-                        (json.dumps(keep.payload, ensure_ascii=False), now, r["id"]))
+                        (_plan_payload(keep.payload, key[1]), now, r["id"]))
             inserted = 0
             for (kind, due_at), p in wanted.items():
-                # Conflicts with a row pending (kept above), sending or sent: nothing to do.
+                if (kind, due_at) in seen:
+                    continue
                 cursor = await conn.execute(
                     "INSERT INTO reminders (case_id, chat_id, user_id, audience, kind, due_at, status, payload,"
                     " created_at, updated_at) VALUES (?, ?, ?, 'citizen', ?, ?, 'pending', ?, ?, ?)"
                     " ON CONFLICT DO NOTHING",
-                    (case_id, user_id, user_id, kind, due_at, json.dumps(p.payload, ensure_ascii=False), now, now),
+                    (case_id, user_id, user_id, kind, due_at, _plan_payload(p.payload, due_at), now, now),
                 )
                 inserted += cursor.rowcount if cursor.rowcount > 0 else 0
         return inserted
@@ -366,6 +410,15 @@ class RemindersRepo:
             "UPDATE reminders SET status = 'pending', due_at = ?, last_error = ?, claimed_at = NULL,"
             " updated_at = ? WHERE id = ? AND status = 'sending'",
             (iso(at), _error(error), utcnow(), reminder_id),
+        )
+
+    async def defer(self, reminder_id: int, at: datetime) -> None:
+        """A claimed row that must not go out now (the allowed hours closed meanwhile): back to 'pending' at
+        ``at``, and the claim does not count as an attempt."""
+        await self.db.execute(
+            "UPDATE reminders SET status = 'pending', due_at = ?, claimed_at = NULL, attempts = MAX(attempts - 1, 0),"
+            " updated_at = ? WHERE id = ? AND status = 'sending'",
+            (iso(at), utcnow(), reminder_id),
         )
 
     async def mark_failed(self, reminder_id: int, error: str | None) -> None:

@@ -41,6 +41,17 @@ WORKED = [
 
 @pytest.mark.parametrize(("start", "plus5", "plus10", "plus15"), WORKED)
 def test_worked_examples(start: str, plus5: str, plus10: str | None, plus15: str | None) -> None:
+    # The table counts from a start date; a complaint arriving on a non-working day (2026-01-01) is registered on
+    # the next working day first (APPK art. 64 p. 3), so compute() is checked on working start days only.
+    assert CAL.add_working_days(D(start), 5) == D(plus5)
+    if plus10:
+        assert CAL.add_working_days(D(start), 10) == D(plus10)
+    if plus15:
+        assert CAL.add_working_days(D(start), 15) == D(plus15)
+    if not CAL.is_working_day(D(start)):
+        registered = CAL.next_working_day(D(start))
+        assert compute(Recipient.PROVIDER, D(start), CAL).review_due == CAL.add_working_days(registered, 5)
+        return
     provider = compute(Recipient.PROVIDER, D(start), CAL)
     assert provider.review_due == D(plus5)
     assert provider.escalate_from == D(plus5) + timedelta(days=1)
@@ -62,6 +73,19 @@ def test_legal_md_example_and_provisional_2027() -> None:
     assert late.review_due == date(2027, 1, 8) and late.provisional
     assert compute("provider", date(2026, 12, 14), CAL).provisional is False
     assert compute("provider", date(2027, 3, 1), CAL).provisional is True
+
+
+def test_registered_on_a_day_off_counts_from_the_next_working_day() -> None:
+    # LEGAL.md §4: Saturday 15.11.2025 -> registered Monday 17.11.2025, day 1 is Tuesday, due Monday 24.11.
+    for day in (date(2025, 11, 15), date(2025, 11, 16)):
+        r = compute("provider", day, CAL)
+        assert r.registered == date(2025, 11, 17)
+        assert r.item("registered").day == date(2025, 11, 17)
+        assert r.review_due == date(2025, 11, 24)
+    # Independence Day (Tue 16.12.2025) -> registered Wed 17.12, due Wed 24.12.
+    assert compute("provider", date(2025, 12, 16), CAL).review_due == compute("provider", date(2025, 12, 17), CAL).review_due
+    forwarded = compute("quality_authority", date(2025, 11, 15), CAL, forwarded_via_provider=True)
+    assert forwarded.forwarding_due == date(2025, 11, 20)
 
 
 def test_extension() -> None:
@@ -175,7 +199,8 @@ def test_items_and_to_dict() -> None:
 def test_properties(registered: date, recipient: Recipient, extended_by: int, forwarded: bool) -> None:
     r = compute(recipient, registered, CAL, extended_by=extended_by, forwarded_via_provider=forwarded)
     assert CAL.is_working_day(r.review_due)
-    start = r.forwarding_due or registered
+    assert r.registered == CAL.working_day_on_or_after(registered)
+    start = r.forwarding_due or r.registered
     assert CAL.working_days_between(start, r.review_due) == REVIEW_TERMS[recipient] + extended_by
     assert r.escalate_from == r.review_due + timedelta(days=1)
     assert r.provisional == CAL.is_provisional(registered, r.escalate_from)

@@ -376,3 +376,30 @@ async def test_startup_check_logs_missing_rights(fake, db_path, caplog, forum):
     async with running_bot(fake, db_path, operators_chat_id=GROUP):
         pass
     assert any("cannot post" in r.getMessage() for r in caplog.records)
+
+
+async def test_register_reuses_the_case_the_citizen_already_tracks(fake, db_path, no_unhandled):
+    """A complaint tracked in /my and then registered by the desk must stay ONE case: two cases would send
+    every reminder twice."""
+    fake.group(GROUP, "Desk")
+    op = fake.user(OP, "Operator", language_code="ru")
+    citizen = fake.user(CITIZEN, "Айгерим", language_code="ru")
+    async with running_bot(fake, db_path, clock=FakeClock(TUESDAY), operators_chat_id=GROUP,
+                           operator_ids=(OP,)) as app:
+        fast(app)
+        stored = await open_desk_ticket(app, fake, citizen)
+        own = await app.deps["cases"].create(CITIZEN, "provider", date(2026, 4, 3), complaint_id=stored.id,
+                                             filed_with="ЦОН", at=app.clock.now())
+        await app.deps["reminder_service"].schedule_case(own.id)
+        citizen.skip_pending()
+        t = await register(app, fake, op, 1, "ЖТ-2026-00123 06.04.2026")
+        assert t.status == "registered" and t.case_id == own.id
+        rows = await app.db.fetchall("SELECT id, registered_on, reg_number, ticket_id FROM cases WHERE user_id = ?",
+                                     (CITIZEN,))
+        assert [(r["id"], r["registered_on"], r["reg_number"], r["ticket_id"]) for r in rows] == [
+            (own.id, "2026-04-06", "ЖТ-2026-00123", 1)]
+        pending = await app.db.fetchall(
+            "SELECT kind, due_at FROM reminders WHERE user_id = ? AND status = 'pending'", (CITIZEN,))
+        kinds = [r["kind"] for r in pending]
+        assert sorted(kinds) == sorted(set(kinds))  # no reminder twice
+        assert any(r["kind"] == "review_due_today" and r["due_at"].startswith("2026-04-13") for r in pending)

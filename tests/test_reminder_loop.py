@@ -258,3 +258,66 @@ async def test_install_one_interval_job(tmp_path, i18n, cal):
                 scheduler.shutdown(wait=False)
                 await asyncio.sleep(0)
             assert len(ok_sends(fake, 8001)) == 1
+
+
+async def test_replan_after_a_delayed_send_does_not_repeat_it(tmp_path, i18n, cal):
+    """A long 429 moves a reminder's due_at; a later re-plan (e.g. /calendar add re-plans every open case)
+    must still recognise it as sent and not send it again, and must keep a delayed one's later time."""
+    clock = FakeClock(almaty(2026, 3, 19, 12, 0))
+    async with running_fake() as fake:
+        fake.user(8001)
+        async with process(tmp_path / "d.sqlite3", fake, clock, i18n, cal) as env:
+            case = await env.new_case(8001)
+            clock.set(almaty(2026, 3, 27, 10, 5))
+            fake.fail_next("sendMessage", chat_id=8001, error_code=429, retry_after=120)  # handed back
+            assert await env.service.tick() == 0
+            delayed = (await env.reminders.list_for_case(case.id, statuses=["pending"]))[0]
+            assert delayed.kind == "review_due_soon" and delayed.due_at > clock.now()
+            await env.service.schedule_case(case.id)  # re-plan while it waits: it keeps its later time
+            waiting = await env.reminders.list_for_case(case.id, statuses=["pending"])
+            assert [(r.id, r.due_at) for r in waiting if r.kind == "review_due_soon"] == [(delayed.id, delayed.due_at)]
+            clock.set(almaty(2026, 3, 27, 10, 30))
+            assert await env.service.tick() == 1
+            clock.set(almaty(2026, 3, 27, 12, 0))
+            await env.service.schedule_case(case.id)  # re-plan after it went out
+            assert await env.service.tick() == 0
+            assert len(ok_sends(fake, 8001)) == 1
+            soon = await env.reminders.list_for_case(case.id, statuses=["pending", "sending", "sent"])
+            assert [r.kind for r in soon].count("review_due_soon") == 1
+
+
+async def test_repeated_429_delays_but_never_fails_the_reminder(tmp_path, i18n, cal):
+    clock = FakeClock(almaty(2026, 3, 19, 12, 0))
+    async with running_fake() as fake:
+        fake.user(8101)
+        async with process(tmp_path / "q.sqlite3", fake, clock, i18n, cal) as env:
+            case = await env.new_case(8101)
+            clock.set(almaty(2026, 3, 27, 10, 5))
+            for _ in range(env.service.max_attempts + 1):
+                fake.fail_next("sendMessage", chat_id=8101, error_code=429, retry_after=120)
+                assert await env.service.tick() == 0
+                clock.advance(hours=1)
+            assert await env.service.tick() == 1
+            rows = await env.reminders.list_for_case(case.id)
+            assert [r.status for r in rows if r.kind == "review_due_soon"] == ["sent"]
+
+
+async def test_claimed_before_the_window_closes_waits_for_the_next_one(tmp_path, i18n, cal):
+    """A batch claimed at 19:59 but delivered after 20:00 (rate limits, retries) must not go out at night."""
+    clock = FakeClock(almaty(2026, 3, 19, 12, 0))
+    async with running_fake() as fake:
+        fake.user(8201)
+        async with process(tmp_path / "n.sqlite3", fake, clock, i18n, cal) as env:
+            case = await env.new_case(8201)
+            clock.set(almaty(2026, 3, 27, 19, 59, 50))
+            batch = await env.reminders.claim_due(clock.now())
+            assert [r.kind for r in batch] == ["review_due_soon"]
+            clock.set(almaty(2026, 3, 27, 20, 0, 5))
+            assert await env.service._deliver_chat(batch) == 0
+            assert fake.calls_of("sendMessage") == []
+            row = await env.reminders.get(batch[0].id)
+            assert row.status == "pending" and row.attempts == 0
+            assert row.due_at.astimezone(TZ) == almaty(2026, 3, 28, 9, 0)
+            clock.set(almaty(2026, 3, 28, 9, 0, 1))
+            assert await env.service.tick() == 1
+            assert [r.status for r in await env.reminders.list_for_case(case.id)][0] == "sent"

@@ -205,10 +205,19 @@ async def do_register(desk: Desk, ticket: Ticket, message: Message, text: str) -
         await desk.note(ticket, error_text("reg_no_recipient", desk.o))
         return False
     c = stored.complaint if stored else None
-    case = await desk.cases.create(
-        ticket.user_id, recipient, parsed.registered_on, filed_with=c.recipient_name if c else None,
-        reg_number=parsed.reg_number, complaint_id=ticket.complaint_id, ticket_id=ticket.id,
-        learned_on=c.learned_date if c else None, at=desk.now())
+    # The citizen may track this complaint in /my already: register THAT case (one case, one set of reminders).
+    tracked = None
+    if ticket.complaint_id is not None:
+        tracked = next((k for k in await desk.cases.list_for_user(ticket.user_id, statuses=("open",))
+                        if k.complaint_id == ticket.complaint_id and k.ticket_id is None), None)
+    if tracked is not None:
+        case = await desk.cases.register(tracked.id, recipient_kind=recipient, registered_on=parsed.registered_on,
+                                         reg_number=parsed.reg_number, ticket_id=ticket.id, at=desk.now())
+    else:
+        case = await desk.cases.create(
+            ticket.user_id, recipient, parsed.registered_on, filed_with=c.recipient_name if c else None,
+            reg_number=parsed.reg_number, complaint_id=ticket.complaint_id, ticket_id=ticket.id,
+            learned_on=c.learned_date if c else None, at=desk.now())
     updated = await desk.tickets.transition(
         ticket.id, actor_id=message.from_user.id, action="register", allowed=statuses_for("reg"),  # type: ignore[union-attr]
         detail={"case_id": case.id, "reg_number": parsed.reg_number,
@@ -216,7 +225,8 @@ async def do_register(desk: Desk, ticket: Ticket, message: Message, text: str) -
         at=desk.now(), status="registered", case_id=case.id,
         assignee_id=ticket.assignee_id or message.from_user.id)  # type: ignore[union-attr]
     if updated is None:  # someone else acted first: the case must not live on
-        await desk.cases.set_status(case.id, "closed", at=desk.now())
+        if tracked is None:
+            await desk.cases.set_status(case.id, "closed", at=desk.now())
         await desk.note(ticket, desk.o(N_("Not possible in the ticket's current state.")))
         return True
     await desk.reminder_service.schedule_case(case.id)

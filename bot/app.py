@@ -24,7 +24,7 @@ from bot.i18n import build_i18n
 from bot.reminder_loop import ReminderService
 from bot.sender import Sender
 from handlers import build_router
-from handlers.middlewares import LanguageGate, UserLanguageMiddleware, UserMiddleware
+from handlers.middlewares import LanguageGate, UnknownCommand, UserLanguageMiddleware, UserMiddleware
 from storage.calendar import CalendarRepo
 from storage.cases import CasesRepo, RemindersRepo
 from storage.complaints import ComplaintsRepo
@@ -142,6 +142,7 @@ async def create_app(
     gate = LanguageGate(ask_language)
     dp.message.outer_middleware(gate)
     dp.callback_query.outer_middleware(gate)
+    dp.message.outer_middleware(UnknownCommand())  # after the gate: only people whose language is known
     dp.include_router(build_router())
 
     app = App(settings, bot, dp, db, fsm, i18n, clock, scheduler, deps)

@@ -56,6 +56,7 @@ class ConsoleSession(BaseSession):
         self.sent: dict[int, Message] = {}
         self.inline: list[Button] = []
         self.reply: list[Button] = []
+        self.edited: set[int] = set()  # messages edited while the current update was handled
         self.bot_user = User(id=42, is_bot=True, first_name="Shagym", username="shagym_console_bot")
 
     async def close(self) -> None:
@@ -131,6 +132,7 @@ class ConsoleSession(BaseSession):
             old = self.sent.get(params.get("message_id", 0))
             text = params.get("text") or params.get("caption") or (old.text if old else "")
             self.inline = [b for b in self.inline if b.message_id != params.get("message_id")]
+            self.edited.add(params.get("message_id", 0))
             self._show(text, method.reply_markup, params.get("message_id", 0), edited=True)
             return old or True
         if name == "AnswerCallbackQuery":
@@ -178,8 +180,13 @@ async def run_console(settings: Settings, stdin: TextIO | None = None, stdout: T
             if update is None:
                 session._print("     (that button needs a phone number: type it, e.g. +7 701 234 56 78)")
                 continue
-            session.inline = []
+            before, session.inline = session.inline, []
             await dp.feed_update(bot, update)
+            if not session.inline:
+                # An answer without buttons (say "that date is not valid") leaves the question's buttons in
+                # place, as Telegram does: Skip, Back or the date picker can still be pressed by number.
+                session.inline = [b for b in before if b.message_id not in session.edited]
+            session.edited.clear()
             session.show_buttons()
     finally:
         await dp.emit_shutdown(bot=bot, **dp.workflow_data)

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any, Awaitable, Callable
 
 from aiogram import BaseMiddleware
+from aiogram.dispatcher.event.bases import UNHANDLED
 from aiogram.types import CallbackQuery, Message, TelegramObject, User as TgUser
-from aiogram.utils.i18n import I18n, I18nMiddleware
+from aiogram.utils.i18n import I18n, I18nMiddleware, gettext as _
 
 from storage.users import UsersRepo
 
@@ -63,3 +64,21 @@ class LanguageGate(BaseMiddleware):
             await self.ask(event)
             return None
         return await handler(event, data)
+
+
+class UnknownCommand(BaseMiddleware):
+    """Outer message middleware of the dispatcher: a command in a private chat that no handler took (a typo,
+    an old or foreign command) gets a pointer to /help instead of silence. It wraps every router, so it
+    knows that nothing matched, whatever the order of the routers."""
+
+    async def __call__(self, handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        result = await handler(event, data)
+        if (
+            result is UNHANDLED
+            and isinstance(event, Message)
+            and event.chat.type == "private"
+            and (event.text or "").startswith("/")
+        ):
+            await event.answer(_("I do not know this command. Send /help to see what I can do."))
+            return None
+        return result

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from aiogram import F, Router
-from aiogram.filters import Command, CommandStart, StateFilter
+from aiogram.filters import Command, CommandObject, CommandStart, StateFilter
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
@@ -49,7 +49,7 @@ def welcome_text() -> str:
 
 
 @router.message(CommandStart())
-async def start(message: Message, state: FSMContext, user: User) -> None:
+async def start(message: Message, state: FSMContext, command: CommandObject, lang: str) -> None:
     if await state.get_state() == "ComplaintWizard:draft":  # never throw away what the person typed
         await message.answer(
             welcome_text() + "\n\n" + _(
@@ -61,6 +61,11 @@ async def start(message: Message, state: FSMContext, user: User) -> None:
         return
     await state.clear()
     await message.answer(welcome_text(), reply_markup=main_menu())
+    if (command.args or "").strip() == "faq":  # the inline mode's "Ask in a chat with the bot" deep link
+        from handlers.faq import categories_view
+
+        text, markup = categories_view(lang if lang in ("kk", "ru") else "ru")
+        await message.answer(text, reply_markup=markup)
 
 
 @router.message(Command("help"))

@@ -191,3 +191,16 @@ async def test_non_text_hint_groups_and_wizard_steps_are_left_alone(fake, db_pat
         await ru.send_sticker(chat=group)
         await fake.idle()
         await ru.expect_no_message(0.2, chat=group)
+
+
+async def test_start_deep_link_from_inline_mode_opens_the_questions(fake, db_path, no_unhandled):
+    async with running_bot(fake, db_path):
+        kk = fake.user(508, "Айгерім", language_code="kk")
+        await kk.send("/start faq")  # the inline mode's "Ask in a chat with the bot" button
+        welcome = await kk.expect()
+        assert "Сәлеметсіз бе" in welcome.text
+        topics = await kk.expect()
+        assert any(c["title"]["kk"] in topics.buttons for c in CATEGORIES.values())
+        await kk.send("/start")  # a plain /start shows the welcome only
+        assert "Сәлеметсіз бе" in (await kk.expect()).text
+        await kk.expect_no_message(0.3)

@@ -139,3 +139,43 @@ def test_console_mode_scripted_in_both_languages(tmp_path):
     assert out.index("Написать жалобу") > first_menu  # then Russian, menu in Russian
     assert "Что я умею" in out
     assert "Traceback" not in result.stderr
+
+
+async def test_a_person_who_blocked_the_bot_is_no_error_and_is_marked_unreachable(fake, db_path, caplog):
+    import sqlite3
+
+    caplog.set_level(logging.INFO)
+    user = fake.user(302, "Дана", language_code="kk")
+    async with running_bot(fake, db_path):
+        await user.send("/help")
+        await user.expect()
+        fake.block(302)  # blocked the bot: the answer to the next update gets a 403
+        await user.send("/help")
+        await fake.idle()
+    errors = [r.getMessage() for r in caplog.records if r.name == "shagym.errors" and r.levelno >= logging.WARNING]
+    assert errors == []  # not an "unhandled" error, and no apology tried into a closed chat
+    with sqlite3.connect(db_path) as conn:
+        (unreachable_at,) = conn.execute("SELECT unreachable_at FROM users WHERE id = 302").fetchone()
+    assert unreachable_at is not None
+
+
+async def test_unknown_command_points_to_help(fake, db_path, no_unhandled):
+    user = fake.user(303, "Дана", language_code="kk")
+    async with running_bot(fake, db_path):
+        await user.send("/hepl")
+        reply = await user.expect()
+        assert "/help" in reply.text and "команда" in reply.text.lower()
+        await user.send("/help")  # a known command is still answered by its own handler, once
+        assert "Мен не істей аламын" in (await user.expect()).text
+        await user.expect_no_message(0.3)
+
+
+def test_console_keeps_the_step_buttons_after_an_error(tmp_path):
+    # consent, grounds, recipient, its name, individual, surname, first name; then a bad patronymic is refused
+    # and "2" must still press the step's «Skip» (not the second button of the main menu)
+    script = "/start\n2\n/complaint\n1\n1\n1\nЦОН\n1\nИванов\nИван\n<b>x</b>\n2\n"
+    result = _run_bot({"BOT_TOKEN": "", "DATABASE_PATH": str(tmp_path / "console.sqlite3")}, stdin=script)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    refused = out.index("Имя может содержать только буквы")
+    assert "Шаг 8 из 20" in out[refused:] and "ИИН" in out[refused:]

@@ -514,3 +514,17 @@ async def test_start_keeps_an_unfinished_draft(fake, db_path, no_unhandled):
         reply = await user.expect_text("Аяқталмаған шағымыңыз сақталды")
         assert "Сәлеметсіз бе" in reply.text
         assert draft_of(db_path, 512) == before
+
+
+def test_a_lone_slash_in_the_wizard_is_not_a_crash():
+    from aiogram.types import Chat, Message
+
+    from handlers.complaint.handlers import _passes_through
+
+    def msg(text: str) -> Message:
+        return Message(message_id=1, date=datetime.now(), chat=Chat(id=1, type="private"), text=text)
+
+    assert _passes_through(msg("/\u00a0"), I18N) is False
+    assert _passes_through(msg("/"), I18N) is False
+    assert _passes_through(msg("/my@shagym_bot"), I18N) is True
+    assert _passes_through(msg("/unknown"), I18N) is False

@@ -430,7 +430,8 @@ def _passes_through(message: Message, i18n: I18n) -> bool:
     """Menu buttons and commands that other routers answer, even in the middle of the wizard."""
     text = message.text or ""
     if text.startswith("/"):
-        return text[1:].split(maxsplit=1)[0].split("@")[0].lower() in PASS_COMMANDS if len(text) > 1 else False
+        words = text[1:].split(maxsplit=1)  # empty for "/" alone or "/" and blanks
+        return bool(words) and words[0].split("@")[0].lower() in PASS_COMMANDS
     if text == BTN_LANGUAGE:
         return True
     return any(text in in_all_languages(i18n, msgid) for msgid in PASS_BUTTONS)

@@ -403,3 +403,32 @@ async def test_register_reuses_the_case_the_citizen_already_tracks(fake, db_path
         kinds = [r["kind"] for r in pending]
         assert sorted(kinds) == sorted(set(kinds))  # no reminder twice
         assert any(r["kind"] == "review_due_today" and r["due_at"].startswith("2026-04-13") for r in pending)
+
+
+# --------------------------------------------------------------- (1b) the whole path, wizard to desk
+
+async def test_wizard_complaint_pressed_to_the_desk_becomes_a_ticket(fake, db_path, no_unhandled):
+    """No shortcuts: the citizen fills the wizard, confirms, presses the desk button the bot offered."""
+    from tests.test_wizard import Walker, individual_kk
+
+    group = fake.group(GROUP, "Desk", is_forum=False).set_member(OP, "member")
+    citizen = fake.user(CITIZEN, "Айгерім", language_code="kk")
+    async with running_bot(fake, db_path, operators_chat_id=GROUP) as app:
+        fast(app)
+        walker = Walker(fake, db_path, citizen)
+        await walker.begin()
+        await walker.walk(individual_kk())
+        await walker.confirm()
+        offer = await citizen.expect()
+        await citizen.press("👤", offer)
+        told = await citizen.expect_text("№")
+        await fake.idle()
+        ticket = await ticket_row(app)
+        stored = await app.deps["complaints"].get(ticket.complaint_id)
+        assert ticket.user_id == CITIZEN and ticket.language == "kk" and stored.user_id == CITIZEN
+        card = await card_of(app, fake)
+        assert card.chat_id == GROUP and stored.number in card.text and "Әлиханқызы" in card.text
+        kk = app.i18n.gettext("Your request is with the operators' desk: ticket №{id}. Write here: your next "
+                              "messages (text, photos, documents, voice) go to the desk, and the answers come to "
+                              "this chat. To stop, press the button below or send /cancel.", locale="kk")
+        assert told.text.startswith(kk.format(id=ticket.id)[:40])  # told in Kazakh

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from aiogram import F, Router
+from aiogram import Bot, F, Router
 from aiogram.filters import Command, CommandObject, CommandStart, StateFilter
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import I18n, gettext as _
 
+from bot.clock import Clock
+from bot.config import Settings
+from handlers.complaint.handlers import ask_again
 from handlers.common import BTN_LANGUAGE, bilingual, main_menu
 from storage.users import User, UsersRepo
 
@@ -92,7 +95,8 @@ async def language(message: Message, i18n: I18n) -> None:
 
 @router.callback_query(LangCb.filter(F.code.in_({"kk", "ru"})))
 async def language_chosen(
-    query: CallbackQuery, callback_data: LangCb, users: UsersRepo, i18n: I18n, state: FSMContext, user: User
+    query: CallbackQuery, callback_data: LangCb, users: UsersRepo, i18n: I18n, state: FSMContext, user: User,
+    bot: Bot, clock: Clock, settings: Settings,
 ) -> None:
     first_choice = user.language is None
     await users.set_language(query.from_user.id, callback_data.code)
@@ -106,6 +110,8 @@ async def language_chosen(
             if in_wizard:
                 text += "\n" + _("We can go on from where we stopped.")
             await query.message.answer(text, reply_markup=main_menu())
+            # the step the person is on, asked again in the language they just chose
+            await ask_again(bot, query.message.chat.id, state, clock, settings, callback_data.code)
 
 
 @router.callback_query(LangCb.filter())

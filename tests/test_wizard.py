@@ -528,3 +528,22 @@ def test_a_lone_slash_in_the_wizard_is_not_a_crash():
     assert _passes_through(msg("/"), I18N) is False
     assert _passes_through(msg("/my@shagym_bot"), I18N) is True
     assert _passes_through(msg("/unknown"), I18N) is False
+
+
+async def test_language_switch_mid_draft_asks_the_step_again_in_the_new_language(fake, db_path, no_unhandled):
+    user = fake.user(513, "Айгерім", language_code="kk")
+    answers = individual_kk()
+    async with running_bot(fake, db_path):
+        w = Walker(fake, db_path, user)
+        await w.begin()
+        await w.walk(answers, until="postal_address")
+        before = draft_of(db_path, 513)
+        await user.send("/language")
+        await user.expect()
+        await user.press("Русский")
+        again = await w.next_prompt()
+        assert tr("Step {n} of {total}", "ru").split("{")[0] in again.text
+        after = draft_of(db_path, 513)
+        assert after["step"] == "postal_address" and after["draft"] == before["draft"]
+        await w.send(answers["postal_address"])
+        assert draft_of(db_path, 513)["draft"]["postal_address"] == answers["postal_address"]

@@ -506,3 +506,14 @@ async def add_attachment(turn: Turn, w: Wiz, message: Message) -> None:
         reply_markup=step_keyboard(draft, ATTACHMENTS, w.token, w.n, today=turn.today, lang=turn.lang,
                                    editing=w.editing),
     )
+
+
+async def ask_again(bot: Bot, chat_id: int, state: FSMContext, clock: Clock, settings: Settings, lang: str) -> bool:
+    """Ask the current step again (after a language switch: in the new language). False if no draft."""
+    if await state.get_state() != ComplaintWizard.draft.state:
+        return False
+    w = Wiz.load(await state.get_data())
+    if w.draft is None or not is_valid_step(w.step):
+        return False
+    await goto(Turn(bot, chat_id, state, local_today(clock, settings), lang, settings), w, w.step)  # type: ignore[arg-type]
+    return True

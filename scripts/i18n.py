@@ -5,9 +5,10 @@
     python scripts/i18n.py compile   # po -> mo (fuzzy and empty entries are never compiled)
     python scripts/i18n.py all       # the three in order
 
-`locales/_incoming/*.json` is a hand-off format for translations written alongside code,
-{"msgid": {"kk": "...", "ru": "..."}} (plural msgids: {"kk": [...], "ru": [...]});
-`update` folds it into the .po files, which stay the source of truth.
+The .po files are the source of truth: `update` keeps their translations and adds new msgids empty
+(tests/test_catalogs.py then fails until they are translated). Optional hand-off for translations
+written alongside code, when several people change strings at once: `locales/_incoming/*.json`,
+{"msgid": {"kk": "...", "ru": "..."}}; `update` folds it into the .po files; then delete it.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ METHOD_MAP = [("**.py", "python")]
 
 def extract_catalog() -> Catalog:
     """The msgids the code uses now."""
-    catalog = Catalog(project="shagym", msgid_bugs_address="", charset="utf-8")
+    catalog = Catalog(project="shagym", version="0.1", msgid_bugs_address="", charset="utf-8")
     for src in SOURCES:
         for filename, lineno, message, comments, context in extract_from_dir(
             ROOT / src, METHOD_MAP, keywords=KEYWORDS, comment_tags=("TRANSLATORS:",), strip_comment_tags=True
@@ -88,6 +89,7 @@ def update() -> None:
                 message.string = tuple(tr) if isinstance(message.id, tuple) else tr
                 message.flags.discard("fuzzy")
         catalog.revision_date = datetime.now(timezone.utc)
+        catalog.last_translator = "Shagym team"
         with po.open("wb") as fh:
             write_po(fh, catalog, width=100, omit_header=False, include_previous=False)
         missing = [m.id for m in catalog if m.id and (not _filled(m) or m.fuzzy)]

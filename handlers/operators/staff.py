@@ -279,6 +279,22 @@ async def do_extend(desk: Desk, ticket: Ticket, message: Message, text: str) -> 
     return True
 
 
+async def _close(desk: Desk, ticket: Ticket, message: Message, *, action: str, status: str, detail: dict,
+                 result: str, case_status: str) -> Ticket | None:
+    """Resolve or reject: the ticket's transition (audited) and its tracked case's status; None if refused."""
+    updated = await desk.tickets.transition(
+        ticket.id, actor_id=message.from_user.id, action=action, allowed=OPEN_STATUSES,  # type: ignore[union-attr]
+        detail=detail, at=desk.now(), status=status, resolved_at=desk.now(), result=result[:2000], relay=False)
+    if updated is None:
+        await desk.note(ticket, desk.o(N_("Not possible in the ticket's current state.")))
+        return None
+    if updated.case_id is not None:
+        case = await desk.cases.get(updated.case_id)
+        if case is not None and case.status == "open":
+            await desk.cases.set_status(case.id, case_status, at=desk.now())
+    return updated
+
+
 async def do_resolve(desk: Desk, ticket: Ticket, message: Message, text: str) -> bool:
     has_file = message.document is not None or message.photo is not None
     if not text and not has_file:
@@ -289,17 +305,10 @@ async def do_resolve(desk: Desk, ticket: Ticket, message: Message, text: str) ->
         result = f"[{message.document.file_name or 'document'}] {text}".strip()
     elif message.photo is not None:
         result = f"[photo] {text}".strip()
-    updated = await desk.tickets.transition(
-        ticket.id, actor_id=message.from_user.id, action="resolve", allowed=OPEN_STATUSES,  # type: ignore[union-attr]
-        detail={"result": result[:500]}, at=desk.now(), status="resolved", resolved_at=desk.now(),
-        result=result[:2000], relay=False)
+    updated = await _close(desk, ticket, message, action="resolve", status="resolved",
+                           detail={"result": result[:500]}, result=result, case_status="answered")
     if updated is None:
-        await desk.note(ticket, desk.o(N_("Not possible in the ticket's current state.")))
         return True
-    if updated.case_id is not None:
-        case = await desk.cases.get(updated.case_id)
-        if case is not None and case.status == "open":
-            await desk.cases.set_status(case.id, "answered", at=desk.now())
     g, lang = await desk.citizen_gettext(updated)
     header = "✅ " + g(N_("The result of your request (ticket №{id}):")).format(id=updated.id)
     delivered = await desk._copy(to_chat=updated.user_id, message=message, header=header, place={})
@@ -319,17 +328,10 @@ async def do_reject(desk: Desk, ticket: Ticket, message: Message, text: str) -> 
     if len(text) < 3:
         await desk.note(ticket, desk.o(N_("Please give the reason.")))
         return False
-    updated = await desk.tickets.transition(
-        ticket.id, actor_id=message.from_user.id, action="reject", allowed=OPEN_STATUSES,  # type: ignore[union-attr]
-        detail={"reason": text[:500]}, at=desk.now(), status="rejected", resolved_at=desk.now(),
-        result=text[:2000], relay=False)
+    updated = await _close(desk, ticket, message, action="reject", status="rejected",
+                           detail={"reason": text[:500]}, result=text, case_status="closed")
     if updated is None:
-        await desk.note(ticket, desk.o(N_("Not possible in the ticket's current state.")))
         return True
-    if updated.case_id is not None:
-        case = await desk.cases.get(updated.case_id)
-        if case is not None and case.status == "open":
-            await desk.cases.set_status(case.id, "closed", at=desk.now())
     g, _lang = await desk.citizen_gettext(updated)
     await desk.tell_citizen(updated, "⛔ " + g(N_(
         "The desk closed your request (ticket №{id}) without further action. Reason: {reason}\n\nYou can still "

@@ -79,6 +79,7 @@ class App:
             router._parent_router = None
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
+        await self.deps["reminder_service"].stop()
         await self.fsm.close()
         await self.db.close()
         await self.bot.session.close()

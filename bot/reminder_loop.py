@@ -73,6 +73,7 @@ class ReminderService:
         self.tz = settings.tz
         self._blocked: set[int] = set()  # chats that answered 403 during the current tick
         self._tick_lock = asyncio.Lock()
+        self._stopping = False
         # The Sender reports 403s through this hook too when it was built without its own.
         if sender.on_forbidden is None:
             sender.on_forbidden = self.on_forbidden
@@ -129,6 +130,16 @@ class ReminderService:
         return await self.reminders.replace_plan(case_id, planned, at=self.clock.now())
 
     # ---- start-up and scheduling --------------------------------------------------------------
+    async def stop(self, timeout: float = 30.0) -> None:
+        """Claim nothing more and let the batch in hand finish (its rows are marked, nothing left 'sending')."""
+        self._stopping = True
+        try:
+            await asyncio.wait_for(self._tick_lock.acquire(), timeout)
+        except asyncio.TimeoutError:
+            log.warning("reminders: a batch was still sending at shutdown; it is recovered at the next start")
+        else:
+            self._tick_lock.release()
+
     async def recover(self) -> int:
         """Call once at start, before the first tick: crashed 'sending' rows go back to 'pending'."""
         n = await self.reminders.recover_stale(self.clock.now())
@@ -188,7 +199,7 @@ class ReminderService:
                     log.error("reminders: delivery task failed: %r", type(task.exception()).__name__)
 
             try:
-                while True:
+                while not self._stopping:
                     now = self.clock.now()
                     audiences = None if self._allowed(now) else ("operators",)
                     batch = await self.reminders.claim_due(now, self.batch_size, audiences=audiences)

@@ -321,3 +321,21 @@ async def test_claimed_before_the_window_closes_waits_for_the_next_one(tmp_path,
             clock.set(almaty(2026, 3, 28, 9, 0, 1))
             assert await env.service.tick() == 1
             assert [r.status for r in await env.reminders.list_for_case(case.id)][0] == "sent"
+
+
+async def test_stop_lets_the_batch_in_hand_finish_and_claims_nothing_more(tmp_path, i18n, cal):
+    clock = FakeClock(almaty(2026, 3, 19, 12, 0))
+    async with running_fake() as fake:
+        for uid in (3101, 3102):
+            fake.user(uid)
+        async with process(tmp_path / "stop.sqlite3", fake, clock, i18n, cal) as env:
+            for uid in (3101, 3102):
+                await env.new_case(uid)
+            clock.set(almaty(2026, 3, 30, 11, 0))
+            tick = asyncio.create_task(env.service.tick())
+            await asyncio.sleep(0)  # the tick has claimed its batch
+            await env.service.stop()
+            assert tick.done()
+            counts = await env.reminders.count_by_status()
+            assert "sending" not in counts
+            assert await env.service.tick() == 0  # stopped: nothing more is claimed

@@ -55,6 +55,7 @@ class ConsoleSession(BaseSession):
         self.message_ids = itertools.count(1)
         self.sent: dict[int, Message] = {}
         self.inline: list[Button] = []
+        self.new_keyboard = False  # did the last answers bring buttons of their own?
         self.reply: list[Button] = []
         self.edited: set[int] = set()  # messages edited while the current update was handled
         self.bot_user = User(id=42, is_bot=True, first_name="Shagym", username="shagym_console_bot")
@@ -74,6 +75,8 @@ class ConsoleSession(BaseSession):
         plain = html.unescape(_TAG.sub("", text or ""))
         prefix = "bot (edited)> " if edited else "bot> "
         self._print(prefix + plain.replace("\n", "\n     "))
+        if isinstance(markup, (InlineKeyboardMarkup, ReplyKeyboardMarkup)):
+            self.new_keyboard = True
         if isinstance(markup, InlineKeyboardMarkup):
             for row in markup.inline_keyboard:
                 for b in row:
@@ -180,9 +183,9 @@ async def run_console(settings: Settings, stdin: TextIO | None = None, stdout: T
             if update is None:
                 session._print("     (that button needs a phone number: type it, e.g. +7 701 234 56 78)")
                 continue
-            before, session.inline = session.inline, []
+            before, session.inline, session.new_keyboard = session.inline, [], False
             await dp.feed_update(bot, update)
-            if not session.inline:
+            if not session.new_keyboard:
                 # An answer without buttons (say "that date is not valid") leaves the question's buttons in
                 # place, as Telegram does: Skip, Back or the date picker can still be pressed by number.
                 session.inline = [b for b in before if b.message_id not in session.edited]

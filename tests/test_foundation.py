@@ -179,3 +179,27 @@ def test_console_keeps_the_step_buttons_after_an_error(tmp_path):
     out = result.stdout
     refused = out.index("Имя может содержать только буквы")
     assert "Шаг 8 из 20" in out[refused:] and "ИИН" in out[refused:]
+
+
+async def test_python_m_bot_runs_long_polling_with_a_token(fake, tmp_path):
+    """The real entry point, as deployed: `python -m bot` with a token and a Bot API base URL."""
+    import asyncio
+    import signal
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BOT_", "TELEGRAM_", "OPERATORS", "DATABASE"))}
+    env.update(BOT_TOKEN=fake.token, TELEGRAM_API_BASE=fake.base_url, DATABASE_PATH=str(tmp_path / "p.sqlite3"))
+    user = fake.user(901, "Асель", language_code="kk")
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", cwd=ROOT, env=env,
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        await fake.wait_call("getUpdates", timeout=60)  # importing aiogram takes seconds here
+        await user.send("/start")
+        assert "Сәлеметсіз бе" in (await user.expect(timeout=30)).text
+        assert fake.commands_for(language_code="kk") and fake.commands_for(language_code="ru")
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _, stderr = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 0, stderr.decode()[-2000:]
+    assert b"Traceback" not in stderr

@@ -22,7 +22,7 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.i18n import build_i18n
 from bot.reminder_loop import ReminderService
-from bot.sender import Sender
+from bot.sender import RetryAfterMiddleware, Sender
 from handlers import build_router
 from handlers.middlewares import LanguageGate, UnknownCommand, UserLanguageMiddleware, UserMiddleware
 from storage.calendar import CalendarRepo
@@ -109,6 +109,7 @@ async def create_app(
         default=DefaultBotProperties(parse_mode="HTML", link_preview_is_disabled=True),
     )
     bot.session.middleware(CommitBarrier(fsm))  # nothing is sent before the step it answers is on disk
+    bot.session.middleware(RetryAfterMiddleware())  # a direct reply waits out a 429 instead of being lost
     users = UsersRepo(db)
     calendars = CalendarRepo(db)
     await calendars.load()

@@ -26,10 +26,12 @@ import asyncio
 import logging
 import random
 from collections import deque
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
 
 from aiogram import Bot
+from aiogram.client.session.middlewares.base import BaseRequestMiddleware
 from aiogram.exceptions import (
     TelegramAPIError,
     TelegramBadRequest,
@@ -48,7 +50,10 @@ from aiolimiter import AsyncLimiter
 
 log = logging.getLogger(__name__)
 
-__all__ = ["SendResult", "Sender"]
+__all__ = ["RetryAfterMiddleware", "SendResult", "Sender"]
+
+# Set while the Sender makes a request: it handles 429s itself (per chat, with its own bounds).
+_IN_SENDER: ContextVar[bool] = ContextVar("shagym_in_sender", default=False)
 
 #: Client errors: the same request would fail again.
 _PERMANENT = (
@@ -129,6 +134,13 @@ class Sender:
     async def send_message(self, chat_id: int, text: str, **kw: Any) -> SendResult:
         return await self.send(SendMessage(chat_id=chat_id, text=text, **kw), chat_id=chat_id)
 
+    async def _call(self, method: TelegramMethod) -> Any:
+        token = _IN_SENDER.set(True)
+        try:
+            return await self.bot(method, request_timeout=self.request_timeout)
+        finally:
+            _IN_SENDER.reset(token)
+
     async def send(self, method: TelegramMethod, *, chat_id: int) -> SendResult:
         """Send ``method`` to ``chat_id`` within every limit; see the module docstring for errors."""
         state = self._chats.get(chat_id)
@@ -191,7 +203,7 @@ class Sender:
             await self._global.acquire()
             attempts += 1
             try:
-                result = await self.bot(method, request_timeout=self.request_timeout)
+                result = await self._call(method)
             except TelegramRetryAfter as exc:
                 self.stats["retry_after"] += 1
                 attempts -= 1  # a 429 is not an attempt
@@ -240,3 +252,25 @@ class Sender:
             self._after_send(chat_id, state)
             self.stats["sent"] += 1
             return SendResult(ok=True, result=result, attempts=attempts)
+
+
+class RetryAfterMiddleware(BaseRequestMiddleware):
+    """Session middleware for direct replies (an answer to the person's own update, which does not pass the
+    Sender): a 429 waits ``retry_after`` and retries, up to ``max_tries`` times and ``max_wait`` seconds a
+    time; a longer wait is raised as before. Requests made by the Sender pass through untouched."""
+
+    def __init__(self, max_tries: int = 3, max_wait: float = 30.0) -> None:
+        self.max_tries = max_tries
+        self.max_wait = max_wait
+
+    async def __call__(self, make_request, bot, method):
+        if _IN_SENDER.get():
+            return await make_request(bot, method)
+        for attempt in range(1, self.max_tries + 1):
+            try:
+                return await make_request(bot, method)
+            except TelegramRetryAfter as exc:
+                if attempt == self.max_tries or exc.retry_after > self.max_wait:
+                    raise
+                log.info("reply: 429, waiting %ss", exc.retry_after)
+                await asyncio.sleep(exc.retry_after)

@@ -203,3 +203,13 @@ async def test_python_m_bot_runs_long_polling_with_a_token(fake, tmp_path):
         _, stderr = await asyncio.wait_for(proc.communicate(), 30)
     assert proc.returncode == 0, stderr.decode()[-2000:]
     assert b"Traceback" not in stderr
+
+
+async def test_a_direct_reply_waits_out_a_429_instead_of_being_lost(fake, db_path, no_unhandled):
+    user = fake.user(902, "Ерлан", language_code="ru")
+    async with running_bot(fake, db_path):
+        fake.fail_next("sendMessage", chat_id=902, error_code=429, retry_after=1)
+        await user.send("/help")
+        assert "Что я умею" in (await user.expect(timeout=10)).text
+    answers = [c for c in fake.calls_of("sendMessage", chat_id=902)]
+    assert [c.status for c in answers] == [429, 200]

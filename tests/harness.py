@@ -14,7 +14,7 @@ from bot.config import load_settings
 from tests.fakeapi import FakeBotAPI, polling
 
 
-def test_settings(fake: FakeBotAPI, db_path: Path, **overrides):
+def settings_for(fake: FakeBotAPI, db_path: Path, **overrides):
     values = dict(
         _env_file=None,
         bot_token=fake.token,
@@ -36,7 +36,7 @@ async def running_bot(
     **settings_overrides,
 ) -> AsyncIterator[App]:
     """The whole bot, polling the fake; stops cleanly (a restart is simply a second `running_bot`)."""
-    settings = test_settings(fake, db_path, **settings_overrides)
+    settings = settings_for(fake, db_path, **settings_overrides)
     app = await create_app(settings, clock=clock, session=fake.make_session())
     for router in extra_routers:
         app.dp.include_router(router)

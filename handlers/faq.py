@@ -178,7 +178,7 @@ async def on_topic(query: CallbackQuery, callback_data: FaqCb, bot: Bot, lang: s
     await bot.send_message(query.from_user.id, answer_html(entry, _lang(lang)), reply_markup=answer_keyboard([], lang))
 
 
-@router.callback_query(F.data.startswith("faq:"))
+@router.callback_query(F.data.regexp(r"^faq(:|$)"))
 async def on_stale(query: CallbackQuery) -> None:
     """Malformed or unknown faq:* data (an old keyboard, a forged press)."""
     await query.answer(_(INVALID_BUTTON))

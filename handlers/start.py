@@ -115,6 +115,7 @@ async def language_chosen(
 
 
 @router.callback_query(LangCb.filter())
+@router.callback_query(F.data.regexp(r"^lang(:|$)"))  # malformed: "lang", "lang:kk:1"
 async def language_unknown(query: CallbackQuery) -> None:
     await query.answer(_("This button is no longer valid."), show_alert=False)
 

@@ -276,7 +276,20 @@ async def in_foreign_flow(state: FSMContext) -> bool:
     return current is not None and not current.startswith("Tracking")
 
 
+def small_number(text: str) -> int | None:
+    """A plain number of at most 3 ASCII digits ("5"), else None: str.isdigit() also accepts "²" and "٣",
+    which int() refuses or reads unexpectedly."""
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 3 else None
+
+
+def db_id(value: int) -> bool:
+    """An id from a button fits SQLite's INTEGER (a forged 20-digit id would raise OverflowError)."""
+    return 0 < value < 2 ** 63
+
+
 async def own_case(cases: CasesRepo, case_id: int, user_id: int) -> Case | None:
+    if not db_id(case_id):
+        return None
     case = await cases.get(case_id)
     return case if case is not None and case.user_id == user_id else None
 
@@ -483,7 +496,7 @@ async def start_tracking(query: CallbackQuery, callback_data: TrkCb, bot: Bot, s
     data: dict[str, Any] = {"complaint_id": None}
     intro = _("Let us set up tracking of a complaint you have filed. Send /cancel to stop at any time.")
     if callback_data.a == "cpl":
-        stored = await complaints.get(callback_data.id)
+        stored = await complaints.get(callback_data.id) if db_id(callback_data.id) else None
         if stored is None or stored.user_id != user.id:
             await query.answer(_(NOT_VALID))
             return
@@ -621,9 +634,9 @@ async def wizard_button(query: CallbackQuery, callback_data: TrkWizCb, bot: Bot,
         data["forwarded"] = v == "y"
     elif form and a == "sk" and step in ("filed_with", "reg_number", "learned_on"):
         data[step] = None
-    elif not form and a == "xd" and step == "ext_days" and v.isdigit() and 1 <= int(v) <= EXTENSION_MAX:
+    elif not form and a == "xd" and step == "ext_days" and (small_number(v) or 0) in range(1, EXTENSION_MAX + 1):
         await query.answer()
-        await accept_ext_days(query, bot, state, data, int(v), cases, user, reminder_service, calendars, lang)
+        await accept_ext_days(query, bot, state, data, small_number(v), cases, user, reminder_service, calendars, lang)
         return
     elif not form and a == "sk" and step in ("ext_on", "ext_told"):
         await query.answer()
@@ -653,7 +666,7 @@ async def form_message(message: Message, bot: Bot, state: FSMContext, user: User
         raise SkipHandler()
     text = (message.text or "").strip()
     if text.startswith("/"):
-        if text[1:].split(maxsplit=1)[0].split("@")[0].lower() == "faq":
+        if (text[1:].split(maxsplit=1) or [""])[0].split("@")[0].lower() == "faq":
             raise SkipHandler()
         await message.answer(_("Commands are not answers. Type the answer, or send /cancel to stop."))
         return
@@ -666,7 +679,7 @@ async def form_message(message: Message, bot: Bot, state: FSMContext, user: User
     today = today_of(clock, settings)
     if current.startswith(TrackingEvent.__full_group_name__):
         if step == "ext_days":
-            n = int(text) if text.isdigit() else None
+            n = small_number(text)
             if n is None or not 1 <= n <= EXTENSION_MAX:
                 await message.answer(_(
                     "The review term can be extended by at most 10 working days, so the number must be from 1 "

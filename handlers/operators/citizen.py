@@ -122,7 +122,8 @@ async def open_ticket(bot: Bot, chat_id: int, user_id: int, lang: str, source: s
 @router.callback_query(EscalateCb.filter())
 async def on_escalate(query: CallbackQuery, callback_data: EscalateCb, bot: Bot, lang: str, state: FSMContext,
                       app: Any) -> None:
-    if query.message is None or query.message.chat.type != "private" or callback_data.source not in SOURCES:
+    if (query.message is None or query.message.chat.type != "private" or callback_data.source not in SOURCES
+            or not 0 <= callback_data.ref < 2 ** 63):  # a forged 20-digit ref would overflow SQLite's INTEGER
         await query.answer(_("This button is no longer valid."))
         return
     await query.answer()
@@ -242,3 +243,10 @@ async def on_rate(query: CallbackQuery, callback_data: RateCb, lang: str, app: A
                 await query.message.edit_reply_markup(reply_markup=rating_keyboard(updated))
             except Exception:  # noqa: BLE001 - the keyboard is cosmetic
                 pass
+
+
+@router.callback_query(F.data.regexp(r"^(dk|dkr|dke|esc)(:|$)"))
+async def on_stale(query: CallbackQuery) -> None:
+    """Malformed data under the desk's prefixes (an old keyboard, a forged press): answered, never left
+    spinning."""
+    await query.answer(_("This button is no longer valid."))

@@ -20,6 +20,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Awaitable, Callable
 
 from aiogram.methods import SendMessage
+from aiogram.types import ReplyParameters
 from aiogram.utils.i18n import I18n
 
 from bot.config import Settings
@@ -253,8 +254,13 @@ class ReminderService:
             if not self._allowed(now):
                 await self.reminders.defer(r.id, self._next_allowed(now))
                 return 0
-        result = await self.sender.send(SendMessage(chat_id=r.chat_id, text=text, parse_mode="HTML"),
-                                        chat_id=r.chat_id)
+        method = SendMessage(chat_id=r.chat_id, text=text, parse_mode="HTML")
+        if r.audience == "operators":  # a notice about one ticket goes to its topic, or under its card
+            method.message_thread_id = r.payload.get("thread_id")
+            if r.payload.get("reply_to"):
+                method.reply_parameters = ReplyParameters(message_id=r.payload["reply_to"],
+                                                          allow_sending_without_reply=True)
+        result = await self.sender.send(method, chat_id=r.chat_id)
         return await self._record(r, result)
 
     async def _citizen_text(self, r: Reminder) -> str | None:

@@ -293,8 +293,9 @@ async def test_non_operators_and_forged_buttons_change_nothing(fake, db_path, no
 
 # ------------------------------------------------------------------------------------ (4) SLA
 
-async def test_sla_notice_due_tomorrow_once(fake, db_path, no_unhandled):
-    group = fake.group(GROUP, "Desk").set_member(OP, "member")
+@pytest.mark.parametrize("forum", [False, True])
+async def test_sla_notice_due_tomorrow_once(fake, db_path, no_unhandled, forum):
+    group = fake.group(GROUP, "Desk", is_forum=forum).set_member(OP, "member")
     op = fake.user(OP, "Operator", language_code="ru")
     citizen = fake.user(CITIZEN, "Айгерим", language_code="ru")
     clock = FakeClock(TUESDAY)
@@ -308,6 +309,11 @@ async def test_sla_notice_due_tomorrow_once(fake, db_path, no_unhandled):
         await fake.idle()
         notices = [m for m in group.messages if "⏰" in (m.text or "") and "14.04.2026" in m.text]
         assert len(notices) == 1 and "№1" in notices[0].text
+        ticket = await ticket_row(app)
+        if forum:  # in the ticket's own topic
+            assert notices[0].message_thread_id == ticket.thread_id
+        else:  # under the ticket's card
+            assert notices[0].reply_to_message_id == ticket.card_message_id
         summaries = [m for m in group.messages if "📋" in (m.text or "")]
         assert len(summaries) == 1
         # Due today, then overdue: one notice each.

@@ -52,6 +52,7 @@ from bot.desk import (
 )
 from bot.deadlines import DeadlineError, Deadlines, add_months, FILING_LIMIT_MONTHS
 from bot.i18n import translator
+from bot.reminders import is_allowed
 from bot.sender import SendResult
 from storage.cases import Case
 from storage.complaints import StoredComplaint
@@ -514,7 +515,7 @@ class Desk:
             return 0
         now = self.now()
         local = now.astimezone(self.settings.tz)
-        if not (self.settings.quiet_hours_start <= local.time() < self.settings.quiet_hours_end):
+        if not is_allowed(now, self.settings.tz, self.settings.quiet_hours_start, self.settings.quiet_hours_end):
             return 0
         today = local.date()
         cal = self.calendars.calendar
@@ -538,7 +539,8 @@ class Desk:
             text = texts[kind].format(id=t.id, ref=ref, date=self.ops_date(dl.review_due))
             rid = await self.reminders.add(
                 chat_id=self.chat_id, kind=f"desk_{kind}", due_at=now, audience="operators",
-                payload={"text": text, "ticket_id": t.id},
+                payload={"text": text, "ticket_id": t.id, "thread_id": t.thread_id,
+                         "reply_to": None if t.thread_id else t.card_message_id},
                 dedupe_key=f"desk:{kind}:{t.id}:{dl.review_due.isoformat()}", at=now)
             queued += rid is not None
         facts = await self.facts()

@@ -12,6 +12,7 @@ from aiogram.utils.i18n import I18n, gettext as _
 from bot.clock import Clock
 from bot.config import Settings
 from handlers.complaint.handlers import ask_again
+from handlers.tracking import ask_again as ask_tracking_again
 from handlers.common import BTN_LANGUAGE, bilingual, main_menu
 from storage.users import User, UsersRepo
 
@@ -111,7 +112,8 @@ async def language_chosen(
                 text += "\n" + _("We can go on from where we stopped.")
             await query.message.answer(text, reply_markup=main_menu())
             # the step the person is on, asked again in the language they just chose
-            await ask_again(bot, query.message.chat.id, state, clock, settings, callback_data.code)
+            if not await ask_again(bot, query.message.chat.id, state, clock, settings, callback_data.code):
+                await ask_tracking_again(query.message, bot, state)
 
 
 @router.callback_query(LangCb.filter())

@@ -794,3 +794,14 @@ async def accept_ext_date(target, bot: Bot, state: FSMContext, data: dict, step:
 async def stale_button(query: CallbackQuery) -> None:
     """An unknown action or malformed data under our prefixes (old or forged buttons)."""
     await query.answer(_(NOT_VALID))
+
+
+async def ask_again(message: Message, bot: Bot, state: FSMContext) -> bool:
+    """Ask the current tracking question again (after a language switch: in the new language)."""
+    current = await state.get_state() or ""
+    if current.startswith("TrackingForm:"):
+        return await ask_next(message, bot, state, await state.get_data()) is not None
+    if current == TrackingEvent.ext_days.state:
+        await ask_ext_days(message, bot)
+        return True
+    return False

@@ -330,3 +330,25 @@ async def test_reminder_reaches_the_user_in_their_language(fake, db_path, no_unh
         assert reminder.text == text
     sent = reminders_of(db_path, case["id"], "sent")
     assert [r["kind"] for r in sent] == ["review_due_soon"]
+
+
+async def test_language_switch_mid_question_asks_it_again_in_the_new_language(fake, db_path, no_unhandled):
+    async with running_bot(fake, db_path, clock=FakeClock(START)):
+        u = fake.user(341, "Айгерім", language_code="kk")
+        await u.send("/my")
+        await u.expect()
+        await u.press(tr("➕ I already filed a complaint", "kk"))
+        await u.expect()  # intro
+        await u.expect()  # who reviews it
+        await u.press(tr("Service provider · 5 working days", "kk"))
+        await u.expect()  # where filed, in Kazakh
+        await u.send("/language")
+        await u.expect()
+        await u.press("Русский")
+        where = tr("Where did you file it? Write the name of the body or office, for example «Public Service Centre "
+                   "No. 2, Astana».", "ru")
+        question = await u.expect(predicate=lambda m: m.text == where)
+        assert tr("⏭ Skip", "ru") in question.buttons
+        await u.send("ЦОН Есиль")  # the answer still lands on the same question
+        await u.expect_text(tr("What is the registration date? It is on the talon (the slip you got when filing) or "
+                               "in eOtinish / your eGov personal account. Write it as 15.12.2026.", "ru"))

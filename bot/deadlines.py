@@ -225,6 +225,7 @@ def compute(
 
     # A complaint that arrived on a non-working day is registered on the next working day (APPK art. 64 p. 3),
     # whatever day the talon or the operator names; day 1 of every term follows that day (LEGAL.md §4).
+    given = registered
     registered = cal.working_day_on_or_after(registered)
     term = REVIEW_TERMS[recipient]
     items: list[DeadlineItem] = [DeadlineItem("registered", registered, "appk_64_3_registration")]
@@ -259,8 +260,8 @@ def compute(
         items.append(DeadlineItem("filing_limit", filing_limit, "appk_92_filing_limit"))
 
     items.sort(key=lambda i: (i.day, _RANK[i.key]))
-    # Every calendar lookup happened between the registration day and the latest item.
-    used = [i.day for i in items]
+    # Every calendar lookup happened between the given registration day and the latest item.
+    used = [given] + [i.day for i in items]
     return Deadlines(
         recipient=recipient,
         registered=registered,

@@ -29,3 +29,11 @@ def no_unhandled(caplog):
     yield
     unhandled = [r for r in caplog.records if r.name == "shagym.errors"]
     assert not unhandled, [r.getMessage() for r in unhandled]
+
+
+# CI explores the same hypothesis examples every run (reproducible); developers' runs explore new ones.
+from hypothesis import settings as _hypothesis_settings  # noqa: E402
+
+_hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
+if __import__("os").environ.get("CI"):
+    _hypothesis_settings.load_profile("ci")

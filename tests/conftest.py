@@ -1,8 +1,15 @@
 import logging
+import os
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from bot.i18n import ensure_compiled
+
+# CI explores the same hypothesis examples every run (reproducible); developers' runs explore new ones.
+hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    hypothesis_settings.load_profile("ci")
 
 
 def pytest_sessionstart(session):
@@ -29,11 +36,3 @@ def no_unhandled(caplog):
     yield
     unhandled = [r for r in caplog.records if r.name == "shagym.errors"]
     assert not unhandled, [r.getMessage() for r in unhandled]
-
-
-# CI explores the same hypothesis examples every run (reproducible); developers' runs explore new ones.
-from hypothesis import settings as _hypothesis_settings  # noqa: E402
-
-_hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
-if __import__("os").environ.get("CI"):
-    _hypothesis_settings.load_profile("ci")

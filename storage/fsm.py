@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from aiogram.client.session.middlewares.base import BaseRequestMiddleware
+from aiogram.methods import GetUpdates
 from aiogram.fsm.state import State
 from aiogram.fsm.storage.base import BaseStorage, StateType, StorageKey
 
@@ -233,5 +234,6 @@ class CommitBarrier(BaseRequestMiddleware):
         self.storage = storage
 
     async def __call__(self, make_request, bot, method):
-        await self.storage.barrier()
+        if not isinstance(method, GetUpdates):  # fetching updates shows the person nothing
+            await self.storage.barrier()
         return await make_request(bot, method)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import re
+import unicodedata
 import zipfile
 from datetime import date
 from pathlib import Path
@@ -12,7 +14,7 @@ from babel.dates import format_date
 from babel.support import Translations
 
 from bot.complaint import Attachment, Complaint, grounds_label, recipient_label
-from bot.documents import document_filename, document_text, render_docx
+from bot.documents import document_filename, document_text, render_docx, render_pdf
 
 LOCALES = Path(__file__).resolve().parent.parent / "locales"
 TODAY = date(2026, 11, 22)
@@ -108,6 +110,20 @@ def legal_entity_ru() -> Complaint:
         attachments=[Attachment("BQAD9", "письмо_отказ.pdf", "document")],
         language="ru",
     )
+
+
+def pdf_text(data: bytes) -> str:
+    """Text of a PDF (pypdf, test-only), NFC-normalised, every run of whitespace folded into one space
+    (the extractor breaks wrapped lines and table cells and doubles spaces of justified lines)."""
+    from pypdf import PdfReader
+
+    assert data[:5] == b"%PDF-"
+    text = " ".join(page.extract_text() for page in PdfReader(io.BytesIO(data)).pages)
+    return _fold(text)
+
+
+def _fold(text: str) -> str:
+    return re.sub(r"\s+", " ", unicodedata.normalize("NFC", text)).strip()
 
 
 def _render(c: Complaint, t: Translations, lang: str) -> str:
@@ -230,3 +246,81 @@ def test_document_filename():
     assert document_filename(NUMBER, "ru") == "SH-2026-000123_zhaloba.docx"
     assert document_filename("SH/2026 1", "en").endswith(".docx")
     assert "/" not in document_filename("SH/2026 1", "en")
+
+
+# ------------------------------------------------------------------------------------------- PDF
+
+def _render_pdf(c: Complaint, t: Translations, lang: str) -> str:
+    return pdf_text(render_pdf(c, number=NUMBER, gettext=t.gettext, lang=lang, today=TODAY))
+
+
+def _assert_values_in_pdf(text: str, c: Complaint) -> None:
+    """Every value entered, as in the DOCX check, but compared after NFC and whitespace folding."""
+    for name in (
+        "recipient_name", "surname", "first_name", "patronymic", "iin", "org_name", "bin", "outgoing_number",
+        "representative_name", "representative_position", "postal_address", "actual_address", "phone", "email",
+        "service_name", "organisation", "officials", "grounds_other_text", "description", "demands",
+    ):
+        value = getattr(c, name)
+        if value:
+            assert _fold(value) in text, f"{name}={value!r} missing"
+    for name in ("outgoing_date", "decision_date", "learned_date"):
+        value = getattr(c, name)
+        if value:
+            assert value.strftime("%d.%m.%Y") in text, name
+    for att in c.attachments:
+        assert _fold(att.name) in text
+
+
+def test_pdf_individual_in_kazakh(kk):
+    c = individual_kk()
+    text = _render_pdf(c, kk, "kk")
+    _assert_values_in_pdf(text, c)
+    assert "Шағым" in text and f"№ {NUMBER}" in text
+    for label in ("Кімге", "Кімнен", "Тегі, аты, әкесінің аты", "ЖСН: 061211600012", "Қосымшалар", "Қолы", "ЭЦҚ"):
+        assert label in text, label
+    # Kazakh letters survive the round trip, capitals and small
+    assert "Әлиханқызы Айгерім Бекқызы" in text
+    assert "ғ, қ, ң, ө, ұ, ү, һ, і" in text
+    assert "Ғалымов Қ.Ө." in text
+    assert "1. талон_өтініш.jpg (фотосурет)" in text
+    assert "__________ (Әлиханқызы А.Б.)" in text
+    assert "қараша" in text
+    assert "Shagym" in text  # the footer
+    for english in ("Complaint", "Signature", "Attachments", "To whom", "Surname"):
+        assert english not in text
+
+
+def test_pdf_individual_in_russian(ru):
+    c = individual_ru()
+    text = _render_pdf(c, ru, "ru")
+    _assert_values_in_pdf(text, c)
+    assert "Жалоба" in text and "Шағым" not in text
+    assert "ИИН: ИИН отсутствует" in text and "Приложений нет" in text
+    assert "22 ноября 2026" in text
+    assert "__________ (Иванова О.)" in text
+
+
+def test_pdf_legal_entity(ru):
+    c = legal_entity_ru()
+    text = _render_pdf(c, ru, "ru")
+    _assert_values_in_pdf(text, c)
+    assert "ТОО «Жетісу Құрылыс»" in text and "Серікбаев Нұрлан Асқарұлы" in text
+    assert "БИН: 940140000385" in text
+    assert "Директор __________ (Серікбаев Н.А.)" in text
+
+
+def test_pdf_embeds_one_font_and_is_tagged_with_language(kk):
+    from pypdf import PdfReader
+
+    data = render_pdf(individual_kk(), number=NUMBER, gettext=kk.gettext, lang="kk", today=TODAY)
+    reader = PdfReader(io.BytesIO(data))
+    assert reader.metadata.title == f"Шағым {NUMBER}"
+    assert reader.trailer["/Root"].get("/Lang") == "kk"
+    fonts = {str(f["/BaseFont"]) for page in reader.pages for f in page["/Resources"]["/Font"].values()}
+    assert fonts and all("PTSerif" in f for f in fonts), fonts
+
+
+def test_pdf_filename():
+    assert document_filename(NUMBER, "kk", "pdf") == "SH-2026-000123_shagym.pdf"
+    assert document_filename(NUMBER, "ru", "pdf") == "SH-2026-000123_zhaloba.pdf"

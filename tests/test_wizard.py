@@ -11,6 +11,7 @@ from bot.documents import document_text
 from bot.i18n import build_i18n
 from handlers.complaint.callbacks import WizCb
 from tests.fakeapi import BotMessage, FakeUser
+from tests.test_documents import pdf_text
 from tests.harness import running_bot
 
 I18N = build_i18n("ru")
@@ -121,8 +122,11 @@ class Walker:
             assert self.step != step or step == "attachments", f"stuck at {step}"
 
     async def confirm(self) -> BotMessage:
+        """Confirm; returns the DOCX, keeps the PDF sent right after it in ``self.pdf``."""
         await self.press("cf", wait=False)
         doc = await self.user.expect(predicate=lambda m: m.kind == "document")
+        self.pdf = await self.user.expect()
+        assert self.pdf.kind == "document" and self.pdf.filename.endswith(".pdf"), self.pdf
         return doc
 
 
@@ -240,6 +244,8 @@ async def test_individual_complaint_in_kazakh(fake, db_path, no_unhandled):
         tr("Unjustified refusal to provide the service", "kk"), tr("Head of the service provider", "kk"),
     ):
         assert value in text, value
+    assert w.pdf.filename.endswith("_shagym.pdf")
+    assert "Әлиханқызы" in pdf_text(w.pdf.document)
     number, lang, data = rows(db_path, "SELECT number, language, data FROM complaints")[0]
     assert number == f"SH-{TODAY.year}-{complaint_id:06d}" and lang == "kk" and number in doc.text
     assert json.loads(data)["surname"] == "Әлиханқызы"

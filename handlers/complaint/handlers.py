@@ -37,7 +37,7 @@ from bot.complaint import (
     parse_phone,
 )
 from bot.config import Settings
-from bot.documents import document_filename, render_docx
+from bot.documents import document_filename, render_docx, render_pdf
 from bot.i18n import translator
 from handlers.common import BTN_COMPLAINT, BTN_HUMAN, BTN_LANGUAGE, BTN_MY, BTN_QUESTIONS, MenuButton, main_menu
 from handlers.common import in_all_languages
@@ -400,14 +400,23 @@ async def confirm(turn: Turn, w: Wiz, *, db: Database, user: User, i18n: I18n, c
     draft.consent = True
     stored = await ComplaintsRepo(db, turn.settings.tz).create(user.id, draft, turn.lang, clock.now())
     await turn.state.clear()
-    content = render_docx(
-        stored.complaint, number=stored.number, gettext=translator(i18n, turn.lang), lang=turn.lang, today=turn.today
-    )
+    render_args = dict(number=stored.number, gettext=translator(i18n, turn.lang), lang=turn.lang, today=turn.today)
+    content = render_docx(stored.complaint, **render_args)
     await turn.bot.send_document(
         turn.chat_id,
         BufferedInputFile(content, filename=document_filename(stored.number, turn.lang)),
         caption=_("📄 Complaint {number}: print it, sign it and file it.").format(number=stored.number),
     )
+    try:  # the same complaint as PDF; the DOCX above is the one that must always arrive
+        pdf = render_pdf(stored.complaint, **render_args)
+    except Exception:
+        log.exception("PDF of complaint %s failed", stored.number)
+    else:
+        await turn.bot.send_document(
+            turn.chat_id,
+            BufferedInputFile(pdf, filename=document_filename(stored.number, turn.lang, "pdf")),
+            caption=_("📄 The same complaint as PDF."),
+        )
     await turn.send(
         _(
             "Your complaint {number} is ready. What to do next:\n\n"

@@ -136,7 +136,7 @@ class Complaint:
     #   both
     postal_address: str | None = None
     actual_address: str | None = None  # only if different from the postal address
-    phone: str | None = None  # normalised +7XXXXXXXXXX
+    phone: str | None = None  # normalised: +7 and 10 digits
     email: str | None = None
     # the service and the dispute
     service_name: str | None = None

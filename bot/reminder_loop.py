@@ -17,7 +17,7 @@ import inspect
 import logging
 from collections import OrderedDict
 from datetime import datetime, timedelta, timezone
-from typing import Any, Awaitable, Callable
+from typing import Any, Callable
 
 from aiogram.methods import SendMessage
 from aiogram.types import ReplyParameters

@@ -1545,7 +1545,7 @@ class FakeBotAPI:
         if isinstance(value, str) and value.startswith("attach://"):
             up = files.get(value[9:])
             if up is None:
-                raise ApiError(400, f"Bad Request: wrong file identifier/HTTP URL specified")
+                raise ApiError(400, "Bad Request: wrong file identifier/HTTP URL specified")
             return self._register_file(kind, up.content, up.filename,
                                        up.content_type if up.content_type not in (None, "application/octet-stream")
                                        else (_guess_mime(up.filename) if kind == "document" else _DEFAULT_MIME.get(kind)))

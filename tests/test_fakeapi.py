@@ -33,7 +33,6 @@ from aiogram.types import (
 
 from tests.fakeapi import (
     ButtonNotFound,
-    FakeBotAPI,
     forbid_external_network,
     polling,
     running_fake,

@@ -417,7 +417,7 @@ async def test_wizard_complaint_pressed_to_the_desk_becomes_a_ticket(fake, db_pa
     """No shortcuts: the citizen fills the wizard, confirms, presses the desk button the bot offered."""
     from tests.test_wizard import Walker, individual_kk
 
-    group = fake.group(GROUP, "Desk", is_forum=False).set_member(OP, "member")
+    fake.group(GROUP, "Desk", is_forum=False).set_member(OP, "member")
     citizen = fake.user(CITIZEN, "Айгерім", language_code="kk")
     async with running_bot(fake, db_path, operators_chat_id=GROUP) as app:
         fast(app)

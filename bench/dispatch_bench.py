@@ -7,7 +7,8 @@ flight, and both handlers await their answer through a session that answers with
 cost of sending is the same on both sides, and the measured side pays for its durability wait).
 The baseline is a bare echo handler on MemoryStorage; the measured run is a wizard step on
 storage/fsm.py (read state and data, write data and state) with SimpleEventIsolation and the
-CommitBarrier: the answer leaves only after the commit holding the step. Figures drift ±30-50% between
+CommitBarrier: the answer leaves only after the commit holding the step. A third run puts the same step
+on the bot's own dispatcher (create_app: every middleware) for reference. Figures drift ±30-50% between
 runs on these machines: read the ratio.
 """
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import sqlite3
 import tempfile
 import time
@@ -56,7 +58,7 @@ def _updates(n: int, users: int) -> list[Update]:
         uid = 10_000 + i % users
         out.append(Update(update_id=i + 1, message=Message(
             message_id=i + 1, date=now, chat=Chat(id=uid, type="private"),
-            from_user=User(id=uid, is_bot=False, first_name="U"), text=f"answer {i}")))
+            from_user=User(id=uid, is_bot=False, first_name="U", language_code="ru"), text=f"answer {i}")))
     return out
 
 
@@ -70,18 +72,49 @@ def echo_router() -> Router:
     return router
 
 
+async def wizard_step(message: Message, state: FSMContext) -> None:
+    data = await state.get_data()
+    steps = data.get("steps", 0) + 1
+    await state.set_data({**data, "steps": steps, "last": message.text})
+    await state.set_state(f"Wizard:step{steps % 11}")
+    await message.answer(f"step {steps}")
+
+
 def wizard_router() -> Router:
     router = Router()
-
-    @router.message()
-    async def step(message: Message, state: FSMContext):
-        data = await state.get_data()
-        steps = data.get("steps", 0) + 1
-        await state.set_data({**data, "steps": steps, "last": message.text})
-        await state.set_state(f"Wizard:step{steps % 11}")
-        await message.answer(f"step {steps}")
-
+    router.message.register(wizard_step)
     return router
+
+
+async def _app_stack(batch: list[Update], in_flight: int, folder: str) -> float:
+    """The same wizard step on the bot's own dispatcher: every middleware (user from SQLite, language,
+    language gate, FSM on SQLite with the commit barrier), registered ahead of the feature routers."""
+    from bot.app import create_app
+    from bot.config import load_settings
+
+    settings = load_settings(_env_file=None, bot_token="", database_path=Path(folder) / "app.sqlite3")
+    app = await create_app(settings, session=NullSession())
+    app.dp.message.register(wizard_step)  # the dispatcher's own handlers run before its routers
+    errors = _ErrorCount()
+    logging.getLogger("shagym.errors").addHandler(errors)
+    try:
+        await _feed(app.dp, app.bot, batch[:1000], in_flight)  # first contact: creates the users
+        seconds = await _feed(app.dp, app.bot, batch, in_flight)
+    finally:
+        logging.getLogger("shagym.errors").removeHandler(errors)
+        await app.close()
+    if errors.count:  # a failed update is fast: its rate would mean nothing
+        raise SystemExit(f"app stack: {errors.count} updates ended in the error handler")
+    return seconds
+
+
+class _ErrorCount(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.count = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.count += 1
 
 
 async def _feed(dp: Dispatcher, bot: Bot, updates: list[Update], in_flight: int) -> float:
@@ -122,6 +155,7 @@ async def run(updates: int = 20_000, in_flight: int = 100, users: int = 1000) ->
         rows = con.execute("SELECT data FROM fsm").fetchall()
         con.close()
         steps = sum(json.loads(d)["steps"] for (d,) in rows)
+        app_s = await _app_stack(batch, in_flight, tmp)
 
     await bot.session.close()
     base_rate, sqlite_rate = updates / base_s, updates / sqlite_s
@@ -132,6 +166,8 @@ async def run(updates: int = 20_000, in_flight: int = 100, users: int = 1000) ->
         "baseline_echo_memory_per_s": round(base_rate),
         "sqlite_fsm_wizard_step_per_s": round(sqlite_rate),
         "ratio": round(sqlite_rate / base_rate, 3),
+        "app_stack_wizard_step_per_s": round(updates / app_s),
+        "app_stack_ratio": round(updates / app_s / base_rate, 3),
         "steps_on_disk": steps,
         "lost": updates - steps,
     }

@@ -103,3 +103,28 @@ def test_every_acknowledged_step_survives_sigkill(tmp_path):
     con.close()
     behind = {chat: (step, stored.get(chat)) for chat, step in seen.items() if stored.get(chat, 0) < step}
     assert not behind, f"steps the person saw but the disk lost: {behind}"
+
+
+async def test_repositories_and_fsm_share_the_file_under_concurrency(db_path):
+    """Many first contacts at once (user INSERTs on the repositories' connection) while the FSM commits on
+    its own: no 'database is locked' (a read left open between two hops used to break the INSERTs)."""
+    import asyncio
+
+    from storage.users import UsersRepo
+
+    db = await Database.open(db_path)
+    storage = await SQLiteStorage.open(db_path)
+    users = UsersRepo(db)
+
+    async def first_contact(uid: int) -> None:
+        user = await users.seen(uid, "U", "ru")
+        key = StorageKey(bot_id=1, chat_id=uid, user_id=uid)
+        await storage.set_data(key, {"language": user.language})
+        await storage.set_state(key, "Wizard:consent")
+        await storage.barrier()
+
+    await asyncio.gather(*(first_contact(uid) for uid in range(10_000, 10_600)))
+    assert (await db.fetchone("SELECT count(*) FROM users"))[0] == 600
+    assert (await db.fetchone("SELECT count(*) FROM fsm"))[0] == 600
+    await storage.close()
+    await db.close()

@@ -68,26 +68,27 @@ _ATTACHMENT_KIND_LABELS: dict[str, str] = {
 }
 
 
+def _label(labels: dict[str, str], key: str, gettext: Callable[[str], str]) -> str:
+    """The translated label of an id; an unknown id is returned as it is."""
+    msgid = labels.get(key)
+    return gettext(msgid) if msgid else key
+
+
 def grounds_label(grounds_id: str, gettext: Callable[[str], str]) -> str:
-    """Translated label of a grounds id (unknown ids are returned as they are)."""
-    msgid = _GROUNDS_LABELS.get(grounds_id)
-    return gettext(msgid) if msgid else grounds_id
+    return _label(_GROUNDS_LABELS, grounds_id, gettext)
 
 
 def recipient_label(kind: str, gettext: Callable[[str], str]) -> str:
-    """Translated label of a recipient kind (also knows `court`, for advice texts)."""
-    msgid = _RECIPIENT_LABELS.get(kind)
-    return gettext(msgid) if msgid else kind
+    """Also knows `court`, for advice texts."""
+    return _label(_RECIPIENT_LABELS, kind, gettext)
 
 
 def applicant_label(kind: str, gettext: Callable[[str], str]) -> str:
-    msgid = _APPLICANT_LABELS.get(kind)
-    return gettext(msgid) if msgid else kind
+    return _label(_APPLICANT_LABELS, kind, gettext)
 
 
 def attachment_kind_label(kind: str, gettext: Callable[[str], str]) -> str:
-    msgid = _ATTACHMENT_KIND_LABELS.get(kind)
-    return gettext(msgid) if msgid else kind
+    return _label(_ATTACHMENT_KIND_LABELS, kind, gettext)
 
 
 # ------------------------------------------------------------------------------------------- model

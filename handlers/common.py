@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from aiogram.filters import BaseFilter
@@ -41,8 +42,18 @@ def main_menu() -> ReplyKeyboardMarkup:
     )
 
 
-def in_all_languages(i18n: I18n, msgid: str) -> set[str]:
-    return {i18n.gettext(msgid, locale=lang) for lang in LANGUAGES} | {msgid}
+MENU_BUTTONS = (BTN_COMPLAINT, BTN_MY, BTN_QUESTIONS, BTN_HUMAN)
+
+
+@lru_cache(maxsize=128)
+def in_all_languages(i18n: I18n, msgid: str) -> frozenset[str]:
+    """A msgid in every language (catalogs are loaded once at start, so this is computed once)."""
+    return frozenset({i18n.gettext(msgid, locale=lang) for lang in LANGUAGES} | {msgid})
+
+
+def is_menu_button(i18n: I18n, text: str | None, msgids: tuple[str, ...] = MENU_BUTTONS) -> bool:
+    """Is `text` the language button or one of these main-menu buttons, in any language?"""
+    return text == BTN_LANGUAGE or any(text in in_all_languages(i18n, msgid) for msgid in msgids)
 
 
 class MenuButton(BaseFilter):

@@ -33,7 +33,7 @@ from aiogram.types import (
 from aiogram.utils.i18n import I18n, gettext as _
 
 from bot.faq import Entry, FaqIndex, default_index
-from handlers.common import BTN_COMPLAINT, BTN_HUMAN, BTN_MY, BTN_QUESTIONS, EscalateCb, MenuButton, in_all_languages
+from handlers.common import BTN_HUMAN, BTN_QUESTIONS, EscalateCb, MenuButton, in_all_languages, is_menu_button
 from storage.users import User
 
 router = Router(name="faq")
@@ -187,10 +187,6 @@ async def on_stale(query: CallbackQuery) -> None:
 # --- free text (the bot's catch-all: keep this router last) -----------------------------------------------------
 
 
-def _menu_texts(i18n: I18n) -> set[str]:
-    return set().union(*(in_all_languages(i18n, m) for m in (BTN_COMPLAINT, BTN_MY, BTN_QUESTIONS, BTN_HUMAN)))
-
-
 @router.message(StateFilter(None), F.text, ~F.text.startswith("/"))
 async def free_text(message: Message, lang: str, i18n: I18n) -> None:
     lang = _lang(lang)
@@ -199,7 +195,7 @@ async def free_text(message: Message, lang: str, i18n: I18n) -> None:
         # Normally the operators' desk answers its own menu button first; never search the button's label.
         await message.answer(not_found_text(), reply_markup=not_found_keyboard())
         return
-    if text in _menu_texts(i18n):  # another feature's menu button nobody took: show the topics instead
+    if is_menu_button(i18n, text):  # another feature's menu button nobody took: show the topics instead
         view_text, markup = categories_view(lang)
         await message.answer(view_text, reply_markup=markup)
         return

@@ -45,7 +45,7 @@ from bot.deadlines import (
 )
 from bot.reminder_loop import ReminderService
 from bot.reminders import case_ref, filing_limit_after_miss, next_step
-from handlers.common import BTN_COMPLAINT, BTN_HUMAN, BTN_LANGUAGE, BTN_MY, BTN_QUESTIONS, MenuButton, in_all_languages
+from handlers.common import BTN_COMPLAINT, BTN_HUMAN, BTN_MY, BTN_QUESTIONS, MenuButton, is_menu_button
 from storage.calendar import CalendarRepo
 from storage.cases import Case, CasesRepo
 from storage.complaints import ComplaintsRepo
@@ -276,6 +276,16 @@ async def in_foreign_flow(state: FSMContext) -> bool:
     return current is not None and not current.startswith("Tracking")
 
 
+async def refused_in_wizard(query: CallbackQuery, bot: Bot, state: FSMContext) -> bool:
+    """Tracking never overwrites a complaint draft in progress: say so, and True."""
+    if not await in_foreign_flow(state):
+        return False
+    await query.answer()
+    await send(query, bot, _("You are in the middle of writing a complaint. Finish it or send /cancel, "
+                             "then come back with /my."))
+    return True
+
+
 def small_number(text: str) -> int | None:
     """A plain number of at most 3 ASCII digits ("5"), else None: str.isdigit() also accepts "²" and "٣",
     which int() refuses or reads unexpectedly."""
@@ -443,10 +453,7 @@ async def case_action(query: CallbackQuery, callback_data: TrkCb, bot: Bot, stat
         await query.answer()
         await no_answer_yet(query, bot, case, cases, reminder_service, cal, today_of(clock, settings), lang)
     elif a == "ext":
-        if await in_foreign_flow(state):
-            await query.answer()
-            await send(query, bot, _("You are in the middle of writing a complaint. Finish it or send /cancel, "
-                                     "then come back with /my."))
+        if await refused_in_wizard(query, bot, state):
             return
         await query.answer()
         await state.set_state(TrackingEvent.ext_days)
@@ -518,10 +525,7 @@ async def start_tracking(query: CallbackQuery, callback_data: TrkCb, bot: Bot, s
             number=esc(stored.number))
         if "recipient" in data:
             intro += "\n" + _("Reviewed by: {recipient}").format(recipient=recipient_label(data["recipient"], _))
-    if await in_foreign_flow(state):
-        await query.answer()
-        await send(query, bot, _("You are in the middle of writing a complaint. Finish it or send /cancel, "
-                                 "then come back with /my."))
+    if await refused_in_wizard(query, bot, state):
         return
     await query.answer()
     await state.set_data(data)
@@ -652,10 +656,7 @@ async def wizard_button(query: CallbackQuery, callback_data: TrkWizCb, bot: Bot,
 
 def _passes_through(message: Message, i18n: I18n) -> bool:
     """Menu buttons that other routers answer, even in the middle of a question."""
-    text = message.text or ""
-    if text == BTN_LANGUAGE:
-        return True
-    return any(text in in_all_languages(i18n, m) for m in (BTN_COMPLAINT, BTN_QUESTIONS, BTN_HUMAN))
+    return is_menu_button(i18n, message.text, (BTN_COMPLAINT, BTN_QUESTIONS, BTN_HUMAN))
 
 
 @router.message(StateFilter(TrackingForm, TrackingEvent))

@@ -39,8 +39,7 @@ from bot.complaint import (
 from bot.config import Settings
 from bot.documents import document_filename, render_docx, render_pdf
 from bot.i18n import translator
-from handlers.common import BTN_COMPLAINT, BTN_HUMAN, BTN_LANGUAGE, BTN_MY, BTN_QUESTIONS, MenuButton, main_menu
-from handlers.common import in_all_languages
+from handlers.common import BTN_COMPLAINT, BTN_HUMAN, BTN_MY, BTN_QUESTIONS, MenuButton, is_menu_button, main_menu
 from handlers.complaint.callbacks import PREFIX, WizCb
 from handlers.complaint.keyboards import (
     consent_keyboard,
@@ -441,9 +440,7 @@ def _passes_through(message: Message, i18n: I18n) -> bool:
     if text.startswith("/"):
         words = text[1:].split(maxsplit=1)  # empty for "/" alone or "/" and blanks
         return bool(words) and words[0].split("@")[0].lower() in PASS_COMMANDS
-    if text == BTN_LANGUAGE:
-        return True
-    return any(text in in_all_languages(i18n, msgid) for msgid in PASS_BUTTONS)
+    return is_menu_button(i18n, text, PASS_BUTTONS)
 
 
 @router.message(StateFilter(*WIZARD_STATES))

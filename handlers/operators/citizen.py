@@ -21,14 +21,10 @@ from aiogram.utils.i18n import I18n, gettext as _
 from bot.deadlines import FILING_LIMIT_MONTHS, add_months
 from bot.reminders import next_step
 from handlers.common import (
-    BTN_COMPLAINT,
     BTN_HUMAN,
-    BTN_LANGUAGE,
-    BTN_MY,
-    BTN_QUESTIONS,
     EscalateCb,
     MenuButton,
-    in_all_languages,
+    is_menu_button,
 )
 from handlers.operators.callbacks import EndCb, RateCb
 from handlers.operators.service import Desk, desk_of
@@ -50,13 +46,6 @@ CANCEL_WORDS = {"cancel", "отмена", "болдырмау"}
 SOURCES = ("complaint", "faq", "menu")
 
 
-def _menu_texts(i18n: I18n) -> set[str]:
-    texts = {BTN_LANGUAGE}
-    for msgid in (BTN_COMPLAINT, BTN_MY, BTN_QUESTIONS, BTN_HUMAN):
-        texts |= in_all_languages(i18n, msgid)
-    return texts
-
-
 class OpenRelay(BaseFilter):
     """A private message from someone whose open ticket has the relay on; injects ``ticket``."""
 
@@ -64,7 +53,7 @@ class OpenRelay(BaseFilter):
         if message.from_user is None:
             return False
         text = message.text or ""
-        if text.startswith("/") or text in _menu_texts(i18n):
+        if text.startswith("/") or is_menu_button(i18n, text):
             return False
         ticket = await desk_of(app).tickets.open_for_user(message.from_user.id)
         if ticket is None or not ticket.relay:

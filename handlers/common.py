@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any
+from typing import Annotated, Any
 
 from aiogram.filters import BaseFilter
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import KeyboardButton, Message, ReplyKeyboardMarkup
 from aiogram.utils.i18n import I18n, gettext as _
+from pydantic import Field
 
 from bot.i18n import LANGUAGES
 
@@ -71,9 +72,14 @@ def bilingual(i18n: I18n, msgid: str, **params: Any) -> str:
     return "\n\n".join(i18n.gettext(msgid, locale=lang).format(**params) for lang in LANGUAGES)
 
 
+#: A row id as SQLite stores it, for ids carried in callback data: a forged 20-digit id does not unpack (in a
+#: query it would raise OverflowError), so the press falls through to its router's "no longer valid" answer.
+RowId = Annotated[int, Field(ge=0, lt=2 ** 63)]
+
+
 class EscalateCb(CallbackData, prefix="esc"):
     """"Send this to the operators' desk": source is "complaint" (ref = complaint id), "faq" or "menu" (ref 0).
     Emitted by the wizard and the FAQ; handled by the operators' desk router."""
 
     source: str
-    ref: int = 0
+    ref: RowId = 0

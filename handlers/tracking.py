@@ -45,7 +45,7 @@ from bot.deadlines import (
 )
 from bot.reminder_loop import ReminderService
 from bot.reminders import case_ref, filing_limit_after_miss, next_step
-from handlers.common import BTN_COMPLAINT, BTN_HUMAN, BTN_MY, BTN_QUESTIONS, MenuButton, is_menu_button
+from handlers.common import BTN_COMPLAINT, BTN_HUMAN, BTN_MY, BTN_QUESTIONS, MenuButton, RowId, is_menu_button
 from storage.calendar import CalendarRepo
 from storage.cases import Case, CasesRepo
 from storage.complaints import ComplaintsRepo
@@ -69,7 +69,7 @@ MAX_TEXT = 200  # filed_with / reg_number
 
 class TrkCb(CallbackData, prefix="trk"):
     a: str  # open ext ans wait close cpl new list roff ron
-    id: int = 0
+    id: RowId = 0
 
 
 class TrkWizCb(CallbackData, prefix="trkw"):
@@ -292,14 +292,7 @@ def small_number(text: str) -> int | None:
     return int(text) if text.isascii() and text.isdigit() and len(text) <= 3 else None
 
 
-def db_id(value: int) -> bool:
-    """An id from a button fits SQLite's INTEGER (a forged 20-digit id would raise OverflowError)."""
-    return 0 < value < 2 ** 63
-
-
 async def own_case(cases: CasesRepo, case_id: int, user_id: int) -> Case | None:
-    if not db_id(case_id):
-        return None
     case = await cases.get(case_id)
     return case if case is not None and case.user_id == user_id else None
 
@@ -503,7 +496,7 @@ async def start_tracking(query: CallbackQuery, callback_data: TrkCb, bot: Bot, s
     data: dict[str, Any] = {"complaint_id": None}
     intro = _("Let us set up tracking of a complaint you have filed. Send /cancel to stop at any time.")
     if callback_data.a == "cpl":
-        stored = await complaints.get(callback_data.id) if db_id(callback_data.id) else None
+        stored = await complaints.get(callback_data.id)
         if stored is None or stored.user_id != user.id:
             await query.answer(_(NOT_VALID))
             return

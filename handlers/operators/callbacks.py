@@ -6,14 +6,9 @@
     esc:<source>:<ref>     (handlers.common.EscalateCb) "send this to the desk"
 """
 
-from typing import Annotated
-
 from aiogram.filters.callback_data import CallbackData
-from pydantic import Field
 
-#: A row id as SQLite stores it: a forged 20-digit id does not unpack (it would raise OverflowError in a query),
-#: so the press falls through to the desk's "no longer valid" answer.
-RowId = Annotated[int, Field(ge=0, lt=2 ** 63)]
+from handlers.common import RowId
 
 
 class DeskCb(CallbackData, prefix="dk"):

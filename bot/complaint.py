@@ -14,12 +14,13 @@ Rules (see LEGAL.md §1, §2, §5):
 
 from __future__ import annotations
 
-import calendar
 import re
 import unicodedata
 from dataclasses import asdict, dataclass, field, fields
 from datetime import date
 from typing import Any, Callable, Iterable
+
+from bot.deadlines import FILING_LIMIT_MONTHS, add_months  # noqa: F401 (add_months is part of this API too)
 
 
 def N_(s: str) -> str:
@@ -459,16 +460,10 @@ def parse_field(name: str, text: str, today: date) -> ParseResult:
 
 # ----------------------------------------------------------------------------------- dates, numbers
 
-def add_months(d: date, months: int) -> date:
-    """Calendar-month arithmetic; a missing day clamps to the month's end (30.11 + 3 months = 28/29.02)."""
-    index = d.month - 1 + months
-    year, month = d.year + index // 12, index % 12 + 1
-    return date(year, month, min(d.day, calendar.monthrange(year, month)[1]))
-
-
 def filing_limit_date(learned: date) -> date:
-    """Last day of the 3-month filing limit (APPK art. 92), without the working-day shift."""
-    return add_months(learned, 3)
+    """Last day of the 3-month filing limit (APPK art. 92), without the working-day shift (a warning only;
+    bot.deadlines.filing_limit_from gives the shifted date where a calendar is at hand)."""
+    return add_months(learned, FILING_LIMIT_MONTHS)
 
 
 def filing_limit_passed(learned: date, today: date) -> bool:

@@ -22,6 +22,7 @@ __all__ = [
     "EXTENSION_MAX",
     "EXTENSION_NOTICE_DAYS",
     "FILING_LIMIT_MONTHS",
+    "filing_limit_from",
     "FORWARDING_DAYS",
     "REVIEW_TERMS",
     "DeadlineError",
@@ -188,6 +189,12 @@ def add_months(day: date, months: int) -> date:
     return date(year, month, min(day.day, _stdcal.monthrange(year, month)[1]))
 
 
+def filing_limit_from(day: date, cal: WorkCalendar) -> date:
+    """The person's own limit to complain: 3 calendar months from the day they learned of the decision
+    (or of the refusal), moved to the next working day when it ends on a day off (APPK art. 92)."""
+    return cal.working_day_on_or_after(add_months(day, FILING_LIMIT_MONTHS))
+
+
 def compute(
     recipient: Recipient | str,
     registered: date,
@@ -255,7 +262,7 @@ def compute(
     filing_limit: date | None = None
     missed: bool | None = None
     if learned_on is not None:
-        filing_limit = cal.working_day_on_or_after(add_months(learned_on, FILING_LIMIT_MONTHS))
+        filing_limit = filing_limit_from(learned_on, cal)
         missed = registered > filing_limit
         items.append(DeadlineItem("filing_limit", filing_limit, "appk_92_filing_limit"))
 

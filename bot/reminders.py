@@ -24,7 +24,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from typing import Any, Callable, Protocol
 from zoneinfo import ZoneInfo
 
-from bot.deadlines import FILING_LIMIT_MONTHS, Deadlines, Recipient, add_months
+from bot.deadlines import FILING_LIMIT_MONTHS, Deadlines, Recipient, add_months, filing_limit_from
 
 __all__ = [
     "KINDS",
@@ -101,7 +101,7 @@ def next_allowed(moment: datetime, tz: ZoneInfo, quiet_start: time, quiet_end: t
 def filing_limit_after_miss(deadlines: Deadlines, cal: _Calendar) -> date:
     """Last day to file the next complaint about a missed review deadline: 3 calendar months from the day the
     silence became a refusal (``escalate_from``), moved to a working day (APPK art. 91 p. 2, art. 92)."""
-    return cal.working_day_on_or_after(add_months(deadlines.escalate_from, FILING_LIMIT_MONTHS))
+    return filing_limit_from(deadlines.escalate_from, cal)
 
 
 def next_step(recipient: Recipient | str) -> str:
@@ -236,7 +236,7 @@ def render_reminder(
         if cal is not None:
             limit = filing_limit_after_miss(deadlines, cal)
         else:
-            limit = add_months(deadlines.escalate_from, FILING_LIMIT_MONTHS)
+            limit = add_months(deadlines.escalate_from, FILING_LIMIT_MONTHS)  # no calendar: the unshifted day
         head = _(
             "The deadline for answering your complaint {ref} was {date}. If you have no answer, the missed "
             "deadline counts as a refusal, and you can appeal it."

@@ -18,7 +18,7 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import I18n, gettext as _
 
-from bot.deadlines import FILING_LIMIT_MONTHS, add_months
+from bot.deadlines import filing_limit_from
 from bot.reminders import next_step
 from handlers.common import (
     BTN_HUMAN,
@@ -177,7 +177,7 @@ async def next_steps_text(desk: Desk, ticket: Ticket, lang: str) -> str:
         stored = await desk.complaints.get(ticket.complaint_id)
         recipient = stored.complaint.recipient_kind if stored else None
     cal = desk.calendars.calendar
-    limit = cal.working_day_on_or_after(add_months(desk.today(), FILING_LIMIT_MONTHS))
+    limit = filing_limit_from(desk.today(), cal)
     if recipient is not None and next_step(recipient) == "court":
         steps = _("Next step: the court. Your complaint was reviewed by the authorised body, so you may go to "
                   "court.")

@@ -50,7 +50,7 @@ from bot.desk import (
     sla_kind,
     summary_counts,
 )
-from bot.deadlines import DeadlineError, Deadlines, add_months, FILING_LIMIT_MONTHS
+from bot.deadlines import DeadlineError, Deadlines, filing_limit_from
 from bot.i18n import translator
 from bot.reminders import is_allowed
 from bot.sender import SendResult
@@ -292,7 +292,7 @@ class Desk:
         filing_limit = None
         if stored is not None and stored.complaint.learned_date:
             cal = self.calendars.calendar
-            filing_limit = cal.working_day_on_or_after(add_months(stored.complaint.learned_date, FILING_LIMIT_MONTHS))
+            filing_limit = filing_limit_from(stored.complaint.learned_date, cal)
         return render_card(
             ticket, self.o,
             citizen_name=user.first_name if user else None,

@@ -23,6 +23,9 @@ __all__ = [
     "EXTENSION_NOTICE_DAYS",
     "FILING_LIMIT_MONTHS",
     "filing_limit_from",
+    "court_limit_from",
+    "further_complaint_limit_from",
+    "COURT_LIMIT_MONTHS",
     "FORWARDING_DAYS",
     "REVIEW_TERMS",
     "DeadlineError",
@@ -74,6 +77,7 @@ FORWARDING_DAYS = 3
 EXTENSION_MAX = 10
 EXTENSION_NOTICE_DAYS = 3
 FILING_LIMIT_MONTHS = 3
+COURT_LIMIT_MONTHS = 1
 
 BASIS_KEYS: tuple[str, ...] = (
     "appk_64_3_registration",  # after hours / non-working day -> next working day
@@ -193,6 +197,20 @@ def filing_limit_from(day: date, cal: WorkCalendar) -> date:
     """The person's own limit to complain: 3 calendar months from the day they learned of the decision
     (or of the refusal), moved to the next working day when it ends on a day off (APPK art. 92)."""
     return cal.working_day_on_or_after(add_months(day, FILING_LIMIT_MONTHS))
+
+
+def court_limit_from(day: date, cal: WorkCalendar) -> date:
+    """Last day to go to court against the decision on a complaint: one calendar month from the day the
+    decision was handed over or received -- or, when the body did not review the complaint in time, from the
+    day its review term expired (APPK art. 136, LEGAL.md §3). Clamped to the month's end, then moved to the
+    next working day when it ends on a day off."""
+    return cal.working_day_on_or_after(add_months(day, COURT_LIMIT_MONTHS))
+
+
+def further_complaint_limit_from(day: date, cal: WorkCalendar) -> date:
+    """Last day for a further complaint (to a higher body or the quality authority) against the decision on a
+    complaint received on ``day``: the 3-month limit of APPK art. 92, same rule as :func:`filing_limit_from`."""
+    return filing_limit_from(day, cal)
 
 
 def compute(

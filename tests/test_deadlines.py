@@ -206,3 +206,24 @@ def test_properties(registered: date, recipient: Recipient, extended_by: int, fo
     assert r.provisional == CAL.is_provisional(registered, r.escalate_from)
     if extended_by:
         assert CAL.working_days_between(r.extended_on, r.extension_notice_due) == 3
+
+
+# --- one month for the court (APPK art. 136), three months for a further complaint (APPK art. 92) -------------
+
+def test_court_limit_is_one_month_then_the_next_working_day():
+    from bot.deadlines import court_limit_from, further_complaint_limit_from
+    from bot.workdays import default_calendar
+
+    cal = default_calendar()
+    # 2026-11-14 (Sat) + 1 month = 2026-12-14 (Mon): a working day, kept.
+    assert court_limit_from(date(2026, 11, 14), cal) == date(2026, 12, 14)
+    # lands on Saturday 2026-11-28 -> Monday 30.11
+    assert court_limit_from(date(2026, 10, 28), cal) == date(2026, 11, 30)
+    # lands on 16 December (Independence Day, a Wednesday in 2026) -> 17.12
+    assert court_limit_from(date(2026, 11, 16), cal) == date(2026, 12, 17)
+    # lands inside Nauryz 2026 (23-25 March off) -> 26.03
+    assert court_limit_from(date(2026, 2, 23), cal) == date(2026, 3, 26)
+    # 31 January + 1 month is clamped to 28 February 2026 (a Saturday) -> Monday 2 March
+    assert court_limit_from(date(2026, 1, 31), cal) == date(2026, 3, 2)
+    # further complaint: 3 months, same rule (2026-11-29 is a Sunday -> 30.11)
+    assert further_complaint_limit_from(date(2026, 8, 29), cal) == date(2026, 11, 30)

@@ -72,7 +72,7 @@ API overview (details in the docstrings):
   - setup: ``user(id, first_name, language_code, username)``, ``group(id, title,
     is_forum)``, ``fail_next(method, chat_id, error_code, description, retry_after,
     times)``, ``block(uid)/unblock(uid)``, ``push_update(payload)``
-  - ``await idle(timeout=5, quiet=0.15)``
+  - ``await idle(timeout=5, quiet=0.15)``, ``chat_quiet_for(chat_id)``, ``delivered(update_id)``
 * ``FakeUser``: ``send/reply/send_photo/send_document/send_voice/send_video/
   send_sticker/send_contact/send_location/edit/press/press_data/inline_query``,
   ``expect/expect_text/expect_edit/expect_no_message/skip_pending``,
@@ -1055,8 +1055,11 @@ class FakeBotAPI:
         self._group_send_times: dict[int, deque[float]] = defaultdict(deque)
         self._inflight = 0
         self._last_activity = time.monotonic()
+        self._chat_inflight: dict[int, int] = defaultdict(int)
+        self._chat_last: dict[int, float] = {}
         self._changed = asyncio.Event()
         self._closing = False
+        self._started_at = time.monotonic()
         self._runner: web.AppRunner | None = None
 
     # ------------------------------------------------------------------ life
@@ -1146,6 +1149,17 @@ class FakeBotAPI:
             raise AssertionError(f"no {method} call within {timeout}s") from None
 
     # ------------------------------------------------------------------ queries
+    def chat_quiet_for(self, chat_id: int) -> float:
+        """Seconds since the bot's last request about this chat ended (0 while one is in flight; since the
+        start when there was none)."""
+        if self._chat_inflight.get(chat_id):
+            return 0.0
+        return time.monotonic() - self._chat_last.get(chat_id, self._started_at)
+
+    def delivered(self, update_id: int) -> bool:
+        """Has the bot fetched this update (getUpdates)?"""
+        return self._last_delivered_id >= update_id
+
     def calls_of(self, method: str, **params: Any) -> list[Call]:
         """Calls of ``method`` (case-insensitive) whose params contain ``params``."""
         low = method.lower()
@@ -1434,10 +1448,14 @@ class FakeBotAPI:
             self._inflight += 1
             self._last_activity = time.monotonic()
         call: Call | None = None
+        chat_key: int | None = None
         try:
             params, files = await self._parse_request(request)
             call = Call(_CANON.get(low, method), params, files, time.monotonic())
             self.calls.append(call)
+            if isinstance(params.get("chat_id"), int):
+                chat_key = params["chat_id"]
+                self._chat_inflight[chat_key] += 1
             self._notify()
             if request.match_info["token"] != self.token:
                 raise ApiError(401, "Unauthorized")
@@ -1474,6 +1492,9 @@ class FakeBotAPI:
             if not is_poll:
                 self._inflight -= 1
                 self._last_activity = time.monotonic()
+            if chat_key is not None:
+                self._chat_inflight[chat_key] -= 1
+                self._chat_last[chat_key] = time.monotonic()
         if call is not None:
             call.status, call.response = status, body
         self._notify()

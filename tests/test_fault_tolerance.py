@@ -289,8 +289,8 @@ class StormPerson:
     """Someone walking the wizard by what they SEE: they answer the last question shown, wait for the next one,
     and when it does not come (an apology, or nothing for a while) they send their answer again."""
 
-    def __init__(self, user: FakeUser, answers: dict, *, patience: float = 5.0) -> None:
-        self.user, self.answers, self.patience = user, answers, patience
+    def __init__(self, user: FakeUser, answers: dict, *, quiet: float = 2.5) -> None:
+        self.user, self.answers, self.quiet = user, answers, quiet
         self.prompt: BotMessage | None = None
         self.retries = 0
         self.stuck: str | None = None
@@ -314,9 +314,14 @@ class StormPerson:
         await self.user.press_data(data, self.prompt)
 
     async def outcome(self) -> bool:
-        """True when a newer question arrived, False after an apology or a long silence."""
+        """True when a newer question arrived; False after an apology, or once the bot has plainly finished
+        with their message (fetched it, then nothing for this chat for ``quiet`` seconds: longer than any pause
+        between the retries of one reply). Never earlier: someone who types again while the bot is still
+        retrying its reply answers a question that is on its way, whatever the bot does."""
         n = prompt_n(self.prompt) if self.prompt is not None else 0
-        deadline = time.monotonic() + self.patience
+        fake, chat = self.user.fake, self.user.id
+        update_id = fake._last_pushed_id  # pushed synchronously by the action just before
+        deadline = time.monotonic() + 60
         apologised = False
         while time.monotonic() < deadline:
             newer = [m for m in self.user.messages if prompt_n(m) > n]
@@ -329,8 +334,10 @@ class StormPerson:
                 apologised = True  # a moment for a question sent right before it, then answer again
                 await asyncio.sleep(0.3)
                 continue
+            if fake.delivered(update_id) and fake.chat_quiet_for(chat) > self.quiet:
+                return False
             await asyncio.sleep(0.05)
-        return False
+        raise AssertionError(f"{self.user!r}: the bot kept working on one message for 60 s")
 
     async def walk(self) -> None:
         await self.user.send("/complaint")

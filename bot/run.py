@@ -6,7 +6,7 @@ import asyncio
 import logging
 import sys
 
-from bot.config import ConfigError, Settings, load_settings
+from bot.config import ConfigError, Settings, check_database_path, load_settings
 
 
 def setup_logging(level: str) -> None:
@@ -30,6 +30,7 @@ async def run_polling(settings: Settings) -> None:
 def main(argv: list[str], *, force_console: bool = False) -> int:
     try:
         settings = load_settings()
+        check_database_path(settings)
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2

@@ -9,6 +9,7 @@ from aiogram.dispatcher.event.bases import UNHANDLED
 from aiogram.types import CallbackQuery, Message, TelegramObject, User as TgUser
 from aiogram.utils.i18n import I18n, I18nMiddleware, gettext as _
 
+from handlers.common import desk_available
 from storage.users import UsersRepo
 
 
@@ -26,6 +27,14 @@ class UserMiddleware(BaseMiddleware):
             users: UsersRepo = data["users"]
             data["user"] = await users.seen(tg_user.id, tg_user.first_name, tg_user.language_code)
         return await handler(event, data)
+
+
+class DeskAvailability(BaseMiddleware):
+    """Outer update middleware: whether this bot has an operators' desk (handlers.common.desk_on)."""
+
+    async def __call__(self, handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        with desk_available(data["settings"].operators_chat_id is not None):
+            return await handler(event, data)
 
 
 class UserLanguageMiddleware(I18nMiddleware):

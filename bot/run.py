@@ -37,8 +37,7 @@ def main(argv: list[str], *, force_console: bool = False) -> int:
     if force_console or settings.console_mode:
         from bot.console import run_console
 
-        logging.basicConfig(level="WARNING", stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
-        return asyncio.run(run_console(settings))
+        return asyncio.run(run_console(settings))  # logs to a file: the terminal shows the conversation
     setup_logging(settings.log_level)
     try:
         asyncio.run(run_polling(settings))

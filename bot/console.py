@@ -20,6 +20,7 @@ import logging
 import mimetypes
 import re
 import sys
+import threading
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -285,12 +286,13 @@ async def run_console(settings: Settings, stdin: TextIO | None = None, stdout: T
     user = User(id=CONSOLE_USER_ID, is_bot=False, first_name="Console")
     chat = Chat(id=CONSOLE_USER_ID, type="private")
     user_message_ids = itertools.count(100_000)
-    for lang in ("kk", "ru"):
-        session._print(app.i18n.gettext(BANNER, locale=lang).format(docs=files_dir, db=settings.database_path))
-    await dp.emit_startup(bot=bot, **dp.workflow_data)
     try:
+        await dp.emit_startup(bot=bot, **dp.workflow_data)
+        for lang in ("kk", "ru"):
+            session._print(app.i18n.gettext(BANNER, locale=lang).format(docs=files_dir, db=settings.database_path))
+        lines = _reader(stdin)
         while True:
-            line = await asyncio.to_thread(stdin.readline)
+            line = await lines.get()
             if not line:
                 break
             text = line.rstrip("\n")
@@ -316,6 +318,21 @@ async def run_console(settings: Settings, stdin: TextIO | None = None, stdout: T
         await dp.emit_shutdown(bot=bot, **dp.workflow_data)
         await app.close()
     return 0
+
+
+def _reader(stdin: TextIO) -> asyncio.Queue[str]:
+    """Typed lines, read by a daemon thread ("" at the end): Ctrl-C ends the console at once instead of
+    waiting for a blocked read to return."""
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[str] = asyncio.Queue()
+
+    def read() -> None:
+        for line in iter(stdin.readline, ""):
+            loop.call_soon_threadsafe(queue.put_nowait, line)
+        loop.call_soon_threadsafe(queue.put_nowait, "")
+
+    threading.Thread(target=read, name="console-stdin", daemon=True).start()
+    return queue
 
 
 def _press(button: Button, session: ConsoleSession, user: User, update_id: int) -> Update:

@@ -37,7 +37,10 @@ def main(argv: list[str], *, force_console: bool = False) -> int:
     if force_console or settings.console_mode:
         from bot.console import run_console
 
-        return asyncio.run(run_console(settings))  # logs to a file: the terminal shows the conversation
+        try:
+            return asyncio.run(run_console(settings))  # logs to a file: the terminal shows the conversation
+        except KeyboardInterrupt:  # Ctrl-C ends the session like Ctrl-D
+            return 0
     setup_logging(settings.log_level)
     try:
         asyncio.run(run_polling(settings))

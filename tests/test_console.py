@@ -184,3 +184,20 @@ def test_a_path_that_is_not_a_file_is_named(tmp_path):
     lines = lines[: lines.index("4") + 1] + [str(tmp_path / "nope.pdf")]
     said = turns(console(tmp_path, lines).stdout)
     assert tr(NO_FILE, "ru").format(path=tmp_path / "nope.pdf") in said[str(tmp_path / "nope.pdf")][0]
+
+
+def test_ctrl_c_ends_the_console_at_once_and_quietly(tmp_path):
+    import signal
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BOT_", "TELEGRAM_", "OPERATORS", "DATABASE"))}
+    env.update(BOT_TOKEN="", DATABASE_PATH=str(tmp_path / "shagym.sqlite3"))
+    proc = subprocess.Popen([sys.executable, "-m", "bot", "console"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=env, cwd=ROOT, text=True)
+    try:
+        assert proc.stdout.readline()  # the banner: the console waits for a line now
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)  # the input is still open: a read must not hold the exit
+    finally:
+        proc.kill()
+    assert proc.returncode == 0 and err == ""
+    assert "stopped" in (tmp_path / "console.log").read_text(encoding="utf-8")

@@ -431,3 +431,31 @@ async def test_my_pages_many_long_cases_under_telegrams_limit(fake, db_path, no_
             page = await u.expect_edit(page)  # the list turns its page in place
             assert pages < 10
         assert pages >= 2 and seen == set(range(9)), (pages, seen)
+
+
+def test_the_longest_timeline_fits_one_message():
+    """Overdue (every next step in full), extended, told late, filed late, provisional year, 200-character
+    texts full of markup: still one Telegram message, with the longest prefix in front of it."""
+    from bot.config import load_settings
+    from bot.i18n import build_i18n
+    from bot.reminder_loop import ReminderService
+    from handlers.tracking import timeline_text
+    from storage.cases import Case
+    from tests.fakeapi import render_text
+
+    i18n = build_i18n("ru")
+    settings = load_settings(_env_file=None, bot_token="", database_path="unused.sqlite3")
+    now = datetime(2027, 6, 1, tzinfo=timezone.utc)
+    for lang in ("ru", "kk"):
+        for status in ("open", "answered"):
+            case = Case(1, 1, None, None, "quality_authority", "<" * 200, "&" * 200, date(2026, 12, 14), True, 10,
+                        date(2027, 1, 20), date(2027, 2, 20), date(2026, 8, 1), status, now, now,
+                        date(2027, 5, 3) if status == "answered" else None)
+            deadlines = ReminderService.deadlines_of(case, CAL)
+            with i18n.context(), i18n.use_locale(lang):
+                text = timeline_text(case, deadlines, lang, CAL, date(2027, 6, 1), settings)
+                prefix = i18n.gettext("Saved. The answer to this complaint is already overdue: below is what is "
+                                      "overdue and what you can still do.")
+            visible = render_text(f"{prefix}\n\n{text}", "HTML", False)
+            assert len(visible.encode("utf-16-le")) // 2 <= 4096, (lang, status, len(visible))
+            assert "⚠️" in text and "ℹ️" in text  # the late notice and the provisional year are in it

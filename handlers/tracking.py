@@ -192,9 +192,13 @@ def case_button_text(case: Case) -> str:
     return "📂 " + (" · ".join(bits) if bits else f"#{case.id}")
 
 
-def days_left_text(n: int) -> str:
+def days_left_text(n: int, *, passed: bool = False) -> str:
+    """``n`` working days left (negative: overdue); ``passed``: the due day is behind us even when no working
+    day has followed it yet (a Saturday after a Friday deadline)."""
     if n > 0:
         return _("working days left: {n}").format(n=n)
+    if n == 0 and passed:
+        return _("the deadline has passed")
     if n == 0:
         return _("the answer is due today")
     return _("overdue by working days: {n}").format(n=-n)
@@ -395,7 +399,8 @@ def case_block(n: int, case: Case, today: date, lang: str, cal: Any) -> str:
                                                                       what=item_label(nxt.key)))
         lines.append("   " + _("Answer due {date}, {left}").format(
             date=fmt(deadlines.review_due, lang),
-            left=days_left_text(working_days_left(today, deadlines.review_due, cal))))
+            left=days_left_text(working_days_left(today, deadlines.review_due, cal),
+                                passed=today > deadlines.review_due)))
     return "\n".join(lines)
 
 

@@ -459,3 +459,20 @@ def test_the_longest_timeline_fits_one_message():
             visible = render_text(f"{prefix}\n\n{text}", "HTML", False)
             assert len(visible.encode("utf-16-le")) // 2 <= 4096, (lang, status, len(visible))
             assert "⚠️" in text and "ℹ️" in text  # the late notice and the provisional year are in it
+
+
+async def test_my_never_says_due_today_on_the_day_off_after_the_deadline(fake, db_path, no_unhandled):
+    clock = FakeClock(datetime(2026, 12, 18, 12, 0, tzinfo=ALMATY))  # Friday
+    async with running_bot(fake, db_path, clock=clock) as app:
+        u = fake.user(1211, "Ольга", language_code="ru")
+        await u.send("/start")
+        await u.expect()
+        await app.deps["cases"].create(1211, "provider", date(2026, 12, 10))  # due Friday 18.12.2026
+        await u.send("/my")
+        assert tr("the answer is due today", "ru") in (await u.expect()).text
+        clock.set(datetime(2026, 12, 19, 12, 0, tzinfo=ALMATY))  # Saturday: late, no working day since
+        await u.send("/my")
+        listing = await u.expect()
+        assert tr("the answer is due today", "ru") not in listing.text
+        assert tr("the deadline has passed", "ru") in listing.text
+        assert tr("no answer in time", "ru") in listing.text

@@ -88,6 +88,15 @@ def _wizard_action(data: str | None) -> tuple[str, str] | None:
     return cb.a, cb.v
 
 
+_MONTH = re.compile(r":(\d{4})(0[1-9]|1[0-2])(?=:|$)")
+
+
+def _month_label(label: str, data: str) -> str:
+    """A date picker's « ‹ › » button says which month it shows (its callback carries YYYYMM)."""
+    found = _MONTH.findall(data) if label in ("«", "‹", "›", "»") else []
+    return f"{label} {found[-1][1]}.{found[-1][0]}" if found else label
+
+
 class ConsoleSession(BaseSession):
     def __init__(self, out: TextIO, files_dir: Path) -> None:
         super().__init__()
@@ -136,32 +145,30 @@ class ConsoleSession(BaseSession):
             self.reply = []
 
     def _inline(self, markup: InlineKeyboardMarkup, message_id: int) -> None:
-        """Collect the buttons of an inline keyboard; a date picker is drawn as a compact month calendar (the
-        month, the weekdays, the days) whose labels and filler cells are not buttons."""
-        grid: list[str] = []
-        hint_keys: list[str] = []
+        """Collect the buttons of an inline keyboard. A date picker (handlers.datepicker: rows of 7 cells under
+        a « ‹ month › » row) is drawn as a compact month calendar: its days are picked with /d<day>, and its
+        labels and filler cells (the month, the weekdays, blanks, "·") are not buttons."""
+        rows = [[b for b in row if b.callback_data is not None] for row in markup.inline_keyboard]
         for row in markup.inline_keyboard:
+            for b in row:
+                if b.url:
+                    self._print(f"     ({b.text}: {b.url})")
+        # The picker's inert cells share one callback (its "nop"): the weekdays and blanks reveal it.
+        inert = {b.callback_data for row in rows if len(row) == 7 for b in row if not b.text.strip().isdigit()}
+        grid: list[str] = []
+        for row in rows:
             week = len(row) == 7
             cells: list[str] = []
             for b in row:
-                if b.callback_data is None:
-                    if b.url:
-                        self._print(f"     ({b.text}: {b.url})")
-                    continue
-                action, value = _wizard_action(b.callback_data) or (None, "")
                 label = b.text.strip()
-                if action == "dp" and value[6:].isdigit():
-                    day = int(value[6:])
-                    self.inline.append(Button(b.text, b.callback_data, message_id, day=day, action=action))
-                    cells.append(str(day))
-                elif action == "nop" or label in _INERT or week:
-                    cells.append(label)  # a calendar label: the month, a weekday, an empty cell
+                if week and label.isdigit():
+                    self.inline.append(Button(label, b.callback_data, message_id, day=int(label)))
+                    cells.append(label)
+                elif week or b.callback_data in inert or label in _INERT:
+                    cells.append(label)  # the month, a weekday, an empty cell
                 else:
-                    if action == "dm" and len(value) == 6:  # month navigation: say where it goes
-                        label = f"{label} {value[4:]}.{value[:4]}"
-                    self.inline.append(Button(label, b.callback_data, message_id, action=action))
-                    if action == "dn":
-                        hint_keys.append(b.callback_data)
+                    self.inline.append(Button(_month_label(label, b.callback_data or ""), b.callback_data,
+                                              message_id, action=(_wizard_action(b.callback_data) or ("",))[0]))
             if week:
                 grid.append("".join(c.rjust(4) for c in cells))
             elif any(cells):
@@ -170,9 +177,9 @@ class ConsoleSession(BaseSession):
             for line in grid:
                 self._print("     " + line)
             self.note(CALENDAR_HINT)
-        for key in hint_keys:  # once per question: the same question's later messages carry the same button
-            if key not in self.hinted:
-                self.hinted.add(key)
+        for b in self.inline:  # once per question: the same question's later messages carry the same «Done»
+            if b.message_id == message_id and b.action == "dn" and b.callback_data not in self.hinted:
+                self.hinted.add(b.callback_data)  # type: ignore[arg-type]
                 self.note(ATTACH_HINT)
 
     def numbered(self) -> list[Button]:

@@ -162,6 +162,27 @@ def test_a_whole_complaint_in_the_console(tmp_path, lang):
     assert [a["name"] for a in stored["attachments"]] == ["talon.pdf"]
 
 
+def test_tracking_in_the_console_typed_numbers_and_its_date_picker(tmp_path):
+    """/my: a registration number "4" and an extension of "4" working days are typed answers; the tracking
+    questions' date picker is the same compact calendar."""
+    lines = ["/start", "/2", "/my", "/1",  # I have already filed a complaint
+             "/1", "ЦОН Алмалинского района г. Алматы",  # reviewed by the provider; where it was filed
+             "/2", "/d3",  # registered: the 3rd of the previous month
+             "4",  # registration number 4
+             "/4",  # learned: Skip
+             "/1", "4", "/4", "/4"]  # extended: by 4 working days; the day not known, not told yet
+    result = console(tmp_path, lines)
+    assert result.returncode == 0 and result.stderr == ""
+    said = turns(result.stdout)
+    assert tr(CALENDAR_HINT, "ru") in said["ЦОН Алмалинского района г. Алматы"][0]
+    with sqlite3.connect(tmp_path / "data" / "shagym.sqlite3") as conn:
+        registered_on, reg_number, extended_by = conn.execute(
+            "SELECT registered_on, reg_number, extended_by FROM cases").fetchone()
+    third = (TODAY.replace(day=1) - timedelta(days=1)).replace(day=3)
+    assert reg_number == "4" and extended_by == 4
+    assert third <= datetime.strptime(registered_on, "%Y-%m-%d").date() <= third + timedelta(days=4)  # off days
+
+
 # ---------------------------------------------------------------------------------------- the console's notes
 
 def test_start_is_quiet_and_the_console_speaks_the_persons_language(tmp_path):

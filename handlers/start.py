@@ -13,7 +13,7 @@ from bot.clock import Clock
 from bot.config import Settings
 from handlers.complaint.handlers import ask_again, cancel_requested
 from handlers.tracking import ask_again as ask_tracking_again
-from handlers.common import BTN_LANGUAGE, bilingual, main_menu
+from handlers.common import BTN_LANGUAGE, bilingual, call_1414, desk_on, main_menu
 from storage.calendar import CalendarRepo
 from storage.users import User, UsersRepo
 
@@ -45,12 +45,17 @@ async def ask_language(message: Message, i18n: I18n) -> None:
 
 
 def welcome_text() -> str:
-    return _(
-        "Hello! I am Shagym, a helper for complaints about public services in Kazakhstan.\n\n"
-        "I can explain your rights and the deadlines, prepare a complaint with every field the law "
-        "requires, remind you of the deadlines and pass your case to a person.\n\n"
-        "This is guidance, not legal advice. Choose below what you need."
-    )
+    if desk_on():
+        can = _("I can explain your rights and the deadlines, prepare a complaint with every field the law "
+                "requires, remind you of the deadlines and pass your case to a person.")
+    else:
+        can = _("I can explain your rights and the deadlines, prepare a complaint with every field the law "
+                "requires and remind you of the deadlines.") + " " + call_1414()
+    return "\n\n".join((
+        _("Hello! I am Shagym, a helper for complaints about public services in Kazakhstan."),
+        can,
+        _("This is guidance, not legal advice. Choose below what you need."),
+    ))
 
 
 @router.message(CommandStart())

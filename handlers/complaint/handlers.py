@@ -42,7 +42,16 @@ from bot.complaint import (
 from bot.config import Settings
 from bot.documents import document_filename, render_docx, render_pdf
 from bot.i18n import translator
-from handlers.common import BTN_COMPLAINT, BTN_HUMAN, BTN_MY, BTN_QUESTIONS, MenuButton, is_menu_button, main_menu
+from handlers.common import (
+    BTN_COMPLAINT,
+    BTN_HUMAN,
+    BTN_MY,
+    BTN_QUESTIONS,
+    MenuButton,
+    desk_on,
+    is_menu_button,
+    main_menu,
+)
 from handlers.complaint.callbacks import PREFIX, WizCb
 from handlers.complaint.keyboards import (
     cancel_confirm_keyboard,
@@ -463,9 +472,10 @@ async def confirm(turn: Turn, w: Wiz, *, db: Database, user: User, i18n: I18n, c
             "an EDS or a one-time SMS code); attach the photos and files there.\n"
             "3. Questions: the 1414 contact centre (1414 or 8-800-080-7777, free).\n\n"
             "Once the complaint is registered, send /my with its registration date: I will count the review "
-            "deadline and remind you. If you want a person to look at it, press the button below."
-        ).format(number=stored.number),
-        reply_markup=escalate_keyboard(stored.id),
+            "deadline and remind you."
+        ).format(number=stored.number)
+        + ("\n\n" + _("If you want a person to look at it, press the button below.") if desk_on() else ""),
+        reply_markup=escalate_keyboard(stored.id) if desk_on() else None,
     )
 
 

@@ -24,7 +24,9 @@ from handlers.common import (
     BTN_HUMAN,
     EscalateCb,
     MenuButton,
+    call_1414,
     is_menu_button,
+    main_menu,
 )
 from handlers.operators.callbacks import EndCb, RateCb
 from handlers.operators.service import Desk, desk_of
@@ -71,8 +73,6 @@ async def cancel_relay(message: Message, app: Any) -> None:
     if ticket is None or not ticket.relay:
         raise SkipHandler  # start's /cancel answers
     await desk.end_relay(ticket, message.from_user.id)  # type: ignore[union-attr]
-    from handlers.common import main_menu
-
     await message.answer(ended_text(ticket), reply_markup=main_menu())
 
 
@@ -86,6 +86,10 @@ def ended_text(ticket: Ticket) -> str:
 async def open_ticket(bot: Bot, chat_id: int, user_id: int, lang: str, source: str, ref: int,
                       state: FSMContext, app: Any) -> None:
     desk = desk_of(app)
+    if desk.chat_id is None:  # an old button from before the desk was switched off: 1414, and a fresh menu
+        await bot.send_message(chat_id, _("This bot has no operators' desk, so I cannot pass your request to a "
+                                          "person.") + "\n" + call_1414(), reply_markup=main_menu())
+        return
     ticket, created, error = await desk.escalate(user_id, lang, source, ref or None)
     if error == "no_complaint":
         await bot.send_message(chat_id, _("I could not find this complaint. Please open it again from /my."))

@@ -103,7 +103,7 @@ _ITEM_LABELS = {
     "review_due_original": N_("Original deadline for the answer"),
     "review_due": N_("Deadline for the answer"),
     "extension_notice_due": N_("Last day to tell you about the extension"),
-    "escalate_from": N_("No answer by now counts as a refusal: you can complain further"),
+    "escalate_from": N_("No answer by now is inaction: you can appeal it"),
     "filing_limit": N_("Your 3-month limit for filing ends"),
 }
 _BASIS_LABELS = {
@@ -119,8 +119,9 @@ _BASIS_LABELS = {
         "Law on public services, art. 25: the akim (local executive body) reviews it within 5 working days"),
     "extension_max_10": N_("The review term may be extended by at most 10 working days"),
     "extension_notice_3": N_("You must be told of an extension, with its reasons, within 3 working days"),
-    "appk_91_2_missed_deadline_is_refusal": N_(
-        "APPK art. 91 p. 2: a missed deadline counts as a refusal, which you can appeal"),
+    "review_missed_inaction": N_(
+        "No answer within the review term is inaction, which you can appeal to the quality authority, a higher "
+        "body or the court"),
     "appk_92_filing_limit": N_(
         "APPK art. 92: 3 calendar months from the day you learned of the decision; a missed limit can be "
         "restored for a valid reason"),

@@ -107,9 +107,10 @@ async def test_track_from_scratch_shows_timeline_and_plans_reminders(fake, db_pa
         assert long(date(2026, 12, 22), "kk") in timeline.text
         assert long(date(2026, 12, 23), "kk") in timeline.text  # escalate from
         assert long(REGISTERED, "kk") in timeline.text
-        for msgid in ("Deadline for the answer", "No answer by now counts as a refusal: you can complain further",
+        for msgid in ("Deadline for the answer", "No answer by now is inaction: you can appeal it",
                       "Law on public services, art. 25: the service provider reviews it within 5 working days",
-                      "APPK art. 91 p. 2: a missed deadline counts as a refusal, which you can appeal",
+                      "No answer within the review term is inaction, which you can appeal to the quality "
+                      "authority, a higher body or the court",
                       "This is guidance, not legal advice."):
             assert tr(msgid, "kk") in timeline.text
         assert "&lt;Есиль&gt;" in timeline.text and "<Есиль>" in timeline.plain_text  # user text escaped

@@ -8,9 +8,10 @@ Kinds (all for the citizen who filed the complaint):
                              only when the term was extended and the person has not recorded being told.
 * ``review_due_soon``       one working day before the review is due.
 * ``review_due_today``      on the day the review is due.
-* ``review_missed``         the working day after the due day: a missed deadline counts as a refusal
-                             (APPK art. 91 p. 2); what to do next (the quality authority, then court) and
-                             the 3-month filing limit for that next complaint (APPK art. 92).
+* ``review_missed``         the working day after the due day: no answer in time is the body's inaction,
+                             which can be appealed (LEGAL.md §3); what to do next (the quality authority or
+                             the court), with the last day of each: one month for the court from the end of
+                             the review term (APPK art. 136), 3 months for a further complaint (APPK art. 92).
 
 Every reminder goes out at ``send_at`` local time on its day, moved into the allowed hours
 (``quiet_start``..``quiet_end`` local, 09:00-20:00 by default) by :func:`next_allowed`.
@@ -24,12 +25,11 @@ from datetime import date, datetime, time, timedelta, timezone
 from typing import Any, Callable, Protocol
 from zoneinfo import ZoneInfo
 
-from bot.deadlines import FILING_LIMIT_MONTHS, Deadlines, Recipient, add_months, filing_limit_from
+from bot.deadlines import Deadlines, Recipient
 
 __all__ = [
     "KINDS",
     "PlannedReminder",
-    "filing_limit_after_miss",
     "is_allowed",
     "next_allowed",
     "plan_case",
@@ -98,12 +98,6 @@ def next_allowed(moment: datetime, tz: ZoneInfo, quiet_start: time, quiet_end: t
 # --------------------------------------------------------------------------------------------- #
 
 
-def filing_limit_after_miss(deadlines: Deadlines, cal: _Calendar) -> date:
-    """Last day to file the next complaint about a missed review deadline: 3 calendar months from the day the
-    silence became a refusal (``escalate_from``), moved to a working day (APPK art. 91 p. 2, art. 92)."""
-    return filing_limit_from(deadlines.escalate_from, cal)
-
-
 def next_step(recipient: Recipient | str) -> str:
     """Where to go after a missed deadline: the quality authority after the provider/akim, else court."""
     return "court" if Recipient(recipient) is Recipient.QUALITY_AUTHORITY else "quality_authority"
@@ -146,10 +140,12 @@ def plan_case(
         days.append(("review_due_soon", soon, {"day": due.isoformat()}))
     days.append(("review_due_today", due, {"day": due.isoformat()}))
     missed = cal.next_working_day(due)
+    assert deadlines.court_until is not None and deadlines.further_complaint_until is not None
     days.append(("review_missed", missed, {
         "day": due.isoformat(),
         "next_step": next_step(deadlines.recipient),
-        "filing_limit": filing_limit_after_miss(deadlines, cal).isoformat(),
+        "filing_limit": deadlines.further_complaint_until.day.isoformat(),
+        "court_until": deadlines.court_until.day.isoformat(),
     }))
 
     planned = [PlannedReminder(kind, at(day), {**base, **extra}) for kind, day, extra in days]
@@ -193,13 +189,11 @@ def render_reminder(
     deadlines: Deadlines,
     gettext: Callable[[str], str],
     lang: str,
-    cal: _Calendar | None = None,
 ) -> str:
     """The message text (Telegram HTML; user data escaped) in the language of ``gettext``/``lang``.
 
     The dates come from ``deadlines`` (recomputed at send time), so a re-planned case is never described with
-    stale dates. ``cal`` is needed only for the filing limit of ``review_missed`` (without it: 3 calendar
-    months, unadjusted).
+    stale dates. A date stands after a colon or a dash, never glued into a phrase that needs a case ending.
     """
     from babel.dates import format_date
 
@@ -233,33 +227,32 @@ def render_reminder(
             "mark the complaint as answered so that we stop the reminders."
         ).format(ref=ref, date=d(deadlines.review_due))
     elif kind == "review_missed":
-        if cal is not None:
-            limit = filing_limit_after_miss(deadlines, cal)
-        else:
-            limit = add_months(deadlines.escalate_from, FILING_LIMIT_MONTHS)  # no calendar: the unshifted day
+        court, further = deadlines.court_until, deadlines.further_complaint_until
+        assert court is not None and further is not None
         head = _(
-            "The deadline for answering your complaint {ref} was {date}. If you have no answer, the missed "
-            "deadline counts as a refusal, and you can appeal it."
+            "The review term of your complaint {ref} is over (its last day: {date}). If you have no answer, "
+            "the body's silence is inaction, and you can appeal it."
         ).format(ref=ref, date=d(deadlines.review_due))
+        limits = [_("Last day to go to court: {date} (one month from the end of the review term, APPK art. "
+                    "136).").format(date=d(court.day))]
         if next_step(deadlines.recipient) == "quality_authority":
             steps = _(
-                "What to do next:\n"
-                "1. Complain to the authorised body for the quality of public services (the Agency for Civil "
-                "Service Affairs, its department in your region) through eOtinish or your eGov personal "
-                "account. It reviews a complaint within 15 working days.\n"
-                "2. If that does not help, go to court."
+                "What you can do:\n"
+                "1. Complain about the inaction to the authorised body for the quality of public services (the "
+                "Agency for Civil Service Affairs, its department in your region) through eOtinish or your eGov "
+                "personal account. It reviews a complaint within 15 working days.\n"
+                "2. Or go to court with a claim against the inaction."
             )
+            limits.insert(0, _("Last day for the complaint: {date} (3 months, APPK art. 92).").format(
+                date=d(further.day)))
         else:
             steps = _(
-                "What to do next: go to court, or complain to a higher body. Your pre-trial complaint has "
-                "been filed, so the court may be approached."
+                "What you can do: go to court with a claim against the inaction, or complain to a higher body. "
+                "Your pre-trial complaint has been filed, so the court may be approached."
             )
-        limit_text = _(
-            "File it by {date}: the limit is 3 months from the day you learned of the violation. A missed "
-            "limit can be restored for a valid reason."
-        ).format(date=d(limit))
+        limits.append(_("A missed limit can be restored for a valid reason."))
         note = _("This is guidance, not legal advice.")
-        text = f"{head}\n\n{steps}\n\n{limit_text}\n\n<i>{note}</i>"
+        text = f"{head}\n\n{steps}\n\n" + "\n".join(limits) + f"\n\n<i>{note}</i>"
     else:
         raise ValueError(f"unknown reminder kind {kind!r}")
     return text

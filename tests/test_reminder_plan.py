@@ -163,12 +163,12 @@ def i18n():
     return build_i18n()
 
 
-@pytest.mark.parametrize("lang,probe", [("ru", "Срок ответа"), ("kk", "жауап беру мерзімі өтті")])
+@pytest.mark.parametrize("lang,probe", [("ru", "Срок рассмотрения вашей жалобы"), ("kk", "қарау мерзімі өтті")])
 def test_render_all_kinds_translated(cal, i18n, lang, probe):
     d = compute("provider", date(2026, 3, 18), cal, forwarded_via_provider=True, extended_by=3,
                 extended_on=date(2026, 4, 1))
     _ = translator(i18n, lang)
-    texts = {k: render_reminder(k, case=_Case(), deadlines=d, gettext=_, lang=lang, cal=cal) for k in KINDS}
+    texts = {k: render_reminder(k, case=_Case(), deadlines=d, gettext=_, lang=lang) for k in KINDS}
     for kind, text in texts.items():
         assert "&lt;Алмалы&gt; &amp; Co" in text and "<Алмалы>" not in text, kind
         assert "ЖТ-2026-001" in text
@@ -184,7 +184,42 @@ def test_render_all_kinds_translated(cal, i18n, lang, probe):
 def test_render_next_step_after_quality_authority_is_court(cal, i18n):
     d = compute("quality_authority", date(2026, 3, 18), cal)
     text = render_reminder("review_missed", case=_Case(reg_number=None), deadlines=d,
-                           gettext=translator(i18n, "ru"), lang="ru", cal=cal)
+                           gettext=translator(i18n, "ru"), lang="ru")
     assert "суд" in text and "Агентство" not in text
     with pytest.raises(ValueError):
         render_reminder("nope", case=_Case(), deadlines=d, gettext=str, lang="ru")
+
+
+# --- after a missed review: inaction, with the court's one month and the further complaint's 3 months -----------
+
+def _long(day, lang):
+    from babel.dates import format_date
+
+    return format_date(day, format="long", locale=lang)
+
+
+@pytest.mark.parametrize("lang", ["ru", "kk"])
+@pytest.mark.parametrize("recipient", ["provider", "quality_authority"])
+def test_review_missed_is_inaction_with_court_and_complaint_limits(cal, i18n, lang, recipient):
+    d = compute(recipient, date(2026, 3, 18), cal)
+    text = render_reminder("review_missed", case=_Case(), deadlines=d, gettext=translator(i18n, lang), lang=lang)
+    plain = text.replace("\u202f", " ")
+    # the court: one month from the end of the review term, its last day named
+    assert _long(d.court_until.day, lang) in text
+    assert "136" in text
+    # inaction, never "a missed deadline counts as a refusal" (LEGAL.md §3)
+    assert ("бездейств" if lang == "ru" else "әрекетсіздік") in plain
+    assert ("отказ" if lang == "ru" else "бас тарту") not in plain
+    if recipient == "provider":  # the Agency is the next body; its 3 months named as well
+        assert _long(d.further_complaint_until.day, lang) in text
+    # grammar by construction: no "до {date}", no "г..", no Kazakh date glued to a postposition
+    assert "г.." not in plain and " до " not in plain
+    for day in (d.review_due, d.court_until.day, d.further_complaint_until.day):
+        assert _long(day, lang).replace("\u202f", " ") + " дейін" not in plain
+
+
+def test_review_missed_payload_names_both_limits(cal):
+    d = compute("provider", date(2026, 3, 18), cal)
+    missed = plan(d, cal)[-1].payload
+    assert missed["court_until"] == d.court_until.day.isoformat() == "2026-04-30"  # 30.03 + 1 month, a Thursday
+    assert missed["filing_limit"] == d.further_complaint_until.day.isoformat()

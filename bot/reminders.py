@@ -30,6 +30,7 @@ from bot.deadlines import Deadlines, Recipient
 __all__ = [
     "KINDS",
     "PlannedReminder",
+    "filing_limit_after_miss",
     "is_allowed",
     "next_allowed",
     "plan_case",
@@ -96,6 +97,13 @@ def next_allowed(moment: datetime, tz: ZoneInfo, quiet_start: time, quiet_end: t
 # --------------------------------------------------------------------------------------------- #
 # Planning
 # --------------------------------------------------------------------------------------------- #
+
+
+def filing_limit_after_miss(deadlines: Deadlines, cal: _Calendar | None = None) -> date:
+    """Last day to file a further complaint about a missed review: 3 calendar months from the first day of the
+    body's inaction, moved to a working day (APPK art. 92); computed by the legal core with its calendar."""
+    assert deadlines.further_complaint_until is not None
+    return deadlines.further_complaint_until.day
 
 
 def next_step(recipient: Recipient | str) -> str:

@@ -34,6 +34,7 @@ __all__ = [
     "is_allowed",
     "next_allowed",
     "plan_case",
+    "appeal_limits",
     "render_reminder",
 ]
 
@@ -235,15 +236,12 @@ def render_reminder(
             "mark the complaint as answered so that we stop the reminders."
         ).format(ref=ref, date=d(deadlines.review_due))
     elif kind == "review_missed":
-        court, further = deadlines.court_until, deadlines.further_complaint_until
-        assert court is not None and further is not None
         head = _(
             "The review term of your complaint {ref} is over (its last day: {date}). If you have no answer, "
             "the body's silence is inaction, and you can appeal it."
         ).format(ref=ref, date=d(deadlines.review_due))
-        limits = [_("Last day to go to court: {date} (one month from the end of the review term, APPK art. "
-                    "136).").format(date=d(court.day))]
-        if next_step(deadlines.recipient) == "quality_authority":
+        to_agency = next_step(deadlines.recipient) == "quality_authority"
+        if to_agency:
             steps = _(
                 "What you can do:\n"
                 "1. Complain about the inaction to the authorised body for the quality of public services (the "
@@ -251,16 +249,40 @@ def render_reminder(
                 "personal account. It reviews a complaint within 15 working days.\n"
                 "2. Or go to court with a claim against the inaction."
             )
-            limits.insert(0, _("Last day for the complaint: {date} (3 months, APPK art. 92).").format(
-                date=d(further.day)))
         else:
             steps = _(
                 "What you can do: go to court with a claim against the inaction, or complain to a higher body. "
                 "Your pre-trial complaint has been filed, so the court may be approached."
             )
-        limits.append(_("A missed limit can be restored for a valid reason."))
-        note = _("This is guidance, not legal advice.")
-        text = f"{head}\n\n{steps}\n\n" + "\n".join(limits) + f"\n\n<i>{note}</i>"
+        limits = appeal_limits(deadlines, gettext=gettext, lang=lang, further=to_agency)
+        text = f"{head}\n\n{steps}\n\n{limits}"
     else:
         raise ValueError(f"unknown reminder kind {kind!r}")
     return text
+
+
+def appeal_limits(deadlines: Deadlines, *, gettext: Callable[[str], str], lang: str, further: bool = True) -> str:
+    """The last days after the review, one per line: a further complaint (3 months, APPK art. 92; when
+    ``further``) and the court (one month, APPK art. 136), counted from the answer (``deadlines.answered_on``)
+    or from the missed review; then that a missed limit can be restored, and the guidance note (HTML)."""
+    from babel.dates import format_date
+
+    _ = gettext
+    court, complaint = deadlines.court_until, deadlines.further_complaint_until
+    assert court is not None and complaint is not None
+
+    def d(day: date) -> str:
+        return format_date(day, format="long", locale=lang)
+
+    lines = []
+    if further:
+        lines.append(_("Last day for the complaint: {date} (3 months, APPK art. 92).").format(date=d(complaint.day)))
+    if deadlines.answered_on is not None:
+        lines.append(_("Last day to go to court: {date} (one month from the day you received the answer, APPK "
+                       "art. 136).").format(date=d(court.day)))
+    else:
+        lines.append(_("Last day to go to court: {date} (one month from the end of the review term, APPK art. "
+                       "136).").format(date=d(court.day)))
+    lines.append(_("A missed limit can be restored for a valid reason."))
+    note = _("This is guidance, not legal advice.")
+    return "\n".join(lines) + f"\n\n<i>{_quote(note)}</i>"

@@ -8,7 +8,6 @@ else falls through to the complaint wizard, tracking and the FAQ.
 
 from __future__ import annotations
 
-import html
 from typing import Any
 
 from aiogram import Bot, F, Router
@@ -18,8 +17,8 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import I18n, gettext as _
 
-from bot.deadlines import filing_limit_from
-from bot.reminders import next_step
+from bot.deadlines import compute
+from bot.reminders import appeal_limits, next_step
 from handlers.common import (
     BTN_HUMAN,
     EscalateCb,
@@ -169,27 +168,30 @@ def rating_keyboard(ticket: Ticket, gettext=_) -> InlineKeyboardMarkup | None:
 
 
 async def next_steps_text(desk: Desk, ticket: Ticket, lang: str) -> str:
+    """What to do after a result the citizen disagrees with: the next body or the court, with the last day of
+    each, counted from the day the result came (LEGAL.md §3: one month for the court, 3 for a complaint)."""
     recipient = None
-    if ticket.case_id is not None:
-        case = await desk.cases.get(ticket.case_id)
-        recipient = case.recipient_kind if case else None
+    case = await desk.cases.get(ticket.case_id) if ticket.case_id is not None else None
+    if case is not None:
+        recipient = case.recipient_kind
     if recipient is None and ticket.complaint_id is not None:
         stored = await desk.complaints.get(ticket.complaint_id)
         recipient = stored.complaint.recipient_kind if stored else None
-    cal = desk.calendars.calendar
-    limit = filing_limit_from(desk.today(), cal)
-    if recipient is not None and next_step(recipient) == "court":
-        steps = _("Next step: the court. Your complaint was reviewed by the authorised body, so you may go to "
-                  "court.")
+    answered = desk.local_day(ticket.resolved_at) if ticket.resolved_at else desk.today()
+    registered = case.registered_on if case is not None else answered
+    deadlines = compute(recipient or "provider", min(registered, answered), desk.calendars.calendar,
+                        answered_on=answered)
+    to_court = recipient is not None and next_step(recipient) == "court"
+    if to_court:
+        steps = _("Your complaint was reviewed by the authorised body for the quality of public services (the "
+                  "Agency for Civil Service Affairs), so the next step is the court: a claim against its decision.")
     else:
-        steps = _("Next steps:\n1. Complain to the authorised body for the quality of public services (the "
+        steps = _("What you can do:\n1. Complain to the authorised body for the quality of public services (the "
                   "Agency for Civil Service Affairs, its department in your region) through eOtinish or your "
-                  "eGov personal account. It reviews a complaint within 15 working days.\n2. If that does not "
-                  "help, go to court.")
-    limit_text = _("The limit is 3 months from the day you learned of the result: file by {date}. A missed "
-                   "limit can be restored for a valid reason.").format(date=desk.citizen_date(limit, lang))
-    note = _("This is guidance, not legal advice.")
-    return f"{steps}\n\n{limit_text}\n\n<i>{html.escape(note)}</i>"
+                  "eGov personal account. It reviews a complaint within 15 working days.\n2. Or go to court "
+                  "with a claim against the decision.")
+    limits = appeal_limits(deadlines, gettext=_, lang=lang, further=not to_court)
+    return f"{steps}\n\n{limits}"
 
 
 @router.callback_query(RateCb.filter())

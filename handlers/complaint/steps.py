@@ -316,6 +316,7 @@ def iin_reason(reason: str | None) -> str:
         "bad_birth_date": _("the first 6 digits must be a real date of birth (YYMMDD)."),
         "bad_bin_month": _("the 3rd and 4th digits must be the month of registration (01 to 12)."),
         "bad_bin_type": _("the 5th digit (type of organisation) must be 4, 5 or 6."),
+        "bad_bin_subdivision": _("the 6th digit (head office, branch or representative office) must be from 0 to 3."),
         "check_digit_unresolvable": _("no valid number has these first 11 digits; please check for a typo."),
         "check_digit_mismatch": _("the last (check) digit does not match the others; please check for a typo."),
     }

@@ -28,6 +28,7 @@ from aiogram.utils.i18n import I18n, gettext as _
 from bot.clock import Clock
 from bot.complaint import (
     FIELDS,
+    ID_DOC_FIELDS,
     Attachment,
     Complaint,
     ParseResult,
@@ -215,8 +216,10 @@ def apply_value(draft: Complaint, step: str, value: Any) -> None:
             if spec.applies_to not in ("both", value):
                 setattr(draft, spec.name, None)
         draft.no_iin = False
-    if step == "iin":
+    if step == "iin":  # an IIN after all: the identity document is not needed
         draft.no_iin = False
+        for name in ID_DOC_FIELDS:
+            setattr(draft, name, None)
     setattr(draft, step, value)
 
 
@@ -401,7 +404,7 @@ async def confirm(turn: Turn, w: Wiz, *, db: Database, user: User, i18n: I18n, c
     draft.consent = True
     stored = await ComplaintsRepo(db, turn.settings.tz).create(user.id, draft, turn.lang, clock.now())
     await turn.state.clear()
-    render_args = dict(number=stored.number, gettext=translator(i18n, turn.lang), lang=turn.lang, today=turn.today)
+    render_args = dict(number=stored.number, gettext=translator(i18n, turn.lang), lang=turn.lang)
     # Rendering takes ~0.1 s of pure Python: off the event loop, so other people's updates keep flowing.
     content = await asyncio.to_thread(render_docx, stored.complaint, **render_args)
     await turn.bot.send_document(

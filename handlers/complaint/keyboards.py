@@ -15,6 +15,7 @@ from handlers.complaint.callbacks import WizCb
 from handlers.complaint.steps import (
     ATTACHMENTS,
     CHOICES,
+    DATE_STEPS,
     OPTIONAL,
     choice_button,
     field_label,
@@ -92,7 +93,7 @@ def step_keyboard(
     rows: Rows = []
     if step in CHOICES:
         rows += choice_rows(step, token, n)
-    elif step in ("decision_date", "learned_date", "outgoing_date"):
+    elif step in DATE_STEPS:
         y, m = month or (today.year, today.month)
         rows += date_rows(token, n, y, m, today, lang)
     elif step == "iin":

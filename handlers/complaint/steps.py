@@ -12,8 +12,11 @@ from aiogram.utils.i18n import gettext as _
 
 from bot.complaint import (
     APPLICANT_KINDS,
+    CONDITIONALLY_REQUIRED,
     FIELDS_BY_NAME,
     GROUNDS,
+    ID_DOC_FIELDS,
+    ID_DOC_TYPES,
     RECIPIENT_KINDS,
     Complaint,
     ParseResult,
@@ -21,6 +24,7 @@ from bot.complaint import (
     attachment_kind_label,
     fields_for,
     grounds_label,
+    id_doc_type_label,
     recipient_label,
 )
 
@@ -40,6 +44,7 @@ ORDER: tuple[str, ...] = (
     "first_name",
     "patronymic",
     "iin",
+    *ID_DOC_FIELDS,  # only with no IIN
     # legal entity
     "org_name",
     "bin",
@@ -69,22 +74,25 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "grounds": GROUNDS,
     "recipient_kind": RECIPIENT_KINDS,
     "applicant_kind": APPLICANT_KINDS,
+    "id_doc_type": ID_DOC_TYPES,
 }
 DATE_STEPS = frozenset(name for name, spec in FIELDS_BY_NAME.items() if spec.kind == "date")
-#: Optional fields get a "Skip" button (grounds_other_text is conditionally required, never skippable).
+#: Optional fields get a "Skip" button (conditionally required ones are never skippable).
 OPTIONAL = frozenset(
-    name for name, spec in FIELDS_BY_NAME.items() if not spec.required and name != "grounds_other_text"
+    name for name, spec in FIELDS_BY_NAME.items() if not spec.required and name not in CONDITIONALLY_REQUIRED
 )
 
 
 def steps_for(draft: Complaint) -> list[str]:
     """The steps this draft goes through, in order (the applicant kind picks its fields; individual until
-    it is chosen); the progress marker counts them."""
+    it is chosen; the identity document only with no IIN); the progress marker counts them."""
     names = {f.name for f in fields_for(draft.applicant_kind or "individual")}
     return [
         s
         for s in ORDER
-        if (s in names or s == ATTACHMENTS) and (s != "grounds_other_text" or draft.grounds == "other")
+        if (s in names or s == ATTACHMENTS)
+        and (s != "grounds_other_text" or draft.grounds == "other")
+        and (s not in ID_DOC_FIELDS or draft.no_iin)
     ]
 
 
@@ -130,6 +138,10 @@ def field_label(name: str) -> str:
         "first_name": _("First name"),
         "patronymic": _("Patronymic"),
         "iin": _("IIN"),
+        "id_doc_type": _("Identity document"),
+        "id_doc_number": _("Document number"),
+        "id_doc_issued": _("Date of issue"),
+        "id_doc_issuer": _("Issued by"),
         "org_name": _("Organisation name"),
         "bin": _("BIN"),
         "outgoing_number": _("Outgoing number"),
@@ -178,6 +190,8 @@ def choice_button(step: str, value: str) -> str:
         return grounds_label(value, _)
     if step == "recipient_kind":
         return recipient_button(value)
+    if step == "id_doc_type":
+        return id_doc_type_label(value, _)
     return applicant_label(value, _)
 
 
@@ -201,14 +215,20 @@ def question(step: str) -> str:
     questions = {
         "grounds_other_text": _("Briefly describe the violation (up to 500 characters):"),
         "recipient_name": _(
-            "Write the name of the body (and of its head, if you know it). "
-            "Example: «Head of the Public Service Centre of Almaty district, Astana»."
+            "To whom is the complaint addressed? Write it as it will stand at the top of the document: the head "
+            "and the body. Example: «To the Head of the Public Service Centre of Almaty district, Astana»."
         ),
         "applicant_kind": _("Who is complaining: a person (an individual) or an organisation (a legal entity)?"),
         "surname": _("Your surname, as in your identity document:"),
         "first_name": _("Your first name:"),
         "patronymic": _("Your patronymic (only if it is in your identity document), or press «Skip»:"),
         "iin": _("Your IIN (12 digits). If you have no IIN, press the button below."),
+        "id_doc_type": _(
+            "With no IIN, the complaint gives the details of your identity document instead. Which document is it?"
+        ),
+        "id_doc_number": _("The document's number (with its series, if it has one), as written in it:"),
+        "id_doc_issued": _("Date of issue of the document (for example 20.05.2019):"),
+        "id_doc_issuer": _("Who issued the document, as written in it (for example: «Ministry of Internal Affairs»):"),
         "org_name": _("Full name of the organisation:"),
         "bin": _("The organisation's BIN (12 digits):"),
         "outgoing_number": _("Outgoing number of your letter (as registered in your organisation):"),
@@ -266,6 +286,8 @@ def raw_value(draft: Complaint, name: str) -> str | None:
         return recipient_label(draft.recipient_kind, _) if draft.recipient_kind else None
     if name == "applicant_kind":
         return applicant_label(draft.applicant_kind, _) if draft.applicant_kind else None
+    if name == "id_doc_type":
+        return id_doc_type_label(draft.id_doc_type, _) if draft.id_doc_type else None
     if name == "iin":
         return _("no IIN") if draft.no_iin else draft.iin
     if name == ATTACHMENTS:

@@ -29,7 +29,7 @@ from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
-from aiogram.utils.i18n import I18n, gettext as _
+from aiogram.utils.i18n import I18n, gettext as _, ngettext
 from babel.dates import format_date
 
 from bot.complaint import parse_date, recipient_label
@@ -178,10 +178,10 @@ def case_button_text(case: Case) -> str:
 
 def days_left_text(n: int) -> str:
     if n > 0:
-        return _("working days left: {n}").format(n=n)
+        return ngettext("{n} working day left", "{n} working days left", n).format(n=n)
     if n == 0:
         return _("the answer is due today")
-    return _("overdue by working days: {n}").format(n=-n)
+    return ngettext("overdue by {n} working day", "overdue by {n} working days", -n).format(n=-n)
 
 
 def next_item(deadlines: Deadlines, today: date):
@@ -197,9 +197,11 @@ def timeline_text(case: Case, deadlines: Deadlines, lang: str, cal: Any) -> str:
     ]
     if case.forwarded_via_provider:
         lines.append(_("Filed with the service provider, to be forwarded to the quality authority."))
-    term = _("Review term: {n} working days").format(n=deadlines.review_term)
+    term = ngettext("Review term: {n} working day", "Review term: {n} working days",
+                    deadlines.review_term).format(n=deadlines.review_term)
     if deadlines.extended_by:
-        term += "; " + _("extended by working days: {n}").format(n=deadlines.extended_by)
+        term += "; " + ngettext("extended by {n} working day", "extended by {n} working days",
+                                deadlines.extended_by).format(n=deadlines.extended_by)
     lines.append(term)
     lines.append("")
     lines.append(_("<b>Dates</b>"))
@@ -470,7 +472,7 @@ async def no_answer_yet(query: CallbackQuery, bot: Bot, case: Case, cases: Cases
                  "deadline.").format(date=due, left=days_left_text(left))
     elif left == 0:
         text = _("Today, {date}, is the last day for the answer. If there is no answer by the end of the day, "
-                 "the missed deadline counts as a refusal and you can appeal it.").format(date=due)
+                 "that is inaction, which you can appeal.").format(date=due)
     else:
         if next_step(deadlines.recipient) == "quality_authority":
             steps = _("Complain to the authorised body for the quality of public services (the Agency for Civil "
@@ -479,8 +481,8 @@ async def no_answer_yet(query: CallbackQuery, bot: Bot, case: Case, cases: Cases
         else:
             steps = _("You can go to court, or complain to a higher body.")
         text = _(
-            "The answer was due on {date}; {left}. A missed deadline counts as a refusal, and you can appeal it "
-            "(APPK art. 91 p. 2).\n\nWhat to do next: {steps}\n\nFile it by {limit}: 3 months, with a missed "
+            "The answer was due on {date}; {left}. No answer in time is inaction, and you can appeal it."
+            "\n\nWhat to do next: {steps}\n\nFile it by {limit}: 3 months, with a missed "
             "limit restorable for a valid reason."
         ).format(date=due, left=days_left_text(left), steps=steps,
                  limit=fmt(filing_limit_after_miss(deadlines, cal), lang))
@@ -694,7 +696,8 @@ async def form_message(message: Message, bot: Bot, state: FSMContext, user: User
         return
     if step in ("filed_with", "reg_number"):
         if len(text) > MAX_TEXT:
-            await message.answer(_("That is too long: at most {n} characters, please.").format(n=MAX_TEXT))
+            await message.answer(ngettext("That is too long: at most {n} character, please.",
+                                          "That is too long: at most {n} characters, please.", MAX_TEXT).format(n=MAX_TEXT))
             return
         data[step] = text
     elif step in ("registered", "learned_on"):
@@ -776,7 +779,8 @@ async def accept_ext_date(target, bot: Bot, state: FSMContext, data: dict, step:
     case = await cases.set_extension(case.id, by, on, value, at=clock.now())
     await reminder_service.schedule_case(case.id)
     deadlines = reminder_service.deadlines_of(case, cal)
-    prefix = _("Saved: extended by working days: {n}. The answer is now due on {date}.").format(
+    prefix = ngettext("Saved: extended by {n} working day. The answer is now due on {date}.",
+                      "Saved: extended by {n} working days. The answer is now due on {date}.", by).format(
         n=by, date=fmt(deadlines.review_due, lang))
     if value is not None and extension_notice_late(effective_on, value, cal):
         await cases.record_event(case.id, "extension_notice_late", {

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import date
 from html import escape
 
-from aiogram.utils.i18n import gettext as _
+from aiogram.utils.i18n import gettext as _, ngettext
 
 from bot.complaint import (
     APPLICANT_KINDS,
@@ -264,9 +264,12 @@ def question(step: str) -> str:
             "(up to 3000 characters)."
         ),
         "demands": _("What do you ask for? Example: «to provide the service within the term set by the standard»."),
-        ATTACHMENTS: _(
+        ATTACHMENTS: ngettext(
             "Attach evidence: photos or documents (the application, the refusal, a receipt, the talon), "
-            "up to {limit}. Send them one by one, then press «Done». No evidence? Just press «Done»."
+            "at most {limit} file. Send them one by one, then press «Done». No evidence? Just press «Done».",
+            "Attach evidence: photos or documents (the application, the refusal, a receipt, the talon), "
+            "at most {limit} files. Send them one by one, then press «Done». No evidence? Just press «Done».",
+            MAX_ATTACHMENTS,
         ).format(limit=MAX_ATTACHMENTS),
     }
     return questions.get(step, step)
@@ -352,11 +355,16 @@ def error_text(result: ParseResult) -> str:
     if key == "bin_invalid":
         return _("This BIN is not valid: {reason}").format(reason=iin_reason(p.get("reason")))
     if key == "too_long":
-        return _("That is too long: {length} characters, the limit is {limit}. Please shorten it.").format(
+        length = p.get("length", 0)
+        return ngettext("That is too long: {length} character, at most {limit} are allowed. Please shorten it.",
+                        "That is too long: {length} characters, at most {limit} are allowed. Please shorten it.",
+                        length).format(
             length=p.get("length", "?"), limit=p.get("limit", "?")
         )
     if key == "date_too_old":
-        return _("This date is more than {years} years ago. Please check it.").format(years=p.get("years", 10))
+        years = p.get("years", 10)
+        return ngettext("This date is more than {years} year ago. Please check it.",
+                        "This date is more than {years} years ago. Please check it.", years).format(years=years)
     texts = {
         "empty": _("The answer is empty. Please type it."),
         "name_chars": _("A name may contain only letters, a hyphen, an apostrophe and spaces."),

@@ -24,7 +24,13 @@ from bot.i18n import build_i18n
 from bot.reminder_loop import ReminderService
 from bot.sender import RetryAfterMiddleware, Sender
 from handlers import build_router
-from handlers.middlewares import LanguageGate, UnknownCommand, UserLanguageMiddleware, UserMiddleware
+from handlers.middlewares import (
+    DeskAvailability,
+    LanguageGate,
+    UnknownCommand,
+    UserLanguageMiddleware,
+    UserMiddleware,
+)
 from storage.calendar import CalendarRepo
 from storage.cases import CasesRepo, RemindersRepo
 from storage.complaints import ComplaintsRepo
@@ -134,6 +140,7 @@ async def create_app(
     }
     dp = Dispatcher(storage=fsm, events_isolation=events_isolation or SimpleEventIsolation(), **deps)
     dp.update.outer_middleware(UserMiddleware())
+    dp.update.outer_middleware(DeskAvailability())
     UserLanguageMiddleware(i18n, settings.default_language).setup(dp)
 
     async def ask_language(message: Message) -> None:

@@ -8,10 +8,9 @@ Kinds (all for the citizen who filed the complaint):
                              only when the term was extended and the person has not recorded being told.
 * ``review_due_soon``       one working day before the review is due.
 * ``review_due_today``      on the day the review is due.
-* ``review_missed``         the working day after the due day: no answer in time is the body's inaction,
-                             which can be appealed (LEGAL.md §3); what to do next (the quality authority or
-                             the court), with the last day of each: one month for the court from the end of
-                             the review term (APPK art. 136), 3 months for a further complaint (APPK art. 92).
+* ``review_missed``         the working day after the due day: a complaint not reviewed in time is
+                             inaction, which can be appealed (LEGAL.md §3); what is still open, each with
+                             its last day or, once passed, that it can be restored (bot.next_steps).
 
 Every reminder goes out at ``send_at`` local time on its day, moved into the allowed hours
 (``quiet_start``..``quiet_end`` local, 09:00-20:00 by default) by :func:`next_allowed`.
@@ -25,7 +24,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from typing import Any, Callable, Protocol
 from zoneinfo import ZoneInfo
 
-from bot.deadlines import Deadlines, Recipient
+from bot.deadlines import Deadlines, Recipient, court_limit_from, filing_limit_from
 
 __all__ = [
     "KINDS",
@@ -34,7 +33,6 @@ __all__ = [
     "is_allowed",
     "next_allowed",
     "plan_case",
-    "appeal_limits",
     "render_reminder",
 ]
 
@@ -53,6 +51,7 @@ class _Calendar(Protocol):
     def add_working_days(self, day: date, delta: int) -> date: ...
     def next_working_day(self, day: date) -> date: ...
     def working_day_on_or_after(self, day: date) -> date: ...
+    def working_days_between(self, a: date, b: date) -> int: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,11 +99,10 @@ def next_allowed(moment: datetime, tz: ZoneInfo, quiet_start: time, quiet_end: t
 # --------------------------------------------------------------------------------------------- #
 
 
-def filing_limit_after_miss(deadlines: Deadlines, cal: _Calendar | None = None) -> date:
-    """Last day to file a further complaint about a missed review: 3 calendar months from the first day of the
-    body's inaction, moved to a working day (APPK art. 92); computed by the legal core with its calendar."""
-    assert deadlines.further_complaint_until is not None
-    return deadlines.further_complaint_until.day
+def filing_limit_after_miss(deadlines: Deadlines, cal: _Calendar) -> date:
+    """Last day to file the next complaint about a missed review deadline (the body's inaction): 3 calendar
+    months from the day after the deadline (``escalate_from``), moved to a working day (APPK art. 92)."""
+    return filing_limit_from(deadlines.escalate_from, cal)
 
 
 def next_step(recipient: Recipient | str) -> str:
@@ -149,12 +147,11 @@ def plan_case(
         days.append(("review_due_soon", soon, {"day": due.isoformat()}))
     days.append(("review_due_today", due, {"day": due.isoformat()}))
     missed = cal.next_working_day(due)
-    assert deadlines.court_until is not None and deadlines.further_complaint_until is not None
     days.append(("review_missed", missed, {
         "day": due.isoformat(),
         "next_step": next_step(deadlines.recipient),
-        "filing_limit": deadlines.further_complaint_until.day.isoformat(),
-        "court_until": deadlines.court_until.day.isoformat(),
+        "filing_limit": filing_limit_after_miss(deadlines, cal).isoformat(),
+        "court_until": court_limit_from(deadlines.review_due, cal).isoformat(),
     }))
 
     planned = [PlannedReminder(kind, at(day), {**base, **extra}) for kind, day, extra in days]
@@ -198,11 +195,14 @@ def render_reminder(
     deadlines: Deadlines,
     gettext: Callable[[str], str],
     lang: str,
+    cal: _Calendar | None = None,
+    today: date | None = None,
 ) -> str:
     """The message text (Telegram HTML; user data escaped) in the language of ``gettext``/``lang``.
 
     The dates come from ``deadlines`` (recomputed at send time), so a re-planned case is never described with
-    stale dates. A date stands after a colon or a dash, never glued into a phrase that needs a case ending.
+    stale dates. ``review_missed`` needs ``cal`` (the limits of the next steps, bot.next_steps) and tells which
+    limits have passed by ``today`` (default: the working day after the deadline, when it is normally sent).
     """
     from babel.dates import format_date
 
@@ -236,53 +236,15 @@ def render_reminder(
             "mark the complaint as answered so that we stop the reminders."
         ).format(ref=ref, date=d(deadlines.review_due))
     elif kind == "review_missed":
-        head = _(
-            "The review term of your complaint {ref} is over (its last day: {date}). If you have no answer, "
-            "the body's silence is inaction, and you can appeal it."
-        ).format(ref=ref, date=d(deadlines.review_due))
-        to_agency = next_step(deadlines.recipient) == "quality_authority"
-        if to_agency:
-            steps = _(
-                "What you can do:\n"
-                "1. Complain about the inaction to the authorised body for the quality of public services (the "
-                "Agency for Civil Service Affairs, its department in your region) through eOtinish or your eGov "
-                "personal account. It reviews a complaint within 15 working days.\n"
-                "2. Or go to court with a claim against the inaction."
-            )
-        else:
-            steps = _(
-                "What you can do: go to court with a claim against the inaction, or complain to a higher body. "
-                "Your pre-trial complaint has been filed, so the court may be approached."
-            )
-        limits = appeal_limits(deadlines, gettext=gettext, lang=lang, further=to_agency)
-        text = f"{head}\n\n{steps}\n\n{limits}"
+        if cal is None:
+            raise ValueError("the review_missed reminder needs the calendar")
+        from bot.next_steps import after_inaction, render_options
+
+        options = after_inaction(deadlines, today or cal.next_working_day(deadlines.review_due), cal)
+        head = _("The deadline for answering your complaint {ref} was {date}.").format(
+            ref=ref, date=d(deadlines.review_due))
+        note = _("This is guidance, not legal advice.")
+        text = f"{head}\n\n{render_options(options, _, lang)}\n\n<i>{note}</i>"
     else:
         raise ValueError(f"unknown reminder kind {kind!r}")
     return text
-
-
-def appeal_limits(deadlines: Deadlines, *, gettext: Callable[[str], str], lang: str, further: bool = True) -> str:
-    """The last days after the review, one per line: a further complaint (3 months, APPK art. 92; when
-    ``further``) and the court (one month, APPK art. 136), counted from the answer (``deadlines.answered_on``)
-    or from the missed review; then that a missed limit can be restored, and the guidance note (HTML)."""
-    from babel.dates import format_date
-
-    _ = gettext
-    court, complaint = deadlines.court_until, deadlines.further_complaint_until
-    assert court is not None and complaint is not None
-
-    def d(day: date) -> str:
-        return format_date(day, format="long", locale=lang)
-
-    lines = []
-    if further:
-        lines.append(_("Last day for the complaint: {date} (3 months, APPK art. 92).").format(date=d(complaint.day)))
-    if deadlines.answered_on is not None:
-        lines.append(_("Last day to go to court: {date} (one month from the day you received the answer, APPK "
-                       "art. 136).").format(date=d(court.day)))
-    else:
-        lines.append(_("Last day to go to court: {date} (one month from the end of the review term, APPK art. "
-                       "136).").format(date=d(court.day)))
-    lines.append(_("A missed limit can be restored for a valid reason."))
-    note = _("This is guidance, not legal advice.")
-    return "\n".join(lines) + f"\n\n<i>{_quote(note)}</i>"

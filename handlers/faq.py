@@ -38,6 +38,8 @@ from handlers.common import (
     BTN_QUESTIONS,
     EscalateCb,
     MenuButton,
+    call_1414,
+    desk_on,
     in_all_languages,
     is_menu_button,
     main_menu,
@@ -79,21 +81,24 @@ def answer_html(entry: Entry, lang: str) -> str:
     return f"<b>{html.escape(_pick(entry.title, lang))}</b>\n\n{html.escape(_pick(entry.answer, lang))}"
 
 
-def person_button() -> InlineKeyboardButton:
-    return InlineKeyboardButton(text=_(BTN_HUMAN), callback_data=EscalateCb(source="faq").pack())
+def person_rows() -> list[list[InlineKeyboardButton]]:
+    """"Talk to a person" under an answer, when the bot has an operators' desk."""
+    if not desk_on():
+        return []
+    return [[InlineKeyboardButton(text=_(BTN_HUMAN), callback_data=EscalateCb(source="faq").pack())]]
 
 
 def all_questions_button() -> InlineKeyboardButton:
     return InlineKeyboardButton(text=_("📚 All questions"), callback_data=FaqCb(kind="h").pack())
 
 
-def answer_keyboard(others: list[Entry], lang: str) -> InlineKeyboardMarkup:
+def answer_keyboard(others: list[Entry], lang: str) -> InlineKeyboardMarkup | None:
     rows = [
         [InlineKeyboardButton(text=f"🔎 {_pick(e.title, lang)}", callback_data=FaqCb(kind="t", id=e.id).pack())]
         for e in others
     ]
-    rows.append([person_button()])
-    return InlineKeyboardMarkup(inline_keyboard=rows)
+    rows += person_rows()
+    return InlineKeyboardMarkup(inline_keyboard=rows) if rows else None
 
 
 def categories_view(lang: str) -> tuple[str, InlineKeyboardMarkup]:
@@ -103,7 +108,7 @@ def categories_view(lang: str) -> tuple[str, InlineKeyboardMarkup]:
         for c in ix.categories()
         if ix.entries_in(c.id)
     ]
-    rows.append([person_button()])
+    rows += person_rows()
     text = _("Questions and answers. Choose a topic, or simply type your question in your own words.")
     return text, InlineKeyboardMarkup(inline_keyboard=rows)
 
@@ -124,15 +129,15 @@ def category_view(category_id: str, lang: str) -> tuple[str, InlineKeyboardMarku
 
 
 def not_found_text() -> str:
-    return (
-        _("I could not find an answer to that question.")
-        + "\n"
-        + _("A person from our team can help, or call the 1414 contact centre: 1414 or 8-800-080-7777 (free).")
-    )
+    if desk_on():
+        help_ = _("A person from our team can help, or call the 1414 contact centre: 1414 or 8-800-080-7777 (free).")
+    else:
+        help_ = call_1414()
+    return _("I could not find an answer to that question.") + "\n" + help_
 
 
 def not_found_keyboard() -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(inline_keyboard=[[person_button()], [all_questions_button()]])
+    return InlineKeyboardMarkup(inline_keyboard=[*person_rows(), [all_questions_button()]])
 
 
 # --- browsing -------------------------------------------------------------------------------------------------------

@@ -320,7 +320,8 @@ def test_from_dict_tolerates_old_and_partial_drafts():
 def test_parse_field_dispatches_by_kind():
     assert parse_field("surname", "  Әлиханқызы ", TODAY).value == "Әлиханқызы"
     assert parse_field("surname", "Әлиханқызы2", TODAY).error_key == "name_chars"
-    assert parse_field("description", "a\n\nb", TODAY).value == "a\n\nb"
+    kept = "Отказали в приёме\n\nбез объяснения причин"  # line breaks are kept in multiline text
+    assert parse_field("description", kept, TODAY).value == kept
     assert parse_field("learned_date", "03.11.2026", TODAY).value == date(2026, 11, 3)
     assert parse_field("phone", "8 701 123 45 67", TODAY).value == "+77011234567"
     assert parse_field("email", "x@y.kz", TODAY).ok
@@ -371,12 +372,51 @@ def test_add_months_clamps_to_month_end():
 
 
 def test_filing_limit():
-    learned = date(2026, 8, 22)
-    assert filing_limit_date(learned) == date(2026, 11, 22)
-    assert not filing_limit_passed(learned, date(2026, 11, 22))
-    assert filing_limit_passed(learned, date(2026, 11, 23))
-    assert not filing_limit_passed(date(2026, 11, 30), date(2027, 2, 28))
-    assert filing_limit_passed(date(2026, 11, 30), date(2027, 3, 1))
+    from bot.complaint import filing_limit
+    from bot.workdays import default_calendar
+
+    cal = default_calendar()
+    assert filing_limit_date(date(2026, 8, 21), cal) == date(2026, 11, 23)  # Sat 21.11 -> Mon 23.11
+    learned = date(2026, 8, 22)  # 3 months end on Sunday 22.11.2026: the limit moves to Monday 23.11
+    assert filing_limit_date(learned, cal) == date(2026, 11, 23)
+    assert not filing_limit_passed(learned, date(2026, 11, 23), cal)
+    assert filing_limit_passed(learned, date(2026, 11, 24), cal)
+    assert not filing_limit_passed(date(2026, 11, 30), date(2027, 3, 1), cal)  # Sun 28.02.2027 -> Mon 01.03
+    assert filing_limit_passed(date(2026, 11, 30), date(2027, 3, 2), cal)
+    # working days left, said plainly when 5 or fewer
+    soon = filing_limit(date(2026, 8, 29), date(2026, 11, 24), cal)
+    assert (soon.last_day, soon.days_left, soon.soon, soon.passed) == (date(2026, 11, 30), 4, True, False)
+    assert filing_limit(date(2026, 8, 29), date(2026, 11, 30), cal).days_left == 0
+    assert filing_limit(date(2026, 8, 29), date(2026, 11, 16), cal).soon is False  # 10 working days
+    after = filing_limit(date(2026, 8, 27), date(2026, 11, 29), cal)  # last day Fri 27.11, today Sunday
+    assert after.passed and not after.soon
+    assert filing_limit(None, date(2026, 11, 29), cal) is None
+
+
+def test_dates_must_agree_and_court_is_understood_typed():
+    from bot.complaint import check_dates, is_court_request
+
+    draft = Complaint(decision_date=date(2026, 11, 10), learned_date=None)
+    assert check_dates(draft, "learned_date", date(2026, 11, 9)).error_key == "learned_before_decision"
+    assert check_dates(draft, "learned_date", date(2026, 11, 10)).ok
+    draft.learned_date = date(2026, 11, 12)
+    assert check_dates(draft, "decision_date", date(2026, 11, 13)).error_key == "decision_after_learned"
+    assert check_dates(draft, "decision_date", date(2026, 11, 12)).ok
+    for typed in ("в суд", "Суд!", "сотқа", "Сотқа беру", "court"):
+        assert is_court_request(typed), typed
+    for typed in ("сотрудник ЦОН", "судья", "", None, "аким"):
+        assert not is_court_request(typed), typed
+
+
+def test_free_text_needs_letters_and_a_sensible_length():
+    for name, bad, key in (("postal_address", ".", "no_letters"), ("postal_address", "Алматы", "too_short"),
+                           ("description", "плохо", "too_short"), ("demands", "1234567890", "no_letters"),
+                           ("service_name", "--", "no_letters")):
+        result = parse_field(name, bad, TODAY)
+        assert result.error_key == key and result.params["field"] == name, (name, bad, result)
+    assert parse_field("postal_address", "Астана, Абая 10", TODAY).ok
+    assert parse_field("outgoing_number", "1", TODAY).ok  # a number may be just digits
+    assert parse_field("description", "Отказали без причины", TODAY).ok
 
 
 def test_complaint_number():

@@ -18,6 +18,7 @@ FAQ = json.loads((Path(__file__).resolve().parent.parent / "bot" / "data" / "faq
 ENTRIES = {e["id"]: e for e in FAQ["entries"]}
 CATEGORIES = {c["id"]: c for c in FAQ["categories"]}
 PERSON = EscalateCb(source="faq").pack()
+DESK = -1001234567890  # the person buttons are offered only when the bot has an operators' desk
 
 
 def _callbacks(msg) -> list[str]:
@@ -32,7 +33,8 @@ async def _inline_answer(fake, qid: str) -> dict:
 async def test_free_text_answers_in_the_users_language(fake, db_path, no_unhandled):
     rude_kk = ENTRIES["rude_con_employee"]["answer"]["kk"]
     where = ENTRIES["where_to_complain"]
-    async with running_bot(fake, db_path):
+    fake.group(DESK, "Desk")
+    async with running_bot(fake, db_path, operators_chat_id=DESK):
         kk = fake.user(501, "Айгерім", language_code="kk")
 
         # a Kazakh question -> the Kazakh answer, with its title and the person button
@@ -64,7 +66,8 @@ async def test_free_text_answers_in_the_users_language(fake, db_path, no_unhandl
 
 
 async def test_unknown_question_offers_a_person_and_1414(fake, db_path, no_unhandled):
-    async with running_bot(fake, db_path):
+    fake.group(DESK, "Desk")
+    async with running_bot(fake, db_path, operators_chat_id=DESK):
         ru = fake.user(502, "Ольга", language_code="ru")
         await ru.send("погода в Астане")
         msg = await ru.expect()

@@ -163,12 +163,12 @@ def i18n():
     return build_i18n()
 
 
-@pytest.mark.parametrize("lang,probe", [("ru", "Срок рассмотрения вашей жалобы"), ("kk", "қарау мерзімі өтті")])
+@pytest.mark.parametrize("lang,probe", [("ru", "Срок ответа"), ("kk", "жауап беру мерзімі өтті")])
 def test_render_all_kinds_translated(cal, i18n, lang, probe):
     d = compute("provider", date(2026, 3, 18), cal, forwarded_via_provider=True, extended_by=3,
                 extended_on=date(2026, 4, 1))
     _ = translator(i18n, lang)
-    texts = {k: render_reminder(k, case=_Case(), deadlines=d, gettext=_, lang=lang) for k in KINDS}
+    texts = {k: render_reminder(k, case=_Case(), deadlines=d, gettext=_, lang=lang, cal=cal) for k in KINDS}
     for kind, text in texts.items():
         assert "&lt;Алмалы&gt; &amp; Co" in text and "<Алмалы>" not in text, kind
         assert "ЖТ-2026-001" in text
@@ -184,7 +184,7 @@ def test_render_all_kinds_translated(cal, i18n, lang, probe):
 def test_render_next_step_after_quality_authority_is_court(cal, i18n):
     d = compute("quality_authority", date(2026, 3, 18), cal)
     text = render_reminder("review_missed", case=_Case(reg_number=None), deadlines=d,
-                           gettext=translator(i18n, "ru"), lang="ru")
+                           gettext=translator(i18n, "ru"), lang="ru", cal=cal)
     assert "суд" in text and "Агентство" not in text
     with pytest.raises(ValueError):
         render_reminder("nope", case=_Case(), deadlines=d, gettext=str, lang="ru")
@@ -202,7 +202,8 @@ def _long(day, lang):
 @pytest.mark.parametrize("recipient", ["provider", "quality_authority"])
 def test_review_missed_is_inaction_with_court_and_complaint_limits(cal, i18n, lang, recipient):
     d = compute(recipient, date(2026, 3, 18), cal)
-    text = render_reminder("review_missed", case=_Case(), deadlines=d, gettext=translator(i18n, lang), lang=lang)
+    text = render_reminder("review_missed", case=_Case(), deadlines=d, gettext=translator(i18n, lang), lang=lang,
+                           cal=cal)
     plain = text.replace("\u202f", " ")
     # the court: one month from the end of the review term, its last day named
     assert _long(d.court_until.day, lang) in text

@@ -107,10 +107,10 @@ async def test_track_from_scratch_shows_timeline_and_plans_reminders(fake, db_pa
         assert long(date(2026, 12, 22), "kk") in timeline.text
         assert long(date(2026, 12, 23), "kk") in timeline.text  # escalate from
         assert long(REGISTERED, "kk") in timeline.text
-        for msgid in ("Deadline for the answer", "No answer by now is inaction: you can appeal it",
+        for msgid in ("Deadline for the answer", "No answer by now is inaction of the body: you can appeal it",
                       "Law on public services, art. 25: the service provider reviews it within 5 working days",
-                      "No answer within the review term is inaction, which you can appeal to the quality "
-                      "authority, a higher body or the court",
+                      "A complaint not reviewed in time is inaction, which can be appealed to the quality authority, "
+                      "a higher body or the court",
                       "This is guidance, not legal advice."):
             assert tr(msgid, "kk") in timeline.text
         assert "&lt;Есиль&gt;" in timeline.text and "<Есиль>" in timeline.plain_text  # user text escaped
@@ -233,11 +233,13 @@ async def test_extension_told_late_answer_and_range(fake, db_path, no_unhandled)
         wait = await u.expect()
         assert "осталось 8 рабочих дней" in wait.text
 
-        # "I got an answer"
+        # "I got an answer": on what day (the limits to appeal it count from it)
         await u.press(tr("✅ I got an answer", "ru"))
         await u.expect()
+        await u.send("21.12.2026")
+        await u.expect()
         row = cases_of(db_path, 321)[0]
-        assert row["status"] == "answered"
+        assert row["status"] == "answered" and row["answered_on"] == "2026-12-21"
         assert reminders_of(db_path, case["id"]) == []  # nothing pending any more
 
 
@@ -352,4 +354,5 @@ async def test_language_switch_mid_question_asks_it_again_in_the_new_language(fa
         assert tr("⏭ Skip", "ru") in question.buttons
         await u.send("ЦОН Есиль")  # the answer still lands on the same question
         await u.expect_text(tr("What is the registration date? It is on the talon (the slip you got when filing) or "
-                               "in eOtinish / your eGov personal account. Write it as 15.12.2026.", "ru"))
+                               "in eOtinish / your eGov personal account. Type it (for example {example}) or pick "
+                               "it below.", "ru", example="15.12.2026"))

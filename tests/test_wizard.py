@@ -19,6 +19,7 @@ TODAY = datetime.now(ZoneInfo("Asia/Almaty")).date()
 DECISION = TODAY - timedelta(days=20)
 LEARNED = TODAY.replace(day=1)  # always in the calendar the date step shows first
 LATE = TODAY - timedelta(days=130)  # past the 3-month filing limit: a warning, never a block
+DESK = -1001234567890
 
 
 def tr(msgid: str, lang: str) -> str:
@@ -222,7 +223,8 @@ def rows(db_path, sql: str, params=()) -> list:
 async def test_individual_complaint_in_kazakh(fake, db_path, no_unhandled):
     user = fake.user(501, "Айгерім", language_code="kk")
     answers = individual_kk()
-    async with running_bot(fake, db_path):
+    fake.group(DESK, "Desk")  # with an operators' desk the last message offers to send the complaint there
+    async with running_bot(fake, db_path, operators_chat_id=DESK):
         w = Walker(fake, db_path, user)
         await w.begin()
         assert tr("Step {n} of {total}", "kk").format(n=1, total=20) in w.prompt.text

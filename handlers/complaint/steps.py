@@ -19,6 +19,7 @@ from bot.complaint import (
     ID_DOC_TYPES,
     RECIPIENT_KINDS,
     Complaint,
+    FilingLimit,
     ParseResult,
     applicant_label,
     attachment_kind_label,
@@ -315,14 +316,19 @@ def shown_value(draft: Complaint, name: str, limit: int) -> str:
     return escape(shorten(value, limit)) if value else "—"
 
 
-def review_text(draft: Complaint, *, max_chars: int = 3900) -> str:
+def answered_count(draft: Complaint) -> int:
+    """How many of the draft's questions have an answer (what Cancel would throw away)."""
+    return sum(1 for name in steps_for(draft) if raw_value(draft, name))
+
+
+def review_text(draft: Complaint, *, note: str | None = None, max_chars: int = 3900) -> str:
     """The review screen: every field of the draft, escaped; long values shortened with "…" so that the
-    whole message stays under Telegram's 4096 characters."""
+    whole message stays under Telegram's 4096 characters. ``note`` (the filing-limit warning) goes first."""
     seq = steps_for(draft)
     header = _("Please check your complaint. Press a button below to change a field.")
     footer = _("If everything is right, press «Confirm» to get the document.")
     for limit in (400, 200, 120, 60, 30):
-        lines = [f"<b>{escape(header)}</b>", ""]
+        lines = [f"<b>{escape(header)}</b>", ""] + ([note, ""] if note else [])
         for name in seq:
             lines.append(f"<b>{escape(field_label(name))}:</b> {shown_value(draft, name, limit)}")
         lines += ["", escape(footer)]
@@ -330,6 +336,48 @@ def review_text(draft: Complaint, *, max_chars: int = 3900) -> str:
         if len(text) <= max_chars:
             break
     return text  # 27 fields of at most 30 characters always fit
+
+
+def filing_limit_note(limit: FilingLimit | None) -> str | None:
+    """Said plainly before Confirm and again with the document: the limit has passed, ends today, or is 5
+    working days away or less. None otherwise."""
+    if limit is None:
+        return None
+    day = limit.last_day.strftime("%d.%m.%Y")
+    if limit.passed:
+        return _("⚠️ The 3-month limit to file this complaint ended on {date}. You can still file it: explain the "
+                 "valid reason for the delay in the description and ask for the limit to be restored (APPK "
+                 "art. 92).").format(date=day)
+    if limit.days_left == 0:
+        return _("⏳ The 3-month limit to file this complaint ends today, {date}. File it today if you can: a "
+                 "complaint filed later may be left without review unless the limit is restored for a valid "
+                 "reason.").format(date=day)
+    if limit.soon:
+        return ngettext(
+            "⏳ The 3-month limit to file this complaint ends on {date} ({n} working day left). File it as soon as "
+            "you can: a complaint filed later may be left without review unless the limit is restored for a valid "
+            "reason.",
+            "⏳ The 3-month limit to file this complaint ends on {date} ({n} working days left). File it as soon as "
+            "you can: a complaint filed later may be left without review unless the limit is restored for a valid "
+            "reason.", limit.days_left).format(date=day, n=limit.days_left)
+    return None
+
+
+def court_info() -> str:
+    """The court at the recipient question (LEGAL.md §2, §3): advice, never a recipient of this document."""
+    return "\n\n".join([
+        "⚖️ " + _("A court hears a claim only after a pre-trial complaint like this one, unless a law says "
+                  "otherwise. If you have not complained yet, choose a body below and file this complaint first."),
+        _("If you have complained already and disagree with the answer, or got no answer in time:\n"
+          "• file an administrative claim with the specialised interdistrict administrative court of your "
+          "region, on paper or online through the «Judicial office» service (office.sud.kz);\n"
+          "• attach the complaint, the proof that it was registered and the answer, if there is one;\n"
+          "• the limit is one month from the day you received the answer, or from the day the review term "
+          "expired when there was no answer (APPK art. 136); the court can restore a missed limit for a valid "
+          "reason."),
+        _("For the exact last day, track your complaint in /my and mark the answer there: I will count it."),
+        "<i>" + _("This is guidance, not legal advice.") + "</i>",
+    ])
 
 
 # ---------------------------------------------------------------------------------------- errors
@@ -365,6 +413,14 @@ def error_text(result: ParseResult) -> str:
         years = p.get("years", 10)
         return ngettext("This date is more than {years} year ago. Please check it.",
                         "This date is more than {years} years ago. Please check it.", years).format(years=years)
+    if key == "too_short":
+        return too_short_text(p.get("field", ""), p.get("min", 0))
+    if key == "learned_before_decision":
+        return _("You could not have learned of the decision before it was made ({date}). Please check the "
+                 "date.").format(date=_date(p.get("date")))
+    if key == "decision_after_learned":
+        return _("The decision cannot be later than the day you learned of it ({date}). Please check the "
+                 "date.").format(date=_date(p.get("date")))
     texts = {
         "empty": _("The answer is empty. Please type it."),
         "name_chars": _("A name may contain only letters, a hyphen, an apostrophe and spaces."),
@@ -373,5 +429,19 @@ def error_text(result: ParseResult) -> str:
         "phone_format": _("That does not look like a Kazakhstan phone number. Example: +7 701 123 45 67."),
         "email_format": _("That does not look like an e-mail address. Example: name@mail.kz."),
         "choice_invalid": _("Please choose one of the buttons."),
+        "no_letters": _("Please write it in words: there are no letters in the answer."),
     }
     return texts.get(key or "", _("Please check the answer."))
+
+
+def too_short_text(name: str, minimum: int) -> str:
+    if name in ("postal_address", "actual_address"):
+        return _("That is too short for an address: write the city or village, the street and the house (at least "
+                 "{min} characters), for example «Astana, Abai avenue 10, flat 5».").format(min=minimum)
+    if name == "description":
+        return _("Please describe what happened in a few sentences (at least {min} characters): the body reviews "
+                 "the complaint on what you write here.").format(min=minimum)
+    if name == "demands":
+        return _("Please write what you ask for in words (at least {min} characters), for example «to provide the "
+                 "service within the term set by the standard».").format(min=minimum)
+    return _("That is too short: please write at least {min} characters.").format(min=minimum)

@@ -8,6 +8,8 @@ else falls through to the complaint wizard, tracking and the FAQ.
 
 from __future__ import annotations
 
+import html
+
 from typing import Any
 
 from aiogram import Bot, F, Router
@@ -17,13 +19,14 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import I18n, gettext as _
 
-from bot.deadlines import compute
-from bot.reminders import appeal_limits, next_step
+from bot.next_steps import after_answer, render_options
 from handlers.common import (
     BTN_HUMAN,
     EscalateCb,
     MenuButton,
+    call_1414,
     is_menu_button,
+    main_menu,
 )
 from handlers.operators.callbacks import EndCb, RateCb
 from handlers.operators.service import Desk, desk_of
@@ -70,8 +73,6 @@ async def cancel_relay(message: Message, app: Any) -> None:
     if ticket is None or not ticket.relay:
         raise SkipHandler  # start's /cancel answers
     await desk.end_relay(ticket, message.from_user.id)  # type: ignore[union-attr]
-    from handlers.common import main_menu
-
     await message.answer(ended_text(ticket), reply_markup=main_menu())
 
 
@@ -85,6 +86,10 @@ def ended_text(ticket: Ticket) -> str:
 async def open_ticket(bot: Bot, chat_id: int, user_id: int, lang: str, source: str, ref: int,
                       state: FSMContext, app: Any) -> None:
     desk = desk_of(app)
+    if desk.chat_id is None:  # an old button from before the desk was switched off: 1414, and a fresh menu
+        await bot.send_message(chat_id, _("This bot has no operators' desk, so I cannot pass your request to a "
+                                          "person.") + "\n" + call_1414(), reply_markup=main_menu())
+        return
     ticket, created, error = await desk.escalate(user_id, lang, source, ref or None)
     if error == "no_complaint":
         await bot.send_message(chat_id, _("I could not find this complaint. Please open it again from /my."))
@@ -168,30 +173,19 @@ def rating_keyboard(ticket: Ticket, gettext=_) -> InlineKeyboardMarkup | None:
 
 
 async def next_steps_text(desk: Desk, ticket: Ticket, lang: str) -> str:
-    """What to do after a result the citizen disagrees with: the next body or the court, with the last day of
-    each, counted from the day the result came (LEGAL.md §3: one month for the court, 3 for a complaint)."""
+    """What to do after a result the citizen disagrees with: a further complaint and the court, each with its
+    last day, counted from the day the result came (LEGAL.md §3: 3 months and one month; bot.next_steps)."""
     recipient = None
-    case = await desk.cases.get(ticket.case_id) if ticket.case_id is not None else None
-    if case is not None:
-        recipient = case.recipient_kind
+    if ticket.case_id is not None:
+        case = await desk.cases.get(ticket.case_id)
+        recipient = case.recipient_kind if case else None
     if recipient is None and ticket.complaint_id is not None:
         stored = await desk.complaints.get(ticket.complaint_id)
         recipient = stored.complaint.recipient_kind if stored else None
     answered = desk.local_day(ticket.resolved_at) if ticket.resolved_at else desk.today()
-    registered = case.registered_on if case is not None else answered
-    deadlines = compute(recipient or "provider", min(registered, answered), desk.calendars.calendar,
-                        answered_on=answered)
-    to_court = recipient is not None and next_step(recipient) == "court"
-    if to_court:
-        steps = _("Your complaint was reviewed by the authorised body for the quality of public services (the "
-                  "Agency for Civil Service Affairs), so the next step is the court: a claim against its decision.")
-    else:
-        steps = _("What you can do:\n1. Complain to the authorised body for the quality of public services (the "
-                  "Agency for Civil Service Affairs, its department in your region) through eOtinish or your "
-                  "eGov personal account. It reviews a complaint within 15 working days.\n2. Or go to court "
-                  "with a claim against the decision.")
-    limits = appeal_limits(deadlines, gettext=_, lang=lang, further=not to_court)
-    return f"{steps}\n\n{limits}"
+    options = after_answer(recipient or "provider", answered, desk.today(), desk.calendars.calendar)
+    note = _("This is guidance, not legal advice.")
+    return f"{render_options(options, _, lang)}\n\n<i>{html.escape(note)}</i>"
 
 
 @router.callback_query(RateCb.filter())

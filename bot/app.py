@@ -27,7 +27,13 @@ from bot.sender import RetryAfterMiddleware, Sender, TelegramLimits
 from bot.updates import DropSkippedUpdates, SkipUnparsableUpdates
 from handlers import build_router
 from handlers.guards import AnswerEveryCallback, ReplyGuard
-from handlers.middlewares import LanguageGate, UnknownCommand, UserLanguageMiddleware, UserMiddleware
+from handlers.middlewares import (
+    DeskAvailability,
+    LanguageGate,
+    UnknownCommand,
+    UserLanguageMiddleware,
+    UserMiddleware,
+)
 from storage.calendar import CalendarRepo
 from storage.cases import CasesRepo, RemindersRepo
 from storage.complaints import ComplaintsRepo
@@ -148,6 +154,7 @@ async def create_app(
     dp = Dispatcher(storage=fsm, events_isolation=events_isolation or SimpleEventIsolation(), **deps)
     dp.update.outer_middleware(DropSkippedUpdates())
     dp.update.outer_middleware(UserMiddleware())
+    dp.update.outer_middleware(DeskAvailability())
     UserLanguageMiddleware(i18n, settings.default_language).setup(dp)
 
     async def ask_language(message: Message) -> None:

@@ -7,7 +7,9 @@ Babel extraction finds them; `grounds_label` / `recipient_label` translate them 
 Rules (see LEGAL.md §1, §2, §5):
 - grounds: one id of GROUNDS; `other` carries `grounds_other_text`.
 - recipient: provider / quality_authority / akim (the court is advice only, never a recipient here).
-- individual: surname, first name, patronymic (optional), IIN or an explicit "no IIN" (`no_iin=True`).
+- individual: surname, first name, patronymic (optional), IIN or an explicit "no IIN" (`no_iin=True`), and then
+  the identity document instead: its type, number, date of issue and issuer (APPK art. 63: the IIN "if the
+  person has one").
 - legal entity: name, BIN, outgoing number and date, representative who signs.
 - both: postal address (actual address only if different), phone / e-mail optional but recommended.
 """
@@ -20,7 +22,13 @@ from dataclasses import asdict, dataclass, field, fields
 from datetime import date
 from typing import Any, Callable, Iterable
 
-from bot.deadlines import FILING_LIMIT_MONTHS, add_months  # noqa: F401 (add_months is part of this API too)
+from bot.deadlines import (  # noqa: F401 (add_months is part of this API too)
+    FILING_LIMIT_MONTHS,
+    WorkCalendar,
+    add_months,
+    filing_limit_from,
+    working_days_left,
+)
 
 
 def N_(s: str) -> str:
@@ -43,6 +51,17 @@ RECIPIENT_KINDS: tuple[str, ...] = ("provider", "quality_authority", "akim")
 ADVICE_RECIPIENTS: tuple[str, ...] = ("court",)
 APPLICANT_KINDS: tuple[str, ...] = ("individual", "legal_entity")
 LANGUAGES: tuple[str, ...] = ("kk", "ru")
+#: Identity documents of a person with no IIN (mostly foreigners and stateless persons).
+ID_DOC_TYPES: tuple[str, ...] = (
+    "foreign_passport",
+    "residence_permit",
+    "stateless_certificate",
+    "refugee_certificate",
+    "id_card",
+    "passport",
+)
+#: Asked instead of the IIN when the person has none (`no_iin=True`), in this order.
+ID_DOC_FIELDS: tuple[str, ...] = ("id_doc_type", "id_doc_number", "id_doc_issued", "id_doc_issuer")
 ATTACHMENT_KINDS: tuple[str, ...] = ("photo", "document")
 
 _GROUNDS_LABELS: dict[str, str] = {
@@ -62,6 +81,14 @@ _RECIPIENT_LABELS: dict[str, str] = {
 _APPLICANT_LABELS: dict[str, str] = {
     "individual": N_("Individual"),
     "legal_entity": N_("Legal entity"),
+}
+_ID_DOC_LABELS: dict[str, str] = {
+    "foreign_passport": N_("Passport of a foreign citizen"),
+    "residence_permit": N_("Residence permit of a foreigner in the Republic of Kazakhstan"),
+    "stateless_certificate": N_("Stateless person's certificate"),
+    "refugee_certificate": N_("Refugee certificate"),
+    "id_card": N_("Identity card of a citizen of the Republic of Kazakhstan"),
+    "passport": N_("Passport of a citizen of the Republic of Kazakhstan"),
 }
 _ATTACHMENT_KIND_LABELS: dict[str, str] = {
     "photo": N_("photo"),
@@ -88,13 +115,17 @@ def applicant_label(kind: str, gettext: Callable[[str], str]) -> str:
     return _label(_APPLICANT_LABELS, kind, gettext)
 
 
+def id_doc_type_label(kind: str, gettext: Callable[[str], str]) -> str:
+    return _label(_ID_DOC_LABELS, kind, gettext)
+
+
 def attachment_kind_label(kind: str, gettext: Callable[[str], str]) -> str:
     return _label(_ATTACHMENT_KIND_LABELS, kind, gettext)
 
 
 # ------------------------------------------------------------------------------------------- model
 
-_DATE_FIELDS = ("outgoing_date", "decision_date", "learned_date", "created", "filed")
+_DATE_FIELDS = ("outgoing_date", "decision_date", "learned_date", "id_doc_issued", "created", "filed")
 
 
 @dataclass
@@ -128,6 +159,10 @@ class Complaint:
     patronymic: str | None = None  # only if in the identity document
     iin: str | None = None  # 12 digits, checked by bot.identifiers
     no_iin: bool = False  # the person explicitly has no IIN
+    id_doc_type: str | None = None  # with no IIN: one of ID_DOC_TYPES
+    id_doc_number: str | None = None  # series and number, as in the document
+    id_doc_issued: date | None = None
+    id_doc_issuer: str | None = None
     #   legal entity
     org_name: str | None = None
     bin: str | None = None  # 12 digits, checked by bot.identifiers
@@ -222,44 +257,55 @@ class FieldSpec:
     kind: str  # "text" | "date" | "iin" | "bin" | "phone" | "email" | "choice"
     choices: tuple[str, ...] = ()  # for kind == "choice"
     max_len: int | None = None  # for kind == "text"
+    max_age_years: int = 10  # for kind == "date": how far back a date may lie
     name_chars: bool = False  # text that is a person's name: letters, hyphen, apostrophe, space only
     multiline: bool = False  # text where line breaks are kept (description, demands)
+    min_len: int = 0  # for kind == "text": shorter answers are refused ("too_short")
+    letters: bool = False  # for kind == "text": an answer without a single letter is refused ("no_letters")
 
 
 # Conditional rules, kept in `missing_required`:
 # - grounds_other_text is required when grounds == "other";
-# - iin (required) is satisfied by no_iin=True; the wizard's IIN step offers a "no IIN" button;
+# - iin (required) is satisfied by no_iin=True; the wizard's IIN step offers a "no IIN" button; with no_iin the
+#   identity document (ID_DOC_FIELDS) is required instead;
 # - attachments are required as a list but may be empty: not a FieldSpec (collected in their own step);
 # - language, consent, created, filed are set by the bot, not asked as fields.
 FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("grounds", True, "both", "choice", choices=GROUNDS),
-    FieldSpec("grounds_other_text", False, "both", "text", max_len=500),
-    FieldSpec("service_name", True, "both", "text", max_len=300),
-    FieldSpec("organisation", True, "both", "text", max_len=300),
+    FieldSpec("grounds_other_text", False, "both", "text", max_len=500, min_len=5, letters=True),
+    FieldSpec("service_name", True, "both", "text", max_len=300, min_len=3, letters=True),
+    FieldSpec("organisation", True, "both", "text", max_len=300, min_len=3, letters=True),
     FieldSpec("decision_date", False, "both", "date"),
     FieldSpec("learned_date", True, "both", "date"),
-    FieldSpec("officials", False, "both", "text", max_len=500, multiline=True),
-    FieldSpec("description", True, "both", "text", max_len=3000, multiline=True),
-    FieldSpec("demands", True, "both", "text", max_len=1500, multiline=True),
+    FieldSpec("officials", False, "both", "text", max_len=500, multiline=True, min_len=3, letters=True),
+    FieldSpec("description", True, "both", "text", max_len=3000, multiline=True, min_len=20, letters=True),
+    FieldSpec("demands", True, "both", "text", max_len=1500, multiline=True, min_len=10, letters=True),
     FieldSpec("recipient_kind", True, "both", "choice", choices=RECIPIENT_KINDS),
-    FieldSpec("recipient_name", True, "both", "text", max_len=300),
+    FieldSpec("recipient_name", True, "both", "text", max_len=300, min_len=3, letters=True),
     FieldSpec("applicant_kind", True, "both", "choice", choices=APPLICANT_KINDS),
     FieldSpec("surname", True, "individual", "text", max_len=60, name_chars=True),
     FieldSpec("first_name", True, "individual", "text", max_len=60, name_chars=True),
     FieldSpec("patronymic", False, "individual", "text", max_len=60, name_chars=True),
     FieldSpec("iin", True, "individual", "iin"),
-    FieldSpec("org_name", True, "legal_entity", "text", max_len=300),
+    FieldSpec("id_doc_type", False, "individual", "choice", choices=ID_DOC_TYPES),
+    FieldSpec("id_doc_number", False, "individual", "text", max_len=30, min_len=2),
+    FieldSpec("id_doc_issued", False, "individual", "date", max_age_years=60),
+    FieldSpec("id_doc_issuer", False, "individual", "text", max_len=200, min_len=2, letters=True),
+    FieldSpec("org_name", True, "legal_entity", "text", max_len=300, min_len=2, letters=True),
     FieldSpec("bin", True, "legal_entity", "bin"),
     FieldSpec("outgoing_number", True, "legal_entity", "text", max_len=50),
     FieldSpec("outgoing_date", True, "legal_entity", "date"),
     FieldSpec("representative_name", True, "legal_entity", "text", max_len=150, name_chars=True),
-    FieldSpec("representative_position", True, "legal_entity", "text", max_len=150),
-    FieldSpec("postal_address", True, "both", "text", max_len=300),
-    FieldSpec("actual_address", False, "both", "text", max_len=300),
+    FieldSpec("representative_position", True, "legal_entity", "text", max_len=150, min_len=2, letters=True),
+    # an address needs at least a settlement, a street and a house: "Astana, Abai 10" is 15 characters
+    FieldSpec("postal_address", True, "both", "text", max_len=300, min_len=10, letters=True),
+    FieldSpec("actual_address", False, "both", "text", max_len=300, min_len=10, letters=True),
     FieldSpec("phone", False, "both", "phone"),
     FieldSpec("email", False, "both", "email"),
 )
 FIELDS_BY_NAME: dict[str, FieldSpec] = {f.name: f for f in FIELDS}
+#: Not required by themselves, never skippable: required when their condition holds (see `missing_required`).
+CONDITIONALLY_REQUIRED = frozenset({"grounds_other_text", *ID_DOC_FIELDS})
 
 
 def fields_for(applicant_kind: str | None) -> list[FieldSpec]:
@@ -282,6 +328,9 @@ def missing_required(complaint: Complaint) -> list[str]:
             missing.append(spec.name)
         elif spec.name == "grounds_other_text":
             if complaint.grounds == "other" and _empty(value):
+                missing.append(spec.name)
+        elif spec.name in ID_DOC_FIELDS:
+            if complaint.no_iin and _empty(value):
                 missing.append(spec.name)
         elif spec.required and _empty(value):
             missing.append(spec.name)
@@ -437,9 +486,14 @@ def parse_field(name: str, text: str, today: date) -> ParseResult:
     """
     spec = FIELDS_BY_NAME[name]
     if spec.kind == "text":
-        return clean_text(text, spec.max_len or 300, name=spec.name_chars, multiline=spec.multiline)
+        result = clean_text(text, spec.max_len or 300, name=spec.name_chars, multiline=spec.multiline)
+        if result.ok and spec.letters and not any(ch.isalpha() for ch in result.value):
+            return ParseResult.fail("no_letters", field=name)
+        if result.ok and len(result.value) < spec.min_len:
+            return ParseResult.fail("too_short", field=name, min=spec.min_len)
+        return result
     if spec.kind == "date":
-        return parse_date(text, today)
+        return parse_date(text, today, max_age_years=spec.max_age_years)
     if spec.kind == "phone":
         return parse_phone(text)
     if spec.kind == "email":
@@ -460,15 +514,69 @@ def parse_field(name: str, text: str, today: date) -> ParseResult:
 
 # ----------------------------------------------------------------------------------- dates, numbers
 
-def filing_limit_date(learned: date) -> date:
-    """Last day of the 3-month filing limit (APPK art. 92), without the working-day shift (a warning only;
-    bot.deadlines.filing_limit_from gives the shifted date where a calendar is at hand)."""
-    return add_months(learned, FILING_LIMIT_MONTHS)
+def check_dates(draft: Complaint, step: str, value: date) -> ParseResult:
+    """A date that contradicts another date of the draft is refused (params: the other date):
+    "learned_before_decision" (nobody learns of a decision before it is made), "decision_after_learned"."""
+    if step == "learned_date" and draft.decision_date is not None and value < draft.decision_date:
+        return ParseResult.fail("learned_before_decision", date=draft.decision_date)
+    if step == "decision_date" and draft.learned_date is not None and value > draft.learned_date:
+        return ParseResult.fail("decision_after_learned", date=draft.learned_date)
+    return ParseResult.success(value)
 
 
-def filing_limit_passed(learned: date, today: date) -> bool:
-    """True when today is after the 3-calendar-month limit. Warn only; a missed limit can be restored."""
-    return today > filing_limit_date(learned)
+#: "Soon" for the person's own filing limit: this many working days or fewer are left (LEGAL.md §3).
+FILING_LIMIT_SOON_DAYS = 5
+
+
+def filing_limit_date(learned: date, cal: WorkCalendar) -> date:
+    """Last day of the 3-month filing limit (APPK art. 92): the one rule, bot.deadlines.filing_limit_from
+    (moved to the next working day when it ends on a day off)."""
+    return filing_limit_from(learned, cal)
+
+
+def filing_limit_passed(learned: date, today: date, cal: WorkCalendar) -> bool:
+    """True when today is after the 3-month limit. Warn only; a missed limit can be restored."""
+    return today > filing_limit_date(learned, cal)
+
+
+@dataclass(frozen=True)
+class FilingLimit:
+    """The person's own limit as the wizard tells it: the last day and the working days left (negative when it
+    has passed; 0 on the last day itself)."""
+
+    last_day: date
+    days_left: int
+
+    @property
+    def passed(self) -> bool:
+        return self.days_left < 0
+
+    @property
+    def soon(self) -> bool:
+        return 0 <= self.days_left <= FILING_LIMIT_SOON_DAYS
+
+
+def filing_limit(learned: date | None, today: date, cal: WorkCalendar) -> FilingLimit | None:
+    if learned is None:
+        return None
+    last = filing_limit_date(learned, cal)
+    left = working_days_left(today, last, cal)
+    if left == 0 and today > last:  # a day off after the last day: passed, not "today"
+        left = -1
+    return FilingLimit(last, left)
+
+
+_COURT_WORDS = frozenset({
+    "суд", "суда", "суде", "судом", "судебный", "судебном", "court", "сот", "сотқа", "сотка", "сотта", "соттың",
+    "сотпен",
+})
+
+
+def is_court_request(text: str | None) -> bool:
+    """Typed "в суд", "сотқа", "court" and the like at the recipient question (whole words only: "сотрудник"
+    is not the court)."""
+    words = re.findall(r"\w+", (text or "").casefold())
+    return any(w in _COURT_WORDS for w in words)
 
 
 def complaint_number(seq: int, created: date) -> str:

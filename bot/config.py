@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import time
 from pathlib import Path
 from typing import Literal
@@ -33,6 +34,16 @@ class Settings(BaseSettings):
     workday_end: time = time(18, 0)
     reminder_interval_seconds: float = Field(default=30.0, gt=0)
     draft_ttl_days: int = Field(default=30, gt=0)
+
+    @field_validator("bot_token")
+    @classmethod
+    def _token(cls, value: SecretStr) -> SecretStr:
+        token = value.get_secret_value()
+        left, sep, right = token.partition(":")
+        if token and (not sep or not left.isdigit() or not right or any(c.isspace() for c in token)):
+            raise ValueError("must look like 123456789:AAE... (the token @BotFather gave), or be empty for the "
+                             "console mode")
+        return value
 
     @field_validator("operators_chat_id", mode="before")
     @classmethod
@@ -80,6 +91,9 @@ class Settings(BaseSettings):
         return not self.bot_token.get_secret_value()
 
 
+SECRETS = frozenset({"BOT_TOKEN"})  # never echoed in an error
+
+
 def load_settings(**overrides) -> Settings:
     """Build settings; a wrong value raises ConfigError with one line naming the key."""
     try:
@@ -87,4 +101,28 @@ def load_settings(**overrides) -> Settings:
     except ValidationError as exc:
         err = exc.errors()[0]
         key = ".".join(str(p) for p in err["loc"]).upper() or "?"
-        raise ConfigError(f"configuration error: {key}: {err['msg']} (got {err.get('input')!r})") from None
+        got = "" if key in SECRETS else f" (got {err.get('input')!r})"
+        raise ConfigError(f"configuration error: {key}: {err['msg']}{got}") from None
+
+
+def check_database_path(settings: Settings) -> None:
+    """Before the bot starts: DATABASE_PATH's folder exists (created if need be) and the file, if there is one,
+    is an SQLite database this process can open. Raises ConfigError (one line naming the key) instead of a
+    traceback from deep inside the start-up."""
+    path = Path(settings.database_path)
+
+    def fail(problem: str) -> ConfigError:
+        return ConfigError(f"configuration error: DATABASE_PATH: {problem} (got {str(path)!r})")
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise fail(f"cannot create the folder {str(path.parent)!r}: {exc.strerror or exc}") from None
+    if path.exists() and not path.is_file():
+        raise fail("this is not a file")
+    try:
+        with sqlite3.connect(path) as conn:
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        conn.close()
+    except sqlite3.Error as exc:
+        raise fail(f"cannot open it as an SQLite database: {exc}") from None

@@ -6,7 +6,8 @@ Pure domain code: imports nothing from aiogram. Examples::
     printf 'шағым қайда беремін\\nкурс доллара\\n' | python -m bot faq --batch
 
 --json prints {"query": ..., "results": [{"id": ..., "score": ...}, ...]} (an empty list when nothing is confident
-enough); --batch reads one query per line from stdin and prints one such JSON line per query.
+enough); --batch reads one query per line from stdin and prints one such JSON line per query. An error is one line:
+``error: ...`` on stderr, or with --json ``{"error": KEY, "message": ...}`` on stdout; exit status 2.
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ import argparse
 import json
 import sys
 
+from bot.cli import Parser, UsageError, report
 from bot.faq import FaqIndex, default_index
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m bot faq", description="Search the Shagym FAQ (kk/ru).")
+    p = Parser(prog="python -m bot faq", description="Search the Shagym FAQ (kk/ru).")
     p.add_argument("query", nargs="*", help="the question (words are joined with spaces)")
     p.add_argument("--lang", choices=("kk", "ru"), default=None, help="language hint; both languages are searched")
     p.add_argument("--limit", type=int, default=3, help="maximum number of results (default 3)")
@@ -35,8 +37,16 @@ def _result(index: FaqIndex, query: str, lang: str | None, limit: int) -> dict:
 
 
 def main(argv: list[str]) -> int:
-    args = _parser().parse_args(argv)
-    index = FaqIndex.load(args.faq) if args.faq else default_index()
+    try:
+        args = _parser().parse_args(argv)
+    except UsageError as exc:
+        return report("usage", str(exc), argv)
+    except SystemExit as exc:  # --help
+        return int(exc.code or 0)
+    try:
+        index = FaqIndex.load(args.faq) if args.faq else default_index()
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        return report("faq_file", f"cannot read {args.faq or 'the FAQ'}: {exc.__class__.__name__}: {exc}", argv)
     out = sys.stdout
     if args.batch:
         for line in sys.stdin:
@@ -48,8 +58,8 @@ def main(argv: list[str]) -> int:
         return 0
     query = " ".join(args.query).strip()
     if not query:
-        print("usage: python -m bot faq [--lang kk|ru] [--json] QUERY  (or --batch < queries.txt)", file=sys.stderr)
-        return 2
+        return report("usage", "a question is required: python -m bot faq [--lang kk|ru] [--json] QUERY "
+                               "(or --batch < queries.txt)", argv)
     res = _result(index, query, args.lang, args.limit)
     if args.json:
         out.write(json.dumps(res, ensure_ascii=False) + "\n")

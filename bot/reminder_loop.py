@@ -285,7 +285,8 @@ class ReminderService:
         cal = await self._calendar()
         try:
             deadlines = self.deadlines_of(case, cal)
-            return render_reminder(r.kind, case=case, deadlines=deadlines, gettext=gettext, lang=lang, cal=cal)
+            return render_reminder(r.kind, case=case, deadlines=deadlines, gettext=gettext, lang=lang, cal=cal,
+                                   today=self.clock.now().astimezone(self.tz).date())
         except (DeadlineError, ValueError) as exc:
             await self.reminders.mark_failed(r.id, f"render: {type(exc).__name__}")
             return None

@@ -8,9 +8,9 @@ Kinds (all for the citizen who filed the complaint):
                              only when the term was extended and the person has not recorded being told.
 * ``review_due_soon``       one working day before the review is due.
 * ``review_due_today``      on the day the review is due.
-* ``review_missed``         the working day after the due day: a missed deadline counts as a refusal
-                             (APPK art. 91 p. 2); what to do next (the quality authority, then court) and
-                             the 3-month filing limit for that next complaint (APPK art. 92).
+* ``review_missed``         the working day after the due day: a complaint not reviewed in time is
+                             inaction, which can be appealed (LEGAL.md §3); what is still open, each with
+                             its last day or, once passed, that it can be restored (bot.next_steps).
 
 Every reminder goes out at ``send_at`` local time on its day, moved into the allowed hours
 (``quiet_start``..``quiet_end`` local, 09:00-20:00 by default) by :func:`next_allowed`.
@@ -24,7 +24,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from typing import Any, Callable, Protocol
 from zoneinfo import ZoneInfo
 
-from bot.deadlines import FILING_LIMIT_MONTHS, Deadlines, Recipient, add_months, filing_limit_from
+from bot.deadlines import Deadlines, Recipient, court_limit_from, filing_limit_from
 
 __all__ = [
     "KINDS",
@@ -51,6 +51,7 @@ class _Calendar(Protocol):
     def add_working_days(self, day: date, delta: int) -> date: ...
     def next_working_day(self, day: date) -> date: ...
     def working_day_on_or_after(self, day: date) -> date: ...
+    def working_days_between(self, a: date, b: date) -> int: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,8 +100,8 @@ def next_allowed(moment: datetime, tz: ZoneInfo, quiet_start: time, quiet_end: t
 
 
 def filing_limit_after_miss(deadlines: Deadlines, cal: _Calendar) -> date:
-    """Last day to file the next complaint about a missed review deadline: 3 calendar months from the day the
-    silence became a refusal (``escalate_from``), moved to a working day (APPK art. 91 p. 2, art. 92)."""
+    """Last day to file the next complaint about a missed review deadline (the body's inaction): 3 calendar
+    months from the day after the deadline (``escalate_from``), moved to a working day (APPK art. 92)."""
     return filing_limit_from(deadlines.escalate_from, cal)
 
 
@@ -150,6 +151,7 @@ def plan_case(
         "day": due.isoformat(),
         "next_step": next_step(deadlines.recipient),
         "filing_limit": filing_limit_after_miss(deadlines, cal).isoformat(),
+        "court_until": court_limit_from(deadlines.review_due, cal).isoformat(),
     }))
 
     planned = [PlannedReminder(kind, at(day), {**base, **extra}) for kind, day, extra in days]
@@ -194,12 +196,13 @@ def render_reminder(
     gettext: Callable[[str], str],
     lang: str,
     cal: _Calendar | None = None,
+    today: date | None = None,
 ) -> str:
     """The message text (Telegram HTML; user data escaped) in the language of ``gettext``/``lang``.
 
     The dates come from ``deadlines`` (recomputed at send time), so a re-planned case is never described with
-    stale dates. ``cal`` is needed only for the filing limit of ``review_missed`` (without it: 3 calendar
-    months, unadjusted).
+    stale dates. ``review_missed`` needs ``cal`` (the limits of the next steps, bot.next_steps) and tells which
+    limits have passed by ``today`` (default: the working day after the deadline, when it is normally sent).
     """
     from babel.dates import format_date
 
@@ -233,33 +236,15 @@ def render_reminder(
             "mark the complaint as answered so that we stop the reminders."
         ).format(ref=ref, date=d(deadlines.review_due))
     elif kind == "review_missed":
-        if cal is not None:
-            limit = filing_limit_after_miss(deadlines, cal)
-        else:
-            limit = add_months(deadlines.escalate_from, FILING_LIMIT_MONTHS)  # no calendar: the unshifted day
-        head = _(
-            "The deadline for answering your complaint {ref} was {date}. If you have no answer, the missed "
-            "deadline counts as a refusal, and you can appeal it."
-        ).format(ref=ref, date=d(deadlines.review_due))
-        if next_step(deadlines.recipient) == "quality_authority":
-            steps = _(
-                "What to do next:\n"
-                "1. Complain to the authorised body for the quality of public services (the Agency for Civil "
-                "Service Affairs, its department in your region) through eOtinish or your eGov personal "
-                "account. It reviews a complaint within 15 working days.\n"
-                "2. If that does not help, go to court."
-            )
-        else:
-            steps = _(
-                "What to do next: go to court, or complain to a higher body. Your pre-trial complaint has "
-                "been filed, so the court may be approached."
-            )
-        limit_text = _(
-            "File it by {date}: the limit is 3 months from the day you learned of the violation. A missed "
-            "limit can be restored for a valid reason."
-        ).format(date=d(limit))
+        if cal is None:
+            raise ValueError("the review_missed reminder needs the calendar")
+        from bot.next_steps import after_inaction, render_options
+
+        options = after_inaction(deadlines, today or cal.next_working_day(deadlines.review_due), cal)
+        head = _("The deadline for answering your complaint {ref} was {date}.").format(
+            ref=ref, date=d(deadlines.review_due))
         note = _("This is guidance, not legal advice.")
-        text = f"{head}\n\n{steps}\n\n{limit_text}\n\n<i>{note}</i>"
+        text = f"{head}\n\n{render_options(options, _, lang)}\n\n<i>{note}</i>"
     else:
         raise ValueError(f"unknown reminder kind {kind!r}")
     return text

@@ -6,7 +6,7 @@ import asyncio
 import logging
 import sys
 
-from bot.config import ConfigError, Settings, load_settings
+from bot.config import ConfigError, Settings, check_database_path, load_settings
 
 
 def setup_logging(level: str) -> None:
@@ -30,14 +30,17 @@ async def run_polling(settings: Settings) -> None:
 def main(argv: list[str], *, force_console: bool = False) -> int:
     try:
         settings = load_settings()
+        check_database_path(settings)
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2
     if force_console or settings.console_mode:
         from bot.console import run_console
 
-        logging.basicConfig(level="WARNING", stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
-        return asyncio.run(run_console(settings))
+        try:
+            return asyncio.run(run_console(settings))  # logs to a file: the terminal shows the conversation
+        except KeyboardInterrupt:  # Ctrl-C ends the session like Ctrl-D
+            return 0
     setup_logging(settings.log_level)
     try:
         asyncio.run(run_polling(settings))

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import lru_cache
-from typing import Annotated, Any
+from typing import Annotated, Any, Iterator
 
 from aiogram.filters import BaseFilter
 from aiogram.filters.callback_data import CallbackData
@@ -31,13 +33,39 @@ N_("❓ Questions")
 N_("👤 Talk to a person")
 
 
+#: Is there an operators' desk to pass people to (OPERATORS_CHAT_ID set)? Set for each update by the
+#: DeskAvailability middleware, like the locale gettext reads: every "talk to a person" / "send it to the
+#: operators" offer asks desk_on(), and without a desk points to 1414 instead.
+_desk: ContextVar[bool] = ContextVar("shagym_desk_on", default=False)
+
+
+def desk_on() -> bool:
+    return _desk.get()
+
+
+@contextmanager
+def desk_available(on: bool) -> Iterator[None]:
+    token = _desk.set(on)
+    try:
+        yield
+    finally:
+        _desk.reset(token)
+
+
+def call_1414() -> str:
+    """The way to a person when the bot has no operators' desk."""
+    return _("To talk to a person, call the 1414 contact centre: 1414 or 8-800-080-7777 (free).")
+
+
 def main_menu() -> ReplyKeyboardMarkup:
+    second = [KeyboardButton(text=_(BTN_QUESTIONS))]
+    if desk_on():
+        second.append(KeyboardButton(text=_(BTN_HUMAN)))
+        rows = [second, [KeyboardButton(text=BTN_LANGUAGE)]]
+    else:
+        rows = [second + [KeyboardButton(text=BTN_LANGUAGE)]]
     return ReplyKeyboardMarkup(
-        keyboard=[
-            [KeyboardButton(text=_(BTN_COMPLAINT)), KeyboardButton(text=_(BTN_MY))],
-            [KeyboardButton(text=_(BTN_QUESTIONS)), KeyboardButton(text=_(BTN_HUMAN))],
-            [KeyboardButton(text=BTN_LANGUAGE)],
-        ],
+        keyboard=[[KeyboardButton(text=_(BTN_COMPLAINT)), KeyboardButton(text=_(BTN_MY))], *rows],
         resize_keyboard=True,
         is_persistent=True,
     )

@@ -32,8 +32,18 @@ from aiogram.types import (
 )
 from aiogram.utils.i18n import I18n, gettext as _
 
-from bot.faq import Entry, FaqIndex, default_index
-from handlers.common import BTN_HUMAN, BTN_QUESTIONS, EscalateCb, MenuButton, in_all_languages, is_menu_button
+from bot.faq import Entry, FaqIndex, default_index, small_talk
+from handlers.common import (
+    BTN_HUMAN,
+    BTN_QUESTIONS,
+    EscalateCb,
+    MenuButton,
+    call_1414,
+    desk_on,
+    in_all_languages,
+    is_menu_button,
+    main_menu,
+)
 from storage.users import User
 
 router = Router(name="faq")
@@ -71,21 +81,24 @@ def answer_html(entry: Entry, lang: str) -> str:
     return f"<b>{html.escape(_pick(entry.title, lang))}</b>\n\n{html.escape(_pick(entry.answer, lang))}"
 
 
-def person_button() -> InlineKeyboardButton:
-    return InlineKeyboardButton(text=_(BTN_HUMAN), callback_data=EscalateCb(source="faq").pack())
+def person_rows() -> list[list[InlineKeyboardButton]]:
+    """"Talk to a person" under an answer, when the bot has an operators' desk."""
+    if not desk_on():
+        return []
+    return [[InlineKeyboardButton(text=_(BTN_HUMAN), callback_data=EscalateCb(source="faq").pack())]]
 
 
 def all_questions_button() -> InlineKeyboardButton:
     return InlineKeyboardButton(text=_("📚 All questions"), callback_data=FaqCb(kind="h").pack())
 
 
-def answer_keyboard(others: list[Entry], lang: str) -> InlineKeyboardMarkup:
+def answer_keyboard(others: list[Entry], lang: str) -> InlineKeyboardMarkup | None:
     rows = [
         [InlineKeyboardButton(text=f"🔎 {_pick(e.title, lang)}", callback_data=FaqCb(kind="t", id=e.id).pack())]
         for e in others
     ]
-    rows.append([person_button()])
-    return InlineKeyboardMarkup(inline_keyboard=rows)
+    rows += person_rows()
+    return InlineKeyboardMarkup(inline_keyboard=rows) if rows else None
 
 
 def categories_view(lang: str) -> tuple[str, InlineKeyboardMarkup]:
@@ -95,7 +108,7 @@ def categories_view(lang: str) -> tuple[str, InlineKeyboardMarkup]:
         for c in ix.categories()
         if ix.entries_in(c.id)
     ]
-    rows.append([person_button()])
+    rows += person_rows()
     text = _("Questions and answers. Choose a topic, or simply type your question in your own words.")
     return text, InlineKeyboardMarkup(inline_keyboard=rows)
 
@@ -116,15 +129,15 @@ def category_view(category_id: str, lang: str) -> tuple[str, InlineKeyboardMarku
 
 
 def not_found_text() -> str:
-    return (
-        _("I could not find an answer to that question.")
-        + "\n"
-        + _("A person from our team can help, or call the 1414 contact centre: 1414 or 8-800-080-7777 (free).")
-    )
+    if desk_on():
+        help_ = _("A person from our team can help, or call the 1414 contact centre: 1414 or 8-800-080-7777 (free).")
+    else:
+        help_ = call_1414()
+    return _("I could not find an answer to that question.") + "\n" + help_
 
 
 def not_found_keyboard() -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(inline_keyboard=[[person_button()], [all_questions_button()]])
+    return InlineKeyboardMarkup(inline_keyboard=[*person_rows(), [all_questions_button()]])
 
 
 # --- browsing -------------------------------------------------------------------------------------------------------
@@ -198,6 +211,16 @@ async def free_text(message: Message, lang: str, i18n: I18n) -> None:
     if is_menu_button(i18n, text):  # another feature's menu button nobody took: show the topics instead
         view_text, markup = categories_view(lang)
         await message.answer(view_text, reply_markup=markup)
+        return
+    talk = small_talk(text[:MAX_QUERY])
+    if talk is not None:  # "привет", "сәлем", "спасибо": a friendly word back and the menu, not "not found"
+        reply = (
+            _("Hello! I help with complaints about public services. Choose what you need in the menu below, or "
+              "type your question in your own words.")
+            if talk == "greeting"
+            else _("You are welcome! If you need anything else, choose it in the menu below or type your question.")
+        )
+        await message.answer(reply, reply_markup=main_menu())
         return
     ix = index()
     hits = ix.search(text[:MAX_QUERY], lang=lang, limit=3)

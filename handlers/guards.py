@@ -66,14 +66,15 @@ async def ask_current_question(event: TelegramObject, data: dict[str, Any]) -> b
 
     chat = _chat_of(event)
     bot, state = data["bot"], data["state"]
-    if await ask_wizard_again(bot, chat.id, state, data["clock"], data["settings"], data["lang"],
+    if await ask_wizard_again(bot, chat.id, state, data["clock"], data["settings"], data["lang"], data["calendars"],
                               after_failure=True):
         return True
     message = event if isinstance(event, Message) else event.message  # type: ignore[union-attr]
     if not isinstance(message, Message) or not (await state.get_state() or "").startswith("Tracking"):
         return False
     await bot.send_message(chat.id, _(LOST_REPLY))
-    return await ask_tracking_again(message, bot, state)
+    today = data["clock"].now().astimezone(data["settings"].tz).date()
+    return await ask_tracking_again(message, bot, state, today, data["lang"])
 
 
 class ReplyGuard(BaseMiddleware):

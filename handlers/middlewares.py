@@ -9,6 +9,7 @@ from aiogram.dispatcher.event.bases import UNHANDLED
 from aiogram.types import CallbackQuery, Message, TelegramObject, User as TgUser
 from aiogram.utils.i18n import I18n, I18nMiddleware, gettext as _
 
+from handlers.common import desk_available
 from storage.users import UsersRepo
 
 
@@ -28,8 +29,28 @@ class UserMiddleware(BaseMiddleware):
         return await handler(event, data)
 
 
+class DeskAvailability(BaseMiddleware):
+    """Outer update middleware: whether this bot has an operators' desk (handlers.common.desk_on)."""
+
+    async def __call__(self, handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        with desk_available(data["settings"].operators_chat_id is not None):
+            return await handler(event, data)
+
+
+#: Callback prefixes the language gate lets through: the language choice itself, and the desk's card buttons
+#: (pressed by operators, who work in the operators' language whatever their Telegram language).
+GATE_PASSES = ("lang:", "dk:")
+
+
+def operators_chat(data: dict[str, Any]) -> bool:
+    """Does the update come from the configured operators' chat?"""
+    chat = data.get("event_chat")
+    return chat is not None and chat.id == data["settings"].operators_chat_id
+
+
 class UserLanguageMiddleware(I18nMiddleware):
-    """The stored language of the user, else the configured default."""
+    """The operators' language in the operators' chat; elsewhere the stored language of the user, else the
+    configured default."""
 
     def __init__(self, i18n: I18n, default_language: str) -> None:
         super().__init__(i18n=i18n)
@@ -37,30 +58,37 @@ class UserLanguageMiddleware(I18nMiddleware):
 
     async def get_locale(self, event: TelegramObject, data: dict[str, Any]) -> str:
         user = data.get("user")
-        language = user.language if user is not None and user.language else self.default_language
+        if operators_chat(data):
+            language = data["settings"].operators_language
+        elif user is not None and user.language:
+            language = user.language
+        else:
+            language = self.default_language
         data["lang"] = language
         return language
 
 
 class LanguageGate(BaseMiddleware):
-    """Private chats only: someone whose language is unknown (not kk/ru on Telegram, never chosen)
-    gets the bilingual choice before anything else; the choice itself passes through."""
+    """Private chats only: someone whose language is unknown (not kk/ru on Telegram, never chosen) gets the
+    bilingual choice before anything else. The choice itself, the desk's buttons and everything in groups
+    (the operators' chat) pass through."""
 
     def __init__(self, ask: Callable[[Message], Awaitable[Any]]) -> None:
         self.ask = ask
 
     async def __call__(self, handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         user = data.get("user")
-        if user is None or user.language:
+        chat = data.get("event_chat")
+        if user is None or user.language or chat is None or chat.type != "private":
             return await handler(event, data)
         if isinstance(event, CallbackQuery):
-            if (event.data or "").startswith("lang:"):
+            if (event.data or "").startswith(GATE_PASSES):
                 return await handler(event, data)
             await event.answer()
-            if event.message is not None and event.message.chat.type == "private":
+            if event.message is not None:
                 await self.ask(event.message)
             return None
-        if isinstance(event, Message) and event.chat.type == "private":
+        if isinstance(event, Message):
             await self.ask(event)
             return None
         return await handler(event, data)

@@ -11,9 +11,10 @@ from aiogram.utils.i18n import I18n, gettext as _
 
 from bot.clock import Clock
 from bot.config import Settings
-from handlers.complaint.handlers import ask_again
+from handlers.complaint.handlers import ask_again, cancel_requested
 from handlers.tracking import ask_again as ask_tracking_again
-from handlers.common import BTN_LANGUAGE, bilingual, main_menu
+from handlers.common import BTN_LANGUAGE, bilingual, call_1414, desk_on, main_menu
+from storage.calendar import CalendarRepo
 from storage.users import User, UsersRepo
 
 router = Router(name="start")
@@ -44,12 +45,17 @@ async def ask_language(message: Message, i18n: I18n) -> None:
 
 
 def welcome_text() -> str:
-    return _(
-        "Hello! I am Shagym, a helper for complaints about public services in Kazakhstan.\n\n"
-        "I can explain your rights and the deadlines, prepare a complaint with every field the law "
-        "requires, remind you of the deadlines and pass your case to a person.\n\n"
-        "This is guidance, not legal advice. Choose below what you need."
-    )
+    if desk_on():
+        can = _("I can explain your rights and the deadlines, prepare a complaint with every field the law "
+                "requires, remind you of the deadlines and pass your case to a person.")
+    else:
+        can = _("I can explain your rights and the deadlines, prepare a complaint with every field the law "
+                "requires and remind you of the deadlines.") + " " + call_1414()
+    return "\n\n".join((
+        _("Hello! I am Shagym, a helper for complaints about public services in Kazakhstan."),
+        can,
+        _("This is guidance, not legal advice. Choose below what you need."),
+    ))
 
 
 @router.message(CommandStart())
@@ -97,7 +103,7 @@ async def language(message: Message, i18n: I18n) -> None:
 @router.callback_query(LangCb.filter(F.code.in_({"kk", "ru"})))
 async def language_chosen(
     query: CallbackQuery, callback_data: LangCb, users: UsersRepo, i18n: I18n, state: FSMContext, user: User,
-    bot: Bot, clock: Clock, settings: Settings,
+    bot: Bot, clock: Clock, settings: Settings, calendars: CalendarRepo,
 ) -> None:
     first_choice = user.language is None
     await users.set_language(query.from_user.id, callback_data.code)
@@ -112,8 +118,10 @@ async def language_chosen(
                 text += "\n" + _("We can go on from where we stopped.")
             await query.message.answer(text, reply_markup=main_menu())
             # the step the person is on, asked again in the language they just chose
-            if not await ask_again(bot, query.message.chat.id, state, clock, settings, callback_data.code):
-                await ask_tracking_again(query.message, bot, state)
+            if not await ask_again(bot, query.message.chat.id, state, clock, settings, callback_data.code,
+                                   calendars):
+                await ask_tracking_again(query.message, bot, state, clock.now().astimezone(settings.tz).date(),
+                                         callback_data.code)
 
 
 @router.callback_query(LangCb.filter())
@@ -124,7 +132,10 @@ async def language_unknown(query: CallbackQuery) -> None:
 
 @router.message(Command("cancel"))
 @router.message(StateFilter("*"), F.text.casefold().in_({"cancel", "отмена", "болдырмау"}))
-async def cancel(message: Message, state: FSMContext) -> None:
+async def cancel(message: Message, state: FSMContext, bot: Bot, clock: Clock, settings: Settings, lang: str,
+                 calendars: CalendarRepo) -> None:
+    if await cancel_requested(bot, message.chat.id, state, clock, settings, lang, calendars):
+        return  # a complaint draft: asked before it is deleted
     had_state = await state.get_state() is not None
     await state.clear()
     await message.answer(

@@ -1,35 +1,42 @@
 """Tracking of filed complaints: /my, "track this complaint", the deadline timeline and what the person records
 later (extension, answer, no answer yet, closed), plus the reminders on/off switch.
 
-The dates come from the legal core (bot.deadlines.compute via ReminderService.deadlines_of); this module
-only asks questions, stores the answers (storage.cases) and renders the results with gettext.
+The dates come from the legal core (bot.deadlines.compute via ReminderService.deadlines_of, bot.next_steps for
+what is still open after the review); this module only asks questions, stores the answers (storage.cases) and
+renders the results with gettext.
 
 Callback data (all < 64 bytes):
 
 * ``trk:<a>:<id>`` (:class:`TrkCb`) -- actions on the list and on one case; ``id`` is a case id
-  (open/ext/ans/wait/close), a saved complaint id (cpl), or 0 (new, list, roff, ron). Ownership of the
-  case / complaint is checked on every press; a foreign or unknown id gets "This button is no longer valid."
-* ``trkw:<a>:<v>`` (:class:`TrkWizCb`) -- answers inside the question flows (rk: recipient kind,
-  fw: forwarded y/n, xd: extension days, sk: skip, x: cancel); only valid in the matching state.
+  (open/ext/ans/wait/close/cly/cln), a saved complaint id (cpl), a page of the list (list, pg), or 0 (new,
+  roff, ron). Ownership of the case / complaint is checked on every press; a foreign or unknown id gets
+  "This button is no longer valid."
+* ``trkw:<a>:<v>:<s>`` (:class:`TrkWizCb`) -- answers inside the question flows (rk: recipient kind,
+  fw: forwarded y/n, xd: extension days, sk: skip, bk: back, dp: a day picked (v = YYYYMMDD), dm: another
+  month (v = YYYYMM), nop: a calendar label, x: cancel); ``s`` is the question the button belongs to, so a
+  button of an earlier question is stale.
 
-FSM states: :class:`TrackingForm` (a new case) and :class:`TrackingEvent` (an extension); the data holds
-plain JSON (dates as ISO strings).
+FSM states: :class:`TrackingForm` (a new case) and :class:`TrackingEvent` (an extension, the answer's date);
+the data holds plain JSON (dates as ISO strings). Every question has the same layout: its own buttons or a
+month of days, then Back and Skip where they apply, then Cancel alone on the last row.
 """
 
 from __future__ import annotations
 
 import html
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 from aiogram import Bot, F, Router
 from aiogram.dispatcher.event.bases import SkipHandler
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, StateFilter
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
-from aiogram.utils.i18n import I18n, gettext as _
+from aiogram.utils.i18n import I18n, gettext as _, ngettext
 from babel.dates import format_date
 
 from bot.complaint import parse_date, recipient_label
@@ -43,9 +50,11 @@ from bot.deadlines import (
     extension_notice_late,
     working_days_left,
 )
+from bot.next_steps import after_answer, after_inaction, render_options
 from bot.reminder_loop import ReminderService
-from bot.reminders import case_ref, filing_limit_after_miss, next_step
+from bot.reminders import case_ref
 from handlers.common import BTN_COMPLAINT, BTN_HUMAN, BTN_MY, BTN_QUESTIONS, MenuButton, RowId, is_menu_button
+from handlers.datepicker import month_grid
 from storage.calendar import CalendarRepo
 from storage.cases import Case, CasesRepo
 from storage.complaints import ComplaintsRepo
@@ -61,20 +70,22 @@ def N_(message: str) -> str:
 
 NOT_VALID = N_("This button is no longer valid.")
 MAX_UNTRACKED = 5  # saved complaints offered for tracking in /my
-MAX_CASES = 10  # cases listed in /my (open ones first), so the message stays well under 4096 characters
+PAGE_CASES = 5  # cases on one page of /my
+PAGE_BUDGET = 3800  # characters of HTML on one page of /my: Telegram shows at most 4096 (fewer than the HTML)
 MAX_TEXT = 200  # filed_with / reg_number
 
 
 # ------------------------------------------------------------------------------------ callbacks, states
 
 class TrkCb(CallbackData, prefix="trk"):
-    a: str  # open ext ans wait close cpl new list roff ron
+    a: str  # open ext ans wait close cly cln cpl new list pg roff ron
     id: RowId = 0
 
 
 class TrkWizCb(CallbackData, prefix="trkw"):
-    a: str  # rk fw xd sk x
+    a: str  # rk fw xd sk bk dp dm nop x
     v: str = ""
+    s: str = ""  # the question (state name) the button belongs to
 
 
 class TrackingForm(StatesGroup):
@@ -90,9 +101,13 @@ class TrackingEvent(StatesGroup):
     ext_days = State()
     ext_on = State()
     ext_told = State()
+    ans_on = State()
 
 
 FORM_STEPS = ("recipient", "filed_with", "forwarded", "registered", "reg_number", "learned_on")
+DATE_QUESTIONS = frozenset({"registered", "learned_on", "ext_on", "ext_told", "ans_on"})
+#: Questions with a Skip button (its label says what skipping means there).
+SKIPPABLE = frozenset({"filed_with", "reg_number", "learned_on", "ext_on", "ext_told"})
 
 
 # ------------------------------------------------------------------------------------ labels
@@ -103,7 +118,7 @@ _ITEM_LABELS = {
     "review_due_original": N_("Original deadline for the answer"),
     "review_due": N_("Deadline for the answer"),
     "extension_notice_due": N_("Last day to tell you about the extension"),
-    "escalate_from": N_("No answer by now counts as a refusal: you can complain further"),
+    "escalate_from": N_("No answer by now is inaction of the body: you can appeal it"),
     "filing_limit": N_("Your 3-month limit for filing ends"),
 }
 _BASIS_LABELS = {
@@ -119,14 +134,16 @@ _BASIS_LABELS = {
         "Law on public services, art. 25: the akim (local executive body) reviews it within 5 working days"),
     "extension_max_10": N_("The review term may be extended by at most 10 working days"),
     "extension_notice_3": N_("You must be told of an extension, with its reasons, within 3 working days"),
-    "appk_91_2_missed_deadline_is_refusal": N_(
-        "APPK art. 91 p. 2: a missed deadline counts as a refusal, which you can appeal"),
+    "review_missed_inaction": N_(
+        "A complaint not reviewed in time is inaction, which can be appealed to the quality authority, a higher "
+        "body or the court"),
     "appk_92_filing_limit": N_(
         "APPK art. 92: 3 calendar months from the day you learned of the decision; a missed limit can be "
         "restored for a valid reason"),
 }
 _STATUS_LABELS = {
     "open": N_("waiting for the answer"),
+    "overdue": N_("no answer in time"),
     "answered": N_("answer received"),
     "closed": N_("closed by you"),
 }
@@ -175,12 +192,16 @@ def case_button_text(case: Case) -> str:
     return "📂 " + (" · ".join(bits) if bits else f"#{case.id}")
 
 
-def days_left_text(n: int) -> str:
+def days_left_text(n: int, *, passed: bool = False) -> str:
+    """``n`` working days left (negative: overdue); ``passed``: the due day is behind us even when no working
+    day has followed it yet (a Saturday after a Friday deadline)."""
     if n > 0:
-        return _("working days left: {n}").format(n=n)
+        return ngettext("{n} working day left", "{n} working days left", n).format(n=n)
+    if n == 0 and passed:
+        return _("the deadline has passed")
     if n == 0:
         return _("the answer is due today")
-    return _("overdue by working days: {n}").format(n=-n)
+    return ngettext("overdue by {n} working day", "overdue by {n} working days", -n).format(n=-n)
 
 
 def next_item(deadlines: Deadlines, today: date):
@@ -188,23 +209,59 @@ def next_item(deadlines: Deadlines, today: date):
     return next((i for i in deadlines.items if i.key != "registered" and i.day >= today), None)
 
 
-def timeline_text(case: Case, deadlines: Deadlines, lang: str, cal: Any) -> str:
+def is_overdue(case: Case, deadlines: Deadlines, today: date) -> bool:
+    return case.status == "open" and today > deadlines.review_due
+
+
+def answered_day(case: Case, settings: Settings) -> date:
+    """The day the answer came (recorded by the person), else the local day the case was marked answered."""
+    return case.answered_on or case.updated_at.astimezone(settings.tz).date()
+
+
+def overdue_text(deadlines: Deadlines, today: date, lang: str, cal: Any) -> str:
+    """What is overdue and what is still open (or restorable) after a missed review deadline."""
+    options = after_inaction(deadlines, today, cal)
+    if options.overdue_days:
+        head = _("⚠️ Overdue: the answer was due on {date} and has not come; {left}.").format(
+            date=fmt(deadlines.review_due, lang), left=days_left_text(-options.overdue_days))
+    else:  # the days off right after the last day: late, but not by a working day yet
+        head = _("⚠️ Overdue: the answer was due on {date} and has not come.").format(
+            date=fmt(deadlines.review_due, lang))
+    return head + "\n" + render_options(options, _, lang)
+
+
+def answered_text(case: Case, day: date, today: date, lang: str, cal: Any) -> str:
+    options = after_answer(case.recipient_kind, day, today, cal)
+    head = _("You received the answer on {date}. If you disagree with it:").format(date=fmt(day, lang))
+    return head + "\n\n" + render_options(options, _, lang)
+
+
+def timeline_text(case: Case, deadlines: Deadlines, lang: str, cal: Any, today: date, settings: Settings) -> str:
+    overdue = is_overdue(case, deadlines, today)
     lines = [
         _("<b>Complaint {ref}</b>").format(ref=case_ref(case)),
         _("Reviewed by: {recipient}").format(recipient=recipient_label(case.recipient_kind, _)),
-        _("Status: {status}").format(status=status_label(case.status)),
+        _("Status: {status}").format(status=status_label("overdue" if overdue else case.status)),
     ]
     if case.forwarded_via_provider:
         lines.append(_("Filed with the service provider, to be forwarded to the quality authority."))
-    term = _("Review term: {n} working days").format(n=deadlines.review_term)
+    term = ngettext("Review term: {n} working day", "Review term: {n} working days",
+                    deadlines.review_term).format(n=deadlines.review_term)
     if deadlines.extended_by:
-        term += "; " + _("extended by working days: {n}").format(n=deadlines.extended_by)
+        term += "; " + ngettext("extended by {n} working day", "extended by {n} working days",
+                                deadlines.extended_by).format(n=deadlines.extended_by)
     lines.append(term)
     lines.append("")
     lines.append(_("<b>Dates</b>"))
     for item in deadlines.items:
+        if item.key == "escalate_from" and case.status == "answered":
+            continue  # the answer came: what silence would have meant is no longer news
         lines.append(f"• <b>{fmt(item.day, lang)}</b>: {item_label(item.key)}")
         lines.append(f"   <i>{basis_label(item.basis)}</i>")
+    if overdue:
+        lines += ["", overdue_text(deadlines, today, lang, cal)]
+    elif case.status == "answered":
+        lines += ["", answered_text(case, answered_day(case, settings), today, lang, cal)]
     notes = []
     if deadlines.filing_limit_missed:
         notes.append(_(
@@ -246,13 +303,37 @@ def case_keyboard(case: Case) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(inline_keyboard=rows)
 
 
-def cancel_row() -> list[InlineKeyboardButton]:
-    return [InlineKeyboardButton(text=_("✖️ Cancel"), callback_data=TrkWizCb(a="x").pack())]
+def close_confirm_keyboard(case: Case) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(inline_keyboard=[
+        [InlineKeyboardButton(text=_("↩️ No, keep tracking"), callback_data=TrkCb(a="cln", id=case.id).pack())],
+        [InlineKeyboardButton(text=_("🗂 Yes, close it"), callback_data=TrkCb(a="cly", id=case.id).pack())],
+    ])
 
 
-def skip_cancel_keyboard(skip_text: str | None = None) -> InlineKeyboardMarkup:
-    row = [InlineKeyboardButton(text=skip_text or _("⏭ Skip"), callback_data=TrkWizCb(a="sk").pack())]
-    return InlineKeyboardMarkup(inline_keyboard=[row, cancel_row()])
+def wiz_button(text: str, step: str, a: str, v: str = "") -> InlineKeyboardButton:
+    return InlineKeyboardButton(text=text, callback_data=TrkWizCb(a=a, v=v, s=step).pack())
+
+
+def question_markup(step: str, rows: list[list[InlineKeyboardButton]], *, back: bool,
+                    skip: str | None = None) -> InlineKeyboardMarkup:
+    """The question's own rows, then Back and Skip (where they apply), then Cancel alone on the last row: the
+    same places on every question, as in the complaint wizard."""
+    nav = ([wiz_button(_("⬅️ Back"), step, "bk")] if back else []) + \
+        ([wiz_button(skip, step, "sk")] if skip else [])
+    rows = rows + ([nav] if nav else [])
+    rows.append([wiz_button(_("✖️ Cancel"), step, "x")])
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def picker_rows(step: str, today: date, lang: str, month: tuple[int, int] | None = None,
+                earliest: date | None = None) -> list[list[InlineKeyboardButton]]:
+    y, m = month or (today.year, today.month)
+    return month_grid(
+        y, m, today=today, lang=lang, earliest=earliest,
+        pick=lambda day: TrkWizCb(a="dp", v=day.strftime("%Y%m%d"), s=step).pack(),
+        show=lambda yy, mm: TrkWizCb(a="dm", v=f"{yy:04d}{mm:02d}", s=step).pack(),
+        nop=TrkWizCb(a="nop", s=step).pack(),
+    )
 
 
 async def send(target: Message | CallbackQuery, bot: Bot, text: str, markup=None) -> None:
@@ -262,12 +343,18 @@ async def send(target: Message | CallbackQuery, bot: Bot, text: str, markup=None
         await target.answer(text, reply_markup=markup)
 
 
-def date_error(result) -> str:
+def example_date(today: date) -> str:
+    """An example date for the questions: today's, so it is never in the future."""
+    return today.strftime("%d.%m.%Y")
+
+
+def date_error(result, today: date) -> str:
     if result.error_key == "date_in_future":
         return _("This date is in the future. Please check it and write it again.")
     if result.error_key == "date_too_old":
         return _("This date is too far in the past. Please check it and write it again.")
-    return _("I could not read the date. Write it as 15.12.2026 (day.month.year).")
+    return _("I could not read the date. Write it as {example} (day.month.year), or pick it below.").format(
+        example=example_date(today))
 
 
 async def in_foreign_flow(state: FSMContext) -> bool:
@@ -299,83 +386,124 @@ async def own_case(cases: CasesRepo, case_id: int, user_id: int) -> Case | None:
 
 # ------------------------------------------------------------------------------------ /my
 
+def case_block(n: int, case: Case, today: date, lang: str, cal: Any) -> str:
+    lines = ["", f"{n}. {case_ref(case)}: {esc(recipient_label(case.recipient_kind, _))}"]
+    try:
+        deadlines = ReminderService.deadlines_of(case, cal) if case.status == "open" else None
+    except DeadlineError:
+        deadlines = None
+    status = "overdue" if deadlines is not None and is_overdue(case, deadlines, today) else case.status
+    lines.append("   " + _("Status: {status}").format(status=status_label(status)))
+    if deadlines is not None:
+        nxt = next_item(deadlines, today)
+        if nxt is not None:
+            lines.append("   " + _("Next date: {date}, {what}").format(date=fmt(nxt.day, lang),
+                                                                      what=item_label(nxt.key)))
+        lines.append("   " + _("Answer due {date}, {left}").format(
+            date=fmt(deadlines.review_due, lang),
+            left=days_left_text(working_days_left(today, deadlines.review_due, cal),
+                                passed=today > deadlines.review_due)))
+    return "\n".join(lines)
+
+
+def paginate(blocks: list[str], budget: int, per_page: int = PAGE_CASES) -> list[list[int]]:
+    """Indexes of the blocks on each page: at most ``per_page`` blocks and ``budget`` characters a page (a
+    block longer than the budget alone still gets its own page). The same list always pages the same way."""
+    pages: list[list[int]] = [[]]
+    used = 0
+    for i, block in enumerate(blocks):
+        if pages[-1] and (len(pages[-1]) >= per_page or used + len(block) + 1 > budget):
+            pages.append([])
+            used = 0
+        pages[-1].append(i)
+        used += len(block) + 1
+    return pages
+
+
 async def render_list(user: User, cases: CasesRepo, complaints: ComplaintsRepo, users: UsersRepo,
-                      reminder_service: ReminderService, calendars: CalendarRepo, today: date, lang: str
+                      calendars: CalendarRepo, settings: Settings, today: date, lang: str, page: int = 0
                       ) -> tuple[str, InlineKeyboardMarkup]:
+    """One page of /my: the tracked complaints (open ones first), then on the first page the saved complaints
+    not tracked yet; never longer than Telegram allows (PAGE_BUDGET)."""
     cal = calendars.calendar
     all_cases = await cases.list_for_user(user.id)
     tracked = {c.complaint_id for c in all_cases if c.complaint_id is not None}
-    my_cases = sorted(all_cases, key=lambda c: c.status != "open")[:MAX_CASES]
+    my_cases = sorted(all_cases, key=lambda c: c.status != "open")
     untracked = [c for c in await complaints.list_for_user(user.id) if c.id not in tracked][:MAX_UNTRACKED]
     fresh = await users.get(user.id)
     enabled = fresh.reminders_enabled if fresh is not None else user.reminders_enabled
+    any_open = any(c.status == "open" for c in all_cases)
 
-    lines: list[str] = []
-    rows: list[list[InlineKeyboardButton]] = []
-    if my_cases:
-        lines.append(_("<b>Your tracked complaints</b>"))
-        for n, case in enumerate(my_cases, 1):
-            lines.append("")
-            lines.append(f"{n}. {case_ref(case)}: {esc(recipient_label(case.recipient_kind, _))}")
-            lines.append("   " + _("Status: {status}").format(status=status_label(case.status)))
-            if case.status == "open":
-                try:
-                    deadlines = ReminderService.deadlines_of(case, cal)
-                except DeadlineError:
-                    deadlines = None
-                if deadlines is not None:
-                    nxt = next_item(deadlines, today)
-                    if nxt is not None:
-                        lines.append("   " + _("Next date: {date}, {what}").format(
-                            date=fmt(nxt.day, lang), what=item_label(nxt.key)))
-                    lines.append("   " + _("Answer due {date}, {left}").format(
-                        date=fmt(deadlines.review_due, lang),
-                        left=days_left_text(working_days_left(today, deadlines.review_due, cal))))
-            rows.append([InlineKeyboardButton(text=case_button_text(case),
-                                              callback_data=TrkCb(a="open", id=case.id).pack())])
-    else:
-        lines.append(_("You have no tracked complaints yet."))
-        lines.append(_("Tell me the registration date of a complaint you have filed, and I will count the "
-                       "deadlines and remind you of them."))
+    tail: list[str] = []
+    tail_rows: list[list[InlineKeyboardButton]] = []
     if untracked:
-        lines.append("")
-        lines.append(_("<b>Saved complaints not tracked yet</b>"))
+        tail += ["", _("<b>Saved complaints not tracked yet</b>")]
         for stored in untracked:
-            lines.append("• " + _("Complaint {number} of {date}").format(
-                number=esc(stored.number), date=fmt(stored.created_at.date(), lang)))
-            rows.append([InlineKeyboardButton(text=_("➕ Track {number}").format(number=stored.number),
-                                              callback_data=TrkCb(a="cpl", id=stored.id).pack())])
-    rows.append([InlineKeyboardButton(text=_("➕ I already filed a complaint"),
-                                      callback_data=TrkCb(a="new").pack())])
-    if enabled:
-        rows.append([InlineKeyboardButton(text=_("🔕 Stop reminders"), callback_data=TrkCb(a="roff").pack())])
-    else:
-        lines.append("")
-        lines.append(_("Reminders are off."))
-        rows.append([InlineKeyboardButton(text=_("🔔 Resume reminders"), callback_data=TrkCb(a="ron").pack())])
-    return "\n".join(lines), InlineKeyboardMarkup(inline_keyboard=rows)
+            tail.append("• " + _("Complaint {number} of {date}").format(
+                number=esc(stored.number), date=fmt(stored.created_at.astimezone(settings.tz).date(), lang)))
+            tail_rows.append([InlineKeyboardButton(text=_("➕ Track {number}").format(number=stored.number),
+                                                   callback_data=TrkCb(a="cpl", id=stored.id).pack())])
+    tail_rows.append([InlineKeyboardButton(text=_("➕ I already filed a complaint"),
+                                           callback_data=TrkCb(a="new").pack())])
+    if any_open and enabled:  # nothing tracked, nothing to stop
+        tail_rows.append([InlineKeyboardButton(text=_("🔕 Stop reminders"), callback_data=TrkCb(a="roff").pack())])
+    elif any_open:
+        tail += ["", _("Reminders are off.")]
+        tail_rows.append([InlineKeyboardButton(text=_("🔔 Resume reminders"), callback_data=TrkCb(a="ron").pack())])
+
+    if not my_cases:
+        lines = [_("You have no tracked complaints yet."),
+                 _("Tell me the registration date of a complaint you have filed, and I will count the "
+                   "deadlines and remind you of them.")] + tail
+        return "\n".join(lines), InlineKeyboardMarkup(inline_keyboard=tail_rows)
+
+    header = _("<b>Your tracked complaints</b>")
+    blocks = [case_block(n, case, today, lang, cal) for n, case in enumerate(my_cases, 1)]
+    fixed = len(header) + len("\n".join(tail)) + 100  # the page line and the separators
+    pages = paginate(blocks, PAGE_BUDGET - fixed)
+    page = max(0, min(page, len(pages) - 1))
+    lines = [header] + [blocks[i] for i in pages[page]]
+    rows = [[InlineKeyboardButton(text=case_button_text(my_cases[i]),
+                                  callback_data=TrkCb(a="open", id=my_cases[i].id).pack())] for i in pages[page]]
+    if len(pages) > 1:
+        lines += ["", _("Page {n} of {total}").format(n=page + 1, total=len(pages))]
+        turn = []
+        if page > 0:
+            turn.append(InlineKeyboardButton(text=_("◀️ Previous"), callback_data=TrkCb(a="pg", id=page - 1).pack()))
+        if page + 1 < len(pages):
+            turn.append(InlineKeyboardButton(text=_("Next ▶️"), callback_data=TrkCb(a="pg", id=page + 1).pack()))
+        rows.append(turn)
+    return "\n".join(lines + tail), InlineKeyboardMarkup(inline_keyboard=rows + tail_rows)
 
 
 @router.message(Command("my"))
 @router.message(MenuButton(BTN_MY))
 async def my_complaints(message: Message, state: FSMContext, user: User, cases: CasesRepo,
-                        complaints: ComplaintsRepo, users: UsersRepo, reminder_service: ReminderService,
-                        calendars: CalendarRepo, clock, settings: Settings, lang: str) -> None:
+                        complaints: ComplaintsRepo, users: UsersRepo, calendars: CalendarRepo, clock,
+                        settings: Settings, lang: str) -> None:
     current = await state.get_state()
     if current is not None and current.startswith("Tracking"):
         await state.clear()  # /my in the middle of a tracking question starts over from the list
-    text, markup = await render_list(user, cases, complaints, users, reminder_service, calendars,
+    text, markup = await render_list(user, cases, complaints, users, calendars, settings,
                                      today_of(clock, settings), lang)
     await message.answer(text, reply_markup=markup)
 
 
-@router.callback_query(TrkCb.filter(F.a == "list"))
-async def list_pressed(query: CallbackQuery, bot: Bot, user: User, cases: CasesRepo, complaints: ComplaintsRepo,
-                       users: UsersRepo, reminder_service: ReminderService, calendars: CalendarRepo, clock,
+@router.callback_query(TrkCb.filter(F.a.in_({"list", "pg"})))
+async def list_pressed(query: CallbackQuery, callback_data: TrkCb, bot: Bot, user: User, cases: CasesRepo,
+                       complaints: ComplaintsRepo, users: UsersRepo, calendars: CalendarRepo, clock,
                        settings: Settings, lang: str) -> None:
+    """"My complaints" under a case sends the list; a page button turns the list's own message."""
     await query.answer()
-    text, markup = await render_list(user, cases, complaints, users, reminder_service, calendars,
-                                     today_of(clock, settings), lang)
+    text, markup = await render_list(user, cases, complaints, users, calendars, settings,
+                                     today_of(clock, settings), lang, page=callback_data.id)
+    if callback_data.a == "pg" and query.message is not None:
+        try:
+            await bot.edit_message_text(text, chat_id=query.message.chat.id, message_id=query.message.message_id,
+                                        reply_markup=markup)
+            return
+        except TelegramBadRequest:  # too old to edit (or unchanged): send it anew
+            pass
     await send(query, bot, text, markup)
 
 
@@ -393,7 +521,7 @@ async def reminders_switch(query: CallbackQuery, callback_data: TrkCb, bot: Bot,
             await reminder_service.schedule_case(case.id)
         note = _("Reminders are on again.")
     await query.answer()
-    text, markup = await render_list(user, cases, complaints, users, reminder_service, calendars,
+    text, markup = await render_list(user, cases, complaints, users, calendars, settings,
                                      today_of(clock, settings), lang)
     await send(query, bot, note)
     await send(query, bot, text, markup)
@@ -402,17 +530,17 @@ async def reminders_switch(query: CallbackQuery, callback_data: TrkCb, bot: Bot,
 # ------------------------------------------------------------------------------------ one case
 
 async def show_case(target, bot: Bot, case: Case, reminder_service: ReminderService, cal: Any, lang: str,
-                    prefix: str = "") -> None:
+                    today: date, settings: Settings, prefix: str = "") -> None:
     try:
         deadlines = reminder_service.deadlines_of(case, cal)
     except DeadlineError:
         await send(target, bot, _("Sorry, I cannot count the dates of this complaint."), case_keyboard(case))
         return
-    text = timeline_text(case, deadlines, lang, cal)
+    text = timeline_text(case, deadlines, lang, cal, today, settings)
     await send(target, bot, f"{prefix}\n\n{text}" if prefix else text, case_keyboard(case))
 
 
-@router.callback_query(TrkCb.filter(F.a.in_({"open", "ext", "ans", "wait", "close"})))
+@router.callback_query(TrkCb.filter(F.a.in_({"open", "ext", "ans", "wait", "close", "cly", "cln"})))
 async def case_action(query: CallbackQuery, callback_data: TrkCb, bot: Bot, state: FSMContext, user: User,
                       cases: CasesRepo, reminder_service: ReminderService, calendars: CalendarRepo, clock,
                       settings: Settings, lang: str) -> None:
@@ -421,37 +549,38 @@ async def case_action(query: CallbackQuery, callback_data: TrkCb, bot: Bot, stat
         await query.answer(_(NOT_VALID))
         return
     cal = calendars.calendar
+    today = today_of(clock, settings)
     a = callback_data.a
     if a == "open":
         await query.answer()
-        await show_case(query, bot, case, reminder_service, cal, lang)
+        await show_case(query, bot, case, reminder_service, cal, lang, today, settings)
         return
     if case.status != "open":
         await query.answer(_("This complaint is already marked as {status}.").format(status=status_label(case.status)))
         return
-    now = clock.now()
-    if a == "ans":
-        case = await cases.set_status(case.id, "answered", at=now)
+    if a == "close":  # ask first: closing stops the reminders
         await query.answer()
-        await send(query, bot, _(
-            "Marked as answered; the reminders for this complaint are off.\n\n"
-            "If you disagree with the answer, you can complain to a higher body or go to court. The limit is 3 "
-            "months from the day you received the answer.\n\n<i>This is guidance, not legal advice.</i>"),
-            case_keyboard(case))
-    elif a == "close":
-        case = await cases.set_status(case.id, "closed", at=now)
+        await send(query, bot, _("Stop tracking this complaint? Its reminders stop; it stays in /my as closed."),
+                   close_confirm_keyboard(case))
+    elif a == "cly":
+        case = await cases.set_status(case.id, "closed", at=clock.now())
         await query.answer()
         await send(query, bot, _("Closed; the reminders for this complaint are off."), case_keyboard(case))
+    elif a == "cln":
+        await query.answer()
+        await show_case(query, bot, case, reminder_service, cal, lang, today, settings,
+                        prefix=_("Fine, I keep tracking it."))
     elif a == "wait":
         await query.answer()
-        await no_answer_yet(query, bot, case, cases, reminder_service, cal, today_of(clock, settings), lang)
-    elif a == "ext":
+        await no_answer_yet(query, bot, case, cases, reminder_service, cal, today, lang)
+    elif a in ("ext", "ans"):
         if await refused_in_wizard(query, bot, state):
             return
         await query.answer()
-        await state.set_state(TrackingEvent.ext_days)
-        await state.set_data({"case_id": case.id})
-        await ask_ext_days(query, bot)
+        step = "ext_days" if a == "ext" else "ans_on"
+        await state.set_state(getattr(TrackingEvent, step))
+        await state.set_data({"case_id": case.id, "registered": case.registered_on.isoformat()})
+        await ask_step(query, bot, step, await state.get_data(), today, lang)
 
 
 async def no_answer_yet(query: CallbackQuery, bot: Bot, case: Case, cases: CasesRepo,
@@ -464,27 +593,134 @@ async def no_answer_yet(query: CallbackQuery, bot: Bot, case: Case, cases: Cases
     left = working_days_left(today, deadlines.review_due, cal)
     await cases.record_event(case.id, "no_answer_yet", {"today": today.isoformat(), "working_days_left": left})
     due = fmt(deadlines.review_due, lang)
-    if left > 0:
+    if today > deadlines.review_due:
+        text = overdue_text(deadlines, today, lang, cal)
+    elif left > 0:
         text = _("The answer is due on {date}; {left}. Nothing to do yet: I will remind you before the "
                  "deadline.").format(date=due, left=days_left_text(left))
-    elif left == 0:
-        text = _("Today, {date}, is the last day for the answer. If there is no answer by the end of the day, "
-                 "the missed deadline counts as a refusal and you can appeal it.").format(date=due)
     else:
-        if next_step(deadlines.recipient) == "quality_authority":
-            steps = _("Complain to the authorised body for the quality of public services (the Agency for Civil "
-                      "Service Affairs, its department in your region) through eOtinish or your eGov personal "
-                      "account; if that does not help, go to court.")
-        else:
-            steps = _("You can go to court, or complain to a higher body.")
-        text = _(
-            "The answer was due on {date}; {left}. A missed deadline counts as a refusal, and you can appeal it "
-            "(APPK art. 91 p. 2).\n\nWhat to do next: {steps}\n\nFile it by {limit}: 3 months, with a missed "
-            "limit restorable for a valid reason."
-        ).format(date=due, left=days_left_text(left), steps=steps,
-                 limit=fmt(filing_limit_after_miss(deadlines, cal), lang))
+        text = _("Today, {date}, is the last day for the answer. If there is no answer by the end of the day, "
+                 "that is inaction of the body, and you can appeal it: press «❓ No answer yet» again after this "
+                 "day to see how.").format(date=due)
     text += "\n\n<i>" + _("This is guidance, not legal advice.") + "</i>"
     await send(query, bot, text, case_keyboard(case))
+
+
+# ------------------------------------------------------------------------------------ the questions
+
+@dataclass
+class Flow:
+    """What one update of a question flow needs (the handler's injected dependencies, gathered once)."""
+
+    bot: Bot
+    state: FSMContext
+    user: User
+    cases: CasesRepo
+    reminder_service: ReminderService
+    calendars: CalendarRepo
+    clock: Any
+    settings: Settings
+    lang: str
+
+    @property
+    def today(self) -> date:
+        return today_of(self.clock, self.settings)
+
+    @property
+    def cal(self) -> Any:
+        return self.calendars.calendar
+
+    async def show(self, target, case: Case, prefix: str = "") -> None:
+        await show_case(target, self.bot, case, self.reminder_service, self.cal, self.lang, self.today,
+                        self.settings, prefix=prefix)
+
+
+def form_sequence(data: dict[str, Any]) -> list[str]:
+    """The questions of a new case, in order ("forwarded?" only for the quality authority)."""
+    return [s for s in FORM_STEPS if s != "forwarded" or data.get("recipient") == Recipient.QUALITY_AUTHORITY.value]
+
+
+def next_form_step(data: dict[str, Any]) -> str | None:
+    return next((s for s in form_sequence(data) if s not in data), None)
+
+
+def _day(data: dict[str, Any], key: str) -> date | None:
+    value = data.get(key)
+    return date.fromisoformat(value) if value else None
+
+
+def question(step: str, data: dict[str, Any], today: date, lang: str,
+             month: tuple[int, int] | None = None) -> tuple[str, InlineKeyboardMarkup]:
+    """The text and buttons of one tracking question (``month``: the month the date picker shows)."""
+    example = example_date(today)
+    if step == "recipient":
+        rows = [[wiz_button(_(label), step, "rk", kind)] for kind, label in _RECIPIENT_BUTTONS.items()]
+        return _(
+            "Who reviews your complaint? The term is counted in working days from the day after registration:\n"
+            "• the service provider (the head of the body that provides the service): 5 working days;\n"
+            "• the authorised body for the quality of public services: 15 working days;\n"
+            "• the akim: 5 working days."), question_markup(step, rows, back=False)
+    if step == "filed_with":
+        return _("Where did you file it? Write the name of the body or office, for example «Public Service Centre "
+                 "No. 2, Astana»."), question_markup(step, [], back=True, skip=_("⏭ Skip"))
+    if step == "forwarded":
+        rows = [[wiz_button(_("No, directly to the quality authority"), step, "fw", "n")],
+                [wiz_button(_("Yes, through the service provider"), step, "fw", "y")]]
+        return _(
+            "Did you file it with the service provider, for them to forward it to the quality authority? The "
+            "provider then has 3 working days to forward it, and the 15 working days are counted after that."
+        ), question_markup(step, rows, back=True)
+    if step == "registered":
+        return _(
+            "What is the registration date? It is on the talon (the slip you got when filing) or in eOtinish / "
+            "your eGov personal account. Type it (for example {example}) or pick it below.").format(
+            example=example), question_markup(step, picker_rows(step, today, lang, month), back=True)
+    if step == "reg_number":
+        return _("What is the registration number (from the talon or the portal)? Type it, or press Skip."), \
+            question_markup(step, [], back=True, skip=_("⏭ Skip"))
+    if step == "learned_on":
+        return _(
+            "On what date did you learn of the decision or action you complained about? It is for the 3-month "
+            "filing limit. Type the date (for example {example}), pick it below, or press Skip.").format(
+            example=example), question_markup(step, picker_rows(step, today, lang, month), back=True,
+                                              skip=_("⏭ Skip"))
+    if step == "ext_days":
+        numbers = [wiz_button(str(n), step, "xd", str(n)) for n in range(1, EXTENSION_MAX + 1)]
+        return _("By how many working days was the review extended? The law allows at most 10. "
+                 "Press a number or type it."), question_markup(step, [numbers[:5], numbers[5:]], back=False)
+    registered = _day(data, "registered")
+    if step == "ext_on":
+        original = _day(data, "original")
+        return _(
+            "On what date was the review extended (the date of the decision or letter)? If you do not know, press "
+            "«I don't know»: I will count from the original deadline, {date}.").format(
+            date=fmt(original, lang) if original else ""), \
+            question_markup(step, picker_rows(step, today, lang, month, registered), back=True,
+                            skip=_("I don't know"))
+    if step == "ext_told":
+        return _("On what date were you told about the extension? If you have not been told, "
+                 "press «Not told yet»."), \
+            question_markup(step, picker_rows(step, today, lang, month, _day(data, "on") or registered),
+                            back=True, skip=_("Not told yet"))
+    if step == "ans_on":
+        return _("On what date did you receive the answer? The limits to appeal it count from that day. Type it "
+                 "(for example {example}) or pick it below.").format(example=example), \
+            question_markup(step, picker_rows(step, today, lang, month, registered), back=False)
+    raise ValueError(f"unknown tracking question {step!r}")
+
+
+async def ask_step(target, bot: Bot, step: str, data: dict[str, Any], today: date, lang: str) -> None:
+    text, markup = question(step, data, today, lang)
+    await send(target, bot, text, markup)
+
+
+async def ask_next(target, flow: Flow, data: dict[str, Any]) -> str | None:
+    step = next_form_step(data)
+    if step is None:
+        return None
+    await flow.state.set_state(getattr(TrackingForm, step))
+    await ask_step(target, flow.bot, step, data, flow.today, flow.lang)
+    return step
 
 
 # ------------------------------------------------------------------------------------ a new case
@@ -492,7 +728,8 @@ async def no_answer_yet(query: CallbackQuery, bot: Bot, case: Case, cases: Cases
 @router.callback_query(TrkCb.filter(F.a.in_({"new", "cpl"})))
 async def start_tracking(query: CallbackQuery, callback_data: TrkCb, bot: Bot, state: FSMContext, user: User,
                          cases: CasesRepo, complaints: ComplaintsRepo, reminder_service: ReminderService,
-                         calendars: CalendarRepo, lang: str) -> None:
+                         calendars: CalendarRepo, clock, settings: Settings, lang: str) -> None:
+    flow = Flow(bot, state, user, cases, reminder_service, calendars, clock, settings, lang)
     data: dict[str, Any] = {"complaint_id": None}
     intro = _("Let us set up tracking of a complaint you have filed. Send /cancel to stop at any time.")
     if callback_data.a == "cpl":
@@ -503,7 +740,7 @@ async def start_tracking(query: CallbackQuery, callback_data: TrkCb, bot: Bot, s
         existing = next((c for c in await cases.list_for_user(user.id) if c.complaint_id == stored.id), None)
         if existing is not None:  # tracked already (a second press): show it
             await query.answer()
-            await show_case(query, bot, existing, reminder_service, calendars.calendar, lang)
+            await flow.show(query, existing)
             return
         c = stored.complaint
         data["complaint_id"] = stored.id
@@ -523,89 +760,62 @@ async def start_tracking(query: CallbackQuery, callback_data: TrkCb, bot: Bot, s
     await query.answer()
     await state.set_data(data)
     await send(query, bot, intro)
-    await ask_next(query, bot, state, data)
+    await ask_next(query, flow, data)
 
 
-def next_form_step(data: dict[str, Any]) -> str | None:
-    for step in FORM_STEPS:
-        if step == "forwarded" and data.get("recipient") != Recipient.QUALITY_AUTHORITY.value:
-            continue
-        if step not in data:
-            return step
-    return None
-
-
-async def ask_next(target, bot: Bot, state: FSMContext, data: dict[str, Any]) -> str | None:
-    step = next_form_step(data)
-    if step is None:
-        return None
-    await state.set_state(getattr(TrackingForm, step))
-    if step == "recipient":
-        rows = [[InlineKeyboardButton(text=_(label), callback_data=TrkWizCb(a="rk", v=kind).pack())]
-                for kind, label in _RECIPIENT_BUTTONS.items()]
-        rows.append(cancel_row())
-        await send(target, bot, _(
-            "Who reviews your complaint? The term is counted in working days from the day after registration:\n"
-            "• the service provider (the head of the body that provides the service): 5 working days;\n"
-            "• the authorised body for the quality of public services: 15 working days;\n"
-            "• the akim: 5 working days."), InlineKeyboardMarkup(inline_keyboard=rows))
-    elif step == "filed_with":
-        await send(target, bot, _(
-            "Where did you file it? Write the name of the body or office, for example «Public Service Centre "
-            "No. 2, Astana»."), skip_cancel_keyboard())
-    elif step == "forwarded":
-        rows = [[InlineKeyboardButton(text=_("No, directly to the quality authority"),
-                                      callback_data=TrkWizCb(a="fw", v="n").pack())],
-                [InlineKeyboardButton(text=_("Yes, through the service provider"),
-                                      callback_data=TrkWizCb(a="fw", v="y").pack())],
-                cancel_row()]
-        await send(target, bot, _(
-            "Did you file it with the service provider, for them to forward it to the quality authority? The "
-            "provider then has 3 working days to forward it, and the 15 working days are counted after that."),
-            InlineKeyboardMarkup(inline_keyboard=rows))
-    elif step == "registered":
-        await send(target, bot, _(
-            "What is the registration date? It is on the talon (the slip you got when filing) or in eOtinish / "
-            "your eGov personal account. Write it as 15.12.2026."),
-            InlineKeyboardMarkup(inline_keyboard=[cancel_row()]))
-    elif step == "reg_number":
-        await send(target, bot, _("What is the registration number (from the talon or the portal)? Type it, or "
-                                  "press Skip."), skip_cancel_keyboard())
-    elif step == "learned_on":
-        await send(target, bot, _(
-            "On what date did you learn of the decision or action you complained about? It is for the 3-month "
-            "filing limit. Type the date, or press Skip."), skip_cancel_keyboard())
-    return step
-
-
-async def finish_form(target, bot: Bot, state: FSMContext, data: dict[str, Any], user: User, cases: CasesRepo,
-                      reminder_service: ReminderService, calendars: CalendarRepo, clock, lang: str) -> None:
-    await state.clear()
-    learned = data.get("learned_on")
-    case = await cases.create(
-        user.id,
+async def finish_form(target, flow: Flow, data: dict[str, Any]) -> None:
+    await flow.state.clear()
+    case = await flow.cases.create(
+        flow.user.id,
         data["recipient"],
         date.fromisoformat(data["registered"]),
         filed_with=data.get("filed_with"),
         reg_number=data.get("reg_number"),
         complaint_id=data.get("complaint_id"),
         forwarded_via_provider=bool(data.get("forwarded")),
-        learned_on=date.fromisoformat(learned) if learned else None,
-        at=clock.now(),
+        learned_on=_day(data, "learned_on"),
+        at=flow.clock.now(),
     )
-    await reminder_service.schedule_case(case.id)
-    if user.reminders_enabled:
+    await flow.reminder_service.schedule_case(case.id)
+    try:
+        overdue = is_overdue(case, flow.reminder_service.deadlines_of(case, flow.cal), flow.today)
+    except DeadlineError:
+        overdue = False
+    if overdue:  # nothing to remind of: say what is overdue and what is still open (in the timeline)
+        prefix = _("Saved. The answer to this complaint is already overdue: below is what is overdue and what you "
+                   "can still do.")
+    elif flow.user.reminders_enabled:
         prefix = _("Saved. Here are the deadlines; I will remind you of them.")
     else:
         prefix = _("Saved. Here are the deadlines. Reminders are off; you can turn them on in /my.")
-    await show_case(target, bot, case, reminder_service, calendars.calendar, lang, prefix=prefix)
+    await flow.show(target, case, prefix)
 
 
-async def advance(target, bot: Bot, state: FSMContext, data: dict[str, Any], user: User, cases: CasesRepo,
-                  reminder_service: ReminderService, calendars: CalendarRepo, clock, lang: str) -> None:
-    await state.set_data(data)
-    if await ask_next(target, bot, state, data) is None:
-        await finish_form(target, bot, state, data, user, cases, reminder_service, calendars, clock, lang)
+async def advance(target, flow: Flow, data: dict[str, Any]) -> None:
+    await flow.state.set_data(data)
+    if await ask_next(target, flow, data) is None:
+        await finish_form(target, flow, data)
+
+
+async def go_back(query: CallbackQuery, flow: Flow, step: str, data: dict[str, Any]) -> bool:
+    """Back: the question before this one, asked again (its answer forgotten). False where there is none."""
+    if step in FORM_STEPS:
+        seq = form_sequence(data)
+        i = seq.index(step) if step in seq else 0
+        if i == 0:
+            return False
+        data.pop(seq[i - 1], None)
+        await advance(query, flow, data)
+        return True
+    previous = {"ext_on": ("ext_days", "by"), "ext_told": ("ext_on", "on")}.get(step)
+    if previous is None:
+        return False
+    target, forget = previous
+    data.pop(forget, None)
+    await flow.state.set_data(data)
+    await flow.state.set_state(getattr(TrackingEvent, target))
+    await ask_step(query, flow.bot, target, data, flow.today, flow.lang)
+    return True
 
 
 @router.callback_query(TrkWizCb.filter())
@@ -622,29 +832,54 @@ async def wizard_button(query: CallbackQuery, callback_data: TrkWizCb, bot: Bot,
         await query.answer()
         await send(query, bot, _("Cancelled. Send /my to see your complaints."))
         return
-    data = await state.get_data()
     step = current.split(":", 1)[1]
-    form = current.startswith(TrackingForm.__full_group_name__)
-    if form and a == "rk" and step == "recipient" and v in REVIEW_TERMS:
-        data["recipient"] = v
-    elif form and a == "fw" and step == "forwarded" and v in ("y", "n"):
-        data["forwarded"] = v == "y"
-    elif form and a == "sk" and step in ("filed_with", "reg_number", "learned_on"):
-        data[step] = None
-    elif not form and a == "xd" and step == "ext_days" and (small_number(v) or 0) in range(1, EXTENSION_MAX + 1):
-        await query.answer()
-        await accept_ext_days(query, bot, state, data, small_number(v), cases, user, reminder_service, calendars, lang)
-        return
-    elif not form and a == "sk" and step in ("ext_on", "ext_told"):
-        await query.answer()
-        await accept_ext_date(query, bot, state, data, step, None, user, cases, reminder_service, calendars,
-                              clock, settings, lang)
-        return
-    else:
+    if callback_data.s != step:  # a button of another (earlier) question
         await query.answer(_(NOT_VALID))
         return
-    await query.answer()
-    await advance(query, bot, state, data, user, cases, reminder_service, calendars, clock, lang)
+    flow = Flow(bot, state, user, cases, reminder_service, calendars, clock, settings, lang)
+    data = await state.get_data()
+    if a == "nop":
+        await query.answer()
+    elif a == "bk":
+        await query.answer()
+        if not await go_back(query, flow, step, data):
+            await send(query, bot, _(NOT_VALID))
+    elif a == "dm" and step in DATE_QUESTIONS and len(v) == 6 and v.isdigit():
+        await query.answer()
+        _text, markup = question(step, data, flow.today, lang, month=(int(v[:4]), max(1, min(12, int(v[4:])))))
+        if query.message is not None:
+            try:
+                await bot.edit_message_reply_markup(chat_id=query.message.chat.id,
+                                                    message_id=query.message.message_id, reply_markup=markup)
+            except TelegramBadRequest:  # not modified, or too old to edit: the typed date still works
+                pass
+    elif a == "dp" and step in DATE_QUESTIONS and len(v) == 8 and v.isdigit():
+        await query.answer()
+        result = parse_date(f"{v[6:8]}.{v[4:6]}.{v[0:4]}", flow.today)
+        if not result.ok:
+            await send(query, bot, date_error(result, flow.today))
+            return
+        await accept_date(query, flow, step, data, result.value)
+    elif a == "rk" and step == "recipient" and v in REVIEW_TERMS:
+        await query.answer()
+        data["recipient"] = v
+        await advance(query, flow, data)
+    elif a == "fw" and step == "forwarded" and v in ("y", "n"):
+        await query.answer()
+        data["forwarded"] = v == "y"
+        await advance(query, flow, data)
+    elif a == "sk" and step in ("filed_with", "reg_number", "learned_on"):
+        await query.answer()
+        data[step] = None
+        await advance(query, flow, data)
+    elif a == "xd" and step == "ext_days" and (small_number(v) or 0) in range(1, EXTENSION_MAX + 1):
+        await query.answer()
+        await accept_ext_days(query, flow, data, small_number(v))  # type: ignore[arg-type]
+    elif a == "sk" and step in ("ext_on", "ext_told"):
+        await query.answer()
+        await accept_ext_date(query, flow, data, step, None)
+    else:
+        await query.answer(_(NOT_VALID))
 
 
 def _passes_through(message: Message, i18n: I18n) -> bool:
@@ -669,119 +904,121 @@ async def form_message(message: Message, bot: Bot, state: FSMContext, user: User
         return
     current = await state.get_state() or ""
     step = current.split(":", 1)[1]
+    flow = Flow(bot, state, user, cases, reminder_service, calendars, clock, settings, lang)
     data = await state.get_data()
-    today = today_of(clock, settings)
-    if current.startswith(TrackingEvent.__full_group_name__):
-        if step == "ext_days":
-            n = small_number(text)
-            if n is None or not 1 <= n <= EXTENSION_MAX:
-                await message.answer(_(
-                    "The review term can be extended by at most 10 working days, so the number must be from 1 "
-                    "to 10. Please check it and send a number from 1 to 10."))
-                return
-            await accept_ext_days(message, bot, state, data, n, cases, user, reminder_service, calendars, lang)
-        else:
-            result = parse_date(text, today)
-            if not result.ok:
-                await message.answer(date_error(result))
-                return
-            await accept_ext_date(message, bot, state, data, step, result.value, user, cases, reminder_service,
-                                  calendars, clock, settings, lang)
-        return
-    if step in ("recipient", "forwarded"):
+    if step == "ext_days":
+        n = small_number(text)
+        if n is None or not 1 <= n <= EXTENSION_MAX:
+            await message.answer(_(
+                "The review term can be extended by at most 10 working days, so the number must be from 1 "
+                "to 10. Please check it and send a number from 1 to 10."))
+            return
+        await accept_ext_days(message, flow, data, n)
+    elif step in DATE_QUESTIONS:
+        result = parse_date(text, flow.today)
+        if not result.ok:
+            await message.answer(date_error(result, flow.today))
+            return
+        await accept_date(message, flow, step, data, result.value)
+    elif step in ("recipient", "forwarded"):
         await message.answer(_("Please choose with the buttons above."))
-        return
-    if step in ("filed_with", "reg_number"):
+    elif step in ("filed_with", "reg_number"):
         if len(text) > MAX_TEXT:
-            await message.answer(_("That is too long: at most {n} characters, please.").format(n=MAX_TEXT))
+            await message.answer(ngettext("That is too long: at most {n} character, please.",
+                                          "That is too long: at most {n} characters, please.", MAX_TEXT).format(n=MAX_TEXT))
             return
         data[step] = text
-    elif step in ("registered", "learned_on"):
-        result = parse_date(text, today)
-        if not result.ok:
-            await message.answer(date_error(result))
-            return
-        if step == "registered" and data.get("learned_on"):
-            learned = date.fromisoformat(data["learned_on"])
-            if learned > result.value:  # a saved complaint's own date; drop it rather than refuse
-                data["learned_on"] = None
-        if step == "learned_on" and result.value > date.fromisoformat(data["registered"]):
-            await message.answer(_("That is after the registration date. Please check the date, or press Skip."))
-            return
-        data[step] = result.value.isoformat()
-    await advance(message, bot, state, data, user, cases, reminder_service, calendars, clock, lang)
+        await advance(message, flow, data)
 
 
-# ------------------------------------------------------------------------------------ extension
+async def accept_date(target, flow: Flow, step: str, data: dict[str, Any], value: date) -> None:
+    """A date typed or picked for a date question: checked against the others, then stored."""
+    if step in ("ext_on", "ext_told"):
+        await accept_ext_date(target, flow, data, step, value)
+        return
+    if step == "ans_on":
+        await accept_answer_date(target, flow, data, value)
+        return
+    if step == "registered" and data.get("learned_on"):
+        learned = date.fromisoformat(data["learned_on"])
+        if learned > value:  # a saved complaint's own date; drop it rather than refuse
+            data["learned_on"] = None
+    if step == "learned_on" and value > date.fromisoformat(data["registered"]):
+        await send(target, flow.bot, _("That is after the registration date. Please check the date, or press Skip."))
+        return
+    data[step] = value.isoformat()
+    await advance(target, flow, data)
 
-async def ask_ext_days(target, bot: Bot) -> None:
-    numbers = [InlineKeyboardButton(text=str(n), callback_data=TrkWizCb(a="xd", v=str(n)).pack())
-               for n in range(1, EXTENSION_MAX + 1)]
-    await send(target, bot, _("By how many working days was the review extended? The law allows at most 10. "
-                              "Press a number or type it."),
-               InlineKeyboardMarkup(inline_keyboard=[numbers[:5], numbers[5:], cancel_row()]))
 
+# ------------------------------------------------------------------------------------ extension, answer
 
-async def _event_case(target, bot: Bot, state: FSMContext, data: dict, user: User, cases: CasesRepo) -> Case | None:
-    case = await own_case(cases, int(data.get("case_id") or 0), user.id)
+async def _event_case(target, flow: Flow, data: dict) -> Case | None:
+    case = await own_case(flow.cases, int(data.get("case_id") or 0), flow.user.id)
     if case is None or case.status != "open":
-        await state.clear()
-        await send(target, bot, _("This complaint can no longer be changed. Send /my to see your complaints."))
+        await flow.state.clear()
+        await send(target, flow.bot, _("This complaint can no longer be changed. Send /my to see your complaints."))
         return None
     return case
 
 
-async def accept_ext_days(target, bot: Bot, state: FSMContext, data: dict, n: int, cases: CasesRepo, user: User,
-                          reminder_service: ReminderService, calendars: CalendarRepo, lang: str) -> None:
-    case = await _event_case(target, bot, state, data, user, cases)
+async def accept_ext_days(target, flow: Flow, data: dict, n: int) -> None:
+    case = await _event_case(target, flow, data)
     if case is None:
         return
     data["by"] = n
-    await state.set_data(data)
-    await state.set_state(TrackingEvent.ext_on)
-    original = reminder_service.deadlines_of(case, calendars.calendar).original_review_due
-    await send(target, bot, _(
-        "On what date was the review extended (the date of the decision or letter)? If you do not know, press "
-        "«I don't know»: I will count from the original deadline, {date}.").format(date=fmt(original, lang)),
-        skip_cancel_keyboard(_("I don't know")))
+    data["original"] = flow.reminder_service.deadlines_of(case, flow.cal).original_review_due.isoformat()
+    await flow.state.set_data(data)
+    await flow.state.set_state(TrackingEvent.ext_on)
+    await ask_step(target, flow.bot, "ext_on", data, flow.today, flow.lang)
 
 
-async def accept_ext_date(target, bot: Bot, state: FSMContext, data: dict, step: str, value: date | None,
-                          user: User, cases: CasesRepo, reminder_service: ReminderService, calendars: CalendarRepo,
-                          clock, settings: Settings, lang: str) -> None:
-    case = await _event_case(target, bot, state, data, user, cases)
+async def accept_ext_date(target, flow: Flow, data: dict, step: str, value: date | None) -> None:
+    case = await _event_case(target, flow, data)
     if case is None:
         return
-    cal = calendars.calendar
+    cal, lang = flow.cal, flow.lang
     if step == "ext_on":
         if value is not None and value < case.registered_on:
-            await send(target, bot, _("That is before the registration date ({date}). Please check it.").format(
+            await send(target, flow.bot, _("That is before the registration date ({date}). Please check it.").format(
                 date=fmt(case.registered_on, lang)))
             return
         data["on"] = value.isoformat() if value else None
-        await state.set_data(data)
-        await state.set_state(TrackingEvent.ext_told)
-        await send(target, bot, _("On what date were you told about the extension? If you have not been told, "
-                                  "press «Not told yet»."), skip_cancel_keyboard(_("Not told yet")))
+        await flow.state.set_data(data)
+        await flow.state.set_state(TrackingEvent.ext_told)
+        await ask_step(target, flow.bot, "ext_told", data, flow.today, lang)
         return
     # ext_told: the last answer
     by = int(data["by"])
-    on = date.fromisoformat(data["on"]) if data.get("on") else None
-    effective_on = on or reminder_service.deadlines_of(case, cal).original_review_due
+    on = _day(data, "on")
+    effective_on = on or flow.reminder_service.deadlines_of(case, cal).original_review_due
     if value is not None and value < (on or case.registered_on):
-        await send(target, bot, _("That is before the extension itself. Please check the date."))
+        await send(target, flow.bot, _("That is before the extension itself. Please check the date."))
         return
-    await state.clear()
-    case = await cases.set_extension(case.id, by, on, value, at=clock.now())
-    await reminder_service.schedule_case(case.id)
-    deadlines = reminder_service.deadlines_of(case, cal)
-    prefix = _("Saved: extended by working days: {n}. The answer is now due on {date}.").format(
+    await flow.state.clear()
+    case = await flow.cases.set_extension(case.id, by, on, value, at=flow.clock.now())
+    await flow.reminder_service.schedule_case(case.id)
+    deadlines = flow.reminder_service.deadlines_of(case, cal)
+    prefix = ngettext("Saved: extended by {n} working day. The answer is now due on {date}.",
+                      "Saved: extended by {n} working days. The answer is now due on {date}.", by).format(
         n=by, date=fmt(deadlines.review_due, lang))
     if value is not None and extension_notice_late(effective_on, value, cal):
-        await cases.record_event(case.id, "extension_notice_late", {
+        await flow.cases.record_event(case.id, "extension_notice_late", {
             "told_on": value.isoformat(), "notice_due": deadlines.extension_notice_due.isoformat()
             if deadlines.extension_notice_due else None})
-    await show_case(target, bot, case, reminder_service, cal, lang, prefix=prefix)
+    await flow.show(target, case, prefix)
+
+
+async def accept_answer_date(target, flow: Flow, data: dict, value: date) -> None:
+    case = await _event_case(target, flow, data)
+    if case is None:
+        return
+    if value < case.registered_on:
+        await send(target, flow.bot, _("That is before the registration date ({date}). Please check it.").format(
+            date=fmt(case.registered_on, flow.lang)))
+        return
+    await flow.state.clear()
+    case = await flow.cases.set_status(case.id, "answered", at=flow.clock.now(), answered_on=value)
+    await flow.show(target, case, _("Marked as answered; the reminders for this complaint are off."))
 
 
 @router.callback_query(F.data.regexp(r"^trkw?(:|$)"))
@@ -790,12 +1027,11 @@ async def stale_button(query: CallbackQuery) -> None:
     await query.answer(_(NOT_VALID))
 
 
-async def ask_again(message: Message, bot: Bot, state: FSMContext) -> bool:
+async def ask_again(message: Message, bot: Bot, state: FSMContext, today: date, lang: str) -> bool:
     """Ask the current tracking question again (after a language switch: in the new language)."""
     current = await state.get_state() or ""
-    if current.startswith("TrackingForm:"):
-        return await ask_next(message, bot, state, await state.get_data()) is not None
-    if current == TrackingEvent.ext_days.state:
-        await ask_ext_days(message, bot)
-        return True
-    return False
+    if not current.startswith("Tracking"):
+        return False
+    step = current.split(":", 1)[1]
+    await ask_step(message, bot, step, await state.get_data(), today, lang)
+    return True

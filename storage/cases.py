@@ -69,6 +69,7 @@ class Case:
     status: str
     created_at: datetime
     updated_at: datetime
+    answered_on: date | None = None  # the day the person received the answer (status 'answered')
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +125,7 @@ def _case(row) -> Case:
         status=row["status"],
         created_at=parse_iso(row["created_at"]),  # type: ignore[arg-type]
         updated_at=parse_iso(row["updated_at"]),  # type: ignore[arg-type]
+        answered_on=_day(row["answered_on"]),
     )
 
 
@@ -268,17 +270,22 @@ class CasesRepo:
             raise KeyError(case_id)
         return case
 
-    async def set_status(self, case_id: int, status: str, *, at: datetime | None = None) -> Case:
+    async def set_status(self, case_id: int, status: str, *, at: datetime | None = None,
+                         answered_on: date | None = None) -> Case:
         """Change the status; an answered or closed case has its pending reminders cancelled in the same
-        transaction (re-opening needs a ``schedule_case`` to plan again)."""
+        transaction (re-opening needs a ``schedule_case`` to plan again). ``answered_on``: the day the answer
+        was received (kept only with status 'answered')."""
         if status not in CASE_STATUSES:
             raise ValueError(f"unknown case status {status!r}")
         now = iso(at or _now())
+        answered = _dayiso(answered_on) if status == "answered" else None
         async with self.db.transaction() as conn:
-            await conn.execute("UPDATE cases SET status = ?, updated_at = ? WHERE id = ?", (status, now, case_id))
+            await conn.execute("UPDATE cases SET status = ?, answered_on = ?, updated_at = ? WHERE id = ?",
+                               (status, answered, now, case_id))
+            payload = {"status": status, **({"answered_on": answered} if answered else {})}
             await conn.execute(
                 "INSERT INTO case_events (case_id, kind, payload, at) VALUES (?, 'status', ?, ?)",
-                (case_id, json.dumps({"status": status}), now),
+                (case_id, json.dumps(payload), now),
             )
             if status != "open":
                 await conn.execute(

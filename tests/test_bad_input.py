@@ -33,9 +33,13 @@ NOT_VALID = "This button is no longer valid."
 TABLES = ("cases", "case_events", "reminders", "complaints", "tickets", "audit_log", "calendar_overrides")
 
 
-def tr(msgid: str, lang: str, **params) -> str:
-    text = I18N.gettext(msgid, locale=lang)
-    assert text != msgid, f"{msgid!r} is not translated into {lang}"
+def tr(msgid: str | tuple[str, str], lang: str, **params) -> str:
+    if isinstance(msgid, tuple):  # (singular, plural): the form for params["n"]
+        text = I18N.gettext(msgid[0], msgid[1], params["n"], locale=lang)
+        assert text not in msgid, f"{msgid!r} is not translated into {lang}"
+    else:
+        text = I18N.gettext(msgid, locale=lang)
+        assert text != msgid, f"{msgid!r} is not translated into {lang}"
     return text.format(**params) if params else text
 
 
@@ -78,11 +82,11 @@ async def press_all_forged(u: FakeUser, fake, datas, expected: str) -> None:
 
 TEXT_ONLY = "Please answer with text, or send /cancel to stop."
 CHOOSE = "Please choose with the buttons above."
-BAD_DATE = "I could not read the date. Write it as 15.12.2026 (day.month.year)."
+BAD_DATE = "I could not read the date. Write it as {example} (day.month.year), or pick it below."
 BAD_DAYS = ("The review term can be extended by at most 10 working days, so the number must be from 1 to 10. "
             "Please check it and send a number from 1 to 10.")
 COMMAND = "Commands are not answers. Type the answer, or send /cancel to stop."
-TOO_LONG = "That is too long: at most {n} characters, please."
+TOO_LONG = ("That is too long: at most {n} character, please.", "That is too long: at most {n} characters, please.")
 
 
 def tracking_expected(step: str) -> dict[str, tuple[str, dict]]:
@@ -99,7 +103,7 @@ def tracking_expected(step: str) -> dict[str, tuple[str, dict]]:
         for k in ("²", "0", "11", "1" * 4096, "٣٣"):
             expected[k] = garbage
     else:
-        garbage = (BAD_DATE, {})
+        garbage = (BAD_DATE, {"example": "15.12.2026"})  # the example is today's date (START)
         expected["31.02.2026"] = garbage
     if garbage is not None:
         expected[LONG] = garbage
@@ -110,7 +114,7 @@ def tracking_expected(step: str) -> dict[str, tuple[str, dict]]:
 async def reach(u: FakeUser, step: str, lang: str) -> None:
     await u.send("/my")
     await u.expect()
-    if step.startswith("ext"):
+    if step.startswith("ext") or step == "ans_on":
         await u.press(tr("➕ I already filed a complaint", lang))
         await u.expect()
         await u.expect()
@@ -124,6 +128,10 @@ async def reach(u: FakeUser, step: str, lang: str) -> None:
         await u.expect()
         await u.press(tr("⏭ Skip", lang))
         await u.expect()  # the timeline
+        if step == "ans_on":
+            await u.press(tr("✅ I got an answer", lang))
+            await u.expect()
+            return
         await u.press(tr("⏳ They extended it", lang))
         await u.expect()
         if step in ("ext_on", "ext_told"):
@@ -158,7 +166,7 @@ async def reach(u: FakeUser, step: str, lang: str) -> None:
 
 @pytest.mark.parametrize("step,lang", [
     ("recipient", "kk"), ("filed_with", "ru"), ("forwarded", "kk"), ("registered", "ru"), ("reg_number", "kk"),
-    ("learned_on", "ru"), ("ext_days", "kk"), ("ext_on", "ru"), ("ext_told", "kk"),
+    ("learned_on", "ru"), ("ext_days", "kk"), ("ext_on", "ru"), ("ext_told", "kk"), ("ans_on", "ru"),
 ])
 async def test_tracking_states_answer_bad_input_and_change_nothing(step, lang, fake, db_path, no_unhandled):
     async with running_bot(fake, db_path, clock=FakeClock(START)) as app:

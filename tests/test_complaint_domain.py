@@ -217,6 +217,10 @@ def _individual(**kw) -> Complaint:
     return Complaint(**base)
 
 
+ID_DOC = dict(id_doc_type="foreign_passport", id_doc_number="N 1234567", id_doc_issued=date(2019, 5, 20),
+              id_doc_issuer="Ministry of Internal Affairs of Uzbekistan")
+
+
 def _legal_entity(**kw) -> Complaint:
     base = dict(
         grounds="unjustified_refusal",
@@ -262,7 +266,13 @@ def test_missing_required_complete():
 def test_missing_required_conditional_rules():
     # "no IIN" satisfies the IIN field
     assert missing_required(_individual(iin=None)) == ["iin"]
-    assert missing_required(_individual(iin=None, no_iin=True)) == []
+    # no IIN: the identity document's type, number, date of issue and issuer take its place (LEGAL.md §5)
+    assert missing_required(_individual(iin=None, no_iin=True)) == [
+        "id_doc_type", "id_doc_number", "id_doc_issued", "id_doc_issuer"]
+    assert missing_required(_individual(iin=None, no_iin=True, **ID_DOC)) == []
+    assert missing_required(_individual(iin=None, no_iin=True, **{**ID_DOC, "id_doc_issuer": " "})) == [
+        "id_doc_issuer"]
+    assert missing_required(_individual(**ID_DOC)) == []  # with an IIN the document is not asked
     # "other" needs its text
     assert missing_required(_individual(grounds="other")) == ["grounds_other_text"]
     assert missing_required(_individual(grounds="other", grounds_other_text="Кезек")) == []
@@ -310,7 +320,8 @@ def test_from_dict_tolerates_old_and_partial_drafts():
 def test_parse_field_dispatches_by_kind():
     assert parse_field("surname", "  Әлиханқызы ", TODAY).value == "Әлиханқызы"
     assert parse_field("surname", "Әлиханқызы2", TODAY).error_key == "name_chars"
-    assert parse_field("description", "a\n\nb", TODAY).value == "a\n\nb"
+    kept = "Отказали в приёме\n\nбез объяснения причин"  # line breaks are kept in multiline text
+    assert parse_field("description", kept, TODAY).value == kept
     assert parse_field("learned_date", "03.11.2026", TODAY).value == date(2026, 11, 3)
     assert parse_field("phone", "8 701 123 45 67", TODAY).value == "+77011234567"
     assert parse_field("email", "x@y.kz", TODAY).ok
@@ -361,12 +372,51 @@ def test_add_months_clamps_to_month_end():
 
 
 def test_filing_limit():
-    learned = date(2026, 8, 22)
-    assert filing_limit_date(learned) == date(2026, 11, 22)
-    assert not filing_limit_passed(learned, date(2026, 11, 22))
-    assert filing_limit_passed(learned, date(2026, 11, 23))
-    assert not filing_limit_passed(date(2026, 11, 30), date(2027, 2, 28))
-    assert filing_limit_passed(date(2026, 11, 30), date(2027, 3, 1))
+    from bot.complaint import filing_limit
+    from bot.workdays import default_calendar
+
+    cal = default_calendar()
+    assert filing_limit_date(date(2026, 8, 21), cal) == date(2026, 11, 23)  # Sat 21.11 -> Mon 23.11
+    learned = date(2026, 8, 22)  # 3 months end on Sunday 22.11.2026: the limit moves to Monday 23.11
+    assert filing_limit_date(learned, cal) == date(2026, 11, 23)
+    assert not filing_limit_passed(learned, date(2026, 11, 23), cal)
+    assert filing_limit_passed(learned, date(2026, 11, 24), cal)
+    assert not filing_limit_passed(date(2026, 11, 30), date(2027, 3, 1), cal)  # Sun 28.02.2027 -> Mon 01.03
+    assert filing_limit_passed(date(2026, 11, 30), date(2027, 3, 2), cal)
+    # working days left, said plainly when 5 or fewer
+    soon = filing_limit(date(2026, 8, 29), date(2026, 11, 24), cal)
+    assert (soon.last_day, soon.days_left, soon.soon, soon.passed) == (date(2026, 11, 30), 4, True, False)
+    assert filing_limit(date(2026, 8, 29), date(2026, 11, 30), cal).days_left == 0
+    assert filing_limit(date(2026, 8, 29), date(2026, 11, 16), cal).soon is False  # 10 working days
+    after = filing_limit(date(2026, 8, 27), date(2026, 11, 29), cal)  # last day Fri 27.11, today Sunday
+    assert after.passed and not after.soon
+    assert filing_limit(None, date(2026, 11, 29), cal) is None
+
+
+def test_dates_must_agree_and_court_is_understood_typed():
+    from bot.complaint import check_dates, is_court_request
+
+    draft = Complaint(decision_date=date(2026, 11, 10), learned_date=None)
+    assert check_dates(draft, "learned_date", date(2026, 11, 9)).error_key == "learned_before_decision"
+    assert check_dates(draft, "learned_date", date(2026, 11, 10)).ok
+    draft.learned_date = date(2026, 11, 12)
+    assert check_dates(draft, "decision_date", date(2026, 11, 13)).error_key == "decision_after_learned"
+    assert check_dates(draft, "decision_date", date(2026, 11, 12)).ok
+    for typed in ("в суд", "Суд!", "сотқа", "Сотқа беру", "court"):
+        assert is_court_request(typed), typed
+    for typed in ("сотрудник ЦОН", "судья", "", None, "аким"):
+        assert not is_court_request(typed), typed
+
+
+def test_free_text_needs_letters_and_a_sensible_length():
+    for name, bad, key in (("postal_address", ".", "no_letters"), ("postal_address", "Алматы", "too_short"),
+                           ("description", "плохо", "too_short"), ("demands", "1234567890", "no_letters"),
+                           ("service_name", "--", "no_letters")):
+        result = parse_field(name, bad, TODAY)
+        assert result.error_key == key and result.params["field"] == name, (name, bad, result)
+    assert parse_field("postal_address", "Астана, Абая 10", TODAY).ok
+    assert parse_field("outgoing_number", "1", TODAY).ok  # a number may be just digits
+    assert parse_field("description", "Отказали без причины", TODAY).ok
 
 
 def test_complaint_number():
@@ -381,3 +431,22 @@ def test_signature_name():
     assert _individual(patronymic="Бекқызы").signature_name() == "Әлиханқызы А.Б."
     assert _individual().signature_name() == "Әлиханқызы А."
     assert _legal_entity().signature_name() == "Серікбаев Н.А."
+
+
+def test_identity_document_fields():
+    from bot.complaint import ID_DOC_FIELDS, ID_DOC_TYPES, id_doc_type_label
+
+    assert ID_DOC_FIELDS == ("id_doc_type", "id_doc_number", "id_doc_issued", "id_doc_issuer")
+    assert {"id_card", "passport", "foreign_passport", "residence_permit", "stateless_certificate"} <= set(ID_DOC_TYPES)
+    assert parse_field("id_doc_type", "foreign_passport", TODAY).ok
+    assert parse_field("id_doc_type", "driver_licence", TODAY).error_key == "choice_invalid"
+    assert parse_field("id_doc_number", "  N  1234567 ", TODAY).value == "N 1234567"
+    assert parse_field("id_doc_number", "x" * 31, TODAY).error_key == "too_long"
+    # a document may be older than the 10 years allowed for the dates of the dispute
+    issued = date(TODAY.year - 15, 3, 1)
+    assert parse_field("id_doc_issued", issued.strftime("%d.%m.%Y"), TODAY).value == issued
+    assert parse_field("id_doc_issued", "01.01.2999", TODAY).error_key == "date_in_future"
+    assert id_doc_type_label("foreign_passport", lambda s: s) == "Passport of a foreign citizen"
+    # round trip through the stored draft
+    c = _individual(iin=None, no_iin=True, **ID_DOC)
+    assert Complaint.from_dict(c.to_dict()) == c

@@ -18,6 +18,7 @@ FAQ = json.loads((Path(__file__).resolve().parent.parent / "bot" / "data" / "faq
 ENTRIES = {e["id"]: e for e in FAQ["entries"]}
 CATEGORIES = {c["id"]: c for c in FAQ["categories"]}
 PERSON = EscalateCb(source="faq").pack()
+DESK = -1001234567890  # the person buttons are offered only when the bot has an operators' desk
 
 
 def _callbacks(msg) -> list[str]:
@@ -32,7 +33,8 @@ async def _inline_answer(fake, qid: str) -> dict:
 async def test_free_text_answers_in_the_users_language(fake, db_path, no_unhandled):
     rude_kk = ENTRIES["rude_con_employee"]["answer"]["kk"]
     where = ENTRIES["where_to_complain"]
-    async with running_bot(fake, db_path):
+    fake.group(DESK, "Desk")
+    async with running_bot(fake, db_path, operators_chat_id=DESK):
         kk = fake.user(501, "Айгерім", language_code="kk")
 
         # a Kazakh question -> the Kazakh answer, with its title and the person button
@@ -64,7 +66,8 @@ async def test_free_text_answers_in_the_users_language(fake, db_path, no_unhandl
 
 
 async def test_unknown_question_offers_a_person_and_1414(fake, db_path, no_unhandled):
-    async with running_bot(fake, db_path):
+    fake.group(DESK, "Desk")
+    async with running_bot(fake, db_path, operators_chat_id=DESK):
         ru = fake.user(502, "Ольга", language_code="ru")
         await ru.send("погода в Астане")
         msg = await ru.expect()
@@ -204,3 +207,27 @@ async def test_start_deep_link_from_inline_mode_opens_the_questions(fake, db_pat
         await kk.send("/start")  # a plain /start shows the welcome only
         assert "Сәлеметсіз бе" in (await kk.expect()).text
         await kk.expect_no_message(0.3)
+
+
+async def test_greetings_and_thanks_get_a_friendly_menu_answer(fake, db_path, no_unhandled):
+    from bot.i18n import build_i18n
+
+    i18n = build_i18n()
+    not_found = {i18n.gettext("I could not find an answer to that question.", locale=lang) for lang in ("kk", "ru")}
+    async with running_bot(fake, db_path):
+        ru = fake.user(511, "Ольга", language_code="ru")
+        kk = fake.user(512, "Айгерім", language_code="kk")
+        for user, text, lang in ((ru, "Привет!", "ru"), (ru, "добрый день", "ru"), (kk, "Сәлем", "kk"),
+                                 (kk, "сәлеметсіз бе", "kk")):
+            await user.send(text)
+            msg = await user.expect()
+            assert not any(n in msg.plain_text for n in not_found), msg.plain_text
+            assert i18n.gettext("📝 Write a complaint", locale=lang) in msg.buttons  # the main menu
+            assert i18n.gettext("❓ Questions", locale=lang) in msg.buttons
+        await ru.send("спасибо")
+        thanks = await ru.expect()
+        assert not any(n in thanks.plain_text for n in not_found)
+        # a greeting with a question is a question
+        await kk.send("Сәлеметсіз бе, шағымды қайда беремін?")
+        msg = await kk.expect()
+        assert ENTRIES["where_to_complain"]["title"]["kk"] in msg.plain_text

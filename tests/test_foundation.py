@@ -129,7 +129,7 @@ def test_bad_config_value_exits_with_one_clear_line(tmp_path):
 
 
 def test_console_mode_scripted_in_both_languages(tmp_path):
-    script = "/start\n1\n/language\n2\n/help\n"
+    script = "/start\n/1\n/language\n/2\n/help\n"
     result = _run_bot({"BOT_TOKEN": "", "DATABASE_PATH": str(tmp_path / "console.sqlite3")}, stdin=script)
     out = result.stdout
     assert result.returncode == 0, result.stderr
@@ -172,8 +172,8 @@ async def test_unknown_command_points_to_help(fake, db_path, no_unhandled):
 
 def test_console_keeps_the_step_buttons_after_an_error(tmp_path):
     # consent, grounds, recipient, its name, individual, surname, first name; then a bad patronymic is refused
-    # and "2" must still press the step's «Skip» (not the second button of the main menu)
-    script = "/start\n2\n/complaint\n1\n1\n1\nЦОН\n1\nИванов\nИван\n<b>x</b>\n2\n"
+    # and "/2" must still press the step's «Skip» (not the second button of the main menu)
+    script = "/start\n/2\n/complaint\n/1\n/1\n/1\nЦОН\n/1\nИванов\nИван\n<b>x</b>\n/2\n"
     result = _run_bot({"BOT_TOKEN": "", "DATABASE_PATH": str(tmp_path / "console.sqlite3")}, stdin=script)
     assert result.returncode == 0, result.stderr
     out = result.stdout

@@ -107,9 +107,10 @@ async def test_track_from_scratch_shows_timeline_and_plans_reminders(fake, db_pa
         assert long(date(2026, 12, 22), "kk") in timeline.text
         assert long(date(2026, 12, 23), "kk") in timeline.text  # escalate from
         assert long(REGISTERED, "kk") in timeline.text
-        for msgid in ("Deadline for the answer", "No answer by now counts as a refusal: you can complain further",
+        for msgid in ("Deadline for the answer", "No answer by now is inaction of the body: you can appeal it",
                       "Law on public services, art. 25: the service provider reviews it within 5 working days",
-                      "APPK art. 91 p. 2: a missed deadline counts as a refusal, which you can appeal",
+                      "A complaint not reviewed in time is inaction, which can be appealed to the quality authority, "
+                      "a higher body or the court",
                       "This is guidance, not legal advice."):
             assert tr(msgid, "kk") in timeline.text
         assert "&lt;Есиль&gt;" in timeline.text and "<Есиль>" in timeline.plain_text  # user text escaped
@@ -230,13 +231,15 @@ async def test_extension_told_late_answer_and_range(fake, db_path, no_unhandled)
         # "No answer yet": working days left until 31.12 (22, 23, 24, 25, 28, 29, 30, 31)
         await u.press(tr("❓ No answer yet", "ru"))
         wait = await u.expect()
-        assert tr("working days left: {n}", "ru", n=8) in wait.text
+        assert "осталось 8 рабочих дней" in wait.text
 
-        # "I got an answer"
+        # "I got an answer": on what day (the limits to appeal it count from it)
         await u.press(tr("✅ I got an answer", "ru"))
         await u.expect()
+        await u.send("21.12.2026")
+        await u.expect()
         row = cases_of(db_path, 321)[0]
-        assert row["status"] == "answered"
+        assert row["status"] == "answered" and row["answered_on"] == "2026-12-21"
         assert reminders_of(db_path, case["id"]) == []  # nothing pending any more
 
 
@@ -244,8 +247,8 @@ async def test_my_lists_status_next_date_and_days_left(fake, db_path, no_unhandl
     clock = FakeClock(START)
     async with running_bot(fake, db_path, clock=clock):
         for uid, lang, status, next_text, left in (
-            (331, "kk", "Мәртебесі: жауап күтілуде", "2026 ж. 22 желтоқсан", "қалған жұмыс күндері: 4"),
-            (332, "ru", "Статус: ожидается ответ", "22 декабря 2026 г.", "осталось рабочих дней: 4"),
+            (331, "kk", "Мәртебесі: жауап күтілуде", "2026 ж. 22 желтоқсан", "4 жұмыс күні қалды"),
+            (332, "ru", "Статус: ожидается ответ", "22 декабря 2026 г.", "осталось 4 рабочих дня"),
         ):
             u = fake.user(uid, "Test", language_code=lang)
             await track_from_scratch(u, lang)
@@ -263,7 +266,7 @@ async def test_my_lists_status_next_date_and_days_left(fake, db_path, no_unhandl
         u = fake.user(332, "Test", language_code="ru")
         await u.send("/my")
         listing = await u.expect_text("Статус")
-        assert tr("overdue by working days: {n}", "ru", n=2) in listing.text
+        assert "просрочено на 2 рабочих дня" in listing.text
 
 
 async def test_forged_case_id_is_refused(fake, db_path, no_unhandled):
@@ -351,4 +354,5 @@ async def test_language_switch_mid_question_asks_it_again_in_the_new_language(fa
         assert tr("⏭ Skip", "ru") in question.buttons
         await u.send("ЦОН Есиль")  # the answer still lands on the same question
         await u.expect_text(tr("What is the registration date? It is on the talon (the slip you got when filing) or "
-                               "in eOtinish / your eGov personal account. Write it as 15.12.2026.", "ru"))
+                               "in eOtinish / your eGov personal account. Type it (for example {example}) or pick "
+                               "it below.", "ru", example="15.12.2026"))

@@ -4,7 +4,8 @@
 
 * token: 6 url-safe chars, new for each draft (a button of another draft, or of a finished one, is stale);
 * n: the prompt number, +1 for every question sent (a button of an earlier question is stale);
-* action: ok / no (consent), ch (choice; value = id), bk (back), sk (skip), cx (cancel), ni (no IIN),
+* action: ok / no (consent), ch (choice; value = id), ct (the court, advice at the recipient question),
+  bk (back), sk (skip), cx (cancel: asks first), cy / cn (yes, delete the draft / no, keep it), ni (no IIN),
   dp (date picked; value = YYYYMMDD), dm (show month; value = YYYYMM), nop (calendar label),
   dn (attachments done), cl (clear attachments), ed (edit from the review; value = field name or
   "attachments"), cf (confirm), new (drop the draft and start over).

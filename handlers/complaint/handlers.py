@@ -23,17 +23,19 @@ from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.types import BufferedInputFile, CallbackQuery, Message
-from aiogram.utils.i18n import I18n, gettext as _
+from aiogram.utils.i18n import I18n, gettext as _, ngettext
 
 from bot.clock import Clock
 from bot.complaint import (
     FIELDS,
+    ID_DOC_FIELDS,
     Attachment,
     Complaint,
     ParseResult,
+    check_dates,
     clean_text,
-    filing_limit_date,
-    filing_limit_passed,
+    filing_limit,
+    is_court_request,
     missing_required,
     parse_field,
     parse_phone,
@@ -41,9 +43,19 @@ from bot.complaint import (
 from bot.config import Settings
 from bot.documents import document_filename, render_docx, render_pdf
 from bot.i18n import translator
-from handlers.common import BTN_COMPLAINT, BTN_HUMAN, BTN_MY, BTN_QUESTIONS, MenuButton, is_menu_button, main_menu
+from handlers.common import (
+    BTN_COMPLAINT,
+    BTN_HUMAN,
+    BTN_MY,
+    BTN_QUESTIONS,
+    MenuButton,
+    desk_on,
+    is_menu_button,
+    main_menu,
+)
 from handlers.complaint.callbacks import PREFIX, WizCb
 from handlers.complaint.keyboards import (
+    cancel_confirm_keyboard,
     consent_keyboard,
     contact_keyboard,
     escalate_keyboard,
@@ -52,7 +64,6 @@ from handlers.complaint.keyboards import (
     step_keyboard,
 )
 from handlers.complaint.states import ComplaintWizard
-from handlers.guards import LOST_REPLY
 from handlers.complaint.steps import (
     ATTACHMENTS,
     CHOICES,
@@ -60,8 +71,11 @@ from handlers.complaint.steps import (
     MAX_ATTACHMENTS,
     OPTIONAL,
     REVIEW,
+    answered_count,
+    court_info,
     error_text,
     field_label,
+    filing_limit_note,
     is_valid_step,
     next_step,
     previous_step,
@@ -72,6 +86,8 @@ from handlers.complaint.steps import (
     shorten,
     steps_for,
 )
+from handlers.guards import LOST_REPLY
+from storage.calendar import CalendarRepo
 from storage.complaints import ComplaintsRepo
 from storage.db import Database
 from storage.users import User
@@ -124,13 +140,23 @@ class Turn:
     today: date
     lang: str
     settings: Settings
+    cal: Any  # the working-day calendar (storage.calendar.CalendarRepo.calendar)
 
     async def send(self, text: str, **kwargs: Any) -> Message:
         return await self.bot.send_message(self.chat_id, text, **kwargs)
 
+    def limit_note(self, draft: Complaint) -> str | None:
+        """The person's own 3-month limit, when it has passed or is 5 working days away or less."""
+        return filing_limit_note(filing_limit(draft.learned_date, self.today, self.cal))
+
 
 def local_today(clock: Clock, settings: Settings) -> date:
     return clock.now().astimezone(settings.tz).date()
+
+
+def make_turn(bot: Bot, chat_id: int, state: FSMContext, clock: Clock, settings: Settings, lang: str,
+              calendars: CalendarRepo) -> Turn:
+    return Turn(bot, chat_id, state, local_today(clock, settings), lang, settings, calendars.calendar)
 
 
 def new_token() -> str:
@@ -145,7 +171,8 @@ async def send_prompt(turn: Turn, w: Wiz, *, note: str | None = None) -> None:
     if w.step == REVIEW:
         if note:
             await turn.send(note)
-        await turn.send(review_text(w.draft), reply_markup=review_keyboard(w.draft, w.token, w.n))
+        await turn.send(review_text(w.draft, note=turn.limit_note(w.draft)),
+                        reply_markup=review_keyboard(w.draft, w.token, w.n))
         return
     parts = [note] if note else []
     parts.append(f"<i>{escape(progress(w.draft, w.step))}</i>")
@@ -197,16 +224,25 @@ async def start_consent(turn: Turn) -> None:
     token = new_token()
     await turn.state.set_state(ComplaintWizard.consent)
     await turn.state.set_data({"token": token, "n": 1})
+    days = turn.settings.draft_ttl_days
     await turn.send(
         _(
             "I will help you prepare a complaint about a public service, step by step: about 20 short "
             "questions, 5 to 10 minutes. At the end you get a document ready to file.\n\n"
             "To prepare it I need to process your personal data (name, IIN, address, contacts) and keep your "
-            "answers until the complaint is ready. An unfinished draft is deleted after {days} days without "
-            "activity; a finished complaint is kept so that you can track it.\n\n"
-            "Do you agree to the processing of your personal data for this purpose?\n\n"
-            "This is guidance, not legal advice."
-        ).format(days=turn.settings.draft_ttl_days),
+            "answers until the complaint is ready."
+        )
+        + " "
+        + ngettext(
+            "An unfinished draft is deleted after {days} day without activity; a finished complaint is kept so "
+            "that you can track it.",
+            "An unfinished draft is deleted after {days} days without activity; a finished complaint is kept so "
+            "that you can track it.",
+            days,
+        ).format(days=days)
+        + "\n\n"
+        + _("Do you agree to the processing of your personal data for this purpose?\n\n"
+            "This is guidance, not legal advice."),
         reply_markup=consent_keyboard(token, 1),
     )
 
@@ -221,26 +257,33 @@ def apply_value(draft: Complaint, step: str, value: Any) -> None:
             if spec.applies_to not in ("both", value):
                 setattr(draft, spec.name, None)
         draft.no_iin = False
-    if step == "iin":
+    if step == "iin":  # an IIN after all: the identity document is not needed
         draft.no_iin = False
+        for name in ID_DOC_FIELDS:
+            setattr(draft, name, None)
     setattr(draft, step, value)
 
 
 async def accept(turn: Turn, w: Wiz, step: str, result: ParseResult) -> None:
     """A parsed answer: refuse with the reason (nothing written) or store it and go on."""
+    assert w.draft is not None
+    if result.ok and step in DATE_STEPS:
+        result = check_dates(w.draft, step, result.value)
     if not result.ok:
         await turn.send("⚠️ " + escape(error_text(result)))
         return
-    assert w.draft is not None
     apply_value(w.draft, step, result.value)
     ack = None
-    if step == "learned_date" and filing_limit_passed(result.value, turn.today):
+    limit = filing_limit(result.value, turn.today, turn.cal) if step == "learned_date" else None
+    if limit is not None and limit.passed:
         ack = "⚠️ " + _(
             "More than 3 months have passed since that date (the term ended on {date}). A complaint filed "
             "after the term may be left without review unless the missed term is restored for a valid reason. "
             "If you had one (illness, a trip, waiting for an answer), mention it in the description. "
             "You can go on."
-        ).format(date=filing_limit_date(result.value).strftime("%d.%m.%Y"))
+        ).format(date=limit.last_day.strftime("%d.%m.%Y"))
+    elif limit is not None and limit.soon:
+        ack = filing_limit_note(limit)
     if step == "phone":
         ack = _("Phone number saved.")
     await advance(turn, w, step, ack=ack)
@@ -250,18 +293,18 @@ async def accept(turn: Turn, w: Wiz, step: str, result: ParseResult) -> None:
 
 @router.message(Command("complaint"))
 @router.message(MenuButton(BTN_COMPLAINT))
-async def entry(message: Message, state: FSMContext, bot: Bot, clock: Clock, settings: Settings, lang: str) -> None:
-    turn = Turn(bot, message.chat.id, state, local_today(clock, settings), lang, settings)
-    if await state.get_state() == ComplaintWizard.draft.state:
-        w = Wiz.load(await state.get_data())
-        if w.draft is not None and is_valid_step(w.step):
-            await turn.send(_("You have an unfinished complaint; let's continue where you stopped."))
-            await goto(turn, w, w.step)  # type: ignore[arg-type]
-            await turn.send(
-                _("Or start a new complaint (this draft will be deleted):"),
-                reply_markup=start_over_keyboard(w.token, w.n),
-            )
-            return
+async def entry(message: Message, state: FSMContext, bot: Bot, clock: Clock, settings: Settings, lang: str,
+                calendars: CalendarRepo) -> None:
+    turn = make_turn(bot, message.chat.id, state, clock, settings, lang, calendars)
+    w = await live_draft(state)
+    if w is not None:
+        await turn.send(_("You have an unfinished complaint; let's continue where you stopped."))
+        await goto(turn, w, w.step)  # type: ignore[arg-type]
+        await turn.send(
+            _("Or start a new complaint (this draft will be deleted):"),
+            reply_markup=start_over_keyboard(w.token, w.n),
+        )
+        return
     await start_consent(turn)
 
 
@@ -283,6 +326,7 @@ async def on_button(
     db: Database,
     user: User,
     i18n: I18n,
+    calendars: CalendarRepo,
 ) -> None:
     cb = callback_data
     if cb.a == "nop":
@@ -294,7 +338,7 @@ async def on_button(
     if current not in (ComplaintWizard.consent.state, ComplaintWizard.draft.state) or cb.t != w.token or cb.n != w.n:
         await stale(query)
         return
-    turn = Turn(bot, chat_id, state, local_today(clock, settings), lang, settings)
+    turn = make_turn(bot, chat_id, state, clock, settings, lang, calendars)
 
     if current == ComplaintWizard.consent.state:
         if cb.a == "ok":
@@ -323,8 +367,18 @@ async def on_button(
 
     if cb.a == "cx":
         await query.answer()
+        await ask_to_delete(turn, w)
+    elif cb.a == "cy":
+        await query.answer()
         await state.clear()
         await turn.send(_("The draft is deleted. What would you like to do?"), reply_markup=main_menu())
+    elif cb.a == "cn":
+        await query.answer()
+        await goto(turn, w, step, ack=_("Fine, the draft is kept. Let's go on."))
+    elif cb.a == "ct" and step == "recipient_kind":
+        await query.answer()
+        await turn.send(court_info())
+        await goto(turn, w, step)
     elif cb.a == "new":
         await query.answer()
         await start_consent(turn)
@@ -407,7 +461,7 @@ async def confirm(turn: Turn, w: Wiz, *, db: Database, user: User, i18n: I18n, c
     draft.consent = True
     stored = await ComplaintsRepo(db, turn.settings.tz).create(user.id, draft, turn.lang, clock.now())
     await turn.state.clear()
-    render_args = dict(number=stored.number, gettext=translator(i18n, turn.lang), lang=turn.lang, today=turn.today)
+    render_args = dict(number=stored.number, gettext=translator(i18n, turn.lang), lang=turn.lang)
     # Rendering takes ~0.1 s of pure Python: off the event loop, so other people's updates keep flowing.
     content = await asyncio.to_thread(render_docx, stored.complaint, **render_args)
     await turn.bot.send_document(
@@ -425,8 +479,9 @@ async def confirm(turn: Turn, w: Wiz, *, db: Database, user: User, i18n: I18n, c
             BufferedInputFile(pdf, filename=document_filename(stored.number, turn.lang, "pdf")),
             caption=_("📄 The same complaint as PDF."),
         )
+    note = turn.limit_note(stored.complaint)
     await turn.send(
-        _(
+        (note + "\n\n" if note else "") + _(
             "Your complaint {number} is ready. What to do next:\n\n"
             "1. Print it, sign it and take it to the office of the body it is addressed to. Ask for a talon "
             "(a slip with the date, time and registration number): it proves that the complaint was accepted. "
@@ -435,9 +490,10 @@ async def confirm(turn: Turn, w: Wiz, *, db: Database, user: User, i18n: I18n, c
             "an EDS or a one-time SMS code); attach the photos and files there.\n"
             "3. Questions: the 1414 contact centre (1414 or 8-800-080-7777, free).\n\n"
             "Once the complaint is registered, send /my with its registration date: I will count the review "
-            "deadline and remind you. If you want a person to look at it, press the button below."
-        ).format(number=stored.number),
-        reply_markup=escalate_keyboard(stored.id),
+            "deadline and remind you."
+        ).format(number=stored.number)
+        + ("\n\n" + _("If you want a person to look at it, press the button below.") if desk_on() else ""),
+        reply_markup=escalate_keyboard(stored.id) if desk_on() else None,
     )
 
 
@@ -454,11 +510,12 @@ def _passes_through(message: Message, i18n: I18n) -> bool:
 
 @router.message(StateFilter(*WIZARD_STATES))
 async def on_message(
-    message: Message, state: FSMContext, bot: Bot, clock: Clock, settings: Settings, lang: str, i18n: I18n
+    message: Message, state: FSMContext, bot: Bot, clock: Clock, settings: Settings, lang: str, i18n: I18n,
+    calendars: CalendarRepo,
 ) -> None:
     if _passes_through(message, i18n):
         raise SkipHandler()
-    turn = Turn(bot, message.chat.id, state, local_today(clock, settings), lang, settings)
+    turn = make_turn(bot, message.chat.id, state, clock, settings, lang, calendars)
     if await state.get_state() == ComplaintWizard.consent.state:
         await turn.send(_("Please press «I agree» or «I decline» above."))
         return
@@ -478,6 +535,10 @@ async def on_message(
         return
     if step == ATTACHMENTS:
         await add_attachment(turn, w, message)
+        return
+    if step == "recipient_kind" and is_court_request(message.text):
+        await turn.send(court_info())
+        await goto(turn, w, step)
         return
     if step in CHOICES:
         await turn.send(_("Please choose with the buttons above."))
@@ -509,13 +570,17 @@ async def add_attachment(turn: Turn, w: Wiz, message: Message) -> None:
         await turn.send(_("Only photos and documents (files) can be attached here. Press «Done» when you finish."))
         return
     if len(draft.attachments) >= MAX_ATTACHMENTS:
-        await turn.send(_("You can attach at most {limit} files. Press «Done» to go on.").format(limit=MAX_ATTACHMENTS))
+        await turn.send(ngettext("You can attach at most {limit} file. Press «Done» to go on.",
+                                 "You can attach at most {limit} files. Press «Done» to go on.",
+                                 MAX_ATTACHMENTS).format(limit=MAX_ATTACHMENTS))
         return
     cleaned = clean_text(shorten(name or "", 100), 100)
     draft.attachments.append(Attachment(file_id=file_id, name=cleaned.value if cleaned.ok else default, kind=kind))
     await turn.state.set_data(w.dump())
     await turn.send(
-        _("Added: {name}. Attachments: {count}. Send more, or press «Done».").format(
+        ngettext("Added: {name}. {count} file attached so far. Send more, or press «Done».",
+                 "Added: {name}. {count} files attached so far. Send more, or press «Done».",
+                 len(draft.attachments)).format(
             name=escape(draft.attachments[-1].name), count=len(draft.attachments)
         ),
         reply_markup=step_keyboard(draft, ATTACHMENTS, w.token, w.n, today=turn.today, lang=turn.lang,
@@ -523,17 +588,47 @@ async def add_attachment(turn: Turn, w: Wiz, message: Message) -> None:
     )
 
 
+async def live_draft(state: FSMContext) -> Wiz | None:
+    """The draft in progress, if the conversation holds one that can be continued."""
+    if await state.get_state() != ComplaintWizard.draft.state:
+        return None
+    w = Wiz.load(await state.get_data())
+    return w if w.draft is not None and is_valid_step(w.step) else None
+
+
 async def ask_again(bot: Bot, chat_id: int, state: FSMContext, clock: Clock, settings: Settings, lang: str,
-                    *, after_failure: bool = False) -> bool:
+                    calendars: CalendarRepo, *, after_failure: bool = False) -> bool:
     """Ask the current step again (after a language switch: in the new language; after a reply that did not
     reach the person: saying so, with the answer saved before it). False if no draft."""
-    if await state.get_state() != ComplaintWizard.draft.state:
-        return False
-    w = Wiz.load(await state.get_data())
-    if w.draft is None or not is_valid_step(w.step):
+    w = await live_draft(state)
+    if w is None:
         return False
     note = lost_reply_note(w) if after_failure else None
-    await goto(Turn(bot, chat_id, state, local_today(clock, settings), lang, settings), w, w.step, note=note)  # type: ignore[arg-type]
+    await goto(make_turn(bot, chat_id, state, clock, settings, lang, calendars), w, w.step, note=note)  # type: ignore[arg-type]
+    return True
+
+
+async def ask_to_delete(turn: Turn, w: Wiz) -> None:
+    """Cancel (the button, /cancel or a typed "cancel") asks first: the buttons of the step asked before are
+    stale from now on, and "keep" asks that step again."""
+    assert w.draft is not None
+    w.n += 1
+    await turn.state.set_data(w.dump())
+    await turn.send(
+        ngettext("Delete this draft? The {n} answer given so far will be lost.",
+                 "Delete this draft? The {n} answers given so far will be lost.",
+                 answered_count(w.draft)).format(n=answered_count(w.draft)),
+        reply_markup=cancel_confirm_keyboard(w.token, w.n),
+    )
+
+
+async def cancel_requested(bot: Bot, chat_id: int, state: FSMContext, clock: Clock, settings: Settings, lang: str,
+                           calendars: CalendarRepo) -> bool:
+    """/cancel in the middle of a draft: ask before deleting it (True). False when there is no draft to keep."""
+    w = await live_draft(state)
+    if w is None:
+        return False
+    await ask_to_delete(make_turn(bot, chat_id, state, clock, settings, lang, calendars), w)
     return True
 
 

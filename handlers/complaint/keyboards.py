@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import calendar
 from datetime import date
 
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, KeyboardButton, ReplyKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
-from babel.dates import format_date, get_day_names
-
-from bot.complaint import years_before
 from handlers.common import EscalateCb
 from handlers.complaint.callbacks import WizCb
+from handlers.datepicker import month_grid
 from handlers.complaint.steps import (
     ATTACHMENTS,
     CHOICES,
+    DATE_STEPS,
     OPTIONAL,
     choice_button,
     field_label,
@@ -37,52 +35,32 @@ def consent_keyboard(token: str, n: int) -> InlineKeyboardMarkup:
 
 
 def nav_rows(token: str, n: int, *, back: bool, skip: bool) -> Rows:
+    """The same place on every step: Back and Skip (when they apply) on one row, Cancel alone on the last row,
+    so a tap where Skip sits on an optional step never lands on Cancel on a required one."""
     row = []
     if back:
         row.append(button(_("⬅️ Back"), token, n, "bk"))
     if skip:
         row.append(button(_("⏭ Skip"), token, n, "sk"))
-    row.append(button(_("✖️ Cancel"), token, n, "cx"))
-    return [row]
+    return ([row] if row else []) + [[button(_("✖️ Cancel"), token, n, "cx")]]
 
 
 def choice_rows(step: str, token: str, n: int) -> Rows:
-    return [[button(choice_button(step, value), token, n, "ch", value)] for value in CHOICES[step]]
-
-
-def month_shift(year: int, month: int, delta: int) -> tuple[int, int]:
-    index = year * 12 + (month - 1) + delta
-    return index // 12, index % 12 + 1
-
-
-def date_rows(token: str, n: int, year: int, month: int, today: date, lang: str) -> Rows:
-    """A month grid: « ‹ Month Year › » then the weekdays and the days (days after today are not offered)."""
-    earliest = years_before(today, 10)
-    cur = (today.year, today.month)
-    low = (earliest.year, earliest.month)
-    shown = max(min((year, month), cur), low)
-    year, month = shown
-
-    def nav(label: str, delta: int) -> InlineKeyboardButton:
-        target = month_shift(year, month, delta)
-        target = max(min(target, cur), low)
-        if target == shown:
-            return button(" ", token, n, "nop")
-        return button(label, token, n, "dm", f"{target[0]:04d}{target[1]:02d}")
-
-    title = format_date(date(year, month, 1), "LLLL y", locale=lang)
-    rows: Rows = [[nav("«", -12), nav("‹", -1), button(title, token, n, "nop"), nav("›", 1), nav("»", 12)]]
-    names = get_day_names("short", locale=lang)
-    rows.append([button(names[i], token, n, "nop") for i in range(7)])
-    for week in calendar.monthcalendar(year, month):
-        row = []
-        for day in week:
-            if day == 0 or date(year, month, day) > today or date(year, month, day) < earliest:
-                row.append(button(" " if day == 0 else "·", token, n, "nop"))
-            else:
-                row.append(button(str(day), token, n, "dp", f"{year:04d}{month:02d}{day:02d}"))
-        rows.append(row)
+    rows = [[button(choice_button(step, value), token, n, "ch", value)] for value in CHOICES[step]]
+    if step == "recipient_kind":  # advice only: a court hears a claim after a pre-trial complaint (LEGAL.md §2)
+        rows.append([button(_("⚖️ Court (after a pre-trial complaint)"), token, n, "ct")])
     return rows
+
+
+def date_rows(token: str, n: int, year: int, month: int, today: date, lang: str,
+              earliest: date | None = None) -> Rows:
+    """A month grid: « ‹ Month Year › » then the weekdays and the days (days after today are not offered)."""
+    return month_grid(
+        year, month, today=today, lang=lang, earliest=earliest,
+        pick=lambda day: WizCb(t=token, n=n, a="dp", v=day.strftime("%Y%m%d")).pack(),
+        show=lambda y, m: WizCb(t=token, n=n, a="dm", v=f"{y:04d}{m:02d}").pack(),
+        nop=WizCb(t=token, n=n, a="nop").pack(),
+    )
 
 
 def step_keyboard(
@@ -92,9 +70,10 @@ def step_keyboard(
     rows: Rows = []
     if step in CHOICES:
         rows += choice_rows(step, token, n)
-    elif step in ("decision_date", "learned_date", "outgoing_date"):
+    elif step in DATE_STEPS:
         y, m = month or (today.year, today.month)
-        rows += date_rows(token, n, y, m, today, lang)
+        earliest = draft.decision_date if step == "learned_date" else None  # one learns of it after it is made
+        rows += date_rows(token, n, y, m, today, lang, earliest)
     elif step == "iin":
         rows.append([button(_("🚫 I have no IIN"), token, n, "ni")])
     elif step == ATTACHMENTS:
@@ -114,6 +93,13 @@ def review_keyboard(draft: Complaint, token: str, n: int) -> InlineKeyboardMarku
     rows.append([button(_("✅ Confirm and get the document"), token, n, "cf")])
     rows += nav_rows(token, n, back=True, skip=False)
     return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def cancel_confirm_keyboard(token: str, n: int) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(inline_keyboard=[
+        [button(_("↩️ No, keep the draft"), token, n, "cn")],
+        [button(_("🗑 Yes, delete it"), token, n, "cy")],
+    ])
 
 
 def start_over_keyboard(token: str, n: int) -> InlineKeyboardMarkup:

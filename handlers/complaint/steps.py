@@ -8,19 +8,24 @@ from __future__ import annotations
 from datetime import date
 from html import escape
 
-from aiogram.utils.i18n import gettext as _
+from aiogram.utils.i18n import gettext as _, ngettext
 
 from bot.complaint import (
     APPLICANT_KINDS,
+    CONDITIONALLY_REQUIRED,
     FIELDS_BY_NAME,
     GROUNDS,
+    ID_DOC_FIELDS,
+    ID_DOC_TYPES,
     RECIPIENT_KINDS,
     Complaint,
+    FilingLimit,
     ParseResult,
     applicant_label,
     attachment_kind_label,
     fields_for,
     grounds_label,
+    id_doc_type_label,
     recipient_label,
 )
 
@@ -40,6 +45,7 @@ ORDER: tuple[str, ...] = (
     "first_name",
     "patronymic",
     "iin",
+    *ID_DOC_FIELDS,  # only with no IIN
     # legal entity
     "org_name",
     "bin",
@@ -69,22 +75,25 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "grounds": GROUNDS,
     "recipient_kind": RECIPIENT_KINDS,
     "applicant_kind": APPLICANT_KINDS,
+    "id_doc_type": ID_DOC_TYPES,
 }
 DATE_STEPS = frozenset(name for name, spec in FIELDS_BY_NAME.items() if spec.kind == "date")
-#: Optional fields get a "Skip" button (grounds_other_text is conditionally required, never skippable).
+#: Optional fields get a "Skip" button (conditionally required ones are never skippable).
 OPTIONAL = frozenset(
-    name for name, spec in FIELDS_BY_NAME.items() if not spec.required and name != "grounds_other_text"
+    name for name, spec in FIELDS_BY_NAME.items() if not spec.required and name not in CONDITIONALLY_REQUIRED
 )
 
 
 def steps_for(draft: Complaint) -> list[str]:
     """The steps this draft goes through, in order (the applicant kind picks its fields; individual until
-    it is chosen); the progress marker counts them."""
+    it is chosen; the identity document only with no IIN); the progress marker counts them."""
     names = {f.name for f in fields_for(draft.applicant_kind or "individual")}
     return [
         s
         for s in ORDER
-        if (s in names or s == ATTACHMENTS) and (s != "grounds_other_text" or draft.grounds == "other")
+        if (s in names or s == ATTACHMENTS)
+        and (s != "grounds_other_text" or draft.grounds == "other")
+        and (s not in ID_DOC_FIELDS or draft.no_iin)
     ]
 
 
@@ -130,6 +139,10 @@ def field_label(name: str) -> str:
         "first_name": _("First name"),
         "patronymic": _("Patronymic"),
         "iin": _("IIN"),
+        "id_doc_type": _("Identity document"),
+        "id_doc_number": _("Document number"),
+        "id_doc_issued": _("Date of issue"),
+        "id_doc_issuer": _("Issued by"),
         "org_name": _("Organisation name"),
         "bin": _("BIN"),
         "outgoing_number": _("Outgoing number"),
@@ -178,6 +191,8 @@ def choice_button(step: str, value: str) -> str:
         return grounds_label(value, _)
     if step == "recipient_kind":
         return recipient_button(value)
+    if step == "id_doc_type":
+        return id_doc_type_label(value, _)
     return applicant_label(value, _)
 
 
@@ -201,14 +216,20 @@ def question(step: str) -> str:
     questions = {
         "grounds_other_text": _("Briefly describe the violation (up to 500 characters):"),
         "recipient_name": _(
-            "Write the name of the body (and of its head, if you know it). "
-            "Example: «Head of the Public Service Centre of Almaty district, Astana»."
+            "To whom is the complaint addressed? Write it as it will stand at the top of the document: the head "
+            "and the body. Example: «To the Head of the Public Service Centre of Almaty district, Astana»."
         ),
         "applicant_kind": _("Who is complaining: a person (an individual) or an organisation (a legal entity)?"),
         "surname": _("Your surname, as in your identity document:"),
         "first_name": _("Your first name:"),
         "patronymic": _("Your patronymic (only if it is in your identity document), or press «Skip»:"),
         "iin": _("Your IIN (12 digits). If you have no IIN, press the button below."),
+        "id_doc_type": _(
+            "With no IIN, the complaint gives the details of your identity document instead. Which document is it?"
+        ),
+        "id_doc_number": _("The document's number (with its series, if it has one), as written in it:"),
+        "id_doc_issued": _("Date of issue of the document (for example 20.05.2019):"),
+        "id_doc_issuer": _("Who issued the document, as written in it (for example: «Ministry of Internal Affairs»):"),
         "org_name": _("Full name of the organisation:"),
         "bin": _("The organisation's BIN (12 digits):"),
         "outgoing_number": _("Outgoing number of your letter (as registered in your organisation):"),
@@ -244,9 +265,12 @@ def question(step: str) -> str:
             "(up to 3000 characters)."
         ),
         "demands": _("What do you ask for? Example: «to provide the service within the term set by the standard»."),
-        ATTACHMENTS: _(
+        ATTACHMENTS: ngettext(
             "Attach evidence: photos or documents (the application, the refusal, a receipt, the talon), "
-            "up to {limit}. Send them one by one, then press «Done». No evidence? Just press «Done»."
+            "at most {limit} file. Send them one by one, then press «Done». No evidence? Just press «Done».",
+            "Attach evidence: photos or documents (the application, the refusal, a receipt, the talon), "
+            "at most {limit} files. Send them one by one, then press «Done». No evidence? Just press «Done».",
+            MAX_ATTACHMENTS,
         ).format(limit=MAX_ATTACHMENTS),
     }
     return questions.get(step, step)
@@ -266,6 +290,8 @@ def raw_value(draft: Complaint, name: str) -> str | None:
         return recipient_label(draft.recipient_kind, _) if draft.recipient_kind else None
     if name == "applicant_kind":
         return applicant_label(draft.applicant_kind, _) if draft.applicant_kind else None
+    if name == "id_doc_type":
+        return id_doc_type_label(draft.id_doc_type, _) if draft.id_doc_type else None
     if name == "iin":
         return _("no IIN") if draft.no_iin else draft.iin
     if name == ATTACHMENTS:
@@ -290,14 +316,19 @@ def shown_value(draft: Complaint, name: str, limit: int) -> str:
     return escape(shorten(value, limit)) if value else "—"
 
 
-def review_text(draft: Complaint, *, max_chars: int = 3900) -> str:
+def answered_count(draft: Complaint) -> int:
+    """How many of the draft's questions have an answer (what Cancel would throw away)."""
+    return sum(1 for name in steps_for(draft) if raw_value(draft, name))
+
+
+def review_text(draft: Complaint, *, note: str | None = None, max_chars: int = 3900) -> str:
     """The review screen: every field of the draft, escaped; long values shortened with "…" so that the
-    whole message stays under Telegram's 4096 characters."""
+    whole message stays under Telegram's 4096 characters. ``note`` (the filing-limit warning) goes first."""
     seq = steps_for(draft)
     header = _("Please check your complaint. Press a button below to change a field.")
     footer = _("If everything is right, press «Confirm» to get the document.")
     for limit in (400, 200, 120, 60, 30):
-        lines = [f"<b>{escape(header)}</b>", ""]
+        lines = [f"<b>{escape(header)}</b>", ""] + ([note, ""] if note else [])
         for name in seq:
             lines.append(f"<b>{escape(field_label(name))}:</b> {shown_value(draft, name, limit)}")
         lines += ["", escape(footer)]
@@ -305,6 +336,48 @@ def review_text(draft: Complaint, *, max_chars: int = 3900) -> str:
         if len(text) <= max_chars:
             break
     return text  # 27 fields of at most 30 characters always fit
+
+
+def filing_limit_note(limit: FilingLimit | None) -> str | None:
+    """Said plainly before Confirm and again with the document: the limit has passed, ends today, or is 5
+    working days away or less. None otherwise."""
+    if limit is None:
+        return None
+    day = limit.last_day.strftime("%d.%m.%Y")
+    if limit.passed:
+        return _("⚠️ The 3-month limit to file this complaint ended on {date}. You can still file it: explain the "
+                 "valid reason for the delay in the description and ask for the limit to be restored (APPK "
+                 "art. 92).").format(date=day)
+    if limit.days_left == 0:
+        return _("⏳ The 3-month limit to file this complaint ends today, {date}. File it today if you can: a "
+                 "complaint filed later may be left without review unless the limit is restored for a valid "
+                 "reason.").format(date=day)
+    if limit.soon:
+        return ngettext(
+            "⏳ The 3-month limit to file this complaint ends on {date} ({n} working day left). File it as soon as "
+            "you can: a complaint filed later may be left without review unless the limit is restored for a valid "
+            "reason.",
+            "⏳ The 3-month limit to file this complaint ends on {date} ({n} working days left). File it as soon as "
+            "you can: a complaint filed later may be left without review unless the limit is restored for a valid "
+            "reason.", limit.days_left).format(date=day, n=limit.days_left)
+    return None
+
+
+def court_info() -> str:
+    """The court at the recipient question (LEGAL.md §2, §3): advice, never a recipient of this document."""
+    return "\n\n".join([
+        "⚖️ " + _("A court hears a claim only after a pre-trial complaint like this one, unless a law says "
+                  "otherwise. If you have not complained yet, choose a body below and file this complaint first."),
+        _("If you have complained already and disagree with the answer, or got no answer in time:\n"
+          "• file an administrative claim with the specialised interdistrict administrative court of your "
+          "region, on paper or online through the «Judicial office» service (office.sud.kz);\n"
+          "• attach the complaint, the proof that it was registered and the answer, if there is one;\n"
+          "• the limit is one month from the day you received the answer, or from the day the review term "
+          "expired when there was no answer (APPK art. 136); the court can restore a missed limit for a valid "
+          "reason."),
+        _("For the exact last day, track your complaint in /my and mark the answer there: I will count it."),
+        "<i>" + _("This is guidance, not legal advice.") + "</i>",
+    ])
 
 
 # ---------------------------------------------------------------------------------------- errors
@@ -316,6 +389,7 @@ def iin_reason(reason: str | None) -> str:
         "bad_birth_date": _("the first 6 digits must be a real date of birth (YYMMDD)."),
         "bad_bin_month": _("the 3rd and 4th digits must be the month of registration (01 to 12)."),
         "bad_bin_type": _("the 5th digit (type of organisation) must be 4, 5 or 6."),
+        "bad_bin_subdivision": _("the 6th digit (head office, branch or representative office) must be from 0 to 3."),
         "check_digit_unresolvable": _("no valid number has these first 11 digits; please check for a typo."),
         "check_digit_mismatch": _("the last (check) digit does not match the others; please check for a typo."),
     }
@@ -329,11 +403,24 @@ def error_text(result: ParseResult) -> str:
     if key == "bin_invalid":
         return _("This BIN is not valid: {reason}").format(reason=iin_reason(p.get("reason")))
     if key == "too_long":
-        return _("That is too long: {length} characters, the limit is {limit}. Please shorten it.").format(
+        length = p.get("length", 0)
+        return ngettext("That is too long: {length} character, at most {limit} are allowed. Please shorten it.",
+                        "That is too long: {length} characters, at most {limit} are allowed. Please shorten it.",
+                        length).format(
             length=p.get("length", "?"), limit=p.get("limit", "?")
         )
     if key == "date_too_old":
-        return _("This date is more than {years} years ago. Please check it.").format(years=p.get("years", 10))
+        years = p.get("years", 10)
+        return ngettext("This date is more than {years} year ago. Please check it.",
+                        "This date is more than {years} years ago. Please check it.", years).format(years=years)
+    if key == "too_short":
+        return too_short_text(p.get("field", ""), p.get("min", 0))
+    if key == "learned_before_decision":
+        return _("You could not have learned of the decision before it was made ({date}). Please check the "
+                 "date.").format(date=_date(p.get("date")))
+    if key == "decision_after_learned":
+        return _("The decision cannot be later than the day you learned of it ({date}). Please check the "
+                 "date.").format(date=_date(p.get("date")))
     texts = {
         "empty": _("The answer is empty. Please type it."),
         "name_chars": _("A name may contain only letters, a hyphen, an apostrophe and spaces."),
@@ -342,5 +429,19 @@ def error_text(result: ParseResult) -> str:
         "phone_format": _("That does not look like a Kazakhstan phone number. Example: +7 701 123 45 67."),
         "email_format": _("That does not look like an e-mail address. Example: name@mail.kz."),
         "choice_invalid": _("Please choose one of the buttons."),
+        "no_letters": _("Please write it in words: there are no letters in the answer."),
     }
     return texts.get(key or "", _("Please check the answer."))
+
+
+def too_short_text(name: str, minimum: int) -> str:
+    if name in ("postal_address", "actual_address"):
+        return _("That is too short for an address: write the city or village, the street and the house (at least "
+                 "{min} characters), for example «Astana, Abai avenue 10, flat 5».").format(min=minimum)
+    if name == "description":
+        return _("Please describe what happened in a few sentences (at least {min} characters): the body reviews "
+                 "the complaint on what you write here.").format(min=minimum)
+    if name == "demands":
+        return _("Please write what you ask for in words (at least {min} characters), for example «to provide the "
+                 "service within the term set by the standard».").format(min=minimum)
+    return _("That is too short: please write at least {min} characters.").format(min=minimum)

@@ -102,6 +102,37 @@ async def test_a_button_step_whose_reply_failed_is_never_left_silent(fake, db_pa
         assert draft_of(db_path, 1203)["draft"]["applicant_kind"] == "individual"
 
 
+async def test_a_tracking_question_whose_reply_failed_is_asked_again_too(fake, db_path, no_unhandled):
+    """The same guard for the tracking form: a retyped registration date must not become the number."""
+    from tests.test_tracking import START, cases_of, tr as ttr
+
+    u = fake.user(1204, "Ольга", language_code="ru")
+    async with running_bot(fake, db_path, clock=FakeClock(START)) as app:
+        quick_retries(app)
+        await u.send("/my")
+        await u.expect()
+        await u.press(ttr("➕ I already filed a complaint", "ru"))
+        await u.expect()  # intro
+        await u.expect()  # who reviews it
+        await u.press(ttr("Service provider · 5 working days", "ru"))
+        await u.expect()  # where filed
+        await u.send("ЦОН Есиль")
+        await u.expect()  # registration date
+        fake.fail_next("sendMessage", chat_id=1204, error_code=502, times=REPLY_TRIES)
+        await u.send("14.12.2026")
+        apology = await u.expect(timeout=10)
+        assert "попробуйте" not in apology.text.lower()
+        await u.send("14.12.2026")  # they never saw "registration number?"
+        number = ttr("What is the registration number (from the talon or the portal)? Type it, or press Skip.", "ru")
+        await u.expect_text(number)
+        await u.send("ЖТ-2026-123")
+        await u.expect()  # learned on
+        await u.press(ttr("⏭ Skip", "ru"))
+        await u.expect()  # the timeline
+        (case,) = cases_of(db_path, 1204)
+        assert case["reg_number"] == "ЖТ-2026-123" and case["registered_on"] == "2026-12-14"
+
+
 # ----------------------------------------------------------------------------------- (2) talk to a person
 
 async def test_talk_to_a_person_is_answered_at_once_while_the_group_is_at_its_limit(fake, db_path, no_unhandled):

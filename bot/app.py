@@ -24,7 +24,7 @@ from bot.i18n import build_i18n
 from bot.reminder_loop import ReminderService
 from bot.logs import protect_personal_data
 from bot.sender import RetryAfterMiddleware, Sender, TelegramLimits
-from bot.updates import DropSkippedUpdates, SkipUnparsableUpdates
+from bot.updates import SkipUnparsableUpdates
 from handlers import build_router
 from handlers.guards import AnswerEveryCallback, ReplyGuard
 from handlers.middlewares import (
@@ -152,7 +152,6 @@ async def create_app(
         "reply_retry": reply_retry,
     }
     dp = Dispatcher(storage=fsm, events_isolation=events_isolation or SimpleEventIsolation(), **deps)
-    dp.update.outer_middleware(DropSkippedUpdates())
     dp.update.outer_middleware(UserMiddleware())
     dp.update.outer_middleware(DeskAvailability())
     UserLanguageMiddleware(i18n, settings.default_language).setup(dp)

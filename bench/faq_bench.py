@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from bot.faq import FaqIndex, default_index, small_talk
+from bot.domain.faq import FaqIndex, default_index, small_talk
 
 EVAL_PATH = Path(__file__).resolve().parent / "faq_eval.jsonl"
 HELDOUT_PATH = Path(__file__).resolve().parent / "faq_heldout.jsonl"

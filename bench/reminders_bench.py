@@ -77,12 +77,12 @@ async def _run(count: int, per_user: int = 5, chat_interval: float = 0.5, quiet:
     from aiogram import Dispatcher, Router
     from aiogram.types import Message
 
-    from bot.clock import FakeClock
+    from bot.domain.clock import FakeClock
     from bot.config import Settings
-    from bot.i18n import build_i18n
-    from bot.reminder_loop import ReminderService
-    from bot.sender import Sender
-    from bot.workdays import default_calendar
+    from bot.services.i18n import build_i18n
+    from bot.services.reminders import ReminderService
+    from bot.services.sender import Sender
+    from bot.domain.workdays import default_calendar
     from storage.cases import CasesRepo, RemindersRepo
     from storage.db import Database
     from storage.users import UsersRepo

@@ -18,13 +18,13 @@ from aiogram.types import BotCommand, Message
 from aiogram.utils.i18n import I18n
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from bot.clock import Clock
+from bot.domain.clock import Clock
 from bot.config import Settings
-from bot.i18n import build_i18n
-from bot.reminder_loop import ReminderService
+from bot.services.i18n import build_i18n
+from bot.services.reminders import ReminderService
 from bot.logs import protect_personal_data
-from bot.sender import RetryAfterMiddleware, Sender, TelegramLimits
-from bot.updates import SkipUnparsableUpdates
+from bot.services.sender import RetryAfterMiddleware, Sender, TelegramLimits
+from bot.services.updates import SkipUnparsableUpdates
 from handlers import build_router
 from handlers.guards import AnswerEveryCallback, ReplyGuard
 from handlers.middlewares import (
@@ -195,7 +195,7 @@ async def register_commands(bot: Bot, i18n: I18n) -> None:
 
 async def _on_startup(bot: Bot, app: App) -> None:
     await register_commands(bot, app.i18n)
-    from handlers.complaint.jobs import install_jobs  # the wizard's draft purge
+    from bot.services.drafts import install_jobs  # the wizard's draft purge
 
     install_jobs(app)
     reminder_service: ReminderService = app.deps["reminder_service"]

@@ -17,7 +17,7 @@ import json
 import sys
 
 from bot.cli import Parser, UsageError, report
-from bot.faq import FaqIndex, default_index
+from bot.domain.faq import FaqIndex, default_index
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -13,7 +13,7 @@ from aiogram.types import KeyboardButton, Message, ReplyKeyboardMarkup
 from aiogram.utils.i18n import I18n, gettext as _
 from pydantic import Field
 
-from bot.i18n import LANGUAGES
+from bot.services.i18n import LANGUAGES
 
 # Main-menu buttons (msgids). Each feature router reacts to its own button through MenuButton.
 BTN_COMPLAINT = "📝 Write a complaint"

@@ -17,7 +17,7 @@ from typing import Callable
 from aiogram.types import InlineKeyboardButton
 from babel.dates import format_date, get_day_names
 
-from bot.complaint import years_before
+from bot.domain.complaint import years_before
 
 Rows = list[list[InlineKeyboardButton]]
 

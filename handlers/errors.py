@@ -20,7 +20,7 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import ErrorEvent
 from aiogram.utils.i18n import I18n
 
-from bot.sender import callback_answered
+from bot.services.sender import callback_answered
 from handlers.guards import reply_was_lost
 from storage.users import UsersRepo
 

@@ -32,7 +32,7 @@ from aiogram.types import (
 )
 from aiogram.utils.i18n import I18n, gettext as _
 
-from bot.faq import Entry, FaqIndex, default_index, small_talk
+from bot.domain.faq import Entry, FaqIndex, default_index, small_talk
 from handlers.common import (
     BTN_HUMAN,
     BTN_QUESTIONS,

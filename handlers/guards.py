@@ -2,7 +2,7 @@
 and no button is left spinning.
 
 A step saves its answer before it replies (nothing is sent before the step is on disk), so when the reply
-finally fails (Telegram down past the retries of bot.sender.RetryAfterMiddleware, a bug after the save) the
+finally fails (Telegram down past the retries of bot.services.sender.RetryAfterMiddleware, a bug after the save) the
 person is already one question further than what they saw. They will type their answer again, and it must
 not land in a field they have never seen. :class:`ReplyGuard`:
 

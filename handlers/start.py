@@ -9,7 +9,7 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import I18n, gettext as _
 
-from bot.clock import Clock
+from bot.domain.clock import Clock
 from bot.config import Settings
 from handlers.complaint.handlers import ask_again, cancel_requested
 from handlers.tracking import ask_again as ask_tracking_again

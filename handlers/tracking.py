@@ -1,7 +1,7 @@
 """Tracking of filed complaints: /my, "track this complaint", the deadline timeline and what the person records
 later (extension, answer, no answer yet, closed), plus the reminders on/off switch.
 
-The dates come from the legal core (bot.deadlines.compute via ReminderService.deadlines_of, bot.next_steps for
+The dates come from the legal core (bot.domain.deadlines.compute via ReminderService.deadlines_of, bot.domain.next_steps for
 what is still open after the review); this module only asks questions, stores the answers (storage.cases) and
 renders the results with gettext.
 
@@ -39,9 +39,9 @@ from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMar
 from aiogram.utils.i18n import I18n, gettext as _, ngettext
 from babel.dates import format_date
 
-from bot.complaint import parse_date, recipient_label
+from bot.domain.complaint import parse_date, recipient_label
 from bot.config import Settings
-from bot.deadlines import (
+from bot.domain.deadlines import (
     EXTENSION_MAX,
     REVIEW_TERMS,
     DeadlineError,
@@ -50,9 +50,9 @@ from bot.deadlines import (
     extension_notice_late,
     working_days_left,
 )
-from bot.next_steps import after_answer, after_inaction, render_options
-from bot.reminder_loop import ReminderService
-from bot.reminders import case_ref
+from bot.domain.next_steps import after_answer, after_inaction, render_options
+from bot.services.reminders import ReminderService
+from bot.domain.reminders import case_ref
 from handlers.common import BTN_COMPLAINT, BTN_HUMAN, BTN_MY, BTN_QUESTIONS, MenuButton, RowId, is_menu_button
 from handlers.datepicker import month_grid
 from storage.calendar import CalendarRepo

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from bot.workdays import KzCalendar, Override, load_facts
+from bot.domain.workdays import KzCalendar, Override, load_facts
 from storage.db import Database, iso, utcnow_iso
 
 

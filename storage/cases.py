@@ -100,7 +100,7 @@ class Reminder:
 
 
 class PlannedLike(Protocol):
-    """What ``replace_plan`` needs of a planned reminder (``bot.reminders.PlannedReminder`` fits)."""
+    """What ``replace_plan`` needs of a planned reminder (``bot.domain.reminders.PlannedReminder`` fits)."""
 
     kind: str
     due_at: datetime

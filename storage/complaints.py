@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from bot.complaint import Complaint, complaint_number
+from bot.domain.complaint import Complaint, complaint_number
 from storage.db import Database, iso, parse_iso
 
 DEFAULT_TZ = ZoneInfo("Asia/Almaty")

@@ -9,7 +9,7 @@ from typing import AsyncIterator
 from aiogram import Router
 
 from bot.app import App, create_app
-from bot.clock import Clock
+from bot.domain.clock import Clock
 from bot.config import load_settings
 from tests.fakeapi import FakeBotAPI, polling
 

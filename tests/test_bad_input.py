@@ -16,8 +16,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from aiogram.fsm.storage.base import StorageKey
 
-from bot.clock import FakeClock
-from bot.i18n import build_i18n
+from bot.domain.clock import FakeClock
+from bot.services.i18n import build_i18n
 from handlers.operators import desk_of
 from tests.fakeapi import FakeUser
 from tests.harness import running_bot

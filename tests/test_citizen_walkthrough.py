@@ -13,10 +13,10 @@ import sqlite3
 from datetime import date, datetime, timezone
 from zoneinfo import ZoneInfo
 
-from bot.clock import FakeClock
-from bot.complaint import Complaint
-from bot.deadlines import court_limit_from, further_complaint_limit_from
-from bot.workdays import default_calendar
+from bot.domain.clock import FakeClock
+from bot.domain.complaint import Complaint
+from bot.domain.deadlines import court_limit_from, further_complaint_limit_from
+from bot.domain.workdays import default_calendar
 from storage.complaints import ComplaintsRepo
 from tests.fakeapi import BotMessage, FakeUser
 from tests.harness import running_bot
@@ -445,8 +445,8 @@ def test_the_longest_timeline_fits_one_message():
     """Overdue (every next step in full), extended, told late, filed late, provisional year, 200-character
     texts full of markup: still one Telegram message, with the longest prefix in front of it."""
     from bot.config import load_settings
-    from bot.i18n import build_i18n
-    from bot.reminder_loop import ReminderService
+    from bot.services.i18n import build_i18n
+    from bot.services.reminders import ReminderService
     from handlers.tracking import timeline_text
     from storage.cases import Case
     from tests.fakeapi import render_text

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.deadlines import (
+from bot.domain.deadlines import (
     BASIS_KEYS,
     REVIEW_TERMS,
     DeadlineError,
@@ -21,7 +21,7 @@ from bot.deadlines import (
     registration_date,
     working_days_left,
 )
-from bot.workdays import default_calendar
+from bot.domain.workdays import default_calendar
 
 CAL = default_calendar()
 ALMATY = ZoneInfo("Asia/Almaty")
@@ -211,8 +211,8 @@ def test_properties(registered: date, recipient: Recipient, extended_by: int, fo
 # --- one month for the court (APPK art. 136), three months for a further complaint (APPK art. 92) -------------
 
 def test_court_limit_is_one_month_then_the_next_working_day():
-    from bot.deadlines import court_limit_from, further_complaint_limit_from
-    from bot.workdays import default_calendar
+    from bot.domain.deadlines import court_limit_from, further_complaint_limit_from
+    from bot.domain.workdays import default_calendar
 
     cal = default_calendar()
     # 2026-11-14 (Sat) + 1 month = 2026-12-14 (Mon): a working day, kept.

@@ -8,7 +8,7 @@ from tests.harness import running_bot
 from tests.test_operators import CITIZEN, GROUP, OP, TUESDAY, card_of, fast, open_desk_ticket, ticket_row
 from tests.test_wizard import Walker, individual_ru, rows, tr
 
-from bot.clock import FakeClock
+from bot.domain.clock import FakeClock
 
 HUMAN = "👤 Talk to a person"
 

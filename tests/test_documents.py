@@ -13,8 +13,8 @@ import pytest
 from babel.dates import format_date
 from babel.support import Translations
 
-from bot.complaint import Attachment, Complaint, grounds_label, recipient_label
-from bot.documents import addressee_dative, document_filename, document_text, render_docx, render_pdf
+from bot.domain.complaint import Attachment, Complaint, grounds_label, recipient_label
+from bot.domain.documents import addressee_dative, document_filename, document_text, render_docx, render_pdf
 
 LOCALES = Path(__file__).resolve().parent.parent / "locales"
 TODAY = date(2026, 11, 22)

@@ -14,15 +14,15 @@ from typing import AsyncIterator
 
 import pytest
 
-from bot.clock import FakeClock
-from bot.complaint import Complaint, parse_field
+from bot.domain.clock import FakeClock
+from bot.domain.complaint import Complaint, parse_field
 from handlers.complaint.steps import ORDER, REVIEW, question
 from tests.fakeapi import BotMessage, FakeUser
 from tests.harness import running_bot
 from tests.test_operators import GROUP, OP, TUESDAY, card_of, fast, open_desk_ticket, ticket_row
 from tests.test_wizard import DECISION, I18N, LEARNED, Walker, draft_of, individual_ru, prompt_n, tr, wiz_buttons
 
-#: How often a direct reply is tried before it counts as failed (bot.sender.RetryAfterMiddleware).
+#: How often a direct reply is tried before it counts as failed (bot.services.sender.RetryAfterMiddleware).
 REPLY_TRIES = 3
 
 

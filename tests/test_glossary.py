@@ -34,7 +34,7 @@ def msgstrs(lang: str) -> tuple[tuple[str, str], ...]:
 @lru_cache(maxsize=None)
 def faq_texts(lang: str) -> tuple[tuple[str, str], ...]:
     """(where, text) for every FAQ category title, entry title and answer in ``lang``."""
-    data = json.loads((ROOT / "bot" / "data" / "faq.json").read_text(encoding="utf-8"))
+    data = json.loads((ROOT / "bot" / "domain" / "data" / "faq.json").read_text(encoding="utf-8"))
     out = [(f"category {c['id']}", c["title"][lang]) for c in data["categories"]]
     for e in data["entries"]:
         out.append((f"{e['id']} title", e["title"][lang]))

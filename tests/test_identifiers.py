@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.identifiers import check_digit, validate_bin, validate_iin
+from bot.domain.identifiers import check_digit, validate_bin, validate_iin
 
 BIN = "940140000385"
 IIN = "061211600012"
@@ -147,8 +147,8 @@ def test_bin_sixth_digit_is_the_subdivision(sixth: str) -> None:
 
 
 def test_every_reason_is_explained_in_both_languages() -> None:
-    from bot.i18n import build_i18n
-    from bot.identifiers import REASONS
+    from bot.services.i18n import build_i18n
+    from bot.domain.identifiers import REASONS
     from handlers.complaint.steps import iin_reason
 
     i18n = build_i18n()

@@ -7,8 +7,8 @@ from datetime import date, datetime, timezone
 
 import pytest
 
-from bot.clock import FakeClock
-from bot.complaint import Attachment, Complaint
+from bot.domain.clock import FakeClock
+from bot.domain.complaint import Attachment, Complaint
 from handlers.operators import desk_of, desk_sla_tick
 from tests.harness import running_bot
 

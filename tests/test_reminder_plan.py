@@ -8,10 +8,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.deadlines import compute
-from bot.i18n import build_i18n, translator
-from bot.reminders import KINDS, is_allowed, next_allowed, plan_case, render_reminder
-from bot.workdays import default_calendar
+from bot.domain.deadlines import compute
+from bot.services.i18n import build_i18n, translator
+from bot.domain.reminders import KINDS, is_allowed, next_allowed, plan_case, render_reminder
+from bot.domain.workdays import default_calendar
 
 TZ = ZoneInfo("Asia/Almaty")
 START, END = time(9, 0), time(20, 0)

@@ -7,7 +7,7 @@ import time
 
 from aiogram.methods import SendMessage
 
-from bot.sender import Sender
+from bot.services.sender import Sender
 from tests.fakeapi import running_fake
 
 

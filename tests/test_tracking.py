@@ -10,11 +10,11 @@ from zoneinfo import ZoneInfo
 
 from babel.dates import format_date
 
-from bot.clock import FakeClock
-from bot.complaint import Complaint
-from bot.deadlines import compute
-from bot.i18n import build_i18n
-from bot.workdays import default_calendar
+from bot.domain.clock import FakeClock
+from bot.domain.complaint import Complaint
+from bot.domain.deadlines import compute
+from bot.services.i18n import build_i18n
+from bot.domain.workdays import default_calendar
 from handlers.tracking import TrkCb, TrkWizCb
 from storage.complaints import ComplaintsRepo
 from tests.fakeapi import BotMessage, FakeUser

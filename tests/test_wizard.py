@@ -7,8 +7,8 @@ import sqlite3
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.documents import document_text
-from bot.i18n import build_i18n
+from bot.domain.documents import document_text
+from bot.services.i18n import build_i18n
 from handlers.complaint.callbacks import WizCb
 from tests.fakeapi import BotMessage, FakeUser
 from tests.test_documents import pdf_text
@@ -505,7 +505,7 @@ async def test_declining_consent_stores_nothing(fake, db_path, no_unhandled):
 
 
 async def test_abandoned_drafts_are_purged(fake, db_path):
-    from handlers.complaint.jobs import purge_drafts
+    from bot.services.drafts import purge_drafts
 
     user = fake.user(510, "Дана", language_code="ru")
     async with running_bot(fake, db_path) as app:
@@ -520,7 +520,7 @@ async def test_abandoned_drafts_are_purged(fake, db_path):
 
 
 def test_review_of_the_longest_draft_fits_one_message():
-    from bot.complaint import FIELDS, Attachment, Complaint
+    from bot.domain.complaint import FIELDS, Attachment, Complaint
     from handlers.complaint.steps import review_text
 
     draft = Complaint(grounds="other", recipient_kind="provider", applicant_kind="legal_entity", learned_date=TODAY)

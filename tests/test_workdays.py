@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from workalendar.core import Calendar
 
-from bot.workdays import (
+from bot.domain.workdays import (
     CalendarFacts,
     KzCalendar,
     Override,
@@ -147,7 +147,7 @@ def test_overrides_and_facts(tmp_path) -> None:
 
 
 def test_fast_after_warm_up() -> None:
-    from bot.deadlines import compute
+    from bot.domain.deadlines import compute
 
     compute("quality_authority", date(2026, 12, 14), CAL, extended_by=10, learned_on=date(2026, 10, 1))
     n = 2000

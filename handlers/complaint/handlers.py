@@ -25,8 +25,8 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import BufferedInputFile, CallbackQuery, Message
 from aiogram.utils.i18n import I18n, gettext as _, ngettext
 
-from bot.clock import Clock
-from bot.complaint import (
+from bot.domain.clock import Clock
+from bot.domain.complaint import (
     FIELDS,
     ID_DOC_FIELDS,
     Attachment,
@@ -41,8 +41,8 @@ from bot.complaint import (
     parse_phone,
 )
 from bot.config import Settings
-from bot.documents import document_filename, render_docx, render_pdf
-from bot.i18n import translator
+from bot.domain.documents import document_filename, render_docx, render_pdf
+from bot.services.i18n import translator
 from handlers.common import (
     BTN_COMPLAINT,
     BTN_HUMAN,

@@ -19,7 +19,7 @@ from handlers.complaint.steps import (
     raw_value,
     steps_for,
 )
-from bot.complaint import Complaint
+from bot.domain.complaint import Complaint
 
 Rows = list[list[InlineKeyboardButton]]
 

@@ -1,6 +1,6 @@
 """What the wizard asks and in which order, and how it words questions, values and errors.
 
-Rendering only: the rules (which fields exist and are required, how input is parsed) live in bot.complaint.
+Rendering only: the rules (which fields exist and are required, how input is parsed) live in bot.domain.complaint.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from html import escape
 
 from aiogram.utils.i18n import gettext as _, ngettext
 
-from bot.complaint import (
+from bot.domain.complaint import (
     APPLICANT_KINDS,
     CONDITIONALLY_REQUIRED,
     FIELDS_BY_NAME,

@@ -19,7 +19,7 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import I18n, gettext as _
 
-from bot.next_steps import after_answer, render_options
+from bot.domain.next_steps import after_answer, render_options
 from handlers.common import (
     BTN_HUMAN,
     EscalateCb,
@@ -29,7 +29,7 @@ from handlers.common import (
     main_menu,
 )
 from handlers.operators.callbacks import EndCb, RateCb
-from handlers.operators.service import Desk, desk_of
+from bot.services.desk import Desk, desk_of
 from storage.tickets import Ticket
 
 router = Router(name="operators.citizen")
@@ -172,7 +172,7 @@ def rating_keyboard(ticket: Ticket, gettext=_) -> InlineKeyboardMarkup | None:
 
 async def next_steps_text(desk: Desk, ticket: Ticket, lang: str) -> str:
     """What to do after a result the citizen disagrees with: a further complaint and the court, each with its
-    last day, counted from the day the result came (LEGAL.md §3: 3 months and one month; bot.next_steps)."""
+    last day, counted from the day the result came (LEGAL.md §3: 3 months and one month; bot.domain.next_steps)."""
     recipient = None
     if ticket.case_id is not None:
         case = await desk.cases.get(ticket.case_id)

@@ -18,12 +18,12 @@ from aiogram.methods import SendMessage
 from aiogram.types import CallbackQuery, Message, TelegramObject
 from aiogram.utils.i18n import gettext as _
 
-from bot.desk import allowed, error_text, parse_calendar_add, parse_extension, parse_registration, statuses_for
-from bot.i18n import plural_translator
-from bot.workdays import Override
+from bot.domain.desk import allowed, error_text, parse_calendar_add, parse_extension, parse_registration, statuses_for
+from bot.services.i18n import plural_translator
+from bot.domain.workdays import Override
 from handlers.operators.callbacks import DeskCb
 from handlers.operators.citizen import rating_keyboard
-from handlers.operators.service import CopySource, Desk, desk_of
+from bot.services.desk import CopySource, Desk, desk_of
 from storage.tickets import OPEN_STATUSES, Ticket
 
 log = logging.getLogger("shagym.desk")

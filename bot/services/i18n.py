@@ -12,7 +12,7 @@ from typing import Callable
 
 from aiogram.utils.i18n import I18n
 
-LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
+LOCALES_DIR = Path(__file__).resolve().parents[2] / "locales"
 LANGUAGES = ("kk", "ru")
 DOMAIN = "messages"
 

@@ -49,7 +49,7 @@ END_OF_DAY = time(18, 0)
 
 
 class WorkCalendar(Protocol):
-    """What the engine needs from a calendar (``bot.workdays.KzCalendar`` provides it)."""
+    """What the engine needs from a calendar (``bot.domain.workdays.KzCalendar`` provides it)."""
 
     def is_working_day(self, day: date) -> bool: ...
     def add_working_days(self, day: date, delta: int) -> date: ...

@@ -10,7 +10,7 @@ Two situations:
 * ``answer``: the person disagrees with the answer received on a given day: a further complaint within 3 months
   and the court within one month of that day.
 
-Every limit comes with its last day (moved off a day off, bot.deadlines) and whether it has passed; a passed
+Every limit comes with its last day (moved off a day off, bot.domain.deadlines) and whether it has passed; a passed
 limit can be restored for a valid reason, so it is said, never hidden. Dates are told as the last day
 ("Last day: {date}."), never "by {date}".
 """
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Callable
 
-from bot.deadlines import (
+from bot.domain.deadlines import (
     Deadlines,
     Recipient,
     WorkCalendar,

@@ -18,12 +18,12 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
-from bot.i18n import translator
-from bot.sender import SendResult
+from bot.services.i18n import translator
+from bot.services.sender import SendResult
 from storage.outbox import OutboxRepo, OutboxRow
 
 if TYPE_CHECKING:
-    from handlers.operators.service import Desk
+    from bot.services.desk import Desk
 
 log = logging.getLogger("shagym.desk")
 
@@ -133,7 +133,7 @@ class DeskOutbox:
         return True
 
     async def _post(self, row: OutboxRow, ticket: Any) -> SendResult | None:
-        from handlers.operators.service import CopySource
+        from bot.services.desk import CopySource
 
         desk = self.desk
         if row.kind == "card":

@@ -28,7 +28,7 @@ from docx.table import Table
 from docx.text.paragraph import Paragraph
 from fpdf import FPDF, FontFace
 
-from bot.complaint import Complaint, attachment_kind_label, grounds_label, id_doc_type_label, recipient_label
+from bot.domain.complaint import Complaint, attachment_kind_label, grounds_label, id_doc_type_label, recipient_label
 
 FONT_NAME = "Times New Roman"  # has Cyrillic incl. Kazakh letters in every common install
 FONT_SIZE = 12  # points

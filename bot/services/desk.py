@@ -43,7 +43,7 @@ from aiogram.types import (
     ReplyParameters,
 )
 
-from bot.desk import (
+from bot.domain.desk import (
     OPEN,
     TicketFacts,
     card_actions,
@@ -53,15 +53,14 @@ from bot.desk import (
     sla_kind,
     summary_counts,
 )
-from bot.deadlines import DeadlineError, Deadlines, filing_limit_from
-from bot.i18n import translator
-from bot.reminders import is_allowed
-from bot.sender import SendResult
+from bot.domain.deadlines import DeadlineError, Deadlines, filing_limit_from
+from bot.services.i18n import translator
+from bot.domain.reminders import is_allowed
+from bot.services.sender import SendResult
 from storage.cases import Case
 from storage.complaints import StoredComplaint
 from storage.tickets import Ticket, TicketsRepo
 
-from handlers.operators.callbacks import DeskCb, EndCb
 
 log = logging.getLogger("shagym.desk")
 
@@ -140,7 +139,7 @@ class Desk:
         self.tickets = TicketsRepo(app.db)
         self._members: dict[int, tuple[float, bool]] = {}
         self._chat: ChatInfo | None = None
-        from handlers.operators.outbox import DeskOutbox
+        from bot.services.desk_outbox import DeskOutbox
 
         self.outbox = DeskOutbox(self)
 
@@ -338,6 +337,8 @@ class Desk:
         )
 
     def card_keyboard(self, ticket: Ticket) -> InlineKeyboardMarkup | None:
+        from handlers.operators.callbacks import DeskCb
+
         actions = card_actions(ticket.status, has_case=ticket.case_id is not None)  # "take": another may take over
         buttons = [InlineKeyboardButton(text=self.o(ACTION_LABELS[a]), callback_data=DeskCb(a=a, t=ticket.id).pack())
                    for a in actions]
@@ -470,7 +471,7 @@ class Desk:
                     place: dict[str, Any]) -> SendResult:
         """copyMessage of ``source`` to ``to_chat``, marked with ``header``: in the caption when the kind has
         one, else as a message right before the copy. The caption is the header and the message's own caption
-        in full: the one limits check (bot.sender.TelegramLimits) cuts the visible text, never a tag."""
+        in full: the one limits check (bot.services.sender.TelegramLimits) cuts the visible text, never a tag."""
         caption = None
         if header and source.content_type in CAPTION_TYPES:
             caption = header + ("\n\n" + source.caption_html if source.caption_html else "")
@@ -528,6 +529,8 @@ class Desk:
         return await self.sender.send_message(ticket.user_id, text, **kw)
 
     def end_keyboard(self, ticket: Ticket, gettext: Callable[[str], str]) -> InlineKeyboardMarkup:
+        from handlers.operators.callbacks import EndCb
+
         return InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(
             text=gettext("🔚 End the conversation"), callback_data=EndCb(t=ticket.id).pack())]])
 

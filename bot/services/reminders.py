@@ -6,7 +6,7 @@ the bot was down go out once after start: ``recover()`` returns crashed 'sending
 job's first run is immediate.
 
 A tick claims due rows in batches (``UPDATE ... RETURNING``), groups them by chat, and hands them to the
-:class:`~bot.sender.Sender` with bounded concurrency; the Sender's limiters are the real throttle. Texts are
+:class:`~bot.services.sender.Sender` with bounded concurrency; the Sender's limiters are the real throttle. Texts are
 rendered at send time in the person's CURRENT language from the case's CURRENT deadlines.
 """
 
@@ -24,10 +24,10 @@ from aiogram.types import ReplyParameters
 from aiogram.utils.i18n import I18n
 
 from bot.config import Settings
-from bot.deadlines import DeadlineError, Deadlines, compute
-from bot.i18n import translator
-from bot.reminders import is_allowed, next_allowed, plan_case, render_reminder
-from bot.sender import SendResult, Sender
+from bot.domain.deadlines import DeadlineError, Deadlines, compute
+from bot.services.i18n import translator
+from bot.domain.reminders import is_allowed, next_allowed, plan_case, render_reminder
+from bot.services.sender import SendResult, Sender
 from storage.cases import Case, CasesRepo, Reminder, RemindersRepo
 from storage.db import Database
 from storage.users import UsersRepo

@@ -10,7 +10,7 @@ Kinds (all for the citizen who filed the complaint):
 * ``review_due_today``      on the day the review is due.
 * ``review_missed``         the working day after the due day: a complaint not reviewed in time is
                              inaction, which can be appealed (LEGAL.md §3); what is still open, each with
-                             its last day or, once passed, that it can be restored (bot.next_steps).
+                             its last day or, once passed, that it can be restored (bot.domain.next_steps).
 
 Every reminder goes out at ``send_at`` local time on its day, moved into the allowed hours
 (``quiet_start``..``quiet_end`` local, 09:00-20:00 by default) by :func:`next_allowed`.
@@ -24,7 +24,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from typing import Any, Callable, Protocol
 from zoneinfo import ZoneInfo
 
-from bot.deadlines import Deadlines, Recipient, court_limit_from, filing_limit_from
+from bot.domain.deadlines import Deadlines, Recipient, court_limit_from, filing_limit_from
 
 __all__ = [
     "KINDS",
@@ -201,7 +201,7 @@ def render_reminder(
     """The message text (Telegram HTML; user data escaped) in the language of ``gettext``/``lang``.
 
     The dates come from ``deadlines`` (recomputed at send time), so a re-planned case is never described with
-    stale dates. ``review_missed`` needs ``cal`` (the limits of the next steps, bot.next_steps) and tells which
+    stale dates. ``review_missed`` needs ``cal`` (the limits of the next steps, bot.domain.next_steps) and tells which
     limits have passed by ``today`` (default: the working day after the deadline, when it is normally sent).
     """
     from babel.dates import format_date
@@ -238,7 +238,7 @@ def render_reminder(
     elif kind == "review_missed":
         if cal is None:
             raise ValueError("the review_missed reminder needs the calendar")
-        from bot.next_steps import after_inaction, render_options
+        from bot.domain.next_steps import after_inaction, render_options
 
         options = after_inaction(deadlines, today or cal.next_working_day(deadlines.review_due), cal)
         head = _("The deadline for answering your complaint {ref} was {date}.").format(

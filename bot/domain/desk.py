@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, Callable, Iterable, Protocol, Sequence
 
-from bot.complaint import (
+from bot.domain.complaint import (
     RECIPIENT_KINDS,
     Complaint,
     attachment_kind_label,
@@ -23,7 +23,7 @@ from bot.complaint import (
     parse_date,
     recipient_label,
 )
-from bot.deadlines import EXTENSION_MAX, REVIEW_TERMS, Deadlines, Recipient
+from bot.domain.deadlines import EXTENSION_MAX, REVIEW_TERMS, Deadlines, Recipient
 
 __all__ = [
     "ACTIONS",

@@ -49,7 +49,7 @@ from aiogram.client.default import Default
 from aiogram.methods import AnswerCallbackQuery, EditMessageText, GetUpdates, SendMessage, TelegramMethod
 from aiolimiter import AsyncLimiter
 
-from bot.limits import (
+from bot.services.limits import (
     CALLBACK_ANSWER_LIMIT,
     CAPTION_LIMIT,
     TEXT_LIMIT,

@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, field, fields
 from datetime import date
 from typing import Any, Callable, Iterable
 
-from bot.deadlines import (  # noqa: F401 (add_months is part of this API too)
+from bot.domain.deadlines import (  # noqa: F401 (add_months is part of this API too)
     FILING_LIMIT_MONTHS,
     WorkCalendar,
     add_months,
@@ -157,7 +157,7 @@ class Complaint:
     surname: str | None = None
     first_name: str | None = None
     patronymic: str | None = None  # only if in the identity document
-    iin: str | None = None  # 12 digits, checked by bot.identifiers
+    iin: str | None = None  # 12 digits, checked by bot.domain.identifiers
     no_iin: bool = False  # the person explicitly has no IIN
     id_doc_type: str | None = None  # with no IIN: one of ID_DOC_TYPES
     id_doc_number: str | None = None  # series and number, as in the document
@@ -165,7 +165,7 @@ class Complaint:
     id_doc_issuer: str | None = None
     #   legal entity
     org_name: str | None = None
-    bin: str | None = None  # 12 digits, checked by bot.identifiers
+    bin: str | None = None  # 12 digits, checked by bot.domain.identifiers
     outgoing_number: str | None = None
     outgoing_date: date | None = None
     representative_name: str | None = None  # full name of the person who signs
@@ -480,7 +480,7 @@ def clean_name(text: str, max_len: int = 60) -> ParseResult:
 def parse_field(name: str, text: str, today: date) -> ParseResult:
     """Parse user input for a registry field by its kind (the wizard's single entry point).
 
-    iin / bin delegate to bot.identifiers (validate_iin / validate_bin); a failure gives
+    iin / bin delegate to bot.domain.identifiers (validate_iin / validate_bin); a failure gives
     "iin_invalid" / "bin_invalid" with params {"reason": <the identifiers reason>}.
     choice gives "choice_invalid".
     """
@@ -502,7 +502,7 @@ def parse_field(name: str, text: str, today: date) -> ParseResult:
         value = (text or "").strip()
         return ParseResult.success(value) if value in spec.choices else ParseResult.fail("choice_invalid")
     if spec.kind in ("iin", "bin"):
-        from bot import identifiers  # written separately; imported lazily
+        from bot.domain import identifiers  # written separately; imported lazily
 
         digits = identifiers.normalize(text or "")
         res = identifiers.validate_iin(digits, today=today) if spec.kind == "iin" else identifiers.validate_bin(digits)
@@ -529,7 +529,7 @@ FILING_LIMIT_SOON_DAYS = 5
 
 
 def filing_limit_date(learned: date, cal: WorkCalendar) -> date:
-    """Last day of the 3-month filing limit (APPK art. 92): the one rule, bot.deadlines.filing_limit_from
+    """Last day of the 3-month filing limit (APPK art. 92): the one rule, bot.domain.deadlines.filing_limit_from
     (moved to the next working day when it ends on a day off)."""
     return filing_limit_from(learned, cal)
 

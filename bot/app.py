@@ -18,11 +18,12 @@ from aiogram.types import BotCommand, Message
 from aiogram.utils.i18n import I18n
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from bot.domain.clock import Clock
 from bot.config import Settings
+from bot.domain.clock import Clock
+from bot.domain.text import LANGUAGES, N_
+from bot.logs import protect_personal_data
 from bot.services.i18n import build_i18n
 from bot.services.reminders import ReminderService
-from bot.logs import protect_personal_data
 from bot.services.sender import RetryAfterMiddleware, Sender, TelegramLimits
 from bot.services.updates import SkipUnparsableUpdates
 from handlers import build_router
@@ -54,10 +55,6 @@ COMMANDS = (
     ("help", "What the bot can do"),
     ("cancel", "Cancel the current step"),
 )
-
-
-def N_(message: str) -> str:
-    return message
 
 
 # Extraction markers for the command descriptions above.
@@ -180,7 +177,7 @@ async def create_app(
 
 async def register_commands(bot: Bot, i18n: I18n) -> None:
     """setMyCommands for kk and ru, and a bilingual default for everyone else."""
-    for lang in ("kk", "ru"):
+    for lang in LANGUAGES:
         await bot.set_my_commands(
             [BotCommand(command=c, description=i18n.gettext(d, locale=lang)) for c, d in COMMANDS],
             language_code=lang,
@@ -201,7 +198,9 @@ async def _on_startup(bot: Bot, app: App) -> None:
     reminder_service: ReminderService = app.deps["reminder_service"]
     await reminder_service.recover()  # rows claimed by a process that died go out again
     reminder_service.install(app.scheduler)
-    from handlers.operators import install_desk  # operators' desk: chat check, calendar warning, SLA job
+    from handlers.operators import (
+        install_desk,  # operators' desk: chat check, calendar warning, SLA job
+    )
 
     await install_desk(app)
     if not app.scheduler.running:

@@ -45,6 +45,7 @@ from aiogram.types import (
 from aiogram.utils.i18n import I18n
 
 from bot.config import Settings
+from bot.domain.text import LANGUAGES, N_
 from handlers.complaint.callbacks import WizCb
 
 CONSOLE_USER_ID = 1000
@@ -52,10 +53,6 @@ _TAG = re.compile(r"<[^>]+>")
 _PRESS = re.compile(r"/(\d{1,3})")
 _DAY = re.compile(r"/[dд](\d{1,2})", re.IGNORECASE)
 _INERT = {"", "·"}  # calendar filler cells
-
-
-def N_(message: str) -> str:  # marks a msgid for extraction; translated when printed
-    return message
 
 
 BANNER = N_("Shagym console: press buttons with /1, /2, …; Ctrl-D ends. Documents: {docs}. State: {db}.")
@@ -295,7 +292,7 @@ async def run_console(settings: Settings, stdin: TextIO | None = None, stdout: T
     user_message_ids = itertools.count(100_000)
     try:
         await dp.emit_startup(bot=bot, **dp.workflow_data)
-        for lang in ("kk", "ru"):
+        for lang in LANGUAGES:
             session._print(app.i18n.gettext(BANNER, locale=lang).format(docs=files_dir, db=settings.database_path))
         lines = _reader(stdin)
         while True:

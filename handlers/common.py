@@ -10,9 +10,11 @@ from typing import Annotated, Any, Iterator
 from aiogram.filters import BaseFilter
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import KeyboardButton, Message, ReplyKeyboardMarkup
-from aiogram.utils.i18n import I18n, gettext as _
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
 from pydantic import Field
 
+from bot.domain.text import N_
 from bot.services.i18n import LANGUAGES
 
 # Main-menu buttons (msgids). Each feature router reacts to its own button through MenuButton.
@@ -21,10 +23,6 @@ BTN_MY = "📋 My complaints"
 BTN_QUESTIONS = "❓ Questions"
 BTN_HUMAN = "👤 Talk to a person"
 BTN_LANGUAGE = "🌐 Тіл / Язык"  # the same in both languages on purpose: findable whatever the language
-
-
-def N_(message: str) -> str:  # marks a msgid for extraction without translating it here
-    return message
 
 
 N_("📝 Write a complaint")

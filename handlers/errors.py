@@ -20,16 +20,13 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import ErrorEvent
 from aiogram.utils.i18n import I18n
 
+from bot.domain.ports import UsersRepo
+from bot.domain.text import N_
 from bot.services.sender import callback_answered
 from handlers.guards import reply_was_lost
-from storage.users import UsersRepo
 
 log = logging.getLogger("shagym.errors")
 router = Router(name="errors")
-
-def N_(message: str) -> str:
-    return message
-
 
 APOLOGY = N_("Sorry, something went wrong on our side. Nothing you saved before is lost: send /start to see the "
              "menu.")

@@ -30,8 +30,10 @@ from aiogram.types import (
     InputTextMessageContent,
     Message,
 )
-from aiogram.utils.i18n import I18n, gettext as _
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
 
+from bot.domain.entities import User
 from bot.domain.faq import Entry, FaqIndex, default_index, small_talk
 from handlers.common import (
     BTN_HUMAN,
@@ -44,7 +46,6 @@ from handlers.common import (
     is_menu_button,
     main_menu,
 )
-from storage.users import User
 
 router = Router(name="faq")
 router.message.filter(F.chat.type == "private")  # the operators' group (and any other group) is not ours

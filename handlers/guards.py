@@ -25,18 +25,16 @@ from aiogram import BaseMiddleware
 from aiogram.dispatcher.event.bases import UNHANDLED
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message, TelegramObject
-from aiogram.utils.i18n import I18n, gettext as _
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
 
+from bot.domain.text import N_
 from handlers.common import is_menu_button
 
 log = logging.getLogger("shagym.guards")
 
 #: Key in the FSM data: the last reply of this conversation may not have reached the person.
 REASK = "_reask"
-
-
-def N_(message: str) -> str:
-    return message
 
 
 LOST_REPLY = N_("My last message did not reach you because of a failure on our side. Your answers are saved.")

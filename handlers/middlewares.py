@@ -6,11 +6,13 @@ from typing import Any, Awaitable, Callable
 
 from aiogram import BaseMiddleware
 from aiogram.dispatcher.event.bases import UNHANDLED
-from aiogram.types import CallbackQuery, Message, TelegramObject, User as TgUser
-from aiogram.utils.i18n import I18n, I18nMiddleware, gettext as _
+from aiogram.types import CallbackQuery, Message, TelegramObject
+from aiogram.types import User as TgUser
+from aiogram.utils.i18n import I18n, I18nMiddleware
+from aiogram.utils.i18n import gettext as _
 
+from bot.domain.ports import UsersRepo
 from handlers.common import desk_available
-from storage.users import UsersRepo
 
 
 class UserMiddleware(BaseMiddleware):

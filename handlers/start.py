@@ -6,23 +6,26 @@ from aiogram import Bot, F, Router
 from aiogram.filters import Command, CommandObject, CommandStart, StateFilter
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
-from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
-from aiogram.utils.i18n import I18n, gettext as _
+from aiogram.types import (
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+)
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
 
-from bot.domain.clock import Clock
 from bot.config import Settings
+from bot.domain.clock import Clock
+from bot.domain.entities import User
+from bot.domain.ports import CalendarRepo, UsersRepo
+from bot.domain.text import N_
+from handlers.common import BTN_LANGUAGE, bilingual, call_1414, desk_on, main_menu
 from handlers.complaint.handlers import ask_again, cancel_requested
 from handlers.tracking import ask_again as ask_tracking_again
-from handlers.common import BTN_LANGUAGE, bilingual, call_1414, desk_on, main_menu
-from storage.calendar import CalendarRepo
-from storage.users import User, UsersRepo
 
 router = Router(name="start")
 router.message.filter(F.chat.type == "private")  # the operators' group has its own router
-
-def N_(message: str) -> str:
-    return message
-
 
 CHOOSE_LANGUAGE = N_("Please choose your language.")
 

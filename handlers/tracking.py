@@ -35,12 +35,18 @@ from aiogram.filters import Command, StateFilter
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
-from aiogram.utils.i18n import I18n, gettext as _, ngettext
+from aiogram.types import (
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+)
+from aiogram.utils.i18n import I18n, ngettext
+from aiogram.utils.i18n import gettext as _
 from babel.dates import format_date
 
-from bot.domain.complaint import parse_date, recipient_label
 from bot.config import Settings
+from bot.domain.complaint import parse_date, recipient_label
 from bot.domain.deadlines import (
     EXTENSION_MAX,
     REVIEW_TERMS,
@@ -50,22 +56,25 @@ from bot.domain.deadlines import (
     extension_notice_late,
     working_days_left,
 )
+from bot.domain.entities import Case, User
 from bot.domain.next_steps import after_answer, after_inaction, render_options
-from bot.services.reminders import ReminderService
+from bot.domain.ports import CalendarRepo, CasesRepo, ComplaintsRepo, UsersRepo
 from bot.domain.reminders import case_ref
-from handlers.common import BTN_COMPLAINT, BTN_HUMAN, BTN_MY, BTN_QUESTIONS, MenuButton, RowId, is_menu_button
+from bot.domain.text import N_
+from bot.services.reminders import ReminderService
+from handlers.common import (
+    BTN_COMPLAINT,
+    BTN_HUMAN,
+    BTN_MY,
+    BTN_QUESTIONS,
+    MenuButton,
+    RowId,
+    is_menu_button,
+)
 from handlers.datepicker import month_grid
-from storage.calendar import CalendarRepo
-from storage.cases import Case, CasesRepo
-from storage.complaints import ComplaintsRepo
-from storage.users import User, UsersRepo
 
 router = Router(name="tracking")
 router.message.filter(F.chat.type == "private")
-
-
-def N_(message: str) -> str:
-    return message
 
 
 NOT_VALID = N_("This button is no longer valid.")

@@ -30,10 +30,11 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from aiogram.client.session.middlewares.base import BaseRequestMiddleware
-from aiogram.methods import GetUpdates
 from aiogram.fsm.state import State
 from aiogram.fsm.storage.base import BaseStorage, StateType, StorageKey
+from aiogram.methods import GetUpdates
 
+from bot.domain.clock import Clock
 from storage.db import PRAGMAS
 
 log = logging.getLogger(__name__)
@@ -61,7 +62,7 @@ class SQLiteStorage(BaseStorage):
     def __init__(
         self, path: Path | str, *, cache_size: int = 50_000, now: Callable[[], datetime] | None = None
     ) -> None:
-        self._now = now or (lambda: datetime.now(timezone.utc))
+        self._now = now or Clock().now
         self._path = str(path)
         self._conn: sqlite3.Connection | None = None
         self._cache: OrderedDict[str, tuple[str | None, str]] = OrderedDict()

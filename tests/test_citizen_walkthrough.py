@@ -448,7 +448,7 @@ def test_the_longest_timeline_fits_one_message():
     from bot.services.i18n import build_i18n
     from bot.services.reminders import ReminderService
     from handlers.tracking import timeline_text
-    from storage.cases import Case
+    from bot.domain.entities import Case
     from tests.fakeapi import render_text
 
     i18n = build_i18n("ru")

@@ -369,7 +369,7 @@ async def test_calendar_transfer_moves_review_due(fake, db_path, no_unhandled):
             "SELECT due_at FROM reminders WHERE case_id = ? AND kind = 'review_due_today' AND status = 'pending'",
             (t.case_id,))
         assert row["due_at"].startswith("2026-04-15")
-        overrides = await app.deps["calendars"].list()
+        overrides = await app.deps["calendars"].overrides()
         assert [(o.override.day, o.override.kind, o.override.working, o.added_by) for o in overrides] == [
             (date(2026, 4, 9), "transfer_off", False, OP)]
         assert [a.action for a in await desk_of(app).tickets.audit_for(None)] == ["calendar_add"]
@@ -378,7 +378,7 @@ async def test_calendar_transfer_moves_review_due(fake, db_path, no_unhandled):
         assert "2026-04-09" in group.messages[-1].text and "Приказ" in group.messages[-1].text
         await op.send("/calendar add 2026-13-01 transfer_off x", chat=GROUP)
         await fake.idle()
-        assert len(await app.deps["calendars"].list()) == 1
+        assert len(await app.deps["calendars"].overrides()) == 1
 
 
 @pytest.mark.parametrize("forum", [True, False])

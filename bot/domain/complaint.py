@@ -20,21 +20,16 @@ import re
 import unicodedata
 from dataclasses import asdict, dataclass, field, fields
 from datetime import date
-from typing import Any, Callable, Iterable
+from typing import Any, Iterable
 
-from bot.domain.deadlines import (  # noqa: F401 (add_months is part of this API too)
+from bot.domain.deadlines import (  # noqa: F401 - add_months is part of this module's API too
     FILING_LIMIT_MONTHS,
     WorkCalendar,
     add_months,
     filing_limit_from,
     working_days_left,
 )
-
-
-def N_(s: str) -> str:
-    """Mark a msgid for extraction without translating it."""
-    return s
-
+from bot.domain.text import N_, Gettext
 
 # --------------------------------------------------------------------------------------------- ids
 
@@ -50,7 +45,6 @@ RECIPIENT_KINDS: tuple[str, ...] = ("provider", "quality_authority", "akim")
 #: Named in advice texts only; a complaint document is never addressed to them.
 ADVICE_RECIPIENTS: tuple[str, ...] = ("court",)
 APPLICANT_KINDS: tuple[str, ...] = ("individual", "legal_entity")
-LANGUAGES: tuple[str, ...] = ("kk", "ru")
 #: Identity documents of a person with no IIN (mostly foreigners and stateless persons).
 ID_DOC_TYPES: tuple[str, ...] = (
     "foreign_passport",
@@ -96,30 +90,30 @@ _ATTACHMENT_KIND_LABELS: dict[str, str] = {
 }
 
 
-def _label(labels: dict[str, str], key: str, gettext: Callable[[str], str]) -> str:
+def _label(labels: dict[str, str], key: str, gettext: Gettext) -> str:
     """The translated label of an id; an unknown id is returned as it is."""
     msgid = labels.get(key)
     return gettext(msgid) if msgid else key
 
 
-def grounds_label(grounds_id: str, gettext: Callable[[str], str]) -> str:
+def grounds_label(grounds_id: str, gettext: Gettext) -> str:
     return _label(_GROUNDS_LABELS, grounds_id, gettext)
 
 
-def recipient_label(kind: str, gettext: Callable[[str], str]) -> str:
+def recipient_label(kind: str, gettext: Gettext) -> str:
     """Also knows `court`, for advice texts."""
     return _label(_RECIPIENT_LABELS, kind, gettext)
 
 
-def applicant_label(kind: str, gettext: Callable[[str], str]) -> str:
+def applicant_label(kind: str, gettext: Gettext) -> str:
     return _label(_APPLICANT_LABELS, kind, gettext)
 
 
-def id_doc_type_label(kind: str, gettext: Callable[[str], str]) -> str:
+def id_doc_type_label(kind: str, gettext: Gettext) -> str:
     return _label(_ID_DOC_LABELS, kind, gettext)
 
 
-def attachment_kind_label(kind: str, gettext: Callable[[str], str]) -> str:
+def attachment_kind_label(kind: str, gettext: Gettext) -> str:
     return _label(_ATTACHMENT_KIND_LABELS, kind, gettext)
 
 

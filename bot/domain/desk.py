@@ -9,11 +9,10 @@
 
 from __future__ import annotations
 
-import html
 import re
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Callable, Iterable, Protocol, Sequence
+from typing import Callable, Iterable, Sequence
 
 from bot.domain.complaint import (
     RECIPIENT_KINDS,
@@ -23,7 +22,14 @@ from bot.domain.complaint import (
     parse_date,
     recipient_label,
 )
-from bot.domain.deadlines import EXTENSION_MAX, REVIEW_TERMS, Deadlines, Recipient
+from bot.domain.deadlines import EXTENSION_MAX, REVIEW_TERMS, Deadlines, Recipient, WorkCalendar
+from bot.domain.entities import (
+    CLOSED_TICKET_STATUSES,
+    OPEN_TICKET_STATUSES,
+    Case,
+    Ticket,
+)
+from bot.domain.text import N_, Gettext, NGettext, escape
 
 __all__ = [
     "ACTIONS",
@@ -39,25 +45,17 @@ __all__ = [
     "sla_kind",
 ]
 
-Gettext = Callable[[str], str]
-NGettext = Callable[[str, str, int], str]
-
-
 def _plural_of(gettext: Gettext) -> NGettext:
     """English plural rule over a one-argument gettext (tests and fallbacks; the bot passes a real ngettext)."""
     return lambda singular, plural, n: gettext(singular if n == 1 else plural)
-
-
-def N_(s: str) -> str:
-    return s
 
 
 # ----------------------------------------------------------------------------------- actions
 
 #: Card actions (short codes travel in callback data): take, register, extend, resolve, reject.
 ACTIONS = ("take", "reg", "ext", "res", "rej")
-OPEN = ("new", "taken", "registered", "extended")
-CLOSED = ("resolved", "rejected")
+OPEN = OPEN_TICKET_STATUSES
+CLOSED = CLOSED_TICKET_STATUSES
 
 _ALLOWED: dict[str, tuple[str, ...]] = {
     "take": OPEN,
@@ -164,42 +162,20 @@ def parse_extension(text: str) -> tuple[int, str] | str:
 
 # ----------------------------------------------------------------------------------- the card
 
-class _TicketLike(Protocol):
-    id: int
-    user_id: int
-    language: str
-    source: str
-    status: str
-    assignee_id: int | None
-    result: str | None
-    rating: int | None
-    disagreed: bool
-
-
-class _CaseLike(Protocol):
-    reg_number: str | None
-    registered_on: date
-    recipient_kind: str
-
-
-def _e(value: Any) -> str:
-    return html.escape(str(value), quote=False)
-
-
 def _cut(text: str | None, limit: int) -> str:
     text = (text or "").strip()
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def render_card(
-    ticket: _TicketLike,
+    ticket: Ticket,
     gettext: Gettext,
     *,
     citizen_name: str | None = None,
     complaint_number: str | None = None,
     complaint: Complaint | None = None,
     assignee_name: str | None = None,
-    case: _CaseLike | None = None,
+    case: Case | None = None,
     deadlines: Deadlines | None = None,
     filing_limit: date | None = None,
     fmt_date: Callable[[date], str] = lambda d: d.strftime("%d.%m.%Y"),
@@ -209,30 +185,30 @@ def render_card(
     _ = gettext
     ngettext = ngettext or _plural_of(gettext)
     lines = [
-        "🎫 <b>" + _("Ticket №{id}").format(id=ticket.id) + "</b> · " + _e(_(STATUS_LABELS.get(ticket.status, ticket.status))),
-        _("Source: {source}").format(source=_e(_(SOURCE_LABELS.get(ticket.source, ticket.source)))),
+        "🎫 <b>" + _("Ticket №{id}").format(id=ticket.id) + "</b> · " + escape(_(STATUS_LABELS.get(ticket.status, ticket.status))),
+        _("Source: {source}").format(source=escape(_(SOURCE_LABELS.get(ticket.source, ticket.source)))),
         _("Citizen: {name} (id {id}), language: {lang}").format(
-            name=_e(citizen_name or "—"), id=ticket.user_id, lang=_e(_(LANGUAGE_LABELS.get(ticket.language, ticket.language)))),
-        _("Assignee: {name}").format(name=_e(assignee_name) if assignee_name else _("nobody yet")),
+            name=escape(citizen_name or "—"), id=ticket.user_id, lang=escape(_(LANGUAGE_LABELS.get(ticket.language, ticket.language)))),
+        _("Assignee: {name}").format(name=escape(assignee_name) if assignee_name else _("nobody yet")),
     ]
     if complaint is not None:
         c = complaint
         lines.append("")
-        lines.append("📝 <b>" + _("Complaint {number}").format(number=_e(complaint_number or "—")) + "</b>")
+        lines.append("📝 <b>" + _("Complaint {number}").format(number=escape(complaint_number or "—")) + "</b>")
         grounds = grounds_label(c.grounds, _) if c.grounds else "—"
         if c.grounds == "other" and c.grounds_other_text:
             grounds += f": {_cut(c.grounds_other_text, 200)}"
-        lines.append(_("Grounds: {value}").format(value=_e(grounds)))
+        lines.append(_("Grounds: {value}").format(value=escape(grounds)))
         recipient = recipient_label(c.recipient_kind, _) if c.recipient_kind else "—"
         if c.recipient_name:
             recipient += f" ({_cut(c.recipient_name, 150)})"
-        lines.append(_("Addressed to: {value}").format(value=_e(recipient)))
+        lines.append(_("Addressed to: {value}").format(value=escape(recipient)))
         who = c.org_name if c.is_legal_entity and c.org_name else c.full_name()
         if who:
-            lines.append(_("Applicant: {value}").format(value=_e(_cut(who, 150))))
+            lines.append(_("Applicant: {value}").format(value=escape(_cut(who, 150))))
         contact = ", ".join(x for x in (c.phone, c.email) if x)
         if contact:
-            lines.append(_("Contact: {value}").format(value=_e(contact)))
+            lines.append(_("Contact: {value}").format(value=escape(contact)))
         for label, value, limit in (
             (_("Service: {value}"), c.service_name, 200),
             (_("Organisation: {value}"), c.organisation, 200),
@@ -241,7 +217,7 @@ def render_card(
             (_("Demands: {value}"), c.demands, 500),
         ):
             if value:
-                lines.append(label.format(value=_e(_cut(value, limit))))
+                lines.append(label.format(value=escape(_cut(value, limit))))
         if c.decision_date:
             lines.append(_("Decision or action of: {date}").format(date=fmt_date(c.decision_date)))
         if c.learned_date:
@@ -251,14 +227,14 @@ def render_card(
         if c.attachments:
             lines.append(_("Attachments ({n}):").format(n=len(c.attachments)))
             for i, a in enumerate(c.attachments[:10], 1):
-                lines.append(f"{i}. {_e(attachment_kind_label(a.kind, _))}: {_e(_cut(a.name, 80))}")
+                lines.append(f"{i}. {escape(attachment_kind_label(a.kind, _))}: {escape(_cut(a.name, 80))}")
         else:
             lines.append(_("Attachments: none"))
     if case is not None:
         lines.append("")
         lines.append("📌 " + _("Registered: № {number} of {date}, {recipient}").format(
-            number=_e(case.reg_number or "—"), date=fmt_date(case.registered_on),
-            recipient=_e(recipient_label(case.recipient_kind, _))))
+            number=escape(case.reg_number or "—"), date=fmt_date(case.registered_on),
+            recipient=escape(recipient_label(case.recipient_kind, _))))
         if deadlines is not None:
             if deadlines.forwarding_due:
                 lines.append(_("Forwarding due: {date}").format(date=fmt_date(deadlines.forwarding_due)))
@@ -275,7 +251,7 @@ def render_card(
     if ticket.result:
         label = _("Reason") if ticket.status == "rejected" else _("Result")
         lines.append("")
-        lines.append(f"{_e(label)}: {_e(_cut(ticket.result, 500))}")
+        lines.append(f"{escape(label)}: {escape(_cut(ticket.result, 500))}")
     if ticket.rating:
         lines.append(_("Citizen's rating: {n}/5").format(n=ticket.rating))
     if ticket.disagreed:
@@ -285,7 +261,7 @@ def render_card(
 
 # ----------------------------------------------------------------------------------- SLA
 
-def sla_kind(today: date, review_due: date, cal: Any) -> str | None:
+def sla_kind(today: date, review_due: date, cal: WorkCalendar) -> str | None:
     """``due_tomorrow`` (one working day left), ``due_today``, ``overdue`` (after the due day), else None."""
     if today > review_due:
         return "overdue"
@@ -329,7 +305,7 @@ class DeskStats:
 DESK_TARGET_DAYS = REVIEW_TERMS[Recipient.PROVIDER]
 
 
-def compute_stats(tickets: Iterable[TicketFacts], today: date, cal: Any) -> DeskStats:
+def compute_stats(tickets: Iterable[TicketFacts], today: date, cal: WorkCalendar) -> DeskStats:
     items = list(tickets)
     open_ = [t for t in items if t.status in OPEN]
     overdue = [t for t in open_ if t.review_due is not None and today > t.review_due]
@@ -401,7 +377,7 @@ def error_text(key: str, gettext: Gettext) -> str:
         "cal_bad_kind": _("The kind must be transfer_off, transfer_work or kurban_ait."),
         "cal_no_source": _("Please name the legal source (the order and its date)."),
     }
-    return html.escape(texts.get(key, key), quote=False)  # Telegram HTML: "<source>" must not be a tag
+    return escape(texts.get(key, key))  # Telegram HTML: "<source>" must not be a tag
 
 
 def summary_counts(tickets: Sequence[TicketFacts], today: date) -> tuple[int, int, int]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import io
 import re
 from dataclasses import dataclass
-from typing import Callable, Union
+from typing import Union
 
 import fontpkg_pt_serif
 from docx import Document
@@ -28,7 +28,14 @@ from docx.table import Table
 from docx.text.paragraph import Paragraph
 from fpdf import FPDF, FontFace
 
-from bot.domain.complaint import Complaint, attachment_kind_label, grounds_label, id_doc_type_label, recipient_label
+from bot.domain.complaint import (
+    Complaint,
+    attachment_kind_label,
+    grounds_label,
+    id_doc_type_label,
+    recipient_label,
+)
+from bot.domain.text import Gettext
 
 FONT_NAME = "Times New Roman"  # has Cyrillic incl. Kazakh letters in every common install
 FONT_SIZE = 12  # points
@@ -46,7 +53,6 @@ LANGUAGE_TAGS = {"kk": "kk-KZ", "ru": "ru-RU"}
 PDF_FONT = "PTSerif"
 PDF_FONT_FILES = {"": "PT_Serif-Web-Regular.ttf", "B": "PT_Serif-Web-Bold.ttf", "I": "PT_Serif-Web-Italic.ttf"}
 
-Gettext = Callable[[str], str]
 
 
 # ---------------------------------------------------------------------------------------- blocks

@@ -47,7 +47,7 @@ from pathlib import Path
 __all__ = ["Category", "Entry", "FaqIndex", "Hit", "default_index", "skeleton", "small_talk", "tokens", "DEFAULT_PATH"]
 
 DEFAULT_PATH = Path(__file__).resolve().parent / "data" / "faq.json"
-LANGS = ("kk", "ru")
+from bot.domain.text import LANGUAGES as LANGS  # the one definition of the languages
 
 # --- normalisation ------------------------------------------------------------------------------------------------
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import Callable
 
 from bot.domain.deadlines import (
     Deadlines,
@@ -29,6 +28,7 @@ from bot.domain.deadlines import (
     further_complaint_limit_from,
     working_days_left,
 )
+from bot.domain.text import Gettext
 
 __all__ = ["Options", "Route", "after_answer", "after_inaction", "further_body", "render_options"]
 
@@ -88,7 +88,7 @@ def after_answer(recipient: Recipient | str, answered_on: date, today: date, cal
     )
 
 
-def render_options(options: Options, gettext: Callable[[str], str], lang: str) -> str:
+def render_options(options: Options, gettext: Gettext, lang: str) -> str:
     """The routes still open or restorable, as Telegram HTML (no user data inside), in the language of
     ``gettext``/``lang``."""
     from babel.dates import format_date

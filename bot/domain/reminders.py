@@ -21,10 +21,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
-from typing import Any, Callable, Protocol
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.domain.deadlines import Deadlines, Recipient, court_limit_from, filing_limit_from
+from bot.domain.deadlines import (
+    Deadlines,
+    Recipient,
+    WorkCalendar,
+    court_limit_from,
+    filing_limit_from,
+)
+from bot.domain.entities import Case
+from bot.domain.text import Gettext, escape
 
 __all__ = [
     "KINDS",
@@ -45,13 +53,6 @@ KINDS = (
 )
 #: Order of reminders on the same day.
 _RANK = {k: i for i, k in enumerate(KINDS)}
-
-
-class _Calendar(Protocol):
-    def add_working_days(self, day: date, delta: int) -> date: ...
-    def next_working_day(self, day: date) -> date: ...
-    def working_day_on_or_after(self, day: date) -> date: ...
-    def working_days_between(self, a: date, b: date) -> int: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +100,7 @@ def next_allowed(moment: datetime, tz: ZoneInfo, quiet_start: time, quiet_end: t
 # --------------------------------------------------------------------------------------------- #
 
 
-def filing_limit_after_miss(deadlines: Deadlines, cal: _Calendar) -> date:
+def filing_limit_after_miss(deadlines: Deadlines, cal: WorkCalendar) -> date:
     """Last day to file the next complaint about a missed review deadline (the body's inaction): 3 calendar
     months from the day after the deadline (``escalate_from``), moved to a working day (APPK art. 92)."""
     return filing_limit_from(deadlines.escalate_from, cal)
@@ -113,7 +114,7 @@ def next_step(recipient: Recipient | str) -> str:
 def plan_case(
     deadlines: Deadlines,
     *,
-    cal: _Calendar,
+    cal: WorkCalendar,
     tz: ZoneInfo,
     quiet_start: time,
     quiet_end: time,
@@ -166,36 +167,24 @@ def plan_case(
 # --------------------------------------------------------------------------------------------- #
 
 
-class _CaseLike(Protocol):
-    id: int
-    filed_with: str | None
-    reg_number: str | None
-
-
-def _quote(text: str) -> str:
-    # The same escaping as aiogram.utils.markdown.html.quote (html.escape without quotes); kept local so
-    # this module stays free of aiogram.
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def case_ref(case: _CaseLike) -> str:
+def case_ref(case: Case) -> str:
     """How the message names the complaint: «body», № number (user data, HTML-escaped)."""
     parts = []
     if case.filed_with:
-        parts.append(f"«{_quote(case.filed_with.strip())}»")
+        parts.append(f"«{escape(case.filed_with.strip())}»")
     if case.reg_number:
-        parts.append(f"№ {_quote(case.reg_number.strip())}")
+        parts.append(f"№ {escape(case.reg_number.strip())}")
     return ", ".join(parts) if parts else f"#{case.id}"
 
 
 def render_reminder(
     kind: str,
     *,
-    case: _CaseLike,
+    case: Case,
     deadlines: Deadlines,
-    gettext: Callable[[str], str],
+    gettext: Gettext,
     lang: str,
-    cal: _Calendar | None = None,
+    cal: WorkCalendar | None = None,
     today: date | None = None,
 ) -> str:
     """The message text (Telegram HTML; user data escaped) in the language of ``gettext``/``lang``.

@@ -43,6 +43,7 @@ from aiogram.types import (
     ReplyParameters,
 )
 
+from bot.domain.deadlines import DeadlineError, Deadlines, filing_limit_from
 from bot.domain.desk import (
     OPEN,
     TicketFacts,
@@ -53,14 +54,12 @@ from bot.domain.desk import (
     sla_kind,
     summary_counts,
 )
-from bot.domain.deadlines import DeadlineError, Deadlines, filing_limit_from
-from bot.services.i18n import translator
+from bot.domain.entities import Case, StoredComplaint, Ticket
 from bot.domain.reminders import is_allowed
+from bot.domain.text import N_
+from bot.services.i18n import translator
 from bot.services.sender import SendResult
-from storage.cases import Case
-from storage.complaints import StoredComplaint
-from storage.tickets import Ticket, TicketsRepo
-
+from storage.tickets import TicketsRepo
 
 log = logging.getLogger("shagym.desk")
 
@@ -68,10 +67,6 @@ MEMBER_TTL = 60.0
 OPERATOR_STATUSES = ("creator", "administrator", "member")
 CAPTION_TYPES = ("photo", "video", "document", "audio", "voice", "animation")
 FORM_DESTINY = "desk_form"
-
-
-def N_(s: str) -> str:
-    return s
 
 
 ACTION_LABELS = {
@@ -547,7 +542,7 @@ class Desk:
     # ---- deadlines re-planning ----------------------------------------------------------------
     async def replan_open_cases(self) -> int:
         n = 0
-        for case_id in await self.tickets.open_case_ids():
+        for case_id in await self.cases.open_ids():
             try:
                 await self.reminder_service.schedule_case(case_id)
                 n += 1
@@ -558,7 +553,7 @@ class Desk:
     # ---- statistics ---------------------------------------------------------------------------
     async def facts(self) -> list[TicketFacts]:
         out = []
-        for t in await self.tickets.list():
+        for t in await self.tickets.list_tickets():
             review_due = None
             if t.case_id is not None:
                 _case, dl = await self.case_and_deadlines(t)
@@ -592,7 +587,7 @@ class Desk:
             "due_today": _("⏰ Ticket №{id}: the review of complaint {ref} is due today, {date}."),
             "overdue": _("🔴 Ticket №{id}: the review of complaint {ref} was due on {date} and is overdue."),
         }
-        for t in await self.tickets.list(statuses=OPEN):
+        for t in await self.tickets.list_tickets(statuses=OPEN):
             if t.case_id is None:
                 continue
             case, dl = await self.case_and_deadlines(t)

@@ -18,9 +18,11 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
+from bot.domain.entities import OutboxRow
+from bot.domain.text import N_
 from bot.services.i18n import translator
 from bot.services.sender import SendResult
-from storage.outbox import OutboxRepo, OutboxRow
+from storage.outbox import OutboxRepo
 
 if TYPE_CHECKING:
     from bot.services.desk import Desk
@@ -28,10 +30,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("shagym.desk")
 
 __all__ = ["DeskOutbox"]
-
-
-def N_(s: str) -> str:
-    return s
 
 
 CARD_FAILED = N_("Sorry, the operators' desk could not receive your request. You can call the 1414 contact "

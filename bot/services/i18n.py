@@ -8,16 +8,13 @@ from __future__ import annotations
 
 from functools import partial
 from pathlib import Path
-from typing import Callable
 
 from aiogram.utils.i18n import I18n
 
-LOCALES_DIR = Path(__file__).resolve().parents[2] / "locales"
-LANGUAGES = ("kk", "ru")
-DOMAIN = "messages"
+from bot.domain.text import LANGUAGES, Gettext, NGettext
 
-Gettext = Callable[[str], str]
-NGettext = Callable[[str, str, int], str]
+LOCALES_DIR = Path(__file__).resolve().parents[2] / "locales"
+DOMAIN = "messages"
 
 
 def ensure_compiled(path: Path = LOCALES_DIR) -> None:

@@ -25,10 +25,11 @@ from aiogram.utils.i18n import I18n
 
 from bot.config import Settings
 from bot.domain.deadlines import DeadlineError, Deadlines, compute
-from bot.services.i18n import translator
+from bot.domain.entities import Case, Reminder
 from bot.domain.reminders import is_allowed, next_allowed, plan_case, render_reminder
-from bot.services.sender import SendResult, Sender
-from storage.cases import Case, CasesRepo, Reminder, RemindersRepo
+from bot.services.i18n import translator
+from bot.services.sender import Sender, SendResult
+from storage.cases import CasesRepo, RemindersRepo
 from storage.db import Database
 from storage.users import UsersRepo
 

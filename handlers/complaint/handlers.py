@@ -9,7 +9,6 @@ token and the prompt number. A bad input is answered and never written.
 from __future__ import annotations
 
 import asyncio
-
 import logging
 import secrets
 from dataclasses import dataclass
@@ -23,8 +22,10 @@ from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.types import BufferedInputFile, CallbackQuery, Message
-from aiogram.utils.i18n import I18n, gettext as _, ngettext
+from aiogram.utils.i18n import I18n, ngettext
+from aiogram.utils.i18n import gettext as _
 
+from bot.config import Settings
 from bot.domain.clock import Clock
 from bot.domain.complaint import (
     FIELDS,
@@ -40,8 +41,9 @@ from bot.domain.complaint import (
     parse_field,
     parse_phone,
 )
-from bot.config import Settings
 from bot.domain.documents import document_filename, render_docx, render_pdf
+from bot.domain.entities import User
+from bot.domain.ports import CalendarRepo, ComplaintsRepo
 from bot.services.i18n import translator
 from handlers.common import (
     BTN_COMPLAINT,
@@ -59,8 +61,8 @@ from handlers.complaint.keyboards import (
     consent_keyboard,
     contact_keyboard,
     escalate_keyboard,
-    start_over_keyboard,
     review_keyboard,
+    start_over_keyboard,
     step_keyboard,
 )
 from handlers.complaint.states import ComplaintWizard
@@ -87,10 +89,6 @@ from handlers.complaint.steps import (
     steps_for,
 )
 from handlers.guards import LOST_REPLY
-from storage.calendar import CalendarRepo
-from storage.complaints import ComplaintsRepo
-from storage.db import Database
-from storage.users import User
 
 log = logging.getLogger(__name__)
 router = Router(name="complaint")
@@ -323,7 +321,7 @@ async def on_button(
     clock: Clock,
     settings: Settings,
     lang: str,
-    db: Database,
+    complaints: ComplaintsRepo,
     user: User,
     i18n: I18n,
     calendars: CalendarRepo,
@@ -434,7 +432,7 @@ async def on_button(
         await goto(turn, w, cb.v)
     elif cb.a == "cf" and step == REVIEW:
         await query.answer()
-        await confirm(turn, w, db=db, user=user, i18n=i18n, clock=clock)
+        await confirm(turn, w, complaints=complaints, user=user, i18n=i18n, clock=clock)
     else:
         await stale(query)
 
@@ -447,7 +445,7 @@ async def forged_button(query: CallbackQuery) -> None:
 
 # ------------------------------------------------------------------------------------ confirm
 
-async def confirm(turn: Turn, w: Wiz, *, db: Database, user: User, i18n: I18n, clock: Clock) -> None:
+async def confirm(turn: Turn, w: Wiz, *, complaints: ComplaintsRepo, user: User, i18n: I18n, clock: Clock) -> None:
     assert w.draft is not None
     draft = w.draft
     missing = set(missing_required(draft))
@@ -459,7 +457,7 @@ async def confirm(turn: Turn, w: Wiz, *, db: Database, user: User, i18n: I18n, c
     draft.language = turn.lang
     draft.filed = turn.today
     draft.consent = True
-    stored = await ComplaintsRepo(db, turn.settings.tz).create(user.id, draft, turn.lang, clock.now())
+    stored = await complaints.create(user.id, draft, turn.lang, clock.now())
     await turn.state.clear()
     render_args = dict(number=stored.number, gettext=translator(i18n, turn.lang), lang=turn.lang)
     # Rendering takes ~0.1 s of pure Python: off the event loop, so other people's updates keep flowing.

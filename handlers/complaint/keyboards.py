@@ -4,11 +4,17 @@ from __future__ import annotations
 
 from datetime import date
 
-from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, KeyboardButton, ReplyKeyboardMarkup
+from aiogram.types import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    KeyboardButton,
+    ReplyKeyboardMarkup,
+)
 from aiogram.utils.i18n import gettext as _
+
+from bot.domain.complaint import Complaint
 from handlers.common import EscalateCb
 from handlers.complaint.callbacks import WizCb
-from handlers.datepicker import month_grid
 from handlers.complaint.steps import (
     ATTACHMENTS,
     CHOICES,
@@ -19,7 +25,7 @@ from handlers.complaint.steps import (
     raw_value,
     steps_for,
 )
-from bot.domain.complaint import Complaint
+from handlers.datepicker import month_grid
 
 Rows = list[list[InlineKeyboardButton]]
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 from datetime import date
 from html import escape
 
-from aiogram.utils.i18n import gettext as _, ngettext
+from aiogram.utils.i18n import gettext as _
+from aiogram.utils.i18n import ngettext
 
 from bot.domain.complaint import (
     APPLICANT_KINDS,

@@ -16,9 +16,11 @@ from typing import Any
 
 from aiogram import Router
 
-from handlers.operators.citizen import early_router, router as citizen_router
 from bot.services.desk import Desk, desk_of
-from handlers.operators.staff import commands as commands_router, group as group_router
+from handlers.operators.citizen import early_router
+from handlers.operators.citizen import router as citizen_router
+from handlers.operators.staff import commands as commands_router
+from handlers.operators.staff import group as group_router
 
 log = logging.getLogger("shagym.desk")
 

@@ -9,17 +9,25 @@ else falls through to the complaint wizard, tracking and the FAQ.
 from __future__ import annotations
 
 import html
-
 from typing import Any
 
 from aiogram import Bot, F, Router
 from aiogram.dispatcher.event.bases import SkipHandler
 from aiogram.filters import BaseFilter, Command, StateFilter
 from aiogram.fsm.context import FSMContext
-from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
-from aiogram.utils.i18n import I18n, gettext as _
+from aiogram.types import (
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+)
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
 
+from bot.domain.entities import Ticket
 from bot.domain.next_steps import after_answer, render_options
+from bot.domain.text import N_
+from bot.services.desk import Desk, desk_of
 from handlers.common import (
     BTN_HUMAN,
     EscalateCb,
@@ -29,8 +37,6 @@ from handlers.common import (
     main_menu,
 )
 from handlers.operators.callbacks import EndCb, RateCb
-from bot.services.desk import Desk, desk_of
-from storage.tickets import Ticket
 
 router = Router(name="operators.citizen")
 router.message.filter(F.chat.type == "private")
@@ -39,10 +45,6 @@ router.edited_message.filter(F.chat.type == "private")
 #: Ends the relay on /cancel (or the cancel words) before start's /cancel sees it; see handlers/__init__.py.
 early_router = Router(name="operators.early")
 early_router.message.filter(F.chat.type == "private")
-
-def N_(s: str) -> str:
-    return s
-
 
 CANCEL_WORDS = {"cancel", "отмена", "болдырмау"}
 SOURCES = ("complaint", "faq", "menu")

@@ -18,19 +18,24 @@ from aiogram.methods import SendMessage
 from aiogram.types import CallbackQuery, Message, TelegramObject
 from aiogram.utils.i18n import gettext as _
 
-from bot.domain.desk import allowed, error_text, parse_calendar_add, parse_extension, parse_registration, statuses_for
-from bot.services.i18n import plural_translator
+from bot.domain.desk import (
+    allowed,
+    error_text,
+    parse_calendar_add,
+    parse_extension,
+    parse_registration,
+    statuses_for,
+)
+from bot.domain.entities import OPEN_TICKET_STATUSES as OPEN_STATUSES
+from bot.domain.entities import Ticket
+from bot.domain.text import N_
 from bot.domain.workdays import Override
+from bot.services.desk import CopySource, Desk, desk_of
+from bot.services.i18n import plural_translator
 from handlers.operators.callbacks import DeskCb
 from handlers.operators.citizen import rating_keyboard
-from bot.services.desk import CopySource, Desk, desk_of
-from storage.tickets import OPEN_STATUSES, Ticket
 
 log = logging.getLogger("shagym.desk")
-
-
-def N_(s: str) -> str:
-    return s
 
 
 class OpsChat(BaseFilter):
@@ -376,7 +381,7 @@ async def on_calendar(message: Message, command: CommandObject, app: Any) -> Non
     cal = desk.calendars.calendar
     today = desk.today()
     if sub == "list":
-        stored = await desk.calendars.list()
+        stored = await desk.calendars.overrides()
         lines = ["🗓 <b>" + _o(N_("Working-day calendar")) + "</b>"]
         years = [y for y in (today.year, today.year + 1)]
         for y in years:

@@ -22,7 +22,6 @@ import re
 import sys
 import threading
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -45,6 +44,7 @@ from aiogram.types import (
 from aiogram.utils.i18n import I18n
 
 from bot.config import Settings
+from bot.domain.clock import Clock
 from bot.domain.text import LANGUAGES, N_
 from handlers.complaint.callbacks import WizCb
 
@@ -95,10 +95,11 @@ def _month_label(label: str, data: str) -> str:
 
 
 class ConsoleSession(BaseSession):
-    def __init__(self, out: TextIO, files_dir: Path) -> None:
+    def __init__(self, out: TextIO, files_dir: Path, clock: Clock) -> None:
         super().__init__()
         self.out = out
         self.files_dir = files_dir
+        self.clock = clock  # the app's: the date of every message in the conversation
         self.i18n: I18n | None = None  # set once the app exists: the console's own notes are translated
         self.message_ids = itertools.count(1)
         self.sent: dict[int, Message] = {}
@@ -205,7 +206,7 @@ class ConsoleSession(BaseSession):
         message_id = next(self.message_ids)
         message = Message(
             message_id=message_id,
-            date=datetime.now(timezone.utc),
+            date=self.clock.now(),
             chat=Chat(id=chat_id, type="private" if chat_id > 0 else "supergroup"),
             from_user=self.bot_user,
             **fields,
@@ -281,11 +282,12 @@ async def run_console(settings: Settings, stdin: TextIO | None = None, stdout: T
     stdout = stdout or sys.stdout
     files_dir, log_path = console_paths(settings)
     _log_to_file(log_path, settings.log_level)
-    session = ConsoleSession(stdout, files_dir)
-    app = await create_app(settings, session=session)
+    clock = Clock()
+    session = ConsoleSession(stdout, files_dir, clock)
+    app = await create_app(settings, clock=clock, session=session)
     session.i18n = app.i18n
     bot, dp = app.bot, app.dp
-    users = app.deps["users"]
+    users = app.repos.users
     update_ids = itertools.count(1)
     user = User(id=CONSOLE_USER_ID, is_bot=False, first_name="Console")
     chat = Chat(id=CONSOLE_USER_ID, type="private")
@@ -359,7 +361,7 @@ def _attachment(text: str) -> Path | None:
 def _update_for(text: str, session: ConsoleSession, user: User, chat: Chat, update_id: int, message_id: int,
                 lang: str) -> Update | None:
     """The update a typed line stands for; None when the console answered it itself (a note)."""
-    now = datetime.now(timezone.utc)
+    now = session.clock.now()
 
     def message(**fields: Any) -> Update:
         return Update(update_id=update_id, message=Message(

@@ -14,8 +14,7 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from pydantic import Field
 
-from bot.domain.text import N_
-from bot.services.i18n import LANGUAGES
+from bot.domain.text import LANGUAGES, N_
 
 # Main-menu buttons (msgids). Each feature router reacts to its own button through MenuButton.
 BTN_COMPLAINT = "📝 Write a complaint"
@@ -29,6 +28,10 @@ N_("📝 Write a complaint")
 N_("📋 My complaints")
 N_("❓ Questions")
 N_("👤 Talk to a person")
+
+NOT_VALID = N_("This button is no longer valid.")
+#: Said before the question a person is really on, after a reply that did not reach them (handlers/guards.py).
+LOST_REPLY = N_("My last message did not reach you because of a failure on our side. Your answers are saved.")
 
 
 #: Is there an operators' desk to pass people to (OPERATORS_CHAT_ID set)? Set for each update by the

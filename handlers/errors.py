@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 import traceback
-from datetime import datetime, timezone
 
 from aiogram import Bot, Router
 from aiogram.exceptions import (
@@ -20,13 +19,14 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import ErrorEvent
 from aiogram.utils.i18n import I18n
 
+from bot.config import Settings
+from bot.domain.clock import Clock
 from bot.domain.ports import UsersRepo
 from bot.domain.text import N_
 from bot.services.sender import callback_answered
 from handlers.guards import reply_was_lost
 
 log = logging.getLogger("shagym.errors")
-router = Router(name="errors")
 
 APOLOGY = N_("Sorry, something went wrong on our side. Nothing you saved before is lost: send /start to see the "
              "menu.")
@@ -39,8 +39,13 @@ APOLOGY_STEP = N_("Sorry, my reply did not get through because of a failure on o
 DELIVERY = (TelegramNetworkError, TelegramServerError, TelegramRetryAfter)
 
 
-@router.errors()
-async def on_error(event: ErrorEvent, bot: Bot, i18n: I18n, users: UsersRepo, settings,
+def get_router() -> Router:
+    router = Router(name="errors")
+    router.errors.register(on_error)
+    return router
+
+
+async def on_error(event: ErrorEvent, bot: Bot, i18n: I18n, users: UsersRepo, settings: Settings, clock: Clock,
                    state: FSMContext | None = None) -> bool:
     update = event.update
     person = (update.message and update.message.from_user) or (
@@ -57,8 +62,8 @@ async def on_error(event: ErrorEvent, bot: Bot, i18n: I18n, users: UsersRepo, se
         # other chat, say the operators' group, is a real problem and is logged below.)
         log.info("update %s: the person has blocked the bot (%s)", update.update_id, update.event_type)
         try:
-            await users.mark_unreachable(person.id, datetime.now(timezone.utc))
-        except Exception as mark_exc:  # noqa: BLE001
+            await users.mark_unreachable(person.id, clock.now())
+        except Exception as mark_exc:  # the log line below is all that is left to do
             log.warning("could not mark the user unreachable: %s", type(mark_exc).__name__)
         return True
     # The traceback's frames only: an exception's message may quote what the person typed.
@@ -76,7 +81,7 @@ async def on_error(event: ErrorEvent, bot: Bot, i18n: I18n, users: UsersRepo, se
     if query is not None and not callback_answered(query.id):  # the spinner stops even if the apology fails
         try:
             await bot.answer_callback_query(query.id)
-        except Exception as exc2:  # noqa: BLE001 - the apology below matters more
+        except Exception as exc2:  # the apology below matters more
             log.warning("could not answer the callback query: %s", type(exc2).__name__)
     try:
         user = await users.get(person.id)

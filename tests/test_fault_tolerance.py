@@ -29,7 +29,7 @@ REPLY_TRIES = 3
 def quick_retries(app) -> None:
     """Keep a 5xx/network retry of a direct reply quick in tests (the policy is the same, only the pauses
     are shorter)."""
-    policy = app.deps.get("reply_retry")
+    policy = app.reply_retry
     if policy is not None:
         policy.backoff = 0.02
 
@@ -140,7 +140,7 @@ async def test_talk_to_a_person_is_answered_at_once_while_the_group_is_at_its_li
     first = fake.user(1301, "Айгерим", language_code="ru")
     second = fake.user(1302, "Данияр", language_code="ru")
     async with running_bot(fake, db_path, clock=FakeClock(TUESDAY), operators_chat_id=GROUP) as app:
-        sender = app.deps["sender"]
+        sender = app.sender
         sender.chat_interval = 0.0
         sender.per_group_per_minute = 1  # the group may take one more post this minute
         await open_desk_ticket(app, fake, first, complaint=False)
@@ -436,7 +436,7 @@ async def test_burst_30_people_ask_for_a_person_at_once(fake, db_path, no_unhand
     group = fake.group(GROUP, "Desk")
     people = [fake.user(30_000 + i, f"Человек{i}", language_code="ru") for i in range(30)]
     async with running_bot(fake, db_path, clock=FakeClock(TUESDAY), operators_chat_id=GROUP) as app:
-        sender = app.deps["sender"]
+        sender = app.sender
         sender.chat_interval = 0.0
         sender.per_group_per_minute, sender.per_group_window = pace, window
         for u in people:

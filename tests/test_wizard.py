@@ -505,17 +505,15 @@ async def test_declining_consent_stores_nothing(fake, db_path, no_unhandled):
 
 
 async def test_abandoned_drafts_are_purged(fake, db_path):
-    from bot.services.drafts import purge_drafts
-
     user = fake.user(510, "Дана", language_code="ru")
     async with running_bot(fake, db_path) as app:
         assert app.scheduler.get_job("purge_drafts") is not None
         w = Walker(fake, db_path, user)
         await w.begin()
-        assert await purge_drafts(app) == 0
+        assert await app.drafts.purge() == 0
         with sqlite3.connect(db_path) as conn:
             conn.execute("UPDATE fsm SET updated_at = '2000-01-01T00:00:00+00:00' WHERE user_id = 510")
-        assert await purge_drafts(app) == 1
+        assert await app.drafts.purge() == 1
     assert fsm_row(db_path, 510) is None
 
 
@@ -551,7 +549,7 @@ async def test_start_keeps_an_unfinished_draft(fake, db_path, no_unhandled):
 def test_a_lone_slash_in_the_wizard_is_not_a_crash():
     from aiogram.types import Chat, Message
 
-    from handlers.complaint.handlers import _passes_through
+    from handlers.complaint.messages import _passes_through
 
     def msg(text: str) -> Message:
         return Message(message_id=1, date=datetime.now(), chat=Chat(id=1, type="private"), text=text)

@@ -16,20 +16,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
 
-from bot.domain.entities import OutboxRow
+from aiogram.types import Message
+
+from bot.domain.entities import OutboxRow, Ticket
+from bot.domain.ports import OutboxRepo, TicketsRepo
 from bot.domain.text import N_
-from bot.services.i18n import translator
-from bot.services.sender import SendResult
-from storage.outbox import OutboxRepo
-
-if TYPE_CHECKING:
-    from bot.services.desk import Desk
+from bot.services.sender import Sender, SendResult
 
 log = logging.getLogger("shagym.desk")
 
-__all__ = ["DeskOutbox"]
+__all__ = ["CopySource", "DeskOutbox", "DeskPoster"]
 
 
 CARD_FAILED = N_("Sorry, the operators' desk could not receive your request. You can call the 1414 contact "
@@ -37,11 +37,52 @@ CARD_FAILED = N_("Sorry, the operators' desk could not receive your request. You
 RELAY_FAILED = N_("I could not pass one of your messages to the desk. Please send it again in a few minutes.")
 
 
+@dataclass(frozen=True)
+class CopySource:
+    """What copyMessage needs of a message (kept in the outbox between the citizen's update and the post)."""
+
+    chat_id: int
+    message_id: int
+    content_type: str
+    caption_html: str = ""
+
+    @classmethod
+    def of(cls, message: Message) -> "CopySource":
+        kind = message.content_type
+        return cls(message.chat.id, message.message_id, str(getattr(kind, "value", kind)),
+                   message.html_text if message.caption else "")
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "CopySource":
+        return cls(int(data["chat_id"]), int(data["message_id"]), str(data.get("content_type") or ""),
+                   str(data.get("caption_html") or ""))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"chat_id": self.chat_id, "message_id": self.message_id, "content_type": self.content_type,
+                "caption_html": self.caption_html}
+
+
+class DeskPoster(Protocol):
+    """What the pump asks of the desk (bot.services.desk.Desk): the posts themselves and the citizen's text."""
+
+    tickets: TicketsRepo
+    sender: Sender
+
+    def now(self) -> datetime: ...
+    def citizen_text(self, msgid: str, lang: str) -> str: ...
+    async def citizen_lang(self, ticket: Ticket) -> str: ...
+    async def post_card(self, ticket: Ticket) -> SendResult | None: ...
+    async def note(self, ticket: Ticket, text: str, **kw: Any) -> SendResult: ...
+    async def post_file(self, ticket: Ticket, payload: dict[str, Any]) -> SendResult: ...
+    async def relay_in(self, ticket: Ticket, source: CopySource, *, edited: bool = False) -> SendResult | None: ...
+    async def refresh_card(self, ticket: Ticket) -> SendResult | None: ...
+
+
 class DeskOutbox:
-    def __init__(self, desk: "Desk", *, max_attempts: int = 8, backoff_base: float = 2.0,
+    def __init__(self, desk: DeskPoster, repo: OutboxRepo, *, max_attempts: int = 8, backoff_base: float = 2.0,
                  backoff_max: float = 300.0, idle_poll: float = 60.0) -> None:
         self.desk = desk
-        self.repo = OutboxRepo(desk.db)
+        self.repo = repo
         self.max_attempts = max_attempts
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
@@ -130,9 +171,7 @@ class DeskOutbox:
         await self._refused(row, ticket)
         return True
 
-    async def _post(self, row: OutboxRow, ticket: Any) -> SendResult | None:
-        from bot.services.desk import CopySource
-
+    async def _post(self, row: OutboxRow, ticket: Ticket) -> SendResult | None:
         desk = self.desk
         if row.kind == "card":
             return await desk.post_card(ticket)
@@ -149,13 +188,12 @@ class DeskOutbox:
             return await desk.refresh_card(ticket)
         return SendResult(ok=False, error=f"unknown kind {row.kind}")
 
-    async def _refused(self, row: OutboxRow, ticket: Any) -> None:
+    async def _refused(self, row: OutboxRow, ticket: Ticket) -> None:
         """Telegram refused a row for good: tell the citizen when it was theirs to know."""
         desk = self.desk
         if row.kind not in ("card", "relay"):
             return
-        lang = await desk.citizen_lang(ticket)
-        text = translator(desk.i18n, lang)(CARD_FAILED if row.kind == "card" else RELAY_FAILED)
+        text = desk.citizen_text(CARD_FAILED if row.kind == "card" else RELAY_FAILED, await desk.citizen_lang(ticket))
         if row.kind == "card":
             await desk.tickets.delete(ticket.id)
         await desk.sender.send_message(ticket.user_id, text)

@@ -13,25 +13,26 @@ rendered at send time in the person's CURRENT language from the case's CURRENT d
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
 from collections import OrderedDict
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable
+from typing import Callable
 
 from aiogram.methods import SendMessage
 from aiogram.types import ReplyParameters
 from aiogram.utils.i18n import I18n
+from apscheduler.job import Job
+from apscheduler.schedulers.base import BaseScheduler
 
 from bot.config import Settings
-from bot.domain.deadlines import DeadlineError, Deadlines, compute
-from bot.domain.entities import Case, Reminder
-from bot.domain.reminders import is_allowed, next_allowed, plan_case, render_reminder
+from bot.domain.cases import deadlines_of
+from bot.domain.clock import Clock
+from bot.domain.deadlines import DeadlineError, WorkCalendar
+from bot.domain.entities import Reminder
+from bot.domain.ports import CasesRepo, RemindersRepo, UsersRepo
+from bot.domain.reminders import is_allowed, next_allowed, render_reminder
 from bot.services.i18n import translator
 from bot.services.sender import Sender, SendResult
-from storage.cases import CasesRepo, RemindersRepo
-from storage.db import Database
-from storage.users import UsersRepo
 
 log = logging.getLogger(__name__)
 
@@ -42,24 +43,24 @@ JOBSTORE = "reminders"
 
 
 class ReminderService:
+    """The delivery loop. Planning is bot.services.cases (a case and its plan change together)."""
+
     def __init__(
         self,
-        db: Database,
         users: UsersRepo,
         cases: CasesRepo,
         reminders: RemindersRepo,
         sender: Sender,
         i18n: I18n,
-        clock: Any,
+        clock: Clock,
         settings: Settings,
-        cal_provider: Callable[[], Any],
+        calendar: Callable[[], WorkCalendar],
         *,
         batch_size: int = 200,
         concurrency: int = 64,
         max_attempts: int = 3,
         retry_delay: timedelta = timedelta(minutes=10),
     ) -> None:
-        self.db = db
         self.users = users
         self.cases = cases
         self.reminders = reminders
@@ -67,7 +68,7 @@ class ReminderService:
         self.i18n = i18n
         self.clock = clock
         self.settings = settings
-        self.cal_provider = cal_provider
+        self.calendar = calendar
         self.batch_size = batch_size
         self.concurrency = concurrency
         self.max_attempts = max_attempts
@@ -81,55 +82,11 @@ class ReminderService:
             sender.on_forbidden = self.on_forbidden
 
     # ---- helpers ----------------------------------------------------------------------------
-    async def _calendar(self) -> Any:
-        cal = self.cal_provider()
-        if inspect.isawaitable(cal):
-            cal = await cal
-        return cal
-
     def _allowed(self, moment: datetime) -> bool:
         return is_allowed(moment, self.tz, self.settings.quiet_hours_start, self.settings.quiet_hours_end)
 
     def _next_allowed(self, moment: datetime) -> datetime:
         return next_allowed(moment, self.tz, self.settings.quiet_hours_start, self.settings.quiet_hours_end)
-
-    @staticmethod
-    def deadlines_of(case: Case, cal: Any) -> Deadlines:
-        return compute(
-            case.recipient_kind,
-            case.registered_on,
-            cal,
-            extended_by=case.extended_by,
-            extended_on=case.extended_on,
-            forwarded_via_provider=case.forwarded_via_provider,
-            learned_on=case.learned_on,
-        )
-
-    # ---- planning ---------------------------------------------------------------------------
-    async def schedule_case(self, case_id: int) -> int:
-        """(Re)plan a case's reminders from its current state; returns the number of rows inserted.
-        A case that is not open, or whose dates do not compute, has its pending reminders cancelled."""
-        case = await self.cases.get(case_id)
-        if case is None:
-            raise KeyError(case_id)
-        planned = []
-        if case.status == "open":
-            cal = await self._calendar()
-            try:
-                deadlines = self.deadlines_of(case, cal)
-            except DeadlineError as exc:
-                log.warning("case %s: deadlines do not compute (%s); no reminders", case_id, exc.key)
-            else:
-                planned = plan_case(
-                    deadlines,
-                    cal=cal,
-                    tz=self.tz,
-                    quiet_start=self.settings.quiet_hours_start,
-                    quiet_end=self.settings.quiet_hours_end,
-                    now=self.clock.now(),
-                    extension_told=case.extension_told_on is not None,
-                )
-        return await self.reminders.replace_plan(case_id, planned, at=self.clock.now())
 
     # ---- start-up and scheduling --------------------------------------------------------------
     async def stop(self, timeout: float = 30.0) -> None:
@@ -142,6 +99,14 @@ class ReminderService:
         else:
             self._tick_lock.release()
 
+    async def startup(self, scheduler: BaseScheduler) -> None:
+        """At start: what crashed mid-send goes out again, then the job (its first run is immediate)."""
+        await self.recover()
+        self.install(scheduler)
+
+    async def shutdown(self) -> None:
+        await self.stop()
+
     async def recover(self) -> int:
         """Call once at start, before the first tick: crashed 'sending' rows go back to 'pending'."""
         n = await self.reminders.recover_stale(self.clock.now())
@@ -149,7 +114,7 @@ class ReminderService:
             log.warning("reminders: %d in flight at the last stop were re-queued (may repeat once)", n)
         return n
 
-    def install(self, scheduler: Any) -> Any:
+    def install(self, scheduler: BaseScheduler) -> Job:
         """ONE interval job on a MemoryJobStore. Its first run is now, so what fell due during downtime
         goes out right after start; overlapping runs are skipped (max_instances=1) and missed runs are
         coalesced into one, whatever the delay (misfire_grace_time=None)."""
@@ -169,7 +134,7 @@ class ReminderService:
             max_instances=1,
             coalesce=True,
             misfire_grace_time=None,
-            next_run_time=datetime.now(timezone.utc),
+            next_run_time=datetime.now(timezone.utc),  # the scheduler's own (wall) time: run at once
             replace_existing=True,
         )
 
@@ -283,9 +248,9 @@ class ReminderService:
         if case is None or case.status != "open":
             await self.reminders.cancel(r.id, "case_not_open")
             return None
-        cal = await self._calendar()
+        cal = self.calendar()
         try:
-            deadlines = self.deadlines_of(case, cal)
+            deadlines = deadlines_of(case, cal)
             return render_reminder(r.kind, case=case, deadlines=deadlines, gettext=gettext, lang=lang, cal=cal,
                                    today=self.clock.now().astimezone(self.tz).date())
         except (DeadlineError, ValueError) as exc:

@@ -77,13 +77,13 @@ async def _run(count: int, per_user: int = 5, chat_interval: float = 0.5, quiet:
     from aiogram import Dispatcher, Router
     from aiogram.types import Message
 
-    from bot.domain.clock import FakeClock
     from bot.config import Settings
+    from bot.domain.clock import FakeClock
+    from bot.domain.workdays import default_calendar
     from bot.services.cases import CaseService
     from bot.services.i18n import build_i18n
     from bot.services.reminders import ReminderService
     from bot.services.sender import Sender
-    from bot.domain.workdays import default_calendar
     from storage.calendar import CalendarRepo
     from storage.cases import CasesRepo, RemindersRepo
     from storage.db import Database

@@ -27,12 +27,31 @@ from typing import Any, TextIO
 
 from aiogram import Bot
 from aiogram.client.session.base import BaseSession
-from aiogram.methods import TelegramMethod
+from aiogram.methods import (
+    AnswerCallbackQuery,
+    CopyMessage,
+    EditMessageCaption,
+    EditMessageReplyMarkup,
+    EditMessageText,
+    ForwardMessage,
+    GetChatMember,
+    GetMe,
+    GetMyCommands,
+    SendAudio,
+    SendDocument,
+    SendMessage,
+    SendPhoto,
+    SendVideo,
+    SendVoice,
+    TelegramMethod,
+)
 from aiogram.types import (
     CallbackQuery,
     Chat,
+    ChatMemberLeft,
     Contact,
     Document,
+    InlineKeyboardButton,
     InlineKeyboardMarkup,
     InputFile,
     Message,
@@ -153,32 +172,34 @@ class ConsoleSession(BaseSession):
                     self._print(f"     ({b.text}: {b.url})")
         # The picker's inert cells share one callback (its "nop"): the weekdays and blanks reveal it.
         inert = {b.callback_data for row in rows if len(row) == 7 for b in row if not b.text.strip().isdigit()}
-        grid: list[str] = []
-        for row in rows:
-            week = len(row) == 7
-            cells: list[str] = []
-            for b in row:
-                label = b.text.strip()
-                if week and label.isdigit():
-                    self.inline.append(Button(label, b.callback_data, message_id, day=int(label)))
-                    cells.append(label)
-                elif week or b.callback_data in inert or label in _INERT:
-                    cells.append(label)  # the month, a weekday, an empty cell
-                else:
-                    self.inline.append(Button(_month_label(label, b.callback_data or ""), b.callback_data,
-                                              message_id, action=(_wizard_action(b.callback_data) or ("",))[0]))
-            if week:
-                grid.append("".join(c.rjust(4) for c in cells))
-            elif any(cells):
-                grid.append("   ".join(c for c in cells if c).center(28))
+        grid = [line for row in rows if (line := self._grid_row(row, inert, message_id))]
         if any(b.day for b in self.inline if b.message_id == message_id):
             for line in grid:
                 self._print("     " + line)
             self.note(CALENDAR_HINT)
-        for b in self.inline:  # once per question: the same question's later messages carry the same «Done»
-            if b.message_id == message_id and b.action == "dn" and b.callback_data not in self.hinted:
-                self.hinted.add(b.callback_data)  # type: ignore[arg-type]
+        for button in self.inline:  # once per question: the same question's later messages carry the same «Done»
+            if button.message_id == message_id and button.action == "dn" and button.callback_data and \
+                    button.callback_data not in self.hinted:
+                self.hinted.add(button.callback_data)
                 self.note(ATTACH_HINT)
+
+    def _grid_row(self, row: list[InlineKeyboardButton], inert: set[str | None], message_id: int) -> str:
+        """One row of buttons: its buttons collected; what it shows of a date picker returned ("" for none)."""
+        week = len(row) == 7
+        cells: list[str] = []
+        for b in row:
+            label = b.text.strip()
+            if week and label.isdigit():
+                self.inline.append(Button(label, b.callback_data, message_id, day=int(label)))
+                cells.append(label)
+            elif week or b.callback_data in inert or label in _INERT:
+                cells.append(label)  # the month, a weekday, an empty cell
+            else:
+                self.inline.append(Button(_month_label(label, b.callback_data or ""), b.callback_data,
+                                          message_id, action=(_wizard_action(b.callback_data) or ("",))[0]))
+        if week:
+            return "".join(c.rjust(4) for c in cells)
+        return "   ".join(c for c in cells if c).center(28) if any(cells) else ""
 
     def numbered(self) -> list[Button]:
         return [b for b in self.inline if b.day is None] + self.reply
@@ -214,50 +235,54 @@ class ConsoleSession(BaseSession):
         self.sent[message_id] = message
         return message
 
-    async def make_request(self, bot: Bot, method: TelegramMethod, timeout: int | None = None) -> Any:
-        name = type(method).__name__
-        params = method.model_dump(exclude_none=True)
-        if name == "GetMe":
+    async def make_request(self, bot: Bot, method: TelegramMethod[Any], timeout: int | None = None) -> Any:
+        if isinstance(method, GetMe):
             return self.bot_user
-        if name == "SendMessage":
-            message = self._message(bot, method.chat_id, text=method.text)
+        if isinstance(method, SendMessage):
+            message = self._message(bot, int(method.chat_id), text=method.text)
             self._show(method.text, method.reply_markup, message.message_id)
             return message
-        if name in ("SendDocument", "SendPhoto", "SendVoice", "SendVideo", "SendAudio"):
-            media = getattr(method, name[4:].lower())
-            label = name[4:].lower()
-            if isinstance(media, InputFile):
-                chunks = [chunk async for chunk in media.read(bot)]
-                self.files_dir.mkdir(parents=True, exist_ok=True)
-                target = self.files_dir / (media.filename or f"{label}.bin")
-                target.write_bytes(b"".join(chunks))
-                label += f": {target}"
-            message = self._message(bot, method.chat_id, caption=getattr(method, "caption", None))
-            self._show(f"[{label}] {getattr(method, 'caption', None) or ''}", method.reply_markup, message.message_id)
-            return message
-        if name in ("EditMessageText", "EditMessageReplyMarkup", "EditMessageCaption"):
-            old = self.sent.get(params.get("message_id", 0))
-            text = params.get("text") or params.get("caption") or (old.text if old else "")
-            self.inline = [b for b in self.inline if b.message_id != params.get("message_id")]
-            self.edited.add(params.get("message_id", 0))
-            self._show(text, method.reply_markup, params.get("message_id", 0), edited=True)
-            return old or True
-        if name == "AnswerCallbackQuery":
-            if getattr(method, "text", None):
+        if isinstance(method, (SendDocument, SendPhoto, SendVoice, SendVideo, SendAudio)):
+            return await self._media(bot, method)
+        if isinstance(method, (EditMessageText, EditMessageReplyMarkup, EditMessageCaption)):
+            return self._edited(method)
+        if isinstance(method, AnswerCallbackQuery):
+            if method.text:
                 self._print(f"     ({method.text})")
             return True
-        if name in ("CopyMessage", "ForwardMessage"):
-            message = self._message(bot, method.chat_id, text="[copy]")
+        if isinstance(method, (CopyMessage, ForwardMessage)):
+            name = type(method).__name__
+            message = self._message(bot, int(method.chat_id), text="[copy]")
             self._print(f"bot> [{name} to chat {method.chat_id}]")
-            return message if name == "ForwardMessage" else {"message_id": message.message_id}
-        if name == "GetMyCommands":
+            return message if isinstance(method, ForwardMessage) else {"message_id": message.message_id}
+        if isinstance(method, GetMyCommands):
             return []
-        if name == "GetChatMember":
-            from aiogram.types import ChatMemberLeft
-
+        if isinstance(method, GetChatMember):
             return ChatMemberLeft(user=User(id=method.user_id, is_bot=False, first_name="?"))
         # setMyCommands, deleteMessage, sendChatAction, answerInlineQuery, ...: nothing to show
         return True
+
+    async def _media(self, bot: Bot, method: SendDocument | SendPhoto | SendVoice | SendVideo | SendAudio) -> Message:
+        label = type(method).__name__[4:].lower()
+        media = getattr(method, label)
+        if isinstance(media, InputFile):
+            chunks = [chunk async for chunk in media.read(bot)]
+            self.files_dir.mkdir(parents=True, exist_ok=True)
+            target = self.files_dir / (media.filename or f"{label}.bin")
+            target.write_bytes(b"".join(chunks))
+            label += f": {target}"
+        message = self._message(bot, int(method.chat_id), caption=method.caption)
+        self._show(f"[{label}] {method.caption or ''}", method.reply_markup, message.message_id)
+        return message
+
+    def _edited(self, method: EditMessageText | EditMessageReplyMarkup | EditMessageCaption) -> Message | bool:
+        params = method.model_dump(exclude_none=True)
+        old = self.sent.get(params.get("message_id", 0))
+        text = params.get("text") or params.get("caption") or (old.text if old else "")
+        self.inline = [b for b in self.inline if b.message_id != params.get("message_id")]
+        self.edited.add(params.get("message_id", 0))
+        self._show(text, method.reply_markup, params.get("message_id", 0), edited=True)
+        return old or True
 
 
 def console_paths(settings: Settings) -> tuple[Path, Path]:

@@ -16,7 +16,8 @@ from aiogram.exceptions import (
     TelegramServerError,
 )
 from aiogram.fsm.context import FSMContext
-from aiogram.types import ErrorEvent
+from aiogram.types import Chat, ErrorEvent, Update
+from aiogram.types import User as TgUser
 from aiogram.utils.i18n import I18n
 
 from bot.config import Settings
@@ -45,18 +46,34 @@ def get_router() -> Router:
     return router
 
 
+def _person_of(update: Update) -> TgUser | None:
+    if update.message is not None and update.message.from_user is not None:
+        return update.message.from_user
+    return update.callback_query.from_user if update.callback_query is not None else None
+
+
+def _chat_of(update: Update) -> Chat | None:
+    message = update.message or update.edited_message or (
+        update.callback_query.message if update.callback_query is not None else None)
+    return message.chat if message is not None else None
+
+
+def _log(update: Update, exc: Exception) -> None:
+    if isinstance(exc, DELIVERY):
+        log.warning("update %s (%s): the reply was not delivered: %s", update.update_id, update.event_type,
+                    type(exc).__name__)
+        return
+    # The traceback's frames only: an exception's message may quote what the person typed.
+    frames = "".join(traceback.format_tb(exc.__traceback__))
+    log.error("unhandled %s in update %s (%s)\n%s", type(exc).__name__, update.update_id, update.event_type, frames)
+
+
 async def on_error(event: ErrorEvent, bot: Bot, i18n: I18n, users: UsersRepo, settings: Settings, clock: Clock,
                    state: FSMContext | None = None) -> bool:
-    update = event.update
-    person = (update.message and update.message.from_user) or (
-        update.callback_query and update.callback_query.from_user
-    )
-    exc = event.exception
-    if (
-        isinstance(exc, TelegramForbiddenError)
-        and person is not None
-        and getattr(exc.method, "chat_id", None) == person.id
-    ):
+    update, exc = event.update, event.exception
+    person = _person_of(update)
+    if isinstance(exc, TelegramForbiddenError) and person is not None and \
+            getattr(exc.method, "chat_id", None) == person.id:
         # The person blocked the bot while we answered them: expected, not a bug, and nobody to apologise to.
         # Remember it, as the sender does; their next message makes them reachable again. (A 403 from any
         # other chat, say the operators' group, is a real problem and is logged below.)
@@ -66,16 +83,9 @@ async def on_error(event: ErrorEvent, bot: Bot, i18n: I18n, users: UsersRepo, se
         except Exception as mark_exc:  # the log line below is all that is left to do
             log.warning("could not mark the user unreachable: %s", type(mark_exc).__name__)
         return True
-    # The traceback's frames only: an exception's message may quote what the person typed.
-    frames = "".join(traceback.format_tb(event.exception.__traceback__))
-    if isinstance(exc, DELIVERY):
-        log.warning("update %s (%s): the reply was not delivered: %s", update.update_id, update.event_type,
-                    type(exc).__name__)
-    else:
-        log.error("unhandled %s in update %s (%s)\n%s", type(event.exception).__name__, update.update_id,
-                  update.event_type, frames)
-    message = update.message or update.edited_message or (update.callback_query and update.callback_query.message)
-    if message is None or person is None or message.chat.type != "private":
+    _log(update, exc)
+    chat = _chat_of(update)
+    if chat is None or person is None or chat.type != "private":
         return True
     query = update.callback_query
     if query is not None and not callback_answered(query.id):  # the spinner stops even if the apology fails
@@ -87,7 +97,7 @@ async def on_error(event: ErrorEvent, bot: Bot, i18n: I18n, users: UsersRepo, se
         user = await users.get(person.id)
         lang = user.language if user and user.language else settings.default_language
         text = APOLOGY_STEP if await reply_was_lost(state) else APOLOGY
-        await bot.send_message(message.chat.id, i18n.gettext(text, locale=lang))
+        await bot.send_message(chat.id, i18n.gettext(text, locale=lang))
     except Exception as exc3:  # never let the apology itself take the bot down
         log.warning("could not send the apology: %s", type(exc3).__name__)
     return True

@@ -7,7 +7,7 @@ from typing import Any
 
 from aiogram import BaseMiddleware
 from aiogram.dispatcher.event.bases import UNHANDLED
-from aiogram.types import CallbackQuery, Message, TelegramObject
+from aiogram.types import CallbackQuery, InaccessibleMessage, Message, TelegramObject
 from aiogram.types import User as TgUser
 from aiogram.utils.i18n import I18n, I18nMiddleware
 from aiogram.utils.i18n import gettext as _
@@ -76,7 +76,7 @@ class LanguageGate(BaseMiddleware):
     bilingual choice before anything else. The choice itself, the desk's buttons and everything in groups
     (the operators' chat) pass through."""
 
-    def __init__(self, ask: Callable[[Message], Awaitable[Any]]) -> None:
+    def __init__(self, ask: Callable[[Message | InaccessibleMessage], Awaitable[Any]]) -> None:
         self.ask = ask
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:

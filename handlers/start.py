@@ -8,7 +8,7 @@ from aiogram import F, Router
 from aiogram.filters import Command, CommandObject, CommandStart, StateFilter
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
-from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from aiogram.types import CallbackQuery, InaccessibleMessage, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
@@ -40,7 +40,7 @@ def language_keyboard() -> InlineKeyboardMarkup:
     )
 
 
-async def ask_language(message: Message, i18n: I18n) -> None:
+async def ask_language(message: Message | InaccessibleMessage, i18n: I18n) -> None:
     await message.answer(bilingual(i18n, CHOOSE_LANGUAGE), reply_markup=language_keyboard())
 
 

@@ -132,8 +132,7 @@ class Database:
         # One hop that runs the statement to its end: a cursor left open between two hops keeps a read
         # transaction on the shared connection, and another coroutine's INSERT then fails with
         # SQLITE_BUSY / BUSY_SNAPSHOT instead of waiting (tests/test_fsm_storage.py).
-        rows = await self.conn.execute_fetchall(sql, tuple(params))
-        return rows[0] if rows else None
+        return next(iter(await self.conn.execute_fetchall(sql, tuple(params))), None)
 
     async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[aiosqlite.Row]:
         return list(await self.conn.execute_fetchall(sql, tuple(params)))

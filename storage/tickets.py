@@ -110,6 +110,7 @@ class TicketsRepo:
                 if queue_card:
                     await conn.execute(QUEUE_SQL, (ticket_id, "card", "{}", now))
             else:
+                assert row is not None
                 ticket_id = row[0]
                 await conn.execute("UPDATE tickets SET relay = 1, updated_at = ? WHERE id = ?", (now, ticket_id))
                 await conn.execute(
@@ -227,7 +228,8 @@ class TicketsRepo:
             pass
 
     async def messages(self, ticket_id: int, *, direction: str | None = None) -> list[TicketMessage]:
-        sql, params = "SELECT * FROM ticket_messages WHERE ticket_id = ?", [ticket_id]
+        sql = "SELECT * FROM ticket_messages WHERE ticket_id = ?"
+        params: list[Any] = [ticket_id]
         if direction:
             sql += " AND direction = ?"
             params.append(direction)

@@ -35,7 +35,7 @@ async def service(tmp_path):
 
 
 async def pending(service: CaseService, case: Case) -> list[tuple[str, str]]:
-    rows = await service.reminders.list_for_case(case.id, statuses=("pending",))  # type: ignore[attr-defined]
+    rows = await service.reminders.list_for_case(case.id, statuses=("pending",))
     return sorted((r.kind, r.due_at.astimezone(TZ).date().isoformat()) for r in rows)
 
 
@@ -73,7 +73,7 @@ async def test_a_plan_that_cannot_be_written_leaves_the_case_unchanged(service):
     case = await service.track(901, "provider", REGISTERED, filed_with=None, reg_number=None, complaint_id=None,
                                forwarded_via_provider=False, learned_on=None)
     before = await pending(service, case)
-    events = await service.repo.events(case.id)  # type: ignore[attr-defined]
+    events = await service.repo.events(case.id)
 
     def broken(_case: Case) -> list[PlannedReminder]:
         return [PlannedReminder("review_due_today", datetime(2026, 4, 1, 10, 0))]  # naive: not storable
@@ -85,7 +85,7 @@ async def test_a_plan_that_cannot_be_written_leaves_the_case_unchanged(service):
                                     reg_number="X", ticket_id=None, plan=broken)
     after = await service.get(case.id)
     assert after == case  # not extended, not re-registered
-    assert await service.repo.events(case.id) == events  # type: ignore[attr-defined]
+    assert await service.repo.events(case.id) == events
     assert await pending(service, case) == before
 
 

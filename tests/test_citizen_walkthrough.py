@@ -9,7 +9,6 @@ tracking, the court at the recipient step, a confirmed Close, local dates, and /
 from __future__ import annotations
 
 import re
-import sqlite3
 from datetime import date, datetime, timezone
 from zoneinfo import ZoneInfo
 
@@ -71,7 +70,7 @@ class Transcript:
 
 async def test_cancel_asks_before_deleting_and_never_sits_where_skip_sits(fake, db_path, no_unhandled):
     user = fake.user(1101, "Ольга", language_code="ru")
-    cancel, skip = tr("✖️ Cancel", "ru"), tr("⏭ Skip", "ru")
+    cancel = tr("✖️ Cancel", "ru")
     answers = answers_ru()
     async with running_bot(fake, db_path, clock=FakeClock(NOV24)):
         w = Walker(fake, db_path, user)
@@ -445,10 +444,10 @@ def test_the_longest_timeline_fits_one_message():
     """Overdue (every next step in full), extended, told late, filed late, provisional year, 200-character
     texts full of markup: still one Telegram message, with the longest prefix in front of it."""
     from bot.config import load_settings
-    from bot.services.i18n import build_i18n
     from bot.domain.cases import deadlines_of
-    from handlers.tracking.render import timeline_text
     from bot.domain.entities import Case
+    from bot.services.i18n import build_i18n
+    from handlers.tracking.render import timeline_text
     from tests.fakeapi import render_text
 
     i18n = build_i18n("ru")

@@ -20,7 +20,7 @@ from handlers.complaint.steps import ORDER, REVIEW, question
 from tests.fakeapi import BotMessage, FakeUser
 from tests.harness import running_bot
 from tests.test_operators import GROUP, OP, TUESDAY, card_of, fast, open_desk_ticket, ticket_row
-from tests.test_wizard import DECISION, I18N, LEARNED, Walker, draft_of, individual_ru, prompt_n, tr, wiz_buttons
+from tests.test_wizard import DECISION, I18N, LEARNED, Walker, draft_of, individual_ru, prompt_n, wiz_buttons
 
 #: How often a direct reply is tried before it counts as failed (bot.services.sender.RetryAfterMiddleware).
 REPLY_TRIES = 3
@@ -104,7 +104,8 @@ async def test_a_button_step_whose_reply_failed_is_never_left_silent(fake, db_pa
 
 async def test_a_tracking_question_whose_reply_failed_is_asked_again_too(fake, db_path, no_unhandled):
     """The same guard for the tracking form: a retyped registration date must not become the number."""
-    from tests.test_tracking import START, cases_of, tr as ttr
+    from tests.test_tracking import START, cases_of
+    from tests.test_tracking import tr as ttr
 
     u = fake.user(1204, "Ольга", language_code="ru")
     async with running_bot(fake, db_path, clock=FakeClock(START)) as app:
@@ -163,7 +164,7 @@ async def test_talk_to_a_person_is_answered_at_once_while_the_group_is_at_its_li
 # ----------------------------------------------------------------------------------- (3) Telegram's limits
 
 async def test_every_outgoing_text_is_checked_against_telegrams_limits_in_one_place(fake, db_path, no_unhandled):
-    user = fake.user(1401, "Ольга", language_code="ru")
+    fake.user(1401, "Ольга", language_code="ru")
     async with running_bot(fake, db_path) as app:
         bot = app.bot
         await bot.send_message(1401, "Ә" * 5000)  # too long: cut, with a mark, instead of refused

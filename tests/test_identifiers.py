@@ -147,8 +147,8 @@ def test_bin_sixth_digit_is_the_subdivision(sixth: str) -> None:
 
 
 def test_every_reason_is_explained_in_both_languages() -> None:
-    from bot.services.i18n import build_i18n
     from bot.domain.identifiers import REASONS
+    from bot.services.i18n import build_i18n
     from handlers.complaint.steps import iin_reason
 
     i18n = build_i18n()

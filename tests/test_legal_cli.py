@@ -13,8 +13,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.domain.deadlines import compute, registration_date
-from bot.legal_cli import main
 from bot.domain.workdays import default_calendar
+from bot.legal_cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 CAL = default_calendar()

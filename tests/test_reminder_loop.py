@@ -9,13 +9,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.domain.clock import FakeClock
 from bot.config import Settings
-from bot.services.i18n import build_i18n
+from bot.domain.clock import FakeClock
+from bot.domain.workdays import default_calendar
 from bot.services.cases import CaseService
+from bot.services.i18n import build_i18n
 from bot.services.reminders import ReminderService
 from bot.services.sender import Sender
-from bot.domain.workdays import default_calendar
 from storage.calendar import CalendarRepo
 from storage.cases import CasesRepo, RemindersRepo
 from storage.db import Database

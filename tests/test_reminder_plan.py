@@ -9,9 +9,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.domain.deadlines import compute
-from bot.services.i18n import build_i18n, translator
 from bot.domain.reminders import KINDS, is_allowed, next_allowed, plan_case, render_reminder
 from bot.domain.workdays import default_calendar
+from bot.services.i18n import build_i18n, translator
 
 TZ = ZoneInfo("Asia/Almaty")
 START, END = time(9, 0), time(20, 0)

@@ -13,8 +13,8 @@ from babel.dates import format_date
 from bot.domain.clock import FakeClock
 from bot.domain.complaint import Complaint
 from bot.domain.deadlines import compute
-from bot.services.i18n import build_i18n
 from bot.domain.workdays import default_calendar
+from bot.services.i18n import build_i18n
 from handlers.tracking.callbacks import TrkCb, TrkWizCb
 from storage.complaints import ComplaintsRepo
 from tests.fakeapi import BotMessage, FakeUser

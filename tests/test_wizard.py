@@ -11,8 +11,8 @@ from bot.domain.documents import document_text
 from bot.services.i18n import build_i18n
 from handlers.complaint.callbacks import WizCb
 from tests.fakeapi import BotMessage, FakeUser
-from tests.test_documents import pdf_text
 from tests.harness import running_bot
+from tests.test_documents import pdf_text
 
 I18N = build_i18n("ru")
 TODAY = datetime.now(ZoneInfo("Asia/Almaty")).date()

@@ -22,6 +22,6 @@ class FakeClock(Clock):
     def set(self, moment: datetime) -> None:
         self._now = moment.astimezone(timezone.utc)
 
-    def advance(self, **delta) -> datetime:
+    def advance(self, **delta: float) -> datetime:
         self._now += timedelta(**delta)
         return self._now

@@ -28,6 +28,7 @@ from bot.domain.entities import (
     OPEN_TICKET_STATUSES,
     Case,
     Ticket,
+    TicketStatus,
 )
 from bot.domain.text import N_, Gettext, NGettext, escape
 
@@ -167,6 +168,9 @@ def _cut(text: str | None, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+DateFormat = Callable[[date], str]
+
+
 def render_card(
     ticket: Ticket,
     gettext: Gettext,
@@ -178,85 +182,105 @@ def render_card(
     case: Case | None = None,
     deadlines: Deadlines | None = None,
     filing_limit: date | None = None,
-    fmt_date: Callable[[date], str] = lambda d: d.strftime("%d.%m.%Y"),
+    fmt_date: DateFormat = lambda d: d.strftime("%d.%m.%Y"),
     ngettext: NGettext | None = None,
 ) -> str:
     """The ticket card for the operators' chat (at most ~3,500 characters)."""
     _ = gettext
-    ngettext = ngettext or _plural_of(gettext)
-    lines = [
-        "🎫 <b>" + _("Ticket №{id}").format(id=ticket.id) + "</b> · " + escape(_(STATUS_LABELS.get(ticket.status, ticket.status))),
+    lines = _card_head(ticket, _, citizen_name, assignee_name)
+    if complaint is not None:
+        lines += _complaint_lines(complaint, complaint_number, _, fmt_date, filing_limit)
+    if case is not None:
+        lines += _case_lines(case, deadlines, _, ngettext or _plural_of(gettext), fmt_date)
+    return "\n".join(lines + _outcome_lines(ticket, _))
+
+
+def _card_head(ticket: Ticket, _: Gettext, citizen_name: str | None, assignee_name: str | None) -> list[str]:
+    status = escape(_(STATUS_LABELS.get(ticket.status, ticket.status)))
+    return [
+        "🎫 <b>" + _("Ticket №{id}").format(id=ticket.id) + "</b> · " + status,
         _("Source: {source}").format(source=escape(_(SOURCE_LABELS.get(ticket.source, ticket.source)))),
         _("Citizen: {name} (id {id}), language: {lang}").format(
-            name=escape(citizen_name or "—"), id=ticket.user_id, lang=escape(_(LANGUAGE_LABELS.get(ticket.language, ticket.language)))),
+            name=escape(citizen_name or "—"), id=ticket.user_id,
+            lang=escape(_(LANGUAGE_LABELS.get(ticket.language, ticket.language)))),
         _("Assignee: {name}").format(name=escape(assignee_name) if assignee_name else _("nobody yet")),
     ]
-    if complaint is not None:
-        c = complaint
-        lines.append("")
-        lines.append("📝 <b>" + _("Complaint {number}").format(number=escape(complaint_number or "—")) + "</b>")
-        grounds = grounds_label(c.grounds, _) if c.grounds else "—"
-        if c.grounds == "other" and c.grounds_other_text:
-            grounds += f": {_cut(c.grounds_other_text, 200)}"
-        lines.append(_("Grounds: {value}").format(value=escape(grounds)))
-        recipient = recipient_label(c.recipient_kind, _) if c.recipient_kind else "—"
-        if c.recipient_name:
-            recipient += f" ({_cut(c.recipient_name, 150)})"
-        lines.append(_("Addressed to: {value}").format(value=escape(recipient)))
-        who = c.org_name if c.is_legal_entity and c.org_name else c.full_name()
-        if who:
-            lines.append(_("Applicant: {value}").format(value=escape(_cut(who, 150))))
-        contact = ", ".join(x for x in (c.phone, c.email) if x)
-        if contact:
-            lines.append(_("Contact: {value}").format(value=escape(contact)))
-        for label, value, limit in (
-            (_("Service: {value}"), c.service_name, 200),
-            (_("Organisation: {value}"), c.organisation, 200),
-            (_("Officials: {value}"), c.officials, 200),
-            (_("What happened: {value}"), c.description, 900),
-            (_("Demands: {value}"), c.demands, 500),
-        ):
-            if value:
-                lines.append(label.format(value=escape(_cut(value, limit))))
-        if c.decision_date:
-            lines.append(_("Decision or action of: {date}").format(date=fmt_date(c.decision_date)))
-        if c.learned_date:
-            lines.append(_("Learned of it on: {date}").format(date=fmt_date(c.learned_date)))
-        if filing_limit:
-            lines.append(_("3-month filing limit: {date}").format(date=fmt_date(filing_limit)))
-        if c.attachments:
-            lines.append(_("Attachments ({n}):").format(n=len(c.attachments)))
-            for i, a in enumerate(c.attachments[:10], 1):
-                lines.append(f"{i}. {escape(attachment_kind_label(a.kind, _))}: {escape(_cut(a.name, 80))}")
-        else:
-            lines.append(_("Attachments: none"))
-    if case is not None:
-        lines.append("")
-        lines.append("📌 " + _("Registered: № {number} of {date}, {recipient}").format(
-            number=escape(case.reg_number or "—"), date=fmt_date(case.registered_on),
-            recipient=escape(recipient_label(case.recipient_kind, _))))
-        if deadlines is not None:
-            if deadlines.forwarding_due:
-                lines.append(_("Forwarding due: {date}").format(date=fmt_date(deadlines.forwarding_due)))
-            if deadlines.extended_by:
-                lines.append(ngettext("Review due: {date} (extended by {days} working day from {original})",
-                                      "Review due: {date} (extended by {days} working days from {original})",
-                                      deadlines.extended_by).format(
-                    date=fmt_date(deadlines.review_due), days=deadlines.extended_by,
-                    original=fmt_date(deadlines.original_review_due)))
-            else:
-                lines.append(_("Review due: {date}").format(date=fmt_date(deadlines.review_due)))
-            if deadlines.provisional:
-                lines.append(_("(provisional: the calendar for that year is not verified)"))
+
+
+def _complaint_lines(c: Complaint, number: str | None, _: Gettext, fmt_date: DateFormat,
+                     filing_limit: date | None) -> list[str]:
+    lines = ["", "📝 <b>" + _("Complaint {number}").format(number=escape(number or "—")) + "</b>"]
+    grounds = grounds_label(c.grounds, _) if c.grounds else "—"
+    if c.grounds == "other" and c.grounds_other_text:
+        grounds += f": {_cut(c.grounds_other_text, 200)}"
+    lines.append(_("Grounds: {value}").format(value=escape(grounds)))
+    recipient = recipient_label(c.recipient_kind, _) if c.recipient_kind else "—"
+    if c.recipient_name:
+        recipient += f" ({_cut(c.recipient_name, 150)})"
+    lines.append(_("Addressed to: {value}").format(value=escape(recipient)))
+    who = c.org_name if c.is_legal_entity and c.org_name else c.full_name()
+    contact = ", ".join(x for x in (c.phone, c.email) if x)
+    for label, value, limit in (
+        (_("Applicant: {value}"), who, 150),
+        (_("Contact: {value}"), contact, 0),
+        (_("Service: {value}"), c.service_name, 200),
+        (_("Organisation: {value}"), c.organisation, 200),
+        (_("Officials: {value}"), c.officials, 200),
+        (_("What happened: {value}"), c.description, 900),
+        (_("Demands: {value}"), c.demands, 500),
+    ):
+        if value:
+            lines.append(label.format(value=escape(_cut(value, limit) if limit else value)))
+    for label, day in (
+        (_("Decision or action of: {date}"), c.decision_date),
+        (_("Learned of it on: {date}"), c.learned_date),
+        (_("3-month filing limit: {date}"), filing_limit),
+    ):
+        if day:
+            lines.append(label.format(date=fmt_date(day)))
+    return lines + _attachment_lines(c, _)
+
+
+def _attachment_lines(c: Complaint, _: Gettext) -> list[str]:
+    if not c.attachments:
+        return [_("Attachments: none")]
+    return [_("Attachments ({n}):").format(n=len(c.attachments))] + [
+        f"{i}. {escape(attachment_kind_label(a.kind, _))}: {escape(_cut(a.name, 80))}"
+        for i, a in enumerate(c.attachments[:10], 1)]
+
+
+def _case_lines(case: Case, deadlines: Deadlines | None, _: Gettext, ngettext: NGettext,
+                fmt_date: DateFormat) -> list[str]:
+    lines = ["", "📌 " + _("Registered: № {number} of {date}, {recipient}").format(
+        number=escape(case.reg_number or "—"), date=fmt_date(case.registered_on),
+        recipient=escape(recipient_label(case.recipient_kind, _)))]
+    if deadlines is None:
+        return lines
+    if deadlines.forwarding_due:
+        lines.append(_("Forwarding due: {date}").format(date=fmt_date(deadlines.forwarding_due)))
+    if deadlines.extended_by:
+        lines.append(ngettext("Review due: {date} (extended by {days} working day from {original})",
+                              "Review due: {date} (extended by {days} working days from {original})",
+                              deadlines.extended_by).format(
+            date=fmt_date(deadlines.review_due), days=deadlines.extended_by,
+            original=fmt_date(deadlines.original_review_due)))
+    else:
+        lines.append(_("Review due: {date}").format(date=fmt_date(deadlines.review_due)))
+    if deadlines.provisional:
+        lines.append(_("(provisional: the calendar for that year is not verified)"))
+    return lines
+
+
+def _outcome_lines(ticket: Ticket, _: Gettext) -> list[str]:
+    lines = []
     if ticket.result:
-        label = _("Reason") if ticket.status == "rejected" else _("Result")
-        lines.append("")
-        lines.append(f"{escape(label)}: {escape(_cut(ticket.result, 500))}")
+        label = _("Reason") if ticket.status == TicketStatus.REJECTED else _("Result")
+        lines += ["", f"{escape(label)}: {escape(_cut(ticket.result, 500))}"]
     if ticket.rating:
         lines.append(_("Citizen's rating: {n}/5").format(n=ticket.rating))
     if ticket.disagreed:
         lines.append(_("The citizen disagrees with the result."))
-    return "\n".join(lines)
+    return lines
 
 
 # ----------------------------------------------------------------------------------- SLA
@@ -309,13 +333,12 @@ def compute_stats(tickets: Iterable[TicketFacts], today: date, cal: WorkCalendar
     items = list(tickets)
     open_ = [t for t in items if t.status in OPEN]
     overdue = [t for t in open_ if t.review_due is not None and today > t.review_due]
-    resolved = [t for t in items if t.status == "resolved" and t.closed_on is not None]
+    closed = [(t, t.closed_on) for t in items if t.status == "resolved" and t.closed_on is not None]
+    resolved = [t for t, _closed_on in closed]
     rejected = [t for t in items if t.status == "rejected"]
-    days = [cal.working_days_between(t.opened_on, t.closed_on) for t in resolved]
-    in_time = 0
-    for t in resolved:
-        due = t.review_due or cal.add_working_days(t.opened_on, DESK_TARGET_DAYS)
-        in_time += t.closed_on <= due  # type: ignore[operator]
+    days = [cal.working_days_between(t.opened_on, closed_on) for t, closed_on in closed]
+    in_time = sum(closed_on <= (t.review_due or cal.add_working_days(t.opened_on, DESK_TARGET_DAYS))
+                  for t, closed_on in closed)
     rated = [t.rating for t in items if t.rating]
     return DeskStats(
         total=len(items),

@@ -16,7 +16,8 @@ from __future__ import annotations
 import io
 import re
 from dataclasses import dataclass
-from typing import Union
+from datetime import date
+from typing import Any, Union
 
 import fontpkg_pt_serif
 from docx import Document
@@ -100,11 +101,11 @@ class Layout:
         return LANGUAGE_TAGS.get(self.lang, self.lang)
 
 
-def _date(d) -> str:
+def _date(d: date | None) -> str:
     return d.strftime("%d.%m.%Y") if d else ""
 
 
-def _p(text: str = "", *, bold: bool = False, italic: bool = False, **kw) -> Para:
+def _p(text: str = "", *, bold: bool = False, italic: bool = False, **kw: Any) -> Para:
     return Para((Run(text, bold=bold, italic=italic),) if text else (), **kw)
 
 
@@ -262,7 +263,7 @@ def layout(complaint: Complaint, *, number: str, gettext: Gettext, lang: str | N
 _DOCX_ALIGN = {"left": None, "center": WD_ALIGN_PARAGRAPH.CENTER, "justify": WD_ALIGN_PARAGRAPH.JUSTIFY}
 
 
-def _child(parent, tag: str):
+def _child(parent: Any, tag: str) -> Any:
     element = parent.find(qn(tag))
     if element is None:
         element = parent.makeelement(qn(tag), {})
@@ -270,7 +271,7 @@ def _child(parent, tag: str):
     return element
 
 
-def _set_font_and_language(document, language_tag: str) -> None:
+def _set_font_and_language(document: Any, language_tag: str) -> None:
     """Times New Roman 12 and the document's language (w:lang), in the Normal style and the defaults."""
     style = document.styles["Normal"]
     style.font.name = FONT_NAME
@@ -289,7 +290,7 @@ def _set_font_and_language(document, language_tag: str) -> None:
             lang.set(qn(attr), language_tag)
 
 
-def _docx_para(doc, block: Para, *, keep_with_next: bool = False, keep_together: bool = False) -> None:
+def _docx_para(doc: Any, block: Para, *, keep_with_next: bool = False, keep_together: bool = False) -> None:
     p = doc.add_paragraph()
     for r in block.runs:
         run = p.add_run(r.text)
@@ -312,7 +313,7 @@ def _docx_para(doc, block: Para, *, keep_with_next: bool = False, keep_together:
         fmt.keep_together = True
 
 
-def _docx_facts(doc, block: Facts) -> None:
+def _docx_facts(doc: Any, block: Facts) -> None:
     table = doc.add_table(rows=0, cols=2)
     table.style = "Table Grid"
     table.alignment = WD_TABLE_ALIGNMENT.CENTER
@@ -446,9 +447,10 @@ def render_pdf(complaint: Complaint, *, number: str, gettext: Gettext, lang: str
     i = 0
     while i < len(blocks):
         # The demands, the attachments, the date and the signature on one page; a heading with what follows it.
+        block = blocks[i]
         if i == lay.keep_from:
             group = blocks[i:]
-        elif isinstance(blocks[i], Para) and blocks[i].keep_with_next:
+        elif isinstance(block, Para) and block.keep_with_next:
             group = blocks[i : i + 2]
         else:
             group = blocks[i : i + 1]
@@ -485,7 +487,7 @@ def document_text(docx_bytes: bytes) -> str:
     doc = Document(io.BytesIO(docx_bytes))
     lines: list[str] = []
 
-    def walk(block) -> None:
+    def walk(block: Any) -> None:
         if isinstance(block, Paragraph):
             lines.append(block.text)
         elif isinstance(block, Table):

@@ -76,7 +76,7 @@ def check_digit(first11: str) -> int | None:
         raise ValueError("first11 must be 11 ASCII digits")
     digits = [int(c) for c in first11]
     for weights in (_WEIGHTS_1, _WEIGHTS_2):
-        s = sum(d * w for d, w in zip(digits, weights)) % 11
+        s = sum(d * w for d, w in zip(digits, weights, strict=True)) % 11
         if s != 10:
             return s
     return None

@@ -10,7 +10,7 @@ __all__ = ["DEFAULT_LANGUAGE", "LANGUAGES", "Gettext", "Lang", "NGettext", "N_",
 
 #: The bot's languages: Kazakh and Russian, in the order they are shown and asked about.
 Lang = Literal["kk", "ru"]
-LANGUAGES: tuple[Lang, ...] = ("kk", "ru")
+LANGUAGES: tuple[str, ...] = ("kk", "ru")
 DEFAULT_LANGUAGE: Lang = "ru"
 
 #: A gettext bound to one language, and an ngettext (``ngettext(singular, plural, n)``).

@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 
@@ -155,7 +155,48 @@ class _Year:
     labels: tuple[tuple[date, str], ...]  # all holidays incl. weekend ones, for workalendar's holidays()
 
 
-class KzCalendar(Calendar):
+def _religious_days(year: int, overrides: list[Override]) -> list[tuple[date, str]]:
+    """Religious days off (not carried over): Orthodox Christmas, and Kurban Ait as an operator recorded it."""
+    religious: list[tuple[date, str]] = []
+    if year >= 2006:
+        religious.append((date(year, 1, 7), "orthodox_christmas"))
+    kurban = [o for o in overrides if o.kind == KURBAN_AIT]
+    if kurban:
+        religious.append((kurban[-1].day, "kurban_ait"))  # the last one given wins (operator correction)
+    return religious
+
+
+def _carry_over(year: int, off: dict[date, str], labels: list[tuple[date, str]]) -> None:
+    """A state holiday on a weekend moves, day by day, onto the next weekday that is not already off."""
+    for day, _reason in state_holidays(year):
+        if day.weekday() in _WEEKEND:
+            target = day + _ONE_DAY
+            while target.weekday() in _WEEKEND or target in off:
+                target += _ONE_DAY
+            off[target] = "carry_over"
+            labels.append((target, "carry_over"))
+
+
+def _apply_overrides(overrides: list[Override], off: dict[date, str],
+                     labels: list[tuple[date, str]]) -> dict[date, str]:
+    """Transfers and other recorded days: returns the weekend days that are working days."""
+    work: dict[date, str] = {}
+    for o in overrides:
+        if o.kind == KURBAN_AIT:
+            continue
+        if o.working:
+            off.pop(o.day, None)
+            if o.day.weekday() in _WEEKEND:
+                work[o.day] = o.reason
+        else:
+            work.pop(o.day, None)
+            if o.day.weekday() not in _WEEKEND:
+                off[o.day] = o.reason
+                labels.append((o.day, o.reason))
+    return work
+
+
+class KzCalendar(Calendar):  # type: ignore[misc]  # workalendar ships no type hints: its Calendar is Any
     """Kazakhstan working days: statutory rules + yearly facts + operator overrides.
 
     Per-year sets are computed once and cached, so ``is_working_day`` is a dict lookup.
@@ -191,45 +232,14 @@ class KzCalendar(Calendar):
 
     def _compute_year(self, year: int) -> _Year:
         overrides = self._by_year.get(year, [])
-        labels: list[tuple[date, str]] = list(state_holidays(year))
+        labels: list[tuple[date, str]] = list(state_holidays(year)) + _religious_days(year, overrides)
         off: dict[date, str] = {}
         for day, reason in labels:
             if day.weekday() not in _WEEKEND:
                 off.setdefault(day, reason)
-        # Religious days off: not carried over.
-        religious: list[tuple[date, str]] = []
-        if year >= 2006:
-            religious.append((date(year, 1, 7), "orthodox_christmas"))
-        kurban = [o for o in overrides if o.kind == KURBAN_AIT]
-        if kurban:
-            religious.append((kurban[-1].day, "kurban_ait"))  # the last one given wins (operator correction)
-        for day, reason in religious:
-            labels.append((day, reason))
-            if day.weekday() not in _WEEKEND:
-                off.setdefault(day, reason)
-        # Weekend carry-over, day by day, onto the next weekday that is not already off.
         if year >= 2002:
-            for day, _reason in state_holidays(year):
-                if day.weekday() in _WEEKEND:
-                    target = day + _ONE_DAY
-                    while target.weekday() in _WEEKEND or target in off:
-                        target += _ONE_DAY
-                    off[target] = "carry_over"
-                    labels.append((target, "carry_over"))
-        # Transfers and other overrides.
-        work: dict[date, str] = {}
-        for o in overrides:
-            if o.kind == KURBAN_AIT:
-                continue
-            if o.working:
-                off.pop(o.day, None)
-                if o.day.weekday() in _WEEKEND:
-                    work[o.day] = o.reason
-            else:
-                work.pop(o.day, None)
-                if o.day.weekday() not in _WEEKEND:
-                    off[o.day] = o.reason
-                    labels.append((o.day, o.reason))
+            _carry_over(year, off, labels)
+        work = _apply_overrides(overrides, off, labels)
         labels = [(d, r) for d, r in labels if d not in work and (d.weekday() in _WEEKEND or d in off)]
         return _Year(off=off, work=work, labels=tuple(sorted(set(labels))))
 
@@ -238,7 +248,8 @@ class KzCalendar(Calendar):
         """All non-working holidays of ``year`` (weekend ones included) labelled with reason keys."""
         return list(self._year(year).labels)
 
-    def is_working_day(self, day, extra_working_days=None, extra_holidays=None) -> bool:  # type: ignore[override]
+    def is_working_day(self, day: date | datetime, extra_working_days: Iterable[date] | None = None,
+                       extra_holidays: Iterable[date] | None = None) -> bool:
         if type(day) is not date:
             day = cleaned_date(day)
         if extra_working_days and day in {cleaned_date(d) for d in extra_working_days}:
@@ -250,10 +261,12 @@ class KzCalendar(Calendar):
             return day in info.work
         return day not in info.off
 
-    def add_working_days(self, day, delta, extra_working_days=None, extra_holidays=None, keep_datetime=False):  # type: ignore[override]
+    def add_working_days(self, day: date, delta: int, extra_working_days: Iterable[date] | None = None,
+                         extra_holidays: Iterable[date] | None = None, keep_datetime: bool = False) -> date:
         """Add ``delta`` working days: day 1 is the first working day after ``day`` (negative goes back)."""
         if extra_working_days or extra_holidays or keep_datetime or type(day) is not date:
-            return super().add_working_days(day, delta, extra_working_days, extra_holidays, keep_datetime)
+            moved: date = super().add_working_days(day, delta, extra_working_days, extra_holidays, keep_datetime)
+            return moved
         step = _ONE_DAY if delta >= 0 else -_ONE_DAY
         remaining = abs(delta)
         while remaining:

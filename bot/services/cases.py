@@ -91,7 +91,7 @@ class CaseService:
             try:
                 await self.replan(case_id)
                 n += 1
-            except Exception as exc:  # noqa: BLE001 - one bad case must not stop the others
+            except Exception as exc:  # one bad case must not stop the others
                 log.warning("re-planning case %s failed: %s", case_id, type(exc).__name__)
         return n
 

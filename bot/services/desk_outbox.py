@@ -115,7 +115,7 @@ class DeskOutbox:
                 pause = await self.drain()
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # noqa: BLE001 - the pump must outlive a bad row or a busy database
+            except Exception as exc:  # the pump must outlive a bad row or a busy database
                 log.exception("desk outbox: pass failed: %s", type(exc).__name__)
                 pause = 5.0
             try:

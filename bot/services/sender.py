@@ -136,7 +136,7 @@ class Sender:
         backoff_max: float = 30.0,
         max_retry_after_wait: float = 60.0,
         max_retry_after_total: float = 300.0,
-        request_timeout: float | None = 30.0,
+        request_timeout: int | None = 30,
     ) -> None:
         self.bot = bot
         self.on_forbidden = on_forbidden

@@ -159,7 +159,7 @@ async def on_rate(query: CallbackQuery, callback_data: RateCb, lang: str, desk: 
     if updated is None:
         return
     await desk.queue_refresh(updated)
-    if query.message is not None:
+    if isinstance(query.message, Message):  # (one too old to edit has no keyboard to change)
         try:
             await query.message.edit_reply_markup(reply_markup=rating_keyboard(updated))
         except Exception:  # the keyboard is cosmetic

@@ -12,6 +12,7 @@ from datetime import date
 
 from aiogram import Bot, F, Router
 from aiogram.filters import Command
+from aiogram.filters.callback_data import CallbackQueryFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InaccessibleMessage, Message
 from aiogram.utils.i18n import gettext as _
@@ -31,7 +32,7 @@ async def stale_button(query: CallbackQuery) -> None:
     await query.answer(_(NOT_VALID))
 
 
-def _on(*actions: TrkAction) -> object:
+def _on(*actions: TrkAction) -> CallbackQueryFilter:
     return TrkCb.filter(F.a.in_(set(actions)))
 
 

@@ -31,7 +31,6 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     quiet_hours_start: time = time(9, 0)
     quiet_hours_end: time = time(20, 0)
-    workday_end: time = time(18, 0)
     reminder_interval_seconds: float = Field(default=30.0, gt=0)
     draft_ttl_days: int = Field(default=30, gt=0)
 

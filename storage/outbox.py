@@ -1,5 +1,5 @@
 """The desk's outbox (migration 0005): posts for the operators' chat, queued by citizens' updates and posted
-in order by one pump (handlers/operators/outbox.py)."""
+in order by one pump (bot/services/desk_outbox.py)."""
 
 from __future__ import annotations
 

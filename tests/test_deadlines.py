@@ -1,4 +1,4 @@
-"""Deadline engine: worked examples (CALENDAR.md, LEGAL.md §3-§4), registration, extension, properties."""
+"""Deadline engine: worked examples (docs/calendar.md; docs/legal.md, 'Forwarding, extension, notice' and 'Counting terms'), registration, extension, properties."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ CAL = default_calendar()
 ALMATY = ZoneInfo("Asia/Almaty")
 D = date.fromisoformat
 
-# CALENDAR.md "Worked deadlines": start, +5, +10, +15 (None = not given).
+# docs/calendar.md, 'Worked deadlines': start, +5, +10, +15 (None = not given).
 WORKED = [
     ("2025-03-19", "2025-03-31", "2025-04-07", "2025-04-14"),
     ("2025-12-12", "2025-12-22", "2025-12-29", "2026-01-08"),
@@ -76,7 +76,7 @@ def test_legal_md_example_and_provisional_2027() -> None:
 
 
 def test_registered_on_a_day_off_counts_from_the_next_working_day() -> None:
-    # LEGAL.md §4: Saturday 15.11.2025 -> registered Monday 17.11.2025, day 1 is Tuesday, due Monday 24.11.
+    # docs/legal.md, 'Counting terms': Saturday 15.11.2025 -> registered Monday 17.11.2025, day 1 is Tuesday, due Monday 24.11.
     for day in (date(2025, 11, 15), date(2025, 11, 16)):
         r = compute("provider", day, CAL)
         assert r.registered == date(2025, 11, 17)

@@ -198,7 +198,7 @@ def test_individual_in_russian_without_iin(ru):
     lines = text.split("\n")
     assert "Жалоба" in lines
     assert "Шағым" not in text
-    # no IIN: the identity document instead (LEGAL.md §5)
+    # no IIN: the identity document instead (docs/legal.md, 'What a complaint contains')
     assert "ИИН" not in text
     for label in ("Документ, удостоверяющий личность: Паспорт иностранного гражданина", "Номер документа: FA 1234567",
                   "Дата выдачи: 20.05.2019", "Кем выдан: МВД Республики Узбекистан"):
@@ -365,7 +365,7 @@ def test_pdf_filename():
     assert document_filename(NUMBER, "ru", "pdf") == "SH-2026-000123_zhaloba.pdf"
 
 
-# ------------------------------------------------------------------------------ the page (LEGAL.md §5)
+# ------------------------------------------------------------------------------ the page (docs/legal.md, 'What a complaint contains')
 
 A4_PT = (595.28, 841.89)
 

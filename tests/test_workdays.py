@@ -1,4 +1,4 @@
-"""Kazakhstan working-day calendar: golden table (shared/CALENDAR.md), holidays.KZ cross-check, properties."""
+"""Kazakhstan working-day calendar: golden table (docs/calendar.md, 'The resulting table'), holidays.KZ cross-check, properties."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ CAL = default_calendar()
 
 
 def _d(year: int, spec: str) -> list[date]:
-    """'Jan 1, 2; Mar 8' -> dates (the notation of CALENDAR.md's table)."""
+    """'Jan 1, 2; Mar 8' -> dates (the notation of docs/calendar.md's table)."""
     months = {m: i for i, m in enumerate("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(), 1)}
     out: list[date] = []
     for group in filter(None, (g.strip() for g in spec.split(";"))):
@@ -33,7 +33,7 @@ def _d(year: int, spec: str) -> list[date]:
     return out
 
 
-# CALENDAR.md "The resulting table", copied verbatim (markers * and † kept, then stripped).
+# docs/calendar.md, 'The resulting table', copied verbatim (markers * and † kept, then stripped).
 GOLDEN_OFF = {
     2024: "Jan 1, 2; Mar 8, 21, 22, 25*; May 1, 7, 8†, 9; Jul 8*; Aug 30; Oct 25; Dec 16",
     2025: "Jan 1, 2, 3†, 7; Mar 10*, 21, 24*, 25*; May 1, 7, 9; Jun 6; Jul 7*; Sep 1*; Oct 27*; Dec 16",

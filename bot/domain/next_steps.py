@@ -1,4 +1,4 @@
-"""What a person can still do once the review of a complaint is over (LEGAL.md §3). Pure: no aiogram, no I/O,
+"""What a person can still do once the review of a complaint is over (docs/legal.md, 'Forwarding, extension, notice'). Pure: no aiogram, no I/O,
 no clock; texts go through the gettext passed in.
 
 Two situations:

@@ -9,12 +9,12 @@ Kinds (all for the citizen who filed the complaint):
 * ``review_due_soon``       one working day before the review is due.
 * ``review_due_today``      on the day the review is due.
 * ``review_missed``         the working day after the due day: a complaint not reviewed in time is
-                             inaction, which can be appealed (LEGAL.md §3); what is still open, each with
+                             inaction, which can be appealed (docs/legal.md, 'Forwarding, extension, notice'); what is still open, each with
                              its last day or, once passed, that it can be restored (bot.domain.next_steps).
 
 Every reminder goes out at ``send_at`` local time on its day, moved into the allowed hours
 (``quiet_start``..``quiet_end`` local, 09:00-20:00 by default) by :func:`next_allowed`.
-When the person is told about their own deadlines, the earlier reading is used (LEGAL.md §4).
+When the person is told about their own deadlines, the earlier reading is used (docs/legal.md, 'Counting terms').
 """
 
 from __future__ import annotations

@@ -2,8 +2,8 @@
 
 Statutory rules live in code (Law "On holidays in the Republic of Kazakhstan" art. 5, Labour Code
 arts. 84-85); facts that change every year (transfers by order, the first day of Kurban Ait, the list of
-verified years) live in ``bot/data/calendar_kz.json``; operators can add more as :class:`Override` objects.
-See ``shared/CALENDAR.md``.
+verified years) live in ``bot/domain/data/calendar_kz.json``; operators can add more as :class:`Override` objects.
+See docs/calendar.md ('Rules', and 'Keeping it current' for a new year).
 
 Rules:
 
@@ -100,7 +100,7 @@ def _parse_day(value: str, what: str) -> date:
 
 
 def load_facts(path: str | Path | None = None) -> CalendarFacts:
-    """Read the yearly facts (``bot/data/calendar_kz.json`` by default). Raises ``ValueError`` on bad data."""
+    """Read the yearly facts (``bot/domain/data/calendar_kz.json`` by default). Raises ``ValueError`` on bad data."""
     raw = json.loads(Path(path or DATA_PATH).read_text(encoding="utf-8"))
     overrides: list[Override] = []
     for item in raw.get("transfers", []):

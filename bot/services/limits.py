@@ -5,7 +5,7 @@ do not count, ``&lt;`` is one character, an emoji outside the BMP is two. Cuttin
 of characters can leave ``<b`` or an unclosed ``<b>``, which Telegram refuses with 400 ("can't parse
 entities"): :func:`fit_html` cuts the visible text instead, marks the cut with "…" and closes the open tags.
 
-Pure functions on strings; no aiogram (the session middleware that applies them lives in bot/sender.py).
+Pure functions on strings; no aiogram (the session middleware that applies them lives in bot/services/sender.py).
 """
 
 from __future__ import annotations

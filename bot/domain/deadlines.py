@@ -270,6 +270,50 @@ def compute(
       (``review_due``), the further complaint's months from the first day of the body's inaction
       (``escalate_from``).
     """
+    recipient = _checked(recipient, registered, extended_by, extended_on, answered_on)
+    # A complaint that arrived on a non-working day is registered on the next working day (APPK art. 64 p. 3),
+    # whatever day the talon or the operator names; day 1 of every term follows that day
+    # (docs/legal.md, 'Counting terms').
+    given = registered
+    registered = cal.working_day_on_or_after(registered)
+    items: list[DeadlineItem] = [DeadlineItem("registered", registered, "appk_64_3_registration")]
+    review = _review(recipient, registered, cal, extended_by, extended_on, forwarded_via_provider, items)
+    filing_limit: date | None = None
+    missed: bool | None = None
+    if learned_on is not None:
+        filing_limit = filing_limit_from(learned_on, cal)
+        missed = registered > filing_limit
+        items.append(DeadlineItem("filing_limit", filing_limit, "appk_92_filing_limit"))
+
+    items.sort(key=lambda i: (i.day, _RANK[i.key]))
+    # Every calendar lookup happened between the given registration day and the latest item.
+    used = [given] + [i.day for i in items]
+    return Deadlines(
+        recipient=recipient,
+        registered=registered,
+        review_term=REVIEW_TERMS[recipient],
+        review_due=review.due,
+        escalate_from=review.escalate_from,
+        original_review_due=review.original_due,
+        forwarding_due=review.forwarding_due,
+        extended_by=extended_by,
+        extended_on=review.extended_on,
+        extension_notice_due=review.notice_due,
+        learned_on=learned_on,
+        filing_limit=filing_limit,
+        filing_limit_missed=missed,
+        provisional=cal.is_provisional(*used),
+        items=tuple(items),
+        answered_on=answered_on,
+        court_until=_limit(court_limit_from, answered_on or review.due, COURT_BASIS, cal),
+        further_complaint_until=_limit(further_complaint_limit_from, answered_on or review.escalate_from,
+                                       FURTHER_COMPLAINT_BASIS, cal),
+    )
+
+
+def _checked(recipient: Recipient | str, registered: date, extended_by: int, extended_on: date | None,
+             answered_on: date | None) -> Recipient:
+    """The recipient, once the input makes sense (else ``DeadlineError`` with the reason)."""
     try:
         recipient = Recipient(recipient)
     except ValueError as exc:
@@ -284,22 +328,29 @@ def compute(
         raise DeadlineError("extended_before_registration")
     if answered_on is not None and answered_on < registered:
         raise DeadlineError("answered_before_registration")
+    return recipient
 
-    # A complaint that arrived on a non-working day is registered on the next working day (APPK art. 64 p. 3),
-    # whatever day the talon or the operator names; day 1 of every term follows that day (docs/legal.md, 'Counting terms').
-    given = registered
-    registered = cal.working_day_on_or_after(registered)
-    term = REVIEW_TERMS[recipient]
-    items: list[DeadlineItem] = [DeadlineItem("registered", registered, "appk_64_3_registration")]
 
+@dataclass(frozen=True)
+class _Review:
+    forwarding_due: date | None
+    original_due: date
+    due: date
+    extended_on: date | None
+    notice_due: date | None
+    escalate_from: date
+
+
+def _review(recipient: Recipient, registered: date, cal: WorkCalendar, extended_by: int, extended_on: date | None,
+            forwarded: bool, items: list[DeadlineItem]) -> _Review:
+    """The review's dates (forwarding, the term, an extension and its notice, inaction), added to ``items``."""
     forwarding_due: date | None = None
     review_start = registered
-    if forwarded_via_provider:
+    if forwarded:
         forwarding_due = cal.add_working_days(registered, FORWARDING_DAYS)
         items.append(DeadlineItem("forwarding_due", forwarding_due, "appk_91_4_forwarding"))
         review_start = forwarding_due
-
-    original_due = cal.add_working_days(review_start, term)
+    original_due = cal.add_working_days(review_start, REVIEW_TERMS[recipient])
     review_due = original_due
     notice_due: date | None = None
     if extended_by:
@@ -313,38 +364,7 @@ def compute(
         items.append(DeadlineItem("review_due", review_due, REVIEW_BASIS[recipient]))
     escalate_from = review_due + timedelta(days=1)
     items.append(DeadlineItem("escalate_from", escalate_from, "review_missed_inaction"))
-
-    filing_limit: date | None = None
-    missed: bool | None = None
-    if learned_on is not None:
-        filing_limit = filing_limit_from(learned_on, cal)
-        missed = registered > filing_limit
-        items.append(DeadlineItem("filing_limit", filing_limit, "appk_92_filing_limit"))
-
-    items.sort(key=lambda i: (i.day, _RANK[i.key]))
-    # Every calendar lookup happened between the given registration day and the latest item.
-    used = [given] + [i.day for i in items]
-    return Deadlines(
-        recipient=recipient,
-        registered=registered,
-        review_term=term,
-        review_due=review_due,
-        escalate_from=escalate_from,
-        original_review_due=original_due,
-        forwarding_due=forwarding_due,
-        extended_by=extended_by,
-        extended_on=extended_on,
-        extension_notice_due=notice_due,
-        learned_on=learned_on,
-        filing_limit=filing_limit,
-        filing_limit_missed=missed,
-        provisional=cal.is_provisional(*used),
-        items=tuple(items),
-        answered_on=answered_on,
-        court_until=_limit(court_limit_from, answered_on or review_due, COURT_BASIS, cal),
-        further_complaint_until=_limit(further_complaint_limit_from, answered_on or escalate_from,
-                                       FURTHER_COMPLAINT_BASIS, cal),
-    )
+    return _Review(forwarding_due, original_due, review_due, extended_on, notice_due, escalate_from)
 
 
 def _limit(rule: Any, start: date, basis: str, cal: WorkCalendar) -> Limit:

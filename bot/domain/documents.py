@@ -191,63 +191,26 @@ def layout(complaint: Complaint, *, number: str, gettext: Gettext, lang: str | N
     _ = gettext
     c = complaint
     lang = lang or c.language or "ru"
-    blocks: list[Block] = []
-    add = blocks.append
-    indent = HEADER_INDENT_CM
-
-    # -- the addressee, alone, in the dative, top right; then who writes
-    addressee = addressee_dative(c.recipient_name or "", lang)
-    if not addressee and c.recipient_kind:
-        addressee = recipient_label(c.recipient_kind, _)
-    add(_p(addressee, indent_cm=indent))
-    add(_p())
-    for label, value in _applicant_lines(c, _):
-        add(_labelled(label, value, indent_cm=indent) if label else _p(value, indent_cm=indent))
-
-    # -- title and the complaint's one-line subject
-    add(_p())
-    add(_p(_("Complaint"), bold=True, align="center", size=14))
-    add(_p(_("I appeal against a decision, action (inaction) of the service provider in the provision of a "
-             "public service."), align="justify", first_line_cm=1.25))
-
-    # -- the facts, as a two-column table
     not_specified = _("not specified")
-    grounds = grounds_label(c.grounds or "", _) if c.grounds else not_specified
-    if c.grounds == "other" and c.grounds_other_text:
-        grounds = f"{grounds}: {c.grounds_other_text}"
-    add(Facts((
-        (_("Public service"), c.service_name or not_specified),
-        (_("Service provider"), c.organisation or not_specified),
-        (_("Date of the decision (action)"), _date(c.decision_date) or not_specified),
-        (_("Date the applicant learned of it"), _date(c.learned_date) or not_specified),
-        (_("Officials whose actions are appealed"), c.officials or not_specified),
-        (_("Grounds for the complaint"), grounds),
-    )))
-
-    # -- what happened and why, then the demands
-    add(_p())
-    add(_p(_("Circumstances and motives of the complaint"), bold=True, keep_with_next=True))
-    blocks.extend(_multiline(c.description or not_specified))
+    blocks = _header(c, _, lang) + [
+        # -- title and the complaint's one-line subject
+        _p(),
+        _p(_("Complaint"), bold=True, align="center", size=14),
+        _p(_("I appeal against a decision, action (inaction) of the service provider in the provision of a "
+             "public service."), align="justify", first_line_cm=1.25),
+        _facts(c, _, not_specified),
+        # -- what happened and why, then the demands
+        _p(),
+        _p(_("Circumstances and motives of the complaint"), bold=True, keep_with_next=True),
+        *_multiline(c.description or not_specified),
+    ]
     keep_from = len(blocks)  # from the demands on (at most ~12 lines), the text stays with the signature
-    add(_p(_("On the basis of the above, I ask:"), bold=True, keep_with_next=True))
-    blocks.extend(_multiline(c.demands or not_specified))
-
-    # -- attachments
-    add(_p(_("Attachments"), bold=True, keep_with_next=True))
-    if c.attachments:
-        for i, att in enumerate(c.attachments, 1):
-            add(_p(f"{i}. {att.name} ({attachment_kind_label(att.kind, _)})", indent_cm=0.5))
-    else:
-        add(_p(_("No attachments"), indent_cm=0.5))
-
-    # -- the date of filing, blank (the complaint is filed later), and the signature
-    add(_p())
-    add(_labelled(_("Date of filing"), _("«___» ____________ 20__")))
-    if c.is_legal_entity:
-        position = c.representative_position or ""
-        add(_labelled(_("Signatory"), f"{position} {c.representative_name or ''}".strip()))
-    add(_labelled(_("Signature"), f"{SIGNATURE_BLANK} ({c.signature_name()})"))
-
+    blocks += [
+        _p(_("On the basis of the above, I ask:"), bold=True, keep_with_next=True),
+        *_multiline(c.demands or not_specified),
+        *_attachments(c, _),
+        *_signature(c, _),
+    ]
     return Layout(
         title=f"{_('Complaint')} {number}",
         author=c.full_name() if not c.is_legal_entity else (c.org_name or ""),
@@ -256,6 +219,51 @@ def layout(complaint: Complaint, *, number: str, gettext: Gettext, lang: str | N
         footer=number,
         keep_from=keep_from,
     )
+
+
+def _header(c: Complaint, _: Gettext, lang: str) -> list[Block]:
+    """The addressee, alone, in the dative, top right; then who writes."""
+    indent = HEADER_INDENT_CM
+    addressee = addressee_dative(c.recipient_name or "", lang)
+    if not addressee and c.recipient_kind:
+        addressee = recipient_label(c.recipient_kind, _)
+    blocks: list[Block] = [_p(addressee, indent_cm=indent), _p()]
+    for label, value in _applicant_lines(c, _):
+        blocks.append(_labelled(label, value, indent_cm=indent) if label else _p(value, indent_cm=indent))
+    return blocks
+
+
+def _facts(c: Complaint, _: Gettext, not_specified: str) -> Facts:
+    """The facts, as a two-column table."""
+    grounds = grounds_label(c.grounds or "", _) if c.grounds else not_specified
+    if c.grounds == "other" and c.grounds_other_text:
+        grounds = f"{grounds}: {c.grounds_other_text}"
+    return Facts((
+        (_("Public service"), c.service_name or not_specified),
+        (_("Service provider"), c.organisation or not_specified),
+        (_("Date of the decision (action)"), _date(c.decision_date) or not_specified),
+        (_("Date the applicant learned of it"), _date(c.learned_date) or not_specified),
+        (_("Officials whose actions are appealed"), c.officials or not_specified),
+        (_("Grounds for the complaint"), grounds),
+    ))
+
+
+def _attachments(c: Complaint, _: Gettext) -> list[Block]:
+    blocks: list[Block] = [_p(_("Attachments"), bold=True, keep_with_next=True)]
+    if not c.attachments:
+        return blocks + [_p(_("No attachments"), indent_cm=0.5)]
+    return blocks + [_p(f"{i}. {att.name} ({attachment_kind_label(att.kind, _)})", indent_cm=0.5)
+                     for i, att in enumerate(c.attachments, 1)]
+
+
+def _signature(c: Complaint, _: Gettext) -> list[Block]:
+    """The date of filing, blank (the complaint is filed later), and the signature."""
+    blocks: list[Block] = [_p(), _labelled(_("Date of filing"), _("«___» ____________ 20__"))]
+    if c.is_legal_entity:
+        position = c.representative_position or ""
+        blocks.append(_labelled(_("Signatory"), f"{position} {c.representative_name or ''}".strip()))
+    blocks.append(_labelled(_("Signature"), f"{SIGNATURE_BLANK} ({c.signature_name()})"))
+    return blocks
 
 
 # ------------------------------------------------------------------------------------------ DOCX

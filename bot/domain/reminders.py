@@ -19,6 +19,7 @@ When the person is told about their own deadlines, the earlier reading is used (
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
@@ -193,47 +194,83 @@ def render_reminder(
     stale dates. ``review_missed`` needs ``cal`` (the limits of the next steps, bot.domain.next_steps) and tells which
     limits have passed by ``today`` (default: the working day after the deadline, when it is normally sent).
     """
-    from babel.dates import format_date
-
-    _ = gettext
-
-    def d(day: date) -> str:
-        return format_date(day, format="long", locale=lang)
-
-    ref = case_ref(case)
-    if kind == "forwarding_due":
-        day = deadlines.forwarding_due or deadlines.registered
-        text = _(
-            "Today, {date}, is the last day for the service provider to forward your complaint {ref} to the "
-            "body that reviews it, unless it has fully satisfied your demands. Check the status in eOtinish "
-            "or in your eGov personal account, or ask at the office where you filed it."
-        ).format(date=d(day), ref=ref)
-    elif kind == "extension_notice_due":
-        day = deadlines.extension_notice_due or deadlines.review_due
-        text = _(
-            "The review of your complaint {ref} was extended; the new deadline is {due}. You must be told "
-            "about the extension and its reasons by {date}. If you have not been told, you may mention this "
-            "in a further complaint."
-        ).format(ref=ref, due=d(deadlines.review_due), date=d(day))
-    elif kind == "review_due_soon":
-        text = _(
-            "Reminder: the answer to your complaint {ref} is due on {date}, in one working day."
-        ).format(ref=ref, date=d(deadlines.review_due))
-    elif kind == "review_due_today":
-        text = _(
-            "Today, {date}, is the last day to answer your complaint {ref}. If you receive the answer, "
-            "mark the complaint as answered so that we stop the reminders."
-        ).format(ref=ref, date=d(deadlines.review_due))
-    elif kind == "review_missed":
-        if cal is None:
-            raise ValueError("the review_missed reminder needs the calendar")
-        from bot.domain.next_steps import after_inaction, render_options
-
-        options = after_inaction(deadlines, today or cal.next_working_day(deadlines.review_due), cal)
-        head = _("The deadline for answering your complaint {ref} was {date}.").format(
-            ref=ref, date=d(deadlines.review_due))
-        note = _("This is guidance, not legal advice.")
-        text = f"{head}\n\n{render_options(options, _, lang)}\n\n<i>{note}</i>"
-    else:
+    render = _TEXTS.get(kind)
+    if render is None:
         raise ValueError(f"unknown reminder kind {kind!r}")
-    return text
+    if kind == "review_missed" and cal is None:
+        raise ValueError("the review_missed reminder needs the calendar")
+    return render(_Told(case_ref(case), deadlines, gettext, lang, cal, today))
+
+
+@dataclass(frozen=True)
+class _Told:
+    """What a reminder's text is made of."""
+
+    ref: str
+    deadlines: Deadlines
+    gettext: Gettext
+    lang: str
+    cal: WorkCalendar | None
+    today: date | None
+
+    def d(self, day: date) -> str:
+        from babel.dates import format_date
+
+        return format_date(day, format="long", locale=self.lang)
+
+
+def _forwarding_due(t: _Told) -> str:
+    _ = t.gettext
+    day = t.deadlines.forwarding_due or t.deadlines.registered
+    return _(
+        "Today, {date}, is the last day for the service provider to forward your complaint {ref} to the "
+        "body that reviews it, unless it has fully satisfied your demands. Check the status in eOtinish "
+        "or in your eGov personal account, or ask at the office where you filed it."
+    ).format(date=t.d(day), ref=t.ref)
+
+
+def _extension_notice_due(t: _Told) -> str:
+    _ = t.gettext
+    day = t.deadlines.extension_notice_due or t.deadlines.review_due
+    return _(
+        "The review of your complaint {ref} was extended; the new deadline is {due}. You must be told "
+        "about the extension and its reasons by {date}. If you have not been told, you may mention this "
+        "in a further complaint."
+    ).format(ref=t.ref, due=t.d(t.deadlines.review_due), date=t.d(day))
+
+
+def _review_due_soon(t: _Told) -> str:
+    _ = t.gettext
+    return _(
+        "Reminder: the answer to your complaint {ref} is due on {date}, in one working day."
+    ).format(ref=t.ref, date=t.d(t.deadlines.review_due))
+
+
+def _review_due_today(t: _Told) -> str:
+    _ = t.gettext
+    return _(
+        "Today, {date}, is the last day to answer your complaint {ref}. If you receive the answer, "
+        "mark the complaint as answered so that we stop the reminders."
+    ).format(ref=t.ref, date=t.d(t.deadlines.review_due))
+
+
+def _review_missed(t: _Told) -> str:
+    from bot.domain.next_steps import after_inaction, render_options
+
+    _ = t.gettext
+    cal = t.cal
+    assert cal is not None  # checked by render_reminder
+    options = after_inaction(t.deadlines, t.today or cal.next_working_day(t.deadlines.review_due), cal)
+    head = _("The deadline for answering your complaint {ref} was {date}.").format(
+        ref=t.ref, date=t.d(t.deadlines.review_due))
+    note = _("This is guidance, not legal advice.")
+    return f"{head}\n\n{render_options(options, _, t.lang)}\n\n<i>{note}</i>"
+
+
+_TEXTS: dict[str, Callable[[_Told], str]] = {
+    "forwarding_due": _forwarding_due,
+    "extension_notice_due": _extension_notice_due,
+    "review_due_soon": _review_due_soon,
+    "review_due_today": _review_due_today,
+    "review_missed": _review_missed,
+}

@@ -60,7 +60,7 @@ CLOSED = CLOSED_TICKET_STATUSES
 
 _ALLOWED: dict[str, tuple[str, ...]] = {
     "take": OPEN,
-    "reg": ("new", "taken"),
+    "reg": (TicketStatus.NEW, TicketStatus.TAKEN),
     "ext": ("registered",),  # one extension (the law allows at most 10 working days in total)
     "res": OPEN,
     "rej": OPEN,

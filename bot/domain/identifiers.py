@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from bot.domain.clock import Clock
+
 __all__ = ["BIN_SUBDIVISIONS", "BIN_TYPES", "REASONS", "BinResult", "IinResult", "check_digit", "normalize", "validate_bin", "validate_iin"]
 
 _WEIGHTS_1 = tuple(range(1, 12))
@@ -99,7 +101,7 @@ def _twelve_digits(s: str) -> str | None:
 def validate_iin(s: str, *, today: date | None = None) -> IinResult:
     """Validate an IIN: 12 digits, birth date YYMMDD, century/sex digit 1-6, check digit.
 
-    A birth date after ``today`` (default: the current date) is rejected as ``bad_birth_date``.
+    A birth date after ``today`` (default: the Clock's current UTC date) is rejected as ``bad_birth_date``.
     """
     number = _twelve_digits(s)
     if number is None:
@@ -112,7 +114,7 @@ def validate_iin(s: str, *, today: date | None = None) -> IinResult:
         born = date((century - 1) * 100 + int(number[0:2]), int(number[2:4]), int(number[4:6]))
     except ValueError:
         return IinResult(False, "bad_birth_date")
-    if born > (today or date.today()):
+    if born > (today or Clock().now().date()):
         return IinResult(False, "bad_birth_date")
     reason = _checksum_reason(number)
     if reason:

@@ -14,6 +14,8 @@ import html
 import re
 from typing import Any, Iterator
 
+from bot.domain.text import escape
+
 TEXT_LIMIT = 4096
 CAPTION_LIMIT = 1024
 CALLBACK_ANSWER_LIMIT = 200
@@ -94,7 +96,7 @@ def fit_html(source: str, limit: int) -> str:
             out.append(raw)
             used += n
             continue
-        out.append(html.escape(_cut_units(value, budget - used).rstrip(), quote=False))
+        out.append(escape(_cut_units(value, budget - used).rstrip()))
         break
     out.append(MARK)
     out.extend(f"</{name}>" for name in reversed(open_tags))

@@ -44,7 +44,9 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-__all__ = ["Category", "Entry", "FaqIndex", "Hit", "default_index", "skeleton", "small_talk", "tokens", "DEFAULT_PATH"]
+__all__ = [
+    "Category", "Entry", "FaqIndex", "Hit", "about_else", "default_index", "skeleton", "small_talk", "tokens", "DEFAULT_PATH",
+]
 
 DEFAULT_PATH = Path(__file__).resolve().parent / "data" / "faq.json"
 LANGS = ("kk", "ru")
@@ -126,9 +128,86 @@ _GENERIC = frozenset(
 GENERIC_IDF = 0.4
 
 # Concepts that make a query about complaints whatever else it says ("#complaint": жалоба / шағым, ...).
-_ANCHORS = frozenset(
-    "#" + c
-    for c in "complaint court iin bin con eds sms agency anon extend refuse rude disabled online forward term service".split()
+def _concept_names(names: str) -> frozenset[str]:
+    return frozenset("#" + c for c in names.split())
+
+
+def _stems(words: str) -> tuple[str, ...]:
+    return tuple(skeleton(w) for w in words.split())
+
+
+_ANCHORS = _concept_names(
+    "complaint court iin bin con eds sms agency anon extend refuse rude disabled online forward term service"
+)
+
+
+# What a query is about when it is not about public services: everyday topics a chat bot is asked about (weather,
+# sport, food, money and shopping, travel, entertainment, gadgets, learning, diet, trivia, neighbours, chit-chat).
+# A word of these (or a phrase below) with no word naming a public service, an authority or the complaint procedure
+# (`_SERVICE_ANCHORS`) makes the query out of scope even when it shares words with the knowledge base: "ағылшын тілін
+# қалай үйренемін" is not about the language of a complaint, "жалоба на соседей" is not about a public service.
+# Written in normal spelling and folded at import; "=" marks whole words, the rest are stems (prefixes).
+_ABOUT_ELSE_SRC = {
+    "weather": "погод =дождь дожд снег снеж =ветер ветрен температур градус прогноз мороз =ауа жаңбыр =қар =қары "
+               "боран =аяз ыстық суық weather rain snow",
+    "sport": "футбол хоккей баскетбол волейбол теннис =бокс боксер спорт матч чемпион турнир олимпиад =гол =голы "
+             "забил сборн кайрат барселон =реал мадрид ойыншы ұпай =жеңді жеңіс жеңіп =ұтты =ұтып выиграл проиграл "
+             "победил ничья football soccer hockey",
+    "food": "рецепт приготов плов борщ бешбармак пицц =суши бургер шаурм салат =еда =еду =ужин =обед "
+            "завтрак ресторан =кафе доставк пісір тамақ =асқа сорпа палау recipe pizza",
+    "money": "=курс =курса =курсы доллар =евро рубл биткоин крипт купить куплю покупк =продать сатып =бағам бағамы "
+             "=цена =цены айфон iphone смартфон ноутбук samsung самсунг кредит ипотек несие =банк =банке =банка "
+             "=банку банкомат зарплат жалақы скидк магазин дүкен маркетплейс kaspi каспи wildberries вайлдберриз "
+             "тапсырыс заработ",
+    "travel": "=билет =билеты =билета =билетов билетт поезд пойыз самол ұшақ =рейс авиабилет автобус =такси таксиг "
+              "таксист вокзал аэропорт отель гостиниц путешеств саяхат расписан кестес",
+    "fun": "фильм =кино киноға сериал мультик музык =песня =песню песен песни =ән =әні =әнді әнші =книга =книгу "
+           "=книги книгу кітап анекдот шутк әзіл ертегі ertegi сказк =игра =игры =игру игрушк ойнағ =ойын ойындар "
+           "ойнайм стих өлең гороскоп жорамал котик =кот =коты кошк собак мысық =ит =иттер тикток tiktok инстаграм "
+           "instagram ютуб youtube netflix нетфликс спотифай spotify",
+    "gadget": "скачат компьютер ноутбук вайфай wifi орнату орнатам",
+    "learn": "выучит =учить =учиться үйрен =урок =уроки сабақ репетитор =перевести переведи =аудар аударып "
+             "translate",
+    "diet": "похуд диет арықта калори спортзал тренировк фитнес",
+    "trivia": "президент столиц планет космос вселенн динозавр",
+    "neighbours": "сосед көрші =шум шумят шулайд шулап",
+    "love": "любов махаббат девушк свидан знакомств",
+}
+# Phrases (folded like the text, matched at word starts): questions about the date, the time, the bot itself.
+_ABOUT_ELSE_PHRASES = (
+    "день недели", "какое сегодня число", "какое число", "который час", "сколько времени сейчас", "сағат неше",
+    "сағат қанша", "аптаның қай күні", "қай күні бүгін", "бүгін қандай мереке", "какой сегодня праздник",
+    "как дела", "кто ты", "ты кто", "сен кімсің", "кімсің", "как тебя зовут", "атың кім", "сколько тебе лет",
+    "ақша табамын", "ақша табу", "найти работу", "жұмыс табу",
+)
+# How to obtain a service (its price, papers, payment date, a public office's hours) is not a complaint either:
+# "как получить паспорт", "пенсия қашан түседі", "ХҚКО қашан ашылады". Such a phrase with a service or a CON named
+# and nothing about a problem (`_PROBLEM_CONCEPTS`, `_PROBLEM_STEMS`) makes the query out of scope.
+_HOWTO_PHRASES = (
+    "как получить", "где получить", "как оформить", "где оформить", "оформление", "как сделать", "где сделать",
+    "как восстановить", "как поменять", "как заменить", "замена", "как записаться", "записаться", "запись в",
+    "сколько стоит", "стоимость", "госпошлин", "какие документы нужны", "какие документы нужно", "какие справки нужны",
+    "что нужно для", "что нужно чтобы", "когда выплат", "когда придет", "когда придёт", "когда начисл",
+    "когда будет готов", "размер", "сумма", "режим работы", "график работы", "часы работы", "во сколько открывается",
+    "до скольки работает", "как встать в очередь", "очередь на", "делается", "сколько делают", "изготов",
+    "қалай аламын", "қалай алуға", "қайдан аламын", "қалай рәсімде", "рәсімдеу", "қалай ауыстыр", "ауыстыру",
+    "қалай жаздыр", "жазылу", "қанша тұрады", "бағасы", "баж салығы", "қандай құжат керек", "қандай құжаттар керек",
+    "қандай құжаттар қажет", "қашан түседі", "қашан төлен", "қашан дайын", "мөлшері", "сомасы", "жұмыс уақыты",
+    "жұмыс кестесі", "қашан ашылады", "қашан жабылады", "кезекке қалай тұр", "кезекке тұру", "жасалады",
+    "неше күнде дайын",
+)
+_PROBLEM_CONCEPTS = _concept_names("complaint court refuse rude not wait agency anon forward extend partial")
+_PROBLEM_STEMS = _stems(
+    "наруш бұз просроч задерж затян созы кешік требу талап лишн артық сверх ненуж қажетсіз ошибк ошиб қате хам "
+    "груб отказ игнор проблем мәселе обман алда взятк пара жемқор коррупц"
+)
+
+# Words that keep a query in the domain whatever else it names: a public service, an authority, the procedure's own
+# terms (concepts below, and these stems).
+_SERVICE_ANCHORS = _concept_names("court iin bin con eds agency anon service provider recipient egov")
+_SERVICE_STEMS = _stems(
+    "госуслуг госорган гос.орган акимат әкімдік әкімшілік ведомств министерств канцеляр кеңсе чиновник шенеунік "
+    "мемлекеттік государствен 1414"
 )
 
 
@@ -192,7 +271,10 @@ _CONCEPTS_SRC = {
     "lang": "язык =тіл =тілі =тілде =тілінде",
     "langname": "казахск қазақша русск орысша английск ағылшын",
     "disabled": "инвалид мүгедек пандус коляск арбада маломобил",
-    "online": "онлайн интернет egov eotinish егов портал",
+    "online": "онлайн интернет",
+    "egov": "egov eotinish егов еотиниш портал",
+    "provider": "услугодател поставщик беруші",
+    "recipient": "получател услугополуч алушы",
     "status": "статус мәртебе",
     "paper": "бумаж бумаг қағаз",
     "rights": "=права =право =прав =правах құқық",
@@ -208,7 +290,6 @@ _CONCEPTS_SRC = {
     "doc": "документ құжат справк анықтама",
     "staff": "должност лауазым чиновн шенеунік сотрудн қызметкер работни оператор",
     "howmany": "сколько сколко скока скоко сколька неше қанша",
-    "where": "куда қайда",
     "refuse": "отказ =бас тартт тартып тарту",
     "forward": "пересл переправ перенаправ жолда",
     "wait": "недел апта долго давно жду ждем ждал ждала ждать күтіп күтем күттім ұзақ",
@@ -239,6 +320,32 @@ _CONCEPT_EXACT, _CONCEPT_PREFIX = _fold_concepts()
 _CONCEPT_PREFIX_LENS = sorted({len(p) for p in _CONCEPT_PREFIX}, reverse=True)
 
 
+def _fold_about_else() -> tuple[frozenset[str], tuple[str, ...], re.Pattern[str]]:
+    exact: set[str] = set()
+    prefix: set[str] = set()
+    for words in _ABOUT_ELSE_SRC.values():
+        for w in words.split():
+            if w.startswith("="):
+                exact.add(skeleton(w[1:]))
+            else:
+                prefix.add(skeleton(w))
+    phrases = "|".join(re.escape(skeleton(p)) for p in _ABOUT_ELSE_PHRASES)
+    return frozenset(exact), tuple(sorted(prefix)), re.compile(rf"(?:^| )(?:{phrases})")
+
+
+_ELSE_EXACT, _ELSE_PREFIX, _ELSE_PHRASE = _fold_about_else()
+_HOWTO = re.compile("(?:^| )(?:" + "|".join(re.escape(skeleton(p)) for p in _HOWTO_PHRASES) + ")")
+
+
+def about_else(text: str) -> bool:
+    """The text names an everyday topic that is not a public service (weather, sport, food, shopping, ...), see
+    `_ABOUT_ELSE_SRC`; whether it is still in the domain is for `FaqIndex.search` to decide."""
+    sk = skeleton(text)
+    if _ELSE_PHRASE.search(sk):
+        return True
+    return any(w in _ELSE_EXACT or w.startswith(_ELSE_PREFIX) for w in sk.split())
+
+
 _FUZZY_STEMS = tuple((p, c) for p, c in _CONCEPT_PREFIX.items() if len(p) >= 5)
 
 
@@ -267,8 +374,41 @@ _NEGATIONS = frozenset(skeleton(w) for w in "не нет ни никто нич�
 _KK_NEGATIVE = re.compile(r"(ма|ме|ба|бе|па|пе)(ди|ган|ген|и|са|се|ски|стан|стен|пти|пи|иди|иди)$")
 
 
+_KK_LETTERS = re.compile("[әғқңөұүһі]")
+_KK_WHAT_NEXT = _stems("істе исте үшін ушин деген болды болад керек жаза бер іст")
+
+
 def _negative(word: str) -> bool:
     return word in _NEGATIONS or (len(word) >= 6 and _KK_NEGATIVE.search(word) is not None)
+
+
+# What a question asks (who, where to, why, what is) and a disagreement: phrases of stop words and generic words that
+# still tell the topics apart ("кто может жаловаться" ~ who_can_complain, "за что можно жаловаться" ~ grounds, "это что"
+# ~ a definition, "не согласен" ~ disagree_with_result and not a negated question). Matched at word starts in the
+# folded text; each adds its concept token. A disagreement absorbs its negation ("не согласен" is not "#not").
+_PHRASE_CONCEPTS_SRC = {
+    "who": "кто|кого|кім|кімнің|кімдер",
+    "where": "куда|кому|кімге|қайда|в какой орган|в какую инстанцию|қай органға|қай мекемеге",
+    "why": "за что|на что|почему|в каких случаях|в каком случае|в какой ситуации|неге|не үшін|қандай жағдайда|"
+           "қай жағдайда|қай кезде|қандай себеппен|причин|повод|себеп",
+    "define": "что такое|что за|это что|это кто|что значит|что означает|что это|расшифр|деген не|деген кім|"
+              "дегеніміз|деген қандай|нені білдіреді|не білдіреді|не деген|деген сөз|мағынасы",
+    "disagree": "не соглас|несоглас|не устраив|не удовлетвор|неудовлетвор|недовол|отклонил|ұнамад|ұнамай|ұнамас|"
+                "келіспе|қанағаттандырма|наразы|қарсымын",
+}
+_QUESTION_CONCEPTS = _concept_names("who where why define howmany")
+
+
+def _fold_phrases() -> list[tuple[str, re.Pattern[str]]]:
+    out = []
+    for name, phrases in _PHRASE_CONCEPTS_SRC.items():
+        alts = "|".join(sorted((re.escape(skeleton(p)) for p in phrases.split("|")), key=len, reverse=True))
+        out.append(("#" + name, re.compile(rf"(?:^| )(?:{alts})")))
+    return out
+
+
+_PHRASES = _fold_phrases()
+_NOT_PREFIX = re.compile(r"(^| )не ")
 
 
 def tokens(text: str, concepts: bool = True, *, fuzzy: bool = False) -> list[str]:
@@ -276,7 +416,26 @@ def tokens(text: str, concepts: bool = True, *, fuzzy: bool = False) -> list[str
     (``fuzzy``: also for a word one typo away from a concept's stem; for queries, not for the knowledge base)."""
     out = []
     extra = []
-    for t in skeleton(text).split():
+    sk = skeleton(text)
+    disagree_end = -1
+    if concepts:
+        for name, rx in _PHRASES:
+            m = rx.search(sk)
+            if m is None:
+                continue
+            extra.append(name)
+            if name == "#disagree":  # "не согласен", "ұнамады": the negation belongs to the disagreement
+                sk = sk[: m.start()] + _NOT_PREFIX.sub(r"\1", sk[m.start() : m.end()], count=1) + sk[m.end() :]
+                disagree_end = sk.find(" ", m.start() + 1)
+                disagree_end = len(sk) if disagree_end < 0 else disagree_end
+    # Kazakh "не" is "what" ("не істеймін", "деген не"): a negation only before a word, in a text with no Kazakh
+    # letters, and not before a Kazakh verb of asking
+    kazakh = _KK_LETTERS.search(text.lower()) is not None
+    words = sk.split()
+    pos = 0
+    for i, t in enumerate(words):
+        start = sk.find(t, pos)
+        pos = start + len(t)
         keep = t.isdigit() or (len(t) >= 3 and t not in _STOP)
         if keep:
             out.append(t)
@@ -284,7 +443,13 @@ def tokens(text: str, concepts: bool = True, *, fuzzy: bool = False) -> list[str
             c = _concept(t, fuzzy)
             if c is not None and c not in extra:
                 extra.append(c)
-        if concepts and _negative(t) and "#not" not in extra:
+        if not concepts or "#not" in extra or start < disagree_end:
+            continue
+        if t == "не":
+            nxt = words[i + 1] if i + 1 < len(words) else ""
+            if kazakh or not nxt or nxt.startswith(_KK_WHAT_NEXT):
+                continue
+        if _negative(t):
             extra.append("#not")
     return out + extra
 
@@ -402,6 +567,10 @@ MIN_WORD_SIM = 0.55
 MIN_MASS = 3.5
 CONCEPT_WEIGHT = 0.7  # a concept token repeats evidence of its word: less than full weight
 NEGATION_MISMATCH = 0.8  # a negated query against a question that is not (or the other way round)
+W_NB = 0.05  # weight of the naive-Bayes posterior over entries (re-ranks close siblings)
+NB_ALPHA = 0.3
+NB_ANSWER = 0.5
+NB_TEMP = 1.0
 
 
 def _confidence(raw: float) -> float:
@@ -429,6 +598,8 @@ class FaqIndex:
     _dels: dict[str, list[int]] = field(default_factory=dict)
     _gram_postings: dict[str, list[int]] = field(default_factory=dict)
     _match_cache: dict[str, tuple[tuple[int, float], ...]] = field(default_factory=dict)
+    _nb_counts: list[dict[int, float]] = field(default_factory=list)  # entry -> word id -> count in its questions
+    _nb_norm: list[float] = field(default_factory=list)  # entry -> log(total count + smoothing)
 
     # --- construction ---------------------------------------------------------------------------------------------
 
@@ -484,8 +655,8 @@ class FaqIndex:
         for ei, e in enumerate(self._entries):
             for lang in LANGS:
                 for w in tokens(e.answer.get(lang, "")):
-                    if w == "#not":  # negations in an explanation say nothing about the question it answers
-                        continue
+                    if w == "#not" or w in _QUESTION_CONCEPTS:  # an explanation's "не", "кто" say nothing of
+                        continue  # the question it answers
                     wid = self._wid(w)
                     entry_best[ei].setdefault(wid, ANSWER_FACTOR)
         n = len(self._entries)
@@ -495,6 +666,20 @@ class FaqIndex:
                 df[wid] += 1
                 self._entry_words[wid].append((ei, f))
         self._idf = [math.log((n - d + 0.5) / (d + 0.5) + 1.0) for d in df]
+        # word counts per entry for the naive-Bayes re-ranking: each example question and title once, answers less
+        self._nb_counts = [dict() for _ in self._entries]
+        for ei, _lang, text in unit_texts:
+            for w in dict.fromkeys(tokens(text)):
+                wid = self._vocab[w]
+                self._nb_counts[ei][wid] = self._nb_counts[ei].get(wid, 0.0) + 1.0
+        for ei, e in enumerate(self._entries):
+            for lang in LANGS:
+                for w in dict.fromkeys(tokens(e.answer.get(lang, ""))):
+                    if w != "#not" and w not in _QUESTION_CONCEPTS:
+                        wid = self._vocab[w]
+                        self._nb_counts[ei][wid] = self._nb_counts[ei].get(wid, 0.0) + NB_ANSWER
+        nv = len(self._words)
+        self._nb_norm = [math.log(sum(c.values()) + NB_ALPHA * nv) for c in self._nb_counts]
         for w in _GENERIC:
             wid = self._vocab.get(w)
             if wid is not None:
@@ -633,12 +818,26 @@ class FaqIndex:
             if v > tri_score.get(u.entry, 0.0):
                 tri_score[u.entry] = v
 
+        nb: dict[int, float] = {}
+        if W_NB:
+            logp = []
+            for ei, counts in enumerate(self._nb_counts):
+                lp = 0.0
+                for wt, m in zip(weights, per_tok):
+                    c = max((s * counts.get(wid, 0.0) for wid, s in m if s >= 0.75), default=0.0)
+                    lp += wt * math.log(c + NB_ALPHA)
+                logp.append((lp - sum(weights) * self._nb_norm[ei]) / NB_TEMP)
+            top = max(logp)
+            z = sum(math.exp(v - top) for v in logp)
+            nb = {ei: math.exp(v - top) / z for ei, v in enumerate(logp)}
+
         out: dict[int, float] = {}
         for ei in set(unit_score) | set(tri_score) | set(entry_cov):
             out[ei] = (
                 W_UNIT * unit_score.get(ei, 0.0)
                 + W_ENTRY * min(1.0, entry_cov.get(ei, 0.0) / wsum)
                 + W_TRI * tri_score.get(ei, 0.0)
+                + W_NB * nb.get(ei, 0.0)
             )
         return out
 
@@ -654,11 +853,27 @@ class FaqIndex:
         unknown = sum(1 for t in content if not any(s >= 0.75 for _, s in self._matches(t)))
         return 2 * unknown >= len(content)
 
+    def _about_else(self, query: str) -> bool:
+        """The query is about something else than complaints about public services: it names an everyday topic
+        (`about_else`) and nothing of the domain (no public service, authority or term of the procedure; "complaint"
+        alone does not count: "жалоба на соседей" is out of scope); or it asks how to obtain a service (its price,
+        papers, hours) and says nothing about a problem: "как получить паспорт"."""
+        toks = tokens(query, fuzzy=True)
+        sk = skeleton(query)
+        words = sk.split()
+        if about_else(query):
+            return not (
+                any(t in _SERVICE_ANCHORS for t in toks) or any(w.startswith(_SERVICE_STEMS) for w in words)
+            )
+        if _HOWTO.search(sk) and ("#service" in toks or "#con" in toks):
+            return not (any(t in _PROBLEM_CONCEPTS for t in toks) or any(w.startswith(_PROBLEM_STEMS) for w in words))
+        return False
+
     def search(self, query: str, lang: str | None = None, limit: int = 3) -> list[Hit]:
         """Best matching entries, best first; [] when the best confidence is below 0.5 (out of scope)."""
         if limit <= 0 or not query or not query.strip() or small_talk(query):
             return []
-        if self._off_topic(query):
+        if self._off_topic(query) or self._about_else(query):
             return []
         raw = self.raw_scores(query, lang)
         if not raw:

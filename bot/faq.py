@@ -151,27 +151,31 @@ _ABOUT_ELSE_SRC = {
     "weather": "погод =дождь дожд снег снеж =ветер ветрен температур градус прогноз мороз =ауа жаңбыр =қар =қары "
                "боран =аяз ыстық суық weather rain snow",
     "sport": "футбол хоккей баскетбол волейбол теннис =бокс боксер спорт матч чемпион турнир олимпиад =гол =голы "
-             "забил сборн кайрат барселон =реал мадрид ойыншы ұпай =жеңді жеңіс жеңіп =ұтты =ұтып выиграл проиграл "
+             "сборн кайрат барселон =реал мадрид ойыншы ұпай =жеңді жеңіс жеңіп =ұтты =ұтып выиграл проиграл "
              "победил ничья football soccer hockey",
-    "food": "рецепт приготов плов борщ бешбармак пицц =суши бургер шаурм салат =еда =еду =ужин =обед "
+    "food": "рецепт приготов плов борщ бешбармак пицц =суши бургер шаурм салат =еда "
             "завтрак ресторан =кафе доставк пісір тамақ =асқа сорпа палау recipe pizza",
     "money": "=курс =курса =курсы доллар =евро рубл биткоин крипт купить куплю покупк =продать сатып =бағам бағамы "
              "=цена =цены айфон iphone смартфон ноутбук samsung самсунг кредит ипотек несие =банк =банке =банка "
              "=банку банкомат зарплат жалақы скидк магазин дүкен маркетплейс kaspi каспи wildberries вайлдберриз "
-             "тапсырыс заработ",
+             "тапсырыс заработ =деньги =денег =деньгами =ақша =ақшаны",
     "travel": "=билет =билеты =билета =билетов билетт поезд пойыз самол ұшақ =рейс авиабилет автобус =такси таксиг "
               "таксист вокзал аэропорт отель гостиниц путешеств саяхат расписан кестес",
     "fun": "фильм =кино киноға сериал мультик музык =песня =песню песен песни =ән =әні =әнді әнші =книга =книгу "
            "=книги книгу кітап анекдот шутк әзіл ертегі ertegi сказк =игра =игры =игру игрушк ойнағ =ойын ойындар "
            "ойнайм стих өлең гороскоп жорамал котик =кот =коты кошк собак мысық =ит =иттер тикток tiktok инстаграм "
            "instagram ютуб youtube netflix нетфликс спотифай spotify",
-    "gadget": "скачат компьютер ноутбук вайфай wifi орнату орнатам",
-    "learn": "выучит =учить =учиться үйрен =урок =уроки сабақ репетитор =перевести переведи =аудар аударып "
-             "translate",
     "diet": "похуд диет арықта калори спортзал тренировк фитнес",
     "trivia": "президент столиц планет космос вселенн динозавр",
     "neighbours": "сосед көрші =шум шумят шулайд шулап",
     "love": "любов махаббат девушк свидан знакомств",
+}
+# Softer topics: a query about them is out of scope unless it also names a complaint ("скачать образец жалобы",
+# "жалобу на английском").
+_ABOUT_ELSE_SOFT_SRC = {
+    "gadget": "скачат компьютер ноутбук вайфай wifi орнату орнатам",
+    "learn": "выучит =учить =учиться үйрен =урок =уроки сабақ репетитор =перевести переведи =аудар аударып "
+             "translate",
 }
 # Phrases (folded like the text, matched at word starts): questions about the date, the time, the bot itself.
 _ABOUT_ELSE_PHRASES = (
@@ -191,7 +195,7 @@ _HOWTO_PHRASES = (
     "когда будет готов", "размер", "сумма", "режим работы", "график работы", "часы работы", "во сколько открывается",
     "до скольки работает", "как встать в очередь", "очередь на", "делается", "сколько делают", "изготов",
     "қалай аламын", "қалай алуға", "қайдан аламын", "қалай рәсімде", "рәсімдеу", "қалай ауыстыр", "ауыстыру",
-    "қалай жаздыр", "жазылу", "қанша тұрады", "бағасы", "баж салығы", "қандай құжат керек", "қандай құжаттар керек",
+    "қалай жаздыр", "жазылу", "жазылам", "жазылуға", "жазылсам", "қанша тұрады", "бағасы", "баж салығы", "қандай құжат керек", "қандай құжаттар керек",
     "қандай құжаттар қажет", "қашан түседі", "қашан төлен", "қашан дайын", "мөлшері", "сомасы", "жұмыс уақыты",
     "жұмыс кестесі", "қашан ашылады", "қашан жабылады", "кезекке қалай тұр", "кезекке тұру", "жасалады",
     "неше күнде дайын",
@@ -202,12 +206,18 @@ _PROBLEM_STEMS = _stems(
     "груб отказ игнор проблем мәселе обман алда взятк пара жемқор коррупц"
 )
 
+# A message made only of an acknowledgement or a goodbye ("ок, понятно", "сау бол") asks nothing.
+_ACK_WORDS = frozenset(skeleton(w) for w in (
+    "ок окей ok okay понятно ясно хорошо ладно угу ага да нет пока до свидания всего доброго бай bye "
+    "жарайды жақсы түсінікті түсіндім түсіндім иә жоқ сау бол болыңыз саубол көріскенше"
+).split())
+
 # Words that keep a query in the domain whatever else it names: a public service, an authority, the procedure's own
 # terms (concepts below, and these stems).
 _SERVICE_ANCHORS = _concept_names("court iin bin con eds agency anon service provider recipient egov")
 _SERVICE_STEMS = _stems(
     "госуслуг госорган гос.орган акимат әкімдік әкімшілік ведомств министерств канцеляр кеңсе чиновник шенеунік "
-    "мемлекеттік государствен 1414"
+    "мемлекеттік государствен услуг қызмет 1414"
 )
 
 
@@ -256,7 +266,7 @@ _CONCEPTS_SRC = {
     "n3": "=3 =три =трех =трёх =үш",
     "n10": "=10 =десять =десяти =он",
     "month": "=месяц =месяца =месяцев =ай =айдан =айда =айға",
-    "court": "суд =сот =сотқа =сотта =соттың =сотқа дейінгі",
+    "court": "суд =сот =сотқа =сотта =соттың =соттан =сотты =сотпен =соттар",
     "rude": "груб нагруб хам нахам дөрекі накрич наор орал орет кричал айғай айқай әдепсіз сыпайы",
     "con": "цон =хқко ",
     "iin": "=иин =жсн",
@@ -320,30 +330,42 @@ _CONCEPT_EXACT, _CONCEPT_PREFIX = _fold_concepts()
 _CONCEPT_PREFIX_LENS = sorted({len(p) for p in _CONCEPT_PREFIX}, reverse=True)
 
 
-def _fold_about_else() -> tuple[frozenset[str], tuple[str, ...], re.Pattern[str]]:
+def _fold_words(src: dict[str, str]) -> tuple[frozenset[str], tuple[str, ...]]:
     exact: set[str] = set()
     prefix: set[str] = set()
-    for words in _ABOUT_ELSE_SRC.values():
+    for words in src.values():
         for w in words.split():
             if w.startswith("="):
                 exact.add(skeleton(w[1:]))
             else:
                 prefix.add(skeleton(w))
-    phrases = "|".join(re.escape(skeleton(p)) for p in _ABOUT_ELSE_PHRASES)
-    return frozenset(exact), tuple(sorted(prefix)), re.compile(rf"(?:^| )(?:{phrases})")
+    return frozenset(exact), tuple(sorted(prefix))
 
 
-_ELSE_EXACT, _ELSE_PREFIX, _ELSE_PHRASE = _fold_about_else()
-_HOWTO = re.compile("(?:^| )(?:" + "|".join(re.escape(skeleton(p)) for p in _HOWTO_PHRASES) + ")")
+def _phrase_rx(phrases: tuple[str, ...]) -> re.Pattern[str]:
+    return re.compile("(?:^| )(?:" + "|".join(re.escape(skeleton(p)) for p in phrases) + ")")
 
 
-def about_else(text: str) -> bool:
-    """The text names an everyday topic that is not a public service (weather, sport, food, shopping, ...), see
-    `_ABOUT_ELSE_SRC`; whether it is still in the domain is for `FaqIndex.search` to decide."""
+_ELSE_HARD = _fold_words(_ABOUT_ELSE_SRC)
+_ELSE_SOFT = _fold_words(_ABOUT_ELSE_SOFT_SRC)
+_ELSE_PHRASE = _phrase_rx(_ABOUT_ELSE_PHRASES)
+_HOWTO = _phrase_rx(_HOWTO_PHRASES)
+
+
+def _names_any(words: list[str], folded: tuple[frozenset[str], tuple[str, ...]]) -> bool:
+    exact, prefix = folded
+    return any(w in exact or w.startswith(prefix) for w in words)
+
+
+def about_else(text: str) -> str | None:
+    """``"hard"`` when the text names an everyday topic that is not a public service (weather, sport, food,
+    shopping, ...: `_ABOUT_ELSE_SRC`, `_ABOUT_ELSE_PHRASES`), ``"soft"`` for a softer one (gadgets, learning:
+    `_ABOUT_ELSE_SOFT_SRC`), else None. Whether the query is still in the domain is for `FaqIndex.search`."""
     sk = skeleton(text)
-    if _ELSE_PHRASE.search(sk):
-        return True
-    return any(w in _ELSE_EXACT or w.startswith(_ELSE_PREFIX) for w in sk.split())
+    words = sk.split()
+    if _ELSE_PHRASE.search(sk) or _names_any(words, _ELSE_HARD):
+        return "hard"
+    return "soft" if _names_any(words, _ELSE_SOFT) else None
 
 
 _FUZZY_STEMS = tuple((p, c) for p, c in _CONCEPT_PREFIX.items() if len(p) >= 5)
@@ -393,10 +415,18 @@ _PHRASE_CONCEPTS_SRC = {
            "қай жағдайда|қай кезде|қандай себеппен|причин|повод|себеп",
     "define": "что такое|что за|это что|это кто|что значит|что означает|что это|расшифр|деген не|деген кім|"
               "дегеніміз|деген қандай|нені білдіреді|не білдіреді|не деген|деген сөз|мағынасы",
+    "can": "можно ли|может ли|могу ли|можно|вправе|имею ли право|имеет ли право|имеют ли право|бола ма|бола ме|"
+           "болады ма|ала ма|ала ме|аламын ба|аламын ба|алады ма|құқығы бар ма|құқығым бар ма|рұқсат",
+    "must": "обязательно ли|обязан|обязаны|обязательн|нужно ли|надо ли|нужен ли|нужна ли|должен ли|должны ли|"
+            "міндетті|керек пе|керек па|қажет пе|тиіс пе",
+    "write": "что писать|что написать|что указать|что указывать|что пишут|что пишется|что указывается|"
+             "что должно быть в|какие данные|какие сведения|реквизит|заполн|составить|оформить|"
+             "не жазамын|не жазу|не жазылады|не көрсет|нені көрсет|не жаза|толтыр|қандай мәлімет|қандай дерек|"
+             "деректеме",
     "disagree": "не соглас|несоглас|не устраив|не удовлетвор|неудовлетвор|недовол|отклонил|ұнамад|ұнамай|ұнамас|"
                 "келіспе|қанағаттандырма|наразы|қарсымын",
 }
-_QUESTION_CONCEPTS = _concept_names("who where why define howmany")
+_QUESTION_CONCEPTS = _concept_names("who where why define howmany can must write")
 
 
 def _fold_phrases() -> list[tuple[str, re.Pattern[str]]]:
@@ -567,6 +597,13 @@ MIN_WORD_SIM = 0.55
 MIN_MASS = 3.5
 CONCEPT_WEIGHT = 0.7  # a concept token repeats evidence of its word: less than full weight
 NEGATION_MISMATCH = 0.8  # a negated query against a question that is not (or the other way round)
+DF_ANSWER = 1.0  # an entry whose answer (not questions) has a word counts this much in its document frequency
+OFF_TOPIC_RAW = 0.5  # a query with half of its words unknown needs at least this raw score
+MARGIN_CONF = 0.55  # below this confidence the best entry must lead the next one by MARGIN_MIN
+MARGIN_MIN = 0.03
+W_CLS = 0.1
+CLS_EPOCHS = 10
+CLS_TEMP = 2.0
 W_NB = 0.05  # weight of the naive-Bayes posterior over entries (re-ranks close siblings)
 NB_ALPHA = 0.3
 NB_ANSWER = 0.5
@@ -600,6 +637,7 @@ class FaqIndex:
     _match_cache: dict[str, tuple[tuple[int, float], ...]] = field(default_factory=dict)
     _nb_counts: list[dict[int, float]] = field(default_factory=list)  # entry -> word id -> count in its questions
     _nb_norm: list[float] = field(default_factory=list)  # entry -> log(total count + smoothing)
+    _cls: dict[int, list[float]] = field(default_factory=dict)  # word id -> perceptron weight per entry
 
     # --- construction ---------------------------------------------------------------------------------------------
 
@@ -660,10 +698,10 @@ class FaqIndex:
                     wid = self._wid(w)
                     entry_best[ei].setdefault(wid, ANSWER_FACTOR)
         n = len(self._entries)
-        df = [0] * len(self._words)
+        df = [0.0] * len(self._words)
         for ei, best in enumerate(entry_best):
             for wid, f in best.items():
-                df[wid] += 1
+                df[wid] += 1.0 if f == 1.0 else DF_ANSWER
                 self._entry_words[wid].append((ei, f))
         self._idf = [math.log((n - d + 0.5) / (d + 0.5) + 1.0) for d in df]
         # word counts per entry for the naive-Bayes re-ranking: each example question and title once, answers less
@@ -680,6 +718,8 @@ class FaqIndex:
                         self._nb_counts[ei][wid] = self._nb_counts[ei].get(wid, 0.0) + NB_ANSWER
         nv = len(self._words)
         self._nb_norm = [math.log(sum(c.values()) + NB_ALPHA * nv) for c in self._nb_counts]
+        if W_CLS:
+            self._train_perceptron(unit_texts)
         for w in _GENERIC:
             wid = self._vocab.get(w)
             if wid is not None:
@@ -695,6 +735,7 @@ class FaqIndex:
                 self._postings[w].append(ui)
             for g in grams:
                 self._gram_postings.setdefault(g, []).append(ui)
+
         # candidate generators for fuzzy word matching
         for wid, w in enumerate(self._words):
             if w.isdigit() or w.startswith("#"):
@@ -710,6 +751,49 @@ class FaqIndex:
         # precompute the matches of every known word (queries mostly consist of these)
         for w in self._words:
             self._match_cache[w] = self._compute_matches(w)
+
+    def _train_perceptron(self, unit_texts: list[tuple[int, str, str]]) -> None:
+        """An averaged multi-class perceptron over the example questions' words and concepts: which words tell an
+        entry from its neighbours. Deterministic (fixed order, fixed epochs)."""
+        import random
+
+        samples = []
+        for ei, _lang, text in unit_texts:
+            feats = [(self._vocab[w], 1.0) for w in dict.fromkeys(tokens(text))]
+            samples.append((ei, feats))
+        n = len(self._entries)
+        w: dict[int, list[float]] = {}
+        acc: dict[int, list[float]] = {}
+        last: dict[int, list[int]] = {}
+        t = 0
+        rng = random.Random(1)
+        order = list(range(len(samples)))
+        for _epoch in range(int(CLS_EPOCHS)):
+            rng.shuffle(order)
+            for si in order:
+                t += 1
+                ei, feats = samples[si]
+                sc = [0.0] * n
+                for f, a in feats:
+                    row = w.get(f)
+                    if row is not None:
+                        for c in range(n):
+                            sc[c] += a * row[c]
+                pred = max(range(n), key=lambda c: (sc[c], -c))
+                if pred == ei:
+                    continue
+                for f, a in feats:
+                    row = w.setdefault(f, [0.0] * n)
+                    arow = acc.setdefault(f, [0.0] * n)
+                    lrow = last.setdefault(f, [0] * n)
+                    for c, d in ((ei, a), (pred, -a)):
+                        arow[c] += (t - lrow[c]) * row[c]
+                        lrow[c] = t
+                        row[c] += d
+        self._cls = {}
+        for f, row in w.items():
+            arow, lrow = acc[f], last[f]
+            self._cls[f] = [(arow[c] + (t - lrow[c]) * row[c]) / t for c in range(n)]
 
     # --- word matching --------------------------------------------------------------------------------------------
 
@@ -818,6 +902,28 @@ class FaqIndex:
             if v > tri_score.get(u.entry, 0.0):
                 tri_score[u.entry] = v
 
+        cls: dict[int, float] = {}
+        if W_CLS:
+            n = len(self._entries)
+            sc = [0.0] * n
+            for m in per_tok:
+                if not m:
+                    continue
+                best = max(s for _, s in m)
+                if best < 0.75:
+                    continue
+                for wid, s in m:
+                    row = self._cls.get(wid)
+                    if s == best and row is not None:
+                        for c in range(n):
+                            sc[c] += s * row[c]
+            top = max(sc)
+            z = sum(math.exp((v - top) / CLS_TEMP) for v in sc)
+            # a penalty for the entries the classifier finds less likely than its best: it re-ranks, it never
+            # makes a query look more in scope
+            pmax = 1.0 / z
+            cls = {c: math.exp((v - top) / CLS_TEMP) / z - pmax for c, v in enumerate(sc)}
+
         nb: dict[int, float] = {}
         if W_NB:
             logp = []
@@ -838,6 +944,7 @@ class FaqIndex:
                 + W_ENTRY * min(1.0, entry_cov.get(ei, 0.0) / wsum)
                 + W_TRI * tri_score.get(ei, 0.0)
                 + W_NB * nb.get(ei, 0.0)
+                + W_CLS * cls.get(ei, 0.0)
             )
         return out
 
@@ -850,7 +957,11 @@ class FaqIndex:
         content = [t for t in toks if not t.startswith("#") and t not in _GENERIC]
         if not content:
             return False
-        unknown = sum(1 for t in content if not any(s >= 0.75 for _, s in self._matches(t)))
+        unknown = sum(
+            1
+            for t in content
+            if not any(s >= 0.75 for _, s in self._matches(t)) and _concept(t, True) not in self._vocab
+        )
         return 2 * unknown >= len(content)
 
     def _about_else(self, query: str) -> bool:
@@ -861,10 +972,12 @@ class FaqIndex:
         toks = tokens(query, fuzzy=True)
         sk = skeleton(query)
         words = sk.split()
-        if about_else(query):
-            return not (
-                any(t in _SERVICE_ANCHORS for t in toks) or any(w.startswith(_SERVICE_STEMS) for w in words)
-            )
+        if all(w in _ACK_WORDS for w in words):
+            return True
+        topic = about_else(query)
+        if topic is not None:
+            anchors = _SERVICE_ANCHORS if topic == "hard" else _SERVICE_ANCHORS | {"#complaint"}
+            return not (any(t in anchors for t in toks) or any(w.startswith(_SERVICE_STEMS) for w in words))
         if _HOWTO.search(sk) and ("#service" in toks or "#con" in toks):
             return not (any(t in _PROBLEM_CONCEPTS for t in toks) or any(w.startswith(_PROBLEM_STEMS) for w in words))
         return False
@@ -873,15 +986,18 @@ class FaqIndex:
         """Best matching entries, best first; [] when the best confidence is below 0.5 (out of scope)."""
         if limit <= 0 or not query or not query.strip() or small_talk(query):
             return []
-        if self._off_topic(query) or self._about_else(query):
+        if self._about_else(query):
             return []
         raw = self.raw_scores(query, lang)
         if not raw:
             return []
         ranked = sorted(raw.items(), key=lambda kv: (-kv[1], kv[0]))
         best = ranked[0][1]
-        if best < THRESHOLD_RAW:
+        if best < THRESHOLD_RAW or (best < OFF_TOPIC_RAW and self._off_topic(query)):
             return []
+        second = ranked[1][1] if len(ranked) > 1 else 0.0
+        if _confidence(best) < MARGIN_CONF and _confidence(best) - _confidence(second) < MARGIN_MIN:
+            return []  # barely above the threshold and no clearer than the next entry: a guess, not an answer
         hits = []
         for ei, r in ranked[:limit]:
             if hits and r < 0.6 * best:

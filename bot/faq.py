@@ -83,8 +83,13 @@ def skeleton(text: str) -> str:
             s = s.replace(a, b)
     s = s.translate(_TRANS)
     s = _NON_WORD.sub(" ", s)
-    s = _REPEATS.sub(r"\1", s)
-    return " ".join(s.split())
+    return " ".join(_collapse(w) for w in s.split())
+
+
+def _collapse(word: str) -> str:
+    """Doubled letters collapse ("жалобба"), but not into a word of two letters: "ТОО" and "ООО" stay."""
+    c = _REPEATS.sub(r"\1", word)
+    return word if len(c) < 3 else c
 
 
 # Function words with no topical meaning (already in skeleton form). Kept short: IDF does the rest.
@@ -193,11 +198,11 @@ _HOWTO_PHRASES = (
     "сколько стоит", "стоимость", "госпошлин", "какие документы нужны", "какие документы нужно", "какие справки нужны",
     "что нужно для", "что нужно чтобы", "когда выплат", "когда придет", "когда придёт", "когда начисл",
     "когда будет готов", "размер", "сумма", "режим работы", "график работы", "часы работы", "во сколько открывается",
-    "до скольки работает", "как встать в очередь", "очередь на", "делается", "сколько делают", "изготов",
+    "до скольки работает", "сколько работает", "как встать в очередь", "очередь на", "делается", "сколько делают", "изготов",
     "қалай аламын", "қалай алуға", "қайдан аламын", "қалай рәсімде", "рәсімдеу", "қалай ауыстыр", "ауыстыру",
     "қалай жаздыр", "жазылу", "жазылам", "жазылуға", "жазылсам", "қанша тұрады", "бағасы", "баж салығы", "қандай құжат керек", "қандай құжаттар керек",
     "қандай құжаттар қажет", "қашан түседі", "қашан төлен", "қашан дайын", "мөлшері", "сомасы", "жұмыс уақыты",
-    "жұмыс кестесі", "қашан ашылады", "қашан жабылады", "кезекке қалай тұр", "кезекке тұру", "жасалады",
+    "жұмыс кестесі", "қашан ашылады", "қашан жабылады", "сағат нешеде", "нешеде ашыл", "нешеге дейін", "кезекке қалай тұр", "кезекке тұру", "жасалады",
     "неше күнде дайын",
 )
 _PROBLEM_CONCEPTS = _concept_names("complaint court refuse rude not wait agency anon forward extend partial")
@@ -266,7 +271,10 @@ _CONCEPTS_SRC = {
     "n3": "=3 =три =трех =трёх =үш",
     "n10": "=10 =десять =десяти =он",
     "month": "=месяц =месяца =месяцев =ай =айдан =айда =айға",
-    "court": "суд =сот =сотқа =сотта =соттың =соттан =сотты =сотпен =соттар",
+    "court": "суд =сот =сотқа =сотта =соттың =соттан =сотты =сотпен =соттар =иск =иска =иске =иском исков исков "
+             "судеб судит",
+    "legal": "юрлиц юридическ организац компани товарищест =тоо =ооо =ип предприят фирм заңды ұйым =жшс мекеме кәсіпкер "
+             "предпринимател",
     "rude": "груб нагруб хам нахам дөрекі накрич наор орал орет кричал айғай айқай әдепсіз сыпайы",
     "con": "цон =хқко ",
     "iin": "=иин =жсн",
@@ -368,7 +376,22 @@ def about_else(text: str) -> str | None:
     return "soft" if _names_any(words, _ELSE_SOFT) else None
 
 
-_FUZZY_STEMS = tuple((p, c) for p, c in _CONCEPT_PREFIX.items() if len(p) >= 5)
+def _deletes(s: str) -> set[str]:
+    return {s} | {s[:i] + s[i + 1 :] for i in range(len(s))}
+
+
+def _fuzzy_index() -> dict[tuple[int, str], list[tuple[str, str]]]:
+    """(stem length, the stem or the stem less one letter) -> [(stem, concept)]: candidates for one typo."""
+    index: dict[tuple[int, str], list[tuple[str, str]]] = {}
+    for stem, c in _CONCEPT_PREFIX.items():
+        if len(stem) >= 5:
+            for d in _deletes(stem):
+                index.setdefault((len(stem), d), []).append((stem, c))
+    return index
+
+
+_FUZZY = _fuzzy_index()
+_FUZZY_LENS = sorted({n for n, _ in _FUZZY})
 
 
 @lru_cache(maxsize=65536)
@@ -383,10 +406,15 @@ def _concept(word: str, fuzzy: bool = False) -> str | None:
                 return c
     # in a query, one typo in a long stem still names the concept ("аноимная" ~ "аноним", "жалба" ~ "жалоб")
     if fuzzy and len(word) >= 5 and not word.isdigit():
-        for stem, c in _FUZZY_STEMS:
-            n = len(stem)
-            if any(_osa(word[:k], stem) <= 1 for k in (n - 1, n, n + 1) if k <= len(word)):
-                return c
+        for n in _FUZZY_LENS:  # the word's first n-1, n or n+1 letters within one edit of a stem of n letters
+            for k in (n - 1, n, n + 1):
+                if k > len(word):
+                    break
+                head = word[:k]
+                for d in _deletes(head):
+                    for stem, c in _FUZZY.get((n, d), ()):
+                        if _osa(head, stem) <= 1:
+                            return c
     return None
 
 
@@ -421,8 +449,9 @@ _PHRASE_CONCEPTS_SRC = {
             "міндетті|керек пе|керек па|қажет пе|тиіс пе",
     "write": "что писать|что написать|что указать|что указывать|что пишут|что пишется|что указывается|"
              "что должно быть в|какие данные|какие сведения|реквизит|заполн|составить|оформить|"
-             "не жазамын|не жазу|не жазылады|не көрсет|нені көрсет|не жаза|толтыр|қандай мәлімет|қандай дерек|"
+             "не жазамын|не жазу|не жазылады|нені жазу|жазу керек|не көрсет|нені көрсет|не жаза|толтыр|қандай мәлімет|қандай дерек|"
              "деректеме",
+    "court": "талап арыз|талап қою",
     "disagree": "не соглас|несоглас|не устраив|не удовлетвор|неудовлетвор|недовол|отклонил|ұнамад|ұнамай|ұнамас|"
                 "келіспе|қанағаттандырма|наразы|қарсымын",
 }
@@ -520,10 +549,6 @@ def _osa(a: str, b: str) -> int:
     return prev[lb]
 
 
-def _deletes(s: str) -> set[str]:
-    return {s} | {s[:i] + s[i + 1 :] for i in range(len(s))}
-
-
 def word_similarity(q: str, t: str) -> float:
     """Similarity of two skeleton words in [0, 1]: exact, shared stem (prefix), or one typo in the first letters."""
     if q == t:
@@ -599,6 +624,11 @@ CONCEPT_WEIGHT = 0.7  # a concept token repeats evidence of its word: less than 
 NEGATION_MISMATCH = 0.8  # a negated query against a question that is not (or the other way round)
 DF_ANSWER = 1.0  # an entry whose answer (not questions) has a word counts this much in its document frequency
 OFF_TOPIC_RAW = 0.5  # a query with half of its words unknown needs at least this raw score
+DEF_COV = 0.75  # a concept in this share of an entry's example questions ...
+DEF_GLOBAL = 0.1  # ... and in no more than this share of all of them defines the entry
+DEF_MISS = 0.95  # an entry's score when the query lacks one of its defining concepts
+GRAM_MAX_DF = 1.0  # letter trigrams in more than this share of the units are left out
+POSTING_MIN_IDF = 0.3  # words rarer than this in the knowledge base are not matched unit by unit
 MARGIN_CONF = 0.55  # below this confidence the best entry must lead the next one by MARGIN_MIN
 MARGIN_MIN = 0.03
 W_CLS = 0.1
@@ -634,10 +664,13 @@ class FaqIndex:
     _prefix3: dict[str, list[int]] = field(default_factory=dict)
     _dels: dict[str, list[int]] = field(default_factory=dict)
     _gram_postings: dict[str, list[int]] = field(default_factory=dict)
+    _stop_grams: frozenset[str] = frozenset()
     _match_cache: dict[str, tuple[tuple[int, float], ...]] = field(default_factory=dict)
     _nb_counts: list[dict[int, float]] = field(default_factory=list)  # entry -> word id -> count in its questions
     _nb_norm: list[float] = field(default_factory=list)  # entry -> log(total count + smoothing)
-    _cls: dict[int, list[float]] = field(default_factory=dict)  # word id -> perceptron weight per entry
+    _nb_post: list[list[tuple[int, float]]] = field(default_factory=list)  # word id -> [(entry, count)]
+    _cls: dict[int, tuple[tuple[int, float], ...]] = field(default_factory=dict)  # word id -> (entry, weight)
+    _defining: list[tuple[int, ...]] = field(default_factory=list)  # entry -> its defining concepts' word ids
 
     # --- construction ---------------------------------------------------------------------------------------------
 
@@ -718,6 +751,10 @@ class FaqIndex:
                         self._nb_counts[ei][wid] = self._nb_counts[ei].get(wid, 0.0) + NB_ANSWER
         nv = len(self._words)
         self._nb_norm = [math.log(sum(c.values()) + NB_ALPHA * nv) for c in self._nb_counts]
+        self._nb_post = [[] for _ in self._words]
+        for ei, counts in enumerate(self._nb_counts):
+            for wid, c in counts.items():
+                self._nb_post[wid].append((ei, c))
         if W_CLS:
             self._train_perceptron(unit_texts)
         for w in _GENERIC:
@@ -725,9 +762,16 @@ class FaqIndex:
             if wid is not None:
                 self._idf[wid] = min(self._idf[wid], GENERIC_IDF)
         # units
-        for ei, lang, text in unit_texts:
+        unit_grams = [_trigrams(text) for _ei, _lang, text in unit_texts]
+        gram_df: dict[str, int] = {}
+        for grams in unit_grams:
+            for g in grams:
+                gram_df[g] = gram_df.get(g, 0) + 1
+        # letter trigrams in many units (" ша", "жал") say little and cost much: left out on both sides
+        self._stop_grams = frozenset(g for g, d in gram_df.items() if d > GRAM_MAX_DF * len(unit_texts))
+        for (ei, lang, text), grams in zip(unit_texts, unit_grams):
             wids = tuple(dict.fromkeys(self._vocab[w] for w in tokens(text)))
-            grams = _trigrams(text)
+            grams = grams - self._stop_grams
             ui = len(self._units)
             negative = "#not" in (self._words[w] for w in wids)
             self._units.append(_Unit(ei, lang, wids, sum(self._idf[w] for w in wids) or 1.0, len(grams), negative))
@@ -736,6 +780,22 @@ class FaqIndex:
             for g in grams:
                 self._gram_postings.setdefault(g, []).append(ui)
 
+        # an entry's defining concepts: in most of its example questions and rare elsewhere ("#court" for court)
+        n_units = len(self._units)
+        total: dict[int, int] = {}
+        per_entry: list[dict[int, int]] = [dict() for _ in self._entries]
+        n_entry = [0] * len(self._entries)
+        for u in self._units:
+            n_entry[u.entry] += 1
+            for wid in u.words:
+                w = self._words[wid]
+                if w.startswith("#") and w != "#not" and w not in _QUESTION_CONCEPTS:
+                    total[wid] = total.get(wid, 0) + 1
+                    per_entry[u.entry][wid] = per_entry[u.entry].get(wid, 0) + 1
+        self._defining = [
+            tuple(wid for wid, k in counts.items() if k >= DEF_COV * n_entry[ei] and total[wid] <= DEF_GLOBAL * n_units)
+            for ei, counts in enumerate(per_entry)
+        ]
         # candidate generators for fuzzy word matching
         for wid, w in enumerate(self._words):
             if w.isdigit() or w.startswith("#"):
@@ -793,7 +853,8 @@ class FaqIndex:
         self._cls = {}
         for f, row in w.items():
             arow, lrow = acc[f], last[f]
-            self._cls[f] = [(arow[c] + (t - lrow[c]) * row[c]) / t for c in range(n)]
+            avg = ((c, (arow[c] + (t - lrow[c]) * row[c]) / t) for c in range(n))
+            self._cls[f] = tuple((c, v) for c, v in avg if v)
 
     # --- word matching --------------------------------------------------------------------------------------------
 
@@ -861,6 +922,8 @@ class FaqIndex:
             ebest: dict[int, float] = {}
             for wid, s in m:
                 wi = idf[wid]
+                if wi < POSTING_MIN_IDF:  # "жалоба", "#complaint": in half of the units, worth next to nothing
+                    continue
                 for ui in self._postings[wid]:
                     cur = ubest.get(ui)
                     if cur is None or s > cur[0]:
@@ -875,7 +938,7 @@ class FaqIndex:
             for ei, v in ebest.items():
                 entry_cov[ei] = entry_cov.get(ei, 0.0) + wt * v
 
-        qgrams = _trigrams(query)
+        qgrams = _trigrams(query) - self._stop_grams
         gram_hits: dict[int, int] = {}
         for g in qgrams:
             for ui in self._gram_postings.get(g, ()):
@@ -913,10 +976,9 @@ class FaqIndex:
                 if best < 0.75:
                     continue
                 for wid, s in m:
-                    row = self._cls.get(wid)
-                    if s == best and row is not None:
-                        for c in range(n):
-                            sc[c] += s * row[c]
+                    if s == best:
+                        for c, v in self._cls.get(wid, ()):
+                            sc[c] += s * v
             top = max(sc)
             z = sum(math.exp((v - top) / CLS_TEMP) for v in sc)
             # a penalty for the entries the classifier finds less likely than its best: it re-ranks, it never
@@ -926,17 +988,23 @@ class FaqIndex:
 
         nb: dict[int, float] = {}
         if W_NB:
-            logp = []
-            for ei, counts in enumerate(self._nb_counts):
-                lp = 0.0
-                for wt, m in zip(weights, per_tok):
-                    c = max((s * counts.get(wid, 0.0) for wid, s in m if s >= 0.75), default=0.0)
-                    lp += wt * math.log(c + NB_ALPHA)
-                logp.append((lp - sum(weights) * self._nb_norm[ei]) / NB_TEMP)
+            log_alpha = math.log(NB_ALPHA)
+            total_w = sum(weights)
+            logp = [(total_w * (log_alpha - norm)) / NB_TEMP for norm in self._nb_norm]
+            for wt, m in zip(weights, per_tok):
+                ev: dict[int, float] = {}  # entry -> best count of a word matching this query word
+                for wid, s in m:
+                    if s >= 0.75:
+                        for ei, c in self._nb_post[wid]:
+                            if s * c > ev.get(ei, 0.0):
+                                ev[ei] = s * c
+                for ei, c in ev.items():
+                    logp[ei] += wt * (math.log(c + NB_ALPHA) - log_alpha) / NB_TEMP
             top = max(logp)
             z = sum(math.exp(v - top) for v in logp)
             nb = {ei: math.exp(v - top) / z for ei, v in enumerate(logp)}
 
+        qwids = {self._vocab[t] for t in qtoks if t.startswith("#") and t in self._vocab}
         out: dict[int, float] = {}
         for ei in set(unit_score) | set(tri_score) | set(entry_cov):
             out[ei] = (
@@ -946,6 +1014,9 @@ class FaqIndex:
                 + W_NB * nb.get(ei, 0.0)
                 + W_CLS * cls.get(ei, 0.0)
             )
+            for wid in self._defining[ei]:  # a court question names a court; one that does not is less likely it
+                if wid not in qwids:
+                    out[ei] *= DEF_MISS
         return out
 
     def _off_topic(self, query: str) -> bool:

@@ -261,7 +261,8 @@ def small_talk(text: str) -> str | None:
 
 # Concepts shared by both languages (and by digits and number words): a word that matches a concept also yields
 # the concept token "#name", so "жалоба 5 жұмыс күні" meets "шағым бес жұмыс күні ішінде". Written in normal
-# spelling and folded at import. "=" marks whole words, the rest are stems (prefixes).
+# spelling and folded at import. "=" marks whole words, the rest are stems (prefixes); "~" a stem matched without a
+# typo.
 _CONCEPTS_SRC = {
     "complaint": "жалоб жалов жалуют жалуюсь пожалов пожалуют обжал шағым",
     "work": "рабоч жұмыс",
@@ -287,17 +288,17 @@ _CONCEPTS_SRC = {
     "term": "срок мерзім",
     "anon": "аноним жасырын",
     "lang": "язык =тіл =тілі =тілде =тілінде",
-    "langname": "казахск қазақша русск орысша английск ағылшын",
+    "langname": "~казахск қазақша русск орысша английск ағылшын",
     "disabled": "инвалид мүгедек пандус коляск арбада маломобил",
     "online": "онлайн интернет",
     "egov": "egov eotinish егов еотиниш портал",
-    "provider": "услугодател поставщик беруші",
+    "provider": "услугодател поставщик ~беруші",  # "берші" (give me) is not "беруші"
     "recipient": "получател услугополуч алушы",
     "status": "статус мәртебе",
     "paper": "бумаж бумаг қағаз",
     "rights": "=права =право =прав =правах құқық",
-    "duty": "обязан міндет",
-    "suggest": "предлож ұсыныс отзыв пікір идея идею идеям",
+    "duty": "обязан міндет =должен =должна =должны",
+    "suggest": "предлож ұсыныс отзыв ~пікір идея идею идеям",
     "bot": "=бот =бота =ботом =боту =ботқа =ботты =боттың",
     "phone": "звон позвон телефон қоңырау",
     "accept": "принят принима приня приём прием қабылда",
@@ -321,20 +322,24 @@ _CONCEPTS_SRC = {
 }
 
 
-def _fold_concepts() -> tuple[dict[str, str], dict[str, str]]:
+def _fold_concepts() -> tuple[dict[str, str], dict[str, str], frozenset[str]]:
     exact: dict[str, str] = {}
     prefix: dict[str, str] = {}
+    no_typo: set[str] = set()
     for name, words in _CONCEPTS_SRC.items():
         for w in words.split():
             if w.startswith("="):
                 for part in skeleton(w[1:]).split():
                     exact[part] = "#" + name
+            elif w.startswith("~"):  # a stem one letter away from an everyday word: no typo allowed
+                prefix[skeleton(w[1:])] = "#" + name
+                no_typo.add(skeleton(w[1:]))
             else:
                 prefix[skeleton(w)] = "#" + name
-    return exact, prefix
+    return exact, prefix, frozenset(no_typo)
 
 
-_CONCEPT_EXACT, _CONCEPT_PREFIX = _fold_concepts()
+_CONCEPT_EXACT, _CONCEPT_PREFIX, _NO_TYPO = _fold_concepts()
 _CONCEPT_PREFIX_LENS = sorted({len(p) for p in _CONCEPT_PREFIX}, reverse=True)
 
 
@@ -384,7 +389,7 @@ def _fuzzy_index() -> dict[tuple[int, str], list[tuple[str, str]]]:
     """(stem length, the stem or the stem less one letter) -> [(stem, concept)]: candidates for one typo."""
     index: dict[tuple[int, str], list[tuple[str, str]]] = {}
     for stem, c in _CONCEPT_PREFIX.items():
-        if len(stem) >= 5:
+        if len(stem) >= 5 and stem not in _NO_TYPO:
             for d in _deletes(stem):
                 index.setdefault((len(stem), d), []).append((stem, c))
     return index
@@ -413,7 +418,7 @@ def _concept(word: str, fuzzy: bool = False) -> str | None:
                 head = word[:k]
                 for d in _deletes(head):
                     for stem, c in _FUZZY.get((n, d), ()):
-                        if _osa(head, stem) <= 1:
+                        if stem[:2] == head[:2] and _osa(head, stem) <= 1:  # typos rarely hit the first letters
                             return c
     return None
 
@@ -470,9 +475,10 @@ _PHRASES = _fold_phrases()
 _NOT_PREFIX = re.compile(r"(^| )не ")
 
 
-def tokens(text: str, concepts: bool = True, *, fuzzy: bool = False) -> list[str]:
+def tokens(text: str, concepts: bool = True, *, fuzzy: bool = False, known: frozenset[str] = frozenset()) -> list[str]:
     """Skeleton tokens of a text: stop words and short words dropped, numbers kept, concept tokens appended
-    (``fuzzy``: also for a word one typo away from a concept's stem; for queries, not for the knowledge base)."""
+    (``fuzzy``: also for a word one typo away from a concept's stem, unless the word is one of ``known``, the
+    knowledge base's own words: "оказали" is no typo of "отказ"; for queries, not for the knowledge base)."""
     out = []
     extra = []
     sk = skeleton(text)
@@ -499,7 +505,7 @@ def tokens(text: str, concepts: bool = True, *, fuzzy: bool = False) -> list[str
         if keep:
             out.append(t)
         if concepts and (keep or t in _CONCEPT_EXACT):
-            c = _concept(t, fuzzy)
+            c = _concept(t, fuzzy and t not in known)
             if c is not None and c not in extra:
                 extra.append(c)
         if not concepts or "#not" in extra or start < disagree_end:
@@ -671,6 +677,7 @@ class FaqIndex:
     _nb_post: list[list[tuple[int, float]]] = field(default_factory=list)  # word id -> [(entry, count)]
     _cls: dict[int, tuple[tuple[int, float], ...]] = field(default_factory=dict)  # word id -> (entry, weight)
     _defining: list[tuple[int, ...]] = field(default_factory=list)  # entry -> its defining concepts' word ids
+    _known: frozenset[str] = frozenset()  # the knowledge base's words (no typo-tolerant concepts for them)
 
     # --- construction ---------------------------------------------------------------------------------------------
 
@@ -796,6 +803,7 @@ class FaqIndex:
             tuple(wid for wid, k in counts.items() if k >= DEF_COV * n_entry[ei] and total[wid] <= DEF_GLOBAL * n_units)
             for ei, counts in enumerate(per_entry)
         ]
+        self._known = frozenset(w for w in self._words if not w.startswith("#"))
         # candidate generators for fuzzy word matching
         for wid, w in enumerate(self._words):
             if w.isdigit() or w.startswith("#"):
@@ -856,6 +864,10 @@ class FaqIndex:
             avg = ((c, (arow[c] + (t - lrow[c]) * row[c]) / t) for c in range(n))
             self._cls[f] = tuple((c, v) for c, v in avg if v)
 
+    def _query_tokens(self, query: str) -> list[str]:
+        """A query's distinct tokens, typo-tolerant concepts for the words the knowledge base does not know."""
+        return list(dict.fromkeys(tokens(query, fuzzy=True, known=self._known)))
+
     # --- word matching --------------------------------------------------------------------------------------------
 
     def _compute_matches(self, q: str) -> tuple[tuple[int, float], ...]:
@@ -884,7 +896,7 @@ class FaqIndex:
 
     def raw_scores(self, query: str, lang: str | None = None) -> dict[int, float]:
         """Raw blended score per entry index (only entries with any evidence)."""
-        qtoks = list(dict.fromkeys(tokens(query, fuzzy=True)))
+        qtoks = self._query_tokens(query)
         if not qtoks:
             return {}
         negative = "#not" in qtoks
@@ -895,7 +907,7 @@ class FaqIndex:
         for q in qtoks:
             m = self._matches(q)
             per_tok.append(list(m))
-            concept = None if q.startswith("#") else _concept(q, True)
+            concept = None if q.startswith("#") else _concept(q, q not in self._known)
             if q in _GENERIC or concept == "#service" or (
                 concept is not None and not any(s >= 0.75 for _, s in m)
             ):  # no topic, a service's name, or a word whose concept token (added too) carries the evidence
@@ -1022,7 +1034,7 @@ class FaqIndex:
     def _off_topic(self, query: str) -> bool:
         """Half or more of the query's topical words are unknown to the knowledge base (a typo-level likeness does
         not count) and none of them is about complaints: "результаты матча", "футбол нәтижелері"."""
-        toks = list(dict.fromkeys(tokens(query, fuzzy=True)))
+        toks = self._query_tokens(query)
         if any(t in _ANCHORS for t in toks):
             return False
         content = [t for t in toks if not t.startswith("#") and t not in _GENERIC]
@@ -1031,7 +1043,7 @@ class FaqIndex:
         unknown = sum(
             1
             for t in content
-            if not any(s >= 0.75 for _, s in self._matches(t)) and _concept(t, True) not in self._vocab
+            if not any(s >= 0.75 for _, s in self._matches(t)) and _concept(t, t not in self._known) not in self._vocab
         )
         return 2 * unknown >= len(content)
 
@@ -1040,7 +1052,7 @@ class FaqIndex:
         (`about_else`) and nothing of the domain (no public service, authority or term of the procedure; "complaint"
         alone does not count: "жалоба на соседей" is out of scope); or it asks how to obtain a service (its price,
         papers, hours) and says nothing about a problem: "как получить паспорт"."""
-        toks = tokens(query, fuzzy=True)
+        toks = tokens(query)  # no typo-tolerant concepts here: "котиков" is no typo of "көлік"
         sk = skeleton(query)
         words = sk.split()
         if all(w in _ACK_WORDS for w in words):

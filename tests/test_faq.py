@@ -250,6 +250,18 @@ def test_words_that_tell_topics_apart() -> None:
     assert "#court" not in tokens("как заработать деньги", fuzzy=True)  # "деньги" is one letter from "дейінгі"
 
 
+def test_typo_tolerant_concepts_only_for_typos(index: FaqIndex) -> None:
+    """A word one letter from a concept's stem names the concept when it is a typo ("жалба", "аноимная"), not when
+    it is a word of its own: one the knowledge base knows ("оказали" is not "отказ"), one that differs in its first
+    letters ("қолданамын" is not "жолдау"), or a stem marked as too close to everyday words ("берші" is not
+    "беруші")."""
+    assert "#complaint" in index._query_tokens("жалба на цон") and "#anon" in index._query_tokens("аноимная жалоба")
+    assert "#refuse" not in index._query_tokens("услугу оказали не полностью")
+    assert "#forward" not in index._query_tokens("қай тілді қолданамын")
+    assert "#provider" not in index._query_tokens("ән айтып берші")
+    assert index.search("ән айтып берші", lang="kk") == [] and index.search("покажи котиков", lang="ru") == []
+
+
 @pytest.mark.parametrize("query,lang", [("ок, понятно", "ru"), ("пока", "ru"), ("жарайды, түсінікті", "kk"), ("сау бол", "kk")])
 def test_acknowledgements_ask_nothing(index: FaqIndex, query: str, lang: str) -> None:
     assert index.search(query, lang=lang) == []

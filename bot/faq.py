@@ -181,7 +181,7 @@ _ABOUT_ELSE_SRC = {
     "money": "=курс =курса =курсы доллар =евро рубл биткоин крипт купить куплю покупк =продать сатып =бағам бағамы "
              "=цена =цены айфон iphone смартфон ноутбук samsung самсунг кредит ипотек несие =банк =банке =банка "
              "=банку банкомат зарплат жалақы скидк магазин дүкен маркетплейс kaspi каспи wildberries вайлдберриз "
-             "тапсырыс заработ =деньги =денег =деньгами =ақша =ақшаны",
+             "тапсырыс заработ =деньги =денег =деньгами =ақша =ақшаны =продам сатамын",
     "travel": "=билет =билеты =билета =билетов билетт поезд пойыз самол ұшақ =рейс авиабилет автобус =такси таксиг "
               "таксист вокзал аэропорт отель гостиниц путешеств саяхат расписан кестес",
     "fun": "фильм =кино киноға сериал мультик музык =песня =песню песен песни =ән =әні =әнді әнші =книга =книгу "
@@ -206,8 +206,18 @@ _ABOUT_ELSE_PHRASES = (
     "сағат қанша", "аптаның қай күні", "қай күні бүгін", "бүгін қандай мереке", "какой сегодня праздник",
     "как дела", "кто ты", "ты кто", "сен кімсің", "кімсің", "как тебя зовут", "атың кім", "сколько тебе лет",
     "ақша табамын", "ақша табу", "найти работу", "жұмыс табу", "неше жаста", "қалай айтады", "как сказать по",
-    "как будет по", "как переводится",
+    "как будет по", "как переводится", "нужна работа", "ищу работу", "вакансии", "жұмыс іздеймін", "жұмыс керек",
+    "открыть ип", "открыть тоо", "ип ашу", "жк ашу", "пообщаться", "поболтать", "сөйлескім", "мне скучно",
+    "зерігіп",
 )
+# Whole messages that ask the time, the date or about the bot itself ("сколько времени" alone is the clock; in a
+# longer question it may be the time left to complain).
+_CHITCHAT = frozenset(skeleton(p) for p in (
+    "сколько времени", "который час", "сағат қанша", "сағат неше", "какой сегодня день", "какой день", "бүгін қай күн",
+    "қай күн", "какое сегодня число", "расскажи про себя", "расскажи о себе", "өзің туралы айтшы", "өзің туралы айт",
+    "кто тебя создал", "сені кім жасады", "ты робот", "сен роботсың ба",
+))
+_ARITHMETIC = re.compile(r"\d\s*[+*×÷=]\s*\d|\d\s+[-/]\s+\d")  # "2+2", "10 / 5"; not "8-800-080-7777"
 # How to obtain a service (its price, papers, payment date, a public office's hours) is not a complaint either:
 # "как получить паспорт", "пенсия қашан түседі", "ХҚКО қашан ашылады". Such a phrase with a service or a CON named
 # and nothing about a problem (`_PROBLEM_CONCEPTS`, `_PROBLEM_STEMS`) makes the query out of scope.
@@ -395,7 +405,7 @@ def about_else(text: str) -> str | None:
     `_ABOUT_ELSE_SOFT_SRC`), else None. Whether the query is still in the domain is for `FaqIndex.search`."""
     sk = skeleton(text)
     words = sk.split()
-    if _ELSE_PHRASE.search(sk) or _names_any(words, _ELSE_HARD):
+    if sk in _CHITCHAT or _ARITHMETIC.search(text) or _ELSE_PHRASE.search(sk) or _names_any(words, _ELSE_HARD):
         return "hard"
     return "soft" if _names_any(words, _ELSE_SOFT) else None
 

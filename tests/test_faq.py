@@ -198,6 +198,11 @@ NEAR_MISSES = [
     ("төлқұжатты қалай аламын", "kk"),
     ("ХҚКО қашан ашылады", "kk"),
     ("жәрдемақы қашан түседі", "kk"),
+    ("сколько будет 2+2", "ru"),
+    ("продам диван", "ru"),
+    ("сколько времени", "ru"),  # the clock; "сколько времени есть на жалобу" is a question
+    ("бүгін қай күн", "kk"),
+    ("сөйлескім келеді", "kk"),
 ]
 
 
@@ -216,6 +221,8 @@ def test_about_else_spares_the_domain(index: FaqIndex) -> None:
     # the everyday words themselves never occur in the knowledge base, but for a price next to the 1414 line
     assert [t for t in kb if about_else(t)] == ["1414 ке звондасам акша кете ме"]
     assert index.search("паспорт не выдали в срок", lang="ru")
+    assert index.search("сколько времени есть на жалобу", lang="ru")
+    assert index.search("что такое 1414 и номер 8-800-080-7777", lang="ru")
     assert index.search("төлқұжатты уақытында бермеді", lang="kk")
 
 

@@ -191,12 +191,21 @@ _ABOUT_ELSE_SRC = {
     "diet": "похуд диет арықта калори спортзал тренировк фитнес",
     "trivia": "президент столиц планет космос вселенн динозавр америк =сша =ақш турци европ",
     "neighbours": "сосед көрші =шум шумят шулайд шулап",
+    # complaints that are not about a public service: the police, banks, shops, housing management
+    "elsewhere": "полиц полицейск =банк =банка =банке =банку банков магазин дүкен =кск =жкх управляющ",
+    # papers of private life and work, careers in the civil service
+    "papers": "резюме түйіндеме доверенност сенімхат =договор =договора =договору =договоре =шартқа =шартты",
+    "career": "тестирован тестілеу вакансии =вакансия устроиться орналас",
     "love": "любов махаббат девушк свидан знакомств",
 }
 # Softer topics: a query about them is out of scope unless it also names a complaint ("скачать образец жалобы",
 # "жалобу на английском").
 _ABOUT_ELSE_SOFT_SRC = {
-    "gadget": "скачат компьютер ноутбук вайфай wifi орнату орнатам",
+    "gadget": "скачат компьютер ноутбук вайфай wifi орнату орнатам жүктей жүктеу пароль құпиясөз",
+    # the calendar itself: months, moved days off ("сколько рабочих дней в марте", "перенос выходных")
+    "calendar": "январ феврал =март =марта =марте апрел =май =мая =мае июн июл август сентябр октябр ноябр декабр "
+                "қаңтар ақпан наурыз сәуір мамыр маусым шілде тамыз қыркүйек қазан қараша желтоқсан производствен "
+                "өндірістік перенос ауысу",
     "learn": "выучит =учить =учиться үйрен =урок =уроки сабақ репетитор =перевести переведи =аудар аударып "
              "translate",
 }
@@ -208,8 +217,15 @@ _ABOUT_ELSE_PHRASES = (
     "ақша табамын", "ақша табу", "найти работу", "жұмыс табу", "неше жаста", "қалай айтады", "как сказать по",
     "как будет по", "как переводится", "нужна работа", "ищу работу", "вакансии", "жұмыс іздеймін", "жұмыс керек",
     "открыть ип", "открыть тоо", "ип ашу", "жк ашу", "пообщаться", "поболтать", "сөйлескім", "мне скучно",
-    "зерігіп",
+    "зерігіп", "на отпуск", "демалысқа өтініш", "поступить на", "госслужбу", "на государственную службу",
+    "қызметке орналас", "жұмысқа орналас", "жұмысқа тұр", "жұмысқа қалай тұр", "бос жұмыс орн", "стать сотрудником",
+    "құпия сөз", "по фамилии", "тегі бойынша", "мемлекеттік баж", "баж", "телефон цона", "телефон цон", "цон телефон",
+    "хқко телефон", "хқко нөмірі", "телефон хқко",
 )
+# Family law is not a complaint about a public service even when it names one ("расторгнуть брак").
+_FAMILY = re.compile("(?:^| )(?:" + "|".join(re.escape(skeleton(p)) for p in (
+    "развод", "развестись", "расторгн", "алимент", "некені бұзу", "ажырас", "сменить фамилию", "тегімді өзгерт",
+)) + ")")
 # Whole messages that ask the time, the date or about the bot itself ("сколько времени" alone is the clock; in a
 # longer question it may be the time left to complain).
 _CHITCHAT = frozenset(skeleton(p) for p in (
@@ -232,9 +248,15 @@ _HOWTO_PHRASES = (
     "қалай жаздыр", "жазылу", "жазылам", "жазылуға", "жазылсам", "қанша тұрады", "бағасы", "баж салығы", "қандай құжат керек", "қандай құжаттар керек",
     "қандай құжаттар қажет", "қашан түседі", "қашан төлен", "қашан дайын", "мөлшері", "сомасы", "жұмыс уақыты",
     "жұмыс кестесі", "қашан ашылады", "қашан жабылады", "сағат нешеде", "нешеде ашыл", "нешеге дейін", "кезекке қалай тұр", "кезекке тұру", "жасалады",
-    "неше күнде дайын",
+    "неше күнде дайын", "как стать", "как поступить", "как зарегистрироваться", "зарегистрироваться на",
+    "қалай тіркелемін", "тіркелу", "встать на учет", "адрес", "мекенжай", "срок действия",
+    "мерзімін ұзарту", "какие госуслуги", "какие услуги есть", "қандай қызметтер бар", "кезегін", "кезегі",
+    "где сделать", "қайдан жасаймын", "қайдан аламын", "как получить", "как зарегистрировать", "тіркеймін",
+    "қалай тіркеу",
 )
-_PROBLEM_CONCEPTS = _concept_names("complaint court refuse rude not wait agency anon forward extend partial")
+# What such a how-to question may name: a service, a CON, a digital signature, an IIN, eGov, a company, the court.
+_HOWTO_OBJECTS = _concept_names("service con eds iin egov legal court")
+_PROBLEM_CONCEPTS = _concept_names("complaint refuse rude not wait anon forward partial disagree")
 _PROBLEM_STEMS = _stems(
     "наруш бұз просроч задерж затян созы кешік требу талап лишн артық сверх ненуж қажетсіз ошибк ошиб қате хам "
     "груб отказ игнор проблем мәселе обман алда взятк пара жемқор коррупц"
@@ -248,7 +270,7 @@ _ACK_WORDS = frozenset(skeleton(w) for w in (
 
 # Words that keep a query in the domain whatever else it names: a public service, an authority, the procedure's own
 # terms (concepts below, and these stems).
-_SERVICE_ANCHORS = _concept_names("court iin bin con eds agency anon service provider recipient egov")
+_SERVICE_ANCHORS = _concept_names("iin bin con eds agency anon service provider recipient egov")
 _SERVICE_STEMS = _stems(
     "госуслуг госорган гос.орган акимат әкімдік әкімшілік ведомств министерств канцеляр кеңсе чиновник шенеунік "
     "мемлекеттік государствен услуг қызмет 1414"
@@ -257,15 +279,14 @@ _SERVICE_STEMS = _stems(
 
 # Small talk: a message made only of a greeting (or of thanks), in either language, any spelling. It is not a
 # question: the bot answers it with its menu, and the search finds nothing in it.
-_GREETING_WORDS = frozenset(skeleton(w) for w in (
-    "привет приветствую здравствуйте здравствуй здрасте здрасьте добрый доброе доброго день утро вечер салам салем "
-    "сәлем сәлеметсіз сәлеметсіздер ассалаумағалейкум ассаламуалейкум ассаламағалейкум уағалейкумассалам қайырлы "
-    "күн таң кеш hi hello hey хай хелло құтты болсын мерекеңіз поздравляю новым годом праздником жаңа жыл"
-).split())
 _GREETING_CORE = frozenset(skeleton(w) for w in (
-    "привет приветствую здравствуйте здравствуй здрасте здрасьте добрый доброе доброго салам салем сәлем сәлеметсіз "
-    "сәлеметсіздер ассалаумағалейкум ассаламуалейкум ассаламағалейкум уағалейкумассалам қайырлы hi hello hey хай хелло "
-    "құтты поздравляю годом праздником"
+    "привет приветик приветствую здравствуйте здравствуй здрасте здрасьте здарова добрый доброе доброго доброй салам "
+    "салем сәлем сәлеметсіз сәлеметсіздер саламатсыз саламатсызба сәлеметсізбе армысыз армысыздар ассалаумағалейкум "
+    "ассаламуалейкум ассаламағалейкум ассалаумағалейкүм уағалейкумассалам алейкум қайырлы hi hello hey хай хелло "
+    "хеллоу құтты поздравляю годом праздником"
+).split())
+_GREETING_WORDS = _GREETING_CORE | frozenset(skeleton(w) for w in (
+    "день утро вечер ночи времени суток вас всем уважаемые күн таң кеш түн болсын мерекеңіз новым жаңа жыл"
 ).split())
 _THANKS_WORDS = frozenset(skeleton(w) for w in (
     "спасибо спс благодарю большое огромное рақмет рахмет көп үлкен thanks thank you"
@@ -273,7 +294,10 @@ _THANKS_WORDS = frozenset(skeleton(w) for w in (
 _THANKS_CORE = frozenset(skeleton(w) for w in "спасибо спс благодарю рақмет рахмет thanks thank".split())
 # words that may come with either without making it a question ("привет, бот, как дела?")
 _TALK_FILLER = frozenset(skeleton(w) for w in (
-    "как дела ты вы бот шагым шағым shagym қалайсыз қалайсың қалың жағдай бе ба ма ме и және вам тебе сізге саған с со"
+    "как дела ты вы бот шагым шағым shagym қалайсыз қалайсың қалың жағдай бе ба ма ме и және вам тебе сізге саған с со "
+    # a request with no question yet: "Здравствуйте, у меня вопрос", "Сәлеметсіз бе, көмек керек"
+    "у меня есть вопрос вопросик подскажите подскажи помогите помоги пожалуйста можно мне нужна помощь "
+    "менің сұрағым сұрақ бар көмектесіңізші көмектесіңіз көмектесші көмек керек өтінемін"
 ).split())
 
 
@@ -345,9 +369,9 @@ _CONCEPTS_SRC = {
     "partial": "частичн наполовин неполн жартылай",
     # the services people name in their questions: in the domain even when the knowledge base never names them
     "service": "паспорт удостоверени прописк пособи пенси детсад садик справк выписк лиценз разрешени земельн "
-               "участк техпаспорт автомобил машин водительск свидетельств брак рождени субсиди жиль квартир "
+               "участк техпаспорт автомобил машин водительск свидетельств =брака =браке =браку рождени субсиди жиль квартир "
                "төлқұжат куәлік тіркеу жәрдемақы зейнетақы балабақша анықтама рұқсат жер учаске көлік автокөлік "
-               "жүргізуші тууы неке тұрғын пәтер",
+               "жүргізуші тууы неке тұрғын пәтер безработ жұмыссыз",
 }
 
 
@@ -486,6 +510,8 @@ _PHRASE_CONCEPTS_SRC = {
              "не жазамын|не жазу|не жазылады|нені жазу|жазу керек|не көрсет|нені көрсет|не жаза|толтыр|қандай мәлімет|қандай дерек|"
              "деректеме",
     "court": "талап арыз|талап қою",
+    "eds": "цифровая подпись|цифровой подписи|цифровую подпись|цифрлық қолтаңба|электрондық қолтаңба|"
+           "электронная подпись|электронной подписи|электронную подпись",
     "disagree": "не соглас|несоглас|не устраив|не нравит|не понравил|не удовлетвор|неудовлетвор|недовол|отклонил|ұнамад|ұнамай|ұнамас|"
                 "келіспе|қанағаттандырма|наразы|қарсымын",
 }
@@ -539,7 +565,7 @@ def tokens(text: str, concepts: bool = True, *, fuzzy: bool = False, known: froz
                 extra.append(c)
         if not concepts or "#not" in extra or start < disagree_end:
             continue
-        if t == "не":
+        if t in ("не", "ни"):  # in Kazakh text "ни" is a split-off ending ("ЖШС-ны")
             nxt = words[i + 1] if i + 1 < len(words) else ""
             if kazakh or not nxt or nxt.startswith(_KK_WHAT_NEXT):
                 continue
@@ -1079,19 +1105,19 @@ class FaqIndex:
         (`about_else`) and nothing of the domain (no public service, authority or term of the procedure; "complaint"
         alone does not count: "жалоба на соседей" is out of scope); or it asks how to obtain a service (its price,
         papers, hours) and says nothing about a problem: "как получить паспорт"."""
-        toks = tokens(query)  # no typo-tolerant concepts here: "котиков" is no typo of "көлік"
+        toks = set(tokens(query))  # no typo-tolerant concepts here: "котиков" is no typo of "көлік"
         sk = skeleton(query)
         words = sk.split()
-        if all(w in _ACK_WORDS for w in words):
+        if all(w in _ACK_WORDS for w in words) or _FAMILY.search(sk):
             return True
+        service = bool(toks & _SERVICE_ANCHORS) or any(w.startswith(_SERVICE_STEMS) for w in words)
+        problem = bool(toks & _PROBLEM_CONCEPTS) or any(w.startswith(_PROBLEM_STEMS) for w in words)
         topic = about_else(query)
-        if topic is not None:
-            anchors = _SERVICE_ANCHORS if topic == "hard" else _SERVICE_ANCHORS | {"#complaint"}
-            if not (any(t in anchors for t in toks) or any(w.startswith(_SERVICE_STEMS) for w in words)):
-                return True
-        if _HOWTO.search(sk) and ("#service" in toks or "#con" in toks):
-            return not (any(t in _PROBLEM_CONCEPTS for t in toks) or any(w.startswith(_PROBLEM_STEMS) for w in words))
-        return False
+        if topic == "hard" and not (service and problem) and "1414" not in words:
+            return True  # "жалоба на банк", "зарплата сотрудника цона"; but "в цоне нахамила девушка"
+        if topic == "soft" and not ("#complaint" in toks or (service and problem)):
+            return True  # "сколько рабочих дней в марте", "egov қосымшасын жүктеу"; but "жалоба от 8 марта"
+        return bool(_HOWTO.search(sk) and toks & _HOWTO_OBJECTS and not problem)
 
     def search(self, query: str, lang: str | None = None, limit: int = 3) -> list[Hit]:
         """Best matching entries, best first; [] when the best confidence is below 0.5 (out of scope)."""

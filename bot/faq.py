@@ -179,8 +179,8 @@ _ABOUT_ELSE_SRC = {
     "food": "рецепт приготов плов борщ бешбармак пицц =суши бургер шаурм салат =еда "
             "завтрак ресторан =кафе доставк пісір тамақ =асқа сорпа палау recipe pizza",
     "money": "=курс =курса =курсы доллар =евро рубл биткоин крипт купить куплю покупк =продать сатып =бағам бағамы "
-             "=цена =цены айфон iphone смартфон ноутбук samsung самсунг кредит ипотек несие =банк =банке =банка "
-             "=банку банкомат зарплат жалақы скидк магазин дүкен маркетплейс kaspi каспи wildberries вайлдберриз "
+             "=цена =цены айфон iphone смартфон ноутбук samsung самсунг кредит ипотек несие "
+             "банкомат зарплат жалақы скидк маркетплейс kaspi каспи wildberries вайлдберриз "
              "тапсырыс заработ =деньги =денег =деньгами =ақша =ақшаны =продам сатамын",
     "travel": "=билет =билеты =билета =билетов билетт поезд пойыз самол ұшақ =рейс авиабилет автобус =такси таксиг "
               "таксист вокзал аэропорт отель гостиниц путешеств саяхат расписан кестес",
@@ -191,8 +191,6 @@ _ABOUT_ELSE_SRC = {
     "diet": "похуд диет арықта калори спортзал тренировк фитнес",
     "trivia": "президент столиц планет космос вселенн динозавр америк =сша =ақш турци европ",
     "neighbours": "сосед көрші =шум шумят шулайд шулап",
-    # complaints that are not about a public service: the police, banks, shops, housing management
-    "elsewhere": "полиц полицейск =банк =банка =банке =банку банков магазин дүкен =кск =жкх управляющ",
     # papers of private life and work, careers in the civil service
     "papers": "резюме түйіндеме доверенност сенімхат =договор =договора =договору =договоре =шартқа =шартты",
     "career": "тестирован тестілеу вакансии =вакансия устроиться орналас",
@@ -202,12 +200,20 @@ _ABOUT_ELSE_SRC = {
 # "жалобу на английском").
 _ABOUT_ELSE_SOFT_SRC = {
     "gadget": "скачат компьютер ноутбук вайфай wifi орнату орнатам жүктей жүктеу пароль құпиясөз",
-    # the calendar itself: months, moved days off ("сколько рабочих дней в марте", "перенос выходных")
+    "learn": "выучит =учить =учиться үйрен =урок =уроки сабақ репетитор =перевести переведи =аудар аударып "
+             "translate",
+}
+# Complaints that are not about a public service: the police, banks, shops, housing management. Out of scope unless
+# the query also names a public service, an authority or the bot ("бот передает мои данные в банк?" stays).
+_ELSEWHERE_SRC = {
+    "elsewhere": "полиц полицейск =банк =банка =банке =банку банков магазин дүкен =кск =жкх управляющ",
+}
+# The calendar itself: months, moved days off ("сколько рабочих дней в марте", "перенос выходных"). Out of scope
+# unless the query names something of the domain besides days, numbers and holidays ("справку обещали к 10 марта").
+_CALENDAR_SRC = {
     "calendar": "январ феврал =март =марта =марте апрел =май =мая =мае июн июл август сентябр октябр ноябр декабр "
                 "қаңтар ақпан наурыз сәуір мамыр маусым шілде тамыз қыркүйек қазан қараша желтоқсан производствен "
                 "өндірістік перенос ауысу",
-    "learn": "выучит =учить =учиться үйрен =урок =уроки сабақ репетитор =перевести переведи =аудар аударып "
-             "translate",
 }
 # Phrases (folded like the text, matched at word starts): questions about the date, the time, the bot itself.
 _ABOUT_ELSE_PHRASES = (
@@ -256,7 +262,7 @@ _HOWTO_PHRASES = (
 )
 # What such a how-to question may name: a service, a CON, a digital signature, an IIN, eGov, a company, the court.
 _HOWTO_OBJECTS = _concept_names("service con eds iin egov legal court")
-_PROBLEM_CONCEPTS = _concept_names("complaint refuse rude not wait anon forward partial disagree")
+_PROBLEM_CONCEPTS = _concept_names("complaint refuse rude not wait anon forward partial disagree suggest")
 _PROBLEM_STEMS = _stems(
     "наруш бұз просроч задерж затян созы кешік требу талап лишн артық сверх ненуж қажетсіз ошибк ошиб қате хам "
     "груб отказ игнор проблем мәселе обман алда взятк пара жемқор коррупц"
@@ -353,7 +359,7 @@ _CONCEPTS_SRC = {
     "duty": "обязан міндет =должен =должна =должны",
     "suggest": "предлож ұсыныс отзыв ~пікір идея идею идеям",
     "bot": "=бот =бота =ботом =боту =ботқа =ботты =боттың",
-    "phone": "звон позвон телефон қоңырау",
+    "phone": "звон позвон қоңырау",  # not "телефон": the phone one files from is no call
     "accept": "принят принима приня приём прием қабылда",
     "register": "регистр тіркел тіркеу",
     "answer": "ответ жауап",
@@ -414,6 +420,9 @@ def _phrase_rx(phrases: tuple[str, ...]) -> re.Pattern[str]:
 
 _ELSE_HARD = _fold_words(_ABOUT_ELSE_SRC)
 _ELSE_SOFT = _fold_words(_ABOUT_ELSE_SOFT_SRC)
+_ELSE_ELSEWHERE = _fold_words(_ELSEWHERE_SRC)
+_ELSE_CALENDAR = _fold_words(_CALENDAR_SRC)
+_CALENDAR_GENERIC = _concept_names("day work howmany weekend month n3 n5 n10 n15 lang langname phone")
 _ELSE_PHRASE = _phrase_rx(_ABOUT_ELSE_PHRASES)
 _HOWTO = _phrase_rx(_HOWTO_PHRASES)
 
@@ -424,14 +433,18 @@ def _names_any(words: list[str], folded: tuple[frozenset[str], tuple[str, ...]])
 
 
 def about_else(text: str) -> str | None:
-    """``"hard"`` when the text names an everyday topic that is not a public service (weather, sport, food,
-    shopping, ...: `_ABOUT_ELSE_SRC`, `_ABOUT_ELSE_PHRASES`), ``"soft"`` for a softer one (gadgets, learning:
-    `_ABOUT_ELSE_SOFT_SRC`), else None. Whether the query is still in the domain is for `FaqIndex.search`."""
+    """What else than public services the text names: ``"hard"`` an everyday topic (weather, sport, food, shopping,
+    ...: `_ABOUT_ELSE_SRC`, `_ABOUT_ELSE_PHRASES`), ``"elsewhere"`` a bank, a shop, the police (`_ELSEWHERE_SRC`),
+    ``"soft"`` gadgets or learning (`_ABOUT_ELSE_SOFT_SRC`), ``"calendar"`` months and moved days off
+    (`_CALENDAR_SRC`); else None. Whether the query is still in the domain is for `FaqIndex.search`."""
     sk = skeleton(text)
     words = sk.split()
     if sk in _CHITCHAT or _ARITHMETIC.search(text) or _ELSE_PHRASE.search(sk) or _names_any(words, _ELSE_HARD):
         return "hard"
-    return "soft" if _names_any(words, _ELSE_SOFT) else None
+    for kind, folded in (("elsewhere", _ELSE_ELSEWHERE), ("soft", _ELSE_SOFT), ("calendar", _ELSE_CALENDAR)):
+        if _names_any(words, folded):
+            return kind
+    return None
 
 
 def _deletes(s: str) -> set[str]:
@@ -1114,9 +1127,13 @@ class FaqIndex:
         problem = bool(toks & _PROBLEM_CONCEPTS) or any(w.startswith(_PROBLEM_STEMS) for w in words)
         topic = about_else(query)
         if topic == "hard" and not (service and problem) and "1414" not in words:
-            return True  # "жалоба на банк", "зарплата сотрудника цона"; but "в цоне нахамила девушка"
+            return True  # "зарплата сотрудника цона", "погода"; but "в цоне нахамила девушка"
+        if topic == "elsewhere" and not (service or "#bot" in toks):
+            return True  # "жалоба на банк"; but "бот передает мои данные в банк?"
         if topic == "soft" and not ("#complaint" in toks or (service and problem)):
-            return True  # "сколько рабочих дней в марте", "egov қосымшасын жүктеу"; but "жалоба от 8 марта"
+            return True  # "egov қосымшасын жүктеу"; but "скачать образец жалобы"
+        if topic == "calendar" and not any(t.startswith("#") for t in toks - _CALENDAR_GENERIC - _QUESTION_CONCEPTS):
+            return True  # "сколько рабочих дней в марте"; but "справку обещали к 10 марта"
         return bool(_HOWTO.search(sk) and toks & _HOWTO_OBJECTS and not problem)
 
     def search(self, query: str, lang: str | None = None, limit: int = 3) -> list[Hit]:

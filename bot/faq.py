@@ -370,6 +370,7 @@ _CONCEPTS_SRC = {
     "howmany": "сколько сколко скока скоко сколька неше қанша",
     "refuse": "отказ =бас тартт тартып тарту",
     "forward": "пересл переправ перенаправ жолда",
+    "delay": "затян затягив созып созд созылып кешік кешіг задерж просроч опазд обещал уәде",
     "wait": "недел апта долго давно жду ждем ждал ждала ждать күтіп күтем күттім ұзақ",
     "submit": "сдач сдат сдаю сдал сдаеш сдав тапсыр",
     "partial": "частичн наполовин неполн жартылай",
@@ -525,6 +526,7 @@ _PHRASE_CONCEPTS_SRC = {
     "court": "талап арыз|талап қою",
     "eds": "цифровая подпись|цифровой подписи|цифровую подпись|цифрлық қолтаңба|электрондық қолтаңба|"
            "электронная подпись|электронной подписи|электронную подпись",
+    "still": "до сих пор|так и не|так и нет|всё ещё|все еще|по-прежнему|әлі күнге|әлі де|әлі",
     "disagree": "не соглас|несоглас|не устраив|не нравит|не понравил|не удовлетвор|неудовлетвор|недовол|отклонил|ұнамад|ұнамай|ұнамас|"
                 "келіспе|қанағаттандырма|наразы|қарсымын",
 }
@@ -705,7 +707,7 @@ GRAM_MAX_DF = 1.0  # letter trigrams in more than this share of the units are le
 POSTING_MIN_IDF = 0.3  # words rarer than this in the knowledge base are not matched unit by unit
 MARGIN_CONF = 0.55  # below this confidence the best entry must lead the next one by MARGIN_MIN
 MARGIN_MIN = 0.03
-W_CLS = 0.1
+W_CLS = 0.2
 CLS_EPOCHS = 10
 CLS_TEMP = 2.0
 W_NB = 0.05  # weight of the naive-Bayes posterior over entries (re-ranks close siblings)

@@ -967,9 +967,14 @@ class FaqIndex:
 
     def raw_scores(self, query: str, lang: str | None = None) -> dict[int, float]:
         """Raw blended score per entry index (only entries with any evidence)."""
+        return self._scores(query, lang)[0]
+
+    def _scores(self, query: str, lang: str | None) -> tuple[dict[int, float], dict[int, float]]:
+        """The blend per entry index, and the same without the perceptron's penalty (how close an entry is, for the
+        "maybe you meant" suggestions, rather than how it ranks)."""
         qtoks = self._query_tokens(query)
         if not qtoks:
-            return {}
+            return {}, {}
         negative = "#not" in qtoks
         idf = self._idf
         units = self._units
@@ -1089,18 +1094,20 @@ class FaqIndex:
 
         qwids = {self._vocab[t] for t in qtoks if t.startswith("#") and t in self._vocab}
         out: dict[int, float] = {}
+        base: dict[int, float] = {}
         for ei in set(unit_score) | set(tri_score) | set(entry_cov):
-            out[ei] = (
+            factor = 1.0
+            for wid in self._defining[ei]:  # a court question names a court; one that does not is less likely it
+                if wid not in qwids:
+                    factor *= DEF_MISS
+            base[ei] = factor * (
                 W_UNIT * unit_score.get(ei, 0.0)
                 + W_ENTRY * min(1.0, entry_cov.get(ei, 0.0) / wsum)
                 + W_TRI * tri_score.get(ei, 0.0)
                 + W_NB * nb.get(ei, 0.0)
-                + W_CLS * cls.get(ei, 0.0)
             )
-            for wid in self._defining[ei]:  # a court question names a court; one that does not is less likely it
-                if wid not in qwids:
-                    out[ei] *= DEF_MISS
-        return out
+            out[ei] = base[ei] + factor * W_CLS * cls.get(ei, 0.0)
+        return out, base
 
     def _off_topic(self, query: str) -> bool:
         """Half or more of the query's topical words are unknown to the knowledge base (a typo-level likeness does
@@ -1147,7 +1154,7 @@ class FaqIndex:
             return []
         if self._about_else(query):
             return []
-        raw = self.raw_scores(query, lang)
+        raw, base = self._scores(query, lang)
         if not raw:
             return []
         ranked = sorted(raw.items(), key=lambda kv: (-kv[1], kv[0]))
@@ -1159,7 +1166,7 @@ class FaqIndex:
             return []  # barely above the threshold and no clearer than the next entry: a guess, not an answer
         hits = []
         for ei, r in ranked[:limit]:
-            if hits and r < 0.6 * best:
+            if hits and base[ei] < 0.6 * best:  # a suggestion must be close on its own, whatever its rank
                 break
             hits.append(Hit(self._entries[ei].id, round(_confidence(r), 4)))
         return hits

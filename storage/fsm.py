@@ -1,7 +1,7 @@
 """aiogram FSM storage on the project's SQLite file: group commit, and nothing leaves the bot uncommitted.
 
 Why not one commit per write: every aiosqlite call is a hop to its worker thread (45-90 µs) and a commit
-per write caps the bot at ~900 updates/s (docs/performance.md, 'aiosqlite inserts'). Here:
+per write caps the bot at ~900 updates/s (docs/performance.md, 'aiosqlite thread hops'). Here:
 
 * reads come from an in-memory cache (LRU over keys; a miss reads the row once);
 * a write updates the cache and joins the *current batch*; one flusher task commits each batch as ONE

@@ -266,7 +266,8 @@ def test_missing_required_complete():
 def test_missing_required_conditional_rules():
     # "no IIN" satisfies the IIN field
     assert missing_required(_individual(iin=None)) == ["iin"]
-    # no IIN: the identity document's type, number, date of issue and issuer take its place (docs/legal.md, 'What a complaint contains')
+    # no IIN: the identity document's type, number, date of issue and issuer take its place
+    # (docs/legal.md, 'What a complaint contains')
     assert missing_required(_individual(iin=None, no_iin=True)) == [
         "id_doc_type", "id_doc_number", "id_doc_issued", "id_doc_issuer"]
     assert missing_required(_individual(iin=None, no_iin=True, **ID_DOC)) == []

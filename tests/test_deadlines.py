@@ -1,4 +1,5 @@
-"""Deadline engine: worked examples (docs/calendar.md; docs/legal.md, 'Forwarding, extension, notice' and 'Counting terms'), registration, extension, properties."""
+"""Deadline engine: worked examples (docs/calendar.md, 'Worked deadlines'; docs/legal.md, 'Extension and
+notice', 'Counting terms'), registration, extension, properties."""
 
 from __future__ import annotations
 
@@ -76,7 +77,8 @@ def test_legal_md_example_and_provisional_2027() -> None:
 
 
 def test_registered_on_a_day_off_counts_from_the_next_working_day() -> None:
-    # docs/legal.md, 'Counting terms': Saturday 15.11.2025 -> registered Monday 17.11.2025, day 1 is Tuesday, due Monday 24.11.
+    # docs/legal.md, 'Counting terms':
+    # Saturday 15.11.2025 -> registered Monday 17.11.2025, day 1 is Tuesday, due Monday 24.11.
     for day in (date(2025, 11, 15), date(2025, 11, 16)):
         r = compute("provider", day, CAL)
         assert r.registered == date(2025, 11, 17)

@@ -365,7 +365,7 @@ def test_pdf_filename():
     assert document_filename(NUMBER, "ru", "pdf") == "SH-2026-000123_zhaloba.pdf"
 
 
-# ------------------------------------------------------------------------------ the page (docs/legal.md, 'What a complaint contains')
+# ------------------------------------------------------------------- the page (docs/legal.md, 'The printed complaint')
 
 A4_PT = (595.28, 841.89)
 

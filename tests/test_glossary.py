@@ -146,8 +146,8 @@ _ANSWER = {"ru": re.compile(r"ответ|рассмотрени", re.IGNORECASE)
 
 @pytest.mark.parametrize("lang", LANGS)
 def test_a_missed_answer_is_inaction_not_a_refusal(lang: str) -> None:
-    """docs/legal.md, 'Forwarding, extension, notice': "missed deadline = refusal" is for the service's own deadline; an unanswered complaint is
-    inaction. No text about an answer or a review may call a missed deadline a refusal."""
+    """docs/legal.md, 'Inaction and refusal': "missed deadline = refusal" is for the service's own deadline; an
+    unanswered complaint is inaction. No text about an answer or a review may call a missed deadline a refusal."""
     bad = []
     for where, text in texts(lang):
         if _REFUSAL[lang].search(text) and _ANSWER[lang].search(text):

@@ -1,4 +1,4 @@
-"""IIN/BIN check digit and structure (docs/legal.md, 'What a complaint contains')."""
+"""IIN/BIN check digit and structure (docs/legal.md, 'IIN and BIN')."""
 
 from __future__ import annotations
 
@@ -137,7 +137,8 @@ def test_check_digit_roundtrip(first11: str) -> None:
 
 @pytest.mark.parametrize("sixth", list("0123456789"))
 def test_bin_sixth_digit_is_the_subdivision(sixth: str) -> None:
-    """docs/legal.md, 'What a complaint contains': 0 head office, 1 branch, 2 representative office, 3 peasant farm; other values invalid."""
+    """docs/legal.md, 'IIN and BIN': 0 head office, 1 branch, 2 representative office, 3 peasant farm; other
+    values invalid."""
     first11 = next(f"04054{sixth}{k:05d}" for k in range(100) if check_digit(f"04054{sixth}{k:05d}") is not None)
     result = validate_bin(first11 + str(check_digit(first11)))
     if sixth in "0123":

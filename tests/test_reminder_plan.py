@@ -208,7 +208,7 @@ def test_review_missed_is_inaction_with_court_and_complaint_limits(cal, i18n, la
     # the court: one month from the end of the review term, its last day named
     assert _long(d.court_until.day, lang) in text
     assert "136" in text
-    # inaction, never "a missed deadline counts as a refusal" (docs/legal.md, 'Forwarding, extension, notice')
+    # inaction, never "a missed deadline counts as a refusal" (docs/legal.md, 'Inaction and refusal')
     assert ("бездейств" if lang == "ru" else "әрекетсіздік") in plain
     assert ("отказ" if lang == "ru" else "бас тарту") not in plain
     if recipient == "provider":  # the Agency is the next body; its 3 months named as well

@@ -283,7 +283,8 @@ async def test_individual_complaint_in_russian_with_no_iin_and_markup(fake, db_p
         assert doc.filename.endswith("_zhaloba.docx")
     text = document_text(doc.document)
     assert "Жалоба" in text and "Шағым" not in text
-    # no IIN: the identity document's details stand in the applicant block instead (docs/legal.md, 'What a complaint contains')
+    # no IIN: the identity document's details stand in the applicant block instead
+    # (docs/legal.md, 'What a complaint contains')
     assert tr("IIN", "ru") + ":" not in text and tr("no IIN", "ru") not in text
     for value in (
         "Иванова-Әлиева Ольга", tr("Passport of a foreign citizen", "ru"), "FA 1234567", "20.05.2019",

@@ -1,4 +1,5 @@
-"""Kazakhstan working-day calendar: golden table (docs/calendar.md, 'The resulting table'), holidays.KZ cross-check, properties."""
+"""Kazakhstan working-day calendar: golden table (docs/calendar.md, 'The 2024-2027 table'), holidays.KZ
+cross-check, properties."""
 
 from __future__ import annotations
 
@@ -33,7 +34,7 @@ def _d(year: int, spec: str) -> list[date]:
     return out
 
 
-# docs/calendar.md, 'The resulting table', copied verbatim (markers * and † kept, then stripped).
+# docs/calendar.md, 'The 2024-2027 table', copied verbatim (markers * and † kept, then stripped).
 GOLDEN_OFF = {
     2024: "Jan 1, 2; Mar 8, 21, 22, 25*; May 1, 7, 8†, 9; Jul 8*; Aug 30; Oct 25; Dec 16",
     2025: "Jan 1, 2, 3†, 7; Mar 10*, 21, 24*, 25*; May 1, 7, 9; Jun 6; Jul 7*; Sep 1*; Oct 27*; Dec 16",

@@ -4,7 +4,7 @@ Pure code: no aiogram, no I/O. Parsers return a `ParseResult` with an `error_key
 handlers translate the key. Labels of grounds and recipients are English msgids marked with `N_` so that
 Babel extraction finds them; `grounds_label` / `recipient_label` translate them with the gettext passed in.
 
-Rules (see docs/legal.md, 'Grounds', 'Where to send it' and 'What a complaint contains'):
+Rules (see docs/legal.md, 'Grounds', 'Recipients and review terms', 'What a complaint contains'):
 - grounds: one id of GROUNDS; `other` carries `grounds_other_text`.
 - recipient: provider / quality_authority / akim (the court is advice only, never a recipient here).
 - individual: surname, first name, patronymic (optional), IIN or an explicit "no IIN" (`no_iin=True`), and then
@@ -518,7 +518,8 @@ def check_dates(draft: Complaint, step: str, value: date) -> ParseResult:
     return ParseResult.success(value)
 
 
-#: "Soon" for the person's own filing limit: this many working days or fewer are left (docs/legal.md, 'Forwarding, extension, notice').
+#: "Soon" for the person's own filing limit: this many working days or fewer are left
+#: (docs/legal.md, 'The person's own limit').
 FILING_LIMIT_SOON_DAYS = 5
 
 

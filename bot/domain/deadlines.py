@@ -1,4 +1,5 @@
-"""Deadline engine for a complaint about a public service (docs/legal.md, 'Where to send it', 'Forwarding, extension, notice' and 'Counting terms'). Pure: no I/O, no clock.
+"""Deadline engine for a complaint about a public service (docs/legal.md, 'Recipients and review terms',
+'Forwarding', 'Extension and notice', 'Counting terms'). Pure: no I/O, no clock.
 
 Counting: day 1 of a term is the first working day after the start date (``KzCalendar.add_working_days``).
 Every date comes with a legal-basis key (``DeadlineItem.basis``) that the UI translates.
@@ -9,7 +10,7 @@ Basis keys: see :data:`BASIS_KEYS`.
 
 After the review (:attr:`Deadlines.court_until`, :attr:`Deadlines.further_complaint_until`): one calendar month to
 go to court (APPK art. 136) and three for a further complaint (APPK art. 92), counted from the day the answer was
-received -- or, with no answer, from the missed review (docs/legal.md, 'Forwarding, extension, notice').
+received -- or, with no answer, from the missed review (docs/legal.md, 'Further complaint' and 'Court').
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ class WorkCalendar(Protocol):
 
 
 class Recipient(StrEnum):
-    """Who reviews the complaint (docs/legal.md, 'Where to send it')."""
+    """Who reviews the complaint (docs/legal.md, 'Recipients and review terms')."""
 
     PROVIDER = "provider"
     QUALITY_AUTHORITY = "quality_authority"
@@ -90,7 +91,7 @@ BASIS_KEYS: tuple[str, ...] = (
     *REVIEW_BASIS.values(),
     "extension_max_10",  # review term extended by at most 10 working days
     "extension_notice_3",  # complainant told within 3 working days of the extension
-    "review_missed_inaction",  # no answer in time is inaction, appealable (docs/legal.md, 'Forwarding, extension, notice'; not APPK art. 91 p. 2)
+    "review_missed_inaction",  # no answer in time is inaction, appealable (docs/legal.md, 'Inaction and refusal')
     "appk_92_filing_limit",  # 3 calendar months from learning of the decision
 )
 
@@ -231,7 +232,7 @@ def filing_limit_from(day: date, cal: WorkCalendar) -> date:
 def court_limit_from(day: date, cal: WorkCalendar) -> date:
     """Last day to go to court against the decision on a complaint: one calendar month from the day the
     decision was handed over or received -- or, when the body did not review the complaint in time, from the
-    day its review term expired (APPK art. 136; docs/legal.md, 'Forwarding, extension, notice'). Clamped to the month's end, then moved to the
+    day its review term expired (APPK art. 136; docs/legal.md, 'Court'). Clamped to the month's end, then moved to the
     next working day when it ends on a day off."""
     return cal.working_day_on_or_after(add_months(day, COURT_LIMIT_MONTHS))
 

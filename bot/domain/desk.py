@@ -4,7 +4,8 @@
 * parsing what an operator types for a registration or an extension;
 * the ticket card (Telegram HTML, user data escaped) in the operators' language;
 * the SLA kind of a ticket on a day, and the desk statistics with the quality indicators of the model
-  standard (seed 004: timeliness, quality, accessibility, complaint process, politeness; docs/legal.md, 'Seed notes').
+  standard (seed 004: timeliness, quality, accessibility, complaint process, politeness; docs/legal.md,
+  'Out of date in the seeds').
 """
 
 from __future__ import annotations

@@ -4,7 +4,8 @@ Pure code: takes a `Complaint` and a gettext callable for the document's languag
 human string goes through the gettext passed in (English msgids). The content is laid out once as simple
 blocks (`layout`) and drawn by two small renderers (`render_docx`, `render_pdf`).
 
-The page is what a body's registry expects (docs/legal.md, 'What a complaint contains'): A4 with 2 cm margins; the addressee alone, in the
+The page is what a body's registry expects (docs/legal.md, 'The printed complaint'): A4 with 2 cm margins; the
+addressee alone, in the
 dative, top right; the applicant block under it; the title; the facts, motives and demands; the attachments;
 the date of filing left blank to fill in by hand; the signature line (for a legal entity, its signatory's
 position and name). The end of the text, the date and the signature are kept on one page. No disclaimer and
@@ -169,7 +170,7 @@ def _applicant_lines(c: Complaint, _: Gettext) -> list[tuple[str, str]]:
         lines.append((_("BIN"), c.bin or ""))
     else:
         lines.append((_("Applicant"), c.full_name()))
-        if c.no_iin:  # the identity document instead of the IIN (docs/legal.md, 'What a complaint contains'; APPK art. 63)
+        if c.no_iin:  # the identity document instead of the IIN (APPK art. 63; docs/legal.md, 'IIN and BIN')
             lines.append((_("Identity document"), id_doc_type_label(c.id_doc_type or "", _)))
             lines.append((_("Document number"), c.id_doc_number or ""))
             lines.append((_("Date of issue"), _date(c.id_doc_issued)))

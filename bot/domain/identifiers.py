@@ -1,4 +1,4 @@
-"""IIN (individual) and BIN (business) identification numbers of Kazakhstan (docs/legal.md, 'What a complaint contains').
+"""IIN (individual) and BIN (business) identification numbers of Kazakhstan (docs/legal.md, 'IIN and BIN').
 
 Both are 12 digits; the 12th is a check digit: s = Σ aᵢ·i (weights 1..11) mod 11; if s = 10, recompute with
 weights 3..11,1,2; if it is 10 again the number is invalid. Results carry reason keys, never text.
@@ -41,7 +41,7 @@ BIN_TYPES: dict[str, str] = {
     "6": "joint_individual_entrepreneurship",
 }
 
-#: 6th BIN digit -> subdivision key (docs/legal.md, 'What a complaint contains').
+#: 6th BIN digit -> subdivision key (docs/legal.md, 'IIN and BIN').
 BIN_SUBDIVISIONS: dict[str, str] = {
     "0": "head_office",
     "1": "branch",

@@ -1,4 +1,5 @@
-"""What a person can still do once the review of a complaint is over (docs/legal.md, 'Forwarding, extension, notice'). Pure: no aiogram, no I/O,
+"""What a person can still do once the review of a complaint is over (docs/legal.md, 'Further complaint',
+'Court', 'Inaction and refusal'). Pure: no aiogram, no I/O,
 no clock; texts go through the gettext passed in.
 
 Two situations:

@@ -9,8 +9,9 @@ Kinds (all for the citizen who filed the complaint):
 * ``review_due_soon``       one working day before the review is due.
 * ``review_due_today``      on the day the review is due.
 * ``review_missed``         the working day after the due day: a complaint not reviewed in time is
-                             inaction, which can be appealed (docs/legal.md, 'Forwarding, extension, notice'); what is still open, each with
-                             its last day or, once passed, that it can be restored (bot.domain.next_steps).
+                             inaction, which can be appealed (docs/legal.md, 'Inaction and refusal'); what
+                             is still open, each with its last day or, once passed, that it can be restored
+                             (bot.domain.next_steps).
 
 Every reminder goes out at ``send_at`` local time on its day, moved into the allowed hours
 (``quiet_start``..``quiet_end`` local, 09:00-20:00 by default) by :func:`next_allowed`.

@@ -3,7 +3,7 @@
 Statutory rules live in code (Law "On holidays in the Republic of Kazakhstan" art. 5, Labour Code
 arts. 84-85); facts that change every year (transfers by order, the first day of Kurban Ait, the list of
 verified years) live in ``bot/domain/data/calendar_kz.json``; operators can add more as :class:`Override` objects.
-See docs/calendar.md ('Rules', and 'Keeping it current' for a new year).
+See docs/calendar.md ('Rules', and 'How to add a year').
 
 Rules:
 

@@ -1,6 +1,7 @@
 """Delivering reminders: ONE APScheduler interval job drains the indexed ``reminders`` table.
 
-No job per reminder and no pickled bot objects (docs/performance.md, 'APScheduler 3.11': its job stores freeze the
+No job per reminder and no pickled bot objects (docs/performance.md, 'APScheduler job stores freeze the
+loop': they freeze the
 loop and drop misfired jobs). The plan lives in SQLite (storage/cases.py), so reminders that fell due while
 the bot was down go out once after start: ``recover()`` returns crashed 'sending' rows to 'pending' and the
 job's first run is immediate.

@@ -1,6 +1,7 @@
 """THE one outgoing path for every bulk or scheduled message (reminders, operator notices, broadcasts).
 
-Telegram's ceilings (docs/performance.md, 'Telegram's own ceilings'): ~30 messages/s overall, 1/s per chat (short bursts
+Telegram's ceilings (docs/performance.md, 'Telegram's ceilings and the Sender'): ~30 messages/s overall, 1/s per
+chat (short bursts
 tolerated), 20/min per group; beyond that 429 with ``retry_after``, and aiogram does not retry a 429 on
 sendMessage by itself. This module keeps under those ceilings and never loses a message to a 429:
 

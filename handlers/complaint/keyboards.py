@@ -54,7 +54,8 @@ def nav_rows(token: str, n: int, *, back: bool, skip: bool) -> Rows:
 
 def choice_rows(step: str, token: str, n: int) -> Rows:
     rows = [[button(choice_button(step, value), token, n, A.CHOICE, value)] for value in CHOICES[step]]
-    if step == "recipient_kind":  # advice only: a court hears a claim after a pre-trial complaint (docs/legal.md, 'Where to send it')
+    if step == "recipient_kind":  # advice only: a court hears a claim after a pre-trial complaint
+        # (docs/legal.md, 'Court')
         rows.append([button(_("⚖️ Court (after a pre-trial complaint)"), token, n, A.COURT)])
     return rows
 

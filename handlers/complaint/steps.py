@@ -35,7 +35,8 @@ ATTACHMENTS = "attachments"
 REVIEW = "review"
 MAX_ATTACHMENTS = 20
 
-#: Wizard order (docs/legal.md, 'What a complaint contains', and the product brief): what and to whom, who, the dispute, evidence.
+#: Wizard order (docs/legal.md, 'What a complaint contains', and the product brief): what and to whom, who,
+#: the dispute, evidence.
 ORDER: tuple[str, ...] = (
     "grounds",
     "grounds_other_text",
@@ -380,7 +381,8 @@ def filing_limit_note(limit: FilingLimit | None) -> str | None:
 
 
 def court_info() -> str:
-    """The court at the recipient question (docs/legal.md, 'Where to send it' and 'Forwarding, extension, notice'): advice, never a recipient of this document."""
+    """The court at the recipient question (docs/legal.md, 'Court'): advice, never a recipient of this
+    document."""
     return "\n\n".join([
         "⚖️ " + _("A court hears a claim only after a pre-trial complaint like this one, unless a law says "
                   "otherwise. If you have not complained yet, choose a body below and file this complaint first."),

@@ -136,7 +136,8 @@ async def on_end(query: CallbackQuery, callback_data: EndCb, desk: Desk) -> None
 
 async def next_steps_text(desk: Desk, ticket: Ticket, lang: str) -> str:
     """What to do after a result the citizen disagrees with: a further complaint and the court, each with its
-    last day, counted from the day the result came (docs/legal.md, 'Forwarding, extension, notice'; bot.domain.next_steps)."""
+    last day, counted from the day the result came (docs/legal.md,
+    'Further complaint' and 'Court'; bot.domain.next_steps)."""
     case = await desk.cases.get(ticket.case_id) if ticket.case_id is not None else None
     recipient = case.recipient_kind if case else None
     if recipient is None:

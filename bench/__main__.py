@@ -30,7 +30,7 @@ def main(argv: list[str]) -> int:
         names.append(argv.pop(0))
     names, rest = names or list(DEFAULT), argv
     for name in names:
-        print(f"== {name}", flush=True)
+        print(f"== {name}", file=sys.stderr, flush=True)  # stdout stays one JSON document with --json
         code = importlib.import_module(MODULES[name]).main(rest)
         if code:
             return code

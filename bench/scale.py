@@ -183,10 +183,11 @@ async def answered_targets(ctx: Ctx, n: int) -> list[int]:
 
 async def answered_save(ctx: Ctx, case_id: int) -> dict:
     case = (await ctx.rows("SELECT status, answered_on, updated_at FROM cases WHERE id = ?", (case_id,)))[0]
-    pending = [r for r in await ctx.rows("SELECT id, status FROM reminders WHERE case_id = ? AND status <> 'cancelled'",
-                                         (case_id,)) if r[1] == "pending"]
+    pending = [(r[2], r[0]) for r in await ctx.rows(
+        "SELECT id, status, updated_at FROM reminders WHERE case_id = ? AND status <> 'cancelled'", (case_id,))
+        if r[1] == "pending"]
     last_event = (await ctx.rows("SELECT COALESCE(MAX(id), 0) FROM case_events"))[0][0]
-    return {"case": tuple(case), "pending": [r[0] for r in pending], "last_event": last_event}
+    return {"case": tuple(case), "pending": pending, "last_event": last_event}
 
 
 async def answered_call(ctx: Ctx, case_id: int) -> None:
@@ -199,8 +200,7 @@ async def answered_undo(ctx: Ctx, case_id: int, saved: dict) -> None:
     async with ctx.app.db.transaction() as conn:
         await conn.execute("UPDATE cases SET status = ?, answered_on = ?, updated_at = ? WHERE id = ?",
                            (*saved["case"], case_id))
-        marks = ",".join("?" * len(saved["pending"]))
-        await conn.execute(f"UPDATE reminders SET status = 'pending' WHERE id IN ({marks})", saved["pending"])
+        await conn.executemany("UPDATE reminders SET status = 'pending', updated_at = ? WHERE id = ?", saved["pending"])
         await conn.execute("DELETE FROM case_events WHERE case_id = ? AND id > ?", (case_id, saved["last_event"]))
 
 
@@ -213,13 +213,17 @@ async def claim_call(ctx: Ctx, limit: int) -> list:
     return await ctx.deps["reminders"].claim_due(ctx.now, limit)
 
 
-async def claim_save(ctx: Ctx, limit: int) -> None:
-    return None
+async def claim_save(ctx: Ctx, limit: int) -> list:
+    """The rows the claim will take (claim_due's order), as they are."""
+    rows = await ctx.rows("SELECT claimed_at, attempts, updated_at, id FROM reminders WHERE status = 'pending'"
+                          " AND due_at <= ? ORDER BY due_at, id LIMIT ?", (gen.iso(ctx.now), limit))
+    return [tuple(r) for r in rows]
 
 
-async def claim_undo(ctx: Ctx, limit: int, saved: None) -> None:
-    await ctx.app.db.execute("UPDATE reminders SET status = 'pending', claimed_at = NULL, attempts = attempts - 1"
-                             " WHERE status = 'sending'")
+async def claim_undo(ctx: Ctx, limit: int, saved: list) -> None:
+    async with ctx.app.db.transaction() as conn:
+        await conn.executemany("UPDATE reminders SET status = 'pending', claimed_at = ?, attempts = ?, updated_at = ?"
+                               " WHERE id = ?", saved)
 
 
 OPS: dict[str, Op] = {op.name: op for op in (
@@ -266,6 +270,26 @@ async def calendar_remove(ctx: Ctx, day: date) -> None:
 
 
 CALENDAR = Calendar(calendar_add, calendar_open_ids, calendar_replan_one, calendar_remove)
+
+
+async def pending_snapshot(ctx: Ctx, case_ids: list[int]) -> dict:
+    """What a re-plan of these cases can change: their pending reminders (a re-plan cancels or rewrites them)
+    and the rows it inserts (ids above today's last)."""
+    last = (await ctx.rows("SELECT COALESCE(MAX(id), 0) FROM reminders"))[0][0]
+    rows: list[tuple] = []
+    for i in range(0, len(case_ids), 500):
+        chunk = case_ids[i:i + 500]
+        found = await ctx.rows(f"SELECT id, status, payload, updated_at FROM reminders WHERE case_id IN"
+                               f" ({','.join('?' * len(chunk))}) AND status <> 'cancelled'", tuple(chunk))
+        rows += [(r[2], r[3], r[0]) for r in found if r[1] == "pending"]
+    return {"last": last, "pending": rows}
+
+
+async def pending_restore(ctx: Ctx, saved: dict) -> None:
+    async with ctx.app.db.transaction() as conn:
+        await conn.execute("DELETE FROM reminders WHERE id > ?", (saved["last"],))
+        await conn.executemany("UPDATE reminders SET status = 'pending', payload = ?, updated_at = ? WHERE id = ?",
+                               saved["pending"])
 
 
 # ------------------------------------------------------------------------------------------- measuring
@@ -351,9 +375,9 @@ async def timed(ctx: Ctx, op: Op, targets: list, pace: float = 0.0) -> list[floa
     return times
 
 
-async def measure_op(ctx: Ctx, op: Op) -> dict:
+async def measure_op(ctx: Ctx, op: Op, samples: int | None = None) -> dict:
     """The op alone on its targets; with ``op.probe``, the same targets once more with the probe running."""
-    targets = await op.targets(ctx, op.samples)
+    targets = await op.targets(ctx, samples or op.samples)
     times = await timed(ctx, op, targets)
     out: dict[str, Any] = {"n": len(times), "p50_ms": round(pct(times, 0.5), 3), "p99_ms": round(pct(times, 0.99), 3)}
     if op.probe:  # as people press: one press every 20 ms at most
@@ -374,6 +398,7 @@ async def measure_calendar(ctx: Ctx, sample: int, full_max: int) -> dict:
         scan_ms = (time.perf_counter() - started) * 1000
         full = len(ids) <= full_max
         chosen = ids if full else ctx.rng.sample(ids, min(sample, len(ids)))
+        saved = await pending_snapshot(ctx, chosen)
         times = []
         with Probe(ctx) as probe:
             for case_id in chosen:
@@ -381,10 +406,9 @@ async def measure_calendar(ctx: Ctx, sample: int, full_max: int) -> dict:
                 await cal.replan_one(ctx, case_id)
                 times.append((time.perf_counter() - started) * 1000)
         others = await probe.stop()
+        await pending_restore(ctx, saved)  # the plans as they were (not timed)
     finally:
         await cal.remove(ctx, day)
-    for case_id in chosen:  # the plans as they were (not timed)
-        await cal.replan_one(ctx, case_id)
     per_case = statistics.fmean(times) if times else 0.0
     total = (scan_ms + sum(times)) / 1000 if full else (scan_ms + per_case * len(ids)) / 1000
     return {"day_off": day.isoformat(), "open_cases": len(ids), "scan_ms": round(scan_ms, 1),
@@ -393,13 +417,15 @@ async def measure_calendar(ctx: Ctx, sample: int, full_max: int) -> dict:
             ("total_s" if full else "total_estimated_s"): round(total, 1), "others_meanwhile": others}
 
 
-async def measure(path: Path, facts: dict, repeat: int, calendar_sample: int, full_replan: int) -> dict:
+async def measure(path: Path, facts: dict, repeat: int, calendar_sample: int, full_replan: int,
+                  samples: dict[str, int] | None = None) -> dict:
+    """Every operation once on this database (``samples`` overrides the ops' sample counts)."""
     ctx = await open_ctx(path, seed=repeat)
     ctx.facts = facts
     try:
         out: dict[str, Any] = {"others_idle": await idle_probe(ctx)}
         for op in OPS.values():
-            out[op.name] = await measure_op(ctx, op)
+            out[op.name] = await measure_op(ctx, op, (samples or {}).get(op.name))
         out["calendar"] = await measure_calendar(ctx, calendar_sample, full_replan)
     finally:
         await ctx.app.close()

@@ -107,3 +107,32 @@ def test_workload_mix_gives_each_update_a_person_of_its_own():
     kinds = [a.kind for a in first]
     assert {k: kinds.count(k) for k in workload.MIX} == {k: 10 * w for k, w in workload.MIX.items()}
     assert workload.people_needed(first + second) == used
+
+
+def _digest(path) -> str:
+    conn = sqlite3.connect(path)
+    try:
+        return repr([conn.execute(sql).fetchall() for sql in (
+            "SELECT id, status, payload, due_at, updated_at FROM reminders ORDER BY id",
+            "SELECT id, status, answered_on, updated_at FROM cases ORDER BY id",
+            "SELECT COUNT(*), MAX(id) FROM case_events", "SELECT COUNT(*) FROM calendar_overrides",
+            "SELECT COUNT(*) FROM fsm")])
+    finally:
+        conn.close()
+
+
+async def test_scale_measurements_leave_the_cached_database_as_it_was(tmp_path):
+    from bench import scale
+
+    path = tmp_path / "scale.sqlite3"
+    gen.create_schema(path)
+    conn = gen.connect_bulk(path)
+    counts = gen.populate(conn, gen.Spec(users=40, complaints=200, cases=200, reminders=300, due_wave=30), scale.NOW)
+    gen.finish_bulk(conn)
+    before = _digest(path)
+    result = await scale.measure(path, counts, 0, calendar_sample=10, full_replan=1000,
+                                 samples={"my": 5, "answered": 3, "tick_claim": 2})
+    assert _digest(path) == before
+    assert result["answered"]["n"] == 3 and result["tick_claim"]["n"] == 2
+    assert result["calendar"]["open_cases"] == result["calendar"]["replanned"] > 0
+    assert result["answered"]["others_meanwhile"]["n"] > 0

@@ -7,7 +7,9 @@ Babel extraction finds them; `grounds_label` / `recipient_label` translate them 
 Rules (see LEGAL.md §1, §2, §5):
 - grounds: one id of GROUNDS; `other` carries `grounds_other_text`.
 - recipient: provider / quality_authority / akim (the court is advice only, never a recipient here).
-- individual: surname, first name, patronymic (optional), IIN or an explicit "no IIN" (`no_iin=True`).
+- individual: surname, first name, patronymic (optional), IIN or an explicit "no IIN" (`no_iin=True`), and then
+  the identity document instead: its type, number, date of issue and issuer (APPK art. 63: the IIN "if the
+  person has one").
 - legal entity: name, BIN, outgoing number and date, representative who signs.
 - both: postal address (actual address only if different), phone / e-mail optional but recommended.
 """
@@ -49,6 +51,17 @@ RECIPIENT_KINDS: tuple[str, ...] = ("provider", "quality_authority", "akim")
 ADVICE_RECIPIENTS: tuple[str, ...] = ("court",)
 APPLICANT_KINDS: tuple[str, ...] = ("individual", "legal_entity")
 LANGUAGES: tuple[str, ...] = ("kk", "ru")
+#: Identity documents of a person with no IIN (mostly foreigners and stateless persons).
+ID_DOC_TYPES: tuple[str, ...] = (
+    "foreign_passport",
+    "residence_permit",
+    "stateless_certificate",
+    "refugee_certificate",
+    "id_card",
+    "passport",
+)
+#: Asked instead of the IIN when the person has none (`no_iin=True`), in this order.
+ID_DOC_FIELDS: tuple[str, ...] = ("id_doc_type", "id_doc_number", "id_doc_issued", "id_doc_issuer")
 ATTACHMENT_KINDS: tuple[str, ...] = ("photo", "document")
 
 _GROUNDS_LABELS: dict[str, str] = {
@@ -68,6 +81,14 @@ _RECIPIENT_LABELS: dict[str, str] = {
 _APPLICANT_LABELS: dict[str, str] = {
     "individual": N_("Individual"),
     "legal_entity": N_("Legal entity"),
+}
+_ID_DOC_LABELS: dict[str, str] = {
+    "foreign_passport": N_("Passport of a foreign citizen"),
+    "residence_permit": N_("Residence permit of a foreigner in the Republic of Kazakhstan"),
+    "stateless_certificate": N_("Stateless person's certificate"),
+    "refugee_certificate": N_("Refugee certificate"),
+    "id_card": N_("Identity card of a citizen of the Republic of Kazakhstan"),
+    "passport": N_("Passport of a citizen of the Republic of Kazakhstan"),
 }
 _ATTACHMENT_KIND_LABELS: dict[str, str] = {
     "photo": N_("photo"),
@@ -94,13 +115,17 @@ def applicant_label(kind: str, gettext: Callable[[str], str]) -> str:
     return _label(_APPLICANT_LABELS, kind, gettext)
 
 
+def id_doc_type_label(kind: str, gettext: Callable[[str], str]) -> str:
+    return _label(_ID_DOC_LABELS, kind, gettext)
+
+
 def attachment_kind_label(kind: str, gettext: Callable[[str], str]) -> str:
     return _label(_ATTACHMENT_KIND_LABELS, kind, gettext)
 
 
 # ------------------------------------------------------------------------------------------- model
 
-_DATE_FIELDS = ("outgoing_date", "decision_date", "learned_date", "created", "filed")
+_DATE_FIELDS = ("outgoing_date", "decision_date", "learned_date", "id_doc_issued", "created", "filed")
 
 
 @dataclass
@@ -134,6 +159,10 @@ class Complaint:
     patronymic: str | None = None  # only if in the identity document
     iin: str | None = None  # 12 digits, checked by bot.identifiers
     no_iin: bool = False  # the person explicitly has no IIN
+    id_doc_type: str | None = None  # with no IIN: one of ID_DOC_TYPES
+    id_doc_number: str | None = None  # series and number, as in the document
+    id_doc_issued: date | None = None
+    id_doc_issuer: str | None = None
     #   legal entity
     org_name: str | None = None
     bin: str | None = None  # 12 digits, checked by bot.identifiers
@@ -228,6 +257,7 @@ class FieldSpec:
     kind: str  # "text" | "date" | "iin" | "bin" | "phone" | "email" | "choice"
     choices: tuple[str, ...] = ()  # for kind == "choice"
     max_len: int | None = None  # for kind == "text"
+    max_age_years: int = 10  # for kind == "date": how far back a date may lie
     name_chars: bool = False  # text that is a person's name: letters, hyphen, apostrophe, space only
     multiline: bool = False  # text where line breaks are kept (description, demands)
     min_len: int = 0  # for kind == "text": shorter answers are refused ("too_short")
@@ -236,7 +266,8 @@ class FieldSpec:
 
 # Conditional rules, kept in `missing_required`:
 # - grounds_other_text is required when grounds == "other";
-# - iin (required) is satisfied by no_iin=True; the wizard's IIN step offers a "no IIN" button;
+# - iin (required) is satisfied by no_iin=True; the wizard's IIN step offers a "no IIN" button; with no_iin the
+#   identity document (ID_DOC_FIELDS) is required instead;
 # - attachments are required as a list but may be empty: not a FieldSpec (collected in their own step);
 # - language, consent, created, filed are set by the bot, not asked as fields.
 FIELDS: tuple[FieldSpec, ...] = (
@@ -256,6 +287,10 @@ FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("first_name", True, "individual", "text", max_len=60, name_chars=True),
     FieldSpec("patronymic", False, "individual", "text", max_len=60, name_chars=True),
     FieldSpec("iin", True, "individual", "iin"),
+    FieldSpec("id_doc_type", False, "individual", "choice", choices=ID_DOC_TYPES),
+    FieldSpec("id_doc_number", False, "individual", "text", max_len=30, min_len=2),
+    FieldSpec("id_doc_issued", False, "individual", "date", max_age_years=60),
+    FieldSpec("id_doc_issuer", False, "individual", "text", max_len=200, min_len=2, letters=True),
     FieldSpec("org_name", True, "legal_entity", "text", max_len=300, min_len=2, letters=True),
     FieldSpec("bin", True, "legal_entity", "bin"),
     FieldSpec("outgoing_number", True, "legal_entity", "text", max_len=50),
@@ -269,6 +304,8 @@ FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("email", False, "both", "email"),
 )
 FIELDS_BY_NAME: dict[str, FieldSpec] = {f.name: f for f in FIELDS}
+#: Not required by themselves, never skippable: required when their condition holds (see `missing_required`).
+CONDITIONALLY_REQUIRED = frozenset({"grounds_other_text", *ID_DOC_FIELDS})
 
 
 def fields_for(applicant_kind: str | None) -> list[FieldSpec]:
@@ -291,6 +328,9 @@ def missing_required(complaint: Complaint) -> list[str]:
             missing.append(spec.name)
         elif spec.name == "grounds_other_text":
             if complaint.grounds == "other" and _empty(value):
+                missing.append(spec.name)
+        elif spec.name in ID_DOC_FIELDS:
+            if complaint.no_iin and _empty(value):
                 missing.append(spec.name)
         elif spec.required and _empty(value):
             missing.append(spec.name)
@@ -453,7 +493,7 @@ def parse_field(name: str, text: str, today: date) -> ParseResult:
             return ParseResult.fail("too_short", field=name, min=spec.min_len)
         return result
     if spec.kind == "date":
-        return parse_date(text, today)
+        return parse_date(text, today, max_age_years=spec.max_age_years)
     if spec.kind == "phone":
         return parse_phone(text)
     if spec.kind == "email":

@@ -6,6 +6,10 @@ Every date comes with a legal-basis key (``DeadlineItem.basis``) that the UI tra
 Item keys: ``registered``, ``forwarding_due``, ``review_due_original``, ``review_due``, ``escalate_from``,
 ``extension_notice_due``, ``filing_limit``.
 Basis keys: see :data:`BASIS_KEYS`.
+
+After the review (:attr:`Deadlines.court_until`, :attr:`Deadlines.further_complaint_until`): one calendar month to
+go to court (APPK art. 136) and three for a further complaint (APPK art. 92), counted from the day the answer was
+received -- or, with no answer, from the missed review (LEGAL.md §3).
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ __all__ = [
     "DeadlineError",
     "DeadlineItem",
     "Deadlines",
+    "Limit",
     "Recipient",
     "add_months",
     "compute",
@@ -85,11 +90,15 @@ BASIS_KEYS: tuple[str, ...] = (
     *REVIEW_BASIS.values(),
     "extension_max_10",  # review term extended by at most 10 working days
     "extension_notice_3",  # complainant told within 3 working days of the extension
-    "appk_91_2_missed_deadline_is_refusal",  # a missed deadline counts as a refusal, appealable
+    "review_missed_inaction",  # no answer in time is inaction, appealable (LEGAL.md §3; not APPK art. 91 p. 2)
     "appk_92_filing_limit",  # 3 calendar months from learning of the decision
 )
 
 #: Order of items that fall on the same day.
+#: Basis of the limits after the review (not timeline items).
+COURT_BASIS = "appk_136_court_limit"  # one month to court from the answer or the missed review
+FURTHER_COMPLAINT_BASIS = "appk_92_further_complaint"  # three months for a further complaint
+
 _RANK = {
     "registered": 0,
     "forwarding_due": 1,
@@ -120,6 +129,20 @@ class DeadlineItem:
 
 
 @dataclass(frozen=True, slots=True)
+class Limit:
+    """A last day counted from ``counted_from``; ``provisional`` when an unverified year was used."""
+
+    day: date
+    counted_from: date
+    provisional: bool
+    basis: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"day": self.day.isoformat(), "from": self.counted_from.isoformat(), "provisional": self.provisional,
+                "basis": self.basis}
+
+
+@dataclass(frozen=True, slots=True)
 class Deadlines:
     """All dates of one complaint. ``review_due`` already includes any extension."""
 
@@ -138,6 +161,9 @@ class Deadlines:
     filing_limit_missed: bool | None
     provisional: bool
     items: tuple[DeadlineItem, ...]
+    answered_on: date | None = None
+    court_until: Limit | None = None  # always set by compute()
+    further_complaint_until: Limit | None = None  # always set by compute()
 
     def item(self, key: str) -> DeadlineItem | None:
         return next((i for i in self.items if i.key == key), None)
@@ -162,6 +188,9 @@ class Deadlines:
             "filing_limit_missed": self.filing_limit_missed,
             "provisional": self.provisional,
             "items": [i.to_dict() for i in self.items],
+            "answered": iso(self.answered_on),
+            "court_until": self.court_until.to_dict() if self.court_until else None,
+            "further_complaint_until": self.further_complaint_until.to_dict() if self.further_complaint_until else None,
         }
 
 
@@ -222,6 +251,7 @@ def compute(
     extended_on: date | None = None,
     forwarded_via_provider: bool = False,
     learned_on: date | None = None,
+    answered_on: date | None = None,
 ) -> Deadlines:
     """Compute the deadlines of a complaint registered on ``registered``.
 
@@ -234,6 +264,11 @@ def compute(
     * ``registered`` on a non-working day is moved to the next working day (APPK art. 64 p. 3).
     * ``learned_on``: the person's own 3-month filing limit (APPK art. 92); ``filing_limit_missed`` compares it
       with ``registered``. A warning only, never a block.
+    * ``answered_on``: the day the answer (the decision on the complaint) was received. ``court_until`` is one
+      month from it (APPK art. 136), ``further_complaint_until`` three months (APPK art. 92). Without an answer
+      both count from the missed review: the court's month from the day the review term expired
+      (``review_due``), the further complaint's months from the first day of the body's inaction
+      (``escalate_from``).
     """
     try:
         recipient = Recipient(recipient)
@@ -247,6 +282,8 @@ def compute(
         raise DeadlineError("extended_on_without_extension")
     if extended_on is not None and extended_on < registered:
         raise DeadlineError("extended_before_registration")
+    if answered_on is not None and answered_on < registered:
+        raise DeadlineError("answered_before_registration")
 
     # A complaint that arrived on a non-working day is registered on the next working day (APPK art. 64 p. 3),
     # whatever day the talon or the operator names; day 1 of every term follows that day (LEGAL.md §4).
@@ -275,7 +312,7 @@ def compute(
     else:
         items.append(DeadlineItem("review_due", review_due, REVIEW_BASIS[recipient]))
     escalate_from = review_due + timedelta(days=1)
-    items.append(DeadlineItem("escalate_from", escalate_from, "appk_91_2_missed_deadline_is_refusal"))
+    items.append(DeadlineItem("escalate_from", escalate_from, "review_missed_inaction"))
 
     filing_limit: date | None = None
     missed: bool | None = None
@@ -303,7 +340,16 @@ def compute(
         filing_limit_missed=missed,
         provisional=cal.is_provisional(*used),
         items=tuple(items),
+        answered_on=answered_on,
+        court_until=_limit(court_limit_from, answered_on or review_due, COURT_BASIS, cal),
+        further_complaint_until=_limit(further_complaint_limit_from, answered_on or escalate_from,
+                                       FURTHER_COMPLAINT_BASIS, cal),
     )
+
+
+def _limit(rule: Any, start: date, basis: str, cal: WorkCalendar) -> Limit:
+    day = rule(start, cal)
+    return Limit(day, start, cal.is_provisional(start, day), basis)
 
 
 def extension_notice_late(extended_on: date, told_on: date, cal: WorkCalendar) -> bool:

@@ -3,8 +3,8 @@
 * which action is allowed in which ticket status (:func:`allowed`);
 * parsing what an operator types for a registration or an extension;
 * the ticket card (Telegram HTML, user data escaped) in the operators' language;
-* the SLA kind of a ticket on a day, and the desk statistics with the seed-004 quality indicators
-  (timeliness, quality, accessibility, complaint process, politeness; LEGAL.md §8).
+* the SLA kind of a ticket on a day, and the desk statistics with the quality indicators of the model
+  standard (seed 004: timeliness, quality, accessibility, complaint process, politeness; LEGAL.md §8).
 """
 
 from __future__ import annotations
@@ -40,6 +40,12 @@ __all__ = [
 ]
 
 Gettext = Callable[[str], str]
+NGettext = Callable[[str, str, int], str]
+
+
+def _plural_of(gettext: Gettext) -> NGettext:
+    """English plural rule over a one-argument gettext (tests and fallbacks; the bot passes a real ngettext)."""
+    return lambda singular, plural, n: gettext(singular if n == 1 else plural)
 
 
 def N_(s: str) -> str:
@@ -197,9 +203,11 @@ def render_card(
     deadlines: Deadlines | None = None,
     filing_limit: date | None = None,
     fmt_date: Callable[[date], str] = lambda d: d.strftime("%d.%m.%Y"),
+    ngettext: NGettext | None = None,
 ) -> str:
     """The ticket card for the operators' chat (at most ~3,500 characters)."""
     _ = gettext
+    ngettext = ngettext or _plural_of(gettext)
     lines = [
         "🎫 <b>" + _("Ticket №{id}").format(id=ticket.id) + "</b> · " + _e(_(STATUS_LABELS.get(ticket.status, ticket.status))),
         _("Source: {source}").format(source=_e(_(SOURCE_LABELS.get(ticket.source, ticket.source)))),
@@ -255,7 +263,9 @@ def render_card(
             if deadlines.forwarding_due:
                 lines.append(_("Forwarding due: {date}").format(date=fmt_date(deadlines.forwarding_due)))
             if deadlines.extended_by:
-                lines.append(_("Review due: {date} (extended by {days} working days from {original})").format(
+                lines.append(ngettext("Review due: {date} (extended by {days} working day from {original})",
+                                      "Review due: {date} (extended by {days} working days from {original})",
+                                      deadlines.extended_by).format(
                     date=fmt_date(deadlines.review_due), days=deadlines.extended_by,
                     original=fmt_date(deadlines.original_review_due)))
             else:
@@ -346,8 +356,9 @@ def compute_stats(tickets: Iterable[TicketFacts], today: date, cal: Any) -> Desk
     )
 
 
-def render_stats(s: DeskStats, gettext: Gettext) -> str:
+def render_stats(s: DeskStats, gettext: Gettext, ngettext: NGettext | None = None) -> str:
     _ = gettext
+    ngettext = ngettext or _plural_of(gettext)
     no_data = _("no data")
 
     def pct(x: float | None) -> str:
@@ -362,9 +373,10 @@ def render_stats(s: DeskStats, gettext: Gettext) -> str:
         _("Resolved: {resolved}, rejected: {rejected}").format(resolved=s.resolved, rejected=s.rejected),
         _("Average working days to resolve: {value}").format(value=num(s.avg_days_to_resolve)),
         _("Resolved in time: {value}").format(value=pct(s.resolved_in_time)),
-        _("Average rating: {value} ({n} ratings)").format(value=num(s.avg_rating), n=s.ratings),
+        ngettext("Average rating: {value} ({n} rating)", "Average rating: {value} ({n} ratings)",
+                 s.ratings).format(value=num(s.avg_rating), n=s.ratings),
         "",
-        "<b>" + _("Quality indicators (model standard, seed 004)") + "</b>",
+        "<b>" + _("Quality indicators of the model standard of public services") + "</b>",
         _("Timeliness (resolved in time): {value}").format(value=pct(s.resolved_in_time)),
         _("Quality (ratings of 4 or 5): {value}").format(value=pct(s.good_ratings)),
         _("Accessibility: {value}").format(value=no_data),

@@ -1,8 +1,14 @@
-"""The printable complaint, in the complaint's language: DOCX (python-docx) and PDF (fpdf2).
+"""The printable complaint, in the complaint's language: DOCX (python-docx) and PDF (fpdf2), one layout.
 
-Pure code: takes a `Complaint`, a gettext callable for the document's language and today's date, and
-returns bytes. Every human string goes through the gettext passed in (English msgids). The content is
-laid out once as simple blocks (`layout`) and drawn by two small renderers (`render_docx`, `render_pdf`).
+Pure code: takes a `Complaint` and a gettext callable for the document's language, and returns bytes. Every
+human string goes through the gettext passed in (English msgids). The content is laid out once as simple
+blocks (`layout`) and drawn by two small renderers (`render_docx`, `render_pdf`).
+
+The page is what a body's registry expects (LEGAL.md §5): A4 with 2 cm margins; the addressee alone, in the
+dative, top right; the applicant block under it; the title; the facts, motives and demands; the attachments;
+the date of filing left blank to fill in by hand; the signature line (for a legal entity, its signatory's
+position and name). The end of the text, the date and the signature are kept on one page. No disclaimer and
+no internal number in the heading: the complaint's number is a small reference in the footer.
 """
 
 from __future__ import annotations
@@ -10,11 +16,9 @@ from __future__ import annotations
 import io
 import re
 from dataclasses import dataclass
-from datetime import date
 from typing import Callable, Union
 
 import fontpkg_pt_serif
-from babel.dates import format_date
 from docx import Document
 from docx.enum.table import WD_TABLE_ALIGNMENT
 from docx.enum.text import WD_ALIGN_PARAGRAPH
@@ -24,15 +28,18 @@ from docx.table import Table
 from docx.text.paragraph import Paragraph
 from fpdf import FPDF, FontFace
 
-from bot.complaint import Complaint, attachment_kind_label, grounds_label, recipient_label
+from bot.complaint import Complaint, attachment_kind_label, grounds_label, id_doc_type_label, recipient_label
 
 FONT_NAME = "Times New Roman"  # has Cyrillic incl. Kazakh letters in every common install
 FONT_SIZE = 12  # points
 SIGNATURE_BLANK = "__________"
+PAGE_CM = (21.0, 29.7)  # A4
 # page margins, cm: left, right, top, bottom
-MARGINS_CM = (3.0, 1.5, 2.0, 2.0)
-HEADER_INDENT_CM = 8.0  # the "to whom / from whom" block sits on the right half of the page
-FACT_COLUMNS_CM = (6.0, 10.5)
+MARGINS_CM = (2.0, 2.0, 2.0, 2.0)
+HEADER_INDENT_CM = 9.0  # the addressee and the applicant sit on the right half of the page
+FACT_COLUMNS_CM = (6.0, 11.0)
+#: The language tag word processors spell-check with.
+LANGUAGE_TAGS = {"kk": "kk-KZ", "ru": "ru-RU"}
 
 # The PDF embeds PT Serif (ParaType, SIL OFL 1.1; static TTFs shipped by the fontpkg-pt-serif wheel): a serif
 # close to Times New Roman that covers the whole Kazakh Cyrillic alphabet (ә ғ қ ң ө ұ ү һ і).
@@ -60,6 +67,7 @@ class Para:
     indent_cm: float | None = None
     first_line_cm: float | None = None
     size: float | None = None  # points; None: the body size
+    keep_with_next: bool = False  # a heading: never the last line of a page
 
 
 @dataclass(frozen=True)
@@ -76,12 +84,17 @@ Block = Union[Para, Facts]
 class Layout:
     title: str  # document property
     author: str
-    lang: str
+    lang: str  # "kk" | "ru"
     blocks: tuple[Block, ...]
-    footer: str  # on every page
+    footer: str  # on every page, small
+    keep_from: int  # blocks[keep_from:] (the demands, the attachments, the date, the signature) stay on one page
+
+    @property
+    def language_tag(self) -> str:
+        return LANGUAGE_TAGS.get(self.lang, self.lang)
 
 
-def _date(d: date | None) -> str:
+def _date(d) -> str:
     return d.strftime("%d.%m.%Y") if d else ""
 
 
@@ -94,26 +107,71 @@ def _labelled(label: str, value: str, *, indent_cm: float | None = None) -> Para
 
 
 def _multiline(text: str) -> list[Para]:
-    return [_p(chunk, align="justify", first_line_cm=1.0) for chunk in (text or "").split("\n") if chunk.strip()]
+    return [_p(chunk, align="justify", first_line_cm=1.25) for chunk in (text or "").split("\n") if chunk.strip()]
 
+
+# ----------------------------------------------------------------------------- the addressee
+
+# The addressee stands in the dative («Руководителю ЦОН …», «… ХҚКО басшысына»). The wizard asks for it in that
+# form; the common head words typed in the nominative are put in the dative here.
+_RU_DATIVE = {
+    "руководитель": "руководителю", "начальник": "начальнику", "директор": "директору",
+    "председатель": "председателю", "заместитель": "заместителю", "аким": "акиму", "акимат": "акимату",
+    "департамент": "департаменту", "управление": "управлению", "отдел": "отделу", "агентство": "агентству",
+    "министерство": "министерству", "филиал": "филиалу", "центр": "центру",
+}
+_KK_DATIVE = {
+    "басшысы": "басшысына", "әкімі": "әкіміне", "әкімдігі": "әкімдігіне", "департаменті": "департаментіне",
+    "басқармасы": "басқармасына", "бөлімі": "бөліміне", "агенттігі": "агенттігіне", "министрлігі": "министрлігіне",
+    "корпорациясы": "корпорациясына", "филиалы": "филиалына", "орталығы": "орталығына", "төрағасы": "төрағасына",
+    "директоры": "директорына", "бастығы": "бастығына",
+}
+
+
+def _same_case(word: str, like: str) -> str:
+    return word[:1].upper() + word[1:] if like[:1].isupper() else word
+
+
+def addressee_dative(name: str, lang: str) -> str:
+    """The addressee in the dative: Russian puts its first word there («Аким города» -> «Акиму города»),
+    Kazakh its last («ХҚКО басшысы» -> «ХҚКО басшысына»); anything else is kept as typed."""
+    name = (name or "").strip()
+    if not name:
+        return name
+    if lang == "ru":
+        first, _, rest = name.partition(" ")
+        dative = _RU_DATIVE.get(first.lower())
+        return f"{_same_case(dative, first)} {rest}".strip() if dative else name
+    if lang == "kk":
+        head, _, last = name.rpartition(" ")
+        stripped = last.rstrip(".")
+        dative = _KK_DATIVE.get(stripped.lower())
+        return f"{head} {_same_case(dative, stripped)}".strip() if dative else name
+    return name
+
+
+# ------------------------------------------------------------------------------------- layout
 
 def _applicant_lines(c: Complaint, _: Gettext) -> list[tuple[str, str]]:
     lines: list[tuple[str, str]] = []
     if c.is_legal_entity:
-        lines.append((_("Organisation name"), c.org_name or ""))
+        lines.append((_("Applicant"), c.org_name or ""))
+        outgoing = _("Outgoing No. {number} of {date}").format(number=c.outgoing_number or "",
+                                                                date=_date(c.outgoing_date))
+        lines.append(("", outgoing))  # under the name, as on the company's letterhead
         lines.append((_("BIN"), c.bin or ""))
-        lines.append(
-            (_("Outgoing letter"), _("No. {number} of {date}").format(number=c.outgoing_number or "", date=_date(c.outgoing_date)))
-        )
     else:
-        lines.append((_("Surname, first name, patronymic"), c.full_name()))
-        lines.append((_("IIN"), c.iin if (c.iin and not c.no_iin) else _("no IIN")))
+        lines.append((_("Applicant"), c.full_name()))
+        if c.no_iin:  # the identity document instead of the IIN (LEGAL.md §5, APPK art. 63)
+            lines.append((_("Identity document"), id_doc_type_label(c.id_doc_type or "", _)))
+            lines.append((_("Document number"), c.id_doc_number or ""))
+            lines.append((_("Date of issue"), _date(c.id_doc_issued)))
+            lines.append((_("Issued by"), c.id_doc_issuer or ""))
+        else:
+            lines.append((_("IIN"), c.iin or ""))
     lines.append((_("Postal address"), c.postal_address or ""))
     if c.actual_address:
         lines.append((_("Actual address"), c.actual_address))
-    if c.is_legal_entity:
-        position = c.representative_position or ""
-        lines.append((_("Representative"), f"{position} {c.representative_name or ''}".strip()))
     if c.phone:
         lines.append((_("Phone"), c.phone))
     if c.email:
@@ -121,29 +179,29 @@ def _applicant_lines(c: Complaint, _: Gettext) -> list[tuple[str, str]]:
     return lines
 
 
-def layout(complaint: Complaint, *, number: str, gettext: Gettext, lang: str | None = None, today: date) -> Layout:
+def layout(complaint: Complaint, *, number: str, gettext: Gettext, lang: str | None = None) -> Layout:
     """The document's content as blocks, every human string through `gettext`."""
     _ = gettext
     c = complaint
     lang = lang or c.language or "ru"
     blocks: list[Block] = []
     add = blocks.append
-
-    # -- header block: to whom / from whom (right half of the page)
     indent = HEADER_INDENT_CM
-    add(_labelled(_("To whom"), recipient_label(c.recipient_kind or "", _) if c.recipient_kind else "", indent_cm=indent))
-    if c.recipient_name:
-        add(_p(c.recipient_name, indent_cm=indent))
-    from_whom = _("From whom")
-    add(_p(f"{from_whom}:", bold=True, indent_cm=indent))
-    for label, value in _applicant_lines(c, _):
-        add(_labelled(label, value, indent_cm=indent))
 
-    # -- title
+    # -- the addressee, alone, in the dative, top right; then who writes
+    addressee = addressee_dative(c.recipient_name or "", lang)
+    if not addressee and c.recipient_kind:
+        addressee = recipient_label(c.recipient_kind, _)
+    add(_p(addressee, indent_cm=indent))
+    add(_p())
+    for label, value in _applicant_lines(c, _):
+        add(_labelled(label, value, indent_cm=indent) if label else _p(value, indent_cm=indent))
+
+    # -- title and the complaint's one-line subject
     add(_p())
     add(_p(_("Complaint"), bold=True, align="center", size=14))
-    add(_p(_("No. {number}").format(number=number), align="center"))
-    add(_p(_("I appeal against a decision, action (inaction) in the provision of a public service."), align="justify"))
+    add(_p(_("I appeal against a decision, action (inaction) of the service provider in the provision of a "
+             "public service."), align="justify", first_line_cm=1.25))
 
     # -- the facts, as a two-column table
     not_specified = _("not specified")
@@ -159,41 +217,37 @@ def layout(complaint: Complaint, *, number: str, gettext: Gettext, lang: str | N
         (_("Grounds for the complaint"), grounds),
     )))
 
-    # -- what happened, demands
+    # -- what happened and why, then the demands
     add(_p())
-    add(_p(_("Circumstances and motives of the complaint"), bold=True))
+    add(_p(_("Circumstances and motives of the complaint"), bold=True, keep_with_next=True))
     blocks.extend(_multiline(c.description or not_specified))
-    add(_p(_("On the basis of the above, I ask:"), bold=True))
+    keep_from = len(blocks)  # from the demands on (at most ~12 lines), the text stays with the signature
+    add(_p(_("On the basis of the above, I ask:"), bold=True, keep_with_next=True))
     blocks.extend(_multiline(c.demands or not_specified))
 
     # -- attachments
-    add(_p(_("Attachments"), bold=True))
+    add(_p(_("Attachments"), bold=True, keep_with_next=True))
     if c.attachments:
         for i, att in enumerate(c.attachments, 1):
             add(_p(f"{i}. {att.name} ({attachment_kind_label(att.kind, _)})", indent_cm=0.5))
     else:
         add(_p(_("No attachments"), indent_cm=0.5))
 
-    # -- date and signature
+    # -- the date of filing, blank (the complaint is filed later), and the signature
     add(_p())
-    add(_labelled(_("Date of filing"), format_date(today, format="long", locale=lang)))
-    signature = _("Signature")
-    runs = [Run(f"{signature}: ", bold=True)]
-    if c.is_legal_entity and c.representative_position:
-        runs.append(Run(f"{c.representative_position} "))
-    runs.append(Run(f"{SIGNATURE_BLANK} ({c.signature_name()})"))
-    add(Para(tuple(runs)))
-    add(_p(
-        _("When filed through eOtinish or the eGov portal, the complaint is signed with an electronic digital signature (EDS) or a one-time SMS code."),
-        italic=True, size=10,
-    ))
+    add(_labelled(_("Date of filing"), _("«___» ____________ 20__")))
+    if c.is_legal_entity:
+        position = c.representative_position or ""
+        add(_labelled(_("Signatory"), f"{position} {c.representative_name or ''}".strip()))
+    add(_labelled(_("Signature"), f"{SIGNATURE_BLANK} ({c.signature_name()})"))
 
     return Layout(
         title=f"{_('Complaint')} {number}",
         author=c.full_name() if not c.is_legal_entity else (c.org_name or ""),
         lang=lang,
         blocks=tuple(blocks),
-        footer=_("Prepared with Shagym; guidance, not legal advice."),
+        footer=number,
+        keep_from=keep_from,
     )
 
 
@@ -202,21 +256,34 @@ def layout(complaint: Complaint, *, number: str, gettext: Gettext, lang: str | N
 _DOCX_ALIGN = {"left": None, "center": WD_ALIGN_PARAGRAPH.CENTER, "justify": WD_ALIGN_PARAGRAPH.JUSTIFY}
 
 
-def _set_font(document) -> None:
+def _child(parent, tag: str):
+    element = parent.find(qn(tag))
+    if element is None:
+        element = parent.makeelement(qn(tag), {})
+        parent.append(element)
+    return element
+
+
+def _set_font_and_language(document, language_tag: str) -> None:
+    """Times New Roman 12 and the document's language (w:lang), in the Normal style and the defaults."""
     style = document.styles["Normal"]
     style.font.name = FONT_NAME
     style.font.size = Pt(FONT_SIZE)
-    rpr = style.element.get_or_add_rPr()
-    fonts = rpr.find(qn("w:rFonts"))
-    if fonts is None:
-        fonts = rpr.makeelement(qn("w:rFonts"), {})
-        rpr.append(fonts)
-    for attr in ("w:ascii", "w:hAnsi", "w:cs"):
-        fonts.set(qn(attr), FONT_NAME)
     style.paragraph_format.space_after = Pt(4)
+    defaults = document.styles.element.find(qn("w:docDefaults"))
+    rprs = [style.element.get_or_add_rPr()]
+    if defaults is not None:
+        rprs.append(_child(_child(defaults, "w:rPrDefault"), "w:rPr"))
+    for rpr in rprs:
+        fonts = _child(rpr, "w:rFonts")
+        for attr in ("w:ascii", "w:hAnsi", "w:cs"):
+            fonts.set(qn(attr), FONT_NAME)
+        lang = _child(rpr, "w:lang")
+        for attr in ("w:val", "w:eastAsia", "w:bidi"):
+            lang.set(qn(attr), language_tag)
 
 
-def _docx_para(doc, block: Para) -> None:
+def _docx_para(doc, block: Para, *, keep_with_next: bool = False, keep_together: bool = False) -> None:
     p = doc.add_paragraph()
     for r in block.runs:
         run = p.add_run(r.text)
@@ -228,10 +295,15 @@ def _docx_para(doc, block: Para) -> None:
             run.font.size = Pt(block.size)
     if _DOCX_ALIGN[block.align] is not None:
         p.alignment = _DOCX_ALIGN[block.align]
+    fmt = p.paragraph_format
     if block.indent_cm is not None:
-        p.paragraph_format.left_indent = Cm(block.indent_cm)
+        fmt.left_indent = Cm(block.indent_cm)
     if block.first_line_cm is not None:
-        p.paragraph_format.first_line_indent = Cm(block.first_line_cm)
+        fmt.first_line_indent = Cm(block.first_line_cm)
+    if keep_with_next:
+        fmt.keep_with_next = True
+    if keep_together:
+        fmt.keep_together = True
 
 
 def _docx_facts(doc, block: Facts) -> None:
@@ -248,38 +320,34 @@ def _docx_facts(doc, block: Facts) -> None:
             cells[1].add_paragraph(extra)
 
 
-def render_docx(
-    complaint: Complaint,
-    *,
-    number: str,
-    gettext: Gettext,
-    lang: str | None = None,
-    today: date,
-) -> bytes:
-    """Render the complaint as DOCX bytes.
+def render_docx(complaint: Complaint, *, number: str, gettext: Gettext, lang: str | None = None) -> bytes:
+    """Render the complaint as DOCX bytes (A4).
 
     `gettext` translates English msgids into the document's language (e.g. `Translations.gettext` of the
-    complaint's language); `lang` ("kk" / "ru", default: complaint.language) is used for the long date of
-    filing (Babel) and the document's language property; `today` is the date of filing printed.
+    complaint's language); `lang` ("kk" / "ru", default: complaint.language) sets the document's language
+    (w:lang, for spell-checking) and the addressee's dative.
     """
-    lay = layout(complaint, number=number, gettext=gettext, lang=lang, today=today)
+    lay = layout(complaint, number=number, gettext=gettext, lang=lang)
     doc = Document()
-    _set_font(doc)
+    _set_font_and_language(doc, lay.language_tag)
     section = doc.sections[0]
+    section.page_width, section.page_height = Cm(PAGE_CM[0]), Cm(PAGE_CM[1])
     left, right, top, bottom = MARGINS_CM
     section.left_margin, section.right_margin = Cm(left), Cm(right)
     section.top_margin, section.bottom_margin = Cm(top), Cm(bottom)
-    doc.core_properties.language = lay.lang
+    doc.core_properties.language = lay.language_tag
     doc.core_properties.title = lay.title
     doc.core_properties.author = lay.author
-    for block in lay.blocks:
+    last = len(lay.blocks) - 1
+    for i, block in enumerate(lay.blocks):
         if isinstance(block, Facts):
             _docx_facts(doc, block)
         else:
-            _docx_para(doc, block)
+            kept = i >= lay.keep_from
+            _docx_para(doc, block, keep_with_next=block.keep_with_next or (kept and i < last), keep_together=kept)
     footer = section.footer.paragraphs[0]
     footer.text = lay.footer
-    footer.alignment = WD_ALIGN_PARAGRAPH.CENTER
+    footer.alignment = WD_ALIGN_PARAGRAPH.RIGHT
     for run in footer.runs:
         run.font.size = Pt(8)
     out = io.BytesIO()
@@ -300,7 +368,7 @@ class _ComplaintPDF(FPDF):
     def footer(self) -> None:
         self.set_y(-12)
         self.set_font(PDF_FONT, "", 8)
-        self.cell(0, 5, self.footer_text.translate(_PDF_SUBSTITUTES), align="C")
+        self.cell(0, 5, self.footer_text.translate(_PDF_SUBSTITUTES), align="R")
 
 
 # characters Babel or users may put in that PT Serif lacks, with what to print instead
@@ -345,16 +413,16 @@ def _pdf_facts(pdf: FPDF, block: Facts) -> None:
     pdf.ln(_SPACE_AFTER_MM)
 
 
-def render_pdf(
-    complaint: Complaint,
-    *,
-    number: str,
-    gettext: Gettext,
-    lang: str | None = None,
-    today: date,
-) -> bytes:
+def _pdf_block(pdf: FPDF, block: Block) -> None:
+    if isinstance(block, Facts):
+        _pdf_facts(pdf, block)
+    else:
+        _pdf_para(pdf, block)
+
+
+def render_pdf(complaint: Complaint, *, number: str, gettext: Gettext, lang: str | None = None) -> bytes:
     """Render the complaint as PDF bytes (A4, PT Serif embedded); same arguments as `render_docx`."""
-    lay = layout(complaint, number=number, gettext=gettext, lang=lang, today=today)
+    lay = layout(complaint, number=number, gettext=gettext, lang=lang)
     pdf = _ComplaintPDF(format="A4", unit="mm")
     pdf.footer_text = lay.footer
     left, right, top, bottom = MARGINS_CM
@@ -363,17 +431,37 @@ def render_pdf(
     files = fontpkg_pt_serif.ROOT / "files"
     for style, name in PDF_FONT_FILES.items():
         pdf.add_font(PDF_FONT, style, str(files / name))
-    pdf.set_lang(lay.lang)
+    pdf.set_lang(lay.language_tag)
     pdf.set_title(lay.title)
     pdf.set_author(lay.author)
     pdf.set_creator("Shagym")
     pdf.add_page()
-    for block in lay.blocks:
-        if isinstance(block, Facts):
-            _pdf_facts(pdf, block)
+    blocks = lay.blocks
+    i = 0
+    while i < len(blocks):
+        # The demands, the attachments, the date and the signature on one page; a heading with what follows it.
+        if i == lay.keep_from:
+            group = blocks[i:]
+        elif isinstance(blocks[i], Para) and blocks[i].keep_with_next:
+            group = blocks[i : i + 2]
         else:
-            _pdf_para(pdf, block)
+            group = blocks[i : i + 1]
+        _pdf_together(pdf, group)
+        i += len(group)
     return bytes(pdf.output())
+
+
+def _pdf_together(pdf: FPDF, group: tuple[Block, ...]) -> None:
+    """Draw blocks that must share a page: once on trial (rewound); if that ran over the page, they start on
+    the next one."""
+    if len(group) > 1:
+        with pdf.offset_rendering() as trial:
+            for block in group:
+                _pdf_block(pdf, block)
+        if trial.page_break_triggered:
+            pdf.add_page()
+    for block in group:
+        _pdf_block(pdf, block)
 
 
 # ----------------------------------------------------------------------------------------- names

@@ -17,6 +17,7 @@ LANGUAGES = ("kk", "ru")
 DOMAIN = "messages"
 
 Gettext = Callable[[str], str]
+NGettext = Callable[[str, str, int], str]
 
 
 def ensure_compiled(path: Path = LOCALES_DIR) -> None:
@@ -46,3 +47,9 @@ def build_i18n(default_locale: str = "ru", path: Path = LOCALES_DIR) -> I18n:
 def translator(i18n: I18n, lang: str) -> Gettext:
     """A gettext bound to one language, for text sent outside the person's own update."""
     return partial(i18n.gettext, locale=lang)
+
+
+def plural_translator(i18n: I18n, lang: str) -> NGettext:
+    """An ngettext bound to one language: ``ngettext(singular, plural, n)`` with the catalog's plural forms
+    (Russian has three). Bind it to a name ``ngettext`` where it is called, so extraction finds the msgids."""
+    return lambda singular, plural, n: i18n.gettext(singular, plural, n, locale=lang)

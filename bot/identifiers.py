@@ -4,7 +4,7 @@ Both are 12 digits; the 12th is a check digit: s = Σ aᵢ·i (weights 1..11) mo
 weights 3..11,1,2; if it is 10 again the number is invalid. Results carry reason keys, never text.
 
 Reason keys: ``not_12_digits``, ``bad_century_digit``, ``bad_birth_date``, ``bad_bin_month``,
-``bad_bin_type``, ``check_digit_unresolvable``, ``check_digit_mismatch``.
+``bad_bin_type``, ``bad_bin_subdivision``, ``check_digit_unresolvable``, ``check_digit_mismatch``.
 Sex keys: ``male``, ``female``. BIN entity types: see :data:`BIN_TYPES`.
 """
 
@@ -13,10 +13,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-__all__ = ["BIN_TYPES", "BinResult", "IinResult", "check_digit", "normalize", "validate_bin", "validate_iin"]
+__all__ = ["BIN_SUBDIVISIONS", "BIN_TYPES", "REASONS", "BinResult", "IinResult", "check_digit", "normalize", "validate_bin", "validate_iin"]
 
 _WEIGHTS_1 = tuple(range(1, 12))
 _WEIGHTS_2 = (3, 4, 5, 6, 7, 8, 9, 10, 11, 1, 2)
+
+#: Every reason a number is refused for (each has its own explanation in the wizard).
+REASONS = ("not_12_digits", "bad_century_digit", "bad_birth_date", "bad_bin_month", "bad_bin_type",
+           "bad_bin_subdivision", "check_digit_unresolvable", "check_digit_mismatch")
 
 #: 7th IIN digit -> (century number, sex key).
 _CENTURY_SEX: dict[str, tuple[int, str]] = {
@@ -35,6 +39,14 @@ BIN_TYPES: dict[str, str] = {
     "6": "joint_individual_entrepreneurship",
 }
 
+#: 6th BIN digit -> subdivision key (LEGAL.md §5).
+BIN_SUBDIVISIONS: dict[str, str] = {
+    "0": "head_office",
+    "1": "branch",
+    "2": "representative_office",
+    "3": "peasant_farm_joint_entrepreneurship",
+}
+
 
 @dataclass(frozen=True, slots=True)
 class IinResult:
@@ -50,6 +62,7 @@ class BinResult:
     ok: bool
     reason: str | None = None
     entity_type: str | None = None
+    subdivision: str | None = None
 
 
 def normalize(s: str) -> str:
@@ -108,7 +121,8 @@ def validate_iin(s: str, *, today: date | None = None) -> IinResult:
 
 
 def validate_bin(s: str) -> BinResult:
-    """Validate a BIN: 12 digits, registration month (digits 3-4) 01-12, type (5th digit) 4-6, check digit."""
+    """Validate a BIN: 12 digits, registration month (digits 3-4) 01-12, type (5th digit) 4-6, subdivision
+    (6th digit) 0-3, check digit."""
     number = _twelve_digits(s)
     if number is None:
         return BinResult(False, "not_12_digits")
@@ -117,7 +131,10 @@ def validate_bin(s: str) -> BinResult:
     entity_type = BIN_TYPES.get(number[4])
     if entity_type is None:
         return BinResult(False, "bad_bin_type")
+    subdivision = BIN_SUBDIVISIONS.get(number[5])
+    if subdivision is None:
+        return BinResult(False, "bad_bin_subdivision")
     reason = _checksum_reason(number)
     if reason:
         return BinResult(False, reason)
-    return BinResult(True, None, entity_type)
+    return BinResult(True, None, entity_type, subdivision)

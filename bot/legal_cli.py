@@ -3,11 +3,14 @@
 Pure domain code: imports nothing from aiogram, prints keys and ISO dates only (no translated text).
 
     python -m bot deadline --recipient provider --registered 2026-12-14 [--extended-by 5]
-        [--extended-on DATE] [--submitted "2026-12-14T19:30"] [--learned DATE] [--forwarded] [--json]
+        [--extended-on DATE] [--submitted "2026-12-14T19:30"] [--learned DATE] [--forwarded]
+        [--answered DATE] [--json]
     python -m bot workdays 2026 [--json]
 
 ``--submitted`` is local Almaty time unless it carries an offset; when given, the registration day is
-derived from it (APPK art. 64 p. 3) and takes the place of ``--registered``. Bad input: one line on stderr
+derived from it (APPK art. 64 p. 3) and takes the place of ``--registered``. ``--answered``: the day the
+answer was received; ``court_until`` (one month, APPK art. 136) and ``further_complaint_until`` (3 months,
+APPK art. 92) count from it, or from the missed review without it. Bad input: one line on stderr
 (``error: KEY: message``), or with ``--json`` one line on stdout (``{"error": KEY, "message": ...}``); exit status 2.
 KEY is ``usage`` for a malformed command line, else the engine's reason (``extension_out_of_range``, ...).
 """
@@ -29,6 +32,7 @@ _REASONS = {
     "extension_out_of_range": "--extended-by must be 1 to 10 working days (got {detail})",
     "extended_on_without_extension": "--extended-on needs --extended-by (the number of working days)",
     "extended_before_registration": "--extended-on is before the registration day",
+    "answered_before_registration": "--answered is before the registration day",
     "unknown_recipient": "unknown recipient {detail}",
     "submitted_at_naive": "--submitted needs a time zone",
 }
@@ -71,6 +75,7 @@ def _parser() -> Parser:
     dl.add_argument("--extended-on", type=_day, help="day of the extension (default: original due date)")
     dl.add_argument("--learned", type=_day, help="day the person learned of the decision (3-month limit)")
     dl.add_argument("--forwarded", action="store_true", help="filed via the provider, which forwards it")
+    dl.add_argument("--answered", type=_day, help="day the answer was received (court: 1 month, complaint: 3)")
     dl.add_argument("--json", action="store_true")
 
     wd = sub.add_parser("workdays", help="a year's non-working weekdays and working weekend days")
@@ -94,6 +99,7 @@ def _deadline(args: argparse.Namespace) -> dict[str, Any]:
         extended_on=args.extended_on,
         forwarded_via_provider=args.forwarded,
         learned_on=args.learned,
+        answered_on=args.answered,
     ).to_dict()
     if args.submitted is not None:
         result["submitted_at"] = args.submitted.isoformat()
@@ -128,9 +134,13 @@ def _print_table(command: str, data: dict[str, Any]) -> None:
         flags = "  provisional" if data["provisional"] else ""
         print(f"recipient {data['recipient']}  term {data['review_term']} working days{flags}")
         for item in data["items"]:
-            print(f"  {item['day']}  {item['key']:<22} {item['basis']}")
+            print(f"  {item['day']}  {item['key']:<23} {item['basis']}")
         if data.get("filing_limit_missed"):
             print("  ! filing_limit_missed")
+        for key in ("court_until", "further_complaint_until"):
+            limit = data[key]
+            flags = "  provisional" if limit["provisional"] else ""
+            print(f"  {limit['day']}  {key:<23} {limit['basis']} (from {limit['from']}){flags}")
         return
     print(f"year {data['year']}  working_days {data['working_days']}" + ("  provisional" if data["provisional"] else ""))
     for title in ("non_working_weekdays", "working_weekend_days"):

@@ -24,7 +24,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from typing import Any, Callable, Protocol
 from zoneinfo import ZoneInfo
 
-from bot.deadlines import Deadlines, Recipient, filing_limit_from
+from bot.deadlines import Deadlines, Recipient, court_limit_from, filing_limit_from
 
 __all__ = [
     "KINDS",
@@ -151,6 +151,7 @@ def plan_case(
         "day": due.isoformat(),
         "next_step": next_step(deadlines.recipient),
         "filing_limit": filing_limit_after_miss(deadlines, cal).isoformat(),
+        "court_until": court_limit_from(deadlines.review_due, cal).isoformat(),
     }))
 
     planned = [PlannedReminder(kind, at(day), {**base, **extra}) for kind, day, extra in days]

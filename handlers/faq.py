@@ -32,7 +32,7 @@ from aiogram.types import (
 )
 from aiogram.utils.i18n import I18n, gettext as _
 
-from bot.faq import Entry, FaqIndex, default_index
+from bot.faq import Entry, FaqIndex, default_index, small_talk
 from handlers.common import (
     BTN_HUMAN,
     BTN_QUESTIONS,
@@ -42,6 +42,7 @@ from handlers.common import (
     desk_on,
     in_all_languages,
     is_menu_button,
+    main_menu,
 )
 from storage.users import User
 
@@ -210,6 +211,16 @@ async def free_text(message: Message, lang: str, i18n: I18n) -> None:
     if is_menu_button(i18n, text):  # another feature's menu button nobody took: show the topics instead
         view_text, markup = categories_view(lang)
         await message.answer(view_text, reply_markup=markup)
+        return
+    talk = small_talk(text[:MAX_QUERY])
+    if talk is not None:  # "привет", "сәлем", "спасибо": a friendly word back and the menu, not "not found"
+        reply = (
+            _("Hello! I help with complaints about public services. Choose what you need in the menu below, or "
+              "type your question in your own words.")
+            if talk == "greeting"
+            else _("You are welcome! If you need anything else, choose it in the menu below or type your question.")
+        )
+        await message.answer(reply, reply_markup=main_menu())
         return
     ix = index()
     hits = ix.search(text[:MAX_QUERY], lang=lang, limit=3)

@@ -36,7 +36,7 @@ from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
-from aiogram.utils.i18n import I18n, gettext as _
+from aiogram.utils.i18n import I18n, gettext as _, ngettext
 from babel.dates import format_date
 
 from bot.complaint import parse_date, recipient_label
@@ -134,7 +134,7 @@ _BASIS_LABELS = {
         "Law on public services, art. 25: the akim (local executive body) reviews it within 5 working days"),
     "extension_max_10": N_("The review term may be extended by at most 10 working days"),
     "extension_notice_3": N_("You must be told of an extension, with its reasons, within 3 working days"),
-    "appk_91_2_missed_deadline_is_refusal": N_(
+    "review_missed_inaction": N_(
         "A complaint not reviewed in time is inaction, which can be appealed to the quality authority, a higher "
         "body or the court"),
     "appk_92_filing_limit": N_(
@@ -196,12 +196,12 @@ def days_left_text(n: int, *, passed: bool = False) -> str:
     """``n`` working days left (negative: overdue); ``passed``: the due day is behind us even when no working
     day has followed it yet (a Saturday after a Friday deadline)."""
     if n > 0:
-        return _("working days left: {n}").format(n=n)
+        return ngettext("{n} working day left", "{n} working days left", n).format(n=n)
     if n == 0 and passed:
         return _("the deadline has passed")
     if n == 0:
         return _("the answer is due today")
-    return _("overdue by working days: {n}").format(n=-n)
+    return ngettext("overdue by {n} working day", "overdue by {n} working days", -n).format(n=-n)
 
 
 def next_item(deadlines: Deadlines, today: date):
@@ -245,9 +245,11 @@ def timeline_text(case: Case, deadlines: Deadlines, lang: str, cal: Any, today: 
     ]
     if case.forwarded_via_provider:
         lines.append(_("Filed with the service provider, to be forwarded to the quality authority."))
-    term = _("Review term: {n} working days").format(n=deadlines.review_term)
+    term = ngettext("Review term: {n} working day", "Review term: {n} working days",
+                    deadlines.review_term).format(n=deadlines.review_term)
     if deadlines.extended_by:
-        term += "; " + _("extended by working days: {n}").format(n=deadlines.extended_by)
+        term += "; " + ngettext("extended by {n} working day", "extended by {n} working days",
+                                deadlines.extended_by).format(n=deadlines.extended_by)
     lines.append(term)
     lines.append("")
     lines.append(_("<b>Dates</b>"))
@@ -922,7 +924,8 @@ async def form_message(message: Message, bot: Bot, state: FSMContext, user: User
         await message.answer(_("Please choose with the buttons above."))
     elif step in ("filed_with", "reg_number"):
         if len(text) > MAX_TEXT:
-            await message.answer(_("That is too long: at most {n} characters, please.").format(n=MAX_TEXT))
+            await message.answer(ngettext("That is too long: at most {n} character, please.",
+                                          "That is too long: at most {n} characters, please.", MAX_TEXT).format(n=MAX_TEXT))
             return
         data[step] = text
         await advance(message, flow, data)
@@ -995,7 +998,8 @@ async def accept_ext_date(target, flow: Flow, data: dict, step: str, value: date
     case = await flow.cases.set_extension(case.id, by, on, value, at=flow.clock.now())
     await flow.reminder_service.schedule_case(case.id)
     deadlines = flow.reminder_service.deadlines_of(case, cal)
-    prefix = _("Saved: extended by working days: {n}. The answer is now due on {date}.").format(
+    prefix = ngettext("Saved: extended by {n} working day. The answer is now due on {date}.",
+                      "Saved: extended by {n} working days. The answer is now due on {date}.", by).format(
         n=by, date=fmt(deadlines.review_due, lang))
     if value is not None and extension_notice_late(effective_on, value, cal):
         await flow.cases.record_event(case.id, "extension_notice_late", {

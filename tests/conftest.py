@@ -5,6 +5,13 @@ import pytest
 from hypothesis import settings as hypothesis_settings
 
 from bot.i18n import ensure_compiled
+from tests.services import (  # noqa: F401  (fixtures: a fresh PostgreSQL database / Redis db per test)
+    _drop_pg_template,
+    pg_pool,
+    pg_url,
+    redis_client,
+    redis_url,
+)
 
 # CI explores the same hypothesis examples every run (reproducible); developers' runs explore new ones.
 hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)

@@ -73,6 +73,8 @@ API overview (details in the docstrings):
     is_forum)``, ``fail_next(method, chat_id, error_code, description, retry_after,
     times)``, ``block(uid)/unblock(uid)``, ``push_update(payload)``
   - ``await idle(timeout=5, quiet=0.15)``
+  - ``webhook``: what setWebhook registered (getUpdates answers 409 while it is set);
+    ``tests/fake_webhook.py`` POSTs the queued updates to it
 * ``FakeUser``: ``send/reply/send_photo/send_document/send_voice/send_video/
   send_sticker/send_contact/send_location/edit/press/press_data/inline_query``,
   ``expect/expect_text/expect_edit/expect_no_message/skip_pending``,
@@ -1021,6 +1023,7 @@ class FakeBotAPI:
         self._last_pushed_id = 0
         self._last_delivered_id = 0
         self._allowed_updates: list[str] | None = None
+        self.webhook: dict[str, Any] = {}  # setWebhook's parameters; tests/fake_webhook.py delivers to it
         self._poll_gen = 0
         self._msg_ids: dict[int, int] = defaultdict(int)
         self._query_ids = itertools.count(4_611_686_018_427_387_905)
@@ -1577,10 +1580,26 @@ class FakeBotAPI:
                 self.dropped_updates.append(u)
             self._updates.clear()
             self._last_delivered_id = self._last_pushed_id
+        self.webhook = {}
+        return True
+
+    def _api_setwebhook(self, params: dict, files: dict) -> bool:
+        url = str(params.get("url") or "")
+        secret = params.get("secret_token")
+        if url and not re.match(r"https?://[^/]+", url):  # http allowed: the fake delivers over loopback
+            raise ApiError(400, "Bad Request: bad webhook: An HTTPS URL must be provided for webhook")
+        if secret is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", str(secret)):
+            raise ApiError(400, "Bad Request: secret token contains unallowed characters")
+        self._api_deletewebhook({"drop_pending_updates": params.get("drop_pending_updates")}, files)
+        if url:
+            self.webhook = {"url": url, "max_connections": int(params.get("max_connections") or 40),
+                            "ip_address": "127.0.0.1", "secret_token": secret,
+                            "allowed_updates": params.get("allowed_updates")}
         return True
 
     def _api_getwebhookinfo(self, params: dict, files: dict) -> dict:
-        return {"url": "", "has_custom_certificate": False, "pending_update_count": len(self._updates)}
+        info = {k: v for k, v in self.webhook.items() if v is not None and k != "secret_token"}
+        return {"url": "", "has_custom_certificate": False, **info, "pending_update_count": len(self._updates)}
 
     @staticmethod
     def _update_type(u: dict) -> str:
@@ -1590,6 +1609,9 @@ class FakeBotAPI:
         offset = params.get("offset")
         limit = max(1, min(int(params.get("limit") or 100), 100))
         timeout = float(params.get("timeout") or 0)
+        if self.webhook:
+            raise ApiError(409, "Conflict: can't use getUpdates method while webhook is active; "
+                                "use deleteWebhook to delete the webhook first")
         if "allowed_updates" in params and params["allowed_updates"] is not None:
             self._allowed_updates = list(params["allowed_updates"]) or None
         if offset:

@@ -33,9 +33,13 @@ NOT_VALID = "This button is no longer valid."
 TABLES = ("cases", "case_events", "reminders", "complaints", "tickets", "audit_log", "calendar_overrides")
 
 
-def tr(msgid: str, lang: str, **params) -> str:
-    text = I18N.gettext(msgid, locale=lang)
-    assert text != msgid, f"{msgid!r} is not translated into {lang}"
+def tr(msgid: str | tuple[str, str], lang: str, **params) -> str:
+    if isinstance(msgid, tuple):  # (singular, plural): the form for params["n"]
+        text = I18N.gettext(msgid[0], msgid[1], params["n"], locale=lang)
+        assert text not in msgid, f"{msgid!r} is not translated into {lang}"
+    else:
+        text = I18N.gettext(msgid, locale=lang)
+        assert text != msgid, f"{msgid!r} is not translated into {lang}"
     return text.format(**params) if params else text
 
 
@@ -82,7 +86,7 @@ BAD_DATE = "I could not read the date. Write it as {example} (day.month.year), o
 BAD_DAYS = ("The review term can be extended by at most 10 working days, so the number must be from 1 to 10. "
             "Please check it and send a number from 1 to 10.")
 COMMAND = "Commands are not answers. Type the answer, or send /cancel to stop."
-TOO_LONG = "That is too long: at most {n} characters, please."
+TOO_LONG = ("That is too long: at most {n} character, please.", "That is too long: at most {n} characters, please.")
 
 
 def tracking_expected(step: str) -> dict[str, tuple[str, dict]]:

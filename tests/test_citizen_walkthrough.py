@@ -21,7 +21,7 @@ from storage.complaints import ComplaintsRepo
 from tests.fakeapi import BotMessage, FakeUser
 from tests.harness import running_bot
 from tests.test_tracking import cases_of, long, plain, tr
-from tests.test_wizard import Walker, draft_of, fsm_row, individual_ru
+from tests.test_wizard import I18N, Walker, draft_of, fsm_row, individual_ru
 
 ALMATY = ZoneInfo("Asia/Almaty")
 CAL = default_calendar()
@@ -90,7 +90,9 @@ async def test_cancel_asks_before_deleting_and_never_sits_where_skip_sits(fake, 
 
         await w.press("cx", wait=False)
         ask = await user.expect()
-        assert tr("Delete this draft? Answers given so far: {n}; they will be lost.", "ru").format(n=16) in ask.text
+        delete = I18N.gettext("Delete this draft? The {n} answer given so far will be lost.",
+                              "Delete this draft? The {n} answers given so far will be lost.", 20, locale="ru")
+        assert delete.format(n=20) in ask.text and "20 ответов" in ask.text  # 16 + the identity document
         assert draft_of(db_path, 1101)["draft"] == before["draft"]  # nothing deleted yet
         await user.press(tr("↩️ No, keep the draft", "ru"), ask)
         again = await w.next_prompt()  # the review, asked again
@@ -159,7 +161,8 @@ async def test_overdue_case_says_what_is_overdue_and_what_is_still_open(fake, db
             assert plain(long(further, lang)) in wait and plain(long(court, lang)) in wait
             # no advice to file "by" a day that is long gone: the overdue days and the passed limits instead
             late = CAL.working_days_between(due, DEC01.date())
-            assert plain(tr("overdue by working days: {n}", lang, n=late)) in wait
+            overdue = I18N.gettext("overdue by {n} working day", "overdue by {n} working days", late, locale=lang)
+            assert plain(overdue.format(n=late)) in wait
             assert plain(tr(PASSED_FURTHER, lang, date=long(further, lang))) in wait
 
             # the reminder loop's "missed" message, sent once for a case entered late, says the same
@@ -201,9 +204,14 @@ async def test_filing_limit_is_moved_off_a_day_off_and_a_close_limit_is_said_twi
         await w.begin()
         await w.walk(answers_ru())
         assert "30.11.2026" in w.prompt.text, w.prompt.text
-        soon = tr("⏳ The 3-month limit to file this complaint ends on {date} (working days left: {n}). File it as "
-                  "soon as you can: a complaint filed later may be left without review unless the limit is "
-                  "restored for a valid reason.", "ru").format(date="30.11.2026", n=4)
+        soon = I18N.gettext(
+            "⏳ The 3-month limit to file this complaint ends on {date} ({n} working day left). File it as soon as "
+            "you can: a complaint filed later may be left without review unless the limit is restored for a valid "
+            "reason.",
+            "⏳ The 3-month limit to file this complaint ends on {date} ({n} working days left). File it as soon as "
+            "you can: a complaint filed later may be left without review unless the limit is restored for a valid "
+            "reason.", 4, locale="ru").format(date="30.11.2026", n=4)
+        assert "4 рабочих дня" in soon
         assert soon in w.prompt.text  # the review, before Confirm
         await w.confirm()
         ready = await user.expect()

@@ -217,6 +217,10 @@ def _individual(**kw) -> Complaint:
     return Complaint(**base)
 
 
+ID_DOC = dict(id_doc_type="foreign_passport", id_doc_number="N 1234567", id_doc_issued=date(2019, 5, 20),
+              id_doc_issuer="Ministry of Internal Affairs of Uzbekistan")
+
+
 def _legal_entity(**kw) -> Complaint:
     base = dict(
         grounds="unjustified_refusal",
@@ -262,7 +266,13 @@ def test_missing_required_complete():
 def test_missing_required_conditional_rules():
     # "no IIN" satisfies the IIN field
     assert missing_required(_individual(iin=None)) == ["iin"]
-    assert missing_required(_individual(iin=None, no_iin=True)) == []
+    # no IIN: the identity document's type, number, date of issue and issuer take its place (LEGAL.md §5)
+    assert missing_required(_individual(iin=None, no_iin=True)) == [
+        "id_doc_type", "id_doc_number", "id_doc_issued", "id_doc_issuer"]
+    assert missing_required(_individual(iin=None, no_iin=True, **ID_DOC)) == []
+    assert missing_required(_individual(iin=None, no_iin=True, **{**ID_DOC, "id_doc_issuer": " "})) == [
+        "id_doc_issuer"]
+    assert missing_required(_individual(**ID_DOC)) == []  # with an IIN the document is not asked
     # "other" needs its text
     assert missing_required(_individual(grounds="other")) == ["grounds_other_text"]
     assert missing_required(_individual(grounds="other", grounds_other_text="Кезек")) == []
@@ -421,3 +431,22 @@ def test_signature_name():
     assert _individual(patronymic="Бекқызы").signature_name() == "Әлиханқызы А.Б."
     assert _individual().signature_name() == "Әлиханқызы А."
     assert _legal_entity().signature_name() == "Серікбаев Н.А."
+
+
+def test_identity_document_fields():
+    from bot.complaint import ID_DOC_FIELDS, ID_DOC_TYPES, id_doc_type_label
+
+    assert ID_DOC_FIELDS == ("id_doc_type", "id_doc_number", "id_doc_issued", "id_doc_issuer")
+    assert {"id_card", "passport", "foreign_passport", "residence_permit", "stateless_certificate"} <= set(ID_DOC_TYPES)
+    assert parse_field("id_doc_type", "foreign_passport", TODAY).ok
+    assert parse_field("id_doc_type", "driver_licence", TODAY).error_key == "choice_invalid"
+    assert parse_field("id_doc_number", "  N  1234567 ", TODAY).value == "N 1234567"
+    assert parse_field("id_doc_number", "x" * 31, TODAY).error_key == "too_long"
+    # a document may be older than the 10 years allowed for the dates of the dispute
+    issued = date(TODAY.year - 15, 3, 1)
+    assert parse_field("id_doc_issued", issued.strftime("%d.%m.%Y"), TODAY).value == issued
+    assert parse_field("id_doc_issued", "01.01.2999", TODAY).error_key == "date_in_future"
+    assert id_doc_type_label("foreign_passport", lambda s: s) == "Passport of a foreign citizen"
+    # round trip through the stored draft
+    c = _individual(iin=None, no_iin=True, **ID_DOC)
+    assert Complaint.from_dict(c.to_dict()) == c

@@ -21,7 +21,7 @@ import pytest
 
 from bot.console import ATTACH_HINT, BANNER, CALENDAR_HINT, CONTACT_HINT, NO_BUTTON, NO_DAY, NO_FILE
 from bot.documents import document_text
-from tests.test_wizard import tr
+from tests.test_wizard import I18N, tr
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -67,7 +67,7 @@ ANSWERS = {
         "demands": "Стандартта көзделмеген анықтамаларсыз құжаттарды қабылдап, қызметті мерзімінде көрсетуді сұраймыз",
     },
     "ru": {
-        "recipient_name": "Руководитель ЦОН Алмалинского района г. Алматы",
+        "recipient_name": "Руководителю ЦОН Алмалинского района г. Алматы",  # as it stands on the document
         "org_name": "ТОО «Шығыс Құрылыс»",
         "postal_address": "050000, г. Алматы, проспект аль-Фараби 77, офис 5",
         "representative_name": "Сейтқали Нурлан Болатович",
@@ -137,8 +137,9 @@ def test_a_whole_complaint_in_the_console(tmp_path, lang):
     assert tr(ATTACH_HINT, lang) in said[ANSWERS[lang]["demands"]][0]
     assert tr("Only photos and documents (files) can be attached here. Press «Done» when you finish.", lang) \
         in said["4"][0]
-    assert tr("Added: {name}. Attachments: {count}. Send more, or press «Done».", lang).format(
-        name="talon.pdf", count=1) in said[str(attachment)][0]
+    assert I18N.gettext("Added: {name}. {count} file attached so far. Send more, or press «Done».",
+                        "Added: {name}. {count} files attached so far. Send more, or press «Done».", 1,
+                        locale=lang).format(name="talon.pdf", count=1) in said[str(attachment)][0]
 
     review = said["/1"][-1]
     assert f"{tr('Outgoing number', lang)}: 1\n" in review

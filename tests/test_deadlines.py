@@ -227,3 +227,52 @@ def test_court_limit_is_one_month_then_the_next_working_day():
     assert court_limit_from(date(2026, 1, 31), cal) == date(2026, 3, 2)
     # further complaint: 3 months, same rule (2026-11-29 is a Sunday -> 30.11)
     assert further_complaint_limit_from(date(2026, 8, 29), cal) == date(2026, 11, 30)
+
+
+# --- the answer: one month to court and three months for a further complaint, both in compute() --------------
+
+@pytest.mark.parametrize(
+    ("answered", "court", "further"),
+    [
+        (date(2026, 10, 28), date(2026, 11, 30), date(2027, 1, 28)),  # court: Sat 28.11 -> Mon 30.11
+        (date(2026, 11, 16), date(2026, 12, 17), date(2027, 2, 16)),  # court: 16 December (Independence Day)
+        (date(2026, 2, 23), date(2026, 3, 26), date(2026, 5, 25)),  # court: inside Nauryz (23-25.03); 23.05 Sat
+        (date(2026, 1, 31), date(2026, 3, 2), date(2026, 4, 30)),  # 31.01 + 1 month = 28.02 (Sat) -> 02.03
+    ],
+)
+def test_compute_answered_gives_court_and_further_complaint_limits(answered, court, further):
+    r = compute("provider", date(2026, 1, 5), CAL, answered_on=answered)
+    assert r.answered_on == answered
+    assert r.court_until.day == court and r.court_until.counted_from == answered
+    assert r.further_complaint_until.day == further and r.further_complaint_until.counted_from == answered
+    assert r.court_until.basis == "appk_136_court_limit"
+    assert r.further_complaint_until.basis == "appk_92_further_complaint"
+    data = r.to_dict()
+    assert data["answered"] == answered.isoformat()
+    assert data["court_until"] == {"day": court.isoformat(), "from": answered.isoformat(),
+                                   "provisional": CAL.is_provisional(answered, court), "basis": "appk_136_court_limit"}
+    assert data["further_complaint_until"]["day"] == further.isoformat()
+
+
+def test_limits_without_an_answer_count_from_the_missed_review():
+    """No answer: one month to court from the day the review term expired (APPK art. 136: its last day, the
+    earlier reading), and the further complaint's 3 months from the first day of the body's inaction."""
+    r = compute("quality_authority", date(2026, 12, 14), CAL)
+    assert r.answered_on is None
+    assert r.court_until.counted_from == r.review_due
+    assert r.court_until.day == CAL.working_day_on_or_after(add_months(r.review_due, 1))
+    assert r.further_complaint_until.counted_from == r.escalate_from
+    assert r.further_complaint_until.day == CAL.working_day_on_or_after(add_months(r.escalate_from, 3))
+    # 2027 is not a verified year: each limit says so itself
+    assert r.court_until.provisional and r.further_complaint_until.provisional
+
+
+def test_answer_before_registration_is_refused():
+    with pytest.raises(DeadlineError, match="answered_before_registration"):
+        compute("provider", date(2026, 12, 14), CAL, answered_on=date(2026, 12, 1))
+
+
+def test_missed_review_is_inaction_not_refusal():
+    r = compute("provider", date(2026, 12, 14), CAL)
+    assert r.item("escalate_from").basis == "review_missed_inaction"
+    assert "appk_91_2_missed_deadline_is_refusal" not in BASIS_KEYS

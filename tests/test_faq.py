@@ -14,9 +14,11 @@ from bot.faq import FaqIndex, Hit, default_index, skeleton, tokens
 
 ROOT = Path(__file__).resolve().parents[1]
 EVAL = ROOT / "bench" / "faq_eval.jsonl"
+HELDOUT = ROOT / "bench" / "faq_heldout.jsonl"
 
+NEW_IDS = {"what_is_iin", "what_is_con", "what_is_provider"}  # covered by the held-out set, not by the old test split
 REQUIRED_IDS = """
-what_is_1414 who_can_complain grounds where_to_complain quality_authority review_term_provider review_term_authority
+what_is_iin what_is_con what_is_provider what_is_1414 who_can_complain grounds where_to_complain quality_authority review_term_provider review_term_authority
 extension extension_notice forwarding court filing_limit fields_individual fields_legal_entity official_details
 anonymous refusal_to_accept weekend_filing proof_of_filing track_online track_paper online_channels
 open_dialog_closed sign_electronically rude_con_employee no_answer disagree_with_result language_of_complaint
@@ -85,6 +87,17 @@ def test_key_facts_in_answers(index: FaqIndex) -> None:
     assert "64" in both("refusal_to_accept")
     assert "2023" in both("open_dialog_closed") and "eOtinish" in both("open_dialog_closed")
     assert "досудеб" in index.entry("court").answer["ru"]
+    # the court: one month (APPK art. 136), in the topics where the court is the next step
+    for id_ in ("court", "disagree_with_result", "no_answer"):
+        e = index.entry(id_)
+        assert "136" in e.answer["ru"] and "одного месяца" in e.answer["ru"], id_
+        assert "136" in e.answer["kk"] and "бір ай" in e.answer["kk"], id_
+    assert "Агентство" in index.entry("disagree_with_result").answer["ru"].split("Если жалобу рассматривало")[1]
+    # inaction, and what the bot really asks when there is no IIN
+    assert "бездействие" in index.entry("no_answer").answer["ru"]
+    for word in ("вид", "номер", "дату выдачи", "кем он выдан", "У меня нет ИИН"):
+        assert word in index.entry("iin_missing").answer["ru"], word
+    assert "ұзартылмаған деп" not in index.entry("extension_notice").answer["kk"]  # no rule the law lacks
 
 
 def test_eval_set_shape() -> None:
@@ -100,9 +113,49 @@ def test_eval_set_shape() -> None:
         assert r["q"].strip().lower() not in examples, r["q"]
     for lang in ("kk", "ru"):
         mine = [r for r in rows if r["lang"] == lang]
-        assert sum(r["split"] == "test" for r in mine) >= 0.4 * len(mine)
-        assert {r["id"] for r in mine if r["split"] == "test" and r["id"]} >= set(REQUIRED_IDS)
+        held_out = sum(r["split"] == "test" for r in mine) + sum(r["lang"] == lang for r in _heldout_rows())
+        assert held_out >= 0.4 * (len(mine) + sum(r["lang"] == lang for r in _heldout_rows()))
+        assert {r["id"] for r in mine if r["split"] == "test" and r["id"]} >= set(REQUIRED_IDS) - NEW_IDS
     assert sum(r["id"] is None for r in rows) >= 20
+
+
+def _heldout_rows() -> list[dict]:
+    return [json.loads(line) for line in HELDOUT.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def test_heldout_set_shape() -> None:
+    """The held-out set (written before the current tuning) covers every topic in both languages, incl.
+    misspelled colloquial Russian, short definitional questions, sports results and greetings; none of its
+    queries is an example question of the knowledge base."""
+    rows = _heldout_rows()
+    faq_ids = set(default_index().ids())
+    examples = {
+        q.strip().lower() for e in default_index().entries() for lang in ("kk", "ru") for q in e.questions[lang]
+    }
+    queries = {r["q"] for r in rows}
+    for r in rows:
+        assert r["lang"] in ("kk", "ru") and r["split"] == "heldout"
+        assert r["id"] is None or r["id"] in faq_ids
+        assert r["q"].strip().lower() not in examples, r["q"]
+    for lang in ("kk", "ru"):
+        assert {r["id"] for r in rows if r["lang"] == lang and r["id"]} >= set(REQUIRED_IDS)
+        assert sum(r["id"] is None for r in rows if r["lang"] == lang) >= 30
+    assert {"скока дней расматривают жалобу", "что такое иин", "ЖСН деген не", "привет", "сәлем"} <= queries
+    assert {r["q"] for r in rows if r.get("kind") == "greeting"} >= {"привет", "сәлем"}
+
+
+@pytest.mark.parametrize("lang", ["kk", "ru"])
+def test_heldout_figures(index: FaqIndex, lang: str) -> None:
+    """The figures of `python -m bench faq` on the held-out set, as floors at the level measured (129/133 kk,
+    119/133 ru; out of scope rejected 25/30 kk, 29/30 ru: below the issue's 97% / 95% targets for ru top-1 and
+    kk rejection, see the README), so that they cannot silently fall."""
+    floors = {"kk": (0.969, 0.83), "ru": (0.89, 0.96)}
+    rows = [r for r in _heldout_rows() if r["lang"] == lang]
+    ins = [r for r in rows if r["id"]]
+    oos = [r for r in rows if r["id"] is None]
+    top1 = sum([h.id for h in index.search(r["q"], lang=lang)][:1] == [r["id"]] for r in ins) / len(ins)
+    rejected = sum(not index.search(r["q"], lang=lang) for r in oos) / len(oos)
+    assert top1 >= floors[lang][0] and rejected >= floors[lang][1], (lang, top1, rejected)
 
 
 # --- search -----------------------------------------------------------------------------------------------------

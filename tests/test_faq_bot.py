@@ -207,3 +207,27 @@ async def test_start_deep_link_from_inline_mode_opens_the_questions(fake, db_pat
         await kk.send("/start")  # a plain /start shows the welcome only
         assert "Сәлеметсіз бе" in (await kk.expect()).text
         await kk.expect_no_message(0.3)
+
+
+async def test_greetings_and_thanks_get_a_friendly_menu_answer(fake, db_path, no_unhandled):
+    from bot.i18n import build_i18n
+
+    i18n = build_i18n()
+    not_found = {i18n.gettext("I could not find an answer to that question.", locale=lang) for lang in ("kk", "ru")}
+    async with running_bot(fake, db_path):
+        ru = fake.user(511, "Ольга", language_code="ru")
+        kk = fake.user(512, "Айгерім", language_code="kk")
+        for user, text, lang in ((ru, "Привет!", "ru"), (ru, "добрый день", "ru"), (kk, "Сәлем", "kk"),
+                                 (kk, "сәлеметсіз бе", "kk")):
+            await user.send(text)
+            msg = await user.expect()
+            assert not any(n in msg.plain_text for n in not_found), msg.plain_text
+            assert i18n.gettext("📝 Write a complaint", locale=lang) in msg.buttons  # the main menu
+            assert i18n.gettext("❓ Questions", locale=lang) in msg.buttons
+        await ru.send("спасибо")
+        thanks = await ru.expect()
+        assert not any(n in thanks.plain_text for n in not_found)
+        # a greeting with a question is a question
+        await kk.send("Сәлеметсіз бе, шағымды қайда беремін?")
+        msg = await kk.expect()
+        assert ENTRIES["where_to_complain"]["title"]["kk"] in msg.plain_text

@@ -96,6 +96,8 @@ def test_iin_reasons(value: str, reason: str) -> None:
         ("941340000385", "bad_bin_month"),
         ("940130000385", "bad_bin_type"),
         ("940170000385", "bad_bin_type"),
+        ("940144000385", "bad_bin_subdivision"),  # 6th digit: 0 head office, 1 branch, 2 rep. office, 3 farm
+        ("940149000385", "bad_bin_subdivision"),
         ("940140000386", "check_digit_mismatch"),
     ],
 )
@@ -124,10 +126,35 @@ def test_check_digit_input() -> None:
 @settings(max_examples=200, deadline=None)
 @given(st.text(alphabet="0123456789", min_size=11, max_size=11))
 def test_check_digit_roundtrip(first11: str) -> None:
-    bin_like = first11[:2] + "01" + "4" + first11[5:]
+    bin_like = first11[:2] + "01" + "4" + "0" + first11[6:]
     digit = check_digit(bin_like)
     if digit is None:
         assert all(validate_bin(bin_like + d).reason == "check_digit_unresolvable" for d in "0123456789")
     else:
         assert validate_bin(bin_like + str(digit)).ok
         assert not validate_bin(bin_like + str((digit + 1) % 10)).ok
+
+
+@pytest.mark.parametrize("sixth", list("0123456789"))
+def test_bin_sixth_digit_is_the_subdivision(sixth: str) -> None:
+    """LEGAL.md §5: 0 head office, 1 branch, 2 representative office, 3 peasant farm; other values invalid."""
+    first11 = next(f"04054{sixth}{k:05d}" for k in range(100) if check_digit(f"04054{sixth}{k:05d}") is not None)
+    result = validate_bin(first11 + str(check_digit(first11)))
+    if sixth in "0123":
+        assert result.ok, result
+    else:
+        assert (result.ok, result.reason) == (False, "bad_bin_subdivision")
+
+
+def test_every_reason_is_explained_in_both_languages() -> None:
+    from bot.i18n import build_i18n
+    from bot.identifiers import REASONS
+    from handlers.complaint.steps import iin_reason
+
+    i18n = build_i18n()
+    for lang in ("kk", "ru"):
+        with i18n.context(), i18n.use_locale(lang):
+            fallback = iin_reason(None)
+            texts = {reason: iin_reason(reason) for reason in REASONS}
+        assert all(t != fallback for t in texts.values()), (lang, texts)
+        assert "6" in texts["bad_bin_subdivision"] and "0" in texts["bad_bin_subdivision"]

@@ -134,3 +134,36 @@ def test_text_output_in_process(capsys) -> None:
     assert "2025-01-05 sun  transfer" in out and "2025-06-06 fri  kurban_ait" in out
     assert main(["workdays", "2027"]) == 0
     assert "provisional" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("answered", "court", "further"),
+    [
+        ("2026-10-28", "2026-11-30", "2027-01-28"),  # court ends on Saturday 28.11 -> Monday
+        ("2026-11-16", "2026-12-17", "2027-02-16"),  # court ends on 16 December, a holiday
+        ("2026-02-23", "2026-03-26", "2026-05-25"),  # court ends inside Nauryz
+        ("2026-01-31", "2026-03-02", "2026-04-30"),  # 31 January + 1 month -> 28 February (Sat) -> 2 March
+    ],
+)
+def test_deadline_answered_gives_court_and_further_complaint(answered: str, court: str, further: str) -> None:
+    proc, _ = run("deadline", "--recipient", "provider", "--registered", "2026-01-05", "--answered", answered,
+                  "--json")
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert data == compute("provider", date(2026, 1, 5), CAL, answered_on=date.fromisoformat(answered)).to_dict()
+    assert data["answered"] == answered
+    assert data["court_until"]["day"] == court and data["court_until"]["from"] == answered
+    assert data["further_complaint_until"]["day"] == further
+    assert data["court_until"]["provisional"] is False
+    assert data["further_complaint_until"]["provisional"] is (further.startswith("2027"))
+
+
+def test_deadline_answered_text_and_errors(capsys) -> None:
+    assert main(["deadline", "--recipient", "provider", "--registered", "2026-01-05", "--answered", "2026-10-28"]) == 0
+    out = capsys.readouterr().out
+    assert "2026-11-30  court_until" in out and "appk_136_court_limit" in out
+    assert "2027-01-28  further_complaint_until" in out and "provisional" in out
+    proc, _ = run("deadline", "--recipient", "provider", "--registered", "2026-12-14", "--answered", "2026-12-01")
+    assert proc.returncode == 2 and proc.stderr.strip().startswith("error: answered_before_registration")
+    proc, _ = run("deadline", "--recipient", "provider", "--registered", "2026-12-14", "--answered", "01.12.2026")
+    assert proc.returncode == 2 and "bad date" in proc.stderr

@@ -219,6 +219,11 @@ async def test_register_extend_resolve_rate_in_plain_group(fake, db_path, no_unh
         await citizen.press_data("dkr:1:0", question)
         steps = await citizen.expect_text("15")
         assert "3" in steps.text
+        # The court's one month (APPK art. 136) and the further complaint's 3 months, each with its last day,
+        # counted from the day the result came (Tue 7 April 2026): 7 May is a holiday -> Fri 8 May; 7 July.
+        assert "8 мая 2026" in steps.text and "7 июля 2026" in steps.text
+        assert "136" in steps.text and "суд" in steps.text
+        assert "г.." not in steps.text and " до " not in steps.text
         assert (await ticket_row(app)).disagreed
         actions = [a.action for a in await desk_of(app).tickets.audit_for(1)]
         assert actions == ["opened", "take", "register", "extend", "resolve", "rated", "disagreed"]

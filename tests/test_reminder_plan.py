@@ -188,3 +188,39 @@ def test_render_next_step_after_quality_authority_is_court(cal, i18n):
     assert "суд" in text and "Агентство" not in text
     with pytest.raises(ValueError):
         render_reminder("nope", case=_Case(), deadlines=d, gettext=str, lang="ru")
+
+
+# --- after a missed review: inaction, with the court's one month and the further complaint's 3 months -----------
+
+def _long(day, lang):
+    from babel.dates import format_date
+
+    return format_date(day, format="long", locale=lang)
+
+
+@pytest.mark.parametrize("lang", ["ru", "kk"])
+@pytest.mark.parametrize("recipient", ["provider", "quality_authority"])
+def test_review_missed_is_inaction_with_court_and_complaint_limits(cal, i18n, lang, recipient):
+    d = compute(recipient, date(2026, 3, 18), cal)
+    text = render_reminder("review_missed", case=_Case(), deadlines=d, gettext=translator(i18n, lang), lang=lang,
+                           cal=cal)
+    plain = text.replace("\u202f", " ")
+    # the court: one month from the end of the review term, its last day named
+    assert _long(d.court_until.day, lang) in text
+    assert "136" in text
+    # inaction, never "a missed deadline counts as a refusal" (LEGAL.md §3)
+    assert ("бездейств" if lang == "ru" else "әрекетсіздік") in plain
+    assert ("отказ" if lang == "ru" else "бас тарту") not in plain
+    if recipient == "provider":  # the Agency is the next body; its 3 months named as well
+        assert _long(d.further_complaint_until.day, lang) in text
+    # grammar by construction: no "до {date}", no "г..", no Kazakh date glued to a postposition
+    assert "г.." not in plain and " до " not in plain
+    for day in (d.review_due, d.court_until.day, d.further_complaint_until.day):
+        assert _long(day, lang).replace("\u202f", " ") + " дейін" not in plain
+
+
+def test_review_missed_payload_names_both_limits(cal):
+    d = compute("provider", date(2026, 3, 18), cal)
+    missed = plan(d, cal)[-1].payload
+    assert missed["court_until"] == d.court_until.day.isoformat() == "2026-04-30"  # 30.03 + 1 month, a Thursday
+    assert missed["filing_limit"] == d.further_complaint_until.day.isoformat()

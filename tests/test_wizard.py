@@ -167,6 +167,10 @@ def individual_ru() -> dict:
         "first_name": "Ольга",
         "patronymic": ("sk",),
         "iin": ("ni",),
+        "id_doc_type": ("ch", "foreign_passport"),
+        "id_doc_number": "FA 1234567",
+        "id_doc_issued": "20.05.2019",
+        "id_doc_issuer": "МВД Республики Узбекистан",
         "postal_address": "г. Усть-Каменогорск, ул. Қабанбай батыра 12, кв. 3",
         "actual_address": ("sk",),
         "phone": "8 (701) 555-12-34",
@@ -239,13 +243,16 @@ async def test_individual_complaint_in_kazakh(fake, db_path, no_unhandled):
     for value in (
         "Әлиханқызы Айгерім Бекқызы", "061211600012", "Өскемен қ., Қабанбай батыр к-сі 12",
         "Өскемен қ., Ғабит Мүсірепов к-сі 5, 7-пәтер", "+77010000501", "aigerim@mail.kz",
-        "Өскемен қаласы ХҚКО басшысы", "Тұрғылықты жері бойынша тіркеу", "Өскемен қаласының №2 ХҚКО",
+        "Өскемен қаласы ХҚКО басшысына", "Тұрғылықты жері бойынша тіркеу", "Өскемен қаласының №2 ХҚКО",
         DECISION.strftime("%d.%m.%Y"), LEARNED.strftime("%d.%m.%Y"), "Бас маман Сәрсенбаев Ғ.Қ.",
         "Өтінішті уақытында бердім.", "Қызметкер себебін түсіндірмей бас тартты.",
         "Қызметті заңда белгіленген мерзімде көрсетуді сұраймын", "Бас тарту туралы хат", "otinish.pdf",
-        tr("Unjustified refusal to provide the service", "kk"), tr("Head of the service provider", "kk"),
+        tr("Unjustified refusal to provide the service", "kk"),
     ):
         assert value in text, value
+    # the addressee alone, in the dative, first; no generic recipient label above it
+    assert text.split("\n")[0] == "Өскемен қаласы ХҚКО басшысына"
+    assert tr("Head of the service provider", "kk") not in text
     assert w.pdf.filename.endswith("_shagym.pdf")
     assert "Әлиханқызы" in pdf_text(w.pdf.document)
     number, lang, data = rows(db_path, "SELECT number, language, data FROM complaints")[0]
@@ -262,17 +269,26 @@ async def test_individual_complaint_in_russian_with_no_iin_and_markup(fake, db_p
         await w.walk(individual_ru())
         draft = draft_of(db_path, 502)["draft"]
         assert draft["no_iin"] is True and draft["iin"] is None and draft["phone"] == "+77015551234"
+        assert (draft["id_doc_type"], draft["id_doc_number"], draft["id_doc_issued"], draft["id_doc_issuer"]) == (
+            "foreign_passport", "FA 1234567", "2019-05-20", "МВД Республики Узбекистан")
         assert draft["description"] == "Сказали <b>приходите завтра</b> & так три раза."  # plain text
         review = w.prompt
         assert "&lt;b&gt;приходите завтра&lt;/b&gt; &amp; так" in review.text  # shown escaped
+        for label, value in (("Identity document", tr("Passport of a foreign citizen", "ru")),
+                             ("Document number", "FA 1234567"), ("Date of issue", "20.05.2019"),
+                             ("Issued by", "МВД Республики Узбекистан")):
+            assert f"<b>{tr(label, 'ru')}:</b> {value}" in review.text
         assert "<b>приходите завтра</b>" in review.plain_text
         doc = await w.confirm()
         assert doc.filename.endswith("_zhaloba.docx")
     text = document_text(doc.document)
     assert "Жалоба" in text and "Шағым" not in text
+    # no IIN: the identity document's details stand in the applicant block instead (LEGAL.md §5)
+    assert tr("IIN", "ru") + ":" not in text and tr("no IIN", "ru") not in text
     for value in (
-        "Иванова-Әлиева Ольга", tr("no IIN", "ru"), "г. Усть-Каменогорск, ул. Қабанбай батыра 12, кв. 3",
-        "+77015551234", "Департамент Агентства по делам госслужбы по ВКО", "Выдача справки о несудимости",
+        "Иванова-Әлиева Ольга", tr("Passport of a foreign citizen", "ru"), "FA 1234567", "20.05.2019",
+        "МВД Республики Узбекистан", "г. Усть-Каменогорск, ул. Қабанбай батыра 12, кв. 3",
+        "+77015551234", "Департаменту Агентства по делам госслужбы по ВКО", "Выдача справки о несудимости",
         "ЦОН № 1 г. Усть-Каменогорска", LEARNED.strftime("%d.%m.%Y"), "Бездействие: заявление не рассмотрено",
         "Сказали <b>приходите завтра</b> & так три раза.", "Рассмотреть заявление и выдать справку",
         tr("No attachments", "ru"),
@@ -307,13 +323,14 @@ async def test_legal_entity_complaint(fake, db_path, no_unhandled):
     for value in (
         "ТОО «Шығыс Құрылыс»", "940140000385", "15/2-Ш", LEARNED.strftime("%d.%m.%Y"),
         "050000, Алматы қ., Әл-Фараби даңғылы 77", "Директор Сейітқали Нұрлан Болатұлы", "+77271234567",
-        "info@shygys.kz", "Аким города Алматы", "Выдача разрешения на строительство",
+        "info@shygys.kz", "Акиму города Алматы", "Выдача разрешения на строительство",
         "Управление архитектуры г. Алматы", (LATE - timedelta(days=3)).strftime("%d.%m.%Y"),
         "Главный специалист Ахметов Б.",
         "Потребовали справку, которой нет в стандарте.", "Принять документы без лишних справок", "zapros.pdf",
-        tr("Akim of the relevant administrative-territorial unit", "ru"),
     ):
         assert value in text, value
+    assert tr("Akim of the relevant administrative-territorial unit", "ru") not in text
+    assert tr("Signatory", "ru") + ": Директор Сейітқали Нұрлан Болатұлы" in text
     (kind,) = rows(db_path, "SELECT applicant_kind FROM complaints")[0]
     assert kind == "legal_entity"
 
@@ -336,8 +353,14 @@ async def test_invalid_iin_and_bin_are_refused_with_the_reason(fake, db_path, no
             assert tr(reason, "kk") in answer.text, answer.text
             assert tr("This IIN is not valid: {reason}", "kk").split("{")[0] in answer.text
             assert draft_of(db_path, 504) == before
-        await w.press("ni")  # "I have no IIN" works
-        assert draft_of(db_path, 504)["draft"]["no_iin"] is True and w.step == "postal_address"
+        await w.press("ni")  # "I have no IIN" works: the identity document is asked instead
+        assert draft_of(db_path, 504)["draft"]["no_iin"] is True and w.step == "id_doc_type"
+        assert tr("Passport of a foreign citizen", "kk") in w.prompt.buttons[0]
+        assert not any(cb.a == "sk" for cb, _ in wiz_buttons(w.prompt))  # not skippable
+        await w.press("bk")  # back to the IIN: typing one after all drops the document step again
+        await w.send("0612 1160 0012")
+        draft = draft_of(db_path, 504)
+        assert draft["step"] == "postal_address" and draft["draft"]["no_iin"] is False
 
         f = Walker(fake, db_path, firm)
         await f.begin()
@@ -346,6 +369,7 @@ async def test_invalid_iin_and_bin_are_refused_with_the_reason(fake, db_path, no
         for bad, reason in (
             ("941340000385", "the 3rd and 4th digits must be the month of registration (01 to 12)."),
             ("940170000385", "the 5th digit (type of organisation) must be 4, 5 or 6."),
+            ("940144000385", "the 6th digit (head office, branch or representative office) must be from 0 to 3."),
             ("940140000386", "the last (check) digit does not match the others; please check for a typo."),
         ):
             await firm.send(bad)

@@ -23,11 +23,12 @@ from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.types import BufferedInputFile, CallbackQuery, Message
-from aiogram.utils.i18n import I18n, gettext as _
+from aiogram.utils.i18n import I18n, gettext as _, ngettext
 
 from bot.clock import Clock
 from bot.complaint import (
     FIELDS,
+    ID_DOC_FIELDS,
     Attachment,
     Complaint,
     ParseResult,
@@ -217,16 +218,25 @@ async def start_consent(turn: Turn) -> None:
     token = new_token()
     await turn.state.set_state(ComplaintWizard.consent)
     await turn.state.set_data({"token": token, "n": 1})
+    days = turn.settings.draft_ttl_days
     await turn.send(
         _(
             "I will help you prepare a complaint about a public service, step by step: about 20 short "
             "questions, 5 to 10 minutes. At the end you get a document ready to file.\n\n"
             "To prepare it I need to process your personal data (name, IIN, address, contacts) and keep your "
-            "answers until the complaint is ready. An unfinished draft is deleted after {days} days without "
-            "activity; a finished complaint is kept so that you can track it.\n\n"
-            "Do you agree to the processing of your personal data for this purpose?\n\n"
-            "This is guidance, not legal advice."
-        ).format(days=turn.settings.draft_ttl_days),
+            "answers until the complaint is ready."
+        )
+        + " "
+        + ngettext(
+            "An unfinished draft is deleted after {days} day without activity; a finished complaint is kept so "
+            "that you can track it.",
+            "An unfinished draft is deleted after {days} days without activity; a finished complaint is kept so "
+            "that you can track it.",
+            days,
+        ).format(days=days)
+        + "\n\n"
+        + _("Do you agree to the processing of your personal data for this purpose?\n\n"
+            "This is guidance, not legal advice."),
         reply_markup=consent_keyboard(token, 1),
     )
 
@@ -241,8 +251,10 @@ def apply_value(draft: Complaint, step: str, value: Any) -> None:
             if spec.applies_to not in ("both", value):
                 setattr(draft, spec.name, None)
         draft.no_iin = False
-    if step == "iin":
+    if step == "iin":  # an IIN after all: the identity document is not needed
         draft.no_iin = False
+        for name in ID_DOC_FIELDS:
+            setattr(draft, name, None)
     setattr(draft, step, value)
 
 
@@ -443,7 +455,7 @@ async def confirm(turn: Turn, w: Wiz, *, db: Database, user: User, i18n: I18n, c
     draft.consent = True
     stored = await ComplaintsRepo(db, turn.settings.tz).create(user.id, draft, turn.lang, clock.now())
     await turn.state.clear()
-    render_args = dict(number=stored.number, gettext=translator(i18n, turn.lang), lang=turn.lang, today=turn.today)
+    render_args = dict(number=stored.number, gettext=translator(i18n, turn.lang), lang=turn.lang)
     # Rendering takes ~0.1 s of pure Python: off the event loop, so other people's updates keep flowing.
     content = await asyncio.to_thread(render_docx, stored.complaint, **render_args)
     await turn.bot.send_document(
@@ -552,13 +564,17 @@ async def add_attachment(turn: Turn, w: Wiz, message: Message) -> None:
         await turn.send(_("Only photos and documents (files) can be attached here. Press «Done» when you finish."))
         return
     if len(draft.attachments) >= MAX_ATTACHMENTS:
-        await turn.send(_("You can attach at most {limit} files. Press «Done» to go on.").format(limit=MAX_ATTACHMENTS))
+        await turn.send(ngettext("You can attach at most {limit} file. Press «Done» to go on.",
+                                 "You can attach at most {limit} files. Press «Done» to go on.",
+                                 MAX_ATTACHMENTS).format(limit=MAX_ATTACHMENTS))
         return
     cleaned = clean_text(shorten(name or "", 100), 100)
     draft.attachments.append(Attachment(file_id=file_id, name=cleaned.value if cleaned.ok else default, kind=kind))
     await turn.state.set_data(w.dump())
     await turn.send(
-        _("Added: {name}. Attachments: {count}. Send more, or press «Done».").format(
+        ngettext("Added: {name}. {count} file attached so far. Send more, or press «Done».",
+                 "Added: {name}. {count} files attached so far. Send more, or press «Done».",
+                 len(draft.attachments)).format(
             name=escape(draft.attachments[-1].name), count=len(draft.attachments)
         ),
         reply_markup=step_keyboard(draft, ATTACHMENTS, w.token, w.n, today=turn.today, lang=turn.lang,
@@ -591,7 +607,9 @@ async def ask_to_delete(turn: Turn, w: Wiz) -> None:
     w.n += 1
     await turn.state.set_data(w.dump())
     await turn.send(
-        _("Delete this draft? Answers given so far: {n}; they will be lost.").format(n=answered_count(w.draft)),
+        ngettext("Delete this draft? The {n} answer given so far will be lost.",
+                 "Delete this draft? The {n} answers given so far will be lost.",
+                 answered_count(w.draft)).format(n=answered_count(w.draft)),
         reply_markup=cancel_confirm_keyboard(w.token, w.n),
     )
 

@@ -12,6 +12,7 @@ from handlers.datepicker import month_grid
 from handlers.complaint.steps import (
     ATTACHMENTS,
     CHOICES,
+    DATE_STEPS,
     OPTIONAL,
     choice_button,
     field_label,
@@ -69,7 +70,7 @@ def step_keyboard(
     rows: Rows = []
     if step in CHOICES:
         rows += choice_rows(step, token, n)
-    elif step in ("decision_date", "learned_date", "outgoing_date"):
+    elif step in DATE_STEPS:
         y, m = month or (today.year, today.month)
         earliest = draft.decision_date if step == "learned_date" else None  # one learns of it after it is made
         rows += date_rows(token, n, y, m, today, lang, earliest)

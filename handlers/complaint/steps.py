@@ -8,12 +8,15 @@ from __future__ import annotations
 from datetime import date
 from html import escape
 
-from aiogram.utils.i18n import gettext as _
+from aiogram.utils.i18n import gettext as _, ngettext
 
 from bot.complaint import (
     APPLICANT_KINDS,
+    CONDITIONALLY_REQUIRED,
     FIELDS_BY_NAME,
     GROUNDS,
+    ID_DOC_FIELDS,
+    ID_DOC_TYPES,
     RECIPIENT_KINDS,
     Complaint,
     FilingLimit,
@@ -22,6 +25,7 @@ from bot.complaint import (
     attachment_kind_label,
     fields_for,
     grounds_label,
+    id_doc_type_label,
     recipient_label,
 )
 
@@ -41,6 +45,7 @@ ORDER: tuple[str, ...] = (
     "first_name",
     "patronymic",
     "iin",
+    *ID_DOC_FIELDS,  # only with no IIN
     # legal entity
     "org_name",
     "bin",
@@ -70,22 +75,25 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "grounds": GROUNDS,
     "recipient_kind": RECIPIENT_KINDS,
     "applicant_kind": APPLICANT_KINDS,
+    "id_doc_type": ID_DOC_TYPES,
 }
 DATE_STEPS = frozenset(name for name, spec in FIELDS_BY_NAME.items() if spec.kind == "date")
-#: Optional fields get a "Skip" button (grounds_other_text is conditionally required, never skippable).
+#: Optional fields get a "Skip" button (conditionally required ones are never skippable).
 OPTIONAL = frozenset(
-    name for name, spec in FIELDS_BY_NAME.items() if not spec.required and name != "grounds_other_text"
+    name for name, spec in FIELDS_BY_NAME.items() if not spec.required and name not in CONDITIONALLY_REQUIRED
 )
 
 
 def steps_for(draft: Complaint) -> list[str]:
     """The steps this draft goes through, in order (the applicant kind picks its fields; individual until
-    it is chosen); the progress marker counts them."""
+    it is chosen; the identity document only with no IIN); the progress marker counts them."""
     names = {f.name for f in fields_for(draft.applicant_kind or "individual")}
     return [
         s
         for s in ORDER
-        if (s in names or s == ATTACHMENTS) and (s != "grounds_other_text" or draft.grounds == "other")
+        if (s in names or s == ATTACHMENTS)
+        and (s != "grounds_other_text" or draft.grounds == "other")
+        and (s not in ID_DOC_FIELDS or draft.no_iin)
     ]
 
 
@@ -131,6 +139,10 @@ def field_label(name: str) -> str:
         "first_name": _("First name"),
         "patronymic": _("Patronymic"),
         "iin": _("IIN"),
+        "id_doc_type": _("Identity document"),
+        "id_doc_number": _("Document number"),
+        "id_doc_issued": _("Date of issue"),
+        "id_doc_issuer": _("Issued by"),
         "org_name": _("Organisation name"),
         "bin": _("BIN"),
         "outgoing_number": _("Outgoing number"),
@@ -179,6 +191,8 @@ def choice_button(step: str, value: str) -> str:
         return grounds_label(value, _)
     if step == "recipient_kind":
         return recipient_button(value)
+    if step == "id_doc_type":
+        return id_doc_type_label(value, _)
     return applicant_label(value, _)
 
 
@@ -202,14 +216,20 @@ def question(step: str) -> str:
     questions = {
         "grounds_other_text": _("Briefly describe the violation (up to 500 characters):"),
         "recipient_name": _(
-            "Write the name of the body (and of its head, if you know it). "
-            "Example: «Head of the Public Service Centre of Almaty district, Astana»."
+            "To whom is the complaint addressed? Write it as it will stand at the top of the document: the head "
+            "and the body. Example: «To the Head of the Public Service Centre of Almaty district, Astana»."
         ),
         "applicant_kind": _("Who is complaining: a person (an individual) or an organisation (a legal entity)?"),
         "surname": _("Your surname, as in your identity document:"),
         "first_name": _("Your first name:"),
         "patronymic": _("Your patronymic (only if it is in your identity document), or press «Skip»:"),
         "iin": _("Your IIN (12 digits). If you have no IIN, press the button below."),
+        "id_doc_type": _(
+            "With no IIN, the complaint gives the details of your identity document instead. Which document is it?"
+        ),
+        "id_doc_number": _("The document's number (with its series, if it has one), as written in it:"),
+        "id_doc_issued": _("Date of issue of the document (for example 20.05.2019):"),
+        "id_doc_issuer": _("Who issued the document, as written in it (for example: «Ministry of Internal Affairs»):"),
         "org_name": _("Full name of the organisation:"),
         "bin": _("The organisation's BIN (12 digits):"),
         "outgoing_number": _("Outgoing number of your letter (as registered in your organisation):"),
@@ -245,9 +265,12 @@ def question(step: str) -> str:
             "(up to 3000 characters)."
         ),
         "demands": _("What do you ask for? Example: «to provide the service within the term set by the standard»."),
-        ATTACHMENTS: _(
+        ATTACHMENTS: ngettext(
             "Attach evidence: photos or documents (the application, the refusal, a receipt, the talon), "
-            "up to {limit}. Send them one by one, then press «Done». No evidence? Just press «Done»."
+            "at most {limit} file. Send them one by one, then press «Done». No evidence? Just press «Done».",
+            "Attach evidence: photos or documents (the application, the refusal, a receipt, the talon), "
+            "at most {limit} files. Send them one by one, then press «Done». No evidence? Just press «Done».",
+            MAX_ATTACHMENTS,
         ).format(limit=MAX_ATTACHMENTS),
     }
     return questions.get(step, step)
@@ -267,6 +290,8 @@ def raw_value(draft: Complaint, name: str) -> str | None:
         return recipient_label(draft.recipient_kind, _) if draft.recipient_kind else None
     if name == "applicant_kind":
         return applicant_label(draft.applicant_kind, _) if draft.applicant_kind else None
+    if name == "id_doc_type":
+        return id_doc_type_label(draft.id_doc_type, _) if draft.id_doc_type else None
     if name == "iin":
         return _("no IIN") if draft.no_iin else draft.iin
     if name == ATTACHMENTS:
@@ -328,9 +353,13 @@ def filing_limit_note(limit: FilingLimit | None) -> str | None:
                  "complaint filed later may be left without review unless the limit is restored for a valid "
                  "reason.").format(date=day)
     if limit.soon:
-        return _("⏳ The 3-month limit to file this complaint ends on {date} (working days left: {n}). File it as "
-                 "soon as you can: a complaint filed later may be left without review unless the limit is "
-                 "restored for a valid reason.").format(date=day, n=limit.days_left)
+        return ngettext(
+            "⏳ The 3-month limit to file this complaint ends on {date} ({n} working day left). File it as soon as "
+            "you can: a complaint filed later may be left without review unless the limit is restored for a valid "
+            "reason.",
+            "⏳ The 3-month limit to file this complaint ends on {date} ({n} working days left). File it as soon as "
+            "you can: a complaint filed later may be left without review unless the limit is restored for a valid "
+            "reason.", limit.days_left).format(date=day, n=limit.days_left)
     return None
 
 
@@ -360,6 +389,7 @@ def iin_reason(reason: str | None) -> str:
         "bad_birth_date": _("the first 6 digits must be a real date of birth (YYMMDD)."),
         "bad_bin_month": _("the 3rd and 4th digits must be the month of registration (01 to 12)."),
         "bad_bin_type": _("the 5th digit (type of organisation) must be 4, 5 or 6."),
+        "bad_bin_subdivision": _("the 6th digit (head office, branch or representative office) must be from 0 to 3."),
         "check_digit_unresolvable": _("no valid number has these first 11 digits; please check for a typo."),
         "check_digit_mismatch": _("the last (check) digit does not match the others; please check for a typo."),
     }
@@ -373,11 +403,16 @@ def error_text(result: ParseResult) -> str:
     if key == "bin_invalid":
         return _("This BIN is not valid: {reason}").format(reason=iin_reason(p.get("reason")))
     if key == "too_long":
-        return _("That is too long: {length} characters, the limit is {limit}. Please shorten it.").format(
+        length = p.get("length", 0)
+        return ngettext("That is too long: {length} character, at most {limit} are allowed. Please shorten it.",
+                        "That is too long: {length} characters, at most {limit} are allowed. Please shorten it.",
+                        length).format(
             length=p.get("length", "?"), limit=p.get("limit", "?")
         )
     if key == "date_too_old":
-        return _("This date is more than {years} years ago. Please check it.").format(years=p.get("years", 10))
+        years = p.get("years", 10)
+        return ngettext("This date is more than {years} year ago. Please check it.",
+                        "This date is more than {years} years ago. Please check it.", years).format(years=years)
     if key == "too_short":
         return too_short_text(p.get("field", ""), p.get("min", 0))
     if key == "learned_before_decision":

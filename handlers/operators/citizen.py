@@ -9,6 +9,7 @@ else falls through to the complaint wizard, tracking and the FAQ.
 from __future__ import annotations
 
 import html
+
 from typing import Any
 
 from aiogram import Bot, F, Router
@@ -18,8 +19,7 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import I18n, gettext as _
 
-from bot.deadlines import filing_limit_from
-from bot.reminders import next_step
+from bot.next_steps import after_answer, render_options
 from handlers.common import (
     BTN_HUMAN,
     EscalateCb,
@@ -173,6 +173,8 @@ def rating_keyboard(ticket: Ticket, gettext=_) -> InlineKeyboardMarkup | None:
 
 
 async def next_steps_text(desk: Desk, ticket: Ticket, lang: str) -> str:
+    """What to do after a result the citizen disagrees with: a further complaint and the court, each with its
+    last day, counted from the day the result came (LEGAL.md §3: 3 months and one month; bot.next_steps)."""
     recipient = None
     if ticket.case_id is not None:
         case = await desk.cases.get(ticket.case_id)
@@ -180,20 +182,10 @@ async def next_steps_text(desk: Desk, ticket: Ticket, lang: str) -> str:
     if recipient is None and ticket.complaint_id is not None:
         stored = await desk.complaints.get(ticket.complaint_id)
         recipient = stored.complaint.recipient_kind if stored else None
-    cal = desk.calendars.calendar
-    limit = filing_limit_from(desk.today(), cal)
-    if recipient is not None and next_step(recipient) == "court":
-        steps = _("Next step: the court. Your complaint was reviewed by the authorised body, so you may go to "
-                  "court.")
-    else:
-        steps = _("Next steps:\n1. Complain to the authorised body for the quality of public services (the "
-                  "Agency for Civil Service Affairs, its department in your region) through eOtinish or your "
-                  "eGov personal account. It reviews a complaint within 15 working days.\n2. If that does not "
-                  "help, go to court.")
-    limit_text = _("The limit is 3 months from the day you learned of the result: file by {date}. A missed "
-                   "limit can be restored for a valid reason.").format(date=desk.citizen_date(limit, lang))
+    answered = desk.local_day(ticket.resolved_at) if ticket.resolved_at else desk.today()
+    options = after_answer(recipient or "provider", answered, desk.today(), desk.calendars.calendar)
     note = _("This is guidance, not legal advice.")
-    return f"{steps}\n\n{limit_text}\n\n<i>{html.escape(note)}</i>"
+    return f"{render_options(options, _, lang)}\n\n<i>{html.escape(note)}</i>"
 
 
 @router.callback_query(RateCb.filter())

@@ -122,6 +122,10 @@ class Desk:
         """A msgid in the operators' language (callers mark msgids with ``_``/``N_`` for extraction)."""
         return self.i18n.gettext(msgid, locale=self.settings.operators_language)
 
+    def o_plural(self, singular: str, plural: str, n: int) -> str:
+        """Plural msgids in the operators' language (bind it to ``ngettext`` where it is called)."""
+        return self.i18n.gettext(singular, plural, n, locale=self.settings.operators_language)
+
     def now(self) -> datetime:
         return self.clock.now()
 
@@ -299,7 +303,7 @@ class Desk:
             complaint_number=stored.number if stored else None,
             complaint=stored.complaint if stored else None,
             assignee_name=assignee, case=case, deadlines=deadlines, filing_limit=filing_limit,
-            fmt_date=self.ops_date,
+            fmt_date=self.ops_date, ngettext=self.o_plural,
         )
 
     def card_keyboard(self, ticket: Ticket) -> InlineKeyboardMarkup | None:
@@ -505,7 +509,7 @@ class Desk:
 
     async def stats_text(self) -> str:
         stats = compute_stats(await self.facts(), self.today(), self.calendars.calendar)
-        return render_stats(stats, self.o)
+        return render_stats(stats, self.o, self.o_plural)
 
     # ---- SLA ----------------------------------------------------------------------------------
     async def sla_tick(self) -> int:

@@ -19,6 +19,7 @@ from aiogram.types import CallbackQuery, Message, TelegramObject
 from aiogram.utils.i18n import gettext as _
 
 from bot.desk import allowed, error_text, parse_calendar_add, parse_extension, parse_registration, statuses_for
+from bot.i18n import plural_translator
 from bot.workdays import Override
 from handlers.operators.callbacks import DeskCb
 from handlers.operators.citizen import rating_keyboard
@@ -268,14 +269,20 @@ async def do_extend(desk: Desk, ticket: Ticket, message: Message, text: str) -> 
     await desk.refresh_card(updated)
     if deadlines is None:
         return True
-    g, lang = await desk.citizen_gettext(updated)
-    await desk.tell_citizen(updated, g(N_(
+    _g, lang = await desk.citizen_gettext(updated)
+    ngettext = plural_translator(desk.i18n, lang)
+    await desk.tell_citizen(updated, ngettext(
+        "The review of your complaint {ref} was extended by {days} working day. Reason: {reason}. "
+        "The new deadline is {date}.",
         "The review of your complaint {ref} was extended by {days} working days. Reason: {reason}. "
-        "The new deadline is {date}.")).format(
+        "The new deadline is {date}.", days).format(
         ref=_escape(case.reg_number or f"№{ticket.id}"), days=days, reason=_escape(reason),
         date=desk.citizen_date(deadlines.review_due, lang)))
-    await desk.note(updated, "⏳ " + desk.o(N_("Extended by {days} working days; new review due {date}. The citizen "
-                                              "was told.")).format(days=days, date=desk.ops_date(deadlines.review_due)))
+    ngettext = desk.o_plural
+    await desk.note(updated, "⏳ " + ngettext(
+        "Extended by {days} working day; new review due {date}. The citizen was told.",
+        "Extended by {days} working days; new review due {date}. The citizen was told.", days).format(
+        days=days, date=desk.ops_date(deadlines.review_due)))
     return True
 
 
@@ -395,5 +402,8 @@ async def on_calendar(message: Message, command: CommandObject, app: Any) -> Non
                              at=desk.now())
     n = await desk.replan_open_cases()
     what = _o(N_("a working day")) if working else _o(N_("a day off"))
-    await message.answer(_o(N_("Recorded: {date} is {what} ({kind}). Deadlines now use it; reminders of {n} open "
-                               "cases were re-planned.")).format(date=day.isoformat(), what=what, kind=kind, n=n))
+    ngettext = desk.o_plural
+    await message.answer(ngettext(
+        "Recorded: {date} is {what} ({kind}). Deadlines now use it; reminders of {n} open case were re-planned.",
+        "Recorded: {date} is {what} ({kind}). Deadlines now use it; reminders of {n} open cases were re-planned.",
+        n).format(date=day.isoformat(), what=what, kind=kind, n=n))

@@ -504,7 +504,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--small", action="store_true", help="CI sizes: 2k/10k/10k/6k against 200/1k/1k/600")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--cache-dir", type=Path, default=ROOT / "data" / "bench")
-    parser.add_argument("--calendar-sample", type=int, default=300, help="open cases re-planned on a big database")
+    parser.add_argument("--calendar-sample", type=int, default=2000, help="open cases re-planned on a big database")
     parser.add_argument("--full-replan", type=int, default=20_000,
                         help="re-plan every open case where there are at most this many")
     parser.add_argument("--json", action="store_true")

@@ -24,7 +24,8 @@ so a cached file stays what it was. After the restructure, point the callables a
 
 While "answered" presses (one every 20 ms at most) and the calendar re-plan run, a probe plays other people:
 every 5 ms someone new makes an FSM step (set_data, set_state, then the commit barrier every answer waits
-for); its p50/p99 idle and meanwhile are reported. Also: the file size and the bytes each complaint row takes (SQLite's dbstat).
+for); its p50/p99 idle and meanwhile, and how many of those steps failed to commit. Also: the file size and the
+bytes each complaint row takes (SQLite's dbstat).
 """
 
 from __future__ import annotations
@@ -303,6 +304,7 @@ class Probe:
     def __init__(self, ctx: Ctx, interval: float = 0.005, people: int = 500) -> None:
         self.ctx, self.interval, self.people = ctx, interval, people
         self.latencies: list[float] = []
+        self.failed: list[str] = []  # steps whose commit failed (the person would get the apology)
         self._steps: set[asyncio.Task] = set()
         self._stop = asyncio.Event()
         self._task: asyncio.Task | None = None
@@ -314,10 +316,14 @@ class Probe:
         key = StorageKey(bot_id=self.ctx.app.bot.id, chat_id=uid, user_id=uid)
         fsm = self.ctx.app.fsm
         started = time.perf_counter()
-        await fsm.set_data(key, {"step": i, "text": "probe"})
-        await fsm.set_state(key, "BenchProbe:step")
-        await fsm.barrier()
-        self.latencies.append((time.perf_counter() - started) * 1000)
+        try:
+            await fsm.set_data(key, {"step": i, "text": "probe"})
+            await fsm.set_state(key, "BenchProbe:step")
+            await fsm.barrier()
+        except Exception as exc:  # noqa: BLE001 - counted: this is what the probe is for
+            self.failed.append(f"{type(exc).__name__}: {exc}")
+        else:
+            self.latencies.append((time.perf_counter() - started) * 1000)
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -345,7 +351,11 @@ class Probe:
         await self.ctx.app.fsm.barrier()
         await self.ctx.app.db.execute("DELETE FROM fsm WHERE state = 'BenchProbe:step'")
         lat = self.latencies or [0.0]
-        return {"n": len(self.latencies), "p50_ms": round(pct(lat, 0.5), 2), "p99_ms": round(pct(lat, 0.99), 2)}
+        out = {"n": len(self.latencies), "p50_ms": round(pct(lat, 0.5), 2), "p99_ms": round(pct(lat, 0.99), 2),
+               "failed": len(self.failed)}
+        if self.failed:
+            out["first_failure"] = self.failed[0]
+        return out
 
     def __exit__(self, *exc: Any) -> None:
         return None
@@ -445,7 +455,8 @@ FIGURES = (("my", "p50_ms"), ("my", "p99_ms"), ("answered", "p50_ms"), ("answere
            ("answered", "others_meanwhile", "p50_ms"), ("answered", "others_meanwhile", "p99_ms"),
            ("tick_claim", "p50_ms"), ("tick_claim", "p99_ms"), ("calendar", "scan_ms"),
            ("calendar", "per_case_p50_ms"), ("calendar", "per_case_mean_ms"),
-           ("calendar", "others_meanwhile", "p50_ms"), ("calendar", "others_meanwhile", "p99_ms"))
+           ("calendar", "others_meanwhile", "p50_ms"), ("calendar", "others_meanwhile", "p99_ms"),
+           ("answered", "others_meanwhile", "failed"), ("calendar", "others_meanwhile", "failed"))
 
 
 def dig(d: dict, path: tuple) -> Any:

@@ -466,7 +466,9 @@ def dig(d: dict, path: tuple) -> Any:
 
 
 def summarise(runs: dict[str, list[dict]]) -> dict:
-    med = {name: {".".join(f): round(statistics.median(dig(r, f) for r in rs), 3) for f in FIGURES}
+    """Medians over the repeats (failed commits: the sum), and the median of the same-repeat ratios."""
+    med = {name: {".".join(f): (sum(dig(r, f) for r in rs) if f[-1] == "failed"
+                                else round(statistics.median(dig(r, f) for r in rs), 3)) for f in FIGURES}
            for name, rs in runs.items()}
     for name, rs in runs.items():
         key = "total_s" if "total_s" in rs[0]["calendar"] else "total_estimated_s"

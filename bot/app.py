@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Awaitable, Callable
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
@@ -22,8 +22,11 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.i18n import build_i18n
 from bot.reminder_loop import ReminderService
-from bot.sender import RetryAfterMiddleware, Sender
+from bot.logs import protect_personal_data
+from bot.sender import RetryAfterMiddleware, Sender, TelegramLimits
+from bot.updates import SkipUnparsableUpdates
 from handlers import build_router
+from handlers.guards import AnswerEveryCallback, ReplyGuard
 from handlers.middlewares import (
     DeskAvailability,
     LanguageGate,
@@ -78,8 +81,13 @@ class App:
     clock: Clock
     scheduler: AsyncIOScheduler
     deps: dict[str, Any] = field(default_factory=dict)
+    #: Background tasks' stops (the desk's outbox pump), run first at close.
+    closers: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)
 
     async def close(self) -> None:
+        for stop in self.closers:
+            await stop()
+        self.closers.clear()
         for router in list(self.dp.sub_routers):  # let a restarted app in this process attach them again
             self.dp.sub_routers.remove(router)
             router._parent_router = None
@@ -105,6 +113,7 @@ async def create_app(
     events_isolation: BaseEventIsolation | None = None,
 ) -> App:
     clock = clock or Clock()
+    protect_personal_data()  # before the first query or update: nothing a person typed reaches a log
     i18n = build_i18n(settings.default_language)
     db = await Database.open(settings.database_path)
     fsm = await SQLiteStorage.open(settings.database_path, now=clock.now)
@@ -115,7 +124,10 @@ async def create_app(
         default=DefaultBotProperties(parse_mode="HTML", link_preview_is_disabled=True),
     )
     bot.session.middleware(CommitBarrier(fsm))  # nothing is sent before the step it answers is on disk
-    bot.session.middleware(RetryAfterMiddleware())  # a direct reply waits out a 429 instead of being lost
+    bot.session.middleware(TelegramLimits())  # every text and caption within Telegram's limits, in one place
+    reply_retry = RetryAfterMiddleware()  # a direct reply waits out a 429, a 5xx, a dropped connection
+    bot.session.middleware(reply_retry)
+    bot.session.middleware(SkipUnparsableUpdates())  # one update aiogram cannot parse never wedges polling
     users = UsersRepo(db)
     calendars = CalendarRepo(db)
     await calendars.load()
@@ -137,6 +149,7 @@ async def create_app(
         "reminder_service": reminder_service,
         "clock": clock,
         "scheduler": scheduler,
+        "reply_retry": reply_retry,
     }
     dp = Dispatcher(storage=fsm, events_isolation=events_isolation or SimpleEventIsolation(), **deps)
     dp.update.outer_middleware(UserMiddleware())
@@ -152,6 +165,10 @@ async def create_app(
     dp.message.outer_middleware(gate)
     dp.callback_query.outer_middleware(gate)
     dp.message.outer_middleware(UnknownCommand())  # after the gate: only people whose language is known
+    dp.callback_query.outer_middleware(AnswerEveryCallback())  # no button left spinning
+    guard = ReplyGuard()  # a failed reply: the next answer is met by the question the person is really on
+    dp.message.outer_middleware(guard)
+    dp.callback_query.outer_middleware(guard)
     dp.include_router(build_router())
 
     app = App(settings, bot, dp, db, fsm, i18n, clock, scheduler, deps)

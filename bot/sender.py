@@ -10,7 +10,7 @@ sendMessage by itself. This module keeps under those ceilings and never loses a 
 * per chat: one send at a time, the next one ``1/per_chat_per_second`` after the previous delivery *completed*
   (measured after the answer, so network jitter can never squeeze two sends into one second on
   Telegram's side); ``per_chat_burst`` sends may go back to back first;
-* per group (chat_id < 0): at most ``per_group_per_minute`` in any 60 seconds.
+* per group (chat_id < 0): at most ``per_group_per_minute`` in any ``per_group_window`` (60) seconds.
 
 Errors: ``TelegramRetryAfter`` -> the chat waits ``retry_after`` and the same message is retried (does not
 count as an attempt; bounded by ``max_retry_after_total`` seconds of waiting, and a single wait longer than
@@ -45,15 +45,34 @@ from aiogram.exceptions import (
     TelegramServerError,
     TelegramUnauthorizedError,
 )
-from aiogram.methods import SendMessage, TelegramMethod
+from aiogram.client.default import Default
+from aiogram.methods import AnswerCallbackQuery, EditMessageText, GetUpdates, SendMessage, TelegramMethod
 from aiolimiter import AsyncLimiter
+
+from bot.limits import (
+    CALLBACK_ANSWER_LIMIT,
+    CAPTION_LIMIT,
+    TEXT_LIMIT,
+    fit_entities,
+    fit_html,
+    fit_plain,
+    utf16_len,
+)
 
 log = logging.getLogger(__name__)
 
-__all__ = ["RetryAfterMiddleware", "SendResult", "Sender"]
+__all__ = ["RetryAfterMiddleware", "SendResult", "Sender", "TelegramLimits", "callback_answered"]
 
 # Set while the Sender makes a request: it handles 429s itself (per chat, with its own bounds).
 _IN_SENDER: ContextVar[bool] = ContextVar("shagym_in_sender", default=False)
+# The callback query last answered in this task (one update is one task): the error handler must not answer
+# it a second time (Telegram refuses that with a 400, and the apology after it would be lost).
+_ANSWERED: ContextVar[str | None] = ContextVar("shagym_answered_callback", default=None)
+
+
+def callback_answered(query_id: str) -> bool:
+    """Was this callback query answered while handling the current update?"""
+    return _ANSWERED.get() == query_id
 
 #: Client errors: the same request would fail again.
 _PERMANENT = (
@@ -105,6 +124,7 @@ class Sender:
         per_chat_per_second: float = 1,
         per_chat_burst: int = 1,
         per_group_per_minute: int = 20,
+        per_group_window: float = 60.0,
         max_attempts: int = 5,
         backoff_base: float = 0.5,
         backoff_max: float = 30.0,
@@ -119,6 +139,7 @@ class Sender:
         self.chat_interval = 1.0 / per_chat_per_second
         self.per_chat_burst = max(1, per_chat_burst)
         self.per_group_per_minute = per_group_per_minute
+        self.per_group_window = per_group_window  # Telegram's is a minute; tests may shrink it
         self.max_attempts = max(1, max_attempts)
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
@@ -167,7 +188,7 @@ class Sender:
         now = asyncio.get_running_loop().time()
         idle = [cid for cid, st in self._chats.items()
                 if st.users == 0 and st.next_at + self.chat_interval * self.per_chat_burst <= now
-                and (not st.window or now - st.window[-1] >= 60.0)]
+                and (not st.window or now - st.window[-1] >= self.per_group_window)]
         for cid in idle:
             del self._chats[cid]
 
@@ -180,11 +201,11 @@ class Sender:
         if chat_id < 0 and self.per_group_per_minute:
             while True:
                 now = loop.time()
-                while state.window and now - state.window[0] >= 60.0:
+                while state.window and now - state.window[0] >= self.per_group_window:
                     state.window.popleft()
                 if len(state.window) < self.per_group_per_minute:
                     break
-                await asyncio.sleep(state.window[0] + 60.0 - now + 0.01)
+                await asyncio.sleep(state.window[0] + self.per_group_window - now + 0.01)
 
     def _after_send(self, chat_id: int, state: _ChatState) -> None:
         now = asyncio.get_running_loop().time()
@@ -256,21 +277,86 @@ class Sender:
 
 class RetryAfterMiddleware(BaseRequestMiddleware):
     """Session middleware for direct replies (an answer to the person's own update, which does not pass the
-    Sender): a 429 waits ``retry_after`` and retries, up to ``max_tries`` times and ``max_wait`` seconds a
-    time; a longer wait is raised as before. Requests made by the Sender pass through untouched."""
+    Sender): a reply is part of the step it answers, so a passing failure must not lose it.
 
-    def __init__(self, max_tries: int = 3, max_wait: float = 30.0) -> None:
+    * 429: wait ``retry_after`` and try again, up to ``max_tries`` times and ``max_wait`` seconds a time;
+    * 5xx and network errors (the request may not have reached Telegram): try again after ``backoff``,
+      doubled each time, up to ``max_tries`` times (a network error may rarely show a reply twice, which is
+      better than never);
+    * anything else, or the last failure, is raised as before (the dispatcher's guards then make sure the
+      person is asked the question they are really on: handlers/guards.py).
+
+    Requests made by the Sender pass through untouched (it has its own, per-chat policy), and so does
+    getUpdates (polling has its own back-off)."""
+
+    def __init__(self, max_tries: int = 3, max_wait: float = 30.0, backoff: float = 0.25) -> None:
         self.max_tries = max_tries
         self.max_wait = max_wait
+        self.backoff = backoff
 
     async def __call__(self, make_request, bot, method):
-        if _IN_SENDER.get():
+        if _IN_SENDER.get() or isinstance(method, GetUpdates):
             return await make_request(bot, method)
         for attempt in range(1, self.max_tries + 1):
             try:
-                return await make_request(bot, method)
+                result = await make_request(bot, method)
+                if isinstance(method, AnswerCallbackQuery):
+                    _ANSWERED.set(method.callback_query_id)
+                return result
             except TelegramRetryAfter as exc:
                 if attempt == self.max_tries or exc.retry_after > self.max_wait:
                     raise
                 log.info("reply: 429, waiting %ss", exc.retry_after)
                 await asyncio.sleep(exc.retry_after)
+            except (TelegramServerError, TelegramNetworkError) as exc:
+                if attempt == self.max_tries:
+                    raise
+                delay = self.backoff * 2 ** (attempt - 1)
+                log.info("reply: %s, retry %d in %.2fs", type(exc).__name__, attempt, delay)
+                await asyncio.sleep(delay)
+
+
+class TelegramLimits(BaseRequestMiddleware):
+    """THE one place that checks Telegram's size limits, for every outgoing request (direct replies and the
+    Sender alike): a text over 4,096 or a caption over 1,024 (counted as Telegram counts: the visible text
+    after parsing, in UTF-16 units) is cut with "…" where it is visible, never inside a tag, instead of being
+    refused with a 400 and lost; a callback answer is kept within 200. A cut is logged (method and lengths,
+    never the text): a message that is too long is a bug to fix where it is built."""
+
+    async def __call__(self, make_request, bot, method):
+        if isinstance(method, (SendMessage, EditMessageText)):
+            fixed = _fit(method, bot, "text", "entities", TEXT_LIMIT)
+        elif isinstance(method, AnswerCallbackQuery):
+            fixed = _fit(method, bot, "text", None, CALLBACK_ANSWER_LIMIT)
+        elif isinstance(getattr(method, "caption", None), str):
+            fixed = _fit(method, bot, "caption", "caption_entities", CAPTION_LIMIT)
+        else:
+            fixed = None
+        return await make_request(bot, fixed or method)
+
+
+def _fit(method: TelegramMethod, bot: Bot, field: str, entities_field: str | None, limit: int):
+    """A copy of ``method`` with ``field`` within ``limit``, or None when it already fits."""
+    text = getattr(method, field, None)
+    if not isinstance(text, str) or len(text) * 2 <= limit or utf16_len(text) <= limit:
+        return None  # the source fits, so what Telegram shows fits too (cheap: most texts stop here)
+    entities = getattr(method, entities_field, None) if entities_field else None
+    parse_mode = getattr(method, "parse_mode", None)
+    if isinstance(parse_mode, Default):
+        parse_mode = bot.default[parse_mode.name]
+    if entities_field is None:
+        update: dict[str, Any] = {field: fit_plain(text, limit)}
+    elif entities:
+        cut, kept = fit_entities(text, list(entities), limit)
+        update = {field: cut, entities_field: kept}
+    elif parse_mode and str(parse_mode).lower() == "html":
+        update = {field: fit_html(text, limit)}
+    elif parse_mode:  # Markdown: its visible length is not ours to count; the source is cut at a safe length
+        return None
+    else:
+        update = {field: fit_plain(text, limit)}
+    if update[field] == text:
+        return None
+    log.warning("%s: %s cut to Telegram's limit of %d (source %d characters)", type(method).__name__, field,
+                limit, len(text))
+    return method.model_copy(update=update)

@@ -1,5 +1,7 @@
 """The last line of defence: any exception is logged (type and update id only, never text or personal
-data) and the person gets a short apology in their language; the bot keeps running."""
+data) and the person gets a short apology in their language; the bot keeps running. A reply Telegram did not
+take (after the retries) is a delivery failure, logged as a warning; when it followed a saved step the apology
+says so and never "try again" (handlers/guards.py asks the person's question again on their next message)."""
 
 from __future__ import annotations
 
@@ -8,10 +10,18 @@ import traceback
 from datetime import datetime, timezone
 
 from aiogram import Bot, Router
-from aiogram.exceptions import TelegramForbiddenError
+from aiogram.exceptions import (
+    TelegramForbiddenError,
+    TelegramNetworkError,
+    TelegramRetryAfter,
+    TelegramServerError,
+)
+from aiogram.fsm.context import FSMContext
 from aiogram.types import ErrorEvent
 from aiogram.utils.i18n import I18n
 
+from bot.sender import callback_answered
+from handlers.guards import reply_was_lost
 from storage.users import UsersRepo
 
 log = logging.getLogger("shagym.errors")
@@ -21,11 +31,20 @@ def N_(message: str) -> str:
     return message
 
 
-APOLOGY = N_("Sorry, something went wrong on our side. Please try again, or send /cancel to start over.")
+APOLOGY = N_("Sorry, something went wrong on our side. Nothing you saved before is lost: send /start to see the "
+             "menu.")
+#: After a step whose answer was saved but whose reply did not get through (handlers/guards.py): never "try
+#: again", which would put their answer into the next field.
+APOLOGY_STEP = N_("Sorry, my reply did not get through because of a failure on our side. Your answer is saved: "
+                  "send any message and I will show you the question you are on.")
+
+#: Telegram did not take a reply (after the retries): a delivery failure, not a bug in the bot.
+DELIVERY = (TelegramNetworkError, TelegramServerError, TelegramRetryAfter)
 
 
 @router.errors()
-async def on_error(event: ErrorEvent, bot: Bot, i18n: I18n, users: UsersRepo, settings) -> bool:
+async def on_error(event: ErrorEvent, bot: Bot, i18n: I18n, users: UsersRepo, settings,
+                   state: FSMContext | None = None) -> bool:
     update = event.update
     person = (update.message and update.message.from_user) or (
         update.callback_query and update.callback_query.from_user
@@ -47,17 +66,26 @@ async def on_error(event: ErrorEvent, bot: Bot, i18n: I18n, users: UsersRepo, se
         return True
     # The traceback's frames only: an exception's message may quote what the person typed.
     frames = "".join(traceback.format_tb(event.exception.__traceback__))
-    log.error("unhandled %s in update %s (%s)\n%s", type(event.exception).__name__, update.update_id,
-              update.event_type, frames)
+    if isinstance(exc, DELIVERY):
+        log.warning("update %s (%s): the reply was not delivered: %s", update.update_id, update.event_type,
+                    type(exc).__name__)
+    else:
+        log.error("unhandled %s in update %s (%s)\n%s", type(event.exception).__name__, update.update_id,
+                  update.event_type, frames)
     message = update.message or update.edited_message or (update.callback_query and update.callback_query.message)
     if message is None or person is None or message.chat.type != "private":
         return True
+    query = update.callback_query
+    if query is not None and not callback_answered(query.id):  # the spinner stops even if the apology fails
+        try:
+            await bot.answer_callback_query(query.id)
+        except Exception as exc2:  # noqa: BLE001 - the apology below matters more
+            log.warning("could not answer the callback query: %s", type(exc2).__name__)
     try:
         user = await users.get(person.id)
         lang = user.language if user and user.language else settings.default_language
-        if update.callback_query is not None:
-            await bot.answer_callback_query(update.callback_query.id)
-        await bot.send_message(message.chat.id, i18n.gettext(APOLOGY, locale=lang))
-    except Exception as exc:  # never let the apology itself take the bot down
-        log.warning("could not send the apology: %s", type(exc).__name__)
+        text = APOLOGY_STEP if await reply_was_lost(state) else APOLOGY
+        await bot.send_message(message.chat.id, i18n.gettext(text, locale=lang))
+    except Exception as exc3:  # never let the apology itself take the bot down
+        log.warning("could not send the apology: %s", type(exc3).__name__)
     return True

@@ -98,6 +98,11 @@ class SQLiteStorage(BaseStorage):
     async def get_data(self, key: StorageKey) -> dict[str, Any]:
         return json.loads((await self._load(key))[1])
 
+    async def data_may_have(self, key: StorageKey, name: str) -> bool:
+        """False when the data certainly has no top-level ``name`` (a substring test on the stored JSON, no
+        parsing: a value's quotes are escaped, so typed text cannot fake it); True means "read it to see"."""
+        return f'"{name}":' in (await self._load(key))[1]
+
     async def close(self) -> None:
         if self._closed:
             return

@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 from typing import Any, Iterable, Sequence
 
 from storage.db import Database, iso, parse_iso
+from storage.outbox import QUEUE_SQL
 
 __all__ = ["AuditEntry", "OPEN_STATUSES", "TICKET_STATUSES", "Ticket", "TicketMessage", "TicketsRepo"]
 
@@ -129,9 +130,10 @@ class TicketsRepo:
 
     async def open_or_create(self, user_id: int, *, language: str, source: str, complaint_id: int | None,
                              chat_id: int | None, actor_id: int | None = None,
-                             at: datetime | None = None) -> tuple[Ticket, bool]:
+                             at: datetime | None = None, queue_card: bool = False) -> tuple[Ticket, bool]:
         """The citizen's open ticket, or a new one; ``(ticket, created)``. A second escalation reuses the
-        open ticket and switches the relay back on (the caller decides what else to attach)."""
+        open ticket and switches the relay back on (the caller decides what else to attach). ``queue_card``:
+        a new ticket's card is queued in the desk's outbox in the same transaction (storage/outbox.py)."""
         if source not in SOURCES:
             raise ValueError(f"unknown source {source!r}")
         now = iso(at or _now())
@@ -152,6 +154,8 @@ class TicketsRepo:
                     (ticket_id, actor_id if actor_id is not None else user_id,
                      json.dumps({"source": source, "complaint_id": complaint_id}), now),
                 )
+                if queue_card:
+                    await conn.execute(QUEUE_SQL, (ticket_id, "card", "{}", now))
             else:
                 ticket_id = row[0]
                 await conn.execute("UPDATE tickets SET relay = 1, updated_at = ? WHERE id = ?", (now, ticket_id))

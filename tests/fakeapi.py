@@ -72,7 +72,7 @@ API overview (details in the docstrings):
   - setup: ``user(id, first_name, language_code, username)``, ``group(id, title,
     is_forum)``, ``fail_next(method, chat_id, error_code, description, retry_after,
     times)``, ``block(uid)/unblock(uid)``, ``push_update(payload)``
-  - ``await idle(timeout=5, quiet=0.15)``
+  - ``await idle(timeout=5, quiet=0.15)``, ``chat_quiet_for(chat_id)``, ``delivered(update_id)``
   - ``webhook``: what setWebhook registered (getUpdates answers 409 while it is set);
     ``tests/fake_webhook.py`` POSTs the queued updates to it
 * ``FakeUser``: ``send/reply/send_photo/send_document/send_voice/send_video/
@@ -223,6 +223,10 @@ class ApiError(Exception):
         if self.parameters:
             out["parameters"] = self.parameters
         return out
+
+
+class _Disconnect(Exception):
+    """An injected network failure: the fake drops the connection without answering."""
 
 
 class ButtonNotFound(AssertionError):
@@ -675,17 +679,21 @@ class FakeUser:
 
     async def send_document(self, filename: str, content: bytes, caption: str | None = None, *,
                             mime_type: str | None = None, chat: Any = None, reply_to: Any = None,
-                            message_thread_id: int | None = None) -> dict:
+                            message_thread_id: int | None = None,
+                            caption_entities: list | None = None) -> dict:
         rec = self._user_file("document", content, filename, mime_type or _guess_mime(filename))
         msg = self._base_message(chat, reply_to, message_thread_id)
         msg["document"] = self.fake._media_json("document", rec)
         if caption is not None:
             msg["caption"] = caption
+        if caption_entities:
+            msg["caption_entities"] = caption_entities
         return await self._push_message(msg)
 
     async def send_photo(self, caption: str | None = None, *, content: bytes = TINY_PNG,
                          chat: Any = None, reply_to: Any = None,
-                         message_thread_id: int | None = None) -> dict:
+                         message_thread_id: int | None = None,
+                         caption_entities: list | None = None) -> dict:
         small = self._user_file("photo", content, None, "image/png")
         big = self._user_file("photo", content, None, "image/png")
         msg = self._base_message(chat, reply_to, message_thread_id)
@@ -697,6 +705,8 @@ class FakeUser:
         ]
         if caption is not None:
             msg["caption"] = caption
+        if caption_entities:
+            msg["caption_entities"] = caption_entities
         return await self._push_message(msg)
 
     async def send_voice(self, duration: int = 3, *, content: bytes = TINY_OGG, chat: Any = None,
@@ -750,8 +760,9 @@ class FakeUser:
         msg["location"] = {"latitude": latitude, "longitude": longitude}
         return await self._push_message(msg)
 
-    async def edit(self, message: dict, new_text: str) -> dict:
-        """Edit one of the user's own messages -> pushes an ``edited_message`` update."""
+    async def edit(self, message: dict, new_text: str, *, entities: list | None = None) -> dict:
+        """Edit one of the user's own messages -> pushes an ``edited_message`` update
+        (``entities``: of the new text, or of the new caption for a media message)."""
         key = (message["chat"]["id"], message["message_id"])
         cur = dict(self.fake.user_messages.get(key, message))
         if "text" in cur:
@@ -760,8 +771,13 @@ class FakeUser:
             if new_text.startswith("/"):
                 cmd = new_text.split(maxsplit=1)[0]
                 cur["entities"] = [{"type": "bot_command", "offset": 0, "length": len(cmd)}]
+            if entities:
+                cur["entities"] = entities
         else:
             cur["caption"] = new_text
+            cur.pop("caption_entities", None)
+            if entities:
+                cur["caption_entities"] = entities
         cur["edit_date"] = int(time.time())
         self.fake.user_messages[key] = cur
         await self.fake.push_update({"edited_message": cur})
@@ -824,14 +840,19 @@ class FakeUser:
         return await self.send(btn["text"], chat=chat,
                                message_thread_id=thread if chat != self.id else None)
 
-    async def press_data(self, data: str, message: BotMessage | None = None, *,
-                         chat: Any = None) -> str:
+    async def press_data(self, data: str | None, message: BotMessage | None = None, *,
+                         chat: Any = None, game_short_name: str | None = None) -> str:
         """Push a raw (possibly forged) callback_query with ``data`` on ``message``
-        (default: latest bot message in the chat). Returns the callback query id."""
+        (default: latest bot message in the chat). ``data=None`` with ``game_short_name``
+        is a game button. Returns the callback query id."""
         if message is None:
             message = self.fake.last_message(self._chat_id(chat))
         qid = self.fake._next_query_id()
-        cq: dict[str, Any] = {"id": qid, "from": self.to_json(), "data": data}
+        cq: dict[str, Any] = {"id": qid, "from": self.to_json()}
+        if data is not None:
+            cq["data"] = data
+        if game_short_name is not None:
+            cq["game_short_name"] = game_short_name
         if message is not None:
             cq["message"] = message.to_json()
             cq["chat_instance"] = str(8_000_000_000_000_000 + abs(message.chat_id))
@@ -972,6 +993,7 @@ class FakeBotAPI:
         per_chat_per_second: int = 1,
         per_group_limit: bool = False,
         per_group_per_minute: int = 20,
+        per_group_window: float = 60.0,
         default_bot_status: str = "administrator",
         strict_chats: bool = True,
         host: str = "127.0.0.1",
@@ -992,6 +1014,7 @@ class FakeBotAPI:
         self.per_chat_per_second = per_chat_per_second
         self.per_group_limit = per_group_limit
         self.per_group_per_minute = per_group_per_minute
+        self.per_group_window = per_group_window  # Telegram's is a minute; tests may shrink it
         self.default_bot_status = default_bot_status
         self.strict_chats = strict_chats
 
@@ -1016,6 +1039,8 @@ class FakeBotAPI:
         self.blocked: set[int] = set()
         self._queries: dict[str, dict] = {}
         self._faults: list[dict] = []
+        self._chaos: dict | None = None
+        self.chaos_counts: dict[int | str, int] = defaultdict(int)  # injected at random, by code
         self._reply_kb: dict[int, BotMessage | None] = {}
 
         self._updates: list[dict] = []
@@ -1033,8 +1058,11 @@ class FakeBotAPI:
         self._group_send_times: dict[int, deque[float]] = defaultdict(deque)
         self._inflight = 0
         self._last_activity = time.monotonic()
+        self._chat_inflight: dict[int, int] = defaultdict(int)
+        self._chat_last: dict[int, float] = {}
         self._changed = asyncio.Event()
         self._closing = False
+        self._started_at = time.monotonic()
         self._runner: web.AppRunner | None = None
 
     # ------------------------------------------------------------------ life
@@ -1124,6 +1152,17 @@ class FakeBotAPI:
             raise AssertionError(f"no {method} call within {timeout}s") from None
 
     # ------------------------------------------------------------------ queries
+    def chat_quiet_for(self, chat_id: int) -> float:
+        """Seconds since the bot's last request about this chat ended (0 while one is in flight; since the
+        start when there was none)."""
+        if self._chat_inflight.get(chat_id):
+            return 0.0
+        return time.monotonic() - self._chat_last.get(chat_id, self._started_at)
+
+    def delivered(self, update_id: int) -> bool:
+        """Has the bot fetched this update (getUpdates)?"""
+        return self._last_delivered_id >= update_id
+
     def calls_of(self, method: str, **params: Any) -> list[Call]:
         """Calls of ``method`` (case-insensitive) whose params contain ``params``."""
         low = method.lower()
@@ -1176,24 +1215,42 @@ class FakeBotAPI:
 
     def fail_next(self, method: str, chat_id: int | None = None, error_code: int = 429,
                   description: str | None = None, retry_after: int | None = None,
-                  times: int = 1) -> None:
+                  times: int = 1, network: bool = False) -> None:
         """Answer the next ``times`` matching calls with Telegram's error JSON.
         Defaults: 429 -> "Too Many Requests: retry after N" + parameters.retry_after
         (N = retry_after or 1); 403 -> "Forbidden: bot was blocked by the user";
-        400 -> "Bad Request: injected error"; 5xx -> "Internal Server Error"."""
+        400 -> "Bad Request: injected error"; 5xx -> "Internal Server Error".
+        ``network=True``: the connection is dropped without any answer (the client sees a
+        disconnect, aiogram a TelegramNetworkError); nothing is delivered."""
         if error_code == 429 and retry_after is None:
             retry_after = 1
         if description is None:
-            description = {
-                429: f"Too Many Requests: retry after {retry_after}",
-                403: "Forbidden: bot was blocked by the user",
-                400: "Bad Request: injected error",
-                409: "Conflict: terminated by other getUpdates request",
-            }.get(error_code, "Internal Server Error" if error_code >= 500 else "Injected error")
+            description = self._default_description(error_code, retry_after)
         self._faults.append({
-            "method": method.lower(), "chat_id": chat_id, "code": error_code,
+            "method": method.lower(), "chat_id": chat_id, "code": "network" if network else error_code,
             "description": description, "retry_after": retry_after, "times": times,
         })
+
+    @staticmethod
+    def _default_description(error_code: int, retry_after: int | None) -> str:
+        return {
+            429: f"Too Many Requests: retry after {retry_after}",
+            403: "Forbidden: bot was blocked by the user",
+            400: "Bad Request: injected error",
+            409: "Conflict: terminated by other getUpdates request",
+        }.get(error_code, "Internal Server Error" if error_code >= 500 else "Injected error")
+
+    def chaos(self, method: str, rate: float, codes: tuple[int | str, ...] = (429, 502), *,
+              retry_after: int = 1, seed: int | None = None) -> None:
+        """Fail a random ``rate`` of the calls of ``method`` (nothing delivered), each with a code drawn from
+        ``codes``: an HTTP error code, or "network" for a dropped connection. Counts in ``chaos_counts``."""
+        import random
+
+        self._chaos = {"method": method.lower(), "rate": rate, "codes": tuple(codes),
+                       "retry_after": retry_after, "random": random.Random(seed)}
+
+    def stop_chaos(self) -> None:
+        self._chaos = None
 
     def block(self, user_id: int) -> None:
         """Every send/edit to this private chat answers 403 until ``unblock``."""
@@ -1394,10 +1451,14 @@ class FakeBotAPI:
             self._inflight += 1
             self._last_activity = time.monotonic()
         call: Call | None = None
+        chat_key: int | None = None
         try:
             params, files = await self._parse_request(request)
             call = Call(_CANON.get(low, method), params, files, time.monotonic())
             self.calls.append(call)
+            if isinstance(params.get("chat_id"), int):
+                chat_key = params["chat_id"]
+                self._chat_inflight[chat_key] += 1
             self._notify()
             if request.match_info["token"] != self.token:
                 raise ApiError(401, "Unauthorized")
@@ -1405,7 +1466,12 @@ class FakeBotAPI:
             if handler is None:
                 self.unknown_methods.append(method)
                 raise ApiError(404, "Not Found")
-            commit = self._check_faults(low, params)
+            try:
+                commit = self._check_faults(low, params)
+            except _Disconnect:
+                request.transport.close()  # no answer at all: the client sees the server disconnect
+                call.status = 0
+                return web.Response(status=500)
             result = handler(params, files)
             if asyncio.iscoroutine(result):
                 result = await result
@@ -1429,6 +1495,9 @@ class FakeBotAPI:
             if not is_poll:
                 self._inflight -= 1
                 self._last_activity = time.monotonic()
+            if chat_key is not None:
+                self._chat_inflight[chat_key] -= 1
+                self._chat_last[chat_key] = time.monotonic()
         if call is not None:
             call.status, call.response = status, body
         self._notify()
@@ -1443,13 +1512,26 @@ class FakeBotAPI:
                 continue
             f["times"] -= 1
             self._faults = [x for x in self._faults if x["times"] > 0]
-            p = {"retry_after": f["retry_after"]} if f["retry_after"] is not None else None
-            raise ApiError(f["code"], f["description"], p)
+            self._raise_fault(f["code"], f["description"], f["retry_after"])
+        chaos = self._chaos
+        if chaos is not None and chaos["method"] == low and chaos["random"].random() < chaos["rate"]:
+            code = chaos["random"].choice(chaos["codes"])
+            self.chaos_counts[code] += 1
+            retry_after = chaos["retry_after"] if code == 429 else None
+            self._raise_fault(code, None if code == "network" else self._default_description(code, retry_after),
+                              retry_after)
         if low.startswith(BLOCKABLE_PREFIXES) and isinstance(chat, int) and chat in self.blocked:
             raise ApiError(403, "Forbidden: bot was blocked by the user")
         if low in SEND_METHODS and isinstance(chat, int):
             return self._check_rate(chat, len(params.get("media") or [1]) if low == "sendmediagroup" else 1)
         return None
+
+    @staticmethod
+    def _raise_fault(code: int | str, description: str | None, retry_after: int | None) -> None:
+        if code == "network":
+            raise _Disconnect()
+        p = {"retry_after": retry_after} if retry_after is not None else None
+        raise ApiError(int(code), description or "Injected error", p)
 
     def _check_rate(self, chat_id: int, n: int) -> Callable[[], None]:
         """Sliding windows over *successful* sends; rejected sends do not count."""
@@ -1460,7 +1542,7 @@ class FakeBotAPI:
         if self.per_chat_limit:
             limits.append((self._chat_send_times[chat_id], 1.0, self.per_chat_per_second))
         if self.per_group_limit and chat_id < 0:
-            limits.append((self._group_send_times[chat_id], 60.0, self.per_group_per_minute))
+            limits.append((self._group_send_times[chat_id], self.per_group_window, self.per_group_per_minute))
         for dq, window, _ in limits:
             while dq and now - dq[0] >= window:
                 dq.popleft()

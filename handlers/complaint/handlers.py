@@ -74,6 +74,7 @@ from handlers.complaint.steps import (
     answered_count,
     court_info,
     error_text,
+    field_label,
     filing_limit_note,
     is_valid_step,
     next_step,
@@ -85,6 +86,7 @@ from handlers.complaint.steps import (
     shorten,
     steps_for,
 )
+from handlers.guards import LOST_REPLY
 from storage.calendar import CalendarRepo
 from storage.complaints import ComplaintsRepo
 from storage.db import Database
@@ -163,13 +165,17 @@ def new_token() -> str:
 
 # ------------------------------------------------------------------------------------- prompts
 
-async def send_prompt(turn: Turn, w: Wiz) -> None:
+async def send_prompt(turn: Turn, w: Wiz, *, note: str | None = None) -> None:
+    """The current step's question; ``note`` (HTML) goes first, in the same message when it fits there."""
     assert w.draft is not None and w.step is not None
     if w.step == REVIEW:
+        if note:
+            await turn.send(note)
         await turn.send(review_text(w.draft, note=turn.limit_note(w.draft)),
                         reply_markup=review_keyboard(w.draft, w.token, w.n))
         return
-    parts = [f"<i>{escape(progress(w.draft, w.step))}</i>"]
+    parts = [note] if note else []
+    parts.append(f"<i>{escape(progress(w.draft, w.step))}</i>")
     current = raw_value(w.draft, w.step)
     if current and w.step not in CHOICES:
         parts.append(_("Current value: {value}").format(value=f"<code>{escape(shorten(current, 300))}</code>"))
@@ -187,8 +193,8 @@ async def send_prompt(turn: Turn, w: Wiz) -> None:
         )
 
 
-async def goto(turn: Turn, w: Wiz, step: str, *, ack: str | None = None) -> None:
-    """Move the draft to `step` (saved before anything is sent) and ask it."""
+async def goto(turn: Turn, w: Wiz, step: str, *, ack: str | None = None, note: str | None = None) -> None:
+    """Move the draft to `step` (saved before anything is sent) and ask it (`note`: see send_prompt)."""
     left = w.step
     w.step = step
     w.n += 1
@@ -200,7 +206,7 @@ async def goto(turn: Turn, w: Wiz, step: str, *, ack: str | None = None) -> None
         await turn.send(ack or _("Fine, let's go on."), reply_markup=main_menu())
     elif ack:
         await turn.send(ack)
-    await send_prompt(turn, w)
+    await send_prompt(turn, w, note=note)
 
 
 async def advance(turn: Turn, w: Wiz, step: str, *, ack: str | None = None) -> None:
@@ -591,12 +597,14 @@ async def live_draft(state: FSMContext) -> Wiz | None:
 
 
 async def ask_again(bot: Bot, chat_id: int, state: FSMContext, clock: Clock, settings: Settings, lang: str,
-                    calendars: CalendarRepo) -> bool:
-    """Ask the current step again (after a language switch: in the new language). False if no draft."""
+                    calendars: CalendarRepo, *, after_failure: bool = False) -> bool:
+    """Ask the current step again (after a language switch: in the new language; after a reply that did not
+    reach the person: saying so, with the answer saved before it). False if no draft."""
     w = await live_draft(state)
     if w is None:
         return False
-    await goto(make_turn(bot, chat_id, state, clock, settings, lang, calendars), w, w.step)  # type: ignore[arg-type]
+    note = lost_reply_note(w) if after_failure else None
+    await goto(make_turn(bot, chat_id, state, clock, settings, lang, calendars), w, w.step, note=note)  # type: ignore[arg-type]
     return True
 
 
@@ -622,3 +630,16 @@ async def cancel_requested(bot: Bot, chat_id: int, state: FSMContext, clock: Clo
         return False
     await ask_to_delete(make_turn(bot, chat_id, state, clock, settings, lang, calendars), w)
     return True
+
+
+def lost_reply_note(w: Wiz) -> str:
+    """What the person is told before the question they are really on, after a reply that did not reach them:
+    their answers are saved, and the one before this question (most likely the one they sent) is shown."""
+    assert w.draft is not None and w.step is not None
+    lines = [_(LOST_REPLY)]
+    before = previous_step(w.draft, w.step)
+    value = raw_value(w.draft, before) if before else None
+    if before and value:
+        lines.append(_("Saved: {field}: {value}").format(
+            field=escape(field_label(before)), value=f"<code>{escape(shorten(value, 300))}</code>"))
+    return "\n".join(lines)

@@ -62,6 +62,8 @@ async def install_desk(app: Any) -> None:
         log.warning("working-day calendar: %s is not verified; record the transfers and the Kurban Ait date "
                     "with /calendar add when the order is published", today.year + 1)
     if desk.chat_id is not None:
+        desk.outbox.start()  # posts queued by citizens (cards, relays, notes), at the group's pace
+        app.closers.append(desk.outbox.stop)
         app.scheduler.add_job(_run_sla, "interval", seconds=SLA_INTERVAL_SECONDS, args=[app], id=SLA_JOB_ID,
                               name="desk_sla", max_instances=1, coalesce=True, misfire_grace_time=None,
                               replace_existing=True)

@@ -132,8 +132,8 @@ async def on_talk_to_person(message: Message, bot: Bot, lang: str, state: FSMCon
 
 @router.message(StateFilter(None), OpenRelay())
 async def relay_to_desk(message: Message, ticket: Ticket, app: Any) -> None:
-    if not await desk_of(app).relay_in(ticket, message):
-        await message.answer(_("I could not pass this message to the desk. Please try again in a few minutes."))
+    """Queued for the desk (its pump posts at the group's pace and tells the person if Telegram refuses)."""
+    await desk_of(app).queue_relay(ticket, message)
 
 
 @router.edited_message(StateFilter(None))
@@ -142,9 +142,7 @@ async def relay_edit_to_desk(message: Message, app: Any) -> None:
     ticket = await desk.tickets.open_for_user(message.chat.id)
     if ticket is None or not ticket.relay:
         return
-    if await desk.tickets.find_in(message.chat.id, message.message_id) is None:
-        return  # not a message the desk has seen
-    await desk.relay_in(ticket, message, edited=True)
+    await desk.queue_relay(ticket, message, edited=True)  # posted only if the desk got the original
 
 
 @router.callback_query(EndCb.filter())
@@ -206,7 +204,7 @@ async def on_rate(query: CallbackQuery, callback_data: RateCb, lang: str, app: A
         if updated is None:
             return
         ops = desk.o
-        await desk.note(updated, "🙅 " + ops(N_("The citizen disagrees with the result.")))
+        await desk.queue_note(updated, "🙅 " + ops(N_("The citizen disagrees with the result.")))
         if query.message is not None:
             await query.message.answer(await next_steps_text(desk, updated, lang))
     else:
@@ -219,9 +217,9 @@ async def on_rate(query: CallbackQuery, callback_data: RateCb, lang: str, app: A
         if updated is None:
             return
         ops = desk.o
-        await desk.note(updated, "⭐ " + ops(N_("The citizen rated the result: {n}/5.")).format(n=v))
+        await desk.queue_note(updated, "⭐ " + ops(N_("The citizen rated the result: {n}/5.")).format(n=v))
     if updated is not None:
-        await desk.refresh_card(updated)
+        await desk.queue_refresh(updated)
         if query.message is not None:
             try:
                 await query.message.edit_reply_markup(reply_markup=rating_keyboard(updated))

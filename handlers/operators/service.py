@@ -4,6 +4,9 @@
 * what the bot may do in the operators' chat (checked at start-up, logged clearly; no crash);
 * opening a ticket (forum topic or a card in a plain group) and forwarding a complaint's attachments;
 * the two-way relay (copyMessage, through the Sender) and re-sending edits;
+* what citizens send to the desk (the card, relayed messages, notes, card refreshes) is queued in the
+  desk's outbox and posted by its pump at the group's pace (handlers/operators/outbox.py): a citizen's
+  update never waits on the operators' chat;
 * the operator's pending input (a tiny form keyed per operator and chat, in the FSM storage);
 * the SLA job (``desk_sla_tick``) and the statistics.
 
@@ -92,6 +95,31 @@ class ChatInfo:
     problems: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class CopySource:
+    """What copyMessage needs of a message (kept in the outbox between the citizen's update and the post)."""
+
+    chat_id: int
+    message_id: int
+    content_type: str
+    caption_html: str = ""
+
+    @classmethod
+    def of(cls, message: Message) -> "CopySource":
+        kind = message.content_type
+        return cls(message.chat.id, message.message_id, str(getattr(kind, "value", kind)),
+                   message.html_text if message.caption else "")
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "CopySource":
+        return cls(int(data["chat_id"]), int(data["message_id"]), str(data.get("content_type") or ""),
+                   str(data.get("caption_html") or ""))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"chat_id": self.chat_id, "message_id": self.message_id, "content_type": self.content_type,
+                "caption_html": self.caption_html}
+
+
 class Desk:
     def __init__(self, app: Any) -> None:
         deps = app.deps
@@ -112,6 +140,9 @@ class Desk:
         self.tickets = TicketsRepo(app.db)
         self._members: dict[int, tuple[float, bool]] = {}
         self._chat: ChatInfo | None = None
+        from handlers.operators.outbox import DeskOutbox
+
+        self.outbox = DeskOutbox(self)
 
     # ---- basics ---------------------------------------------------------------------------------
     @property
@@ -315,14 +346,15 @@ class Desk:
         rows = [buttons[i:i + 3] for i in range(0, len(buttons), 3)]
         return InlineKeyboardMarkup(inline_keyboard=rows)
 
-    async def refresh_card(self, ticket: Ticket) -> None:
+    async def refresh_card(self, ticket: Ticket) -> SendResult | None:
         if not ticket.card_message_id or ticket.chat_id is None:
-            return
+            return None
         method = EditMessageText(chat_id=ticket.chat_id, message_id=ticket.card_message_id,
                                  text=await self.card_text(ticket), reply_markup=self.card_keyboard(ticket))
         result = await self.sender.send(method, chat_id=ticket.chat_id)
         if not result.ok and "not modified" not in (result.error or ""):
             log.warning("desk: card of ticket %s not updated: %s", ticket.id, result.error)
+        return result
 
     # ---- escalation ---------------------------------------------------------------------------
     async def escalate(self, user_id: int, lang: str, source: str,
@@ -336,38 +368,64 @@ class Desk:
             stored = await self.complaints.get(complaint_id or 0)
             if stored is None or stored.user_id != user_id:
                 return None, False, "no_complaint"
+        info = await self.check_chat()
+        if not info.ok:
+            info = await self.check_chat(force=True)  # the bot may have been fixed since start-up
+            if not info.ok:
+                return None, False, "unreachable"
         ticket, created = await self.tickets.open_or_create(
             user_id, language=lang, source=source, complaint_id=stored.id if stored else None,
-            chat_id=self.chat_id, at=self.now())
+            chat_id=self.chat_id, at=self.now(), queue_card=True)
         _ = self.o
-        if created:
-            placed = await self._place_new(ticket, stored)
-            if placed is None:
-                await self.tickets.delete(ticket.id)
-                return None, False, "unreachable"
-            return placed, True, None
+        if created:  # its card is queued with it: the citizen is answered now, the card goes at the group's pace
+            self.outbox.wake()
+            return ticket, True, None
         # A second escalation reuses the open ticket.
         if stored is not None and ticket.complaint_id is None:
             ticket = await self.tickets.update(ticket.id, complaint_id=stored.id, source="complaint",
                                                at=self.now()) or ticket
-            await self.refresh_card(ticket)
-            await self.note(ticket, _("📝 The citizen attached complaint {number} to this ticket (see the card).")
-                            .format(number=_e(stored.number)))
-            await self._forward_attachments(ticket, stored)
+            await self.queue_refresh(ticket)
+            await self.queue_note(ticket, _("📝 The citizen attached complaint {number} to this ticket (see the "
+                                            "card).").format(number=_e(stored.number)))
+            await self.queue_attachments(ticket, stored)
         elif stored is not None and ticket.complaint_id != stored.id:
-            await self.note(ticket, _("📝 The citizen also sent complaint {number}; it is handled in this ticket.")
-                            .format(number=_e(stored.number)))
-            await self._forward_attachments(ticket, stored)
+            await self.queue_note(ticket, _("📝 The citizen also sent complaint {number}; it is handled in this "
+                                            "ticket.").format(number=_e(stored.number)))
+            await self.queue_attachments(ticket, stored)
         else:
-            await self.note(ticket, _("👤 The citizen asked for a person again."))
+            await self.queue_note(ticket, _("👤 The citizen asked for a person again."))
         return ticket, False, None
 
-    async def _place_new(self, ticket: Ticket, stored: StoredComplaint | None) -> Ticket | None:
+    # ---- what citizens send to the desk: queued (storage/outbox.py), posted by the pump ------------
+    async def queue_note(self, ticket: Ticket, text: str) -> None:
+        await self.outbox.repo.queue(ticket.id, "note", {"text": text}, at=self.now())
+        self.outbox.wake()
+
+    async def queue_refresh(self, ticket: Ticket) -> None:
+        await self.outbox.repo.queue_refresh(ticket.id, at=self.now())
+        self.outbox.wake()
+
+    async def queue_attachments(self, ticket: Ticket, stored: StoredComplaint) -> None:
+        for a in stored.complaint.attachments:
+            await self.outbox.repo.queue(ticket.id, "file", {"file_id": a.file_id, "kind": a.kind, "name": a.name},
+                                         at=self.now())
+        self.outbox.wake()
+
+    async def queue_relay(self, ticket: Ticket, message: Message, *, edited: bool = False) -> None:
+        """A citizen's message (or its edit) for the ticket; the pump copies it (see :meth:`relay_in`)."""
+        payload = {**CopySource.of(message).to_dict(), "edited": edited}
+        await self.outbox.repo.queue(ticket.id, "relay", payload, at=self.now())
+        self.outbox.wake()
+
+    async def post_card(self, ticket: Ticket) -> SendResult | None:
+        """The pump's part of opening a ticket: its forum topic (a forum), its card, then its complaint's
+        attachments (queued). None when there is nothing to do (the card is there: a repeat after a crash)."""
+        if ticket.card_message_id:
+            return None
         info = await self.check_chat()
-        if not info.ok:
-            info = await self.check_chat(force=True)  # the bot may have been fixed since start-up
-        thread_id = None
-        if info.forum:
+        thread_id = ticket.thread_id
+        if info.forum and not thread_id:
+            stored = await self.complaints.get(ticket.complaint_id) if ticket.complaint_id else None
             user = await self.users.get(ticket.user_id)
             name = f"№{ticket.id}"
             if stored is not None:
@@ -377,74 +435,74 @@ class Desk:
             res = await self.sender.send(CreateForumTopic(chat_id=self.chat_id, name=name[:128]), chat_id=self.chat_id)
             if res.ok:
                 thread_id = res.result.message_thread_id
+                ticket = await self.tickets.update(ticket.id, thread_id=thread_id, at=self.now()) or ticket
+            elif res.retryable:
+                return res
             else:
                 log.warning("desk: createForumTopic failed (%s); the card goes to General", res.error)
-        ticket = await self.tickets.update(ticket.id, chat_id=self.chat_id, thread_id=thread_id, at=self.now()) or ticket
         res = await self.sender.send(
-            SendMessage(chat_id=self.chat_id, text=await self.card_text(ticket), message_thread_id=thread_id,
+            SendMessage(chat_id=ticket.chat_id, text=await self.card_text(ticket), message_thread_id=thread_id,
                         reply_markup=self.card_keyboard(ticket)),
-            chat_id=self.chat_id)
+            chat_id=ticket.chat_id)  # type: ignore[arg-type]
         if not res.ok:
-            log.error("desk: the ticket card could not be posted: %s", res.error)
-            return None
+            return res
         ticket = await self.tickets.update(ticket.id, card_message_id=res.result.message_id, at=self.now()) or ticket
         await self.tickets.add_message(ticket.id, "card", citizen_chat_id=ticket.user_id, citizen_message_id=None,
                                        group_chat_id=ticket.chat_id, group_message_id=res.result.message_id,  # type: ignore[arg-type]
                                        at=self.now())
+        stored = await self.complaints.get(ticket.complaint_id) if ticket.complaint_id else None
         if stored is not None:
-            await self._forward_attachments(ticket, stored)
-        return ticket
+            await self.queue_attachments(ticket, stored)
+        return res
 
-    async def _forward_attachments(self, ticket: Ticket, stored: StoredComplaint) -> None:
-        for a in stored.complaint.attachments:
-            caption = _e(a.name)[:1000]
-            if a.kind == "photo":
-                method: TelegramMethod = SendPhoto(chat_id=ticket.chat_id, photo=a.file_id, caption=caption,
-                                                   **self._place(ticket))
-            else:
-                method = SendDocument(chat_id=ticket.chat_id, document=a.file_id, caption=caption,
-                                      **self._place(ticket))
-            await self.post(ticket, method)
+    async def post_file(self, ticket: Ticket, payload: dict[str, Any]) -> SendResult:
+        caption = _e(payload.get("name") or "")
+        if payload.get("kind") == "photo":
+            method: TelegramMethod = SendPhoto(chat_id=ticket.chat_id, photo=payload["file_id"], caption=caption,
+                                               **self._place(ticket))
+        else:
+            method = SendDocument(chat_id=ticket.chat_id, document=payload["file_id"], caption=caption,
+                                  **self._place(ticket))
+        return await self.post(ticket, method)
 
     # ---- relay --------------------------------------------------------------------------------
-    async def _copy(self, *, to_chat: int, message: Message, header: str | None,
+    async def _copy(self, *, to_chat: int, source: CopySource, header: str | None,
                     place: dict[str, Any]) -> SendResult:
-        """copyMessage of ``message`` to ``to_chat``, marked with ``header``: in the caption when the kind has
-        one, else as a message right before the copy."""
-        kind = message.content_type
+        """copyMessage of ``source`` to ``to_chat``, marked with ``header``: in the caption when the kind has
+        one, else as a message right before the copy. The caption is the header and the message's own caption
+        in full: the one limits check (bot.sender.TelegramLimits) cuts the visible text, never a tag."""
         caption = None
-        if header and kind in CAPTION_TYPES:
-            own = message.html_text if message.caption else ""
-            caption = (header + ("\n\n" + own if own else ""))[:1024]
+        if header and source.content_type in CAPTION_TYPES:
+            caption = header + ("\n\n" + source.caption_html if source.caption_html else "")
         elif header:
             await self.sender.send(SendMessage(chat_id=to_chat, text=header, **place), chat_id=to_chat)
         kw: dict[str, Any] = dict(place)
         if caption is not None:
             kw.update(caption=caption, parse_mode="HTML")
         return await self.sender.send(
-            CopyMessage(chat_id=to_chat, from_chat_id=message.chat.id, message_id=message.message_id, **kw),
+            CopyMessage(chat_id=to_chat, from_chat_id=source.chat_id, message_id=source.message_id, **kw),
             chat_id=to_chat)
 
-    async def relay_in(self, ticket: Ticket, message: Message, *, edited: bool = False) -> bool:
-        """A citizen's message (or its edit) into the ticket."""
+    async def relay_in(self, ticket: Ticket, source: CopySource, *, edited: bool = False) -> SendResult | None:
+        """The pump's part of relaying a citizen's message (or its edit) into the ticket. None: an edit of a
+        message the desk never got (nothing to correct)."""
         _ = self.o
         place = self._place(ticket)
         header = None
         if edited:
             header = "✏️ " + _("The citizen edited a message:")
-            earlier = await self.tickets.find_in(message.chat.id, message.message_id)
-            if earlier is not None and earlier.group_message_id and not ticket.thread_id:
-                place = {"reply_parameters": ReplyParameters(message_id=earlier.group_message_id,
-                                                             allow_sending_without_reply=True)}
-            elif earlier is not None and earlier.group_message_id:
-                place = {**place, "reply_parameters": ReplyParameters(message_id=earlier.group_message_id,
-                                                                      allow_sending_without_reply=True)}
-        result = await self._copy(to_chat=ticket.chat_id, message=message, header=header, place=place)  # type: ignore[arg-type]
+            earlier = await self.tickets.find_in(source.chat_id, source.message_id)
+            if earlier is None or not earlier.group_message_id:
+                return None
+            reply = {"reply_parameters": ReplyParameters(message_id=earlier.group_message_id,
+                                                         allow_sending_without_reply=True)}
+            place = {**place, **reply} if ticket.thread_id else reply
+        result = await self._copy(to_chat=ticket.chat_id, source=source, header=header, place=place)  # type: ignore[arg-type]
         if result.ok and not edited:
-            await self.tickets.add_message(ticket.id, "in", citizen_chat_id=message.chat.id,
-                                           citizen_message_id=message.message_id, group_chat_id=ticket.chat_id,  # type: ignore[arg-type]
+            await self.tickets.add_message(ticket.id, "in", citizen_chat_id=source.chat_id,
+                                           citizen_message_id=source.message_id, group_chat_id=ticket.chat_id,  # type: ignore[arg-type]
                                            group_message_id=result.result.message_id, at=self.now())
-        return result.ok
+        return result
 
     async def relay_out(self, ticket: Ticket, message: Message, *, edited: bool = False) -> bool:
         """An operator's message (or its edit) to the citizen, as a copy marked "from the desk"."""
@@ -459,7 +517,7 @@ class Desk:
             if earlier is not None and earlier.citizen_message_id:
                 place = {"reply_parameters": ReplyParameters(message_id=earlier.citizen_message_id,
                                                              allow_sending_without_reply=True)}
-        result = await self._copy(to_chat=ticket.user_id, message=message, header=header, place=place)
+        result = await self._copy(to_chat=ticket.user_id, source=CopySource.of(message), header=header, place=place)
         if result.ok and not edited:
             await self.tickets.add_message(ticket.id, "out", citizen_chat_id=ticket.user_id,
                                            citizen_message_id=result.result.message_id, group_chat_id=message.chat.id,
@@ -478,8 +536,9 @@ class Desk:
                                                 at=self.now(), relay=False)
         if ticket2 is not None:
             _ = self.o
-            await self.note(ticket2, "🔚 " + _("The citizen ended the conversation; their messages no longer come "
-                                               "here. Your replies still reach them while the ticket is open."))
+            await self.queue_note(ticket2, "🔚 " + _("The citizen ended the conversation; their messages no longer "
+                                                     "come here. Your replies still reach them while the ticket is "
+                                                     "open."))
         return ticket2
 
     # ---- deadlines re-planning ----------------------------------------------------------------

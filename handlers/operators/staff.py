@@ -23,7 +23,7 @@ from bot.i18n import plural_translator
 from bot.workdays import Override
 from handlers.operators.callbacks import DeskCb
 from handlers.operators.citizen import rating_keyboard
-from handlers.operators.service import Desk, desk_of
+from handlers.operators.service import CopySource, Desk, desk_of
 from storage.tickets import OPEN_STATUSES, Ticket
 
 log = logging.getLogger("shagym.desk")
@@ -312,22 +312,26 @@ async def do_resolve(desk: Desk, ticket: Ticket, message: Message, text: str) ->
         result = f"[{message.document.file_name or 'document'}] {text}".strip()
     elif message.photo is not None:
         result = f"[photo] {text}".strip()
+    # The result reaches the citizen FIRST: a ticket is resolved only once Telegram took the result.
+    g, _lang = await desk.citizen_gettext(ticket)
+    header = "✅ " + g(N_("The result of your request (ticket №{id}):")).format(id=ticket.id)
+    delivered = await desk._copy(to_chat=ticket.user_id, source=CopySource.of(message), header=header, place={})
+    if not delivered.ok:
+        log.warning("desk: the result of ticket %s was not delivered: %s", ticket.id, delivered.error)
+        await desk.note(ticket, "⚠️ " + desk.o(N_("The result could not be delivered to the citizen, so the ticket "
+                                                  "stays open. Send the result again, or send - to cancel.")))
+        return False  # the form stays: the next message is the result again
     updated = await _close(desk, ticket, message, action="resolve", status="resolved",
                            detail={"result": result[:500]}, result=result, case_status="answered")
     if updated is None:
         return True
-    g, lang = await desk.citizen_gettext(updated)
-    header = "✅ " + g(N_("The result of your request (ticket №{id}):")).format(id=updated.id)
-    delivered = await desk._copy(to_chat=updated.user_id, message=message, header=header, place={})
     await desk.sender.send(SendMessage(
         chat_id=updated.user_id,
         text=g(N_("Please rate how your request was handled, from 1 (bad) to 5 (excellent). If you disagree with "
                   "the result, press «I disagree» to see what you can do next.")),
         reply_markup=rating_keyboard(updated, g)), chat_id=updated.user_id)
     await desk.refresh_card(updated)
-    _o = desk.o
-    await desk.note(updated, "✅ " + (_o(N_("Resolved; the result was sent to the citizen.")) if delivered.ok
-                                     else _o(N_("Resolved, but the result could not be delivered to the citizen."))))
+    await desk.note(updated, "✅ " + desk.o(N_("Resolved; the result was sent to the citizen.")))
     return True
 
 
@@ -340,11 +344,12 @@ async def do_reject(desk: Desk, ticket: Ticket, message: Message, text: str) -> 
     if updated is None:
         return True
     g, _lang = await desk.citizen_gettext(updated)
-    await desk.tell_citizen(updated, "⛔ " + g(N_(
+    told = await desk.tell_citizen(updated, "⛔ " + g(N_(
         "The desk closed your request (ticket №{id}) without further action. Reason: {reason}\n\nYou can still "
         "file a complaint yourself: /complaint.")).format(id=updated.id, reason=_escape(text[:1500])))
     await desk.refresh_card(updated)
-    await desk.note(updated, "⛔ " + desk.o(N_("Rejected; the citizen was told.")))
+    await desk.note(updated, "⛔ " + (desk.o(N_("Rejected; the citizen was told.")) if told.ok else desk.o(N_(
+        "Rejected, but the message could not be delivered to the citizen."))))
     return True
 
 

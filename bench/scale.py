@@ -8,7 +8,7 @@ Databases (bench/gen.py: the schema from storage/migrations, realistic rows, bul
     small    2,000 users,    10,000 complaints,    10,000 cases,   6,000 reminders   (--small: 200/1k/1k/600)
 
 Each file is generated once and cached in ``--cache-dir`` under a name made of its sizes, the generator's
-version and the last migration, so a rerun reuses it (a 1M database takes a few minutes to generate and ~4 GB).
+version and the migrations' digest, so a rerun reuses it (a 1M database takes a few minutes to generate and ~4 GB).
 Everything is measured on the bot's own objects: ``create_app`` on the file, with a clock fixed at ``NOW``
 (the time the data was generated for). The measured operations are the table ``OPS`` below: each names the
 call(s) the bot makes, the targets it is measured on and how the database is put back afterwards (not timed),
@@ -61,16 +61,22 @@ def pct(values: list[float], q: float) -> float:
 # ------------------------------------------------------------------------------------------- databases
 
 
-def last_migration() -> int:
+def schema_version() -> str:
+    """A short digest of storage/migrations (names and contents): a new or changed migration makes new files."""
+    import hashlib
+
     from storage.db import migration_files
 
-    return migration_files()[-1][0]
+    digest = hashlib.sha256()
+    for _, path in migration_files():
+        digest.update(path.name.encode() + path.read_bytes())
+    return digest.hexdigest()[:8]
 
 
 def cached_database(spec: gen.Spec, cache_dir: Path, say: Callable[[str], None]) -> tuple[Path, dict]:
     """The generated file for ``spec`` (made now if it is not in the cache) and its facts."""
     cache_dir.mkdir(parents=True, exist_ok=True)
-    name = f"scale-{spec.key()}-g{GENERATOR_VERSION}-m{last_migration()}"
+    name = f"scale-{spec.key()}-g{GENERATOR_VERSION}-s{schema_version()}"
     path, meta_path = cache_dir / f"{name}.sqlite3", cache_dir / f"{name}.json"
     if path.exists() and meta_path.exists():
         return path, json.loads(meta_path.read_text())

@@ -10,11 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from bot.faq import FaqIndex, Hit, default_index, skeleton, tokens
+from bot.faq import FaqIndex, Hit, about_else, default_index, skeleton, small_talk, tokens
 
 ROOT = Path(__file__).resolve().parents[1]
 EVAL = ROOT / "bench" / "faq_eval.jsonl"
-HELDOUT = ROOT / "bench" / "faq_heldout.jsonl"
+DEV2 = ROOT / "bench" / "faq_heldout.jsonl"  # the previous round's held-out set, now split dev2
+HELDOUT2 = ROOT / "bench" / "faq_heldout2.jsonl"
 
 NEW_IDS = {"what_is_iin", "what_is_con", "what_is_provider"}  # covered by the held-out set, not by the old test split
 REQUIRED_IDS = """
@@ -113,28 +114,63 @@ def test_eval_set_shape() -> None:
         assert r["q"].strip().lower() not in examples, r["q"]
     for lang in ("kk", "ru"):
         mine = [r for r in rows if r["lang"] == lang]
-        held_out = sum(r["split"] == "test" for r in mine) + sum(r["lang"] == lang for r in _heldout_rows())
-        assert held_out >= 0.4 * (len(mine) + sum(r["lang"] == lang for r in _heldout_rows()))
         assert {r["id"] for r in mine if r["split"] == "test" and r["id"]} >= set(REQUIRED_IDS) - NEW_IDS
     assert sum(r["id"] is None for r in rows) >= 20
 
 
-def _heldout_rows() -> list[dict]:
-    return [json.loads(line) for line in HELDOUT.read_text(encoding="utf-8").splitlines() if line.strip()]
+def _rows(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def test_heldout_set_shape() -> None:
-    """The held-out set (written before the current tuning) covers every topic in both languages, incl.
-    misspelled colloquial Russian, short definitional questions, sports results and greetings; none of its
-    queries is an example question of the knowledge base."""
-    rows = _heldout_rows()
+def test_dev7_set_shape() -> None:
+    """dev7: near misses written from the answers' own vocabulary (how to get a digital signature, a career in the
+    civil service, the CON's address, complaints about banks or the police, the calendar) and greetings that come
+    with a request ("Здравствуйте, у меня вопрос"); none of them an example question."""
+    rows = _rows(ROOT / "bench" / "faq_dev7.jsonl")
+    examples = {
+        q.strip().lower() for e in default_index().entries() for lang in ("kk", "ru") for q in e.questions[lang]
+    }
+    for r in rows:
+        assert r["lang"] in ("kk", "ru") and r["split"] == "dev7"
+        assert r["id"] is None or r["id"] in set(default_index().ids())
+        assert r["q"].strip().lower() not in examples, r["q"]
+    for lang in ("kk", "ru"):
+        assert sum(r["id"] is None and r.get("kind") != "greeting" for r in rows if r["lang"] == lang) >= 45
+        assert sum(r.get("kind") == "greeting" for r in rows if r["lang"] == lang) >= 10
+
+
+def test_dev8_set_shape() -> None:
+    """dev8: in-scope questions with the words of dev7's near misses (a bank, a phone, an address, a month), every
+    topic in both languages, none an example question or a query of another set."""
+    rows = _rows(ROOT / "bench" / "faq_dev8.jsonl")
+    examples = {
+        q.strip().lower() for e in default_index().entries() for lang in ("kk", "ru") for q in e.questions[lang]
+    }
+    earlier = _eval_rows() + _dev2_rows() + [r for n in range(3, 8) for r in _rows(ROOT / "bench" / f"faq_dev{n}.jsonl")]
+    others = {r["q"].strip().lower() for r in earlier}
+    for r in rows:
+        assert r["lang"] in ("kk", "ru") and r["split"] == "dev8" and r["id"] in set(default_index().ids())
+        assert r["q"].strip().lower() not in examples | others, r["q"]
+    for lang in ("kk", "ru"):
+        assert {r["id"] for r in rows if r["lang"] == lang} == set(default_index().ids())
+
+
+def _dev2_rows() -> list[dict]:
+    return _rows(DEV2)
+
+
+def test_dev2_set_shape() -> None:
+    """The previous round's held-out set, now a development set (split dev2): it covers every topic in both
+    languages, incl. misspelled colloquial Russian, short definitional questions, sports results and greetings;
+    none of its queries is an example question of the knowledge base."""
+    rows = _dev2_rows()
     faq_ids = set(default_index().ids())
     examples = {
         q.strip().lower() for e in default_index().entries() for lang in ("kk", "ru") for q in e.questions[lang]
     }
     queries = {r["q"] for r in rows}
     for r in rows:
-        assert r["lang"] in ("kk", "ru") and r["split"] == "heldout"
+        assert r["lang"] in ("kk", "ru") and r["split"] == "dev2"
         assert r["id"] is None or r["id"] in faq_ids
         assert r["q"].strip().lower() not in examples, r["q"]
     for lang in ("kk", "ru"):
@@ -144,18 +180,54 @@ def test_heldout_set_shape() -> None:
     assert {r["q"] for r in rows if r.get("kind") == "greeting"} >= {"привет", "сәлем"}
 
 
+@pytest.mark.parametrize("split", ["dev3", "dev4", "dev5", "dev6"])
+def test_own_dev_set_shape(split: str) -> None:
+    """This round's own development sets: (nearly) every topic in both languages, out-of-scope queries that share
+    words with the knowledge base, no query an example question or a query of an earlier set (greetings aside)."""
+    rows = _rows(ROOT / "bench" / f"faq_{split}.jsonl")
+    faq_ids = set(default_index().ids())
+    examples = {
+        q.strip().lower() for e in default_index().entries() for lang in ("kk", "ru") for q in e.questions[lang]
+    }
+    earlier = _eval_rows() + _dev2_rows() + [r for n in range(3, int(split[3:])) for r in _rows(ROOT / "bench" / f"faq_dev{n}.jsonl")]
+    others = {r["q"].strip().lower() for r in earlier if r.get("kind") != "greeting"}
+    for r in rows:
+        assert r["lang"] in ("kk", "ru") and r["split"] == split
+        assert r["id"] is None or r["id"] in faq_ids
+        if r.get("kind") != "greeting":
+            assert r["q"].strip().lower() not in examples | others, r["q"]
+    for lang in ("kk", "ru"):
+        assert len({r["id"] for r in rows if r["lang"] == lang and r["id"]}) >= 35
+        assert sum(r["id"] is None for r in rows if r["lang"] == lang) >= 14
+
+
 @pytest.mark.parametrize("lang", ["kk", "ru"])
-def test_heldout_figures(index: FaqIndex, lang: str) -> None:
-    """The figures of `python -m bench faq` on the held-out set, as floors at the level measured (129/133 kk,
-    119/133 ru; out of scope rejected 25/30 kk, 29/30 ru: below the issue's 97% / 95% targets for ru top-1 and
-    kk rejection, see the README), so that they cannot silently fall."""
-    floors = {"kk": (0.969, 0.83), "ru": (0.89, 0.96)}
-    rows = [r for r in _heldout_rows() if r["lang"] == lang]
-    ins = [r for r in rows if r["id"]]
-    oos = [r for r in rows if r["id"] is None]
-    top1 = sum([h.id for h in index.search(r["q"], lang=lang)][:1] == [r["id"]] for r in ins) / len(ins)
-    rejected = sum(not index.search(r["q"], lang=lang) for r in oos) / len(oos)
-    assert top1 >= floors[lang][0] and rejected >= floors[lang][1], (lang, top1, rejected)
+def test_heldout2_figures(index: FaqIndex, lang: str) -> None:
+    """The figures of `python -m bench faq` on the blind held-out set bench/faq_heldout2.jsonl (written by someone
+    else from the titles and answers only, never opened while tuning), as floors at the level measured on its second
+    and last measurement, so that they cannot silently fall: top-1 204/208 kk, 193/202 ru; out of scope rejected 48/56
+    kk, 51/58 ru; greetings 4/6 each. Below the issue's targets for ru top-1 (0.955 < 0.97) and for the out-of-scope
+    rejection in both languages (0.857, 0.879 < 0.95)."""
+    from bench.faq_bench import HELDOUT2_PATH, evaluate
+
+    floors = {"kk": (204, 48, 4), "ru": (193, 51, 4)}
+    g = evaluate(_rows(HELDOUT2_PATH), index)["accuracy"][f"heldout2/{lang}"]
+    top1, rejected, greetings = floors[lang]
+    assert g["top1_count"] >= top1 and g["oos_rejected"] >= rejected, (lang, g["top1"], g["oos_rejection"])
+    assert int(g["greetings"].split("/")[0]) >= greetings
+
+
+@pytest.mark.parametrize("lang", ["kk", "ru"])
+def test_dev_figures(index: FaqIndex, lang: str) -> None:
+    """The development sets together (dev, test, dev2..dev8), as floors at the level measured: top-1 714/719 kk,
+    787/804 ru; out of scope rejected 187/188 kk, 192/192 ru."""
+    from bench.faq_bench import DEV_SPLITS, evaluate, load_eval
+
+    floors = {"kk": (714, 187), "ru": (787, 192)}
+    rows = [r for r in load_eval() if r["split"] in DEV_SPLITS]
+    g = evaluate(rows, index)["accuracy"][f"devall/{lang}"]
+    top1, rejected = floors[lang]
+    assert g["top1_count"] >= top1 and g["oos_rejected"] >= rejected, g
 
 
 # --- search -----------------------------------------------------------------------------------------------------
@@ -171,6 +243,70 @@ def test_heldout_top1_accuracy(index: FaqIndex, lang: str) -> None:
 @pytest.mark.parametrize("query,lang", OUT_OF_SCOPE)
 def test_out_of_scope_is_rejected(index: FaqIndex, query: str, lang: str | None) -> None:
     assert index.search(query, lang=lang) == []
+
+
+# Queries about something else that share words with the knowledge base (written for this test, in no labelled set)
+NEAR_MISSES = [
+    ("какой прогноз погоды на выходные", "ru"),
+    ("где посмотреть матч кайрата", "ru"),
+    ("хочу купить ноутбук в рассрочку", "ru"),
+    ("соседи шумят ночью, куда пожаловаться", "ru"),  # a complaint, but not about a public service
+    ("банк отказал в кредите", "ru"),
+    ("как получить паспорт", "ru"),  # obtaining a service, not a complaint about it
+    ("режим работы цона", "ru"),
+    ("ертең жаңбыр жауа ма", "kk"),
+    ("жақсы фильм ұсыншы", "kk"),
+    ("көршілер түнде шулайды, шағым жазам", "kk"),
+    ("төлқұжатты қалай аламын", "kk"),
+    ("ХҚКО қашан ашылады", "kk"),
+    ("жәрдемақы қашан түседі", "kk"),
+    ("сколько будет 2+2", "ru"),
+    ("продам диван", "ru"),
+    ("сколько времени", "ru"),  # the clock; "сколько времени есть на жалобу" is a question
+    ("бүгін қай күн", "kk"),
+    ("сөйлескім келеді", "kk"),
+    ("как получить ключ ЭЦП", "ru"),  # how to obtain what the answers mention
+    ("ХҚКО-ның мекенжайы қандай", "kk"),
+    ("как сдать тестирование на госслужбу", "ru"),
+    ("жалоба на банк за списание денег", "ru"),
+    ("полицейге қалай шағымданамын", "kk"),
+    ("сколько выходных в ноябре", "ru"),
+    ("ажырасу үшін не керек", "kk"),
+]
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["Здравствуйте, у меня вопрос", "Добрый день! Подскажите, пожалуйста", "Сәлеметсіз бе, көмек керек", "Армысыз!",
+     "Доброго времени суток"],
+)
+def test_greetings_with_a_request_are_greetings(query: str) -> None:
+    assert small_talk(query) == "greeting"
+
+
+@pytest.mark.parametrize("query", ["здравствуйте, куда подать жалобу", "привет, нет ответа на жалобу", "помогите"])
+def test_a_question_after_a_greeting_is_a_question(query: str) -> None:
+    assert small_talk(query) is None
+
+
+@pytest.mark.parametrize("query,lang", NEAR_MISSES)
+def test_near_misses_are_rejected(index: FaqIndex, query: str, lang: str) -> None:
+    assert index.search(query, lang=lang) == []
+
+
+def test_about_else_spares_the_domain(index: FaqIndex) -> None:
+    """No example question, title or answer of the knowledge base, and no in-scope query of the labelled sets, reads
+    as an everyday topic; a service named next to a problem stays in scope."""
+    kb = [t for e in index.entries() for lang in ("kk", "ru") for t in (e.title[lang], e.answer[lang], *e.questions[lang])]
+    own = [r for n in (3, 4, 5, 6, 7, 8) for r in _rows(ROOT / "bench" / f"faq_dev{n}.jsonl")]
+    queries = [r["q"] for r in _eval_rows() + _dev2_rows() + own if r["id"]]
+    assert [t for t in kb + queries if index._about_else(t)] == []
+    # the everyday words themselves never occur in the knowledge base, but for a price next to the 1414 line
+    assert [t for t in kb if about_else(t) == "hard"] == ["1414 ке звондасам акша кете ме"]
+    assert index.search("паспорт не выдали в срок", lang="ru")
+    assert index.search("сколько времени есть на жалобу", lang="ru")
+    assert index.search("что такое 1414 и номер 8-800-080-7777", lang="ru")
+    assert index.search("төлқұжатты уақытында бермеді", lang="kk")
 
 
 @pytest.mark.parametrize(
@@ -189,6 +325,42 @@ def test_out_of_scope_is_rejected(index: FaqIndex, query: str, lang: str | None)
 def test_robustness(index: FaqIndex, query: str, lang: str | None, expected: set[str]) -> None:
     hits = index.search(query, lang=lang)
     assert hits and hits[0].id in expected, hits
+
+
+def test_words_that_tell_topics_apart() -> None:
+    """Kazakh "не" is "what", not a negation; a disagreement is not a negated question; "ТОО" survives the folding
+    of doubled letters and names a legal entity; a lawsuit is about the court."""
+    assert "#not" not in tokens("ЖСН деген не") and "#define" in tokens("ЖСН деген не")
+    assert "#not" not in tokens("шағымға жауап не істеймін")
+    assert "#not" in tokens("на жалобу не ответили") and "#not" in tokens("zhauap kelmedi")
+    assert "#disagree" in tokens("не согласен с ответом") and "#not" not in tokens("не согласен с ответом")
+    assert "#disagree" in tokens("жауап ұнамады") and "#not" not in tokens("жауап ұнамады")
+    assert skeleton("ТОО") == "тоо" and "#legal" in tokens("жалоба от ТОО") and "#legal" not in tokens("то есть")
+    assert "#court" in tokens("срок подачи иска") and "#court" in tokens("талап арыз беру")
+    assert "#court" not in tokens("как заработать деньги", fuzzy=True)  # "деньги" is one letter from "дейінгі"
+
+
+def test_typo_tolerant_concepts_only_for_typos(index: FaqIndex) -> None:
+    """A word one letter from a concept's stem names the concept when it is a typo ("жалба", "аноимная"), not when
+    it is a word of its own: one the knowledge base knows ("оказали" is not "отказ"), one that differs in its first
+    letters ("қолданамын" is not "жолдау"), or a stem marked as too close to everyday words ("берші" is not
+    "беруші")."""
+    assert "#complaint" in index._query_tokens("жалба на цон") and "#anon" in index._query_tokens("аноимная жалоба")
+    assert "#refuse" not in index._query_tokens("услугу оказали не полностью")
+    assert "#forward" not in index._query_tokens("қай тілді қолданамын")
+    assert "#provider" not in index._query_tokens("ән айтып берші")
+    assert index.search("ән айтып берші", lang="kk") == [] and index.search("покажи котиков", lang="ru") == []
+
+
+@pytest.mark.parametrize("query,lang", [("ок, понятно", "ru"), ("пока", "ru"), ("жарайды, түсінікті", "kk"), ("сау бол", "kk")])
+def test_acknowledgements_ask_nothing(index: FaqIndex, query: str, lang: str) -> None:
+    assert index.search(query, lang=lang) == []
+
+
+def test_reranking_is_deterministic() -> None:
+    a, b = FaqIndex.load(), FaqIndex.load()
+    for q in ("куда подать жалобу на цон", "шағым неше күнде қаралады", "не согласен с ответом"):
+        assert a.search(q, lang="ru") == b.search(q, lang="ru")
 
 
 def test_skeleton_folds_scripts() -> None:

@@ -1,26 +1,37 @@
-"""`python -m bench [dispatch|faq|reminders] ...`: every benchmark, each reporting ratios against a baseline
-measured in the same run. With no name, all three run (reminders with --count 10000 takes ~7 minutes)."""
+"""`python -m bench [dispatch|faq|hops|e2e|reminders|scale] ...`: every benchmark, each reporting ratios against
+a baseline measured in the same run. With no name, dispatch, faq, hops, e2e and reminders run (reminders with
+--count 10000 takes ~7 minutes, e2e ~4); scale runs only by name (its first run generates a ~4 GB database;
+`scale --small` is the CI size)."""
 
 from __future__ import annotations
 
+import importlib
 import sys
+
+MODULES = {
+    "dispatch": "bench.dispatch_bench",
+    "faq": "bench.faq_bench",
+    "hops": "bench.hops",
+    "e2e": "bench.e2e",
+    "reminders": "bench.reminders_bench",
+    "scale": "bench.scale",
+}
+DEFAULT = ("dispatch", "faq", "hops", "e2e", "reminders")
 
 
 def main(argv: list[str]) -> int:
-    names = [a for a in argv if not a.startswith("-")] or ["dispatch", "faq", "reminders"]
-    rest = [a for a in argv if a.startswith("-")]
-    for name in names:
-        print(f"== {name}", flush=True)
-        if name == "dispatch":
-            from bench.dispatch_bench import main as run
-        elif name == "faq":
-            from bench.faq_bench import main as run
-        elif name == "reminders":
-            from bench.reminders_bench import main as run
-        else:
-            print(f"unknown benchmark {name!r}", file=sys.stderr)
+    """The leading names pick the benchmarks; everything after them is passed to each
+    (`python -m bench e2e --kind faq --repeats 1`)."""
+    names = []
+    while argv and not argv[0].startswith("-"):
+        if argv[0] not in MODULES:
+            print(f"unknown benchmark {argv[0]!r} (known: {', '.join(MODULES)})", file=sys.stderr)
             return 2
-        code = run(rest)
+        names.append(argv.pop(0))
+    names, rest = names or list(DEFAULT), argv
+    for name in names:
+        print(f"== {name}", file=sys.stderr, flush=True)  # stdout stays one JSON document with --json
+        code = importlib.import_module(MODULES[name]).main(rest)
         if code:
             return code
     return 0

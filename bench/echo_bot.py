@@ -1,0 +1,57 @@
+"""The e2e benchmark's baseline: a bare aiogram echo bot, polled the way ``python -m bot`` polls.
+
+    BOT_TOKEN=... TELEGRAM_API_BASE=http://127.0.0.1:PORT python -m bench.echo_bot
+
+The same session (AiohttpSession through TelegramAPIServer.from_base), the same bot defaults (HTML parse mode,
+no link previews), the same ``start_polling`` call (allowed updates from the dispatcher, signal handling) and
+the same process tuning (bot.runtime.tune_gc) as bot/run.py; no storage beyond aiogram's default
+MemoryStorage, no middleware, one sendMessage per update (a text is echoed, a button's data is sent back).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+
+from aiogram import Bot, Dispatcher, Router
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.types import CallbackQuery, Message
+
+from bot.runtime import tune_gc
+
+router = Router()
+
+
+@router.message()
+async def echo(message: Message) -> None:
+    await message.answer(message.text or "?")
+
+
+@router.callback_query()
+async def echo_button(query: CallbackQuery, bot: Bot) -> None:
+    await bot.send_message(query.from_user.id, query.data or "?")
+
+
+async def main() -> None:
+    bot = Bot(
+        token=os.environ["BOT_TOKEN"],
+        session=AiohttpSession(api=TelegramAPIServer.from_base(os.environ["TELEGRAM_API_BASE"])),
+        default=DefaultBotProperties(parse_mode="HTML", link_preview_is_disabled=True),
+    )
+    dp = Dispatcher()
+    dp.include_router(router)
+    tune_gc()
+    await dp.start_polling(bot, allowed_updates=dp.resolve_used_update_types())
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("aiogram.event").setLevel(logging.WARNING)
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:
+        pass

@@ -1,0 +1,538 @@
+"""The bot's per-person and per-tick operations on a big generated database, against a small one, same run.
+
+    python -m bench scale [--small] [--repeats 3] [--cache-dir data/bench] [--json]
+
+Databases (bench/gen.py: the schema from storage/migrations, realistic rows, bulk-loaded with plain sqlite3):
+
+    big    200,000 users, 1,000,000 complaints, 1,000,000 cases, 600,000 reminders   (--small: 2k/10k/10k/6k)
+    small    2,000 users,    10,000 complaints,    10,000 cases,   6,000 reminders   (--small: 200/1k/1k/600)
+
+Each file is generated once and cached in ``--cache-dir`` under a name made of its sizes, the generator's
+version and the migrations' digest, so a rerun reuses it (a 1M database takes a few minutes to generate and ~4 GB).
+Everything is measured on the bot's own objects: ``create_app`` on the file, with a clock fixed at ``NOW``
+(the time the data was generated for). The measured operations are the table ``OPS`` below: each names the
+call(s) the bot makes, the targets it is measured on and how the database is put back afterwards (not timed),
+so a cached file stays what it was. After the restructure, point the callables at the new service APIs.
+
+    my           the repository calls /my makes for one person (their cases, their complaints, their user row)
+    answered     "answered" in /my: CasesRepo.set_status(answered) then ReminderService.schedule_case
+    tick_claim   one reminder tick's claim: RemindersRepo.claim_due(now, 200) on the due wave
+    calendar     what /calendar add does: CalendarRepo.add (a day off in the next days), the open cases' ids
+                 (TicketsRepo.open_case_ids), then ReminderService.schedule_case for each open case. Timed
+                 per case on a sample; done in full where there are at most --full-replan open cases (the
+                 small database), estimated (scan + open cases x time per case) on the big one.
+
+While "answered" presses (one every 20 ms at most) and the calendar re-plan run, a probe plays other people:
+every 5 ms someone new makes an FSM step (set_data, set_state, then the commit barrier every answer waits
+for); its p50/p99 idle and meanwhile, and how many of those steps failed to commit. Also: the file size and the
+bytes each complaint row takes (SQLite's dbstat).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import sqlite3
+import statistics
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, Awaitable, Callable
+
+from bench import gen
+
+ROOT = Path(__file__).resolve().parent.parent
+GENERATOR_VERSION = 1  # bump when bench/gen.py writes different rows: cached files are then made again
+NOW = datetime(2026, 11, 20, 10, 0, 30, tzinfo=gen.TZ)  # a Friday; the reminders due at 10:00 are the wave
+BIG = gen.Spec(users=200_000, complaints=1_000_000, cases=1_000_000, reminders=600_000)
+SMALL = gen.Spec(users=2_000, complaints=10_000, cases=10_000, reminders=6_000)
+TINY = gen.Spec(users=200, complaints=1_000, cases=1_000, reminders=600)
+
+
+def pct(values: list[float], q: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, max(0, int(q * len(values) + 0.999999) - 1))]
+
+
+# ------------------------------------------------------------------------------------------- databases
+
+
+def schema_version() -> str:
+    """A short digest of storage/migrations (names and contents): a new or changed migration makes new files."""
+    import hashlib
+
+    from storage.db import migration_files
+
+    digest = hashlib.sha256()
+    for _, path in migration_files():
+        digest.update(path.name.encode() + path.read_bytes())
+    return digest.hexdigest()[:8]
+
+
+def cached_database(spec: gen.Spec, cache_dir: Path, say: Callable[[str], None]) -> tuple[Path, dict]:
+    """The generated file for ``spec`` (made now if it is not in the cache) and its facts."""
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    name = f"scale-{spec.key()}-g{GENERATOR_VERSION}-s{schema_version()}"
+    path, meta_path = cache_dir / f"{name}.sqlite3", cache_dir / f"{name}.json"
+    if path.exists() and meta_path.exists():
+        return path, json.loads(meta_path.read_text())
+    for stale in cache_dir.glob(f"{name}.*"):
+        stale.unlink()
+    partial = cache_dir / f"{name}.partial"
+    for stale in cache_dir.glob(f"{name}.partial*"):
+        stale.unlink()
+    started = time.monotonic()
+    say(f"generating {path} ...")
+    gen.create_schema(partial)
+    conn = gen.connect_bulk(partial)
+    counts = gen.populate(conn, spec, NOW, progress=lambda step: say(
+        f"  {step} ({time.monotonic() - started:.0f} s)"))
+    facts = {**counts, "generated_in_s": round(time.monotonic() - started, 1), **storage_facts(conn, spec)}
+    gen.finish_bulk(conn)
+    partial.rename(path)
+    meta_path.write_text(json.dumps(facts, indent=2))
+    say(f"generated in {facts['generated_in_s']} s")
+    return path, facts
+
+
+def storage_facts(conn: sqlite3.Connection, spec: gen.Spec) -> dict:
+    page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+    pages = conn.execute("PRAGMA page_count").fetchone()[0]
+    facts = {"file_bytes": page_size * pages, "page_size": page_size}
+    try:
+        rows = conn.execute("SELECT name, SUM(pgsize) FROM dbstat GROUP BY name").fetchall()
+    except sqlite3.OperationalError:  # SQLite built without dbstat
+        return facts
+    sizes = dict(rows)
+    facts["complaints_table_bytes"] = sizes.get("complaints", 0)
+    facts["bytes_per_complaint_row"] = round(sizes.get("complaints", 0) / max(1, spec.complaints))
+    facts["largest"] = sorted(((n, s) for n, s in sizes.items()), key=lambda kv: -kv[1])[:6]
+    return facts
+
+
+# ------------------------------------------------------------------------------------------- the bot
+
+
+@dataclass
+class Ctx:
+    """The bot's objects on one database (create_app with a clock fixed at NOW)."""
+
+    app: Any
+    path: Path
+    rng: random.Random
+    facts: dict = field(default_factory=dict)
+
+    @property
+    def deps(self) -> dict:
+        return self.app.deps
+
+    @property
+    def now(self) -> datetime:
+        return self.app.clock.now()
+
+    async def rows(self, sql: str, params: tuple = ()) -> list:
+        return await self.app.db.fetchall(sql, params)
+
+
+async def open_ctx(path: Path, seed: int) -> Ctx:
+    from bench.hops import answering_session
+    from bot.app import create_app
+    from bot.clock import FakeClock
+    from bot.config import load_settings
+
+    from bot.runtime import tune_gc
+
+    settings = load_settings(_env_file=None, bot_token="", database_path=path)
+    app = await create_app(settings, clock=FakeClock(NOW), session=answering_session())
+    tune_gc()  # as every run mode does after start-up
+    return Ctx(app, path, random.Random(seed))
+
+
+# ------------------------------------------------------------------------------------------- operations
+
+
+@dataclass
+class Op:
+    """One measured operation: ``call(ctx, target)`` is timed; ``save`` (before) and ``undo`` (after) are not,
+    and put the database back as it was."""
+
+    name: str
+    what: str
+    targets: Callable[[Ctx, int], Awaitable[list]]
+    call: Callable[[Ctx, Any], Awaitable[Any]]
+    samples: int
+    save: Callable[[Ctx, Any], Awaitable[Any]] | None = None
+    undo: Callable[[Ctx, Any, Any], Awaitable[None]] | None = None
+    probe: bool = False  # measure other people's FSM steps meanwhile
+
+
+async def my_targets(ctx: Ctx, n: int) -> list[int]:
+    users = ctx.facts["users"]
+    return [ctx.rng.randrange(1, users + 1) for _ in range(n)]
+
+
+async def my_call(ctx: Ctx, user_id: int) -> None:
+    """handlers.tracking.render_list's reads (the user row is read through the users repository's cache)."""
+    await ctx.deps["cases"].list_for_user(user_id)
+    await ctx.deps["complaints"].list_for_user(user_id)
+    await ctx.deps["users"].get(user_id)
+
+
+async def answered_targets(ctx: Ctx, n: int) -> list[int]:
+    rows = await ctx.rows("SELECT DISTINCT case_id FROM reminders WHERE status = 'pending' AND due_at > ?",
+                          (gen.iso(ctx.now),))
+    return ctx.rng.sample([r[0] for r in rows], min(n, len(rows)))
+
+
+async def answered_save(ctx: Ctx, case_id: int) -> dict:
+    case = (await ctx.rows("SELECT status, answered_on, updated_at FROM cases WHERE id = ?", (case_id,)))[0]
+    pending = [(r[2], r[0]) for r in await ctx.rows(
+        "SELECT id, status, updated_at FROM reminders WHERE case_id = ? AND status <> 'cancelled'", (case_id,))
+        if r[1] == "pending"]
+    last_event = (await ctx.rows("SELECT COALESCE(MAX(id), 0) FROM case_events"))[0][0]
+    return {"case": tuple(case), "pending": pending, "last_event": last_event}
+
+
+async def answered_call(ctx: Ctx, case_id: int) -> None:
+    """handlers.tracking.accept_answer_date, then the re-plan the desk's flows do after a status change."""
+    await ctx.deps["cases"].set_status(case_id, "answered", at=ctx.now, answered_on=ctx.now.date())
+    await ctx.deps["reminder_service"].schedule_case(case_id)
+
+
+async def answered_undo(ctx: Ctx, case_id: int, saved: dict) -> None:
+    async with ctx.app.db.transaction() as conn:
+        await conn.execute("UPDATE cases SET status = ?, answered_on = ?, updated_at = ? WHERE id = ?",
+                           (*saved["case"], case_id))
+        await conn.executemany("UPDATE reminders SET status = 'pending', updated_at = ? WHERE id = ?", saved["pending"])
+        await conn.execute("DELETE FROM case_events WHERE case_id = ? AND id > ?", (case_id, saved["last_event"]))
+
+
+async def claim_targets(ctx: Ctx, n: int) -> list[int]:
+    return [200] * n
+
+
+async def claim_call(ctx: Ctx, limit: int) -> list:
+    """One batch of ReminderService.tick."""
+    return await ctx.deps["reminders"].claim_due(ctx.now, limit)
+
+
+async def claim_save(ctx: Ctx, limit: int) -> list:
+    """The rows the claim will take (claim_due's order), as they are."""
+    rows = await ctx.rows("SELECT claimed_at, attempts, updated_at, id FROM reminders WHERE status = 'pending'"
+                          " AND due_at <= ? ORDER BY due_at, id LIMIT ?", (gen.iso(ctx.now), limit))
+    return [tuple(r) for r in rows]
+
+
+async def claim_undo(ctx: Ctx, limit: int, saved: list) -> None:
+    async with ctx.app.db.transaction() as conn:
+        await conn.executemany("UPDATE reminders SET status = 'pending', claimed_at = ?, attempts = ?, updated_at = ?"
+                               " WHERE id = ?", saved)
+
+
+OPS: dict[str, Op] = {op.name: op for op in (
+    Op("my", "cases.list_for_user + complaints.list_for_user + users.get of one person", my_targets, my_call, 300),
+    Op("answered", "CasesRepo.set_status(answered) + ReminderService.schedule_case", answered_targets,
+       answered_call, 50, answered_save, answered_undo, probe=True),
+    Op("tick_claim", "RemindersRepo.claim_due(now, 200): one tick's claim batch", claim_targets, claim_call, 20,
+       claim_save, claim_undo),
+)}
+
+
+@dataclass
+class Calendar:
+    """What /calendar add does (handlers.operators.staff.on_calendar): record the day, then re-plan every open
+    case (Desk.replan_open_cases: TicketsRepo.open_case_ids + ReminderService.schedule_case each)."""
+
+    add: Callable[[Ctx, date], Awaitable[Any]]
+    open_ids: Callable[[Ctx], Awaitable[list[int]]]
+    replan_one: Callable[[Ctx, int], Awaitable[Any]]
+    remove: Callable[[Ctx, date], Awaitable[Any]]
+
+
+async def calendar_add(ctx: Ctx, day: date) -> None:
+    from bot.workdays import Override
+
+    await ctx.deps["calendars"].add(Override(day, "transfer_off", False, "bench: a day off"), added_by=None,
+                                    at=ctx.now)
+
+
+async def calendar_open_ids(ctx: Ctx) -> list[int]:
+    from storage.tickets import TicketsRepo
+
+    return await TicketsRepo(ctx.app.db).open_case_ids()
+
+
+async def calendar_replan_one(ctx: Ctx, case_id: int) -> None:
+    await ctx.deps["reminder_service"].schedule_case(case_id)
+
+
+async def calendar_remove(ctx: Ctx, day: date) -> None:
+    await ctx.app.db.execute("DELETE FROM calendar_overrides WHERE day = ? AND source LIKE 'bench:%'",
+                             (day.isoformat(),))
+    await ctx.deps["calendars"].load()
+
+
+CALENDAR = Calendar(calendar_add, calendar_open_ids, calendar_replan_one, calendar_remove)
+
+
+async def pending_snapshot(ctx: Ctx, case_ids: list[int]) -> dict:
+    """What a re-plan of these cases can change: their pending reminders (a re-plan cancels or rewrites them)
+    and the rows it inserts (ids above today's last)."""
+    last = (await ctx.rows("SELECT COALESCE(MAX(id), 0) FROM reminders"))[0][0]
+    rows: list[tuple] = []
+    for i in range(0, len(case_ids), 500):
+        chunk = case_ids[i:i + 500]
+        found = await ctx.rows(f"SELECT id, status, payload, updated_at FROM reminders WHERE case_id IN"
+                               f" ({','.join('?' * len(chunk))}) AND status <> 'cancelled'", tuple(chunk))
+        rows += [(r[2], r[3], r[0]) for r in found if r[1] == "pending"]
+    return {"last": last, "pending": rows}
+
+
+async def pending_restore(ctx: Ctx, saved: dict) -> None:
+    async with ctx.app.db.transaction() as conn:
+        await conn.execute("DELETE FROM reminders WHERE id > ?", (saved["last"],))
+        await conn.executemany("UPDATE reminders SET status = 'pending', payload = ?, updated_at = ? WHERE id = ?",
+                               saved["pending"])
+
+
+# ------------------------------------------------------------------------------------------- measuring
+
+
+class Probe:
+    """Other people meanwhile: every ``interval`` someone new starts an FSM step (set_data + set_state, then
+    the commit barrier every answer waits for), whether or not the earlier ones are done (open loop, as
+    people arrive); the latencies of all of them."""
+
+    def __init__(self, ctx: Ctx, interval: float = 0.005, people: int = 500) -> None:
+        self.ctx, self.interval, self.people = ctx, interval, people
+        self.latencies: list[float] = []
+        self.failed: list[str] = []  # steps whose commit failed (the person would get the apology)
+        self._steps: set[asyncio.Task] = set()
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task | None = None
+
+    async def _step(self, i: int) -> None:
+        from aiogram.fsm.storage.base import StorageKey
+
+        uid = 990_000_000 + i % self.people
+        key = StorageKey(bot_id=self.ctx.app.bot.id, chat_id=uid, user_id=uid)
+        fsm = self.ctx.app.fsm
+        started = time.perf_counter()
+        try:
+            await fsm.set_data(key, {"step": i, "text": "probe"})
+            await fsm.set_state(key, "BenchProbe:step")
+            await fsm.barrier()
+        except Exception as exc:  # noqa: BLE001 - counted: this is what the probe is for
+            self.failed.append(f"{type(exc).__name__}: {exc}")
+        else:
+            self.latencies.append((time.perf_counter() - started) * 1000)
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        start, i = loop.time(), 0
+        while not self._stop.is_set():
+            task = loop.create_task(self._step(i))
+            self._steps.add(task)
+            task.add_done_callback(self._steps.discard)
+            i += 1
+            try:
+                await asyncio.wait_for(self._stop.wait(), max(0.0, start + i * self.interval - loop.time()))
+            except asyncio.TimeoutError:
+                pass
+
+    def __enter__(self) -> "Probe":
+        self._task = asyncio.get_running_loop().create_task(self._run())
+        return self
+
+    async def stop(self) -> dict:
+        self._stop.set()
+        assert self._task is not None
+        await self._task
+        if self._steps:
+            await asyncio.gather(*list(self._steps))
+        await self.ctx.app.fsm.barrier()
+        await self.ctx.app.db.execute("DELETE FROM fsm WHERE state = 'BenchProbe:step'")
+        lat = self.latencies or [0.0]
+        out = {"n": len(self.latencies), "p50_ms": round(pct(lat, 0.5), 2), "p99_ms": round(pct(lat, 0.99), 2),
+               "failed": len(self.failed)}
+        if self.failed:
+            out["first_failure"] = self.failed[0]
+        return out
+
+    def __exit__(self, *exc: Any) -> None:
+        return None
+
+
+async def idle_probe(ctx: Ctx, seconds: float = 1.0) -> dict:
+    with Probe(ctx) as probe:
+        await asyncio.sleep(seconds)
+    return await probe.stop()
+
+
+async def timed(ctx: Ctx, op: Op, targets: list, pace: float = 0.0) -> list[float]:
+    """The op on each target in turn (the next starting ``pace`` seconds after the previous one started, or
+    when it ended if it took longer); the milliseconds each took."""
+    times: list[float] = []
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    for i, target in enumerate(targets):
+        if pace:
+            await asyncio.sleep(max(0.0, start + i * pace - loop.time()))
+        saved = await op.save(ctx, target) if op.save else None
+        started = time.perf_counter()
+        await op.call(ctx, target)
+        times.append((time.perf_counter() - started) * 1000)
+        if op.undo:
+            await op.undo(ctx, target, saved)
+    return times
+
+
+async def measure_op(ctx: Ctx, op: Op, samples: int | None = None) -> dict:
+    """The op alone on its targets; with ``op.probe``, the same targets once more with the probe running."""
+    targets = await op.targets(ctx, samples or op.samples)
+    times = await timed(ctx, op, targets)
+    out: dict[str, Any] = {"n": len(times), "p50_ms": round(pct(times, 0.5), 3), "p99_ms": round(pct(times, 0.99), 3)}
+    if op.probe:  # as people press: one press every 20 ms at most
+        with Probe(ctx) as probe:
+            times = await timed(ctx, op, targets, pace=0.02)
+        out["with_others_p50_ms"] = round(pct(times, 0.5), 3)
+        out["others_meanwhile"] = await probe.stop()
+    return out
+
+
+async def measure_calendar(ctx: Ctx, sample: int, full_max: int) -> dict:
+    cal = CALENDAR
+    day = ctx.deps["calendars"].calendar.add_working_days(ctx.now.astimezone(gen.TZ).date(), 3)
+    await cal.add(ctx, day)
+    try:
+        started = time.perf_counter()
+        ids = await cal.open_ids(ctx)
+        scan_ms = (time.perf_counter() - started) * 1000
+        full = len(ids) <= full_max
+        chosen = ids if full else ctx.rng.sample(ids, min(sample, len(ids)))
+        saved = await pending_snapshot(ctx, chosen)
+        times = []
+        with Probe(ctx) as probe:
+            for case_id in chosen:
+                started = time.perf_counter()
+                await cal.replan_one(ctx, case_id)
+                times.append((time.perf_counter() - started) * 1000)
+        others = await probe.stop()
+        await pending_restore(ctx, saved)  # the plans as they were (not timed)
+    finally:
+        await cal.remove(ctx, day)
+    per_case = statistics.fmean(times) if times else 0.0
+    total = (scan_ms + sum(times)) / 1000 if full else (scan_ms + per_case * len(ids)) / 1000
+    return {"day_off": day.isoformat(), "open_cases": len(ids), "scan_ms": round(scan_ms, 1),
+            "replanned": len(chosen), "per_case_p50_ms": round(pct(times, 0.5), 3),
+            "per_case_p99_ms": round(pct(times, 0.99), 3), "per_case_mean_ms": round(per_case, 3),
+            ("total_s" if full else "total_estimated_s"): round(total, 1), "others_meanwhile": others}
+
+
+async def measure(path: Path, facts: dict, repeat: int, calendar_sample: int, full_replan: int,
+                  samples: dict[str, int] | None = None) -> dict:
+    """Every operation once on this database (``samples`` overrides the ops' sample counts)."""
+    ctx = await open_ctx(path, seed=repeat)
+    ctx.facts = facts
+    try:
+        out: dict[str, Any] = {"others_idle": await idle_probe(ctx)}
+        for op in OPS.values():
+            out[op.name] = await measure_op(ctx, op, (samples or {}).get(op.name))
+        out["calendar"] = await measure_calendar(ctx, calendar_sample, full_replan)
+    finally:
+        await ctx.app.close()
+    return out
+
+
+def file_facts(path: Path, facts: dict) -> dict:
+    return {"file_mib": round(facts["file_bytes"] / 2**20, 1),
+            "bytes_per_complaint_row": facts.get("bytes_per_complaint_row"),
+            "complaint_json_bytes_per_row": round(facts["complaint_json_bytes"] / max(1, facts["complaints"]))}
+
+
+# ------------------------------------------------------------------------------------------- report
+
+FIGURES = (("my", "p50_ms"), ("my", "p99_ms"), ("answered", "p50_ms"), ("answered", "p99_ms"),
+           ("answered", "with_others_p50_ms"), ("others_idle", "p50_ms"), ("others_idle", "p99_ms"),
+           ("answered", "others_meanwhile", "p50_ms"), ("answered", "others_meanwhile", "p99_ms"),
+           ("tick_claim", "p50_ms"), ("tick_claim", "p99_ms"), ("calendar", "scan_ms"),
+           ("calendar", "per_case_p50_ms"), ("calendar", "per_case_mean_ms"),
+           ("calendar", "others_meanwhile", "p50_ms"), ("calendar", "others_meanwhile", "p99_ms"),
+           ("answered", "others_meanwhile", "failed"), ("calendar", "others_meanwhile", "failed"))
+
+
+def dig(d: dict, path: tuple) -> Any:
+    for key in path:
+        d = d[key]
+    return d
+
+
+def summarise(runs: dict[str, list[dict]]) -> dict:
+    """Medians over the repeats (failed commits: the sum), and the median of the same-repeat ratios."""
+    med = {name: {".".join(f): (sum(dig(r, f) for r in rs) if f[-1] == "failed"
+                                else round(statistics.median(dig(r, f) for r in rs), 3)) for f in FIGURES}
+           for name, rs in runs.items()}
+    for name, rs in runs.items():
+        key = "total_s" if "total_s" in rs[0]["calendar"] else "total_estimated_s"
+        med[name]["calendar." + key] = round(statistics.median(r["calendar"][key] for r in rs), 1)
+        med[name]["calendar.open_cases"] = rs[0]["calendar"]["open_cases"]
+    ratios = {}
+    for f in FIGURES:
+        key = ".".join(f)
+        pairs = [dig(b, f) / dig(s, f) for b, s in zip(runs["big"], runs["small"]) if dig(s, f)]
+        if pairs:
+            ratios[key] = round(statistics.median(pairs), 2)
+    return {"median": med, "ratio_big_to_small": ratios}
+
+
+async def run(small: bool, repeats: int, cache_dir: Path, calendar_sample: int, full_replan: int,
+              say: Callable[[str], None]) -> dict:
+    specs = {"big": SMALL, "small": TINY} if small else {"big": BIG, "small": SMALL}
+    dbs = {name: cached_database(spec, cache_dir, say) for name, spec in specs.items()}
+    runs: dict[str, list[dict]] = {"big": [], "small": []}
+    for r in range(repeats):
+        for name in ("big", "small") if r % 2 == 0 else ("small", "big"):
+            path, facts = dbs[name]
+            result = await measure(path, facts, r, calendar_sample, full_replan)
+            say(f"{name} #{r + 1}: " + json.dumps(result))
+            runs[name].append(result)
+    return {"specs": {n: s.key() for n, s in specs.items()}, "now": NOW.isoformat(),
+            "files": {n: {"path": str(p), **file_facts(p, f), "generated_in_s": f["generated_in_s"]}
+                      for n, (p, f) in dbs.items()},
+            **summarise(runs), "runs": runs}
+
+
+def report(result: dict) -> str:
+    m, r = result["median"], result["ratio_big_to_small"]
+    lines = [f"big {result['specs']['big']} vs small {result['specs']['small']}; medians of the repeats",
+             "| figure | big | small | big/small |", "|---|---|---|---|"]
+    for key in m["big"]:
+        lines.append(f"| {key} | {m['big'][key]} | {m['small'].get(key, '')} | {r.get(key, '')} |")
+    for name, f in result["files"].items():
+        lines.append(f"{name}: {f['file_mib']} MiB on disk, {f['bytes_per_complaint_row']} bytes per complaint row "
+                     f"({f['complaint_json_bytes_per_row']} bytes of JSON), generated in {f['generated_in_s']} s")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--small", action="store_true", help="CI sizes: 2k/10k/10k/6k against 200/1k/1k/600")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--cache-dir", type=Path, default=ROOT / "data" / "bench")
+    parser.add_argument("--calendar-sample", type=int, default=2000, help="open cases re-planned on a big database")
+    parser.add_argument("--full-replan", type=int, default=20_000,
+                        help="re-plan every open case where there are at most this many")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    say = (lambda s: print(s, file=sys.stderr, flush=True))
+    result = asyncio.run(run(args.small, args.repeats, args.cache_dir, args.calendar_sample, args.full_replan, say))
+    print(json.dumps(result, indent=2) if args.json else report(result))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

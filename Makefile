@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test bench locales-extract locales-update locales-compile locales clean
+.PHONY: setup run lint test bench locales-extract locales-update locales-compile locales clean
 
 $(STAMP): pyproject.toml
 	@test -n "$(PY)" || { echo "need python3.11 (or python3 >= 3.11) on PATH"; exit 1; }
@@ -18,8 +18,13 @@ setup: $(STAMP) locales-compile
 run: setup
 	$(BIN)/python -m bot
 
-## Set up and run the whole test suite.
-test: setup
+## The gate: ruff (pyflakes, imports, complexity, bugbear) and mypy (strict on bot/domain and storage).
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+## Set up, then the gate, then the whole test suite.
+test: setup lint
 	$(BIN)/python -m pytest
 
 ## Set up and run the benchmarks (figures printed as ratios against a baseline of the same run).

@@ -239,7 +239,7 @@ def summarise(runs: list[dict]) -> dict:
     keys = ("saturation_per_s", "p50_ms", "p99_ms", "cpu_ms_per_update", "cpu_ms_per_update_at_rate",
             "requests_per_update", "fake_cpu", "startup_s", "rss_mib")
     med = {b: {k: round(statistics.median(r[k] for r in rs), 3) for k in keys} for b, rs in by.items()}
-    pairs = list(zip(by["bot"], by["echo"]))
+    pairs = list(zip(by["bot"], by["echo"], strict=False))
     ratio = {k: round(statistics.median(b[k] / e[k] for b, e in pairs), 3)
              for k in ("saturation_per_s", "p50_ms", "p99_ms", "cpu_ms_per_update")}
     return {"median": med, "ratio_bot_to_echo": ratio}

@@ -29,7 +29,7 @@ import sys
 import time
 from pathlib import Path
 
-from bot.faq import FaqIndex, default_index, small_talk
+from bot.domain.faq import FaqIndex, default_index, small_talk
 
 HERE = Path(__file__).resolve().parent
 EVAL_PATH = HERE / "faq_eval.jsonl"

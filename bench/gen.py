@@ -8,7 +8,7 @@ the storage changes, change it here and every benchmark follows.
 
 Values are realistic: Kazakh and Russian names, valid IINs, Kazakh addresses and services, descriptions of a
 few sentences (a complaint's JSON is ~2.2 KB, as the wizard produces), reminder plans from the real
-``bot.reminders.plan_case`` on the real working-day calendar. A complaint's JSON comes from a per-language pool
+``bot.domain.reminders.plan_case`` on the real working-day calendar. A complaint's JSON comes from a per-language pool
 of templates with per-row IIN, phone and dates, so Python spends ~15 µs on a row; SQLite writing a 4 KB page
 per complaint is the rest (1M complaints, 1M cases, 600k reminders: ~2 minutes, 4.5 GB).
 
@@ -29,8 +29,8 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
 from zoneinfo import ZoneInfo
 
-from bot.complaint import Attachment, Complaint, complaint_number
-from bot.identifiers import check_digit
+from bot.domain.complaint import Attachment, Complaint, complaint_number
+from bot.domain.identifiers import check_digit
 
 TZ = ZoneInfo("Asia/Almaty")
 CHUNK = 20_000  # rows per executemany
@@ -322,12 +322,12 @@ class Spec:
 
 
 class Planner:
-    """Reminder rows from the real planner (bot.reminders.plan_case on the real calendar), computed once per
+    """Reminder rows from the real planner (bot.domain.reminders.plan_case on the real calendar), computed once per
     (recipient, registration day), as ``RemindersRepo.replace_plan`` stores them."""
 
     def __init__(self) -> None:
         from bot.config import Settings
-        from bot.workdays import default_calendar
+        from bot.domain.workdays import default_calendar
 
         self.cal = default_calendar()
         self.settings = Settings(_env_file=None)
@@ -338,8 +338,8 @@ class Planner:
         key = (recipient, registered)
         plan = self._plans.get(key)
         if plan is None:
-            from bot.deadlines import compute
-            from bot.reminders import plan_case
+            from bot.domain.deadlines import compute
+            from bot.domain.reminders import plan_case
 
             planned = plan_case(compute(recipient, registered, self.cal), cal=self.cal, tz=self.settings.tz,
                                 quiet_start=self.settings.quiet_hours_start, quiet_end=self.settings.quiet_hours_end,
@@ -351,7 +351,7 @@ class Planner:
         return plan
 
 
-def populate(conn: sqlite3.Connection, spec: Spec, now: datetime, *, user_ids: Sequence[int] | None = None,
+def populate(conn: sqlite3.Connection, spec: Spec, now: datetime, *, user_ids: Sequence[int] | None = None,  # noqa: C901 - one pass per table, in the schema's order
              owner: Callable[[int], int] | None = None, seed: int = 14, drop_indexes: bool = True,
              progress: Callable[[str], None] = lambda s: None) -> dict:
     """Write ``spec``'s rows into a database that has the schema and no rows. ``user_ids`` (default

@@ -220,7 +220,7 @@ async def count_hops(kinds: Sequence[str] = workload.KINDS, *, samples: int = 3,
                     for k in range(samples + 1):  # person 0 of each kind warms the code path up
                         action = wl.action(kind, workload.BASE[kind] + k)
                         if warm_users:
-                            await app.deps["users"].get(action.user_id)
+                            await app.repos.users.get(action.user_id)
                         update = Update.model_validate(workload.update_payload(
                             action, next(ids), bot_id=bot_id, date=int(time.time())))
                         before = len(session.sent)

@@ -56,7 +56,7 @@ def _pct(values: list[float], q: float) -> float | None:
     return values[k]
 
 
-async def _fill(db, users_repo, cases, service, n_users: int) -> None:
+async def _fill(db, users_repo, cases, planner, n_users: int) -> None:
     from storage.db import iso
 
     now = iso(datetime.now(timezone.utc))
@@ -70,19 +70,21 @@ async def _fill(db, users_repo, cases, service, n_users: int) -> None:
         case = await cases.create(1_000_000 + i, "provider", REGISTERED, filed_with="ЦОН", reg_number=f"N{i}",
                                   forwarded_via_provider=True)
         await cases.set_extension(case.id, 5, date(2026, 3, 27))
-        await service.schedule_case(case.id)
+        await planner.replan(case.id)
 
 
 async def _run(count: int, per_user: int = 5, chat_interval: float = 0.5, quiet: bool = False) -> dict:
     from aiogram import Dispatcher, Router
     from aiogram.types import Message
 
-    from bot.clock import FakeClock
     from bot.config import Settings
-    from bot.i18n import build_i18n
-    from bot.reminder_loop import ReminderService
-    from bot.sender import Sender
-    from bot.workdays import default_calendar
+    from bot.domain.clock import FakeClock
+    from bot.domain.workdays import default_calendar
+    from bot.services.cases import CaseService
+    from bot.services.i18n import build_i18n
+    from bot.services.reminders import ReminderService
+    from bot.services.sender import Sender
+    from storage.calendar import CalendarRepo
     from storage.cases import CasesRepo, RemindersRepo
     from storage.db import Database
     from storage.users import UsersRepo
@@ -104,9 +106,12 @@ async def _run(count: int, per_user: int = 5, chat_interval: float = 0.5, quiet:
                 bot = fake.make_bot()
                 sender = Sender(bot)
                 users, cases, reminders = UsersRepo(db), CasesRepo(db), RemindersRepo(db)
-                service = ReminderService(db, users, cases, reminders, sender, i18n, clock, settings, lambda: cal)
+                service = ReminderService(users, cases, reminders, sender, i18n, clock, settings, lambda: cal)
+                calendars = CalendarRepo(db)
+                await calendars.load()  # the bundled calendar: the same days as ``cal``
+                planner = CaseService(cases, reminders, users, calendars, clock, settings)
                 t_fill = time.monotonic()
-                await _fill(db, users, cases, service, n_users)
+                await _fill(db, users, cases, planner, n_users)
                 for i in range(n_users):
                     fake.user(1_000_000 + i)
                 due_total = (await reminders.count_by_status()).get("pending", 0)

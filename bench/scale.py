@@ -12,13 +12,13 @@ version and the migrations' digest, so a rerun reuses it (a 1M database takes a 
 Everything is measured on the bot's own objects: ``create_app`` on the file, with a clock fixed at ``NOW``
 (the time the data was generated for). The measured operations are the table ``OPS`` below: each names the
 call(s) the bot makes, the targets it is measured on and how the database is put back afterwards (not timed),
-so a cached file stays what it was. After the restructure, point the callables at the new service APIs.
+so a cached file stays what it was.
 
     my           the repository calls /my makes for one person (their cases, their complaints, their user row)
-    answered     "answered" in /my: CasesRepo.set_status(answered) then ReminderService.schedule_case
+    answered     "answered" in /my: CaseService.answer (the status and the re-plan, one transaction)
     tick_claim   one reminder tick's claim: RemindersRepo.claim_due(now, 200) on the due wave
     calendar     what /calendar add does: CalendarRepo.add (a day off in the next days), the open cases' ids
-                 (TicketsRepo.open_case_ids), then ReminderService.schedule_case for each open case. Timed
+                 (CasesRepo.open_ids), then CaseService.replan for each open case. Timed
                  per case on a sample; done in full where there are at most --full-replan open cases (the
                  small database), estimated (scan + open cases x time per case) on the big one.
 
@@ -127,10 +127,6 @@ class Ctx:
     facts: dict = field(default_factory=dict)
 
     @property
-    def deps(self) -> dict:
-        return self.app.deps
-
-    @property
     def now(self) -> datetime:
         return self.app.clock.now()
 
@@ -141,9 +137,8 @@ class Ctx:
 async def open_ctx(path: Path, seed: int) -> Ctx:
     from bench.hops import answering_session
     from bot.app import create_app
-    from bot.clock import FakeClock
     from bot.config import load_settings
-
+    from bot.domain.clock import FakeClock
     from bot.runtime import tune_gc
 
     settings = load_settings(_env_file=None, bot_token="", database_path=path)
@@ -176,10 +171,10 @@ async def my_targets(ctx: Ctx, n: int) -> list[int]:
 
 
 async def my_call(ctx: Ctx, user_id: int) -> None:
-    """handlers.tracking.render_list's reads (the user row is read through the users repository's cache)."""
-    await ctx.deps["cases"].list_for_user(user_id)
-    await ctx.deps["complaints"].list_for_user(user_id)
-    await ctx.deps["users"].get(user_id)
+    """handlers.tracking.cases.render_list's reads (the user row is read through the users repository's cache)."""
+    await ctx.app.repos.cases.list_for_user(user_id)
+    await ctx.app.repos.complaints.list_for_user(user_id)
+    await ctx.app.repos.users.get(user_id)
 
 
 async def answered_targets(ctx: Ctx, n: int) -> list[int]:
@@ -198,9 +193,9 @@ async def answered_save(ctx: Ctx, case_id: int) -> dict:
 
 
 async def answered_call(ctx: Ctx, case_id: int) -> None:
-    """handlers.tracking.accept_answer_date, then the re-plan the desk's flows do after a status change."""
-    await ctx.deps["cases"].set_status(case_id, "answered", at=ctx.now, answered_on=ctx.now.date())
-    await ctx.deps["reminder_service"].schedule_case(case_id)
+    """handlers.tracking.events.accept_answer_date: CaseService.answer (the status and the re-plan in one
+    transaction)."""
+    await ctx.app.cases.answer(case_id, ctx.now.date())
 
 
 async def answered_undo(ctx: Ctx, case_id: int, saved: dict) -> None:
@@ -217,7 +212,7 @@ async def claim_targets(ctx: Ctx, n: int) -> list[int]:
 
 async def claim_call(ctx: Ctx, limit: int) -> list:
     """One batch of ReminderService.tick."""
-    return await ctx.deps["reminders"].claim_due(ctx.now, limit)
+    return await ctx.app.repos.reminders.claim_due(ctx.now, limit)
 
 
 async def claim_save(ctx: Ctx, limit: int) -> list:
@@ -235,7 +230,7 @@ async def claim_undo(ctx: Ctx, limit: int, saved: list) -> None:
 
 OPS: dict[str, Op] = {op.name: op for op in (
     Op("my", "cases.list_for_user + complaints.list_for_user + users.get of one person", my_targets, my_call, 300),
-    Op("answered", "CasesRepo.set_status(answered) + ReminderService.schedule_case", answered_targets,
+    Op("answered", "CaseService.answer: the status and the re-plan, one transaction", answered_targets,
        answered_call, 50, answered_save, answered_undo, probe=True),
     Op("tick_claim", "RemindersRepo.claim_due(now, 200): one tick's claim batch", claim_targets, claim_call, 20,
        claim_save, claim_undo),
@@ -245,7 +240,7 @@ OPS: dict[str, Op] = {op.name: op for op in (
 @dataclass
 class Calendar:
     """What /calendar add does (handlers.operators.staff.on_calendar): record the day, then re-plan every open
-    case (Desk.replan_open_cases: TicketsRepo.open_case_ids + ReminderService.schedule_case each)."""
+    case (CaseService.replan_open: CasesRepo.open_ids + CaseService.replan each)."""
 
     add: Callable[[Ctx, date], Awaitable[Any]]
     open_ids: Callable[[Ctx], Awaitable[list[int]]]
@@ -254,26 +249,24 @@ class Calendar:
 
 
 async def calendar_add(ctx: Ctx, day: date) -> None:
-    from bot.workdays import Override
+    from bot.domain.workdays import Override
 
-    await ctx.deps["calendars"].add(Override(day, "transfer_off", False, "bench: a day off"), added_by=None,
+    await ctx.app.repos.calendars.add(Override(day, "transfer_off", False, "bench: a day off"), added_by=None,
                                     at=ctx.now)
 
 
 async def calendar_open_ids(ctx: Ctx) -> list[int]:
-    from storage.tickets import TicketsRepo
-
-    return await TicketsRepo(ctx.app.db).open_case_ids()
+    return await ctx.app.repos.cases.open_ids()
 
 
 async def calendar_replan_one(ctx: Ctx, case_id: int) -> None:
-    await ctx.deps["reminder_service"].schedule_case(case_id)
+    await ctx.app.cases.replan(case_id)
 
 
 async def calendar_remove(ctx: Ctx, day: date) -> None:
     await ctx.app.db.execute("DELETE FROM calendar_overrides WHERE day = ? AND source LIKE 'bench:%'",
                              (day.isoformat(),))
-    await ctx.deps["calendars"].load()
+    await ctx.app.repos.calendars.load()
 
 
 CALENDAR = Calendar(calendar_add, calendar_open_ids, calendar_replan_one, calendar_remove)
@@ -406,7 +399,7 @@ async def measure_op(ctx: Ctx, op: Op, samples: int | None = None) -> dict:
 
 async def measure_calendar(ctx: Ctx, sample: int, full_max: int) -> dict:
     cal = CALENDAR
-    day = ctx.deps["calendars"].calendar.add_working_days(ctx.now.astimezone(gen.TZ).date(), 3)
+    day = ctx.app.repos.calendars.calendar.add_working_days(ctx.now.astimezone(gen.TZ).date(), 3)
     await cal.add(ctx, day)
     try:
         started = time.perf_counter()
@@ -483,7 +476,7 @@ def summarise(runs: dict[str, list[dict]]) -> dict:
     ratios = {}
     for f in FIGURES:
         key = ".".join(f)
-        pairs = [dig(b, f) / dig(s, f) for b, s in zip(runs["big"], runs["small"]) if dig(s, f)]
+        pairs = [dig(b, f) / dig(s, f) for b, s in zip(runs["big"], runs["small"], strict=False) if dig(s, f)]
         if pairs:
             ratios[key] = round(statistics.median(pairs), 2)
     return {"median": med, "ratio_big_to_small": ratios}

@@ -26,13 +26,13 @@ from pathlib import Path
 from typing import Iterable
 
 from bench import gen
-from bot.complaint import Complaint
+from bot.domain.complaint import Complaint
 
 KINDS = ("start", "faq", "wizard", "button", "my")
 MIX = {"start": 1, "faq": 2, "wizard": 3, "button": 3, "my": 1}
 BASE = {kind: 100_000_000 * (i + 1) for i, kind in enumerate(KINDS)}  # user ids of a kind: BASE[kind] + k
 WIZARD_STATE = "ComplaintWizard:draft"  # handlers.complaint.states.ComplaintWizard.draft
-TOKEN = "bench1"  # the wizard draft's token (handlers.complaint.handlers.new_token: 6 characters)
+TOKEN = "bench1"  # the wizard draft's token (handlers.complaint.flow.new_token: 6 characters)
 PROMPT_N = 7  # the draft's prompt number: a button must carry it to be current
 EVAL = Path(__file__).resolve().parent / "faq_eval.jsonl"
 
@@ -79,7 +79,7 @@ class Workload:
         if kind == "button":
             labels = {"kk": ("Жеке тұлға", "Заңды тұлға"), "ru": ("Физическое лицо", "Юридическое лицо")}[lang]
             row = [{"text": label, "callback_data": f"cw:{TOKEN}:{PROMPT_N}:ch:{value}"}
-                   for label, value in zip(labels, ("individual", "legal_entity"))]
+                   for label, value in zip(labels, ("individual", "legal_entity"), strict=True)]
             return Action(kind, user_id, data=row[0]["callback_data"], prompt="?",
                           markup={"inline_keyboard": [row]})
         raise ValueError(f"unknown kind {kind!r}")
@@ -106,7 +106,7 @@ class Workload:
 
 
 def wizard_data(kind: str, user_id: int, today) -> dict:
-    """The FSM data of a wizard conversation (handlers.complaint.handlers.Wiz.dump): the ``wizard`` people are
+    """The FSM data of a wizard conversation (handlers.complaint.flow.Wiz.dump): the ``wizard`` people are
     at the description (everything before it answered), the ``button`` people at the applicant kind."""
     full = gen.make_complaint(random.Random(user_id), gen.language_of(user_id), today)
     if kind == "wizard":

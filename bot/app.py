@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable
+from typing import Protocol
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
@@ -14,18 +14,25 @@ from aiogram.client.session.base import BaseSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.fsm.storage.base import BaseEventIsolation
 from aiogram.fsm.storage.memory import SimpleEventIsolation
-from aiogram.types import BotCommand, Message
+from aiogram.types import BotCommand
 from aiogram.utils.i18n import I18n
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.schedulers.base import BaseScheduler
 
-from bot.clock import Clock
 from bot.config import Settings
-from bot.i18n import build_i18n
-from bot.reminder_loop import ReminderService
+from bot.domain.clock import Clock
+from bot.domain.text import LANGUAGES, N_
 from bot.logs import protect_personal_data
-from bot.sender import RetryAfterMiddleware, Sender, TelegramLimits
-from bot.updates import SkipUnparsableUpdates
-from handlers import build_router
+from bot.services.cases import CaseService
+from bot.services.desk import Desk
+from bot.services.desk_sla import DeskSla
+from bot.services.drafts import DraftPurge
+from bot.services.i18n import build_i18n
+from bot.services.reminders import ReminderService
+from bot.services.sender import RetryAfterMiddleware, Sender, TelegramLimits
+from bot.services.updates import SkipUnparsableUpdates
+from handlers import get_router
+from handlers.complaint.states import STATE_PREFIX
 from handlers.guards import AnswerEveryCallback, ReplyGuard
 from handlers.middlewares import (
     DeskAvailability,
@@ -34,11 +41,16 @@ from handlers.middlewares import (
     UserLanguageMiddleware,
     UserMiddleware,
 )
+from handlers.operators.keyboards import card_keyboard
+from handlers.reask import ask_current_question
+from handlers.start import ask_language
 from storage.calendar import CalendarRepo
 from storage.cases import CasesRepo, RemindersRepo
 from storage.complaints import ComplaintsRepo
 from storage.db import Database
 from storage.fsm import CommitBarrier, SQLiteStorage
+from storage.outbox import OutboxRepo
+from storage.tickets import TicketsRepo
 from storage.users import UsersRepo
 
 log = logging.getLogger(__name__)
@@ -56,10 +68,6 @@ COMMANDS = (
 )
 
 
-def N_(message: str) -> str:
-    return message
-
-
 # Extraction markers for the command descriptions above.
 N_("Start over and show the menu")
 N_("Write a complaint")
@@ -68,6 +76,26 @@ N_("Questions and answers")
 N_("Switch language")
 N_("What the bot can do")
 N_("Cancel the current step")
+
+
+class Feature(Protocol):
+    """A service with its own start-up (scheduled jobs, background tasks) and stop."""
+
+    async def startup(self, scheduler: BaseScheduler) -> None: ...
+    async def shutdown(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class Repos:
+    """The repositories, built once (SQLite)."""
+
+    users: UsersRepo
+    complaints: ComplaintsRepo
+    calendars: CalendarRepo
+    cases: CasesRepo
+    reminders: RemindersRepo
+    tickets: TicketsRepo
+    outbox: OutboxRepo
 
 
 @dataclass
@@ -80,20 +108,31 @@ class App:
     i18n: I18n
     clock: Clock
     scheduler: AsyncIOScheduler
-    deps: dict[str, Any] = field(default_factory=dict)
-    #: Background tasks' stops (the desk's outbox pump), run first at close.
-    closers: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)
+    repos: Repos
+    sender: Sender
+    reply_retry: RetryAfterMiddleware
+    cases: CaseService
+    reminders: ReminderService
+    drafts: DraftPurge
+    desk: Desk
+    desk_sla: DeskSla
+    #: Started in this order at start-up, stopped in the reverse order at close.
+    features: tuple[Feature, ...] = field(default=())
+
+    async def startup(self) -> None:
+        """The dispatcher's start-up: the bot's commands, each feature's jobs, then the scheduler."""
+        await register_commands(self.bot, self.i18n)
+        for feature in self.features:
+            await feature.startup(self.scheduler)
+        if not self.scheduler.running:
+            self.scheduler.start()
+        log.info("started")
 
     async def close(self) -> None:
-        for stop in self.closers:
-            await stop()
-        self.closers.clear()
-        for router in list(self.dp.sub_routers):  # let a restarted app in this process attach them again
-            self.dp.sub_routers.remove(router)
-            router._parent_router = None
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
-        await self.deps["reminder_service"].stop()
+        for feature in reversed(self.features):
+            await feature.shutdown()
         await self.fsm.close()
         await self.db.close()
         await self.bot.session.close()
@@ -105,22 +144,11 @@ def make_session(settings: Settings) -> BaseSession:
     return AiohttpSession()
 
 
-async def create_app(
-    settings: Settings,
-    *,
-    clock: Clock | None = None,
-    session: BaseSession | None = None,
-    events_isolation: BaseEventIsolation | None = None,
-) -> App:
-    clock = clock or Clock()
-    protect_personal_data()  # before the first query or update: nothing a person typed reaches a log
-    i18n = build_i18n(settings.default_language)
-    db = await Database.open(settings.database_path)
-    fsm = await SQLiteStorage.open(settings.database_path, now=clock.now)
-    token = settings.bot_token.get_secret_value() or CONSOLE_TOKEN
+def make_bot(settings: Settings, session: BaseSession, fsm: SQLiteStorage) -> tuple[Bot, RetryAfterMiddleware]:
+    """The Bot and the middlewares every request passes (in this order)."""
     bot = Bot(
-        token=token,
-        session=session or make_session(settings),
+        token=settings.bot_token.get_secret_value() or CONSOLE_TOKEN,
+        session=session,
         default=DefaultBotProperties(parse_mode="HTML", link_preview_is_disabled=True),
     )
     bot.session.middleware(CommitBarrier(fsm))  # nothing is sent before the step it answers is on disk
@@ -128,59 +156,73 @@ async def create_app(
     reply_retry = RetryAfterMiddleware()  # a direct reply waits out a 429, a 5xx, a dropped connection
     bot.session.middleware(reply_retry)
     bot.session.middleware(SkipUnparsableUpdates())  # one update aiogram cannot parse never wedges polling
-    users = UsersRepo(db)
-    calendars = CalendarRepo(db)
+    return bot, reply_retry
+
+
+async def open_repos(db: Database, settings: Settings, clock: Clock) -> Repos:
+    calendars = CalendarRepo(db, clock)
     await calendars.load()
-    scheduler = AsyncIOScheduler(timezone="UTC")
-    cases, reminders = CasesRepo(db), RemindersRepo(db)
-    sender = Sender(bot)  # the one path for every message sent outside a direct reply
-    reminder_service = ReminderService(
-        db, users, cases, reminders, sender, i18n, clock, settings, cal_provider=lambda: calendars.calendar
-    )
-    deps: dict[str, Any] = {
-        "settings": settings,
-        "db": db,
-        "users": users,
-        "calendars": calendars,
-        "complaints": ComplaintsRepo(db, tz=settings.tz),
-        "cases": cases,
-        "reminders": reminders,
-        "sender": sender,
-        "reminder_service": reminder_service,
-        "clock": clock,
-        "scheduler": scheduler,
-        "reply_retry": reply_retry,
-    }
-    dp = Dispatcher(storage=fsm, events_isolation=events_isolation or SimpleEventIsolation(), **deps)
-    dp.update.outer_middleware(UserMiddleware())
-    dp.update.outer_middleware(DeskAvailability())
-    UserLanguageMiddleware(i18n, settings.default_language).setup(dp)
+    return Repos(users=UsersRepo(db, clock), complaints=ComplaintsRepo(db, tz=settings.tz), calendars=calendars,
+                 cases=CasesRepo(db, clock), reminders=RemindersRepo(db, clock), tickets=TicketsRepo(db, clock),
+                 outbox=OutboxRepo(db, clock))
 
-    async def ask_language(message: Message) -> None:
-        from handlers.start import ask_language as ask
 
-        await ask(message, i18n)
-
-    gate = LanguageGate(ask_language)
+def setup_dispatcher(dp: Dispatcher, repos: Repos, settings: Settings, i18n: I18n) -> None:
+    """Per-update middlewares (outer first: who the user is, the desk, the language and its gate, unknown
+    commands, buttons always answered, a lost reply) and the feature routers."""
+    dp.update.outer_middleware(UserMiddleware(repos.users))
+    dp.update.outer_middleware(DeskAvailability(settings))
+    UserLanguageMiddleware(i18n, settings).setup(dp)
+    gate = LanguageGate(lambda message: ask_language(message, i18n))
     dp.message.outer_middleware(gate)
     dp.callback_query.outer_middleware(gate)
     dp.message.outer_middleware(UnknownCommand())  # after the gate: only people whose language is known
     dp.callback_query.outer_middleware(AnswerEveryCallback())  # no button left spinning
-    guard = ReplyGuard()  # a failed reply: the next answer is met by the question the person is really on
+    guard = ReplyGuard(ask_current_question)  # a failed reply: the next answer meets the question one is on
     dp.message.outer_middleware(guard)
     dp.callback_query.outer_middleware(guard)
-    dp.include_router(build_router())
+    dp.include_router(get_router())
 
-    app = App(settings, bot, dp, db, fsm, i18n, clock, scheduler, deps)
-    dp["app"] = app
-    dp.startup.register(_on_startup)
+
+async def create_app(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    session: BaseSession | None = None,
+    events_isolation: BaseEventIsolation | None = None,
+) -> App:
+    """The composition root: every long-lived object is built here once, and handlers receive them by name
+    (``settings``, ``clock``, ``users``, ``complaints``, ``calendars``, ``cases``, ``desk``, ``desk_sla``)."""
+    clock = clock or Clock()
+    protect_personal_data()  # before the first query or update: nothing a person typed reaches a log
+    i18n = build_i18n(settings.default_language)
+    db = await Database.open(settings.database_path)
+    fsm = await SQLiteStorage.open(settings.database_path, now=clock.now)
+    bot, reply_retry = make_bot(settings, session or make_session(settings), fsm)
+    repos = await open_repos(db, settings, clock)
+    sender = Sender(bot)  # the one path for every message sent outside a direct reply
+    cases = CaseService(repos.cases, repos.reminders, repos.users, repos.calendars, clock, settings)
+    reminders = ReminderService(repos.users, repos.cases, repos.reminders, sender, i18n, clock, settings,
+                                calendar=lambda: repos.calendars.calendar)
+    drafts = DraftPurge(fsm, clock, ttl_days=settings.draft_ttl_days, state_prefix=STATE_PREFIX)
+    desk = Desk(settings=settings, bot=bot, i18n=i18n, forms=fsm, clock=clock, sender=sender, users=repos.users,
+                complaints=repos.complaints, tickets=repos.tickets, outbox=repos.outbox, cases=cases,
+                card_keyboard=card_keyboard)
+    desk_sla = DeskSla(desk, repos.reminders, reminders)
+    dp = Dispatcher(storage=fsm, events_isolation=events_isolation or SimpleEventIsolation(), settings=settings,
+                    clock=clock, users=repos.users, complaints=repos.complaints, calendars=repos.calendars,
+                    cases=cases, desk=desk, desk_sla=desk_sla)
+    setup_dispatcher(dp, repos, settings, i18n)
+    app = App(settings, bot, dp, db, fsm, i18n, clock, AsyncIOScheduler(timezone="UTC"), repos, sender, reply_retry,
+              cases, reminders, drafts, desk, desk_sla, features=(drafts, reminders, desk, desk_sla))
+    dp.startup.register(app.startup)
     dp.shutdown.register(_on_shutdown)
     return app
 
 
 async def register_commands(bot: Bot, i18n: I18n) -> None:
     """setMyCommands for kk and ru, and a bilingual default for everyone else."""
-    for lang in ("kk", "ru"):
+    for lang in LANGUAGES:
         await bot.set_my_commands(
             [BotCommand(command=c, description=i18n.gettext(d, locale=lang)) for c, d in COMMANDS],
             language_code=lang,
@@ -193,21 +235,5 @@ async def register_commands(bot: Bot, i18n: I18n) -> None:
     )
 
 
-async def _on_startup(bot: Bot, app: App) -> None:
-    await register_commands(bot, app.i18n)
-    from handlers.complaint.jobs import install_jobs  # the wizard's draft purge
-
-    install_jobs(app)
-    reminder_service: ReminderService = app.deps["reminder_service"]
-    await reminder_service.recover()  # rows claimed by a process that died go out again
-    reminder_service.install(app.scheduler)
-    from handlers.operators import install_desk  # operators' desk: chat check, calendar warning, SLA job
-
-    await install_desk(app)
-    if not app.scheduler.running:
-        app.scheduler.start()
-    log.info("started")
-
-
-async def _on_shutdown(app: App) -> None:
+async def _on_shutdown() -> None:
     log.info("stopped")

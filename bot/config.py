@@ -12,6 +12,8 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from typing_extensions import Annotated
 
+from bot.domain.text import DEFAULT_LANGUAGE, Lang
+
 
 class ConfigError(Exception):
     """A configuration value is wrong; the message is one line naming the key."""
@@ -24,14 +26,13 @@ class Settings(BaseSettings):
     telegram_api_base: str | None = None
     database_path: Path = Path("data/shagym.sqlite3")
     operators_chat_id: int | None = None
-    operators_language: Literal["kk", "ru"] = "ru"
+    operators_language: Lang = DEFAULT_LANGUAGE
     operator_ids: Annotated[tuple[int, ...], NoDecode] = ()
-    default_language: Literal["kk", "ru"] = "ru"
+    default_language: Lang = DEFAULT_LANGUAGE
     timezone: str = "Asia/Almaty"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     quiet_hours_start: time = time(9, 0)
     quiet_hours_end: time = time(20, 0)
-    workday_end: time = time(18, 0)
     reminder_interval_seconds: float = Field(default=30.0, gt=0)
     draft_ttl_days: int = Field(default=30, gt=0)
 

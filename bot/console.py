@@ -22,18 +22,36 @@ import re
 import sys
 import threading
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, TextIO
 
 from aiogram import Bot
 from aiogram.client.session.base import BaseSession
-from aiogram.methods import TelegramMethod
+from aiogram.methods import (
+    AnswerCallbackQuery,
+    CopyMessage,
+    EditMessageCaption,
+    EditMessageReplyMarkup,
+    EditMessageText,
+    ForwardMessage,
+    GetChatMember,
+    GetMe,
+    GetMyCommands,
+    SendAudio,
+    SendDocument,
+    SendMessage,
+    SendPhoto,
+    SendVideo,
+    SendVoice,
+    TelegramMethod,
+)
 from aiogram.types import (
     CallbackQuery,
     Chat,
+    ChatMemberLeft,
     Contact,
     Document,
+    InlineKeyboardButton,
     InlineKeyboardMarkup,
     InputFile,
     Message,
@@ -45,6 +63,8 @@ from aiogram.types import (
 from aiogram.utils.i18n import I18n
 
 from bot.config import Settings
+from bot.domain.clock import Clock
+from bot.domain.text import LANGUAGES, N_
 from handlers.complaint.callbacks import WizCb
 
 CONSOLE_USER_ID = 1000
@@ -52,10 +72,6 @@ _TAG = re.compile(r"<[^>]+>")
 _PRESS = re.compile(r"/(\d{1,3})")
 _DAY = re.compile(r"/[dд](\d{1,2})", re.IGNORECASE)
 _INERT = {"", "·"}  # calendar filler cells
-
-
-def N_(message: str) -> str:  # marks a msgid for extraction; translated when printed
-    return message
 
 
 BANNER = N_("Shagym console: press buttons with /1, /2, …; Ctrl-D ends. Documents: {docs}. State: {db}.")
@@ -98,10 +114,11 @@ def _month_label(label: str, data: str) -> str:
 
 
 class ConsoleSession(BaseSession):
-    def __init__(self, out: TextIO, files_dir: Path) -> None:
+    def __init__(self, out: TextIO, files_dir: Path, clock: Clock) -> None:
         super().__init__()
         self.out = out
         self.files_dir = files_dir
+        self.clock = clock  # the app's: the date of every message in the conversation
         self.i18n: I18n | None = None  # set once the app exists: the console's own notes are translated
         self.message_ids = itertools.count(1)
         self.sent: dict[int, Message] = {}
@@ -155,32 +172,34 @@ class ConsoleSession(BaseSession):
                     self._print(f"     ({b.text}: {b.url})")
         # The picker's inert cells share one callback (its "nop"): the weekdays and blanks reveal it.
         inert = {b.callback_data for row in rows if len(row) == 7 for b in row if not b.text.strip().isdigit()}
-        grid: list[str] = []
-        for row in rows:
-            week = len(row) == 7
-            cells: list[str] = []
-            for b in row:
-                label = b.text.strip()
-                if week and label.isdigit():
-                    self.inline.append(Button(label, b.callback_data, message_id, day=int(label)))
-                    cells.append(label)
-                elif week or b.callback_data in inert or label in _INERT:
-                    cells.append(label)  # the month, a weekday, an empty cell
-                else:
-                    self.inline.append(Button(_month_label(label, b.callback_data or ""), b.callback_data,
-                                              message_id, action=(_wizard_action(b.callback_data) or ("",))[0]))
-            if week:
-                grid.append("".join(c.rjust(4) for c in cells))
-            elif any(cells):
-                grid.append("   ".join(c for c in cells if c).center(28))
+        grid = [line for row in rows if (line := self._grid_row(row, inert, message_id))]
         if any(b.day for b in self.inline if b.message_id == message_id):
             for line in grid:
                 self._print("     " + line)
             self.note(CALENDAR_HINT)
-        for b in self.inline:  # once per question: the same question's later messages carry the same «Done»
-            if b.message_id == message_id and b.action == "dn" and b.callback_data not in self.hinted:
-                self.hinted.add(b.callback_data)  # type: ignore[arg-type]
+        for button in self.inline:  # once per question: the same question's later messages carry the same «Done»
+            if button.message_id == message_id and button.action == "dn" and button.callback_data and \
+                    button.callback_data not in self.hinted:
+                self.hinted.add(button.callback_data)
                 self.note(ATTACH_HINT)
+
+    def _grid_row(self, row: list[InlineKeyboardButton], inert: set[str | None], message_id: int) -> str:
+        """One row of buttons: its buttons collected; what it shows of a date picker returned ("" for none)."""
+        week = len(row) == 7
+        cells: list[str] = []
+        for b in row:
+            label = b.text.strip()
+            if week and label.isdigit():
+                self.inline.append(Button(label, b.callback_data, message_id, day=int(label)))
+                cells.append(label)
+            elif week or b.callback_data in inert or label in _INERT:
+                cells.append(label)  # the month, a weekday, an empty cell
+            else:
+                self.inline.append(Button(_month_label(label, b.callback_data or ""), b.callback_data,
+                                          message_id, action=(_wizard_action(b.callback_data) or ("",))[0]))
+        if week:
+            return "".join(c.rjust(4) for c in cells)
+        return "   ".join(c for c in cells if c).center(28) if any(cells) else ""
 
     def numbered(self) -> list[Button]:
         return [b for b in self.inline if b.day is None] + self.reply
@@ -208,7 +227,7 @@ class ConsoleSession(BaseSession):
         message_id = next(self.message_ids)
         message = Message(
             message_id=message_id,
-            date=datetime.now(timezone.utc),
+            date=self.clock.now(),
             chat=Chat(id=chat_id, type="private" if chat_id > 0 else "supergroup"),
             from_user=self.bot_user,
             **fields,
@@ -216,50 +235,54 @@ class ConsoleSession(BaseSession):
         self.sent[message_id] = message
         return message
 
-    async def make_request(self, bot: Bot, method: TelegramMethod, timeout: int | None = None) -> Any:
-        name = type(method).__name__
-        params = method.model_dump(exclude_none=True)
-        if name == "GetMe":
+    async def make_request(self, bot: Bot, method: TelegramMethod[Any], timeout: int | None = None) -> Any:
+        if isinstance(method, GetMe):
             return self.bot_user
-        if name == "SendMessage":
-            message = self._message(bot, method.chat_id, text=method.text)
+        if isinstance(method, SendMessage):
+            message = self._message(bot, int(method.chat_id), text=method.text)
             self._show(method.text, method.reply_markup, message.message_id)
             return message
-        if name in ("SendDocument", "SendPhoto", "SendVoice", "SendVideo", "SendAudio"):
-            media = getattr(method, name[4:].lower())
-            label = name[4:].lower()
-            if isinstance(media, InputFile):
-                chunks = [chunk async for chunk in media.read(bot)]
-                self.files_dir.mkdir(parents=True, exist_ok=True)
-                target = self.files_dir / (media.filename or f"{label}.bin")
-                target.write_bytes(b"".join(chunks))
-                label += f": {target}"
-            message = self._message(bot, method.chat_id, caption=getattr(method, "caption", None))
-            self._show(f"[{label}] {getattr(method, 'caption', None) or ''}", method.reply_markup, message.message_id)
-            return message
-        if name in ("EditMessageText", "EditMessageReplyMarkup", "EditMessageCaption"):
-            old = self.sent.get(params.get("message_id", 0))
-            text = params.get("text") or params.get("caption") or (old.text if old else "")
-            self.inline = [b for b in self.inline if b.message_id != params.get("message_id")]
-            self.edited.add(params.get("message_id", 0))
-            self._show(text, method.reply_markup, params.get("message_id", 0), edited=True)
-            return old or True
-        if name == "AnswerCallbackQuery":
-            if getattr(method, "text", None):
+        if isinstance(method, (SendDocument, SendPhoto, SendVoice, SendVideo, SendAudio)):
+            return await self._media(bot, method)
+        if isinstance(method, (EditMessageText, EditMessageReplyMarkup, EditMessageCaption)):
+            return self._edited(method)
+        if isinstance(method, AnswerCallbackQuery):
+            if method.text:
                 self._print(f"     ({method.text})")
             return True
-        if name in ("CopyMessage", "ForwardMessage"):
-            message = self._message(bot, method.chat_id, text="[copy]")
+        if isinstance(method, (CopyMessage, ForwardMessage)):
+            name = type(method).__name__
+            message = self._message(bot, int(method.chat_id), text="[copy]")
             self._print(f"bot> [{name} to chat {method.chat_id}]")
-            return message if name == "ForwardMessage" else {"message_id": message.message_id}
-        if name == "GetMyCommands":
+            return message if isinstance(method, ForwardMessage) else {"message_id": message.message_id}
+        if isinstance(method, GetMyCommands):
             return []
-        if name == "GetChatMember":
-            from aiogram.types import ChatMemberLeft
-
+        if isinstance(method, GetChatMember):
             return ChatMemberLeft(user=User(id=method.user_id, is_bot=False, first_name="?"))
         # setMyCommands, deleteMessage, sendChatAction, answerInlineQuery, ...: nothing to show
         return True
+
+    async def _media(self, bot: Bot, method: SendDocument | SendPhoto | SendVoice | SendVideo | SendAudio) -> Message:
+        label = type(method).__name__[4:].lower()
+        media = getattr(method, label)
+        if isinstance(media, InputFile):
+            chunks = [chunk async for chunk in media.read(bot)]
+            self.files_dir.mkdir(parents=True, exist_ok=True)
+            target = self.files_dir / (media.filename or f"{label}.bin")
+            target.write_bytes(b"".join(chunks))
+            label += f": {target}"
+        message = self._message(bot, int(method.chat_id), caption=method.caption)
+        self._show(f"[{label}] {method.caption or ''}", method.reply_markup, message.message_id)
+        return message
+
+    def _edited(self, method: EditMessageText | EditMessageReplyMarkup | EditMessageCaption) -> Message | bool:
+        params = method.model_dump(exclude_none=True)
+        old = self.sent.get(params.get("message_id", 0))
+        text = params.get("text") or params.get("caption") or (old.text if old else "")
+        self.inline = [b for b in self.inline if b.message_id != params.get("message_id")]
+        self.edited.add(params.get("message_id", 0))
+        self._show(text, method.reply_markup, params.get("message_id", 0), edited=True)
+        return old or True
 
 
 def console_paths(settings: Settings) -> tuple[Path, Path]:
@@ -284,18 +307,19 @@ async def run_console(settings: Settings, stdin: TextIO | None = None, stdout: T
     stdout = stdout or sys.stdout
     files_dir, log_path = console_paths(settings)
     _log_to_file(log_path, settings.log_level)
-    session = ConsoleSession(stdout, files_dir)
-    app = await create_app(settings, session=session)
+    clock = Clock()
+    session = ConsoleSession(stdout, files_dir, clock)
+    app = await create_app(settings, clock=clock, session=session)
     session.i18n = app.i18n
     bot, dp = app.bot, app.dp
-    users = app.deps["users"]
+    users = app.repos.users
     update_ids = itertools.count(1)
     user = User(id=CONSOLE_USER_ID, is_bot=False, first_name="Console")
     chat = Chat(id=CONSOLE_USER_ID, type="private")
     user_message_ids = itertools.count(100_000)
     try:
         await dp.emit_startup(bot=bot, **dp.workflow_data)
-        for lang in ("kk", "ru"):
+        for lang in LANGUAGES:
             session._print(app.i18n.gettext(BANNER, locale=lang).format(docs=files_dir, db=settings.database_path))
         lines = _reader(stdin)
         while True:
@@ -362,7 +386,7 @@ def _attachment(text: str) -> Path | None:
 def _update_for(text: str, session: ConsoleSession, user: User, chat: Chat, update_id: int, message_id: int,
                 lang: str) -> Update | None:
     """The update a typed line stands for; None when the console answered it itself (a note)."""
-    now = datetime.now(timezone.utc)
+    now = session.clock.now()
 
     def message(**fields: Any) -> Update:
         return Update(update_id=update_id, message=Message(

@@ -17,13 +17,14 @@ import json
 import sys
 
 from bot.cli import Parser, UsageError, report
-from bot.faq import FaqIndex, default_index
+from bot.domain.faq import FaqIndex, default_index
+from bot.domain.text import LANGUAGES
 
 
 def _parser() -> argparse.ArgumentParser:
     p = Parser(prog="python -m bot faq", description="Search the Shagym FAQ (kk/ru).")
     p.add_argument("query", nargs="*", help="the question (words are joined with spaces)")
-    p.add_argument("--lang", choices=("kk", "ru"), default=None, help="language hint; both languages are searched")
+    p.add_argument("--lang", choices=LANGUAGES, default=None, help="language hint; both languages are searched")
     p.add_argument("--limit", type=int, default=3, help="maximum number of results (default 3)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.add_argument("--batch", action="store_true", help="read one query per line from stdin, print JSON lines")

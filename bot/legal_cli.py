@@ -23,9 +23,14 @@ from datetime import date, datetime
 from typing import Any
 
 from bot.cli import Parser, UsageError, report
-from bot.deadlines import ALMATY, DeadlineError, Recipient, compute, registration_date
-from bot.workdays import default_calendar
-
+from bot.domain.deadlines import (
+    ALMATY,
+    DeadlineError,
+    Recipient,
+    compute,
+    registration_date,
+)
+from bot.domain.workdays import default_calendar
 
 #: The engine's reasons (DeadlineError.key) in words, for people reading the CLI's errors.
 _REASONS = {

@@ -16,7 +16,6 @@ def setup_logging(level: str) -> None:
 
 async def run_polling(settings: Settings) -> None:
     from bot.app import create_app
-
     from bot.runtime import tune_gc
 
     app = await create_app(settings)

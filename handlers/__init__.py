@@ -1,24 +1,23 @@
 """All routers, in the order they are tried: commands and menus first, free text (the FAQ) last."""
 
-from functools import cache
-
 from aiogram import Router
 
+from handlers import complaint, errors, faq, operators, start, tracking
 
-@cache
-def build_router() -> Router:
-    """The feature routers are module-level singletons, so the root is built once per process;
-    App.close() detaches it so a restarted app (tests, console) can attach it again."""
-    from handlers import complaint, errors, faq, operators, start, tracking
+__all__ = ["get_router"]
 
+
+def get_router() -> Router:
+    """A new root router with every feature's router under it (one per app: nothing is shared between two
+    apps in one process)."""
     root = Router(name="root")
     root.include_routers(
-        errors.router,
-        operators.early_router,  # operators' desk: /cancel ends a desk conversation before start's /cancel
-        start.router,
-        operators.router,  # the operators' group and the desk buttons
-        complaint.router,
-        tracking.router,
-        faq.router,  # catches free text: keep it last
+        errors.get_router(),
+        operators.get_early_router(),  # operators' desk: /cancel ends a desk conversation before start's /cancel
+        start.get_router(),
+        operators.get_router(),  # the operators' group and the desk buttons
+        complaint.get_router(),
+        tracking.get_router(),
+        faq.get_router(),  # catches free text: keep it last
     )
     return root

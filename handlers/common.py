@@ -10,10 +10,11 @@ from typing import Annotated, Any, Iterator
 from aiogram.filters import BaseFilter
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import KeyboardButton, Message, ReplyKeyboardMarkup
-from aiogram.utils.i18n import I18n, gettext as _
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
 from pydantic import Field
 
-from bot.i18n import LANGUAGES
+from bot.domain.text import LANGUAGES, N_
 
 # Main-menu buttons (msgids). Each feature router reacts to its own button through MenuButton.
 BTN_COMPLAINT = "📝 Write a complaint"
@@ -23,14 +24,14 @@ BTN_HUMAN = "👤 Talk to a person"
 BTN_LANGUAGE = "🌐 Тіл / Язык"  # the same in both languages on purpose: findable whatever the language
 
 
-def N_(message: str) -> str:  # marks a msgid for extraction without translating it here
-    return message
-
-
 N_("📝 Write a complaint")
 N_("📋 My complaints")
 N_("❓ Questions")
 N_("👤 Talk to a person")
+
+NOT_VALID = N_("This button is no longer valid.")
+#: Said before the question a person is really on, after a reply that did not reach them (handlers/guards.py).
+LOST_REPLY = N_("My last message did not reach you because of a failure on our side. Your answers are saved.")
 
 
 #: Is there an operators' desk to pass people to (OPERATORS_CHAT_ID set)? Set for each update by the

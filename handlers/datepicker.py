@@ -5,7 +5,8 @@
      ·   1   2  ...          days outside [earliest, today] show "·" and cannot be pressed
 
 Each caller packs its own callback data (its prefix, its stale-button check): ``pick(day)`` for a day,
-``show(year, month)`` for another month and ``nop`` for the inert cells.
+``show(year, month)`` for another month and ``nop`` for the inert cells; its handlers filter the values with
+:func:`digits` and show another month with :func:`show_month`.
 """
 
 from __future__ import annotations
@@ -14,12 +15,36 @@ import calendar
 from datetime import date
 from typing import Callable
 
-from aiogram.types import InlineKeyboardButton
+from aiogram import Bot, F
+from aiogram.exceptions import TelegramBadRequest
+from aiogram.filters import MagicData
+from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup
 from babel.dates import format_date, get_day_names
 
-from bot.complaint import years_before
+from bot.domain.complaint import years_before
 
 Rows = list[list[InlineKeyboardButton]]
+
+
+def digits(n: int) -> MagicData:
+    """A button's value (``callback_data.v``) of exactly ``n`` digits: a day YYYYMMDD, a month YYYYMM."""
+    return MagicData(F.callback_data.v.func(lambda v: len(v) == n and v.isdigit()))
+
+
+def month_of(value: str) -> tuple[int, int]:
+    """The month a YYYYMM value shows (the month clamped to 1..12)."""
+    return int(value[:4]), max(1, min(12, int(value[4:])))
+
+
+async def show_month(bot: Bot, query: CallbackQuery, markup: InlineKeyboardMarkup) -> None:
+    """The question's keyboard with another month, in place."""
+    if query.message is None:
+        return
+    try:
+        await bot.edit_message_reply_markup(chat_id=query.message.chat.id, message_id=query.message.message_id,
+                                            reply_markup=markup)
+    except TelegramBadRequest:  # not modified, or too old to edit: the typed date still works
+        pass
 
 
 def month_shift(year: int, month: int, delta: int) -> tuple[int, int]:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 import traceback
-from datetime import datetime, timezone
 
 from aiogram import Bot, Router
 from aiogram.exceptions import (
@@ -17,19 +16,18 @@ from aiogram.exceptions import (
     TelegramServerError,
 )
 from aiogram.fsm.context import FSMContext
-from aiogram.types import ErrorEvent
+from aiogram.types import Chat, ErrorEvent, Update
+from aiogram.types import User as TgUser
 from aiogram.utils.i18n import I18n
 
-from bot.sender import callback_answered
+from bot.config import Settings
+from bot.domain.clock import Clock
+from bot.domain.ports import UsersRepo
+from bot.domain.text import N_
+from bot.services.sender import callback_answered
 from handlers.guards import reply_was_lost
-from storage.users import UsersRepo
 
 log = logging.getLogger("shagym.errors")
-router = Router(name="errors")
-
-def N_(message: str) -> str:
-    return message
-
 
 APOLOGY = N_("Sorry, something went wrong on our side. Nothing you saved before is lost: send /start to see the "
              "menu.")
@@ -42,50 +40,64 @@ APOLOGY_STEP = N_("Sorry, my reply did not get through because of a failure on o
 DELIVERY = (TelegramNetworkError, TelegramServerError, TelegramRetryAfter)
 
 
-@router.errors()
-async def on_error(event: ErrorEvent, bot: Bot, i18n: I18n, users: UsersRepo, settings,
+def get_router() -> Router:
+    router = Router(name="errors")
+    router.errors.register(on_error)
+    return router
+
+
+def _person_of(update: Update) -> TgUser | None:
+    if update.message is not None and update.message.from_user is not None:
+        return update.message.from_user
+    return update.callback_query.from_user if update.callback_query is not None else None
+
+
+def _chat_of(update: Update) -> Chat | None:
+    message = update.message or update.edited_message or (
+        update.callback_query.message if update.callback_query is not None else None)
+    return message.chat if message is not None else None
+
+
+def _log(update: Update, exc: Exception) -> None:
+    if isinstance(exc, DELIVERY):
+        log.warning("update %s (%s): the reply was not delivered: %s", update.update_id, update.event_type,
+                    type(exc).__name__)
+        return
+    # The traceback's frames only: an exception's message may quote what the person typed.
+    frames = "".join(traceback.format_tb(exc.__traceback__))
+    log.error("unhandled %s in update %s (%s)\n%s", type(exc).__name__, update.update_id, update.event_type, frames)
+
+
+async def on_error(event: ErrorEvent, bot: Bot, i18n: I18n, users: UsersRepo, settings: Settings, clock: Clock,
                    state: FSMContext | None = None) -> bool:
-    update = event.update
-    person = (update.message and update.message.from_user) or (
-        update.callback_query and update.callback_query.from_user
-    )
-    exc = event.exception
-    if (
-        isinstance(exc, TelegramForbiddenError)
-        and person is not None
-        and getattr(exc.method, "chat_id", None) == person.id
-    ):
+    update, exc = event.update, event.exception
+    person = _person_of(update)
+    if isinstance(exc, TelegramForbiddenError) and person is not None and \
+            getattr(exc.method, "chat_id", None) == person.id:
         # The person blocked the bot while we answered them: expected, not a bug, and nobody to apologise to.
         # Remember it, as the sender does; their next message makes them reachable again. (A 403 from any
         # other chat, say the operators' group, is a real problem and is logged below.)
         log.info("update %s: the person has blocked the bot (%s)", update.update_id, update.event_type)
         try:
-            await users.mark_unreachable(person.id, datetime.now(timezone.utc))
-        except Exception as mark_exc:  # noqa: BLE001
+            await users.mark_unreachable(person.id, clock.now())
+        except Exception as mark_exc:  # the log line below is all that is left to do
             log.warning("could not mark the user unreachable: %s", type(mark_exc).__name__)
         return True
-    # The traceback's frames only: an exception's message may quote what the person typed.
-    frames = "".join(traceback.format_tb(event.exception.__traceback__))
-    if isinstance(exc, DELIVERY):
-        log.warning("update %s (%s): the reply was not delivered: %s", update.update_id, update.event_type,
-                    type(exc).__name__)
-    else:
-        log.error("unhandled %s in update %s (%s)\n%s", type(event.exception).__name__, update.update_id,
-                  update.event_type, frames)
-    message = update.message or update.edited_message or (update.callback_query and update.callback_query.message)
-    if message is None or person is None or message.chat.type != "private":
+    _log(update, exc)
+    chat = _chat_of(update)
+    if chat is None or person is None or chat.type != "private":
         return True
     query = update.callback_query
     if query is not None and not callback_answered(query.id):  # the spinner stops even if the apology fails
         try:
             await bot.answer_callback_query(query.id)
-        except Exception as exc2:  # noqa: BLE001 - the apology below matters more
+        except Exception as exc2:  # the apology below matters more
             log.warning("could not answer the callback query: %s", type(exc2).__name__)
     try:
         user = await users.get(person.id)
         lang = user.language if user and user.language else settings.default_language
         text = APOLOGY_STEP if await reply_was_lost(state) else APOLOGY
-        await bot.send_message(message.chat.id, i18n.gettext(text, locale=lang))
+        await bot.send_message(chat.id, i18n.gettext(text, locale=lang))
     except Exception as exc3:  # never let the apology itself take the bot down
         log.warning("could not send the apology: %s", type(exc3).__name__)
     return True

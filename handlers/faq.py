@@ -12,9 +12,9 @@ The free-text handler is the catch-all of the bot: it only runs in private chats
 
 from __future__ import annotations
 
-import html
 import re
 from contextlib import suppress
+from enum import StrEnum
 
 from aiogram import Bot, F, Router
 from aiogram.exceptions import TelegramBadRequest
@@ -30,12 +30,16 @@ from aiogram.types import (
     InputTextMessageContent,
     Message,
 )
-from aiogram.utils.i18n import I18n, gettext as _
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
 
-from bot.faq import Entry, FaqIndex, default_index, small_talk
+from bot.domain.entities import User
+from bot.domain.faq import Entry, FaqIndex, default_index, small_talk
+from bot.domain.text import LANGUAGES, escape, known_language
 from handlers.common import (
     BTN_HUMAN,
     BTN_QUESTIONS,
+    NOT_VALID,
     EscalateCb,
     MenuButton,
     call_1414,
@@ -44,10 +48,6 @@ from handlers.common import (
     is_menu_button,
     main_menu,
 )
-from storage.users import User
-
-router = Router(name="faq")
-router.message.filter(F.chat.type == "private")  # the operators' group (and any other group) is not ours
 
 MAX_QUERY = 500  # longer messages are searched on their beginning
 INLINE_LIMIT = 5
@@ -56,20 +56,21 @@ INLINE_CACHE_SECONDS = 30
 POPULAR = ("where_to_complain", "review_term_provider", "deadline_violated", "rude_con_employee", "what_is_1414")
 _KK_LETTERS = re.compile("[әғқңөұүһіӘҒҚҢӨҰҮҺІ]")
 
-INVALID_BUTTON = "This button is no longer valid."  # msgid shared with handlers/start.py
+
+
+class FaqKind(StrEnum):
+    HOME = "h"  # the list of categories
+    CATEGORY = "c"  # id = a category
+    TOPIC = "t"  # id = an entry
 
 
 class FaqCb(CallbackData, prefix="faq"):
-    kind: str  # "h" home, "c" category, "t" topic
+    kind: FaqKind
     id: str = ""
 
 
 def index() -> FaqIndex:
     return default_index()
-
-
-def _lang(lang: str | None) -> str:
-    return lang if lang in ("kk", "ru") else "ru"
 
 
 def _pick(texts: dict[str, str], lang: str) -> str:
@@ -78,7 +79,7 @@ def _pick(texts: dict[str, str], lang: str) -> str:
 
 def answer_html(entry: Entry, lang: str) -> str:
     """Title in bold and the answer; the FAQ texts are plain text, so both are escaped."""
-    return f"<b>{html.escape(_pick(entry.title, lang))}</b>\n\n{html.escape(_pick(entry.answer, lang))}"
+    return f"<b>{escape(_pick(entry.title, lang))}</b>\n\n{escape(_pick(entry.answer, lang))}"
 
 
 def person_rows() -> list[list[InlineKeyboardButton]]:
@@ -89,12 +90,12 @@ def person_rows() -> list[list[InlineKeyboardButton]]:
 
 
 def all_questions_button() -> InlineKeyboardButton:
-    return InlineKeyboardButton(text=_("📚 All questions"), callback_data=FaqCb(kind="h").pack())
+    return InlineKeyboardButton(text=_("📚 All questions"), callback_data=FaqCb(kind=FaqKind.HOME).pack())
 
 
 def answer_keyboard(others: list[Entry], lang: str) -> InlineKeyboardMarkup | None:
     rows = [
-        [InlineKeyboardButton(text=f"🔎 {_pick(e.title, lang)}", callback_data=FaqCb(kind="t", id=e.id).pack())]
+        [InlineKeyboardButton(text=f"🔎 {_pick(e.title, lang)}", callback_data=FaqCb(kind=FaqKind.TOPIC, id=e.id).pack())]
         for e in others
     ]
     rows += person_rows()
@@ -104,7 +105,7 @@ def answer_keyboard(others: list[Entry], lang: str) -> InlineKeyboardMarkup | No
 def categories_view(lang: str) -> tuple[str, InlineKeyboardMarkup]:
     ix = index()
     rows = [
-        [InlineKeyboardButton(text=_pick(c.title, lang), callback_data=FaqCb(kind="c", id=c.id).pack())]
+        [InlineKeyboardButton(text=_pick(c.title, lang), callback_data=FaqCb(kind=FaqKind.CATEGORY, id=c.id).pack())]
         for c in ix.categories()
         if ix.entries_in(c.id)
     ]
@@ -120,11 +121,11 @@ def category_view(category_id: str, lang: str) -> tuple[str, InlineKeyboardMarku
     if category is None or not entries:
         return None
     rows = [
-        [InlineKeyboardButton(text=_pick(e.title, lang), callback_data=FaqCb(kind="t", id=e.id).pack())]
+        [InlineKeyboardButton(text=_pick(e.title, lang), callback_data=FaqCb(kind=FaqKind.TOPIC, id=e.id).pack())]
         for e in entries
     ]
-    rows.append([InlineKeyboardButton(text=_("⬅️ Back"), callback_data=FaqCb(kind="h").pack())])
-    text = f"<b>{html.escape(_pick(category.title, lang))}</b>\n" + _("Choose a question:")
+    rows.append([InlineKeyboardButton(text=_("⬅️ Back"), callback_data=FaqCb(kind=FaqKind.HOME).pack())])
+    text = f"<b>{escape(_pick(category.title, lang))}</b>\n" + _("Choose a question:")
     return text, InlineKeyboardMarkup(inline_keyboard=rows)
 
 
@@ -143,10 +144,8 @@ def not_found_keyboard() -> InlineKeyboardMarkup:
 # --- browsing -------------------------------------------------------------------------------------------------------
 
 
-@router.message(Command("faq"))
-@router.message(MenuButton(BTN_QUESTIONS))
 async def faq_entry(message: Message, lang: str) -> None:
-    text, markup = categories_view(_lang(lang))
+    text, markup = categories_view(known_language(lang))
     await message.answer(text, reply_markup=markup)
 
 
@@ -162,47 +161,42 @@ async def _show(query: CallbackQuery, bot: Bot, text: str, markup: InlineKeyboar
     await bot.send_message(query.from_user.id, text, reply_markup=markup)
 
 
-@router.callback_query(FaqCb.filter(F.kind == "h"))
 async def on_home(query: CallbackQuery, bot: Bot, lang: str) -> None:
-    text, markup = categories_view(_lang(lang))
+    text, markup = categories_view(known_language(lang))
     await query.answer()
     await _show(query, bot, text, markup)
 
 
-@router.callback_query(FaqCb.filter(F.kind == "c"))
 async def on_category(query: CallbackQuery, callback_data: FaqCb, bot: Bot, lang: str) -> None:
-    view = category_view(callback_data.id, _lang(lang))
+    view = category_view(callback_data.id, known_language(lang))
     if view is None:
-        await query.answer(_(INVALID_BUTTON))
+        await query.answer(_(NOT_VALID))
         return
     await query.answer()
     await _show(query, bot, *view)
 
 
-@router.callback_query(FaqCb.filter(F.kind == "t"))
 async def on_topic(query: CallbackQuery, callback_data: FaqCb, bot: Bot, lang: str) -> None:
     try:
         entry = index().entry(callback_data.id)
     except KeyError:
-        await query.answer(_(INVALID_BUTTON))
+        await query.answer(_(NOT_VALID))
         return
     await query.answer()
     # A new message: the list (or the first answer) it came from stays usable.
-    await bot.send_message(query.from_user.id, answer_html(entry, _lang(lang)), reply_markup=answer_keyboard([], lang))
+    await bot.send_message(query.from_user.id, answer_html(entry, known_language(lang)), reply_markup=answer_keyboard([], lang))
 
 
-@router.callback_query(F.data.regexp(r"^faq(:|$)"))
 async def on_stale(query: CallbackQuery) -> None:
     """Malformed or unknown faq:* data (an old keyboard, a forged press)."""
-    await query.answer(_(INVALID_BUTTON))
+    await query.answer(_(NOT_VALID))
 
 
 # --- free text (the bot's catch-all: keep this router last) -----------------------------------------------------
 
 
-@router.message(StateFilter(None), F.text, ~F.text.startswith("/"))
 async def free_text(message: Message, lang: str, i18n: I18n) -> None:
-    lang = _lang(lang)
+    lang = known_language(lang)
     text = message.text or ""
     if text in in_all_languages(i18n, BTN_HUMAN):
         # Normally the operators' desk answers its own menu button first; never search the button's label.
@@ -235,7 +229,6 @@ async def free_text(message: Message, lang: str, i18n: I18n) -> None:
     await message.answer(body, reply_markup=answer_keyboard(others, lang))
 
 
-@router.message(StateFilter(None), ~F.text)
 async def not_text(message: Message) -> None:
     await message.answer(_("I understand text only here: use the menu below, or type your question in words."))
 
@@ -266,10 +259,9 @@ def inline_article(entry: Entry, lang: str) -> InlineQueryResultArticle:
     )
 
 
-@router.inline_query()
 async def inline_faq(inline_query: InlineQuery, i18n: I18n, user: User | None = None) -> None:
     query = (inline_query.query or "").strip()[:MAX_QUERY]
-    lang = user.language if user is not None and user.language in ("kk", "ru") else guess_language(query)
+    lang = user.language if user is not None and user.language in LANGUAGES else guess_language(query)
     ix = index()
     if query:
         entries = [ix.entry(h.id) for h in ix.search(query, lang=lang, limit=INLINE_LIMIT)]
@@ -288,3 +280,18 @@ async def inline_faq(inline_query: InlineQuery, i18n: I18n, user: User | None = 
             is_personal=True,
             button=button,
         )
+
+
+def get_router() -> Router:
+    router = Router(name="faq")
+    router.message.filter(F.chat.type == "private")  # the operators' group (and any other group) is not ours
+    router.message.register(faq_entry, Command("faq"))
+    router.message.register(faq_entry, MenuButton(BTN_QUESTIONS))
+    router.callback_query.register(on_home, FaqCb.filter(F.kind == FaqKind.HOME))
+    router.callback_query.register(on_category, FaqCb.filter(F.kind == FaqKind.CATEGORY))
+    router.callback_query.register(on_topic, FaqCb.filter(F.kind == FaqKind.TOPIC))
+    router.callback_query.register(on_stale, F.data.regexp(r"^faq(:|$)"))
+    router.message.register(free_text, StateFilter(None), F.text, ~F.text.startswith("/"))
+    router.message.register(not_text, StateFilter(None), ~F.text)
+    router.inline_query.register(inline_faq)
+    return router

@@ -2,7 +2,7 @@
 and no button is left spinning.
 
 A step saves its answer before it replies (nothing is sent before the step is on disk), so when the reply
-finally fails (Telegram down past the retries of bot.sender.RetryAfterMiddleware, a bug after the save) the
+finally fails (Telegram down past the retries of bot.services.sender.RetryAfterMiddleware, a bug after the save) the
 person is already one question further than what they saw. They will type their answer again, and it must
 not land in a field they have never seen. :class:`ReplyGuard`:
 
@@ -19,30 +19,29 @@ data, a game button): Telegram shows a spinner until a query is answered.
 from __future__ import annotations
 
 import logging
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiogram import BaseMiddleware
 from aiogram.dispatcher.event.bases import UNHANDLED
 from aiogram.fsm.context import FSMContext
-from aiogram.types import CallbackQuery, Message, TelegramObject
-from aiogram.utils.i18n import I18n, gettext as _
+from aiogram.types import CallbackQuery, Chat, Message, TelegramObject
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
 
-from handlers.common import is_menu_button
+from handlers.common import NOT_VALID, is_menu_button
 
 log = logging.getLogger("shagym.guards")
 
 #: Key in the FSM data: the last reply of this conversation may not have reached the person.
 REASK = "_reask"
 
-
-def N_(message: str) -> str:
-    return message
-
-
-LOST_REPLY = N_("My last message did not reach you because of a failure on our side. Your answers are saved.")
+Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
+#: Asks the question the person is on again (handlers/reask.py); False when there is none to ask.
+Reask = Callable[[TelegramObject, dict[str, Any]], Awaitable[bool]]
 
 
-def _chat_of(event: TelegramObject) -> Any:
+def chat_of(event: TelegramObject) -> Chat | None:
     if isinstance(event, Message):
         return event.chat
     if isinstance(event, CallbackQuery) and event.message is not None:
@@ -54,36 +53,17 @@ def _passes(event: TelegramObject, i18n: I18n) -> bool:
     """Commands, menu buttons and the language buttons are answered as usual (the marker stays)."""
     if isinstance(event, CallbackQuery):
         return (event.data or "").startswith("lang:")
-    text = event.text or ""  # type: ignore[union-attr]
+    text = (event.text if isinstance(event, Message) else None) or ""
     return text.startswith("/") or is_menu_button(i18n, text)
-
-
-async def ask_current_question(event: TelegramObject, data: dict[str, Any]) -> bool:
-    """Ask the question this person is on again, saying that their answers are saved. False if no
-    conversation here can be asked again."""
-    from handlers.complaint.handlers import ask_again as ask_wizard_again
-    from handlers.tracking import ask_again as ask_tracking_again
-
-    chat = _chat_of(event)
-    bot, state = data["bot"], data["state"]
-    if await ask_wizard_again(bot, chat.id, state, data["clock"], data["settings"], data["lang"], data["calendars"],
-                              after_failure=True):
-        return True
-    message = event if isinstance(event, Message) else event.message  # type: ignore[union-attr]
-    if not isinstance(message, Message) or not (await state.get_state() or "").startswith("Tracking"):
-        return False
-    await bot.send_message(chat.id, _(LOST_REPLY))
-    today = data["clock"].now().astimezone(data["settings"].tz).date()
-    return await ask_tracking_again(message, bot, state, today, data["lang"])
 
 
 class ReplyGuard(BaseMiddleware):
     """Outer middleware of private messages and callback queries (see the module docstring)."""
 
-    def __init__(self, reask: Callable[[TelegramObject, dict[str, Any]], Awaitable[bool]] = ask_current_question):
+    def __init__(self, reask: Reask) -> None:
         self.reask = reask
 
-    async def __call__(self, handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         state: FSMContext | None = data.get("state")
         if state is None:
             return await handler(event, data)
@@ -92,12 +72,12 @@ class ReplyGuard(BaseMiddleware):
                 return None
             return await handler(event, data)
         except Exception:
-            chat = _chat_of(event)
+            chat = chat_of(event)
             if chat is not None and chat.type == "private":
                 try:
                     if await state.get_state() is not None:
                         await state.update_data({REASK: 1})
-                except Exception as exc:  # noqa: BLE001 - the original error is what matters
+                except Exception as exc:  # the original error is what matters
                     log.warning("could not mark the conversation for asking again: %s", type(exc).__name__)
             raise
 
@@ -105,7 +85,7 @@ class ReplyGuard(BaseMiddleware):
         may_have = getattr(state.storage, "data_may_have", None)  # the SQLite storage: no parsing per update
         if may_have is not None and not await may_have(state.key, REASK):
             return False
-        chat = _chat_of(event)
+        chat = chat_of(event)
         if chat is None or chat.type != "private" or _passes(event, data["i18n"]):
             return False
         fsm = await state.get_data()
@@ -131,9 +111,9 @@ async def reply_was_lost(state: FSMContext | None) -> bool:
 class AnswerEveryCallback(BaseMiddleware):
     """Outer callback-query middleware: a query no handler took is answered ("no longer valid")."""
 
-    async def __call__(self, handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         result = await handler(event, data)
         if result is UNHANDLED and isinstance(event, CallbackQuery):
-            await event.answer(_("This button is no longer valid."))
+            await event.answer(_(NOT_VALID))
             return None
         return result

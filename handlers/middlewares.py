@@ -2,38 +2,44 @@
 
 from __future__ import annotations
 
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiogram import BaseMiddleware
 from aiogram.dispatcher.event.bases import UNHANDLED
-from aiogram.types import CallbackQuery, Message, TelegramObject, User as TgUser
-from aiogram.utils.i18n import I18n, I18nMiddleware, gettext as _
+from aiogram.types import CallbackQuery, InaccessibleMessage, Message, TelegramObject
+from aiogram.types import User as TgUser
+from aiogram.utils.i18n import I18n, I18nMiddleware
+from aiogram.utils.i18n import gettext as _
 
+from bot.config import Settings
+from bot.domain.ports import UsersRepo
 from handlers.common import desk_available
-from storage.users import UsersRepo
+
+Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
 
 
 class UserMiddleware(BaseMiddleware):
     """Outer update middleware: data["user"] is the stored user of the update (created on first contact)."""
 
-    async def __call__(
-        self,
-        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
-        event: TelegramObject,
-        data: dict[str, Any],
-    ) -> Any:
+    def __init__(self, users: UsersRepo) -> None:
+        self.users = users
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         tg_user: TgUser | None = data.get("event_from_user")
         if tg_user is not None and not tg_user.is_bot:
-            users: UsersRepo = data["users"]
-            data["user"] = await users.seen(tg_user.id, tg_user.first_name, tg_user.language_code)
+            data["user"] = await self.users.seen(tg_user.id, tg_user.first_name, tg_user.language_code)
         return await handler(event, data)
 
 
 class DeskAvailability(BaseMiddleware):
     """Outer update middleware: whether this bot has an operators' desk (handlers.common.desk_on)."""
 
-    async def __call__(self, handler, event: TelegramObject, data: dict[str, Any]) -> Any:
-        with desk_available(data["settings"].operators_chat_id is not None):
+    def __init__(self, settings: Settings) -> None:
+        self.on = settings.operators_chat_id is not None
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        with desk_available(self.on):
             return await handler(event, data)
 
 
@@ -42,24 +48,21 @@ class DeskAvailability(BaseMiddleware):
 GATE_PASSES = ("lang:", "dk:")
 
 
-def operators_chat(data: dict[str, Any]) -> bool:
-    """Does the update come from the configured operators' chat?"""
-    chat = data.get("event_chat")
-    return chat is not None and chat.id == data["settings"].operators_chat_id
-
-
 class UserLanguageMiddleware(I18nMiddleware):
     """The operators' language in the operators' chat; elsewhere the stored language of the user, else the
     configured default."""
 
-    def __init__(self, i18n: I18n, default_language: str) -> None:
+    def __init__(self, i18n: I18n, settings: Settings) -> None:
         super().__init__(i18n=i18n)
-        self.default_language = default_language
+        self.default_language = settings.default_language
+        self.operators_chat_id = settings.operators_chat_id
+        self.operators_language = settings.operators_language
 
     async def get_locale(self, event: TelegramObject, data: dict[str, Any]) -> str:
         user = data.get("user")
-        if operators_chat(data):
-            language = data["settings"].operators_language
+        chat = data.get("event_chat")
+        if chat is not None and chat.id == self.operators_chat_id:  # the operators' chat
+            language = self.operators_language
         elif user is not None and user.language:
             language = user.language
         else:
@@ -73,10 +76,10 @@ class LanguageGate(BaseMiddleware):
     bilingual choice before anything else. The choice itself, the desk's buttons and everything in groups
     (the operators' chat) pass through."""
 
-    def __init__(self, ask: Callable[[Message], Awaitable[Any]]) -> None:
+    def __init__(self, ask: Callable[[Message | InaccessibleMessage], Awaitable[Any]]) -> None:
         self.ask = ask
 
-    async def __call__(self, handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         user = data.get("user")
         chat = data.get("event_chat")
         if user is None or user.language or chat is None or chat.type != "private":
@@ -99,7 +102,7 @@ class UnknownCommand(BaseMiddleware):
     an old or foreign command) gets a pointer to /help instead of silence. It wraps every router, so it
     knows that nothing matched, whatever the order of the routers."""
 
-    async def __call__(self, handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         result = await handler(event, data)
         if (
             result is UNHANDLED

@@ -2,28 +2,28 @@
 
 from __future__ import annotations
 
-from aiogram import Bot, F, Router
+from dataclasses import replace
+
+from aiogram import F, Router
 from aiogram.filters import Command, CommandObject, CommandStart, StateFilter
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
-from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
-from aiogram.utils.i18n import I18n, gettext as _
+from aiogram.types import CallbackQuery, InaccessibleMessage, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
 
-from bot.clock import Clock
-from bot.config import Settings
-from handlers.complaint.handlers import ask_again, cancel_requested
-from handlers.tracking import ask_again as ask_tracking_again
-from handlers.common import BTN_LANGUAGE, bilingual, call_1414, desk_on, main_menu
-from storage.calendar import CalendarRepo
-from storage.users import User, UsersRepo
+from bot.domain.entities import User
+from bot.domain.ports import UsersRepo
+from bot.domain.text import LANGUAGES, N_, known_language
+from handlers.common import BTN_LANGUAGE, NOT_VALID, bilingual, call_1414, desk_on, main_menu
+from handlers.complaint.flow import Turn, TurnMiddleware, cancel_requested
+from handlers.complaint.states import ComplaintWizard
+from handlers.faq import categories_view
+from handlers.reask import ask_again_in
 
-router = Router(name="start")
-router.message.filter(F.chat.type == "private")  # the operators' group has its own router
+__all__ = ["ask_language", "get_router"]
 
-def N_(message: str) -> str:
-    return message
-
-
+CANCEL_WORDS = frozenset({"cancel", "отмена", "болдырмау"})
 CHOOSE_LANGUAGE = N_("Please choose your language.")
 
 
@@ -40,7 +40,7 @@ def language_keyboard() -> InlineKeyboardMarkup:
     )
 
 
-async def ask_language(message: Message, i18n: I18n) -> None:
+async def ask_language(message: Message | InaccessibleMessage, i18n: I18n) -> None:
     await message.answer(bilingual(i18n, CHOOSE_LANGUAGE), reply_markup=language_keyboard())
 
 
@@ -58,9 +58,8 @@ def welcome_text() -> str:
     ))
 
 
-@router.message(CommandStart())
 async def start(message: Message, state: FSMContext, command: CommandObject, lang: str) -> None:
-    if await state.get_state() == "ComplaintWizard:draft":  # never throw away what the person typed
+    if await state.get_state() == ComplaintWizard.draft.state:  # never throw away what the person typed
         await message.answer(
             welcome_text() + "\n\n" + _(
                 "Your unfinished complaint is kept: press “📝 Write a complaint” to continue it, "
@@ -72,13 +71,10 @@ async def start(message: Message, state: FSMContext, command: CommandObject, lan
     await state.clear()
     await message.answer(welcome_text(), reply_markup=main_menu())
     if (command.args or "").strip() == "faq":  # the inline mode's "Ask in a chat with the bot" deep link
-        from handlers.faq import categories_view
-
-        text, markup = categories_view(lang if lang in ("kk", "ru") else "ru")
+        text, markup = categories_view(known_language(lang))
         await message.answer(text, reply_markup=markup)
 
 
-@router.message(Command("help"))
 async def help_(message: Message) -> None:
     await message.answer(
         _(
@@ -94,47 +90,35 @@ async def help_(message: Message) -> None:
     )
 
 
-@router.message(Command("language"))
-@router.message(F.text == BTN_LANGUAGE)
 async def language(message: Message, i18n: I18n) -> None:
     await ask_language(message, i18n)
 
 
-@router.callback_query(LangCb.filter(F.code.in_({"kk", "ru"})))
-async def language_chosen(
-    query: CallbackQuery, callback_data: LangCb, users: UsersRepo, i18n: I18n, state: FSMContext, user: User,
-    bot: Bot, clock: Clock, settings: Settings, calendars: CalendarRepo,
-) -> None:
+async def language_chosen(query: CallbackQuery, callback_data: LangCb, users: UsersRepo, i18n: I18n,
+                          state: FSMContext, user: User, turn: Turn) -> None:
+    code = callback_data.code
     first_choice = user.language is None
-    await users.set_language(query.from_user.id, callback_data.code)
-    with i18n.use_locale(callback_data.code):
+    await users.set_language(query.from_user.id, code)
+    with i18n.use_locale(code):
         await query.answer(_("Language changed."))
         if query.message is not None and first_choice:
             await query.message.answer(welcome_text(), reply_markup=main_menu())
         elif query.message is not None:
             in_wizard = await state.get_state() is not None
-            text = _("Done, I will speak Kazakh.") if callback_data.code == "kk" else _("Done, I will speak Russian.")
+            text = _("Done, I will speak Kazakh.") if code == "kk" else _("Done, I will speak Russian.")
             if in_wizard:
                 text += "\n" + _("We can go on from where we stopped.")
             await query.message.answer(text, reply_markup=main_menu())
             # the step the person is on, asked again in the language they just chose
-            if not await ask_again(bot, query.message.chat.id, state, clock, settings, callback_data.code,
-                                   calendars):
-                await ask_tracking_again(query.message, bot, state, clock.now().astimezone(settings.tz).date(),
-                                         callback_data.code)
+            await ask_again_in(replace(turn, lang=code), query.message, turn.bot, state)
 
 
-@router.callback_query(LangCb.filter())
-@router.callback_query(F.data.regexp(r"^lang(:|$)"))  # malformed: "lang", "lang:kk:1"
 async def language_unknown(query: CallbackQuery) -> None:
-    await query.answer(_("This button is no longer valid."), show_alert=False)
+    await query.answer(_(NOT_VALID), show_alert=False)
 
 
-@router.message(Command("cancel"))
-@router.message(StateFilter("*"), F.text.casefold().in_({"cancel", "отмена", "болдырмау"}))
-async def cancel(message: Message, state: FSMContext, bot: Bot, clock: Clock, settings: Settings, lang: str,
-                 calendars: CalendarRepo) -> None:
-    if await cancel_requested(bot, message.chat.id, state, clock, settings, lang, calendars):
+async def cancel(message: Message, state: FSMContext, turn: Turn) -> None:
+    if await cancel_requested(turn, state):
         return  # a complaint draft: asked before it is deleted
     had_state = await state.get_state() is not None
     await state.clear()
@@ -144,6 +128,23 @@ async def cancel(message: Message, state: FSMContext, bot: Bot, clock: Clock, se
     )
 
 
-@router.message(Command("menu"))
 async def menu(message: Message) -> None:
     await message.answer(_("Main menu."), reply_markup=main_menu())
+
+
+def get_router() -> Router:
+    router = Router(name="start")
+    router.message.filter(F.chat.type == "private")  # the operators' group has its own router
+    router.message.middleware(TurnMiddleware())
+    router.callback_query.middleware(TurnMiddleware())
+    router.message.register(start, CommandStart())
+    router.message.register(help_, Command("help"))
+    router.message.register(language, Command("language"))
+    router.message.register(language, F.text == BTN_LANGUAGE)
+    router.callback_query.register(language_chosen, LangCb.filter(F.code.in_(LANGUAGES)))
+    router.callback_query.register(language_unknown, LangCb.filter())
+    router.callback_query.register(language_unknown, F.data.regexp(r"^lang(:|$)"))  # malformed: "lang", "lang:kk:1"
+    router.message.register(cancel, Command("cancel"))
+    router.message.register(cancel, StateFilter("*"), F.text.casefold().in_(CANCEL_WORDS))
+    router.message.register(menu, Command("menu"))
+    return router

@@ -23,10 +23,12 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po, write_po
 
+from bot.domain.text import LANGUAGES  # the one definition of the languages
+
 ROOT = Path(__file__).resolve().parent.parent
 LOCALES = ROOT / "locales"
 POT = LOCALES / "messages.pot"
-LANGS = ("kk", "ru")
+LANGS = LANGUAGES
 SOURCES = ("bot", "handlers", "storage")
 KEYWORDS = {
     "_": None,

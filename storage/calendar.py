@@ -2,33 +2,34 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date, datetime
 
-from bot.workdays import KzCalendar, Override, load_facts
-from storage.db import Database, iso, utcnow_iso
+import aiosqlite
+
+from bot.domain.clock import Clock
+from bot.domain.entities import StoredOverride
+from bot.domain.workdays import KzCalendar, Override, load_facts
+from storage.db import Database, iso
+
+__all__ = ["CalendarRepo"]
 
 
-@dataclass(frozen=True)
-class StoredOverride:
-    id: int
-    override: Override
-    added_by: int | None
-    added_at: str
+def _override(row: aiosqlite.Row) -> Override:
+    return Override(date.fromisoformat(row["day"]), row["kind"], bool(row["working"]), row["source"])
 
 
 class CalendarRepo:
     """Holds the current KzCalendar (data file + stored overrides); rebuilt when an override is added."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, clock: Clock | None = None) -> None:
         self.db = db
+        self.clock = clock or Clock()
         self._facts = load_facts()
         self._calendar: KzCalendar | None = None
 
     async def load(self) -> KzCalendar:
         rows = await self.db.fetchall("SELECT * FROM calendar_overrides ORDER BY day")
-        overrides = [Override(date.fromisoformat(r["day"]), r["kind"], bool(r["working"]), r["source"]) for r in rows]
-        self._calendar = KzCalendar(self._facts, overrides=overrides)
+        self._calendar = KzCalendar(self._facts, overrides=[_override(r) for r in rows])
         return self._calendar
 
     @property
@@ -43,14 +44,11 @@ class CalendarRepo:
             " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(day, kind) DO UPDATE SET working = excluded.working,"
             " source = excluded.source, added_by = excluded.added_by, added_at = excluded.added_at",
             (override.day.isoformat(), override.kind, int(override.working), override.source, added_by,
-             iso(at) if at else utcnow_iso()),
+             iso(at or self.clock.now())),
         )
         return await self.load()
 
-    async def list(self) -> list[StoredOverride]:
+    async def overrides(self) -> list[StoredOverride]:
+        """What operators recorded, by day."""
         rows = await self.db.fetchall("SELECT * FROM calendar_overrides ORDER BY day")
-        return [
-            StoredOverride(r["id"], Override(date.fromisoformat(r["day"]), r["kind"], bool(r["working"]), r["source"]),
-                           r["added_by"], r["added_at"])
-            for r in rows
-        ]
+        return [StoredOverride(r["id"], _override(r), r["added_by"], r["added_at"]) for r in rows]

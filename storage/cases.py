@@ -17,30 +17,32 @@ duplicate, and Telegram offers no idempotency key to close it.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
-from typing import Any, Iterable, Protocol, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from datetime import date, datetime
+from typing import Any
 
-from storage.db import Database, iso, parse_iso
+import aiosqlite
 
-__all__ = [
-    "Case",
-    "CaseEvent",
-    "CasesRepo",
-    "Reminder",
-    "RemindersRepo",
-    "CASE_STATUSES",
-    "REMINDER_STATUSES",
-]
+from bot.domain.clock import Clock
+from bot.domain.entities import (
+    AUDIENCES,
+    CASE_STATUSES,
+    Case,
+    CaseEvent,
+    CaseStatus,
+    Reminder,
+)
+from bot.domain.reminders import PlannedReminder
+from storage.db import Database, iso, parse_iso, parse_iso_required
 
-CASE_STATUSES = ("open", "answered", "closed")
-REMINDER_STATUSES = ("pending", "sending", "sent", "failed", "cancelled")
-AUDIENCES = ("citizen", "operators")
+__all__ = ["CasesRepo", "Planner", "RemindersRepo"]
+
+#: A case's reminders from its state (pure: bot.services.cases builds it from the deadlines and the settings).
+#: The repository calls it INSIDE the transaction that changes the case, so the case and its plan commit
+#: together, and a planner that fails leaves the case unchanged.
+Planner = Callable[[Case], Iterable[PlannedReminder]]
+
 _ERROR_MAX = 300
-
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def _day(text: str | None) -> date | None:
@@ -51,63 +53,7 @@ def _dayiso(day: date | None) -> str | None:
     return day.isoformat() if day else None
 
 
-@dataclass(frozen=True, slots=True)
-class Case:
-    id: int
-    user_id: int
-    complaint_id: int | None
-    ticket_id: int | None
-    recipient_kind: str
-    filed_with: str | None
-    reg_number: str | None
-    registered_on: date
-    forwarded_via_provider: bool
-    extended_by: int
-    extended_on: date | None
-    extension_told_on: date | None
-    learned_on: date | None
-    status: str
-    created_at: datetime
-    updated_at: datetime
-    answered_on: date | None = None  # the day the person received the answer (status 'answered')
-
-
-@dataclass(frozen=True, slots=True)
-class CaseEvent:
-    id: int
-    case_id: int
-    kind: str
-    payload: dict[str, Any]
-    at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class Reminder:
-    id: int
-    case_id: int | None
-    chat_id: int
-    user_id: int | None
-    audience: str
-    kind: str
-    due_at: datetime
-    status: str
-    attempts: int
-    claimed_at: datetime | None
-    sent_at: datetime | None
-    last_error: str | None
-    payload: dict[str, Any] = field(default_factory=dict)
-    dedupe_key: str | None = None
-
-
-class PlannedLike(Protocol):
-    """What ``replace_plan`` needs of a planned reminder (``bot.reminders.PlannedReminder`` fits)."""
-
-    kind: str
-    due_at: datetime
-    payload: dict[str, Any]
-
-
-def _case(row) -> Case:
+def _case(row: aiosqlite.Row) -> Case:
     return Case(
         id=row["id"],
         user_id=row["user_id"],
@@ -123,13 +69,13 @@ def _case(row) -> Case:
         extension_told_on=_day(row["extension_told_on"]),
         learned_on=_day(row["learned_on"]),
         status=row["status"],
-        created_at=parse_iso(row["created_at"]),  # type: ignore[arg-type]
-        updated_at=parse_iso(row["updated_at"]),  # type: ignore[arg-type]
+        created_at=parse_iso_required(row["created_at"]),
+        updated_at=parse_iso_required(row["updated_at"]),
         answered_on=_day(row["answered_on"]),
     )
 
 
-def _reminder(row) -> Reminder:
+def _reminder(row: aiosqlite.Row) -> Reminder:
     return Reminder(
         id=row["id"],
         case_id=row["case_id"],
@@ -137,7 +83,7 @@ def _reminder(row) -> Reminder:
         user_id=row["user_id"],
         audience=row["audience"],
         kind=row["kind"],
-        due_at=parse_iso(row["due_at"]),  # type: ignore[arg-type]
+        due_at=parse_iso_required(row["due_at"]),
         status=row["status"],
         attempts=row["attempts"],
         claimed_at=parse_iso(row["claimed_at"]),
@@ -148,7 +94,7 @@ def _reminder(row) -> Reminder:
     )
 
 
-def _planned_at(row) -> str:
+def _planned_at(row: aiosqlite.Row) -> str:
     """The due_at a case reminder was planned for (``payload['planned_at']``; ``due_at`` for older rows)."""
     try:
         planned = json.loads(row["payload"] or "{}").get("planned_at")
@@ -165,9 +111,69 @@ def _error(text: str | None) -> str | None:
     return None if text is None else str(text)[:_ERROR_MAX]
 
 
+async def _case_in(conn: aiosqlite.Connection, case_id: int) -> Case:
+    rows = list(await conn.execute_fetchall("SELECT * FROM cases WHERE id = ?", (case_id,)))
+    if not rows:
+        raise KeyError(case_id)
+    return _case(rows[0])
+
+
+async def _event_in(conn: aiosqlite.Connection, case_id: int, kind: str, payload: dict[str, Any], now: str) -> None:
+    await conn.execute("INSERT INTO case_events (case_id, kind, payload, at) VALUES (?, ?, ?, ?)",
+                       (case_id, kind, json.dumps(payload, ensure_ascii=False), now))
+
+
+async def _replace_plan_in(conn: aiosqlite.Connection, case: Case, planned: Iterable[PlannedReminder],
+                           now: str) -> int:
+    """Make the case's pending reminders exactly ``planned`` inside the caller's transaction: pending rows not
+    in the plan are cancelled, rows already pending keep their id (payload refreshed), the rest are inserted.
+
+    A planned reminder identical (kind, planned due_at) to one already sent, in flight or failed is skipped,
+    so a re-plan never sends the same reminder twice; the planned moment is kept in ``payload['planned_at']``
+    because a retry (429, network) moves ``due_at`` later. Returns the number of rows inserted.
+    """
+    wanted = {(p.kind, iso(p.due_at)): p for p in planned}
+    # A row's identity is (kind, the due_at it was PLANNED for): a retry moves due_at, never identity.
+    existing = await conn.execute_fetchall(
+        "SELECT id, kind, due_at, status, payload FROM reminders WHERE case_id = ? AND status <> 'cancelled'",
+        (case.id,))
+    seen: set[tuple[str, str]] = set()
+    for r in existing:
+        key = (r["kind"], _planned_at(r))
+        if r["status"] != "pending":
+            seen.add(key)  # sending, sent or failed: never planned again
+            continue
+        keep = wanted.get(key)
+        if keep is None or key in seen:
+            await conn.execute("UPDATE reminders SET status = 'cancelled', updated_at = ? WHERE id = ?", (now, r["id"]))
+        else:
+            seen.add(key)  # keeps its id and its (possibly later, retried) due_at
+            await conn.execute("UPDATE reminders SET payload = ?, updated_at = ? WHERE id = ?",
+                               (_plan_payload(keep.payload, key[1]), now, r["id"]))
+    inserted = 0
+    for (kind, due_at), p in wanted.items():
+        if (kind, due_at) in seen:
+            continue
+        cursor = await conn.execute(
+            "INSERT INTO reminders (case_id, chat_id, user_id, audience, kind, due_at, status, payload,"
+            " created_at, updated_at) VALUES (?, ?, ?, 'citizen', ?, ?, 'pending', ?, ?, ?)"
+            " ON CONFLICT DO NOTHING",
+            (case.id, case.user_id, case.user_id, kind, due_at, _plan_payload(p.payload, due_at), now, now),
+        )
+        inserted += cursor.rowcount if cursor.rowcount > 0 else 0
+    return inserted
+
+
 class CasesRepo:
-    def __init__(self, db: Database) -> None:
+    """Cases and their events. Every change that takes a ``plan`` re-plans the case's reminders with it in the
+    same transaction (see :data:`Planner`)."""
+
+    def __init__(self, db: Database, clock: Clock | None = None) -> None:
         self.db = db
+        self.clock = clock or Clock()
+
+    def _stamp(self, at: datetime | None) -> str:
+        return iso(at or self.clock.now())
 
     async def create(
         self,
@@ -182,9 +188,10 @@ class CasesRepo:
         forwarded_via_provider: bool = False,
         learned_on: date | None = None,
         at: datetime | None = None,
+        plan: Planner | None = None,
     ) -> Case:
-        """A new open case; its 'created' event is written in the same transaction."""
-        now = iso(at or _now())
+        """A new open case; its 'created' event (and its reminders, with ``plan``) in the same transaction."""
+        now = self._stamp(at)
         async with self.db.transaction() as conn:
             cursor = await conn.execute(
                 "INSERT INTO cases (user_id, complaint_id, ticket_id, recipient_kind, filed_with, reg_number,"
@@ -194,12 +201,15 @@ class CasesRepo:
                  registered_on.isoformat(), int(forwarded_via_provider), _dayiso(learned_on), now, now),
             )
             case_id = cursor.lastrowid
-            await conn.execute(
-                "INSERT INTO case_events (case_id, kind, payload, at) VALUES (?, 'created', ?, ?)",
-                (case_id, json.dumps({"recipient_kind": str(recipient_kind)}), now),
-            )
-        case = await self.get(case_id)  # type: ignore[arg-type]
-        assert case is not None
+            assert case_id is not None
+            await _event_in(conn, case_id, "created", {"recipient_kind": str(recipient_kind)}, now)
+            return await self._planned(conn, case_id, plan, now)
+
+    async def _planned(self, conn: aiosqlite.Connection, case_id: int, plan: Planner | None, now: str) -> Case:
+        """The case as the transaction left it, its reminders re-planned with ``plan`` when given."""
+        case = await _case_in(conn, case_id)
+        if plan is not None:
+            await _replace_plan_in(conn, case, plan(case), now)
         return case
 
     async def get(self, case_id: int) -> Case | None:
@@ -215,142 +225,101 @@ class CasesRepo:
         rows = await self.db.fetchall(sql + " ORDER BY registered_on DESC, id DESC", params)
         return [_case(r) for r in rows]
 
+    async def open_ids(self) -> list[int]:
+        """Every open case (desk or citizen): re-planned when the working-day calendar changes."""
+        rows = await self.db.fetchall("SELECT id FROM cases WHERE status = 'open' ORDER BY id")
+        return [r["id"] for r in rows]
+
     async def record_event(self, case_id: int, kind: str, payload: dict[str, Any] | None = None,
                            *, at: datetime | None = None) -> None:
         await self.db.execute(
             "INSERT INTO case_events (case_id, kind, payload, at) VALUES (?, ?, ?, ?)",
-            (case_id, kind, json.dumps(payload or {}, ensure_ascii=False), iso(at or _now())),
+            (case_id, kind, json.dumps(payload or {}, ensure_ascii=False), self._stamp(at)),
         )
 
     async def events(self, case_id: int) -> list[CaseEvent]:
         rows = await self.db.fetchall("SELECT * FROM case_events WHERE case_id = ? ORDER BY id", (case_id,))
-        return [CaseEvent(r["id"], r["case_id"], r["kind"], json.loads(r["payload"]), parse_iso(r["at"]))  # type: ignore[arg-type]
+        return [CaseEvent(r["id"], r["case_id"], r["kind"], json.loads(r["payload"]), parse_iso_required(r["at"]))
                 for r in rows]
 
     async def set_extension(self, case_id: int, by: int, on: date | None, told_on: date | None = None,
-                            *, at: datetime | None = None) -> Case:
-        """Record an extension of the review term (by 1..10 working days; 0 removes it). The caller
-        re-plans reminders afterwards (``ReminderService.schedule_case``)."""
+                            *, at: datetime | None = None, plan: Planner | None = None) -> Case:
+        """Record an extension of the review term (by 1..10 working days; 0 removes it)."""
         if not 0 <= int(by) <= 10:
             raise ValueError("extension must be 0..10 working days")
-        now = iso(at or _now())
+        now = self._stamp(at)
         async with self.db.transaction() as conn:
             await conn.execute(
                 "UPDATE cases SET extended_by = ?, extended_on = ?, extension_told_on = ?, updated_at = ?"
                 " WHERE id = ?",
                 (int(by), _dayiso(on) if by else None, _dayiso(told_on) if by else None, now, case_id),
             )
-            await conn.execute(
-                "INSERT INTO case_events (case_id, kind, payload, at) VALUES (?, 'extended', ?, ?)",
-                (case_id, json.dumps({"by": int(by), "on": _dayiso(on), "told_on": _dayiso(told_on)}), now),
-            )
-        case = await self.get(case_id)
-        if case is None:
-            raise KeyError(case_id)
-        return case
+            await _event_in(conn, case_id, "extended",
+                            {"by": int(by), "on": _dayiso(on), "told_on": _dayiso(told_on)}, now)
+            return await self._planned(conn, case_id, plan, now)
 
     async def register(self, case_id: int, *, recipient_kind: str, registered_on: date, reg_number: str | None,
-                       ticket_id: int | None, at: datetime | None = None) -> Case:
+                       ticket_id: int | None, at: datetime | None = None, plan: Planner | None = None) -> Case:
         """The registration facts an operator recorded, on a case the citizen already tracks (one case per
-        complaint, so one set of reminders). The caller re-plans reminders afterwards."""
-        now = iso(at or _now())
+        complaint, so one set of reminders)."""
+        now = self._stamp(at)
         async with self.db.transaction() as conn:
             await conn.execute(
                 "UPDATE cases SET recipient_kind = ?, registered_on = ?, reg_number = ?, ticket_id = ?,"
                 " updated_at = ? WHERE id = ?",
                 (str(recipient_kind), registered_on.isoformat(), reg_number, ticket_id, now, case_id),
             )
-            await conn.execute(
-                "INSERT INTO case_events (case_id, kind, payload, at) VALUES (?, 'registered', ?, ?)",
-                (case_id, json.dumps({"recipient_kind": str(recipient_kind), "registered_on": registered_on.isoformat(),
-                                      "reg_number": reg_number, "ticket_id": ticket_id}, ensure_ascii=False), now),
-            )
-        case = await self.get(case_id)
-        if case is None:
-            raise KeyError(case_id)
-        return case
+            await _event_in(conn, case_id, "registered", {
+                "recipient_kind": str(recipient_kind), "registered_on": registered_on.isoformat(),
+                "reg_number": reg_number, "ticket_id": ticket_id}, now)
+            return await self._planned(conn, case_id, plan, now)
 
     async def set_status(self, case_id: int, status: str, *, at: datetime | None = None,
-                         answered_on: date | None = None) -> Case:
+                         answered_on: date | None = None, plan: Planner | None = None) -> Case:
         """Change the status; an answered or closed case has its pending reminders cancelled in the same
-        transaction (re-opening needs a ``schedule_case`` to plan again). ``answered_on``: the day the answer
-        was received (kept only with status 'answered')."""
+        transaction (re-opening needs a ``plan``). ``answered_on``: the day the answer was received (kept only
+        with status 'answered')."""
         if status not in CASE_STATUSES:
             raise ValueError(f"unknown case status {status!r}")
-        now = iso(at or _now())
-        answered = _dayiso(answered_on) if status == "answered" else None
+        now = self._stamp(at)
+        answered = _dayiso(answered_on) if status == CaseStatus.ANSWERED else None
         async with self.db.transaction() as conn:
             await conn.execute("UPDATE cases SET status = ?, answered_on = ?, updated_at = ? WHERE id = ?",
-                               (status, answered, now, case_id))
-            payload = {"status": status, **({"answered_on": answered} if answered else {})}
-            await conn.execute(
-                "INSERT INTO case_events (case_id, kind, payload, at) VALUES (?, 'status', ?, ?)",
-                (case_id, json.dumps(payload), now),
-            )
-            if status != "open":
+                               (str(status), answered, now, case_id))
+            await _event_in(conn, case_id, "status",
+                            {"status": str(status), **({"answered_on": answered} if answered else {})}, now)
+            if status != CaseStatus.OPEN and plan is None:
                 await conn.execute(
                     "UPDATE reminders SET status = 'cancelled', updated_at = ?"
                     " WHERE case_id = ? AND status = 'pending'",
                     (now, case_id),
                 )
-        case = await self.get(case_id)
-        if case is None:
-            raise KeyError(case_id)
-        return case
+            return await self._planned(conn, case_id, plan, now)
+
+    async def replan(self, case_id: int, plan: Planner, *, at: datetime | None = None) -> int:
+        """Re-plan the case's reminders from its current state, in one transaction; returns rows inserted."""
+        now = self._stamp(at)
+        async with self.db.transaction() as conn:
+            case = await _case_in(conn, case_id)
+            return await _replace_plan_in(conn, case, plan(case), now)
 
 
 class RemindersRepo:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, clock: Clock | None = None) -> None:
         self.db = db
+        self.clock = clock or Clock()
+
+    def _stamp(self, at: datetime | None = None) -> str:
+        return iso(at or self.clock.now())
 
     # ---- planning ---------------------------------------------------------------------------
-    async def replace_plan(self, case_id: int, planned: Iterable[PlannedLike], *,
+    async def replace_plan(self, case_id: int, planned: Iterable[PlannedReminder], *,
                            at: datetime | None = None) -> int:
-        """Make the case's pending reminders exactly ``planned``, in ONE transaction: pending rows not in the
-        plan are cancelled, rows already pending keep their id (payload refreshed), the rest are inserted.
-
-        A planned reminder identical (kind, planned due_at) to one already sent, in flight or failed is skipped,
-        so a re-plan never sends the same reminder twice; the planned moment is kept in ``payload['planned_at']``
-        because a retry (429, network) moves ``due_at`` later. Returns the number of rows inserted.
-        """
-        now = iso(at or _now())
-        wanted = {(p.kind, iso(p.due_at)): p for p in planned}
+        """Make the case's pending reminders exactly ``planned``, in ONE transaction (see
+        :func:`_replace_plan_in`). Returns the number of rows inserted."""
+        now = self._stamp(at)
         async with self.db.transaction() as conn:
-            row = await (await conn.execute("SELECT user_id FROM cases WHERE id = ?", (case_id,))).fetchone()
-            if row is None:
-                raise KeyError(case_id)
-            user_id = row[0]
-            # A row's identity is (kind, the due_at it was PLANNED for): a retry moves due_at, never identity.
-            existing = await conn.execute_fetchall(
-                "SELECT id, kind, due_at, status, payload FROM reminders WHERE case_id = ? AND status <> 'cancelled'",
-                (case_id,))
-            seen: set[tuple[str, str]] = set()
-            for r in existing:
-                key = (r["kind"], _planned_at(r))
-                if r["status"] != "pending":
-                    seen.add(key)  # sending, sent or failed: never planned again
-                    continue
-                keep = wanted.get(key)
-                if keep is None or key in seen:
-                    await conn.execute(
-                        "UPDATE reminders SET status = 'cancelled', updated_at = ? WHERE id = ?", (now, r["id"]))
-                else:
-                    seen.add(key)  # keeps its id and its (possibly later, retried) due_at
-                    await conn.execute(
-                        "UPDATE reminders SET payload = ?, updated_at = ? WHERE id = ?",
-                        (_plan_payload(keep.payload, key[1]), now, r["id"]))
-            inserted = 0
-            for (kind, due_at), p in wanted.items():
-                if (kind, due_at) in seen:
-                    continue
-                cursor = await conn.execute(
-                    "INSERT INTO reminders (case_id, chat_id, user_id, audience, kind, due_at, status, payload,"
-                    " created_at, updated_at) VALUES (?, ?, ?, 'citizen', ?, ?, 'pending', ?, ?, ?)"
-                    " ON CONFLICT DO NOTHING",
-                    (case_id, user_id, user_id, kind, due_at, _plan_payload(p.payload, due_at), now, now),
-                )
-                inserted += cursor.rowcount if cursor.rowcount > 0 else 0
-        return inserted
+            return await _replace_plan_in(conn, await _case_in(conn, case_id), planned, now)
 
     async def add(
         self,
@@ -369,7 +338,7 @@ class RemindersRepo:
         same ``dedupe_key`` (or the same case/kind/due_at) already exists."""
         if audience not in AUDIENCES:
             raise ValueError(f"unknown audience {audience!r}")
-        now = iso(at or _now())
+        now = self._stamp(at)
         async with self.db.transaction() as conn:
             cursor = await conn.execute(
                 "INSERT INTO reminders (case_id, chat_id, user_id, audience, kind, due_at, status, payload,"
@@ -416,7 +385,7 @@ class RemindersRepo:
         await self.db.execute(
             "UPDATE reminders SET status = 'pending', due_at = ?, last_error = ?, claimed_at = NULL,"
             " updated_at = ? WHERE id = ? AND status = 'sending'",
-            (iso(at), _error(error), utcnow(), reminder_id),
+            (iso(at), _error(error), self._stamp(), reminder_id),
         )
 
     async def defer(self, reminder_id: int, at: datetime) -> None:
@@ -425,28 +394,28 @@ class RemindersRepo:
         await self.db.execute(
             "UPDATE reminders SET status = 'pending', due_at = ?, claimed_at = NULL, attempts = MAX(attempts - 1, 0),"
             " updated_at = ? WHERE id = ? AND status = 'sending'",
-            (iso(at), utcnow(), reminder_id),
+            (iso(at), self._stamp(), reminder_id),
         )
 
     async def mark_failed(self, reminder_id: int, error: str | None) -> None:
         await self.db.execute(
             "UPDATE reminders SET status = 'failed', last_error = ?, updated_at = ? WHERE id = ?"
             " AND status IN ('pending', 'sending')",
-            (_error(error), utcnow(), reminder_id),
+            (_error(error), self._stamp(), reminder_id),
         )
 
     async def cancel(self, reminder_id: int, reason: str | None = None) -> None:
         await self.db.execute(
             "UPDATE reminders SET status = 'cancelled', last_error = ?, updated_at = ? WHERE id = ?"
             " AND status IN ('pending', 'sending')",
-            (_error(reason), utcnow(), reminder_id),
+            (_error(reason), self._stamp(), reminder_id),
         )
 
     async def cancel_for_user(self, user_id: int) -> int:
         """Cancel everything not yet sent to this person (blocked the bot, or turned reminders off)."""
         cursor = await self.db.execute(
             "UPDATE reminders SET status = 'cancelled', updated_at = ? WHERE user_id = ? AND status = 'pending'",
-            (utcnow(), user_id),
+            (self._stamp(), user_id),
         )
         return max(cursor.rowcount, 0)
 
@@ -477,6 +446,3 @@ class RemindersRepo:
         rows = await self.db.fetchall("SELECT status, COUNT(*) AS n FROM reminders GROUP BY status")
         return {r["status"]: r["n"] for r in rows}
 
-
-def utcnow() -> str:
-    return iso(_now())

@@ -1,4 +1,4 @@
-"""Saved complaints: what the wizard produced on "Confirm". Repositories return plain dataclasses.
+"""Saved complaints: what the wizard produced on "Confirm".
 
 `create` inserts the row and sets its human number (`complaint_number(id, created date)`) in the same
 transaction, so a complaint never exists without its number.
@@ -7,35 +7,28 @@ transaction, so a complaint never exists without its number.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from bot.complaint import Complaint, complaint_number
-from storage.db import Database, iso, parse_iso
+import aiosqlite
+
+from bot.domain.complaint import Complaint, complaint_number
+from bot.domain.entities import StoredComplaint
+from storage.db import Database, iso, parse_iso_required
+
+__all__ = ["ComplaintsRepo"]
 
 DEFAULT_TZ = ZoneInfo("Asia/Almaty")
 
 
-@dataclass(frozen=True)
-class StoredComplaint:
-    id: int
-    number: str
-    user_id: int
-    language: str
-    complaint: Complaint
-    created_at: datetime  # aware UTC
-    status: str = "created"
-
-
-def _row(row) -> StoredComplaint:
+def _row(row: aiosqlite.Row) -> StoredComplaint:
     return StoredComplaint(
         id=row["id"],
         number=row["number"],
         user_id=row["user_id"],
         language=row["language"],
         complaint=Complaint.from_dict(json.loads(row["data"])),
-        created_at=parse_iso(row["created_at"]),
+        created_at=parse_iso_required(row["created_at"]),
         status=row["status"],
     )
 
@@ -58,9 +51,10 @@ class ComplaintsRepo:
                  stamp, stamp),
             )
             complaint_id = cursor.lastrowid
+            assert complaint_id is not None
             number = complaint_number(complaint_id, created_day)
             await conn.execute("UPDATE complaints SET number = ? WHERE id = ?", (number, complaint_id))
-        return StoredComplaint(complaint_id, number, user_id, language, complaint, parse_iso(stamp))
+        return StoredComplaint(complaint_id, number, user_id, language, complaint, parse_iso_required(stamp))
 
     async def get(self, complaint_id: int) -> StoredComplaint | None:
         row = await self.db.fetchone("SELECT * FROM complaints WHERE id = ?", (complaint_id,))

@@ -16,6 +16,8 @@ from typing import Any, AsyncIterator, Iterable
 
 import aiosqlite
 
+from bot.domain.clock import Clock
+
 log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -31,10 +33,6 @@ PRAGMAS = (
 )
 
 
-def utcnow_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
 def iso(moment: datetime) -> str:
     """UTC ISO-8601 text for a stored moment (every time in the database is UTC)."""
     if moment.tzinfo is None:
@@ -44,6 +42,11 @@ def iso(moment: datetime) -> str:
 
 def parse_iso(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text else None
+
+
+def parse_iso_required(text: str) -> datetime:
+    """A stored moment of a NOT NULL column."""
+    return datetime.fromisoformat(text)
 
 
 async def connect(path: Path | str) -> aiosqlite.Connection:
@@ -102,7 +105,7 @@ class Database:
                     await conn.execute(statement)
                 await conn.execute(
                     "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
-                    (version, path.name, utcnow_iso()),
+                    (version, path.name, iso(Clock().now())),
                 )
             applied.append(version)
             log.info("applied migration %s", path.name)
@@ -129,8 +132,7 @@ class Database:
         # One hop that runs the statement to its end: a cursor left open between two hops keeps a read
         # transaction on the shared connection, and another coroutine's INSERT then fails with
         # SQLITE_BUSY / BUSY_SNAPSHOT instead of waiting (tests/test_fsm_storage.py).
-        rows = await self.conn.execute_fetchall(sql, tuple(params))
-        return rows[0] if rows else None
+        return next(iter(await self.conn.execute_fetchall(sql, tuple(params))), None)
 
     async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[aiosqlite.Row]:
         return list(await self.conn.execute_fetchall(sql, tuple(params)))

@@ -1,7 +1,7 @@
 """aiogram FSM storage on the project's SQLite file: group commit, and nothing leaves the bot uncommitted.
 
 Why not one commit per write: every aiosqlite call is a hop to its worker thread (45-90 µs) and a commit
-per write caps the bot at ~900 updates/s (../shared/PERFORMANCE.md). Here:
+per write caps the bot at ~900 updates/s (docs/performance.md, 'aiosqlite thread hops'). Here:
 
 * reads come from an in-memory cache (LRU over keys; a miss reads the row once);
 * a write updates the cache and joins the *current batch*; one flusher task commits each batch as ONE
@@ -27,16 +27,21 @@ import sqlite3
 from collections import OrderedDict
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, TypeVar
 
-from aiogram.client.session.middlewares.base import BaseRequestMiddleware
-from aiogram.methods import GetUpdates
+from aiogram import Bot
+from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextRequestMiddlewareType
 from aiogram.fsm.state import State
 from aiogram.fsm.storage.base import BaseStorage, StateType, StorageKey
+from aiogram.methods import GetUpdates, Response, TelegramMethod
+from aiogram.methods.base import TelegramType
 
+from bot.domain.clock import Clock
 from storage.db import PRAGMAS
 
 log = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
 
 # A whole batch is ONE statement over a JSON array: one implicit transaction, and the SQLite thread takes
 # the GIL back once per batch instead of once per row (per-row hand-offs cost ~5 ms each under load).
@@ -61,7 +66,7 @@ class SQLiteStorage(BaseStorage):
     def __init__(
         self, path: Path | str, *, cache_size: int = 50_000, now: Callable[[], datetime] | None = None
     ) -> None:
-        self._now = now or (lambda: datetime.now(timezone.utc))
+        self._now = now or Clock().now
         self._path = str(path)
         self._conn: sqlite3.Connection | None = None
         self._cache: OrderedDict[str, tuple[str | None, str]] = OrderedDict()
@@ -96,7 +101,8 @@ class SQLiteStorage(BaseStorage):
         self._write(key, state, json.dumps(dict(data), ensure_ascii=False, separators=(",", ":")))
 
     async def get_data(self, key: StorageKey) -> dict[str, Any]:
-        return json.loads((await self._load(key))[1])
+        data: dict[str, Any] = json.loads((await self._load(key))[1])
+        return data
 
     async def data_may_have(self, key: StorageKey, name: str) -> bool:
         """False when the data certainly has no top-level ``name`` (a substring test on the stored JSON, no
@@ -130,14 +136,15 @@ class SQLiteStorage(BaseStorage):
 
     # --- internals: event loop side ------------------------------------------------------------
 
-    async def _retry_busy(self, fn, *args, attempts: int = 200):
-        for attempt in range(attempts):
+    async def _retry_busy(self, fn: Callable[..., _T], *args: Any, attempts: int = 200) -> _T:
+        for attempt in range(attempts - 1):
             try:
                 return fn(*args)
             except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) and "busy" not in str(exc) or attempt == attempts - 1:
+                if "locked" not in str(exc) and "busy" not in str(exc):
                     raise
                 await asyncio.sleep(min(0.001 * 2**attempt, 0.05))
+        return fn(*args)  # the last try: its error is raised
 
     async def _load(self, key: StorageKey) -> tuple[str | None, str]:
         skey = storage_key(key)
@@ -172,7 +179,9 @@ class SQLiteStorage(BaseStorage):
     async def _flush_loop(self) -> None:
         while self._pending:
             pending, self._pending = self._pending, {}
-            self._inflight, self._batch = self._batch, None
+            batch = self._inflight = self._batch
+            self._batch = None
+            assert batch is not None  # every write joins a batch
             stamp = self._now().astimezone(timezone.utc).isoformat(timespec="seconds")
             try:
                 await self._retry_busy(self._commit, pending, stamp)
@@ -181,12 +190,12 @@ class SQLiteStorage(BaseStorage):
                 for skey in pending:
                     if skey not in self._pending:
                         self._cache.pop(skey, None)
-                if not self._inflight.done():
-                    self._inflight.set_exception(exc)
-                    self._inflight.exception()  # retrieved here; waiters re-raise it
+                if not batch.done():
+                    batch.set_exception(exc)
+                    batch.exception()  # retrieved here; waiters re-raise it
             else:
-                if not self._inflight.done():
-                    self._inflight.set_result(None)
+                if not batch.done():
+                    batch.set_result(None)
             finally:
                 self._inflight = None
 
@@ -199,19 +208,25 @@ class SQLiteStorage(BaseStorage):
             if "busy_timeout" not in pragma:
                 self._conn.execute(pragma)
 
+    @property
+    def _db(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise RuntimeError("FSM storage is closed")
+        return self._conn
+
     def _disconnect(self) -> None:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
 
     def _read(self, skey: str) -> tuple[str | None, str] | None:
-        row = self._conn.execute("SELECT state, data FROM fsm WHERE key = ?", (skey,)).fetchone()
+        row = self._db.execute("SELECT state, data FROM fsm WHERE key = ?", (skey,)).fetchone()
         return (row[0], row[1]) if row else None
 
     def _commit(self, pending: dict[str, tuple[int | None, str | None, str]], now: str) -> None:
         upserts = [[k, uid, st, data] for k, (uid, st, data) in pending.items() if st or data != _EMPTY]
         deletes = [k for k, (_, st, data) in pending.items() if not st and data == _EMPTY]
-        conn = self._conn
+        conn = self._db
         if not deletes:
             conn.execute(_UPSERT, (now, json.dumps(upserts, ensure_ascii=False)))
             return
@@ -226,7 +241,7 @@ class SQLiteStorage(BaseStorage):
             raise
 
     def _purge(self, cutoff: str, pattern: str) -> list[str]:
-        rows = self._conn.execute(
+        rows = self._db.execute(
             "DELETE FROM fsm WHERE updated_at < ? AND state LIKE ? RETURNING key", (cutoff, pattern)
         ).fetchall()
         return [key for (key,) in rows]
@@ -238,7 +253,8 @@ class CommitBarrier(BaseRequestMiddleware):
     def __init__(self, storage: SQLiteStorage) -> None:
         self.storage = storage
 
-    async def __call__(self, make_request, bot, method):
+    async def __call__(self, make_request: NextRequestMiddlewareType[TelegramType], bot: Bot,
+                       method: TelegramMethod[TelegramType]) -> Response[TelegramType]:
         if not isinstance(method, GetUpdates):  # fetching updates shows the person nothing
             await self.storage.barrier()
         return await make_request(bot, method)

@@ -1,4 +1,4 @@
-"""Operators' desk tickets, the relay's message map and the audit log. Repositories return plain dataclasses.
+"""Operators' desk tickets, the relay's message map and the audit log.
 
 A ticket is open while its status is not ``resolved``/``rejected``; a citizen has at most one open ticket
 (a partial unique index). Every operator action goes through :meth:`TicketsRepo.transition`, which changes the
@@ -10,78 +10,26 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
 
-from storage.db import Database, iso, parse_iso
+import aiosqlite
+
+from bot.domain.clock import Clock
+from bot.domain.entities import TICKET_SOURCES, AuditEntry, Ticket, TicketMessage
+from storage.db import Database, iso, parse_iso, parse_iso_required
 from storage.outbox import QUEUE_SQL
 
-__all__ = ["AuditEntry", "OPEN_STATUSES", "TICKET_STATUSES", "Ticket", "TicketMessage", "TicketsRepo"]
+__all__ = ["TicketsRepo"]
 
-TICKET_STATUSES = ("new", "taken", "registered", "extended", "resolved", "rejected")
-OPEN_STATUSES = ("new", "taken", "registered", "extended")
-CLOSED_STATUSES = ("resolved", "rejected")
-SOURCES = ("complaint", "faq", "menu")
 _UPDATABLE = frozenset({
     "complaint_id", "case_id", "source", "status", "assignee_id", "chat_id", "thread_id", "card_message_id",
     "relay", "resolved_at", "result", "rating", "disagreed", "language",
 })
 
 
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-@dataclass(frozen=True, slots=True)
-class Ticket:
-    id: int
-    user_id: int
-    complaint_id: int | None
-    case_id: int | None
-    language: str
-    source: str
-    status: str
-    assignee_id: int | None
-    chat_id: int | None
-    thread_id: int | None
-    card_message_id: int | None
-    relay: bool
-    created_at: datetime
-    updated_at: datetime
-    resolved_at: datetime | None
-    result: str | None
-    rating: int | None
-    disagreed: bool
-
-    @property
-    def is_open(self) -> bool:
-        return self.status in OPEN_STATUSES
-
-
-@dataclass(frozen=True, slots=True)
-class TicketMessage:
-    id: int
-    ticket_id: int
-    direction: str
-    citizen_chat_id: int
-    citizen_message_id: int | None
-    group_chat_id: int
-    group_message_id: int | None
-    at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class AuditEntry:
-    id: int
-    ticket_id: int | None
-    actor_id: int | None
-    action: str
-    detail: dict[str, Any]
-    at: datetime
-
-
-def _ticket(row) -> Ticket:
+def _ticket(row: aiosqlite.Row) -> Ticket:
     return Ticket(
         id=row["id"],
         user_id=row["user_id"],
@@ -95,8 +43,8 @@ def _ticket(row) -> Ticket:
         thread_id=row["thread_id"],
         card_message_id=row["card_message_id"],
         relay=bool(row["relay"]),
-        created_at=parse_iso(row["created_at"]),  # type: ignore[arg-type]
-        updated_at=parse_iso(row["updated_at"]),  # type: ignore[arg-type]
+        created_at=parse_iso_required(row["created_at"]),
+        updated_at=parse_iso_required(row["updated_at"]),
         resolved_at=parse_iso(row["resolved_at"]),
         result=row["result"],
         rating=row["rating"],
@@ -104,13 +52,13 @@ def _ticket(row) -> Ticket:
     )
 
 
-def _tmsg(row) -> TicketMessage:
+def _tmsg(row: aiosqlite.Row) -> TicketMessage:
     return TicketMessage(row["id"], row["ticket_id"], row["direction"], row["citizen_chat_id"],
                          row["citizen_message_id"], row["group_chat_id"], row["group_message_id"],
-                         parse_iso(row["at"]))  # type: ignore[arg-type]
+                         parse_iso_required(row["at"]))
 
 
-def _value(key: str, value: Any) -> Any:
+def _value(value: Any) -> Any:
     if isinstance(value, datetime):
         return iso(value)
     if isinstance(value, bool):
@@ -119,8 +67,12 @@ def _value(key: str, value: Any) -> Any:
 
 
 class TicketsRepo:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, clock: Clock | None = None) -> None:
         self.db = db
+        self.clock = clock or Clock()
+
+    def _stamp(self, at: datetime | None) -> str:
+        return iso(at or self.clock.now())
 
     # ---- tickets ------------------------------------------------------------------------------
     async def open_for_user(self, user_id: int) -> Ticket | None:
@@ -134,9 +86,9 @@ class TicketsRepo:
         """The citizen's open ticket, or a new one; ``(ticket, created)``. A second escalation reuses the
         open ticket and switches the relay back on (the caller decides what else to attach). ``queue_card``:
         a new ticket's card is queued in the desk's outbox in the same transaction (storage/outbox.py)."""
-        if source not in SOURCES:
+        if source not in TICKET_SOURCES:
             raise ValueError(f"unknown source {source!r}")
-        now = iso(at or _now())
+        now = self._stamp(at)
         async with self.db.transaction() as conn:
             row = await (await conn.execute(
                 "SELECT id FROM tickets WHERE user_id = ? AND status NOT IN ('resolved', 'rejected')",
@@ -149,6 +101,7 @@ class TicketsRepo:
                     (user_id, complaint_id, language, source, chat_id, now, now),
                 )
                 ticket_id = cursor.lastrowid
+                assert ticket_id is not None
                 await conn.execute(
                     "INSERT INTO audit_log (ticket_id, actor_id, action, detail, at) VALUES (?, ?, 'opened', ?, ?)",
                     (ticket_id, actor_id if actor_id is not None else user_id,
@@ -157,6 +110,7 @@ class TicketsRepo:
                 if queue_card:
                     await conn.execute(QUEUE_SQL, (ticket_id, "card", "{}", now))
             else:
+                assert row is not None
                 ticket_id = row[0]
                 await conn.execute("UPDATE tickets SET relay = 1, updated_at = ? WHERE id = ?", (now, ticket_id))
                 await conn.execute(
@@ -164,7 +118,7 @@ class TicketsRepo:
                     (ticket_id, actor_id if actor_id is not None else user_id,
                      json.dumps({"source": source, "complaint_id": complaint_id}), now),
                 )
-        ticket = await self.get(ticket_id)  # type: ignore[arg-type]
+        ticket = await self.get(ticket_id)
         assert ticket is not None
         return ticket, created
 
@@ -185,7 +139,8 @@ class TicketsRepo:
         )
         return _ticket(row) if row else None
 
-    async def list(self, *, statuses: Sequence[str] | None = None) -> list[Ticket]:
+    async def list_tickets(self, *, statuses: Sequence[str] | None = None) -> list[Ticket]:
+        """Every ticket (or those in ``statuses``), oldest first."""
         sql, params = "SELECT * FROM tickets", []
         if statuses:
             sql += f" WHERE status IN ({','.join('?' * len(statuses))})"
@@ -215,7 +170,7 @@ class TicketsRepo:
         """Apply ``changes`` only if the ticket is in one of ``allowed`` statuses, and write the audit entry,
         in one transaction. Returns the updated ticket, or None when it does not exist / is not allowed."""
         allowed = tuple(allowed)
-        now = iso(at or _now())
+        now = self._stamp(at)
         async with self.db.transaction() as conn:
             row = await (await conn.execute("SELECT status FROM tickets WHERE id = ?", (ticket_id,))).fetchone()
             if row is None or row[0] not in allowed:
@@ -227,24 +182,19 @@ class TicketsRepo:
             )
         return await self.get(ticket_id)
 
-    async def _apply(self, conn, ticket_id: int, changes: dict[str, Any], *, at: datetime | None = None,
+    async def _apply(self, conn: aiosqlite.Connection | None, ticket_id: int, changes: dict[str, Any], *, at: datetime | None = None,
                      stamp: str | None = None) -> None:
         bad = set(changes) - _UPDATABLE
         if bad:
             raise ValueError(f"not updatable: {sorted(bad)}")
-        stamp = stamp or iso(at or _now())
+        stamp = stamp or self._stamp(at)
         cols = [f"{k} = ?" for k in changes] + ["updated_at = ?"]
-        params = [_value(k, v) for k, v in changes.items()] + [stamp, ticket_id]
+        params = [_value(v) for v in changes.values()] + [stamp, ticket_id]
         sql = f"UPDATE tickets SET {', '.join(cols)} WHERE id = ?"
         if conn is None:
             await self.db.execute(sql, params)
         else:
             await conn.execute(sql, params)
-
-    async def open_case_ids(self) -> list[int]:
-        """Every open tracked case (desk or citizen): re-planned when the working-day calendar changes."""
-        rows = await self.db.fetchall("SELECT id FROM cases WHERE status = 'open' ORDER BY id")
-        return [r["id"] for r in rows]
 
     # ---- audit --------------------------------------------------------------------------------
     async def audit(self, ticket_id: int | None, actor_id: int | None, action: str,
@@ -252,7 +202,7 @@ class TicketsRepo:
         await self.db.execute(
             "INSERT INTO audit_log (ticket_id, actor_id, action, detail, at) VALUES (?, ?, ?, ?, ?)",
             (ticket_id, actor_id, action, json.dumps(detail or {}, ensure_ascii=False, default=str),
-             iso(at or _now())),
+             self._stamp(at)),
         )
 
     async def audit_for(self, ticket_id: int | None) -> list[AuditEntry]:
@@ -261,7 +211,7 @@ class TicketsRepo:
         else:
             rows = await self.db.fetchall("SELECT * FROM audit_log WHERE ticket_id = ? ORDER BY id", (ticket_id,))
         return [AuditEntry(r["id"], r["ticket_id"], r["actor_id"], r["action"], json.loads(r["detail"]),
-                           parse_iso(r["at"])) for r in rows]  # type: ignore[arg-type]
+                           parse_iso_required(r["at"])) for r in rows]
 
     # ---- message map --------------------------------------------------------------------------
     async def add_message(self, ticket_id: int, direction: str, *, citizen_chat_id: int,
@@ -272,13 +222,14 @@ class TicketsRepo:
                 "INSERT INTO ticket_messages (ticket_id, direction, citizen_chat_id, citizen_message_id,"
                 " group_chat_id, group_message_id, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (ticket_id, direction, citizen_chat_id, citizen_message_id, group_chat_id, group_message_id,
-                 iso(at or _now())),
+                 self._stamp(at)),
             )
         except sqlite3.IntegrityError:  # the ticket vanished meanwhile: nothing to map
             pass
 
     async def messages(self, ticket_id: int, *, direction: str | None = None) -> list[TicketMessage]:
-        sql, params = "SELECT * FROM ticket_messages WHERE ticket_id = ?", [ticket_id]
+        sql = "SELECT * FROM ticket_messages WHERE ticket_id = ?"
+        params: list[Any] = [ticket_id]
         if direction:
             sql += " AND direction = ?"
             params.append(direction)

@@ -4,7 +4,7 @@ import os
 import pytest
 from hypothesis import settings as hypothesis_settings
 
-from bot.i18n import ensure_compiled
+from bot.services.i18n import ensure_compiled
 from tests.services import (  # noqa: F401  (fixtures: a fresh PostgreSQL database / Redis db per test)
     _drop_pg_template,
     pg_pool,

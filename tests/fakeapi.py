@@ -271,7 +271,7 @@ def parse_html(text: str) -> str:
         out.append(html.unescape(text[pos:lt]))
         m = _TAG_RE.match(text, lt)
         if not m:
-            name = re.match(r"</?([^\s>]*)", text[lt:]).group(1)  # type: ignore[union-attr]
+            name = re.match(r"</?([^\s>]*)", text[lt:]).group(1)  # type: ignore[union-attr]  # always matches: text[lt] is "<"
             raise ApiError(
                 400,
                 f"Bad Request: can't parse entities: Unsupported start tag \"{name}\" "
@@ -456,11 +456,11 @@ class BotMessage:
     def button_rows(self) -> list[list[dict]]:
         kind = self.keyboard_type
         if kind == "inline":
-            return [list(r) for r in self.reply_markup["inline_keyboard"]]  # type: ignore[index]
+            return [list(r) for r in self.reply_markup["inline_keyboard"]]  # type: ignore[index]  # an inline keyboard here
         if kind == "reply":
             return [
                 [b if isinstance(b, dict) else {"text": b} for b in r]
-                for r in self.reply_markup["keyboard"]  # type: ignore[index]
+                for r in self.reply_markup["keyboard"]  # type: ignore[index]  # a reply keyboard here
             ]
         return []
 
@@ -1359,7 +1359,7 @@ class FakeBotAPI:
                     "is_video": False}
         raise ValueError(kind)
 
-    def _message_json(self, m: BotMessage, *, with_reply: bool = True) -> dict:
+    def _message_json(self, m: BotMessage, *, with_reply: bool = True) -> dict:  # noqa: C901 - Telegram's Message JSON, one optional field after another
         d: dict[str, Any] = {
             "message_id": m.message_id,
             "from": dict(self.bot_user),
@@ -1443,7 +1443,7 @@ class FakeBotAPI:
             return web.json_response({"ok": False, "error_code": 404, "description": "Not Found"}, status=404)
         return web.Response(body=rec.content, content_type=rec.mime_type or "application/octet-stream")
 
-    async def _handle_api(self, request: web.Request) -> web.Response:
+    async def _handle_api(self, request: web.Request) -> web.Response:  # noqa: C901 - the fake server's one entry: faults, limits, dispatch
         method = request.match_info["method"]
         low = method.lower()
         is_poll = low == "getupdates"
@@ -1687,7 +1687,7 @@ class FakeBotAPI:
     def _update_type(u: dict) -> str:
         return next(k for k in u if k != "update_id")
 
-    async def _api_getupdates(self, params: dict, files: dict) -> list[dict]:
+    async def _api_getupdates(self, params: dict, files: dict) -> list[dict]:  # noqa: C901 - getUpdates' offset, limit, timeout and allowed_updates as Telegram reads them
         offset = params.get("offset")
         limit = max(1, min(int(params.get("limit") or 100), 100))
         timeout = float(params.get("timeout") or 0)
@@ -1713,7 +1713,7 @@ class FakeBotAPI:
                         self.dropped_updates.append(u)
                         self._last_delivered_id = max(self._last_delivered_id, u["update_id"])
                 self._updates = keep
-            return self._updates[:limit] or None  # type: ignore[return-value]
+            return self._updates[:limit] or None  # type: ignore[return-value]  # None: keep long-polling
 
         if self._closing:
             return []
@@ -2171,7 +2171,7 @@ def _loopback_session_class() -> type:
     return LoopbackAiohttpSession
 
 
-def _LoopbackSession(**kw: Any) -> Any:  # noqa: N802
+def _LoopbackSession(**kw: Any) -> Any:  # noqa: N802 - named like the class it builds
     return _loopback_session_class()(**kw)
 
 
@@ -2265,10 +2265,10 @@ def forbid_external_network() -> Iterator[None]:
             raise OSError(f"external network forbidden in tests: {host}")
         return await orig_cc(self, protocol_factory, host, *a, **kw)
 
-    socket.getaddrinfo = guarded_gai  # type: ignore[assignment]
-    asyncio.BaseEventLoop.create_connection = guarded_cc  # type: ignore[method-assign]
+    socket.getaddrinfo = guarded_gai  # type: ignore[assignment]  # patched for the test run only
+    asyncio.BaseEventLoop.create_connection = guarded_cc  # type: ignore[method-assign]  # patched for the test run only
     try:
         yield
     finally:
-        socket.getaddrinfo = orig_gai  # type: ignore[assignment]
-        asyncio.BaseEventLoop.create_connection = orig_cc  # type: ignore[method-assign]
+        socket.getaddrinfo = orig_gai  # type: ignore[assignment]  # restored
+        asyncio.BaseEventLoop.create_connection = orig_cc  # type: ignore[method-assign]  # restored

@@ -9,8 +9,8 @@ from typing import AsyncIterator
 from aiogram import Router
 
 from bot.app import App, create_app
-from bot.clock import Clock
 from bot.config import load_settings
+from bot.domain.clock import Clock
 from tests.fakeapi import FakeBotAPI, polling
 
 

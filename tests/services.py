@@ -81,7 +81,7 @@ async def _pg_admin() -> Any:
     if not PG_SERVER_URL:
         unavailable("PostgreSQL", "DATABASE_URL is not set")
     if _checked.get("pg"):
-        unavailable("PostgreSQL", _checked["pg"])  # type: ignore[arg-type]
+        unavailable("PostgreSQL", _checked["pg"])  # type: ignore[arg-type]  # a str: the line above checked it is set
     try:
         conn = await asyncpg.connect(with_database(PG_SERVER_URL, "postgres"), timeout=10)
     except (OSError, asyncio.TimeoutError, asyncpg.PostgresError) as e:
@@ -168,7 +168,7 @@ async def redis_url() -> AsyncIterator[str]:
     if not REDIS_SERVER_URL:
         unavailable("Redis", "REDIS_URL is not set")
     if _checked.get("redis"):
-        unavailable("Redis", _checked["redis"])  # type: ignore[arg-type]
+        unavailable("Redis", _checked["redis"])  # type: ignore[arg-type]  # a str: the line above checked it is set
     client = Redis.from_url(REDIS_SERVER_URL, socket_connect_timeout=5)
     try:
         try:

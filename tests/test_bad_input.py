@@ -16,9 +16,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from aiogram.fsm.storage.base import StorageKey
 
-from bot.clock import FakeClock
-from bot.i18n import build_i18n
-from handlers.operators import desk_of
+from bot.domain.clock import FakeClock
+from bot.services.i18n import build_i18n
 from tests.fakeapi import FakeUser
 from tests.harness import running_bot
 from tests.test_operators import GROUP, OP, TUESDAY, card_of, fast, make_complaint, open_desk_ticket, register
@@ -175,7 +174,7 @@ async def test_tracking_states_answer_bad_input_and_change_nothing(step, lang, f
         await stranger.send("/start")
         await stranger.expect()
         await reach(u, step, lang)
-        other = await app.deps["cases"].create(4999, "provider", date(2026, 12, 14), at=START)
+        other = await app.repos.cases.create(4999, "provider", date(2026, 12, 14), at=START)
         await fake.idle()
         rows, state = snapshot(db_path), await fsm_state(app, u.id)
         assert state[0] is not None and state[0].endswith(step)
@@ -263,7 +262,7 @@ async def test_operator_forms_answer_bad_input_and_change_nothing(action, fake, 
     async with running_bot(fake, db_path, clock=FakeClock(TUESDAY), operators_chat_id=GROUP) as app:
         fast(app)
         citizen, op = await desk_with_ticket(app, fake, registered=action == "ext")
-        t = await desk_of(app).tickets.get(1)
+        t = await app.desk.tickets.get(1)
         await op.press_data(f"dk:{action}:1", await card_of(app, fake))
         await fake.idle()
         form_key = (GROUP, OP, "desk_form")
@@ -282,7 +281,7 @@ async def test_operator_forms_answer_bad_input_and_change_nothing(action, fake, 
             assert notes[0].message_thread_id == t.thread_id
 
         if action == "reg":  # the long number was accepted, cut to 64 characters
-            case = (await app.deps["cases"].list_for_user(citizen.id))[0]
+            case = (await app.repos.cases.list_for_user(citizen.id))[0]
             assert case.reg_number == ("ЖТ-1 " + "x" * 4000)[:64]
             return
         assert snapshot(db_path) == rows
@@ -300,7 +299,7 @@ async def test_operator_html_reaches_the_citizen_escaped(action, text, needle, f
     async with running_bot(fake, db_path, clock=FakeClock(TUESDAY), operators_chat_id=GROUP) as app:
         fast(app)
         citizen, op = await desk_with_ticket(app, fake, registered=action == "ext")
-        t = await desk_of(app).tickets.get(1)
+        t = await app.desk.tickets.get(1)
         await op.press_data(f"dk:{action}:1", await card_of(app, fake))
         await fake.idle()
         before = len(citizen.messages)
@@ -359,7 +358,7 @@ async def test_desk_buttons_forged_or_stale(fake, db_path, no_unhandled):
         assert (await citizen.answered_callback(q)).get("text") == tr(NOT_VALID, "kk")
         await op.press_data("dk:res:1", card)
         await fake.idle()
-        t = await desk_of(app).tickets.get(1)
+        t = await app.desk.tickets.get(1)
         await op.send("Готово", chat=GROUP, message_thread_id=t.thread_id)
         rate = await citizen.expect(predicate=lambda m: bool(m.buttons))
         q = await citizen.press_data("dkr:1:5", rate)

@@ -14,7 +14,7 @@ from aiogram.fsm.storage.base import StorageKey
 
 from bench import gen, workload
 from bench.hops import HopCounter, count_hops
-from bot.identifiers import validate_iin
+from bot.domain.identifiers import validate_iin
 from storage.cases import CasesRepo, RemindersRepo
 from storage.complaints import ComplaintsRepo
 from storage.db import Database

@@ -9,14 +9,13 @@ tracking, the court at the recipient step, a confirmed Close, local dates, and /
 from __future__ import annotations
 
 import re
-import sqlite3
 from datetime import date, datetime, timezone
 from zoneinfo import ZoneInfo
 
-from bot.clock import FakeClock
-from bot.complaint import Complaint
-from bot.deadlines import court_limit_from, further_complaint_limit_from
-from bot.workdays import default_calendar
+from bot.domain.clock import FakeClock
+from bot.domain.complaint import Complaint
+from bot.domain.deadlines import court_limit_from, further_complaint_limit_from
+from bot.domain.workdays import default_calendar
 from storage.complaints import ComplaintsRepo
 from tests.fakeapi import BotMessage, FakeUser
 from tests.harness import running_bot
@@ -71,7 +70,7 @@ class Transcript:
 
 async def test_cancel_asks_before_deleting_and_never_sits_where_skip_sits(fake, db_path, no_unhandled):
     user = fake.user(1101, "Ольга", language_code="ru")
-    cancel, skip = tr("✖️ Cancel", "ru"), tr("⏭ Skip", "ru")
+    cancel = tr("✖️ Cancel", "ru")
     answers = answers_ru()
     async with running_bot(fake, db_path, clock=FakeClock(NOV24)):
         w = Walker(fake, db_path, user)
@@ -166,7 +165,7 @@ async def test_overdue_case_says_what_is_overdue_and_what_is_still_open(fake, db
             assert plain(tr(PASSED_FURTHER, lang, date=long(further, lang))) in wait
 
             # the reminder loop's "missed" message, sent once for a case entered late, says the same
-            await app.deps["reminder_service"].tick()
+            await app.reminders.tick()
             reminder = plain((await t.read()).text)
             assert plain(long(court, lang)) in reminder and plain(long(further, lang)) in reminder
             assert "136" in reminder
@@ -417,7 +416,7 @@ async def test_my_pages_many_long_cases_under_telegrams_limit(fake, db_path, no_
         u = fake.user(1201, "Ольга", language_code="ru")
         await u.send("/start")
         await u.expect()
-        cases = app.deps["cases"]
+        cases = app.repos.cases
         made = []
         for i in range(9):
             case = await cases.create(1201, "quality_authority", date(2026, 12, 14), filed_with=f"{i}<" + "Ж" * 198,
@@ -445,10 +444,10 @@ def test_the_longest_timeline_fits_one_message():
     """Overdue (every next step in full), extended, told late, filed late, provisional year, 200-character
     texts full of markup: still one Telegram message, with the longest prefix in front of it."""
     from bot.config import load_settings
-    from bot.i18n import build_i18n
-    from bot.reminder_loop import ReminderService
-    from handlers.tracking import timeline_text
-    from storage.cases import Case
+    from bot.domain.cases import deadlines_of
+    from bot.domain.entities import Case
+    from bot.services.i18n import build_i18n
+    from handlers.tracking.render import timeline_text
     from tests.fakeapi import render_text
 
     i18n = build_i18n("ru")
@@ -459,7 +458,7 @@ def test_the_longest_timeline_fits_one_message():
             case = Case(1, 1, None, None, "quality_authority", "<" * 200, "&" * 200, date(2026, 12, 14), True, 10,
                         date(2027, 1, 20), date(2027, 2, 20), date(2026, 8, 1), status, now, now,
                         date(2027, 5, 3) if status == "answered" else None)
-            deadlines = ReminderService.deadlines_of(case, CAL)
+            deadlines = deadlines_of(case, CAL)
             with i18n.context(), i18n.use_locale(lang):
                 text = timeline_text(case, deadlines, lang, CAL, date(2027, 6, 1), settings)
                 prefix = i18n.gettext("Saved. The answer to this complaint is already overdue: below is what is "
@@ -475,7 +474,7 @@ async def test_my_never_says_due_today_on_the_day_off_after_the_deadline(fake, d
         u = fake.user(1211, "Ольга", language_code="ru")
         await u.send("/start")
         await u.expect()
-        await app.deps["cases"].create(1211, "provider", date(2026, 12, 10))  # due Friday 18.12.2026
+        await app.repos.cases.create(1211, "provider", date(2026, 12, 10))  # due Friday 18.12.2026
         await u.send("/my")
         assert tr("the answer is due today", "ru") in (await u.expect()).text
         clock.set(datetime(2026, 12, 19, 12, 0, tzinfo=ALMATY))  # Saturday: late, no working day since

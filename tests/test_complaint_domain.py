@@ -7,7 +7,7 @@ from datetime import date
 
 import pytest
 
-from bot.complaint import (
+from bot.domain.complaint import (
     APPLICANT_KINDS,
     FIELDS,
     GROUNDS,
@@ -266,7 +266,8 @@ def test_missing_required_complete():
 def test_missing_required_conditional_rules():
     # "no IIN" satisfies the IIN field
     assert missing_required(_individual(iin=None)) == ["iin"]
-    # no IIN: the identity document's type, number, date of issue and issuer take its place (LEGAL.md §5)
+    # no IIN: the identity document's type, number, date of issue and issuer take its place
+    # (docs/legal.md, 'What a complaint contains')
     assert missing_required(_individual(iin=None, no_iin=True)) == [
         "id_doc_type", "id_doc_number", "id_doc_issued", "id_doc_issuer"]
     assert missing_required(_individual(iin=None, no_iin=True, **ID_DOC)) == []
@@ -372,8 +373,8 @@ def test_add_months_clamps_to_month_end():
 
 
 def test_filing_limit():
-    from bot.complaint import filing_limit
-    from bot.workdays import default_calendar
+    from bot.domain.complaint import filing_limit
+    from bot.domain.workdays import default_calendar
 
     cal = default_calendar()
     assert filing_limit_date(date(2026, 8, 21), cal) == date(2026, 11, 23)  # Sat 21.11 -> Mon 23.11
@@ -394,7 +395,7 @@ def test_filing_limit():
 
 
 def test_dates_must_agree_and_court_is_understood_typed():
-    from bot.complaint import check_dates, is_court_request
+    from bot.domain.complaint import check_dates, is_court_request
 
     draft = Complaint(decision_date=date(2026, 11, 10), learned_date=None)
     assert check_dates(draft, "learned_date", date(2026, 11, 9)).error_key == "learned_before_decision"
@@ -434,7 +435,7 @@ def test_signature_name():
 
 
 def test_identity_document_fields():
-    from bot.complaint import ID_DOC_FIELDS, ID_DOC_TYPES, id_doc_type_label
+    from bot.domain.complaint import ID_DOC_FIELDS, ID_DOC_TYPES, id_doc_type_label
 
     assert ID_DOC_FIELDS == ("id_doc_type", "id_doc_number", "id_doc_issued", "id_doc_issuer")
     assert {"id_card", "passport", "foreign_passport", "residence_permit", "stateless_certificate"} <= set(ID_DOC_TYPES)

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.console import ATTACH_HINT, BANNER, CALENDAR_HINT, CONTACT_HINT, NO_BUTTON, NO_DAY, NO_FILE
-from bot.documents import document_text
+from bot.domain.documents import document_text
 from tests.test_wizard import I18N, tr
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -1,4 +1,5 @@
-"""Deadline engine: worked examples (CALENDAR.md, LEGAL.md §3-§4), registration, extension, properties."""
+"""Deadline engine: worked examples (docs/calendar.md, 'Worked deadlines'; docs/legal.md, 'Extension and
+notice', 'Counting terms'), registration, extension, properties."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.deadlines import (
+from bot.domain.deadlines import (
     BASIS_KEYS,
     REVIEW_TERMS,
     DeadlineError,
@@ -21,13 +22,13 @@ from bot.deadlines import (
     registration_date,
     working_days_left,
 )
-from bot.workdays import default_calendar
+from bot.domain.workdays import default_calendar
 
 CAL = default_calendar()
 ALMATY = ZoneInfo("Asia/Almaty")
 D = date.fromisoformat
 
-# CALENDAR.md "Worked deadlines": start, +5, +10, +15 (None = not given).
+# docs/calendar.md, 'Worked deadlines': start, +5, +10, +15 (None = not given).
 WORKED = [
     ("2025-03-19", "2025-03-31", "2025-04-07", "2025-04-14"),
     ("2025-12-12", "2025-12-22", "2025-12-29", "2026-01-08"),
@@ -76,7 +77,8 @@ def test_legal_md_example_and_provisional_2027() -> None:
 
 
 def test_registered_on_a_day_off_counts_from_the_next_working_day() -> None:
-    # LEGAL.md §4: Saturday 15.11.2025 -> registered Monday 17.11.2025, day 1 is Tuesday, due Monday 24.11.
+    # docs/legal.md, 'Counting terms':
+    # Saturday 15.11.2025 -> registered Monday 17.11.2025, day 1 is Tuesday, due Monday 24.11.
     for day in (date(2025, 11, 15), date(2025, 11, 16)):
         r = compute("provider", day, CAL)
         assert r.registered == date(2025, 11, 17)
@@ -186,7 +188,7 @@ def test_items_and_to_dict() -> None:
     assert data["review_due"] == r.review_due.isoformat()
     assert data["items"][0] == {"key": "registered", "day": "2025-11-17", "basis": "appk_64_3_registration"}
     with pytest.raises(AttributeError):
-        r.review_due = date(2000, 1, 1)  # type: ignore[misc]
+        r.review_due = date(2000, 1, 1)  # type: ignore[misc]  # the test: a frozen result refuses it
 
 
 @settings(max_examples=150, deadline=None)
@@ -211,8 +213,8 @@ def test_properties(registered: date, recipient: Recipient, extended_by: int, fo
 # --- one month for the court (APPK art. 136), three months for a further complaint (APPK art. 92) -------------
 
 def test_court_limit_is_one_month_then_the_next_working_day():
-    from bot.deadlines import court_limit_from, further_complaint_limit_from
-    from bot.workdays import default_calendar
+    from bot.domain.deadlines import court_limit_from, further_complaint_limit_from
+    from bot.domain.workdays import default_calendar
 
     cal = default_calendar()
     # 2026-11-14 (Sat) + 1 month = 2026-12-14 (Mon): a working day, kept.

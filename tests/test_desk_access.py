@@ -3,12 +3,11 @@ operator whose Telegram language is neither kk nor ru still works the desk, in t
 
 from __future__ import annotations
 
+from bot.domain.clock import FakeClock
 from tests.fakeapi import BotMessage
 from tests.harness import running_bot
 from tests.test_operators import CITIZEN, GROUP, OP, TUESDAY, card_of, fast, open_desk_ticket, ticket_row
 from tests.test_wizard import Walker, individual_ru, rows, tr
-
-from bot.clock import FakeClock
 
 HUMAN = "👤 Talk to a person"
 

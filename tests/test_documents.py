@@ -13,8 +13,8 @@ import pytest
 from babel.dates import format_date
 from babel.support import Translations
 
-from bot.complaint import Attachment, Complaint, grounds_label, recipient_label
-from bot.documents import addressee_dative, document_filename, document_text, render_docx, render_pdf
+from bot.domain.complaint import Attachment, Complaint, grounds_label, recipient_label
+from bot.domain.documents import addressee_dative, document_filename, document_text, render_docx, render_pdf
 
 LOCALES = Path(__file__).resolve().parent.parent / "locales"
 TODAY = date(2026, 11, 22)
@@ -198,7 +198,7 @@ def test_individual_in_russian_without_iin(ru):
     lines = text.split("\n")
     assert "Жалоба" in lines
     assert "Шағым" not in text
-    # no IIN: the identity document instead (LEGAL.md §5)
+    # no IIN: the identity document instead (docs/legal.md, 'What a complaint contains')
     assert "ИИН" not in text
     for label in ("Документ, удостоверяющий личность: Паспорт иностранного гражданина", "Номер документа: FA 1234567",
                   "Дата выдачи: 20.05.2019", "Кем выдан: МВД Республики Узбекистан"):
@@ -365,7 +365,7 @@ def test_pdf_filename():
     assert document_filename(NUMBER, "ru", "pdf") == "SH-2026-000123_zhaloba.pdf"
 
 
-# ------------------------------------------------------------------------------ the page (LEGAL.md §5)
+# ------------------------------------------------------------------- the page (docs/legal.md, 'The printed complaint')
 
 A4_PT = (595.28, 841.89)
 

@@ -170,7 +170,7 @@ async def test_non_2xx_answers_are_retried_with_backoff_and_reported():
         await hooks.wait_delivered()
         assert [d.status for d in hooks.attempts_of(first)] == [502, 500, 429, 200]
         assert app.ids() == [first, first, first, first, second]  # the queue waits for the retried update
-        gaps = [b - a for a, b in zip(app.times, app.times[1:4])]
+        gaps = [b - a for a, b in zip(app.times, app.times[1:4], strict=False)]
         assert gaps[0] >= delays[0] and gaps[1] >= delays[1] and gaps[2] >= delays[1]  # the last delay repeats
         info = await bot.get_webhook_info()
         assert info.last_error_message == "Wrong response from the webhook: 429 Too Many Requests"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.faq import FaqIndex, Hit, about_else, default_index, skeleton, small_talk, tokens
+from bot.domain.faq import FaqIndex, Hit, about_else, default_index, skeleton, small_talk, tokens
 
 ROOT = Path(__file__).resolve().parents[1]
 EVAL = ROOT / "bench" / "faq_eval.jsonl"
@@ -391,7 +391,7 @@ def test_example_questions_find_their_entry(index: FaqIndex) -> None:
 
 def test_load_from_path_and_default_cached(tmp_path: Path) -> None:
     assert default_index() is default_index()
-    data = json.loads((ROOT / "bot" / "data" / "faq.json").read_text(encoding="utf-8"))
+    data = json.loads((ROOT / "bot" / "domain" / "data" / "faq.json").read_text(encoding="utf-8"))
     data["entries"] = data["entries"][:3]
     p = tmp_path / "faq.json"
     p.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")

@@ -14,7 +14,7 @@ from aiogram.types import Message
 from handlers.common import EscalateCb
 from tests.harness import running_bot
 
-FAQ = json.loads((Path(__file__).resolve().parent.parent / "bot" / "data" / "faq.json").read_text(encoding="utf-8"))
+FAQ = json.loads((Path(__file__).resolve().parent.parent / "bot" / "domain" / "data" / "faq.json").read_text(encoding="utf-8"))
 ENTRIES = {e["id"]: e for e in FAQ["entries"]}
 CATEGORIES = {c["id"]: c for c in FAQ["categories"]}
 PERSON = EscalateCb(source="faq").pack()
@@ -210,7 +210,7 @@ async def test_start_deep_link_from_inline_mode_opens_the_questions(fake, db_pat
 
 
 async def test_greetings_and_thanks_get_a_friendly_menu_answer(fake, db_path, no_unhandled):
-    from bot.i18n import build_i18n
+    from bot.services.i18n import build_i18n
 
     i18n = build_i18n()
     not_found = {i18n.gettext("I could not find an answer to that question.", locale=lang) for lang in ("kk", "ru")}

@@ -14,22 +14,22 @@ from typing import AsyncIterator
 
 import pytest
 
-from bot.clock import FakeClock
-from bot.complaint import Complaint, parse_field
+from bot.domain.clock import FakeClock
+from bot.domain.complaint import Complaint, parse_field
 from handlers.complaint.steps import ORDER, REVIEW, question
 from tests.fakeapi import BotMessage, FakeUser
 from tests.harness import running_bot
 from tests.test_operators import GROUP, OP, TUESDAY, card_of, fast, open_desk_ticket, ticket_row
-from tests.test_wizard import DECISION, I18N, LEARNED, Walker, draft_of, individual_ru, prompt_n, tr, wiz_buttons
+from tests.test_wizard import DECISION, I18N, LEARNED, Walker, draft_of, individual_ru, prompt_n, wiz_buttons
 
-#: How often a direct reply is tried before it counts as failed (bot.sender.RetryAfterMiddleware).
+#: How often a direct reply is tried before it counts as failed (bot.services.sender.RetryAfterMiddleware).
 REPLY_TRIES = 3
 
 
 def quick_retries(app) -> None:
     """Keep a 5xx/network retry of a direct reply quick in tests (the policy is the same, only the pauses
     are shorter)."""
-    policy = app.deps.get("reply_retry")
+    policy = app.reply_retry
     if policy is not None:
         policy.backoff = 0.02
 
@@ -104,7 +104,8 @@ async def test_a_button_step_whose_reply_failed_is_never_left_silent(fake, db_pa
 
 async def test_a_tracking_question_whose_reply_failed_is_asked_again_too(fake, db_path, no_unhandled):
     """The same guard for the tracking form: a retyped registration date must not become the number."""
-    from tests.test_tracking import START, cases_of, tr as ttr
+    from tests.test_tracking import START, cases_of
+    from tests.test_tracking import tr as ttr
 
     u = fake.user(1204, "Ольга", language_code="ru")
     async with running_bot(fake, db_path, clock=FakeClock(START)) as app:
@@ -140,7 +141,7 @@ async def test_talk_to_a_person_is_answered_at_once_while_the_group_is_at_its_li
     first = fake.user(1301, "Айгерим", language_code="ru")
     second = fake.user(1302, "Данияр", language_code="ru")
     async with running_bot(fake, db_path, clock=FakeClock(TUESDAY), operators_chat_id=GROUP) as app:
-        sender = app.deps["sender"]
+        sender = app.sender
         sender.chat_interval = 0.0
         sender.per_group_per_minute = 1  # the group may take one more post this minute
         await open_desk_ticket(app, fake, first, complaint=False)
@@ -163,7 +164,7 @@ async def test_talk_to_a_person_is_answered_at_once_while_the_group_is_at_its_li
 # ----------------------------------------------------------------------------------- (3) Telegram's limits
 
 async def test_every_outgoing_text_is_checked_against_telegrams_limits_in_one_place(fake, db_path, no_unhandled):
-    user = fake.user(1401, "Ольга", language_code="ru")
+    fake.user(1401, "Ольга", language_code="ru")
     async with running_bot(fake, db_path) as app:
         bot = app.bot
         await bot.send_message(1401, "Ә" * 5000)  # too long: cut, with a mark, instead of refused
@@ -436,7 +437,7 @@ async def test_burst_30_people_ask_for_a_person_at_once(fake, db_path, no_unhand
     group = fake.group(GROUP, "Desk")
     people = [fake.user(30_000 + i, f"Человек{i}", language_code="ru") for i in range(30)]
     async with running_bot(fake, db_path, clock=FakeClock(TUESDAY), operators_chat_id=GROUP) as app:
-        sender = app.deps["sender"]
+        sender = app.sender
         sender.chat_interval = 0.0
         sender.per_group_per_minute, sender.per_group_window = pace, window
         for u in people:

@@ -34,7 +34,7 @@ def msgstrs(lang: str) -> tuple[tuple[str, str], ...]:
 @lru_cache(maxsize=None)
 def faq_texts(lang: str) -> tuple[tuple[str, str], ...]:
     """(where, text) for every FAQ category title, entry title and answer in ``lang``."""
-    data = json.loads((ROOT / "bot" / "data" / "faq.json").read_text(encoding="utf-8"))
+    data = json.loads((ROOT / "bot" / "domain" / "data" / "faq.json").read_text(encoding="utf-8"))
     out = [(f"category {c['id']}", c["title"][lang]) for c in data["categories"]]
     for e in data["entries"]:
         out.append((f"{e['id']} title", e["title"][lang]))
@@ -146,8 +146,8 @@ _ANSWER = {"ru": re.compile(r"ответ|рассмотрени", re.IGNORECASE)
 
 @pytest.mark.parametrize("lang", LANGS)
 def test_a_missed_answer_is_inaction_not_a_refusal(lang: str) -> None:
-    """LEGAL.md §3: "missed deadline = refusal" is for the service's own deadline; an unanswered complaint is
-    inaction. No text about an answer or a review may call a missed deadline a refusal."""
+    """docs/legal.md, 'Inaction and refusal': "missed deadline = refusal" is for the service's own deadline; an
+    unanswered complaint is inaction. No text about an answer or a review may call a missed deadline a refusal."""
     bad = []
     for where, text in texts(lang):
         if _REFUSAL[lang].search(text) and _ANSWER[lang].search(text):

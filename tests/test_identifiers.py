@@ -1,4 +1,4 @@
-"""IIN/BIN check digit and structure (shared/LEGAL.md §5)."""
+"""IIN/BIN check digit and structure (docs/legal.md, 'IIN and BIN')."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.identifiers import check_digit, validate_bin, validate_iin
+from bot.domain.identifiers import check_digit, validate_bin, validate_iin
 
 BIN = "940140000385"
 IIN = "061211600012"
@@ -137,7 +137,8 @@ def test_check_digit_roundtrip(first11: str) -> None:
 
 @pytest.mark.parametrize("sixth", list("0123456789"))
 def test_bin_sixth_digit_is_the_subdivision(sixth: str) -> None:
-    """LEGAL.md §5: 0 head office, 1 branch, 2 representative office, 3 peasant farm; other values invalid."""
+    """docs/legal.md, 'IIN and BIN': 0 head office, 1 branch, 2 representative office, 3 peasant farm; other
+    values invalid."""
     first11 = next(f"04054{sixth}{k:05d}" for k in range(100) if check_digit(f"04054{sixth}{k:05d}") is not None)
     result = validate_bin(first11 + str(check_digit(first11)))
     if sixth in "0123":
@@ -147,8 +148,8 @@ def test_bin_sixth_digit_is_the_subdivision(sixth: str) -> None:
 
 
 def test_every_reason_is_explained_in_both_languages() -> None:
-    from bot.i18n import build_i18n
-    from bot.identifiers import REASONS
+    from bot.domain.identifiers import REASONS
+    from bot.services.i18n import build_i18n
     from handlers.complaint.steps import iin_reason
 
     i18n = build_i18n()

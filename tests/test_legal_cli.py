@@ -12,9 +12,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.deadlines import compute, registration_date
+from bot.domain.deadlines import compute, registration_date
+from bot.domain.workdays import default_calendar
 from bot.legal_cli import main
-from bot.workdays import default_calendar
 
 ROOT = Path(__file__).resolve().parents[1]
 CAL = default_calendar()

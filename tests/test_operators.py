@@ -7,9 +7,9 @@ from datetime import date, datetime, timezone
 
 import pytest
 
-from bot.clock import FakeClock
-from bot.complaint import Attachment, Complaint
-from handlers.operators import desk_of, desk_sla_tick
+from bot.domain.cases import deadlines_of
+from bot.domain.clock import FakeClock
+from bot.domain.complaint import Attachment, Complaint
 from tests.harness import running_bot
 
 GROUP = -1001234567890
@@ -25,7 +25,7 @@ TUESDAY = datetime(2026, 4, 7, 5, 0, tzinfo=timezone.utc)
 def fast(app) -> None:
     """The Sender's spacing (1 message/s per chat, 20/min per group) is tested in test_sender.py; here it
     would only make the conversation slow."""
-    sender = app.deps["sender"]
+    sender = app.sender
     sender.chat_interval = 0.0
     sender.per_group_per_minute = 0
 
@@ -42,11 +42,11 @@ async def make_complaint(app, fake, user_id: int, *, recipient: str = "provider"
         attachments=[Attachment(doc.file_id, "скан заявления.pdf", "document"),
                      Attachment(photo.file_id, "талон", "photo")],
     )
-    return await app.deps["complaints"].create(user_id, complaint, "ru", at=app.clock.now())
+    return await app.repos.complaints.create(user_id, complaint, "ru", at=app.clock.now())
 
 
 async def ticket_row(app, ticket_id: int = 1):
-    return await desk_of(app).tickets.get(ticket_id)
+    return await app.desk.tickets.get(ticket_id)
 
 
 async def open_desk_ticket(app, fake, citizen, *, complaint: bool = True):
@@ -225,9 +225,9 @@ async def test_register_extend_resolve_rate_in_plain_group(fake, db_path, no_unh
         assert "136" in steps.text and "суд" in steps.text
         assert "г.." not in steps.text and " до " not in steps.text
         assert (await ticket_row(app)).disagreed
-        actions = [a.action for a in await desk_of(app).tickets.audit_for(1)]
+        actions = [a.action for a in await app.desk.tickets.audit_for(1)]
         assert actions == ["opened", "take", "register", "extend", "resolve", "rated", "disagreed"]
-        assert all(a.actor_id for a in await desk_of(app).tickets.audit_for(1))
+        assert all(a.actor_id for a in await app.desk.tickets.audit_for(1))
 
         # Closed: the card has no buttons, and /stats counts it.
         assert not (await card_of(app, fake)).buttons
@@ -270,7 +270,7 @@ async def test_non_operators_and_forged_buttons_change_nothing(fake, db_path, no
         assert (await op.answered_callback(qid)).get("show_alert")
         await fake.idle()
         assert (await ticket_row(app, 2)).assignee_id is None
-        assert [a.action for a in await desk_of(app).tickets.audit_for(2)] == ["opened"]
+        assert [a.action for a in await app.desk.tickets.audit_for(2)] == ["opened"]
         # A citizen cannot press a card button either, nor rate another person's ticket.
         qid = await c2.press_data("dk:take:2", await card_of(app, fake, 2))
         assert (await c2.answered_callback(qid)).get("show_alert")
@@ -284,7 +284,7 @@ async def test_non_operators_and_forged_buttons_change_nothing(fake, db_path, no
         await stranger.send("/stats", chat=GROUP)
         await fake.idle()
         assert await app.db.fetchall("SELECT * FROM calendar_overrides") == []
-        assert await desk_of(app).tickets.audit_for(None) == []
+        assert await app.desk.tickets.audit_for(None) == []
         # Someone who is not a member writing in a ticket's topic reaches nobody.
         before = len(c1.messages)
         await stranger.send("hello", chat=GROUP, message_thread_id=t1.thread_id)
@@ -309,8 +309,8 @@ async def test_sla_notice_due_tomorrow_once(fake, db_path, no_unhandled, forum):
         await open_desk_ticket(app, fake, citizen)
         await register(app, fake, op, 1, "ЖТ-7 07.04.2026")  # due Tue 14.04.2026
         clock.set(datetime(2026, 4, 13, 5, 0, tzinfo=timezone.utc))  # Monday 10:00 local
-        await desk_sla_tick(app)
-        await desk_sla_tick(app)
+        await app.desk_sla.tick()
+        await app.desk_sla.tick()
         await fake.idle()
         notices = [m for m in group.messages if "⏰" in (m.text or "") and "14.04.2026" in m.text]
         assert len(notices) == 1 and "№1" in notices[0].text
@@ -323,16 +323,16 @@ async def test_sla_notice_due_tomorrow_once(fake, db_path, no_unhandled, forum):
         assert len(summaries) == 1
         # Due today, then overdue: one notice each.
         clock.set(datetime(2026, 4, 14, 5, 0, tzinfo=timezone.utc))
-        await desk_sla_tick(app)
+        await app.desk_sla.tick()
         clock.set(datetime(2026, 4, 15, 5, 0, tzinfo=timezone.utc))
-        await desk_sla_tick(app)
-        await desk_sla_tick(app)
+        await app.desk_sla.tick()
+        await app.desk_sla.tick()
         await fake.idle()
         assert len([m for m in group.messages if "⏰" in (m.text or "")]) == 2
         assert len([m for m in group.messages if "🔴" in (m.text or "")]) == 1
         # At night nothing is queued.
         clock.set(datetime(2026, 4, 16, 20, 0, tzinfo=timezone.utc))
-        assert await desk_sla_tick(app) == 0
+        assert await app.desk_sla.tick() == 0
 
 
 async def test_calendar_warning_in_december(fake, db_path, no_unhandled):
@@ -340,8 +340,8 @@ async def test_calendar_warning_in_december(fake, db_path, no_unhandled):
     clock = FakeClock(datetime(2026, 12, 1, 5, 0, tzinfo=timezone.utc))
     async with running_bot(fake, db_path, clock=clock, operators_chat_id=GROUP) as app:
         fast(app)
-        await desk_sla_tick(app)
-        await desk_sla_tick(app)
+        await app.desk_sla.tick()
+        await app.desk_sla.tick()
         await fake.idle()
         assert len([m for m in group.messages if "⚠️" in (m.text or "") and "2027" in m.text]) == 1
 
@@ -356,29 +356,28 @@ async def test_calendar_transfer_moves_review_due(fake, db_path, no_unhandled):
         fast(app)
         await open_desk_ticket(app, fake, citizen)
         t = await register(app, fake, op, 1, "ЖТ-8 07.04.2026")
-        rs = app.deps["reminder_service"]
-        cases = app.deps["cases"]
+        cases = app.repos.cases
         case = await cases.get(t.case_id)
-        assert rs.deadlines_of(case, app.deps["calendars"].calendar).review_due == date(2026, 4, 14)
+        assert deadlines_of(case, app.repos.calendars.calendar).review_due == date(2026, 4, 14)
 
         await op.send("/calendar add 2026-04-09 transfer_off Приказ МТСЗН от 01.04.2026 №1", chat=GROUP)
         await fake.idle()
         assert "2026-04-09" in group.messages[-1].text
-        assert rs.deadlines_of(case, app.deps["calendars"].calendar).review_due == date(2026, 4, 15)
+        assert deadlines_of(case, app.repos.calendars.calendar).review_due == date(2026, 4, 15)
         row = await app.db.fetchone(
             "SELECT due_at FROM reminders WHERE case_id = ? AND kind = 'review_due_today' AND status = 'pending'",
             (t.case_id,))
         assert row["due_at"].startswith("2026-04-15")
-        overrides = await app.deps["calendars"].list()
+        overrides = await app.repos.calendars.overrides()
         assert [(o.override.day, o.override.kind, o.override.working, o.added_by) for o in overrides] == [
             (date(2026, 4, 9), "transfer_off", False, OP)]
-        assert [a.action for a in await desk_of(app).tickets.audit_for(None)] == ["calendar_add"]
+        assert [a.action for a in await app.desk.tickets.audit_for(None)] == ["calendar_add"]
         await op.send("/calendar list", chat=GROUP)
         await fake.idle()
         assert "2026-04-09" in group.messages[-1].text and "Приказ" in group.messages[-1].text
         await op.send("/calendar add 2026-13-01 transfer_off x", chat=GROUP)
         await fake.idle()
-        assert len(await app.deps["calendars"].list()) == 1
+        assert len(await app.repos.calendars.overrides()) == 1
 
 
 @pytest.mark.parametrize("forum", [True, False])
@@ -399,9 +398,9 @@ async def test_register_reuses_the_case_the_citizen_already_tracks(fake, db_path
                            operator_ids=(OP,)) as app:
         fast(app)
         stored = await open_desk_ticket(app, fake, citizen)
-        own = await app.deps["cases"].create(CITIZEN, "provider", date(2026, 4, 3), complaint_id=stored.id,
+        own = await app.repos.cases.create(CITIZEN, "provider", date(2026, 4, 3), complaint_id=stored.id,
                                              filed_with="ЦОН", at=app.clock.now())
-        await app.deps["reminder_service"].schedule_case(own.id)
+        await app.cases.replan(own.id)
         citizen.skip_pending()
         t = await register(app, fake, op, 1, "ЖТ-2026-00123 06.04.2026")
         assert t.status == "registered" and t.case_id == own.id
@@ -435,7 +434,7 @@ async def test_wizard_complaint_pressed_to_the_desk_becomes_a_ticket(fake, db_pa
         told = await citizen.expect_text("№")
         await fake.idle()
         ticket = await ticket_row(app)
-        stored = await app.deps["complaints"].get(ticket.complaint_id)
+        stored = await app.repos.complaints.get(ticket.complaint_id)
         assert ticket.user_id == CITIZEN and ticket.language == "kk" and stored.user_id == CITIZEN
         card = await card_of(app, fake)
         assert card.chat_id == GROUP and stored.number in card.text and "Әлиханқызы" in card.text

@@ -8,7 +8,7 @@ import re
 import pytest
 from babel.messages.pofile import read_po
 
-from bot.i18n import LOCALES_DIR, build_i18n, plural_translator
+from bot.services.i18n import LOCALES_DIR, build_i18n, plural_translator
 
 I18N = build_i18n()
 

@@ -9,12 +9,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.clock import FakeClock
 from bot.config import Settings
-from bot.i18n import build_i18n
-from bot.reminder_loop import ReminderService
-from bot.sender import Sender
-from bot.workdays import default_calendar
+from bot.domain.clock import FakeClock
+from bot.domain.workdays import default_calendar
+from bot.services.cases import CaseService
+from bot.services.i18n import build_i18n
+from bot.services.reminders import ReminderService
+from bot.services.sender import Sender
+from storage.calendar import CalendarRepo
 from storage.cases import CasesRepo, RemindersRepo
 from storage.db import Database
 from storage.users import UsersRepo
@@ -52,15 +54,19 @@ class Env:
         # Fast limits: the Sender's own limits are tested in test_sender.py.
         self.sender = Sender(bot, global_per_second=500, per_chat_per_second=100, backoff_base=0.01)
         self.settings = Settings(_env_file=None, default_language="ru")
-        self.service = ReminderService(db, self.users, self.cases, self.reminders, self.sender, i18n, clock,
+        self.service = ReminderService(self.users, self.cases, self.reminders, self.sender, i18n, clock,
                                        self.settings, lambda: cal)
+        # Planning is the cases' service (a case and its reminders change together); its calendar is the
+        # database's, with no overrides here: the same days as ``cal``.
+        self.calendars = CalendarRepo(db)
+        self.planner = CaseService(self.cases, self.reminders, self.users, self.calendars, clock, self.settings)
 
     async def new_case(self, user_id: int, language: str = "ru", **kw):
         await self.users.seen(user_id, "Test", language)
         await self.users.set_language(user_id, language)
         case = await self.cases.create(user_id, kw.pop("recipient", "provider"), REGISTERED,
                                        filed_with="ЦОН", reg_number=f"N-{user_id}", **kw)
-        await self.service.schedule_case(case.id)
+        await self.planner.replan(case.id)
         return case
 
 
@@ -69,7 +75,9 @@ async def process(path, fake, clock, i18n, cal):
     db = await Database.open(path)
     bot = fake.make_bot()
     try:
-        yield Env(db, bot, clock, i18n, cal)
+        env = Env(db, bot, clock, i18n, cal)
+        await env.calendars.load()
+        yield env
     finally:
         await bot.session.close()
         await db.close()
@@ -217,7 +225,7 @@ async def test_extension_replan_and_closing(tmp_path, i18n, cal):
             clock.set(almaty(2026, 3, 27, 10, 1))
             assert await env.service.tick() == 1  # "soon" for 30.03 went out
             await env.cases.set_extension(case.id, 5, date(2026, 3, 27))
-            await env.service.schedule_case(case.id)
+            await env.planner.replan(case.id)
             plan = await env.reminders.list_for_case(case.id, statuses=["pending", "sent"])
             days = {(r.kind, r.due_at.astimezone(TZ).date()) for r in plan}
             assert days == {
@@ -228,7 +236,7 @@ async def test_extension_replan_and_closing(tmp_path, i18n, cal):
                 ("review_missed", date(2026, 4, 7)),
             }
             before = [r.id for r in await env.reminders.list_for_case(case.id, statuses=["pending"])]
-            assert await env.service.schedule_case(case.id) == 0  # idempotent: same rows, nothing new
+            assert await env.planner.replan(case.id) == 0  # idempotent: same rows, nothing new
             after = [r.id for r in await env.reminders.list_for_case(case.id, statuses=["pending"])]
             assert len(after) == 4 and after == before
             await env.cases.set_status(case.id, "answered")
@@ -273,13 +281,13 @@ async def test_replan_after_a_delayed_send_does_not_repeat_it(tmp_path, i18n, ca
             assert await env.service.tick() == 0
             delayed = (await env.reminders.list_for_case(case.id, statuses=["pending"]))[0]
             assert delayed.kind == "review_due_soon" and delayed.due_at > clock.now()
-            await env.service.schedule_case(case.id)  # re-plan while it waits: it keeps its later time
+            await env.planner.replan(case.id)  # re-plan while it waits: it keeps its later time
             waiting = await env.reminders.list_for_case(case.id, statuses=["pending"])
             assert [(r.id, r.due_at) for r in waiting if r.kind == "review_due_soon"] == [(delayed.id, delayed.due_at)]
             clock.set(almaty(2026, 3, 27, 10, 30))
             assert await env.service.tick() == 1
             clock.set(almaty(2026, 3, 27, 12, 0))
-            await env.service.schedule_case(case.id)  # re-plan after it went out
+            await env.planner.replan(case.id)  # re-plan after it went out
             assert await env.service.tick() == 0
             assert len(ok_sends(fake, 8001)) == 1
             soon = await env.reminders.list_for_case(case.id, statuses=["pending", "sending", "sent"])

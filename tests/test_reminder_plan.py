@@ -8,10 +8,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.deadlines import compute
-from bot.i18n import build_i18n, translator
-from bot.reminders import KINDS, is_allowed, next_allowed, plan_case, render_reminder
-from bot.workdays import default_calendar
+from bot.domain.deadlines import compute
+from bot.domain.reminders import KINDS, is_allowed, next_allowed, plan_case, render_reminder
+from bot.domain.workdays import default_calendar
+from bot.services.i18n import build_i18n, translator
 
 TZ = ZoneInfo("Asia/Almaty")
 START, END = time(9, 0), time(20, 0)
@@ -208,7 +208,7 @@ def test_review_missed_is_inaction_with_court_and_complaint_limits(cal, i18n, la
     # the court: one month from the end of the review term, its last day named
     assert _long(d.court_until.day, lang) in text
     assert "136" in text
-    # inaction, never "a missed deadline counts as a refusal" (LEGAL.md §3)
+    # inaction, never "a missed deadline counts as a refusal" (docs/legal.md, 'Inaction and refusal')
     assert ("бездейств" if lang == "ru" else "әрекетсіздік") in plain
     assert ("отказ" if lang == "ru" else "бас тарту") not in plain
     if recipient == "provider":  # the Agency is the next body; its 3 months named as well

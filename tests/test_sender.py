@@ -7,7 +7,7 @@ import time
 
 from aiogram.methods import SendMessage
 
-from bot.sender import Sender
+from bot.services.sender import Sender
 from tests.fakeapi import running_fake
 
 
@@ -48,7 +48,7 @@ async def test_per_chat_spacing():
         assert fake.count_429 == 0
         at = [c.at for c in fake.calls_of("sendMessage", chat_id=501)]
         assert len(at) == 3
-        assert all(b - a >= 1.0 for a, b in zip(at, at[1:]))
+        assert all(b - a >= 1.0 for a, b in zip(at, at[1:], strict=False))
 
 
 async def test_retry_after_keeps_the_message():

@@ -3,7 +3,6 @@
 import asyncio
 
 import asyncpg
-import pytest
 from redis.asyncio import Redis
 
 from tests import services

@@ -10,12 +10,12 @@ from zoneinfo import ZoneInfo
 
 from babel.dates import format_date
 
-from bot.clock import FakeClock
-from bot.complaint import Complaint
-from bot.deadlines import compute
-from bot.i18n import build_i18n
-from bot.workdays import default_calendar
-from handlers.tracking import TrkCb, TrkWizCb
+from bot.domain.clock import FakeClock
+from bot.domain.complaint import Complaint
+from bot.domain.deadlines import compute
+from bot.domain.workdays import default_calendar
+from bot.services.i18n import build_i18n
+from handlers.tracking.callbacks import TrkCb, TrkWizCb
 from storage.complaints import ComplaintsRepo
 from tests.fakeapi import BotMessage, FakeUser
 from tests.harness import running_bot
@@ -282,7 +282,7 @@ async def test_forged_case_id_is_refused(fake, db_path, no_unhandled):
             qid = await intruder.press_data(TrkCb(a=action, id=case["id"]).pack())
             answer = await intruder.answered_callback(qid)
             assert answer.get("text") == tr("This button is no longer valid.", "kk")
-        for data in (TrkCb(a="cpl", id=999).pack(), TrkCb(a="zzz", id=1).pack(), "trk:open:x",
+        for data in (TrkCb(a="cpl", id=999).pack(), "trk:zzz:1", "trk:open:x",
                      TrkWizCb(a="rk", v="provider").pack()):  # unknown complaint, action, data; no flow
             qid = await intruder.press_data(data)
             assert (await intruder.answered_callback(qid)).get("text") == tr("This button is no longer valid.", "kk")
@@ -326,7 +326,7 @@ async def test_reminder_reaches_the_user_in_their_language(fake, db_path, no_unh
         await track_from_scratch(u, "kk")
         (case,) = cases_of(db_path, 361)
         clock.set(datetime(2026, 12, 21, 10, 0, tzinfo=ALMATY))
-        await app.deps["reminder_service"].tick()
+        await app.reminders.tick()
         text = tr("Reminder: the answer to your complaint {ref} is due on {date}, in one working day.", "kk",
                   ref="«ЦОН &lt;Есиль&gt;», № ЖТ-2026-123", date=long(date(2026, 12, 22), "kk"))
         reminder = await u.expect_text(text)

@@ -7,12 +7,12 @@ import sqlite3
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.documents import document_text
-from bot.i18n import build_i18n
+from bot.domain.documents import document_text
+from bot.services.i18n import build_i18n
 from handlers.complaint.callbacks import WizCb
 from tests.fakeapi import BotMessage, FakeUser
-from tests.test_documents import pdf_text
 from tests.harness import running_bot
+from tests.test_documents import pdf_text
 
 I18N = build_i18n("ru")
 TODAY = datetime.now(ZoneInfo("Asia/Almaty")).date()
@@ -283,7 +283,8 @@ async def test_individual_complaint_in_russian_with_no_iin_and_markup(fake, db_p
         assert doc.filename.endswith("_zhaloba.docx")
     text = document_text(doc.document)
     assert "Жалоба" in text and "Шағым" not in text
-    # no IIN: the identity document's details stand in the applicant block instead (LEGAL.md §5)
+    # no IIN: the identity document's details stand in the applicant block instead
+    # (docs/legal.md, 'What a complaint contains')
     assert tr("IIN", "ru") + ":" not in text and tr("no IIN", "ru") not in text
     for value in (
         "Иванова-Әлиева Ольга", tr("Passport of a foreign citizen", "ru"), "FA 1234567", "20.05.2019",
@@ -505,22 +506,20 @@ async def test_declining_consent_stores_nothing(fake, db_path, no_unhandled):
 
 
 async def test_abandoned_drafts_are_purged(fake, db_path):
-    from handlers.complaint.jobs import purge_drafts
-
     user = fake.user(510, "Дана", language_code="ru")
     async with running_bot(fake, db_path) as app:
         assert app.scheduler.get_job("purge_drafts") is not None
         w = Walker(fake, db_path, user)
         await w.begin()
-        assert await purge_drafts(app) == 0
+        assert await app.drafts.purge() == 0
         with sqlite3.connect(db_path) as conn:
             conn.execute("UPDATE fsm SET updated_at = '2000-01-01T00:00:00+00:00' WHERE user_id = 510")
-        assert await purge_drafts(app) == 1
+        assert await app.drafts.purge() == 1
     assert fsm_row(db_path, 510) is None
 
 
 def test_review_of_the_longest_draft_fits_one_message():
-    from bot.complaint import FIELDS, Attachment, Complaint
+    from bot.domain.complaint import FIELDS, Attachment, Complaint
     from handlers.complaint.steps import review_text
 
     draft = Complaint(grounds="other", recipient_kind="provider", applicant_kind="legal_entity", learned_date=TODAY)
@@ -551,7 +550,7 @@ async def test_start_keeps_an_unfinished_draft(fake, db_path, no_unhandled):
 def test_a_lone_slash_in_the_wizard_is_not_a_crash():
     from aiogram.types import Chat, Message
 
-    from handlers.complaint.handlers import _passes_through
+    from handlers.complaint.messages import _passes_through
 
     def msg(text: str) -> Message:
         return Message(message_id=1, date=datetime.now(), chat=Chat(id=1, type="private"), text=text)

@@ -1,4 +1,5 @@
-"""Kazakhstan working-day calendar: golden table (shared/CALENDAR.md), holidays.KZ cross-check, properties."""
+"""Kazakhstan working-day calendar: golden table (docs/calendar.md, 'The 2024-2027 table'), holidays.KZ
+cross-check, properties."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from workalendar.core import Calendar
 
-from bot.workdays import (
+from bot.domain.workdays import (
     CalendarFacts,
     KzCalendar,
     Override,
@@ -24,7 +25,7 @@ CAL = default_calendar()
 
 
 def _d(year: int, spec: str) -> list[date]:
-    """'Jan 1, 2; Mar 8' -> dates (the notation of CALENDAR.md's table)."""
+    """'Jan 1, 2; Mar 8' -> dates (the notation of docs/calendar.md's table)."""
     months = {m: i for i, m in enumerate("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(), 1)}
     out: list[date] = []
     for group in filter(None, (g.strip() for g in spec.split(";"))):
@@ -33,7 +34,7 @@ def _d(year: int, spec: str) -> list[date]:
     return out
 
 
-# CALENDAR.md "The resulting table", copied verbatim (markers * and † kept, then stripped).
+# docs/calendar.md, 'The 2024-2027 table', copied verbatim (markers * and † kept, then stripped).
 GOLDEN_OFF = {
     2024: "Jan 1, 2; Mar 8, 21, 22, 25*; May 1, 7, 8†, 9; Jul 8*; Aug 30; Oct 25; Dec 16",
     2025: "Jan 1, 2, 3†, 7; Mar 10*, 21, 24*, 25*; May 1, 7, 9; Jun 6; Jul 7*; Sep 1*; Oct 27*; Dec 16",
@@ -147,7 +148,7 @@ def test_overrides_and_facts(tmp_path) -> None:
 
 
 def test_fast_after_warm_up() -> None:
-    from bot.deadlines import compute
+    from bot.domain.deadlines import compute
 
     compute("quality_authority", date(2026, 12, 14), CAL, extended_by=10, learned_on=date(2026, 10, 1))
     n = 2000

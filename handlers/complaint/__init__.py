@@ -1,10 +1,37 @@
 """The complaint wizard: consent, then every field the law requires, a review screen and the DOCX.
 
-Modules: `states` (the FSM group), `callbacks` (the one CallbackData factory), `steps` (order of the steps,
-labels, questions, error texts: rendering only, the rules live in bot.complaint), `keyboards`, `handlers`
-(the router) and `jobs` (the draft purge). Drafts live only in the FSM (SQLite): state + data.
+Modules: `states` (the FSM group), `callbacks` (the one CallbackData factory and its actions), `steps` (order of
+the steps, labels, questions, error texts: rendering only, the rules live in bot.domain.complaint),
+`keyboards`, `flow` (the draft and the moves every handler shares), `buttons` and `messages` (the handlers),
+`confirm` (the documents). Drafts live only in the FSM (SQLite): state + data; the purge of abandoned ones is
+bot/services/drafts.py.
 """
 
-from handlers.complaint.handlers import router
+from aiogram import F, Router
+from aiogram.types import CallbackQuery
 
-__all__ = ["router"]
+from handlers.complaint import buttons, messages
+from handlers.complaint.callbacks import PREFIX, WizAction, WizCb
+from handlers.complaint.flow import TurnMiddleware
+
+__all__ = ["get_router"]
+
+
+async def on_label(query: CallbackQuery) -> None:
+    """A calendar label (the month's name, a weekday): nothing to do."""
+    await query.answer()
+
+
+def get_router() -> Router:
+    """Entry, answers and buttons of the wizard; a wizard button that is not fresh, or whose action does not
+    apply where the person is, is answered as stale (last, after every other wizard handler)."""
+    router = Router(name="complaint")
+    router.message.filter(F.chat.type == "private")  # a complaint is personal: never in the operators' group
+    router.message.middleware(TurnMiddleware())
+    router.callback_query.middleware(TurnMiddleware())
+    router.callback_query.register(on_label, WizCb.filter(F.a == WizAction.NOP))
+    stale = Router(name="complaint.stale")
+    # Forged data under the prefix, a button of an earlier prompt or another draft, an action not for this step.
+    stale.callback_query.register(buttons.stale, F.data.startswith(PREFIX + ":") | (F.data == PREFIX))
+    router.include_routers(messages.get_router(), buttons.get_router(), stale)
+    return router

@@ -4,21 +4,42 @@
 
 * token: 6 url-safe chars, new for each draft (a button of another draft, or of a finished one, is stale);
 * n: the prompt number, +1 for every question sent (a button of an earlier question is stale);
-* action: ok / no (consent), ch (choice; value = id), ct (the court, advice at the recipient question),
-  bk (back), sk (skip), cx (cancel: asks first), cy / cn (yes, delete the draft / no, keep it), ni (no IIN),
-  dp (date picked; value = YYYYMMDD), dm (show month; value = YYYYMM), nop (calendar label),
-  dn (attachments done), cl (clear attachments), ed (edit from the review; value = field name or
-  "attachments"), cf (confirm), new (drop the draft and start over).
+* action: a :class:`WizAction` (two letters on the wire); value: see each action.
 The longest value is a field name (23 chars): every packed value stays well under Telegram's 64 bytes.
+Data under the prefix that does not unpack (an unknown action, a forged token) is answered as stale.
 """
+
+from enum import StrEnum
 
 from aiogram.filters.callback_data import CallbackData
 
 PREFIX = "cw"
 
 
+class WizAction(StrEnum):
+    AGREE = "ok"  # consent given
+    DECLINE = "no"  # consent refused
+    CHOICE = "ch"  # value = the chosen id
+    COURT = "ct"  # advice about the court, at the recipient question
+    BACK = "bk"
+    SKIP = "sk"
+    CANCEL = "cx"  # asks first
+    DELETE = "cy"  # yes, delete the draft
+    KEEP = "cn"  # no, keep it
+    NO_IIN = "ni"
+    DAY = "dp"  # a day picked; value = YYYYMMDD
+    MONTH = "dm"  # another month shown; value = YYYYMM
+    NOP = "nop"  # a calendar label
+    DONE = "dn"  # attachments done
+    CLEAR = "cl"  # clear the attachments
+    EDIT = "ed"  # edit from the review; value = field name or "attachments"
+    CONFIRM = "cf"
+    KEEP_VALUE = "kp"  # keep the current value
+    NEW = "new"  # drop the draft and start over
+
+
 class WizCb(CallbackData, prefix=PREFIX):
     t: str
     n: int
-    a: str
+    a: WizAction
     v: str = ""

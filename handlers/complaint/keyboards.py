@@ -4,11 +4,18 @@ from __future__ import annotations
 
 from datetime import date
 
-from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, KeyboardButton, ReplyKeyboardMarkup
+from aiogram.types import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    KeyboardButton,
+    ReplyKeyboardMarkup,
+)
 from aiogram.utils.i18n import gettext as _
+
+from bot.domain.complaint import Complaint
 from handlers.common import EscalateCb
+from handlers.complaint.callbacks import WizAction as A
 from handlers.complaint.callbacks import WizCb
-from handlers.datepicker import month_grid
 from handlers.complaint.steps import (
     ATTACHMENTS,
     CHOICES,
@@ -19,18 +26,18 @@ from handlers.complaint.steps import (
     raw_value,
     steps_for,
 )
-from bot.complaint import Complaint
+from handlers.datepicker import month_grid
 
 Rows = list[list[InlineKeyboardButton]]
 
 
-def button(text: str, token: str, n: int, action: str, value: str = "") -> InlineKeyboardButton:
+def button(text: str, token: str, n: int, action: A, value: str = "") -> InlineKeyboardButton:
     return InlineKeyboardButton(text=text, callback_data=WizCb(t=token, n=n, a=action, v=value).pack())
 
 
 def consent_keyboard(token: str, n: int) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
-        inline_keyboard=[[button(_("✅ I agree"), token, n, "ok"), button(_("❌ I decline"), token, n, "no")]]
+        inline_keyboard=[[button(_("✅ I agree"), token, n, A.AGREE), button(_("❌ I decline"), token, n, A.DECLINE)]]
     )
 
 
@@ -39,16 +46,17 @@ def nav_rows(token: str, n: int, *, back: bool, skip: bool) -> Rows:
     so a tap where Skip sits on an optional step never lands on Cancel on a required one."""
     row = []
     if back:
-        row.append(button(_("⬅️ Back"), token, n, "bk"))
+        row.append(button(_("⬅️ Back"), token, n, A.BACK))
     if skip:
-        row.append(button(_("⏭ Skip"), token, n, "sk"))
-    return ([row] if row else []) + [[button(_("✖️ Cancel"), token, n, "cx")]]
+        row.append(button(_("⏭ Skip"), token, n, A.SKIP))
+    return ([row] if row else []) + [[button(_("✖️ Cancel"), token, n, A.CANCEL)]]
 
 
 def choice_rows(step: str, token: str, n: int) -> Rows:
-    rows = [[button(choice_button(step, value), token, n, "ch", value)] for value in CHOICES[step]]
-    if step == "recipient_kind":  # advice only: a court hears a claim after a pre-trial complaint (LEGAL.md §2)
-        rows.append([button(_("⚖️ Court (after a pre-trial complaint)"), token, n, "ct")])
+    rows = [[button(choice_button(step, value), token, n, A.CHOICE, value)] for value in CHOICES[step]]
+    if step == "recipient_kind":  # advice only: a court hears a claim after a pre-trial complaint
+        # (docs/legal.md, 'Court')
+        rows.append([button(_("⚖️ Court (after a pre-trial complaint)"), token, n, A.COURT)])
     return rows
 
 
@@ -57,9 +65,9 @@ def date_rows(token: str, n: int, year: int, month: int, today: date, lang: str,
     """A month grid: « ‹ Month Year › » then the weekdays and the days (days after today are not offered)."""
     return month_grid(
         year, month, today=today, lang=lang, earliest=earliest,
-        pick=lambda day: WizCb(t=token, n=n, a="dp", v=day.strftime("%Y%m%d")).pack(),
-        show=lambda y, m: WizCb(t=token, n=n, a="dm", v=f"{y:04d}{m:02d}").pack(),
-        nop=WizCb(t=token, n=n, a="nop").pack(),
+        pick=lambda day: WizCb(t=token, n=n, a=A.DAY, v=day.strftime("%Y%m%d")).pack(),
+        show=lambda y, m: WizCb(t=token, n=n, a=A.MONTH, v=f"{y:04d}{m:02d}").pack(),
+        nop=WizCb(t=token, n=n, a=A.NOP).pack(),
     )
 
 
@@ -75,35 +83,35 @@ def step_keyboard(
         earliest = draft.decision_date if step == "learned_date" else None  # one learns of it after it is made
         rows += date_rows(token, n, y, m, today, lang, earliest)
     elif step == "iin":
-        rows.append([button(_("🚫 I have no IIN"), token, n, "ni")])
+        rows.append([button(_("🚫 I have no IIN"), token, n, A.NO_IIN)])
     elif step == ATTACHMENTS:
-        rows.append([button(_("✅ Done"), token, n, "dn")])
+        rows.append([button(_("✅ Done"), token, n, A.DONE)])
         if draft.attachments:
-            rows.append([button(_("🗑 Clear the list"), token, n, "cl")])
+            rows.append([button(_("🗑 Clear the list"), token, n, A.CLEAR)])
     if step != ATTACHMENTS and raw_value(draft, step):
-        rows.append([button(_("➡️ Keep the current value"), token, n, "kp")])
+        rows.append([button(_("➡️ Keep the current value"), token, n, A.KEEP_VALUE)])
     first = steps_for(draft)[0] == step
     rows += nav_rows(token, n, back=editing or not first, skip=step in OPTIONAL)
     return InlineKeyboardMarkup(inline_keyboard=rows)
 
 
 def review_keyboard(draft: Complaint, token: str, n: int) -> InlineKeyboardMarkup:
-    edits = [button("✏️ " + field_label(s), token, n, "ed", s) for s in steps_for(draft)]
+    edits = [button("✏️ " + field_label(s), token, n, A.EDIT, s) for s in steps_for(draft)]
     rows: Rows = [edits[i : i + 2] for i in range(0, len(edits), 2)]
-    rows.append([button(_("✅ Confirm and get the document"), token, n, "cf")])
+    rows.append([button(_("✅ Confirm and get the document"), token, n, A.CONFIRM)])
     rows += nav_rows(token, n, back=True, skip=False)
     return InlineKeyboardMarkup(inline_keyboard=rows)
 
 
 def cancel_confirm_keyboard(token: str, n: int) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(inline_keyboard=[
-        [button(_("↩️ No, keep the draft"), token, n, "cn")],
-        [button(_("🗑 Yes, delete it"), token, n, "cy")],
+        [button(_("↩️ No, keep the draft"), token, n, A.KEEP)],
+        [button(_("🗑 Yes, delete it"), token, n, A.DELETE)],
     ])
 
 
 def start_over_keyboard(token: str, n: int) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(inline_keyboard=[[button(_("🆕 Start a new complaint"), token, n, "new")]])
+    return InlineKeyboardMarkup(inline_keyboard=[[button(_("🆕 Start a new complaint"), token, n, A.NEW)]])
 
 
 def contact_keyboard() -> ReplyKeyboardMarkup:

@@ -1,16 +1,16 @@
 """What the wizard asks and in which order, and how it words questions, values and errors.
 
-Rendering only: the rules (which fields exist and are required, how input is parsed) live in bot.complaint.
+Rendering only: the rules (which fields exist and are required, how input is parsed) live in bot.domain.complaint.
 """
 
 from __future__ import annotations
 
 from datetime import date
-from html import escape
 
-from aiogram.utils.i18n import gettext as _, ngettext
+from aiogram.utils.i18n import gettext as _
+from aiogram.utils.i18n import ngettext
 
-from bot.complaint import (
+from bot.domain.complaint import (
     APPLICANT_KINDS,
     CONDITIONALLY_REQUIRED,
     FIELDS_BY_NAME,
@@ -26,14 +26,17 @@ from bot.complaint import (
     fields_for,
     grounds_label,
     id_doc_type_label,
+    missing_required,
     recipient_label,
 )
+from bot.domain.text import escape
 
 ATTACHMENTS = "attachments"
 REVIEW = "review"
 MAX_ATTACHMENTS = 20
 
-#: Wizard order (LEGAL.md §5 and the product brief): what and to whom, who, the dispute, evidence.
+#: Wizard order (docs/legal.md, 'What a complaint contains', and the product brief): what and to whom, who,
+#: the dispute, evidence.
 ORDER: tuple[str, ...] = (
     "grounds",
     "grounds_other_text",
@@ -95,6 +98,12 @@ def steps_for(draft: Complaint) -> list[str]:
         and (s != "grounds_other_text" or draft.grounds == "other")
         and (s not in ID_DOC_FIELDS or draft.no_iin)
     ]
+
+
+def missing_step(draft: Complaint) -> str | None:
+    """The first step whose required field is still empty."""
+    missing = set(missing_required(draft))
+    return next((s for s in steps_for(draft) if s in missing), None)
 
 
 def is_valid_step(step: str | None) -> bool:
@@ -202,18 +211,27 @@ def question(step: str) -> str:
         lines += [f"• <b>{escape(grounds_label(g, _))}</b>: {escape(grounds_hint(g))}" for g in GROUNDS]
         return "\n".join(lines)
     if step == "recipient_kind":
-        return _(
-            "Whom should the complaint be addressed to?\n\n"
-            "• <b>Head of the service provider</b> (the body that provides the service, a ministry, a local "
-            "executive body or the Government for Citizens state corporation): the complaint is reviewed within "
-            "5 working days of registration.\n"
-            "• <b>The body for the quality of public services</b> (the Agency for Civil Service Affairs and its "
-            "regional departments): within 15 working days of registration.\n"
-            "• <b>The akim</b> of the city or district: treated as a local executive body, 5 working days.\n"
-            "• <b>A court</b>: only after a pre-trial complaint like this one, unless a law says otherwise.\n\n"
-            "Usually you start with the head of the service provider. This is guidance, not legal advice."
-        )
-    questions = {
+        return recipient_question()
+    return _questions().get(step, step)
+
+
+def recipient_question() -> str:
+    return _(
+        "Whom should the complaint be addressed to?\n\n"
+        "• <b>Head of the service provider</b> (the body that provides the service, a ministry, a local "
+        "executive body or the Government for Citizens state corporation): the complaint is reviewed within "
+        "5 working days of registration.\n"
+        "• <b>The body for the quality of public services</b> (the Agency for Civil Service Affairs and its "
+        "regional departments): within 15 working days of registration.\n"
+        "• <b>The akim</b> of the city or district: treated as a local executive body, 5 working days.\n"
+        "• <b>A court</b>: only after a pre-trial complaint like this one, unless a law says otherwise.\n\n"
+        "Usually you start with the head of the service provider. This is guidance, not legal advice."
+    )
+
+
+def _questions() -> dict[str, str]:
+    """The question of every other step, in the current language."""
+    return {
         "grounds_other_text": _("Briefly describe the violation (up to 500 characters):"),
         "recipient_name": _(
             "To whom is the complaint addressed? Write it as it will stand at the top of the document: the head "
@@ -273,7 +291,6 @@ def question(step: str) -> str:
             MAX_ATTACHMENTS,
         ).format(limit=MAX_ATTACHMENTS),
     }
-    return questions.get(step, step)
 
 
 # ---------------------------------------------------------------------------------------- values
@@ -364,7 +381,8 @@ def filing_limit_note(limit: FilingLimit | None) -> str | None:
 
 
 def court_info() -> str:
-    """The court at the recipient question (LEGAL.md §2, §3): advice, never a recipient of this document."""
+    """The court at the recipient question (docs/legal.md, 'Court'): advice, never a recipient of this
+    document."""
     return "\n\n".join([
         "⚖️ " + _("A court hears a claim only after a pre-trial complaint like this one, unless a law says "
                   "otherwise. If you have not complained yet, choose a body below and file this complaint first."),

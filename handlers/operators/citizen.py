@@ -8,56 +8,39 @@ else falls through to the complaint wizard, tracking and the FAQ.
 
 from __future__ import annotations
 
-import html
-
 from typing import Any
 
 from aiogram import Bot, F, Router
 from aiogram.dispatcher.event.bases import SkipHandler
 from aiogram.filters import BaseFilter, Command, StateFilter
 from aiogram.fsm.context import FSMContext
-from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
-from aiogram.utils.i18n import I18n, gettext as _
+from aiogram.types import CallbackQuery, Message
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
 
-from bot.next_steps import after_answer, render_options
-from handlers.common import (
-    BTN_HUMAN,
-    EscalateCb,
-    MenuButton,
-    call_1414,
-    is_menu_button,
-    main_menu,
-)
+from bot.domain.entities import TICKET_SOURCES, Ticket, TicketStatus
+from bot.domain.next_steps import after_answer, render_options
+from bot.domain.text import N_, escape
+from bot.services.desk import Desk
+from handlers.common import BTN_HUMAN, NOT_VALID, EscalateCb, MenuButton, call_1414, is_menu_button, main_menu
 from handlers.operators.callbacks import EndCb, RateCb
-from handlers.operators.service import Desk, desk_of
-from storage.tickets import Ticket
+from handlers.operators.keyboards import end_keyboard, rating_keyboard
 
-router = Router(name="operators.citizen")
-router.message.filter(F.chat.type == "private")
-router.edited_message.filter(F.chat.type == "private")
-
-#: Ends the relay on /cancel (or the cancel words) before start's /cancel sees it; see handlers/__init__.py.
-early_router = Router(name="operators.early")
-early_router.message.filter(F.chat.type == "private")
-
-def N_(s: str) -> str:
-    return s
-
+__all__ = ["get_early_router", "get_router"]
 
 CANCEL_WORDS = {"cancel", "отмена", "болдырмау"}
-SOURCES = ("complaint", "faq", "menu")
 
 
 class OpenRelay(BaseFilter):
     """A private message from someone whose open ticket has the relay on; injects ``ticket``."""
 
-    async def __call__(self, message: Message, app: Any, i18n: I18n) -> bool | dict[str, Any]:
+    async def __call__(self, message: Message, desk: Desk, i18n: I18n) -> bool | dict[str, Any]:
         if message.from_user is None:
             return False
         text = message.text or ""
         if text.startswith("/") or is_menu_button(i18n, text):
             return False
-        ticket = await desk_of(app).tickets.open_for_user(message.from_user.id)
+        ticket = await desk.tickets.open_for_user(message.from_user.id)
         if ticket is None or not ticket.relay:
             return False
         return {"ticket": ticket}
@@ -65,14 +48,12 @@ class OpenRelay(BaseFilter):
 
 # ------------------------------------------------------------------------------------ /cancel
 
-@early_router.message(StateFilter(None), Command("cancel"))
-@early_router.message(StateFilter(None), F.text.casefold().in_(CANCEL_WORDS))
-async def cancel_relay(message: Message, app: Any) -> None:
-    desk = desk_of(app)
-    ticket = await desk.tickets.open_for_user(message.from_user.id) if message.from_user else None
-    if ticket is None or not ticket.relay:
+async def cancel_relay(message: Message, desk: Desk) -> None:
+    person = message.from_user
+    ticket = await desk.tickets.open_for_user(person.id) if person else None
+    if person is None or ticket is None or not ticket.relay:
         raise SkipHandler  # start's /cancel answers
-    await desk.end_relay(ticket, message.from_user.id)  # type: ignore[union-attr]
+    await desk.end_relay(ticket, person.id)
     await message.answer(ended_text(ticket), reply_markup=main_menu())
 
 
@@ -84,8 +65,7 @@ def ended_text(ticket: Ticket) -> str:
 # ------------------------------------------------------------------------------------ opening a ticket
 
 async def open_ticket(bot: Bot, chat_id: int, user_id: int, lang: str, source: str, ref: int,
-                      state: FSMContext, app: Any) -> None:
-    desk = desk_of(app)
+                      state: FSMContext, desk: Desk) -> None:
     if desk.chat_id is None:  # an old button from before the desk was switched off: 1414, and a fresh menu
         await bot.send_message(chat_id, _("This bot has no operators' desk, so I cannot pass your request to a "
                                           "person.") + "\n" + call_1414(), reply_markup=main_menu())
@@ -109,48 +89,42 @@ async def open_ticket(bot: Bot, chat_id: int, user_id: int, lang: str, source: s
     if await state.get_state() is not None:
         text += "\n\n" + _("You are filling in a form now: your messages go to the desk once you finish it "
                            "or send /cancel.")
-    await bot.send_message(chat_id, text, reply_markup=desk.end_keyboard(ticket, _))
+    await bot.send_message(chat_id, text, reply_markup=end_keyboard(ticket, _))
 
 
-@router.callback_query(EscalateCb.filter())
 async def on_escalate(query: CallbackQuery, callback_data: EscalateCb, bot: Bot, lang: str, state: FSMContext,
-                      app: Any) -> None:
-    if query.message is None or query.message.chat.type != "private" or callback_data.source not in SOURCES:
-        await query.answer(_("This button is no longer valid."))
+                      desk: Desk) -> None:
+    if query.message is None or query.message.chat.type != "private" or callback_data.source not in TICKET_SOURCES:
+        await query.answer(_(NOT_VALID))
         return
     await query.answer()
     ref = callback_data.ref if callback_data.source == "complaint" else 0
-    await open_ticket(bot, query.message.chat.id, query.from_user.id, lang, callback_data.source, ref, state, app)
+    await open_ticket(bot, query.message.chat.id, query.from_user.id, lang, callback_data.source, ref, state, desk)
 
 
-@router.message(MenuButton(BTN_HUMAN))
-async def on_talk_to_person(message: Message, bot: Bot, lang: str, state: FSMContext, app: Any) -> None:
-    await open_ticket(bot, message.chat.id, message.from_user.id, lang, "menu", 0, state, app)  # type: ignore[union-attr]
+async def on_talk_to_person(message: Message, bot: Bot, lang: str, state: FSMContext, desk: Desk) -> None:
+    assert message.from_user is not None  # a private message from a person
+    await open_ticket(bot, message.chat.id, message.from_user.id, lang, "menu", 0, state, desk)
 
 
 # ------------------------------------------------------------------------------------ the relay
 
-@router.message(StateFilter(None), OpenRelay())
-async def relay_to_desk(message: Message, ticket: Ticket, app: Any) -> None:
+async def relay_to_desk(message: Message, ticket: Ticket, desk: Desk) -> None:
     """Queued for the desk (its pump posts at the group's pace and tells the person if Telegram refuses)."""
-    await desk_of(app).queue_relay(ticket, message)
+    await desk.queue_relay(ticket, message)
 
 
-@router.edited_message(StateFilter(None))
-async def relay_edit_to_desk(message: Message, app: Any) -> None:
-    desk = desk_of(app)
+async def relay_edit_to_desk(message: Message, desk: Desk) -> None:
     ticket = await desk.tickets.open_for_user(message.chat.id)
     if ticket is None or not ticket.relay:
         return
     await desk.queue_relay(ticket, message, edited=True)  # posted only if the desk got the original
 
 
-@router.callback_query(EndCb.filter())
-async def on_end(query: CallbackQuery, callback_data: EndCb, app: Any) -> None:
-    desk = desk_of(app)
+async def on_end(query: CallbackQuery, callback_data: EndCb, desk: Desk) -> None:
     ticket = await desk.tickets.get(callback_data.t)
     if ticket is None or ticket.user_id != query.from_user.id or not ticket.is_open or not ticket.relay:
-        await query.answer(_("This button is no longer valid."))
+        await query.answer(_(NOT_VALID))
         return
     await desk.end_relay(ticket, query.from_user.id)
     await query.answer()
@@ -160,75 +134,91 @@ async def on_end(query: CallbackQuery, callback_data: EndCb, app: Any) -> None:
 
 # ------------------------------------------------------------------------------------ rating
 
-def rating_keyboard(ticket: Ticket, gettext=_) -> InlineKeyboardMarkup | None:
-    rows = []
-    if ticket.rating is None:
-        rows.append([InlineKeyboardButton(text="⭐" * 1 + f" {v}", callback_data=RateCb(t=ticket.id, v=v).pack())
-                     for v in range(1, 6)])
-    if not ticket.disagreed:
-        rows.append([InlineKeyboardButton(text=gettext("🙅 I disagree"), callback_data=RateCb(t=ticket.id, v=0).pack())])
-    return InlineKeyboardMarkup(inline_keyboard=rows) if rows else None
-
-
 async def next_steps_text(desk: Desk, ticket: Ticket, lang: str) -> str:
     """What to do after a result the citizen disagrees with: a further complaint and the court, each with its
-    last day, counted from the day the result came (LEGAL.md §3: 3 months and one month; bot.next_steps)."""
-    recipient = None
-    if ticket.case_id is not None:
-        case = await desk.cases.get(ticket.case_id)
-        recipient = case.recipient_kind if case else None
-    if recipient is None and ticket.complaint_id is not None:
-        stored = await desk.complaints.get(ticket.complaint_id)
+    last day, counted from the day the result came (docs/legal.md,
+    'Further complaint' and 'Court'; bot.domain.next_steps)."""
+    case = await desk.cases.get(ticket.case_id) if ticket.case_id is not None else None
+    recipient = case.recipient_kind if case else None
+    if recipient is None:
+        stored = await desk.complaint_of(ticket)
         recipient = stored.complaint.recipient_kind if stored else None
     answered = desk.local_day(ticket.resolved_at) if ticket.resolved_at else desk.today()
-    options = after_answer(recipient or "provider", answered, desk.today(), desk.calendars.calendar)
+    options = after_answer(recipient or "provider", answered, desk.today(), desk.cases.calendar)
     note = _("This is guidance, not legal advice.")
-    return f"{render_options(options, _, lang)}\n\n<i>{html.escape(note)}</i>"
+    return f"{render_options(options, _, lang)}\n\n<i>{escape(note)}</i>"
 
 
-@router.callback_query(RateCb.filter())
-async def on_rate(query: CallbackQuery, callback_data: RateCb, lang: str, app: Any) -> None:
-    desk = desk_of(app)
+async def on_rate(query: CallbackQuery, callback_data: RateCb, lang: str, desk: Desk) -> None:
     ticket = await desk.tickets.get(callback_data.t)
     v = callback_data.v
-    if ticket is None or ticket.user_id != query.from_user.id or ticket.status != "resolved" or not 0 <= v <= 5:
-        await query.answer(_("This button is no longer valid."))
+    if ticket is None or ticket.user_id != query.from_user.id or ticket.status != TicketStatus.RESOLVED \
+            or not 0 <= v <= 5:
+        await query.answer(_(NOT_VALID))
         return
-    if v == 0:
-        if ticket.disagreed:
-            await query.answer()
-            return
-        updated = await desk.tickets.transition(ticket.id, actor_id=query.from_user.id, action="disagreed",
-                                                allowed=("resolved",), at=desk.now(), disagreed=True)
+    updated = await (_disagree(query, desk, ticket, lang) if v == 0 else _rated(query, desk, ticket, v))
+    if updated is None:
+        return
+    await desk.queue_refresh(updated)
+    if isinstance(query.message, Message):  # (one too old to edit has no keyboard to change)
+        try:
+            await query.message.edit_reply_markup(reply_markup=rating_keyboard(updated))
+        except Exception:  # the keyboard is cosmetic
+            pass
+
+
+async def _disagree(query: CallbackQuery, desk: Desk, ticket: Ticket, lang: str) -> Ticket | None:
+    if ticket.disagreed:
         await query.answer()
-        if updated is None:
-            return
-        ops = desk.o
-        await desk.queue_note(updated, "🙅 " + ops(N_("The citizen disagrees with the result.")))
-        if query.message is not None:
-            await query.message.answer(await next_steps_text(desk, updated, lang))
-    else:
-        if ticket.rating is not None:
-            await query.answer(_("You have already rated it. Thank you!"))
-            return
-        updated = await desk.tickets.transition(ticket.id, actor_id=query.from_user.id, action="rated",
-                                                allowed=("resolved",), detail={"rating": v}, at=desk.now(), rating=v)
-        await query.answer(_("Thank you for your rating!"))
-        if updated is None:
-            return
-        ops = desk.o
-        await desk.queue_note(updated, "⭐ " + ops(N_("The citizen rated the result: {n}/5.")).format(n=v))
-    if updated is not None:
-        await desk.queue_refresh(updated)
-        if query.message is not None:
-            try:
-                await query.message.edit_reply_markup(reply_markup=rating_keyboard(updated))
-            except Exception:  # noqa: BLE001 - the keyboard is cosmetic
-                pass
+        return None
+    updated = await desk.rate(ticket, query.from_user.id, 0)
+    await query.answer()
+    if updated is None:
+        return None
+    await desk.queue_note(updated, "🙅 " + desk.o(N_("The citizen disagrees with the result.")))
+    if query.message is not None:
+        await query.message.answer(await next_steps_text(desk, updated, lang))
+    return updated
 
 
-@router.callback_query(F.data.regexp(r"^(dk|dkr|dke|esc)(:|$)"))
+async def _rated(query: CallbackQuery, desk: Desk, ticket: Ticket, value: int) -> Ticket | None:
+    if ticket.rating is not None:
+        await query.answer(_("You have already rated it. Thank you!"))
+        return None
+    updated = await desk.rate(ticket, query.from_user.id, value)
+    await query.answer(_("Thank you for your rating!"))
+    if updated is None:
+        return None
+    await desk.queue_note(updated, "⭐ " + desk.o(N_("The citizen rated the result: {n}/5.")).format(n=value))
+    return updated
+
+
 async def on_stale(query: CallbackQuery) -> None:
     """Malformed data under the desk's prefixes (an old keyboard, a forged press): answered, never left
     spinning."""
-    await query.answer(_("This button is no longer valid."))
+    await query.answer(_(NOT_VALID))
+
+
+# ------------------------------------------------------------------------------------ routers
+
+def get_early_router() -> Router:
+    """Ends the relay on /cancel (or the cancel words) before start's /cancel sees it; see handlers/__init__.py."""
+    router = Router(name="operators.early")
+    router.message.filter(F.chat.type == "private")
+    router.message.register(cancel_relay, StateFilter(None), Command("cancel"))
+    router.message.register(cancel_relay, StateFilter(None), F.text.casefold().in_(CANCEL_WORDS))
+    return router
+
+
+def get_router() -> Router:
+    router = Router(name="operators.citizen")
+    router.message.filter(F.chat.type == "private")
+    router.edited_message.filter(F.chat.type == "private")
+    router.callback_query.register(on_escalate, EscalateCb.filter())
+    router.message.register(on_talk_to_person, MenuButton(BTN_HUMAN))
+    router.message.register(relay_to_desk, StateFilter(None), OpenRelay())
+    router.edited_message.register(relay_edit_to_desk, StateFilter(None))
+    router.callback_query.register(on_end, EndCb.filter())
+    router.callback_query.register(on_rate, RateCb.filter())
+    router.callback_query.register(on_stale, F.data.regexp(r"^(dk|dkr|dke|esc)(:|$)"))
+    return router

@@ -1,4 +1,4 @@
--- Tracking filed complaints and their deadline reminders (storage/cases.py, bot/reminder_loop.py).
+-- Tracking filed complaints and their deadline reminders (storage/cases.py, bot/services/reminders.py).
 -- Every moment is UTC ISO-8601 text (storage.db.iso); every day is an ISO date.
 -- Note: storage.db splits migrations on semicolons and strips double-dash comments: keep both out of literals.
 

@@ -1,6 +1,6 @@
 -- What citizens send to the operators' desk waits here, not in the citizen's update: ticket cards, notes,
 -- relayed messages and card refreshes are queued in the database (the card in the same transaction as its
--- ticket) and posted by one pump through the Sender at the group's pace (handlers/operators/outbox.py).
+-- ticket) and posted by one pump through the Sender at the group's pace (bot/services/desk_outbox.py).
 -- Every moment is UTC ISO-8601 text (storage.db.iso).
 -- Note: storage.db splits migrations on semicolons and strips double-dash comments: keep both out of literals.
 

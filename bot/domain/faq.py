@@ -1,0 +1,1200 @@
+"""FAQ search over bot/data/faq.json (Kazakh / Russian), pure Python.
+
+No aiogram, no network, no models: everything is precomputed (or trained, deterministically) at load time, in about a
+second, and a query costs a millisecond or two of CPU.
+
+How matching works
+------------------
+Every text (query, example question, title, answer) is folded into one Cyrillic "skeleton" (`skeleton()`):
+lower case; Latin transliterated to Cyrillic (the 2021 Kazakh Latin alphabet: ş ğ ı ä ö ü ū q ñ j …, and informal
+spellings: sh zh ch kh, "qalay", "zhauap"); Kazakh-specific letters folded into their Russian look-alikes
+(ә→а, ғ→г, қ→к, ң→н, ө→о, ұ/ү→у, һ→х, і→и) plus ы/й→и, ё/э→е, щ→ш, ц→тс, я→иа, ю→иу, soft/hard signs dropped and
+doubled letters collapsed. So "şağym", "shagym", "шагым" and "шағым" are the same word here, and so are a Kazakh
+word typed with Russian letters and the real one.
+
+Tokens: the skeleton's words (stop words dropped) plus concept tokens shared by both languages and by spellings
+("#complaint" for жалоба / шағым / обжаловать, "#court" for суд / сот / иск / талап арыз, "#legal" for ТОО / ЖШС,
+...), phrase concepts for what a question asks ("#who", "#where", "#why", "#define": "что такое", "деген не"; "#can",
+"#must", "#write") and for a disagreement ("не согласен", "ұнамады": no negation), and "#not" for a negated question
+(Russian "не ..." before a word; Kazakh negative verbs; Kazakh "не" is "what"). A query word the knowledge base does
+not know gets a concept also by one typo past its first two letters ("жалба" ~ "#complaint").
+
+A query is scored against every entry with these signals:
+
+* unit match — for each example question and the title ("units", both languages), an IDF-weighted soft match of
+  the query words against the unit's words (precision over the query blended with recall over the unit); the best
+  unit counts. Words match exactly, by prefix (Kazakh and Russian endings: "шағымымды" ~ "шағым", "жалобу" ~
+  "жалобы") or within one edit on their first 6-7 letters (typos), with decreasing similarity;
+* entry coverage — how much of the query (IDF-weighted) the entry's whole vocabulary covers (questions, titles and,
+  at a discount, the answer texts);
+* character trigrams — Dice overlap between the query's and each unit's letter trigrams (typos, glued or split
+  words); the best unit counts;
+* a naive-Bayes posterior over the entries (word counts of their questions and, less, answers), and an averaged
+  perceptron trained at load on the example questions, which only lowers the entries it finds less likely than its
+  best: both tell close siblings apart ("срок у услугодателя" / "срок в Агентстве" / "продление");
+* an entry's defining concepts (in most of its questions, rare elsewhere: "#court" for court) lower its score a
+  little when the query names none of them.
+
+Words carry weights: generic words (question words, "to be", pronouns, "today") weigh little on both sides; a word
+that names a public service ("паспорт", "пособие") or has a concept token is no evidence against an entry even
+when the knowledge base never uses it; a negated question scores less against a question that is not negated.
+
+Out of scope (`search()` returns []): a greeting or thanks (`small_talk`), an acknowledgement ("ок, понятно"); a
+query about an everyday topic (`about_else`: weather, sport, food, money, travel, entertainment, ...) that names no
+public service, authority or term of the procedure; a question how to obtain a service (its price, papers, hours)
+that says nothing of a problem; a best blend below `THRESHOLD_RAW`; a query half of whose topical words are unknown
+and whose best blend is weak (`_off_topic`); a best entry barely above the threshold that does not lead the next
+one (the margin rule).
+
+The blend is mapped to a confidence in [0, 1] where `THRESHOLD_RAW` maps to 0.5. Weights, thresholds and word lists
+were tuned on the development sets of bench/ (faq_eval, faq_heldout = dev2, faq_dev3..6) and on 5-fold
+cross-validation over the example questions; bench/faq_heldout2.jsonl, written by someone else from the titles and
+answers, was not looked at.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+__all__ = [
+    "Category", "Entry", "FaqIndex", "Hit", "about_else", "default_index", "skeleton", "small_talk", "tokens", "DEFAULT_PATH",
+]
+
+DEFAULT_PATH = Path(__file__).resolve().parent / "data" / "faq.json"
+from bot.domain.text import LANGUAGES as LANGS  # the one definition of the languages
+
+# --- normalisation ------------------------------------------------------------------------------------------------
+
+# Latin digraphs of informal transliteration (and the 2017 apostrophe alphabet) first, then single letters.
+_LATIN_DIGRAPHS = (
+    ("shch", "ш"), ("sch", "ш"), ("sh", "ш"), ("ch", "ч"), ("zh", "ж"), ("kh", "х"), ("gh", "г"),
+    ("s'", "ш"), ("c'", "ч"), ("g'", "г"), ("n'", "н"), ("a'", "а"), ("o'", "о"), ("u'", "у"), ("i'", "и"),
+)
+_CHAR_MAP = {
+    # Latin (incl. the 2021 Kazakh alphabet and a few look-alikes)
+    "a": "а", "ä": "а", "á": "а", "à": "а", "â": "а", "b": "б", "c": "тс", "ç": "ч", "d": "д", "e": "е", "é": "е",
+    "è": "е", "f": "ф", "g": "г", "ğ": "г", "ǵ": "г", "h": "х", "ı": "и", "i": "и", "í": "и", "j": "ж", "k": "к",
+    "l": "л", "m": "м", "n": "н", "ñ": "н", "ń": "н", "o": "о", "ö": "о", "ó": "о", "p": "п", "q": "к", "r": "р",
+    "s": "с", "ş": "ш", "t": "т", "u": "у", "ū": "у", "ü": "у", "ú": "у", "v": "в", "w": "у", "x": "х", "y": "и",
+    "ý": "и", "z": "з",
+    # Kazakh-specific Cyrillic folded to Russian look-alikes, and Russian letters folded together
+    "ә": "а", "ғ": "г", "қ": "к", "ң": "н", "ө": "о", "ұ": "у", "ү": "у", "һ": "х", "і": "и", "ы": "и", "й": "и",
+    "ё": "е", "э": "е", "щ": "ш", "ц": "тс", "я": "иа", "ю": "иу", "ъ": "", "ь": "",
+}
+_TRANS = str.maketrans({k: v for k, v in _CHAR_MAP.items()})
+_NON_WORD = re.compile(r"[^0-9а-я]+")
+_REPEATS = re.compile(r"([а-я])\1+")
+
+
+def skeleton(text: str) -> str:
+    """Fold any Kazakh/Russian/Latin text into the single Cyrillic skeleton used for matching."""
+    s = text.lower().replace("i\u0307", "i")  # "İ".lower() leaves a combining dot
+    s = s.replace("’", "'").replace("`", "'").replace("ʼ", "'")
+    for a, b in _LATIN_DIGRAPHS:
+        if a in s:
+            s = s.replace(a, b)
+    s = s.translate(_TRANS)
+    s = _NON_WORD.sub(" ", s)
+    return " ".join(_collapse(w) for w in s.split())
+
+
+def _collapse(word: str) -> str:
+    """Doubled letters collapse ("жалобба"), but not into a word of two letters: "ТОО" and "ООО" stay."""
+    c = _REPEATS.sub(r"\1", word)
+    return word if len(c) < 3 else c
+
+
+# Function words with no topical meaning (already in skeleton form). Kept short: IDF does the rest.
+_STOP = frozenset(
+    skeleton(w)
+    for w in (
+        "и а но или ли же бы в во на по с со к ко у о об от до за из при про для под над это этот эта то как "
+        "что где когда мне меня мой моя мою мои я ты вы мы он она они его ее их там тут вот так уже еще ну "
+        "пожалуйста подскажите скажите подскажи скажи здравствуйте привет "
+        "және мен бен пен да де та те ма ме ба бе па пе ғой қой ғана тек бұл осы сол ол мен сен сіз біз "
+        "менің сенің сіздің маған оған бар жоқ ғой өтінемін айтыңызшы сәлеметсіз"
+    ).split()
+) - {"", "бар", "жок"}
+
+
+# Generic words: question words, "to be", "can", "know", "today"... They carry no topic, so they weigh little on
+# both sides (in a query and in the knowledge base): "какой фильм посмотреть" must not look like a question about
+# tracking a complaint because "посмотреть" happens to be rare in the knowledge base.
+_GENERIC = frozenset(
+    skeleton(w)
+    for w in (
+        "какой какая какое какие каким каких кто кого кому такое такой такие этот эта эти был была было были будет "
+        "есть нет нужно надо должен должна должны смотреть посмотреть узнать знать сказать делать сделать делает "
+        "делают делаешь дела дело "
+        "сегодня завтра вчера сейчас теперь очень много мало стоит хочу хотел можешь могу может почему зачем просто "
+        "вообще тоже также всегда тогда потом быть "
+        "қандай кім кімге нені неге қашан қалай керек бола болады болды болса болып бүгін ертең кеше қазір енді өте "
+        "көп аз тұрады айтшы айтыңыз білу білемін білгім деген дегеніміз дегенді осы сол мына өзі өзім "
+        "аламын аласыз алады береді болмайды "
+        # everyday words of any message: pronouns, numbers, "give", "come", "again", "already", "against"...
+        "хочу хочет хотим хотят хотела могу может можем могут дать дали дают дал дала сделали сделал делают "
+        "пришел пришла прийти пришло идти иду пошел ходил ходила уже еще ещё опять снова там тут здесь туда сюда "
+        "щас тогда потом после против через только тока ваще почему зачем мой моя мою мои моей моего свой своя свою "
+        "его её их наш ваш меня мне мной нам вам ему ей них всё все всех весь вся каждый любой другой другая другое "
+        "новый хороший плохой большой нельзя один одна два две три первый второй третий третью "
+        "менің сенің сіздің оның біздің маған саған оған бізге мені сені сізді оны бізді тағы әлі бұрын кейін соң "
+        "туралы бойынша арқылы шейін иә бір екі үш төрт келді барды кетті айтты берді алды жасады істеді тұр жатыр "
+        "отыр жүр келеді барады кетеді"
+    ).split()
+)
+GENERIC_IDF = 0.4
+
+# Concepts that make a query about complaints whatever else it says ("#complaint": жалоба / шағым, ...).
+def _concept_names(names: str) -> frozenset[str]:
+    return frozenset("#" + c for c in names.split())
+
+
+def _stems(words: str) -> tuple[str, ...]:
+    return tuple(skeleton(w) for w in words.split())
+
+
+_ANCHORS = _concept_names(
+    "complaint court iin bin con eds sms agency anon extend refuse rude disabled online forward term service"
+)
+
+
+# What a query is about when it is not about public services: everyday topics a chat bot is asked about (weather,
+# sport, food, money and shopping, travel, entertainment, gadgets, learning, diet, trivia, neighbours, chit-chat).
+# A word of these (or a phrase below) with no word naming a public service, an authority or the complaint procedure
+# (`_SERVICE_ANCHORS`) makes the query out of scope even when it shares words with the knowledge base: "ағылшын тілін
+# қалай үйренемін" is not about the language of a complaint, "жалоба на соседей" is not about a public service.
+# Written in normal spelling and folded at import; "=" marks whole words, the rest are stems (prefixes).
+_ABOUT_ELSE_SRC = {
+    "weather": "погод =дождь дожд снег снеж =ветер ветрен температур градус прогноз мороз =ауа жаңбыр =қар =қары "
+               "боран =аяз ыстық суық weather rain snow",
+    "sport": "футбол хоккей баскетбол волейбол теннис =бокс боксер спорт матч чемпион турнир олимпиад =гол =голы "
+             "сборн кайрат барселон =реал мадрид ойыншы ұпай =жеңді жеңіс жеңіп =ұтты =ұтып выиграл проиграл "
+             "победил ничья football soccer hockey",
+    "food": "рецепт приготов плов борщ бешбармак пицц =суши бургер шаурм салат =еда "
+            "завтрак ресторан =кафе доставк пісір тамақ =асқа сорпа палау recipe pizza",
+    "money": "=курс =курса =курсы доллар =евро рубл биткоин крипт купить куплю покупк =продать сатып =бағам бағамы "
+             "=цена =цены айфон iphone смартфон ноутбук samsung самсунг кредит ипотек несие "
+             "банкомат зарплат жалақы скидк маркетплейс kaspi каспи wildberries вайлдберриз "
+             "тапсырыс заработ =деньги =денег =деньгами =ақша =ақшаны =продам сатамын",
+    "travel": "=билет =билеты =билета =билетов билетт поезд пойыз самол ұшақ =рейс авиабилет автобус =такси таксиг "
+              "таксист вокзал аэропорт отель гостиниц путешеств саяхат расписан кестес",
+    "fun": "фильм =кино киноға сериал мультик музык =песня =песню песен песни =ән =әні =әнді әнші =книга =книгу "
+           "=книги книгу кітап анекдот шутк әзіл ертегі ertegi сказк =игра =игры =игру игрушк ойнағ =ойын ойындар "
+           "ойнайм стих өлең гороскоп жорамал котик =кот =коты кошк собак мысық =ит =иттер тикток tiktok инстаграм "
+           "instagram ютуб youtube netflix нетфликс спотифай spotify",
+    "diet": "похуд диет арықта калори спортзал тренировк фитнес",
+    "trivia": "президент столиц планет космос вселенн динозавр америк =сша =ақш турци европ",
+    "neighbours": "сосед көрші =шум шумят шулайд шулап",
+    # papers of private life and work, careers in the civil service
+    "papers": "резюме түйіндеме доверенност сенімхат =договор =договора =договору =договоре =шартқа =шартты",
+    "career": "тестирован тестілеу вакансии =вакансия устроиться орналас",
+    "love": "любов махаббат девушк свидан знакомств",
+}
+# Softer topics: a query about them is out of scope unless it also names a complaint ("скачать образец жалобы",
+# "жалобу на английском").
+_ABOUT_ELSE_SOFT_SRC = {
+    "gadget": "скачат компьютер ноутбук вайфай wifi орнату орнатам жүктей жүктеу пароль құпиясөз",
+    "learn": "выучит =учить =учиться үйрен =урок =уроки сабақ репетитор =перевести переведи =аудар аударып "
+             "translate",
+}
+# Complaints that are not about a public service: the police, banks, shops, housing management. Out of scope unless
+# the query also names a public service, an authority or the bot ("бот передает мои данные в банк?" stays).
+_ELSEWHERE_SRC = {
+    "elsewhere": "полиц полицейск =банк =банка =банке =банку банков магазин дүкен =кск =жкх управляющ",
+}
+# The calendar itself: months, moved days off ("сколько рабочих дней в марте", "перенос выходных"). Out of scope
+# unless the query names something of the domain besides days, numbers and holidays ("справку обещали к 10 марта").
+_CALENDAR_SRC = {
+    "calendar": "январ феврал =март =марта =марте апрел =май =мая =мае июн июл август сентябр октябр ноябр декабр "
+                "қаңтар ақпан наурыз сәуір мамыр маусым шілде тамыз қыркүйек қазан қараша желтоқсан производствен "
+                "өндірістік перенос ауысу",
+}
+# Phrases (folded like the text, matched at word starts): questions about the date, the time, the bot itself.
+_ABOUT_ELSE_PHRASES = (
+    "день недели", "какое сегодня число", "какое число", "который час", "сколько времени сейчас", "сағат неше",
+    "сағат қанша", "аптаның қай күні", "қай күні бүгін", "бүгін қандай мереке", "какой сегодня праздник",
+    "как дела", "кто ты", "ты кто", "сен кімсің", "кімсің", "как тебя зовут", "атың кім", "сколько тебе лет",
+    "ақша табамын", "ақша табу", "найти работу", "жұмыс табу", "неше жаста", "қалай айтады", "как сказать по",
+    "как будет по", "как переводится", "нужна работа", "ищу работу", "вакансии", "жұмыс іздеймін", "жұмыс керек",
+    "открыть ип", "открыть тоо", "ип ашу", "жк ашу", "пообщаться", "поболтать", "сөйлескім", "мне скучно",
+    "зерігіп", "на отпуск", "демалысқа өтініш", "поступить на", "госслужбу", "на государственную службу",
+    "қызметке орналас", "жұмысқа орналас", "жұмысқа тұр", "жұмысқа қалай тұр", "бос жұмыс орн", "стать сотрудником",
+    "құпия сөз", "по фамилии", "тегі бойынша", "мемлекеттік баж", "баж", "телефон цона", "телефон цон", "цон телефон",
+    "хқко телефон", "хқко нөмірі", "телефон хқко",
+)
+# Family law is not a complaint about a public service even when it names one ("расторгнуть брак").
+_FAMILY = re.compile("(?:^| )(?:" + "|".join(re.escape(skeleton(p)) for p in (
+    "развод", "развестись", "расторгн", "алимент", "некені бұзу", "ажырас", "сменить фамилию", "тегімді өзгерт",
+)) + ")")
+# Whole messages that ask the time, the date or about the bot itself ("сколько времени" alone is the clock; in a
+# longer question it may be the time left to complain).
+_CHITCHAT = frozenset(skeleton(p) for p in (
+    "сколько времени", "который час", "сағат қанша", "сағат неше", "какой сегодня день", "какой день", "бүгін қай күн",
+    "қай күн", "какое сегодня число", "расскажи про себя", "расскажи о себе", "өзің туралы айтшы", "өзің туралы айт",
+    "кто тебя создал", "сені кім жасады", "ты робот", "сен роботсың ба",
+))
+_ARITHMETIC = re.compile(r"\d\s*[+*×÷=]\s*\d|\d\s+[-/]\s+\d")  # "2+2", "10 / 5"; not "8-800-080-7777"
+# How to obtain a service (its price, papers, payment date, a public office's hours) is not a complaint either:
+# "как получить паспорт", "пенсия қашан түседі", "ХҚКО қашан ашылады". Such a phrase with a service or a CON named
+# and nothing about a problem (`_PROBLEM_CONCEPTS`, `_PROBLEM_STEMS`) makes the query out of scope.
+_HOWTO_PHRASES = (
+    "как получить", "где получить", "как оформить", "где оформить", "оформление", "как сделать", "где сделать",
+    "как восстановить", "как поменять", "как заменить", "замена", "как записаться", "записаться", "запись в",
+    "сколько стоит", "стоимость", "госпошлин", "какие документы нужны", "какие документы нужно", "какие справки нужны",
+    "что нужно для", "что нужно чтобы", "когда выплат", "когда придет", "когда придёт", "когда начисл",
+    "когда будет готов", "размер", "сумма", "режим работы", "график работы", "часы работы", "во сколько открывается",
+    "до скольки работает", "сколько работает", "во сколько", "открывается", "закрывается", "как встать в очередь", "очередь на", "делается", "сколько делают", "изготов",
+    "қалай аламын", "қалай алуға", "қайдан аламын", "қалай рәсімде", "рәсімдеу", "қалай ауыстыр", "ауыстыру",
+    "қалай жаздыр", "жазылу", "жазылам", "жазылуға", "жазылсам", "қанша тұрады", "бағасы", "баж салығы", "қандай құжат керек", "қандай құжаттар керек",
+    "қандай құжаттар қажет", "қашан түседі", "қашан төлен", "қашан дайын", "мөлшері", "сомасы", "жұмыс уақыты",
+    "жұмыс кестесі", "қашан ашылады", "қашан жабылады", "сағат нешеде", "нешеде ашыл", "нешеге дейін", "кезекке қалай тұр", "кезекке тұру", "жасалады",
+    "неше күнде дайын", "как стать", "как поступить", "как зарегистрироваться", "зарегистрироваться на",
+    "қалай тіркелемін", "тіркелу", "встать на учет", "адрес", "мекенжай", "срок действия",
+    "мерзімін ұзарту", "какие госуслуги", "какие услуги есть", "қандай қызметтер бар", "кезегін", "кезегі",
+    "где сделать", "қайдан жасаймын", "қайдан аламын", "как получить", "как зарегистрировать", "тіркеймін",
+    "қалай тіркеу",
+)
+# What such a how-to question may name: a service, a CON, a digital signature, an IIN, eGov, a company, the court.
+_HOWTO_OBJECTS = _concept_names("service con eds iin egov legal court")
+_PROBLEM_CONCEPTS = _concept_names("complaint refuse rude not wait anon forward partial disagree suggest")
+_PROBLEM_STEMS = _stems(
+    "наруш бұз просроч задерж затян созы кешік требу талап лишн артық сверх ненуж қажетсіз ошибк ошиб қате хам "
+    "груб отказ игнор проблем мәселе обман алда взятк пара жемқор коррупц"
+)
+
+# A message made only of an acknowledgement or a goodbye ("ок, понятно", "сау бол") asks nothing.
+_ACK_WORDS = frozenset(skeleton(w) for w in (
+    "ок окей ok okay понятно ясно хорошо ладно угу ага да нет пока до свидания всего доброго бай bye "
+    "жарайды жақсы түсінікті түсіндім түсіндім иә жоқ сау бол болыңыз саубол көріскенше"
+).split())
+
+# Words that keep a query in the domain whatever else it names: a public service, an authority, the procedure's own
+# terms (concepts below, and these stems).
+_SERVICE_ANCHORS = _concept_names("iin bin con eds agency anon service provider recipient egov")
+_SERVICE_STEMS = _stems(
+    "госуслуг госорган гос.орган акимат әкімдік әкімшілік ведомств министерств канцеляр кеңсе чиновник шенеунік "
+    "мемлекеттік государствен услуг қызмет 1414"
+)
+
+
+# Small talk: a message made only of a greeting (or of thanks), in either language, any spelling. It is not a
+# question: the bot answers it with its menu, and the search finds nothing in it.
+_GREETING_CORE = frozenset(skeleton(w) for w in (
+    "привет приветик приветствую здравствуйте здравствуй здрасте здрасьте здарова добрый доброе доброго доброй салам "
+    "салем сәлем сәлеметсіз сәлеметсіздер саламатсыз саламатсызба сәлеметсізбе армысыз армысыздар ассалаумағалейкум "
+    "ассаламуалейкум ассаламағалейкум ассалаумағалейкүм уағалейкумассалам алейкум қайырлы hi hello hey хай хелло "
+    "хеллоу құтты поздравляю годом праздником прив приветики здрасти здорово салют ассалам ассаламу алайкум уалейкум "
+    "саламалейкум morning afternoon evening"
+).split())
+_GREETING_WORDS = _GREETING_CORE | frozenset(skeleton(w) for w in (
+    "день утро вечер ночи времени суток вас всем уважаемые уважаемый күн таң кеш түн болсын мерекеңіз новым жаңа жыл "
+    "досым достым достар бауырым good there everyone"
+).split())
+_THANKS_WORDS = frozenset(skeleton(w) for w in (
+    "спасибо спс благодарю большое огромное рақмет рахмет көп үлкен thanks thank you"
+).split())
+_THANKS_CORE = frozenset(skeleton(w) for w in "спасибо спс благодарю рақмет рахмет thanks thank".split())
+# words that may come with either without making it a question ("привет, бот, как дела?")
+_TALK_FILLER = frozenset(skeleton(w) for w in (
+    "как дела ты вы бот шагым шағым shagym қалайсыз қалайсың қалайсыздар қалың қалай жағдай жағдайың жағдайыңыз бе ба "
+    "ма ме и және вам тебе сізге саған с со "
+    # a request with no question yet: "Здравствуйте, у меня вопрос", "Сәлеметсіз бе, көмек керек"
+    "у меня есть вопрос вопросик подскажите подскажи помогите помоги пожалуйста можно мне нужна помощь "
+    "менің сұрағым сұрақ бар көмектесіңізші көмектесіңіз көмектесші көмек керек өтінемін"
+).split())
+
+
+def small_talk(text: str) -> str | None:
+    """``"greeting"`` or ``"thanks"`` when the message is nothing else (any language or spelling), else None."""
+    words = skeleton(text).split()
+    if not words or len(words) > 6:
+        return None
+    for kind, vocab, core in (("greeting", _GREETING_WORDS, _GREETING_CORE), ("thanks", _THANKS_WORDS, _THANKS_CORE)):
+        if any(w in core for w in words) and all(w in vocab or w in _TALK_FILLER for w in words):
+            return kind
+    return None
+
+
+# Concepts shared by both languages (and by digits and number words): a word that matches a concept also yields
+# the concept token "#name", so "жалоба 5 жұмыс күні" meets "шағым бес жұмыс күні ішінде". Written in normal
+# spelling and folded at import. "=" marks whole words, the rest are stems (prefixes); "~" a stem matched without a
+# typo.
+_CONCEPTS_SRC = {
+    "complaint": "жалоб жалов жалуют жалуюсь пожалов пожалуют обжал шағым",
+    "work": "рабоч жұмыс",
+    "day": "=день =дня =дней =дни =күн =күні =күнде =күнге =күннен =күнінен =күндері =күндік",
+    "n5": "=5 =пять =пяти =бес",
+    "n15": "=15 =пятнадцать =пятнадцати",
+    "n3": "=3 =три =трех =трёх =үш",
+    "n10": "=10 =десять =десяти =он",
+    "month": "=месяц =месяца =месяцев =ай =айдан =айда =айға",
+    "court": "суд =сот =сотқа =сотта =соттың =соттан =сотты =сотпен =соттар =иск =иска =иске =иском исков исков "
+             "судеб судит",
+    "legal": "юрлиц юридическ организац компани товарищест =тоо =ооо =ип предприят фирм заңды ұйым =жшс мекеме кәсіпкер "
+             "предпринимател",
+    "rude": "груб нагруб хам нахам дөрекі накрич наор орал орет кричал айғай айқай әдепсіз сыпайы",
+    "con": "цон =хқко ",
+    "iin": "=иин =жсн",
+    "bin": "=бин =бсн",
+    "eds": "эцп эцқ",
+    "sms": "=смс =sms смск смсо смсу смсм",
+    "agency": "агенств агентств агенттік",
+    "extend": "продл ұзарт",
+    "notify": "уведом извест сообщ хабарла",
+    "term": "срок мерзім",
+    "anon": "аноним жасырын",
+    "lang": "язык =тіл =тілі =тілде =тілінде",
+    "langname": "~казахск қазақша русск орысша английск ағылшын",
+    "disabled": "инвалид мүгедек пандус коляск арбада маломобил",
+    "online": "онлайн интернет",
+    "egov": "egov eotinish егов еотиниш портал",
+    "provider": "услугодател поставщик ~беруші",  # "берші" (give me) is not "беруші"
+    "recipient": "получател услугополуч алушы",
+    "status": "статус мәртебе",
+    "paper": "бумаж бумаг қағаз",
+    "rights": "=права =право =прав =правах құқық",
+    "duty": "обязан міндет =должен =должна =должны",
+    "suggest": "предлож ұсыныс отзыв ~пікір идея идею идеям",
+    "bot": "=бот =бота =ботом =боту =ботқа =ботты =боттың",
+    "phone": "звон позвон қоңырау",  # not "телефон": the phone one files from is no call
+    "accept": "принят принима приня приём прием қабылда",
+    "register": "регистр тіркел тіркеу",
+    "answer": "ответ жауап",
+    "result": "результат нәтиже",
+    "weekend": "выходн суббот воскрес праздн демалыс сенбі жексенбі мереке",
+    "doc": "документ құжат справк анықтама",
+    "staff": "должност лауазым чиновн шенеунік сотрудн қызметкер работни оператор",
+    "howmany": "сколько сколко скока скоко сколька неше қанша",
+    "refuse": "отказ =бас тартт тартып тарту",
+    "forward": "пересл переправ перенаправ жолда",
+    "delay": "затян затягив созып созд созылып кешік кешіг задерж просроч опазд обещал уәде",
+    "wait": "недел апта долго давно жду ждем ждал ждала ждать күтіп күтем күттім ұзақ",
+    "submit": "сдач сдат сдаю сдал сдаеш сдав тапсыр",
+    "partial": "частичн наполовин неполн жартылай",
+    # the services people name in their questions: in the domain even when the knowledge base never names them
+    "service": "паспорт удостоверени прописк пособи пенси детсад садик справк выписк лиценз разрешени земельн "
+               "участк техпаспорт автомобил машин водительск свидетельств =брака =браке =браку рождени субсиди жиль квартир "
+               "төлқұжат куәлік тіркеу жәрдемақы зейнетақы балабақша анықтама рұқсат жер учаске көлік автокөлік "
+               "жүргізуші тууы неке тұрғын пәтер безработ жұмыссыз",
+}
+
+
+def _fold_concepts() -> tuple[dict[str, str], dict[str, str], frozenset[str]]:
+    exact: dict[str, str] = {}
+    prefix: dict[str, str] = {}
+    no_typo: set[str] = set()
+    for name, words in _CONCEPTS_SRC.items():
+        for w in words.split():
+            if w.startswith("="):
+                for part in skeleton(w[1:]).split():
+                    exact[part] = "#" + name
+            elif w.startswith("~"):  # a stem one letter away from an everyday word: no typo allowed
+                prefix[skeleton(w[1:])] = "#" + name
+                no_typo.add(skeleton(w[1:]))
+            else:
+                prefix[skeleton(w)] = "#" + name
+    return exact, prefix, frozenset(no_typo)
+
+
+_CONCEPT_EXACT, _CONCEPT_PREFIX, _NO_TYPO = _fold_concepts()
+_CONCEPT_PREFIX_LENS = sorted({len(p) for p in _CONCEPT_PREFIX}, reverse=True)
+
+
+def _fold_words(src: dict[str, str]) -> tuple[frozenset[str], tuple[str, ...]]:
+    exact: set[str] = set()
+    prefix: set[str] = set()
+    for words in src.values():
+        for w in words.split():
+            if w.startswith("="):
+                exact.add(skeleton(w[1:]))
+            else:
+                prefix.add(skeleton(w))
+    return frozenset(exact), tuple(sorted(prefix))
+
+
+def _phrase_rx(phrases: tuple[str, ...]) -> re.Pattern[str]:
+    return re.compile("(?:^| )(?:" + "|".join(re.escape(skeleton(p)) for p in phrases) + ")")
+
+
+_ELSE_HARD = _fold_words(_ABOUT_ELSE_SRC)
+_ELSE_SOFT = _fold_words(_ABOUT_ELSE_SOFT_SRC)
+_ELSE_ELSEWHERE = _fold_words(_ELSEWHERE_SRC)
+_ELSE_CALENDAR = _fold_words(_CALENDAR_SRC)
+_CALENDAR_GENERIC = _concept_names("day work howmany weekend month n3 n5 n10 n15 lang langname phone")
+_ELSE_PHRASE = _phrase_rx(_ABOUT_ELSE_PHRASES)
+_HOWTO = _phrase_rx(_HOWTO_PHRASES)
+
+
+def _names_any(words: list[str], folded: tuple[frozenset[str], tuple[str, ...]]) -> bool:
+    exact, prefix = folded
+    return any(w in exact or w.startswith(prefix) for w in words)
+
+
+def about_else(text: str) -> str | None:
+    """What else than public services the text names: ``"hard"`` an everyday topic (weather, sport, food, shopping,
+    ...: `_ABOUT_ELSE_SRC`, `_ABOUT_ELSE_PHRASES`), ``"elsewhere"`` a bank, a shop, the police (`_ELSEWHERE_SRC`),
+    ``"soft"`` gadgets or learning (`_ABOUT_ELSE_SOFT_SRC`), ``"calendar"`` months and moved days off
+    (`_CALENDAR_SRC`); else None. Whether the query is still in the domain is for `FaqIndex.search`."""
+    sk = skeleton(text)
+    words = sk.split()
+    if sk in _CHITCHAT or _ARITHMETIC.search(text) or _ELSE_PHRASE.search(sk) or _names_any(words, _ELSE_HARD):
+        return "hard"
+    for kind, folded in (("elsewhere", _ELSE_ELSEWHERE), ("soft", _ELSE_SOFT), ("calendar", _ELSE_CALENDAR)):
+        if _names_any(words, folded):
+            return kind
+    return None
+
+
+def _deletes(s: str) -> set[str]:
+    return {s} | {s[:i] + s[i + 1 :] for i in range(len(s))}
+
+
+def _fuzzy_index() -> dict[tuple[int, str], list[tuple[str, str]]]:
+    """(stem length, the stem or the stem less one letter) -> [(stem, concept)]: candidates for one typo."""
+    index: dict[tuple[int, str], list[tuple[str, str]]] = {}
+    for stem, c in _CONCEPT_PREFIX.items():
+        if len(stem) >= 5 and stem not in _NO_TYPO:
+            for d in _deletes(stem):
+                index.setdefault((len(stem), d), []).append((stem, c))
+    return index
+
+
+_FUZZY = _fuzzy_index()
+_FUZZY_LENS = sorted({n for n, _ in _FUZZY})
+
+
+@lru_cache(maxsize=65536)
+def _concept(word: str, fuzzy: bool = False) -> str | None:
+    c = _CONCEPT_EXACT.get(word)
+    if c is not None:
+        return c
+    for n in _CONCEPT_PREFIX_LENS:
+        if n <= len(word):
+            c = _CONCEPT_PREFIX.get(word[:n])
+            if c is not None:
+                return c
+    # in a query, one typo in a long stem still names the concept ("аноимная" ~ "аноним", "жалба" ~ "жалоб")
+    if fuzzy and len(word) >= 5 and not word.isdigit():
+        for n in _FUZZY_LENS:  # the word's first n-1, n or n+1 letters within one edit of a stem of n letters
+            for k in (n - 1, n, n + 1):
+                if k > len(word):
+                    break
+                head = word[:k]
+                for d in _deletes(head):
+                    for stem, c in _FUZZY.get((n, d), ()):
+                        if stem[:2] == head[:2] and _osa(head, stem) <= 1:  # typos rarely hit the first letters
+                            return c
+    return None
+
+
+# Negation changes the question ("не ответили" is not "когда ответят"): a Russian negating word, or a Kazakh verb in
+# the negative ("бермеді", "қарамай", "келмесе"), adds the concept "#not".
+_NEGATIONS = frozenset(skeleton(w) for w in "не нет ни никто ничего никак игнор жоқ емес".split())
+_KK_NEGATIVE = re.compile(r"(ма|ме|ба|бе|па|пе)(ди|ган|ген|и|са|се|ски|стан|стен|пти|пи|иди|иди)$")
+
+
+_KK_LETTERS = re.compile("[әғқңөұүһі]")
+_KK_WHAT_NEXT = _stems("істе исте үшін ушин деген болды болад керек жаза бер іст")
+
+
+def _negative(word: str) -> bool:
+    return word in _NEGATIONS or (len(word) >= 6 and _KK_NEGATIVE.search(word) is not None)
+
+
+# What a question asks (who, where to, why, what is) and a disagreement: phrases of stop words and generic words that
+# still tell the topics apart ("кто может жаловаться" ~ who_can_complain, "за что можно жаловаться" ~ grounds, "это что"
+# ~ a definition, "не согласен" ~ disagree_with_result and not a negated question). Matched at word starts in the
+# folded text; each adds its concept token. A disagreement absorbs its negation ("не согласен" is not "#not").
+_PHRASE_CONCEPTS_SRC = {
+    "who": "кто|кого|кім|кімнің|кімдер",
+    "where": "куда|кому|кімге|қайда|в какой орган|в какую инстанцию|қай органға|қай мекемеге",
+    "why": "за что|на что|почему|в каких случаях|в каком случае|в какой ситуации|неге|не үшін|қандай жағдайда|"
+           "қай жағдайда|қай кезде|қандай себеппен|причин|повод|себеп",
+    "define": "что такое|что за|это что|это кто|что значит|что означает|что это|расшифр|деген не|деген кім|"
+              "дегеніміз|деген қандай|нені білдіреді|не білдіреді|не деген|деген сөз|мағынасы",
+    "can": "можно ли|может ли|могу ли|можно|вправе|имею ли право|имеет ли право|имеют ли право|бола ма|бола ме|"
+           "болады ма|ала ма|ала ме|аламын ба|аламын ба|алады ма|құқығы бар ма|құқығым бар ма|рұқсат",
+    "must": "обязательно ли|обязан|обязаны|обязательн|нужно ли|надо ли|нужен ли|нужна ли|должен ли|должны ли|"
+            "міндетті|керек пе|керек па|қажет пе|тиіс пе",
+    "write": "что писать|что написать|что указать|что указывать|что пишут|что пишется|что указывается|"
+             "что должно быть в|какие данные|какие сведения|реквизит|заполн|составить|оформить|"
+             "не жазамын|не жазу|не жазылады|нені жазу|жазу керек|не көрсет|нені көрсет|не жаза|толтыр|қандай мәлімет|қандай дерек|"
+             "деректеме",
+    "court": "талап арыз|талап қою",
+    "eds": "цифровая подпись|цифровой подписи|цифровую подпись|цифрлық қолтаңба|электрондық қолтаңба|"
+           "электронная подпись|электронной подписи|электронную подпись",
+    "still": "до сих пор|так и не|так и нет|всё ещё|все еще|по-прежнему|әлі күнге|әлі де|әлі",
+    "disagree": "не соглас|несоглас|не устраив|не нравит|не понравил|не удовлетвор|неудовлетвор|недовол|отклонил|ұнамад|ұнамай|ұнамас|"
+                "келіспе|қанағаттандырма|наразы|қарсымын",
+}
+_QUESTION_CONCEPTS = _concept_names("who where why define howmany can must write")
+
+
+def _fold_phrases() -> list[tuple[str, re.Pattern[str]]]:
+    out = []
+    for name, phrases in _PHRASE_CONCEPTS_SRC.items():
+        alts = "|".join(sorted((re.escape(skeleton(p)) for p in phrases.split("|")), key=len, reverse=True))
+        out.append(("#" + name, re.compile(rf"(?:^| )(?:{alts})")))
+    return out
+
+
+_PHRASES = _fold_phrases()
+_NOT_PREFIX = re.compile(r"(^| )не ")
+
+
+def tokens(text: str, concepts: bool = True, *, fuzzy: bool = False, known: frozenset[str] = frozenset()) -> list[str]:
+    """Skeleton tokens of a text: stop words and short words dropped, numbers kept, concept tokens appended
+    (``fuzzy``: also for a word one typo away from a concept's stem, unless the word is one of ``known``, the
+    knowledge base's own words: "оказали" is no typo of "отказ"; for queries, not for the knowledge base)."""
+    out = []
+    extra = []
+    sk = skeleton(text)
+    disagree_end = -1
+    if concepts:
+        for name, rx in _PHRASES:
+            m = rx.search(sk)
+            if m is None:
+                continue
+            extra.append(name)
+            if name == "#disagree":  # "не согласен", "ұнамады": the negation belongs to the disagreement
+                sk = sk[: m.start()] + _NOT_PREFIX.sub(r"\1", sk[m.start() : m.end()], count=1) + sk[m.end() :]
+                disagree_end = sk.find(" ", m.start() + 1)
+                disagree_end = len(sk) if disagree_end < 0 else disagree_end
+    # Kazakh "не" is "what" ("не істеймін", "деген не"): a negation only before a word, in a text with no Kazakh
+    # letters, and not before a Kazakh verb of asking
+    kazakh = _KK_LETTERS.search(text.lower()) is not None
+    words = sk.split()
+    pos = 0
+    for i, t in enumerate(words):
+        start = sk.find(t, pos)
+        pos = start + len(t)
+        keep = t.isdigit() or (len(t) >= 3 and t not in _STOP)
+        if keep:
+            out.append(t)
+        if concepts and (keep or t in _CONCEPT_EXACT):
+            c = _concept(t, fuzzy and t not in known)
+            if c is not None and c not in extra:
+                extra.append(c)
+        if not concepts or "#not" in extra or start < disagree_end:
+            continue
+        if t in ("не", "ни"):  # in Kazakh text "ни" is a split-off ending ("ЖШС-ны")
+            nxt = words[i + 1] if i + 1 < len(words) else ""
+            if kazakh or not nxt or nxt.startswith(_KK_WHAT_NEXT):
+                continue
+        if _negative(t):
+            extra.append("#not")
+    return out + extra
+
+
+def _trigrams(text: str) -> frozenset[str]:
+    grams: set[str] = set()
+    for w in tokens(text, concepts=False):
+        p = f" {w} "
+        grams.update(p[i : i + 3] for i in range(len(p) - 2))
+    return frozenset(grams)
+
+
+def _lcp(a: str, b: str) -> int:
+    n = min(len(a), len(b))
+    i = 0
+    while i < n and a[i] == b[i]:
+        i += 1
+    return i
+
+
+def _osa(a: str, b: str) -> int:
+    """Optimal-string-alignment distance (Levenshtein with adjacent transpositions); inputs are short."""
+    la, lb = len(a), len(b)
+    if abs(la - lb) > 1:
+        return 2
+    prev2: list[int] = []
+    prev = list(range(lb + 1))
+    for i in range(1, la + 1):
+        cur = [i] + [0] * lb
+        ai = a[i - 1]
+        for j in range(1, lb + 1):
+            cost = 0 if ai == b[j - 1] else 1
+            v = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
+            if i > 1 and j > 1 and ai == b[j - 2] and a[i - 2] == b[j - 1]:
+                v = min(v, prev2[j - 2] + 1)
+            cur[j] = v
+        prev2, prev = prev, cur
+    return prev[lb]
+
+
+def word_similarity(q: str, t: str) -> float:
+    """Similarity of two skeleton words in [0, 1]: exact, shared stem (prefix), or one typo in the first letters."""
+    if q == t:
+        return 1.0
+    if q.isdigit() or t.isdigit():
+        return 0.0
+    lq, lt = len(q), len(t)
+    m, big = (lq, lt) if lq <= lt else (lt, lq)
+    lcp = _lcp(q, t)
+    if lcp == m:  # one is a prefix of the other: an ending was added
+        if m >= 4 or big - m <= 2:
+            return max(0.6, 0.95 - 0.35 * (big - m) / big)
+        return 0.0
+    if lcp >= 4 and lcp >= m - 2 and big - lcp <= 4:  # same stem, other endings (жалобу / жалобы, срока / сроки)
+        return 0.6 + 0.25 * lcp / m
+    if lcp >= 5:
+        return 0.55 + 0.2 * lcp / m
+    if m >= 4:
+        a, b = q[:7], t[:7]
+        if _osa(a, b) <= 1 or _osa(q[:6], t[:6]) <= 1 and min(lq, lt) >= 6:
+            return 0.62 if m >= 5 else 0.56
+    return 0.0
+
+
+# --- data model -----------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Hit:
+    id: str
+    score: float
+
+
+@dataclass(frozen=True)
+class Category:
+    id: str
+    title: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Entry:
+    id: str
+    category: str
+    title: dict[str, str]
+    answer: dict[str, str]
+    questions: dict[str, list[str]]
+    source: str = ""
+
+
+@dataclass
+class _Unit:
+    entry: int
+    lang: str
+    words: tuple[int, ...]  # vocabulary ids (distinct)
+    idf_sum: float
+    n_grams: int
+    negative: bool = False  # the question is negated ("#not")
+
+
+# Blend weights and threshold (raw score space). Tuned on the dev split and on cross-validation over the entries'
+# example questions; see bench/faq_bench.py.
+W_UNIT = 0.35
+W_ENTRY = 0.35
+W_TRI = 0.20
+UNIT_PRECISION = 0.5  # unit match = 0.5 * (query covered) + 0.5 * (unit covered)
+ANSWER_FACTOR = 0.75  # answer words count at this similarity for entry coverage
+UNKNOWN_IDF = 2.5  # weight of a query word found nowhere in the knowledge base
+OTHER_LANG = 0.97  # units in the other language than the hinted one
+THRESHOLD_RAW = 0.36
+MIN_WORD_SIM = 0.55
+MIN_MASS = 3.5
+CONCEPT_WEIGHT = 0.7  # a concept token repeats evidence of its word: less than full weight
+NEGATION_MISMATCH = 0.8  # a negated query against a question that is not (or the other way round)
+DF_ANSWER = 1.0  # an entry whose answer (not questions) has a word counts this much in its document frequency
+OFF_TOPIC_RAW = 0.5  # a query with half of its words unknown needs at least this raw score
+DEF_COV = 0.75  # a concept in this share of an entry's example questions ...
+DEF_GLOBAL = 0.1  # ... and in no more than this share of all of them defines the entry
+DEF_MISS = 0.95  # an entry's score when the query lacks one of its defining concepts
+GRAM_MAX_DF = 1.0  # letter trigrams in more than this share of the units are left out
+POSTING_MIN_IDF = 0.3  # words rarer than this in the knowledge base are not matched unit by unit
+MARGIN_CONF = 0.55  # below this confidence the best entry must lead the next one by MARGIN_MIN
+MARGIN_MIN = 0.03
+W_CLS = 0.2
+CLS_EPOCHS = 10
+CLS_TEMP = 2.0
+W_NB = 0.05  # weight of the naive-Bayes posterior over entries (re-ranks close siblings)
+NB_ALPHA = 0.3
+NB_ANSWER = 0.5
+NB_TEMP = 1.0
+
+
+def _confidence(raw: float) -> float:
+    """Monotone map of the raw blend to [0, 1] with THRESHOLD_RAW -> 0.5."""
+    raw = min(1.0, max(0.0, raw))
+    if raw < THRESHOLD_RAW:
+        return 0.5 * raw / THRESHOLD_RAW
+    return 0.5 + 0.5 * (raw - THRESHOLD_RAW) / (1.0 - THRESHOLD_RAW)
+
+
+@dataclass
+class FaqIndex:
+    version: int
+    _categories: list[Category]
+    _entries: list[Entry]
+    _by_id: dict[str, int] = field(default_factory=dict)
+    _vocab: dict[str, int] = field(default_factory=dict)
+    _words: list[str] = field(default_factory=list)
+    _idf: list[float] = field(default_factory=list)
+    _units: list[_Unit] = field(default_factory=list)
+    _postings: list[list[int]] = field(default_factory=list)  # word id -> unit ids
+    _entry_words: list[list[tuple[int, float]]] = field(default_factory=list)  # word id -> [(entry, factor)]
+    _prefix: dict[str, list[int]] = field(default_factory=dict)
+    _prefix3: dict[str, list[int]] = field(default_factory=dict)
+    _dels: dict[str, list[int]] = field(default_factory=dict)
+    _gram_postings: dict[str, list[int]] = field(default_factory=dict)
+    _stop_grams: frozenset[str] = frozenset()
+    _match_cache: dict[str, tuple[tuple[int, float], ...]] = field(default_factory=dict)
+    _nb_counts: list[dict[int, float]] = field(default_factory=list)  # entry -> word id -> count in its questions
+    _nb_norm: list[float] = field(default_factory=list)  # entry -> log(total count + smoothing)
+    _nb_post: list[list[tuple[int, float]]] = field(default_factory=list)  # word id -> [(entry, count)]
+    _cls: dict[int, tuple[tuple[int, float], ...]] = field(default_factory=dict)  # word id -> (entry, weight)
+    _defining: list[tuple[int, ...]] = field(default_factory=list)  # entry -> its defining concepts' word ids
+    _known: frozenset[str] = frozenset()  # the knowledge base's words (no typo-tolerant concepts for them)
+
+    # --- construction ---------------------------------------------------------------------------------------------
+
+    @classmethod
+    def load(cls, path: str | Path | None = None) -> "FaqIndex":
+        p = Path(path) if path is not None else DEFAULT_PATH
+        with p.open(encoding="utf-8") as fh:
+            return cls.from_dict(json.load(fh))
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "FaqIndex":
+        cats = [Category(id=c["id"], title=dict(c["title"])) for c in data.get("categories", [])]
+        entries = [
+            Entry(
+                id=e["id"],
+                category=e["category"],
+                title=dict(e["title"]),
+                answer=dict(e["answer"]),
+                questions={k: list(v) for k, v in e["questions"].items()},
+                source=e.get("source", ""),
+            )
+            for e in data["entries"]
+        ]
+        idx = cls(version=int(data.get("version", 1)), _categories=cats, _entries=entries)
+        idx._build()
+        return idx
+
+    def _wid(self, w: str) -> int:
+        i = self._vocab.get(w)
+        if i is None:
+            i = self._vocab[w] = len(self._words)
+            self._words.append(w)
+            self._postings.append([])
+            self._entry_words.append([])
+        return i
+
+    def _build(self) -> None:
+        self._by_id = {e.id: i for i, e in enumerate(self._entries)}
+        if len(self._by_id) != len(self._entries):
+            raise ValueError("duplicate FAQ entry ids")
+        unit_texts: list[tuple[int, str, str]] = []
+        for ei, e in enumerate(self._entries):
+            for lang in LANGS:
+                if e.title.get(lang):
+                    unit_texts.append((ei, lang, e.title[lang]))
+                for q in e.questions.get(lang, []):
+                    unit_texts.append((ei, lang, q))
+        # document frequency over entries (questions, titles, answers)
+        entry_best: list[dict[int, float]] = [dict() for _ in self._entries]
+        for ei, _lang, text in unit_texts:
+            for w in tokens(text):
+                entry_best[ei][self._wid(w)] = 1.0
+        for ei, e in enumerate(self._entries):
+            for lang in LANGS:
+                for w in tokens(e.answer.get(lang, "")):
+                    if w == "#not" or w in _QUESTION_CONCEPTS:  # an explanation's "не", "кто" say nothing of
+                        continue  # the question it answers
+                    wid = self._wid(w)
+                    entry_best[ei].setdefault(wid, ANSWER_FACTOR)
+        n = len(self._entries)
+        df = [0.0] * len(self._words)
+        for ei, best in enumerate(entry_best):
+            for wid, f in best.items():
+                df[wid] += 1.0 if f == 1.0 else DF_ANSWER
+                self._entry_words[wid].append((ei, f))
+        self._idf = [math.log((n - d + 0.5) / (d + 0.5) + 1.0) for d in df]
+        # word counts per entry for the naive-Bayes re-ranking: each example question and title once, answers less
+        self._nb_counts = [dict() for _ in self._entries]
+        for ei, _lang, text in unit_texts:
+            for w in dict.fromkeys(tokens(text)):
+                wid = self._vocab[w]
+                self._nb_counts[ei][wid] = self._nb_counts[ei].get(wid, 0.0) + 1.0
+        for ei, e in enumerate(self._entries):
+            for lang in LANGS:
+                for w in dict.fromkeys(tokens(e.answer.get(lang, ""))):
+                    if w != "#not" and w not in _QUESTION_CONCEPTS:
+                        wid = self._vocab[w]
+                        self._nb_counts[ei][wid] = self._nb_counts[ei].get(wid, 0.0) + NB_ANSWER
+        nv = len(self._words)
+        self._nb_norm = [math.log(sum(c.values()) + NB_ALPHA * nv) for c in self._nb_counts]
+        self._nb_post = [[] for _ in self._words]
+        for ei, counts in enumerate(self._nb_counts):
+            for wid, c in counts.items():
+                self._nb_post[wid].append((ei, c))
+        if W_CLS:
+            self._train_perceptron(unit_texts)
+        for w in _GENERIC:
+            wid = self._vocab.get(w)
+            if wid is not None:
+                self._idf[wid] = min(self._idf[wid], GENERIC_IDF)
+        # units
+        unit_grams = [_trigrams(text) for _ei, _lang, text in unit_texts]
+        gram_df: dict[str, int] = {}
+        for grams in unit_grams:
+            for g in grams:
+                gram_df[g] = gram_df.get(g, 0) + 1
+        # letter trigrams in many units (" ша", "жал") say little and cost much: left out on both sides
+        self._stop_grams = frozenset(g for g, d in gram_df.items() if d > GRAM_MAX_DF * len(unit_texts))
+        for (ei, lang, text), grams in zip(unit_texts, unit_grams):
+            wids = tuple(dict.fromkeys(self._vocab[w] for w in tokens(text)))
+            grams = grams - self._stop_grams
+            ui = len(self._units)
+            negative = "#not" in (self._words[w] for w in wids)
+            self._units.append(_Unit(ei, lang, wids, sum(self._idf[w] for w in wids) or 1.0, len(grams), negative))
+            for w in wids:
+                self._postings[w].append(ui)
+            for g in grams:
+                self._gram_postings.setdefault(g, []).append(ui)
+
+        # an entry's defining concepts: in most of its example questions and rare elsewhere ("#court" for court)
+        n_units = len(self._units)
+        total: dict[int, int] = {}
+        per_entry: list[dict[int, int]] = [dict() for _ in self._entries]
+        n_entry = [0] * len(self._entries)
+        for u in self._units:
+            n_entry[u.entry] += 1
+            for wid in u.words:
+                w = self._words[wid]
+                if w.startswith("#") and w != "#not" and w not in _QUESTION_CONCEPTS:
+                    total[wid] = total.get(wid, 0) + 1
+                    per_entry[u.entry][wid] = per_entry[u.entry].get(wid, 0) + 1
+        self._defining = [
+            tuple(wid for wid, k in counts.items() if k >= DEF_COV * n_entry[ei] and total[wid] <= DEF_GLOBAL * n_units)
+            for ei, counts in enumerate(per_entry)
+        ]
+        self._known = frozenset(w for w in self._words if not w.startswith("#"))
+        # candidate generators for fuzzy word matching
+        for wid, w in enumerate(self._words):
+            if w.isdigit() or w.startswith("#"):
+                continue
+            key = w[:4] if len(w) >= 4 else w
+            self._prefix.setdefault(key, []).append(wid)
+            self._prefix3.setdefault(w[:3], []).append(wid)
+            if len(w) >= 4:
+                for s in _deletes(w[:6]) | _deletes(w[:7]):
+                    self._dels.setdefault(s, []).append(wid)
+        for lst in [*self._prefix.values(), *self._prefix3.values(), *self._dels.values()]:
+            lst[:] = sorted(set(lst))
+        # precompute the matches of every known word (queries mostly consist of these)
+        for w in self._words:
+            self._match_cache[w] = self._compute_matches(w)
+
+    def _train_perceptron(self, unit_texts: list[tuple[int, str, str]]) -> None:
+        """An averaged multi-class perceptron over the example questions' words and concepts: which words tell an
+        entry from its neighbours. Deterministic (fixed order, fixed epochs)."""
+        samples = []
+        for ei, _lang, text in unit_texts:
+            feats = [(self._vocab[w], 1.0) for w in dict.fromkeys(tokens(text))]
+            samples.append((ei, feats))
+        n = len(self._entries)
+        w: dict[int, list[float]] = {}
+        acc: dict[int, list[float]] = {}
+        last: dict[int, list[int]] = {}
+        t = 0
+        rng = random.Random(1)
+        order = list(range(len(samples)))
+        for _epoch in range(int(CLS_EPOCHS)):
+            rng.shuffle(order)
+            for si in order:
+                t += 1
+                ei, feats = samples[si]
+                sc = [0.0] * n
+                for f, a in feats:
+                    row = w.get(f)
+                    if row is not None:
+                        for c in range(n):
+                            sc[c] += a * row[c]
+                pred = max(range(n), key=lambda c: (sc[c], -c))
+                if pred == ei:
+                    continue
+                for f, a in feats:
+                    row = w.setdefault(f, [0.0] * n)
+                    arow = acc.setdefault(f, [0.0] * n)
+                    lrow = last.setdefault(f, [0] * n)
+                    for c, d in ((ei, a), (pred, -a)):
+                        arow[c] += (t - lrow[c]) * row[c]
+                        lrow[c] = t
+                        row[c] += d
+        self._cls = {}
+        for f, row in w.items():
+            arow, lrow = acc[f], last[f]
+            avg = ((c, (arow[c] + (t - lrow[c]) * row[c]) / t) for c in range(n))
+            self._cls[f] = tuple((c, v) for c, v in avg if v)
+
+    def _query_tokens(self, query: str) -> list[str]:
+        """A query's distinct tokens, typo-tolerant concepts for the words the knowledge base does not know."""
+        return list(dict.fromkeys(tokens(query, fuzzy=True, known=self._known)))
+
+    # --- word matching --------------------------------------------------------------------------------------------
+
+    def _compute_matches(self, q: str) -> tuple[tuple[int, float], ...]:
+        if q.isdigit() or q.startswith("#"):
+            wid = self._vocab.get(q)
+            return ((wid, 1.0),) if wid is not None else ()
+        cand: set[int] = set()
+        if len(q) >= 4:
+            cand.update(self._prefix.get(q[:4], ()))
+            for s in _deletes(q[:6]) | _deletes(q[:7]):
+                cand.update(self._dels.get(s, ()))
+        else:
+            cand.update(self._prefix3.get(q, ()))
+        out = []
+        for wid in cand:
+            s = word_similarity(q, self._words[wid])
+            if s >= MIN_WORD_SIM:
+                out.append((wid, s))
+        return tuple(out)
+
+    def _matches(self, q: str) -> tuple[tuple[int, float], ...]:
+        m = self._match_cache.get(q)  # every word of the knowledge base is precomputed at load
+        return m if m is not None else self._compute_matches(q)
+
+    # --- search ---------------------------------------------------------------------------------------------------
+
+    def raw_scores(self, query: str, lang: str | None = None) -> dict[int, float]:
+        """Raw blended score per entry index (only entries with any evidence)."""
+        return self._scores(query, lang)[0]
+
+    def _scores(self, query: str, lang: str | None) -> tuple[dict[int, float], dict[int, float]]:
+        """The blend per entry index, and the same without the perceptron's penalty (how close an entry is, for the
+        "maybe you meant" suggestions, rather than how it ranks)."""
+        qtoks = self._query_tokens(query)
+        if not qtoks:
+            return {}, {}
+        negative = "#not" in qtoks
+        idf = self._idf
+        units = self._units
+        weights: list[float] = []
+        per_tok: list[list[tuple[int, float]]] = []
+        for q in qtoks:
+            m = self._matches(q)
+            per_tok.append(list(m))
+            concept = None if q.startswith("#") else _concept(q, q not in self._known)
+            if q in _GENERIC or concept == "#service" or (
+                concept is not None and not any(s >= 0.75 for _, s in m)
+            ):  # no topic, a service's name, or a word whose concept token (added too) carries the evidence
+                weights.append(GENERIC_IDF)
+            elif m:
+                best = max(s for _, s in m)
+                w = max(idf[w] for w, s in m if s == best)
+                if best < 0.75:  # only a typo-level match: weak evidence, the word still weighs as unknown
+                    w = max(w, UNKNOWN_IDF)
+                weights.append(w * (CONCEPT_WEIGHT if q.startswith("#") else 1.0))
+            else:
+                weights.append(UNKNOWN_IDF)
+        # A query made only of very common words ("можно ли подать жалобу") must not look like a perfect match:
+        # normalise by at least MIN_MASS of IDF.
+        wsum = max(sum(weights), MIN_MASS)
+
+        unit_prec: dict[int, float] = {}
+        unit_rec: dict[int, float] = {}
+        entry_cov: dict[int, float] = {}
+        for wt, m in zip(weights, per_tok):
+            if not m:
+                continue
+            ubest: dict[int, tuple[float, float]] = {}
+            ebest: dict[int, float] = {}
+            for wid, s in m:
+                wi = idf[wid]
+                if wi < POSTING_MIN_IDF:  # "жалоба", "#complaint": in half of the units, worth next to nothing
+                    continue
+                for ui in self._postings[wid]:
+                    cur = ubest.get(ui)
+                    if cur is None or s > cur[0]:
+                        ubest[ui] = (s, wi)
+                for ei, f in self._entry_words[wid]:
+                    v = s * f
+                    if v > ebest.get(ei, 0.0):
+                        ebest[ei] = v
+            for ui, (s, wi) in ubest.items():
+                unit_prec[ui] = unit_prec.get(ui, 0.0) + wt * s
+                unit_rec[ui] = unit_rec.get(ui, 0.0) + wi * s
+            for ei, v in ebest.items():
+                entry_cov[ei] = entry_cov.get(ei, 0.0) + wt * v
+
+        qgrams = _trigrams(query) - self._stop_grams
+        gram_hits: dict[int, int] = {}
+        for g in qgrams:
+            for ui in self._gram_postings.get(g, ()):
+                gram_hits[ui] = gram_hits.get(ui, 0) + 1
+        nq = len(qgrams)
+
+        unit_score: dict[int, float] = {}
+        tri_score: dict[int, float] = {}
+        for ui, p in unit_prec.items():
+            u = units[ui]
+            rec = min(1.0, unit_rec[ui] / u.idf_sum)
+            v = UNIT_PRECISION * (p / wsum) + (1.0 - UNIT_PRECISION) * rec
+            if lang is not None and u.lang != lang:
+                v *= OTHER_LANG
+            if u.negative != negative:  # "не ответили" is a different question from "когда ответят"
+                v *= NEGATION_MISMATCH
+            if v > unit_score.get(u.entry, 0.0):
+                unit_score[u.entry] = v
+        for ui, c in gram_hits.items():
+            u = units[ui]
+            v = 2.0 * c / (nq + u.n_grams)
+            if lang is not None and u.lang != lang:
+                v *= OTHER_LANG
+            if v > tri_score.get(u.entry, 0.0):
+                tri_score[u.entry] = v
+
+        cls: dict[int, float] = {}
+        if W_CLS:
+            n = len(self._entries)
+            sc = [0.0] * n
+            for m in per_tok:
+                if not m:
+                    continue
+                best = max(s for _, s in m)
+                if best < 0.75:
+                    continue
+                for wid, s in m:
+                    if s == best:
+                        for c, v in self._cls.get(wid, ()):
+                            sc[c] += s * v
+            top = max(sc)
+            z = sum(math.exp((v - top) / CLS_TEMP) for v in sc)
+            # a penalty for the entries the classifier finds less likely than its best: it re-ranks, it never
+            # makes a query look more in scope
+            pmax = 1.0 / z
+            cls = {c: math.exp((v - top) / CLS_TEMP) / z - pmax for c, v in enumerate(sc)}
+
+        nb: dict[int, float] = {}
+        if W_NB:
+            log_alpha = math.log(NB_ALPHA)
+            total_w = sum(weights)
+            logp = [(total_w * (log_alpha - norm)) / NB_TEMP for norm in self._nb_norm]
+            for wt, m in zip(weights, per_tok):
+                ev: dict[int, float] = {}  # entry -> best count of a word matching this query word
+                for wid, s in m:
+                    if s >= 0.75:
+                        for ei, c in self._nb_post[wid]:
+                            if s * c > ev.get(ei, 0.0):
+                                ev[ei] = s * c
+                for ei, c in ev.items():
+                    logp[ei] += wt * (math.log(c + NB_ALPHA) - log_alpha) / NB_TEMP
+            top = max(logp)
+            z = sum(math.exp(v - top) for v in logp)
+            nb = {ei: math.exp(v - top) / z for ei, v in enumerate(logp)}
+
+        qwids = {self._vocab[t] for t in qtoks if t.startswith("#") and t in self._vocab}
+        out: dict[int, float] = {}
+        base: dict[int, float] = {}
+        for ei in set(unit_score) | set(tri_score) | set(entry_cov):
+            factor = 1.0
+            for wid in self._defining[ei]:  # a court question names a court; one that does not is less likely it
+                if wid not in qwids:
+                    factor *= DEF_MISS
+            base[ei] = factor * (
+                W_UNIT * unit_score.get(ei, 0.0)
+                + W_ENTRY * min(1.0, entry_cov.get(ei, 0.0) / wsum)
+                + W_TRI * tri_score.get(ei, 0.0)
+                + W_NB * nb.get(ei, 0.0)
+            )
+            out[ei] = base[ei] + factor * W_CLS * cls.get(ei, 0.0)
+        return out, base
+
+    def _off_topic(self, query: str) -> bool:
+        """Half or more of the query's topical words are unknown to the knowledge base (a typo-level likeness does
+        not count) and none of them is about complaints: "результаты матча", "футбол нәтижелері"."""
+        toks = self._query_tokens(query)
+        if any(t in _ANCHORS for t in toks):
+            return False
+        content = [t for t in toks if not t.startswith("#") and t not in _GENERIC]
+        if not content:
+            return False
+        unknown = sum(
+            1
+            for t in content
+            if not any(s >= 0.75 for _, s in self._matches(t)) and _concept(t, t not in self._known) not in self._vocab
+        )
+        return 2 * unknown >= len(content)
+
+    def _about_else(self, query: str) -> bool:
+        """The query is about something else than complaints about public services: it names an everyday topic
+        (`about_else`) and nothing of the domain (no public service, authority or term of the procedure; "complaint"
+        alone does not count: "жалоба на соседей" is out of scope); or it asks how to obtain a service (its price,
+        papers, hours) and says nothing about a problem: "как получить паспорт"."""
+        toks = set(tokens(query))  # no typo-tolerant concepts here: "котиков" is no typo of "көлік"
+        sk = skeleton(query)
+        words = sk.split()
+        if all(w in _ACK_WORDS for w in words) or _FAMILY.search(sk):
+            return True
+        service = bool(toks & _SERVICE_ANCHORS) or any(w.startswith(_SERVICE_STEMS) for w in words)
+        problem = bool(toks & _PROBLEM_CONCEPTS) or any(w.startswith(_PROBLEM_STEMS) for w in words)
+        topic = about_else(query)
+        if topic == "hard" and not (service and problem) and "1414" not in words:
+            return True  # "зарплата сотрудника цона", "погода"; but "в цоне нахамила девушка"
+        if topic == "elsewhere" and not (service or "#bot" in toks):
+            return True  # "жалоба на банк"; but "бот передает мои данные в банк?"
+        if topic == "soft" and not ("#complaint" in toks or (service and problem)):
+            return True  # "egov қосымшасын жүктеу"; but "скачать образец жалобы"
+        if topic == "calendar" and not any(t.startswith("#") for t in toks - _CALENDAR_GENERIC - _QUESTION_CONCEPTS):
+            return True  # "сколько рабочих дней в марте"; but "справку обещали к 10 марта"
+        return bool(_HOWTO.search(sk) and toks & _HOWTO_OBJECTS and not problem)
+
+    def search(self, query: str, lang: str | None = None, limit: int = 3) -> list[Hit]:
+        """Best matching entries, best first; [] when the best confidence is below 0.5 (out of scope)."""
+        if limit <= 0 or not query or not query.strip() or small_talk(query):
+            return []
+        if self._about_else(query):
+            return []
+        raw, base = self._scores(query, lang)
+        if not raw:
+            return []
+        ranked = sorted(raw.items(), key=lambda kv: (-kv[1], kv[0]))
+        best = ranked[0][1]
+        if best < THRESHOLD_RAW or (best < OFF_TOPIC_RAW and self._off_topic(query)):
+            return []
+        second = ranked[1][1] if len(ranked) > 1 else 0.0
+        if _confidence(best) < MARGIN_CONF and _confidence(best) - _confidence(second) < MARGIN_MIN:
+            return []  # barely above the threshold and no clearer than the next entry: a guess, not an answer
+        hits = []
+        for ei, r in ranked[:limit]:
+            if hits and base[ei] < 0.6 * best:  # a suggestion must be close on its own, whatever its rank
+                break
+            hits.append(Hit(self._entries[ei].id, round(_confidence(r), 4)))
+        return hits
+
+    # --- access ---------------------------------------------------------------------------------------------------
+
+    def entry(self, id: str) -> Entry:
+        return self._entries[self._by_id[id]]
+
+    def entries(self) -> list[Entry]:
+        return list(self._entries)
+
+    def ids(self) -> list[str]:
+        return [e.id for e in self._entries]
+
+    def categories(self) -> list[Category]:
+        return list(self._categories)
+
+    def entries_in(self, category_id: str) -> list[Entry]:
+        return [e for e in self._entries if e.category == category_id]
+
+
+_DEFAULT: FaqIndex | None = None
+
+
+def default_index() -> FaqIndex:
+    """The index of the packaged bot/data/faq.json, loaded once per process."""
+    global _DEFAULT
+    if _DEFAULT is None:
+        _DEFAULT = FaqIndex.load()
+    return _DEFAULT

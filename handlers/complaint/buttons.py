@@ -1,0 +1,248 @@
+"""The wizard's buttons: one handler per action (:class:`WizAction`), filtered by the action and by the step it
+applies to. Every button of the wizard first passes ONE router-level check, :class:`FreshButton`: the
+conversation is in the wizard, and the button carries the current draft's token and the current prompt's
+number. A button that fails it, or whose action does not apply to the current step, reaches the stale
+handler (handlers/complaint/__init__.py) and is answered "no longer valid"."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiogram import F, Router
+from aiogram.filters import BaseFilter, MagicData, StateFilter
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
+
+from bot.domain.clock import Clock
+from bot.domain.complaint import Complaint, parse_field
+from bot.domain.entities import User
+from bot.domain.ports import ComplaintsRepo
+from handlers.common import NOT_VALID, main_menu
+from handlers.complaint.callbacks import WizAction as A
+from handlers.complaint.callbacks import WizCb
+from handlers.complaint.confirm import confirm
+from handlers.complaint.flow import (
+    LiveDraft,
+    Turn,
+    Wiz,
+    WizardDraft,
+    accept,
+    advance,
+    apply_value,
+    ask_to_delete,
+    cannot_continue,
+    goto,
+    start_consent,
+)
+from handlers.complaint.keyboards import step_keyboard
+from handlers.complaint.states import ComplaintWizard
+from handlers.complaint.steps import (
+    ATTACHMENTS,
+    CHOICES,
+    DATE_STEPS,
+    OPTIONAL,
+    REVIEW,
+    court_info,
+    previous_step,
+    steps_for,
+)
+from handlers.datepicker import digits, month_of, show_month
+
+__all__ = ["FreshButton", "get_router", "stale"]
+
+WIZARD_STATES = (ComplaintWizard.consent.state, ComplaintWizard.draft.state)
+
+
+async def stale(query: CallbackQuery) -> None:
+    await query.answer(_(NOT_VALID), show_alert=True)
+
+
+class FreshButton(BaseFilter):
+    """A button of the question the person is on now: the wizard's state, the draft's token, the prompt's
+    number. Injects ``w`` (the conversation's :class:`Wiz`)."""
+
+    async def __call__(self, query: CallbackQuery, state: FSMContext, raw_state: str | None) -> bool | dict[str, Any]:
+        if raw_state not in WIZARD_STATES:
+            return False
+        try:
+            cb = WizCb.unpack(query.data or "")
+        except (TypeError, ValueError):  # not the wizard's, or forged: the stale handler answers
+            return False
+        w = Wiz.load(await state.get_data())
+        if cb.t != w.token or cb.n != w.n:
+            return False
+        return {"w": w}
+
+
+def on(*actions: A) -> Any:
+    return WizCb.filter(F.a.in_(set(actions)) if len(actions) > 1 else F.a == actions[0])
+
+
+def at_step(*steps: str) -> MagicData:
+    return MagicData(F.wd.step.in_(set(steps)))
+
+
+# ------------------------------------------------------------------------------------ consent
+
+async def on_agree(query: CallbackQuery, turn: Turn, w: Wiz) -> None:
+    await query.answer()
+    w.draft = Complaint(consent=True, created=turn.today, language=turn.lang)
+    await goto(turn, w, steps_for(w.draft)[0], ack=_("Thank you. Let's start."))
+
+
+async def on_decline(query: CallbackQuery, turn: Turn) -> None:
+    await query.answer()
+    await turn.state.clear()
+    await turn.send(_("Understood: nothing was saved. You can come back any time with /complaint."),
+                    reply_markup=main_menu())
+
+
+async def on_damaged(query: CallbackQuery, turn: Turn) -> None:
+    await query.answer()
+    await cannot_continue(turn)
+
+
+# ------------------------------------------------------------------------------------ any step
+
+async def on_cancel(query: CallbackQuery, turn: Turn, wd: WizardDraft) -> None:
+    await query.answer()
+    await ask_to_delete(turn, wd.w)
+
+
+async def on_delete(query: CallbackQuery, turn: Turn) -> None:
+    await query.answer()
+    await turn.state.clear()
+    await turn.send(_("The draft is deleted. What would you like to do?"), reply_markup=main_menu())
+
+
+async def on_keep(query: CallbackQuery, turn: Turn, wd: WizardDraft) -> None:
+    await query.answer()
+    await goto(turn, wd.w, wd.step, ack=_("Fine, the draft is kept. Let's go on."))
+
+
+async def on_new(query: CallbackQuery, turn: Turn) -> None:
+    await query.answer()
+    await start_consent(turn)
+
+
+async def on_back(query: CallbackQuery, turn: Turn, wd: WizardDraft) -> None:
+    target = REVIEW if wd.w.editing else previous_step(wd.draft, wd.step)
+    if target is None:
+        await stale(query)
+        return
+    await query.answer()
+    await goto(turn, wd.w, target)
+
+
+async def on_keep_value(query: CallbackQuery, turn: Turn, wd: WizardDraft) -> None:
+    await query.answer()
+    await advance(turn, wd.w, wd.step)
+
+
+# ------------------------------------------------------------------------------------ answers
+
+async def on_court(query: CallbackQuery, turn: Turn, wd: WizardDraft) -> None:
+    await query.answer()
+    await turn.send(court_info())
+    await goto(turn, wd.w, wd.step)
+
+
+async def on_skip(query: CallbackQuery, turn: Turn, wd: WizardDraft) -> None:
+    await query.answer()
+    apply_value(wd.draft, wd.step, None)
+    await advance(turn, wd.w, wd.step)
+
+
+async def on_choice(query: CallbackQuery, callback_data: WizCb, turn: Turn, wd: WizardDraft) -> None:
+    if callback_data.v not in CHOICES[wd.step]:
+        await stale(query)
+        return
+    await query.answer()
+    await accept(turn, wd.w, wd.step, parse_field(wd.step, callback_data.v, turn.today))
+
+
+async def on_no_iin(query: CallbackQuery, turn: Turn, wd: WizardDraft) -> None:
+    await query.answer()
+    wd.draft.iin = None
+    wd.draft.no_iin = True
+    await advance(turn, wd.w, wd.step)
+
+
+async def on_day(query: CallbackQuery, callback_data: WizCb, turn: Turn, wd: WizardDraft) -> None:
+    v = callback_data.v
+    await query.answer()
+    await accept(turn, wd.w, wd.step, parse_field(wd.step, f"{v[6:8]}.{v[4:6]}.{v[0:4]}", turn.today))
+
+
+async def on_month(query: CallbackQuery, callback_data: WizCb, turn: Turn, wd: WizardDraft) -> None:
+    await query.answer()
+    w = wd.w
+    await show_month(turn.bot, query, step_keyboard(wd.draft, wd.step, w.token, w.n, today=turn.today,
+                                                    lang=turn.lang, editing=w.editing,
+                                                    month=month_of(callback_data.v)))
+
+
+async def on_attachments_done(query: CallbackQuery, turn: Turn, wd: WizardDraft) -> None:
+    await query.answer()
+    await advance(turn, wd.w, wd.step)
+
+
+async def on_attachments_clear(query: CallbackQuery, turn: Turn, wd: WizardDraft) -> None:
+    await query.answer()
+    w = wd.w
+    wd.draft.attachments = []
+    await turn.state.set_data(w.dump())
+    await turn.send(_("The list of attachments is empty now. Send files or press «Done»."),
+                    reply_markup=step_keyboard(wd.draft, wd.step, w.token, w.n, today=turn.today, lang=turn.lang,
+                                               editing=w.editing))
+
+
+# ------------------------------------------------------------------------------------ review
+
+async def on_edit(query: CallbackQuery, callback_data: WizCb, turn: Turn, wd: WizardDraft) -> None:
+    if callback_data.v not in steps_for(wd.draft):
+        await stale(query)
+        return
+    await query.answer()
+    wd.w.editing = True
+    await goto(turn, wd.w, callback_data.v)
+
+
+async def on_confirm(query: CallbackQuery, turn: Turn, wd: WizardDraft, complaints: ComplaintsRepo, user: User,
+                     i18n: I18n, clock: Clock) -> None:
+    await query.answer()
+    await confirm(turn, wd.w, complaints=complaints, user=user, i18n=i18n, clock=clock)
+
+
+def get_router() -> Router:
+    """The buttons of a fresh prompt (the router-level :class:`FreshButton` check)."""
+    router = Router(name="complaint.buttons")
+    router.callback_query.filter(FreshButton())
+    consent = StateFilter(ComplaintWizard.consent)
+    router.callback_query.register(on_agree, consent, on(A.AGREE))
+    router.callback_query.register(on_decline, consent, on(A.DECLINE))
+    router.callback_query.register(on_damaged, StateFilter(ComplaintWizard.draft), ~LiveDraft())
+
+    steps = Router(name="complaint.steps")
+    steps.callback_query.filter(StateFilter(ComplaintWizard.draft), LiveDraft())
+    register = steps.callback_query.register
+    register(on_cancel, on(A.CANCEL))
+    register(on_delete, on(A.DELETE))
+    register(on_keep, on(A.KEEP))
+    register(on_court, on(A.COURT), at_step("recipient_kind"))
+    register(on_new, on(A.NEW))
+    register(on_back, on(A.BACK))
+    register(on_keep_value, on(A.KEEP_VALUE), ~at_step(REVIEW, ATTACHMENTS))
+    register(on_skip, on(A.SKIP), at_step(*OPTIONAL))
+    register(on_choice, on(A.CHOICE), at_step(*CHOICES))
+    register(on_no_iin, on(A.NO_IIN), at_step("iin"))
+    register(on_day, on(A.DAY), at_step(*DATE_STEPS), digits(8))
+    register(on_month, on(A.MONTH), at_step(*DATE_STEPS), digits(6))
+    register(on_attachments_done, on(A.DONE), at_step(ATTACHMENTS))
+    register(on_attachments_clear, on(A.CLEAR), at_step(ATTACHMENTS))
+    register(on_edit, on(A.EDIT), at_step(REVIEW))
+    register(on_confirm, on(A.CONFIRM), at_step(REVIEW))
+    router.include_router(steps)
+    return router

@@ -28,6 +28,7 @@ from bot.services.desk import Desk
 from bot.services.desk_outbox import CopySource
 from bot.services.desk_sla import DeskSla
 from bot.services.i18n import plural_translator
+from handlers.common import Magic
 from handlers.operators.callbacks import DeskAction, DeskCb
 from handlers.operators.keyboards import rating_keyboard
 
@@ -397,6 +398,6 @@ def get_group_router() -> Router:
     router = Router(name="operators.group")
     router.message.filter(OpsChat())
     router.edited_message.filter(OpsChat())
-    router.message.register(on_group_message, ~F.text.startswith("/"))
+    router.message.register(on_group_message, Magic(~F.text.startswith("/")))
     router.edited_message.register(on_group_edit)
     return router

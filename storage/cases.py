@@ -213,7 +213,7 @@ class CasesRepo:
         return case
 
     async def get(self, case_id: int) -> Case | None:
-        row = await self.db.fetchone("SELECT * FROM cases WHERE id = ?", (case_id,))
+        row = await self.db.lookup_one("SELECT * FROM cases WHERE id = ?", (case_id,))
         return _case(row) if row else None
 
     async def list_for_user(self, user_id: int, *, statuses: Sequence[str] | None = None) -> list[Case]:
@@ -222,7 +222,7 @@ class CasesRepo:
         if statuses:
             sql += f" AND status IN ({','.join('?' * len(statuses))})"
             params += list(statuses)
-        rows = await self.db.fetchall(sql + " ORDER BY registered_on DESC, id DESC", params)
+        rows = await self.db.lookup(sql + " ORDER BY registered_on DESC, id DESC", params)
         return [_case(r) for r in rows]
 
     async def open_ids(self) -> list[int]:
@@ -238,7 +238,7 @@ class CasesRepo:
         )
 
     async def events(self, case_id: int) -> list[CaseEvent]:
-        rows = await self.db.fetchall("SELECT * FROM case_events WHERE case_id = ? ORDER BY id", (case_id,))
+        rows = await self.db.lookup("SELECT * FROM case_events WHERE case_id = ? ORDER BY id", (case_id,))
         return [CaseEvent(r["id"], r["case_id"], r["kind"], json.loads(r["payload"]), parse_iso_required(r["at"]))
                 for r in rows]
 
@@ -430,7 +430,7 @@ class RemindersRepo:
 
     # ---- reading ----------------------------------------------------------------------------
     async def get(self, reminder_id: int) -> Reminder | None:
-        row = await self.db.fetchone("SELECT * FROM reminders WHERE id = ?", (reminder_id,))
+        row = await self.db.lookup_one("SELECT * FROM reminders WHERE id = ?", (reminder_id,))
         return _reminder(row) if row else None
 
     async def list_for_case(self, case_id: int, *, statuses: Sequence[str] | None = None) -> list[Reminder]:
@@ -439,7 +439,7 @@ class RemindersRepo:
         if statuses:
             sql += f" AND status IN ({','.join('?' * len(statuses))})"
             params += list(statuses)
-        rows = await self.db.fetchall(sql + " ORDER BY due_at, id", params)
+        rows = await self.db.lookup(sql + " ORDER BY due_at, id", params)
         return [_reminder(r) for r in rows]
 
     async def count_by_status(self) -> dict[str, int]:

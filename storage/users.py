@@ -38,7 +38,7 @@ class UsersRepo:
     async def get(self, user_id: int) -> User | None:
         if user_id in self._cache:
             return self._cache[user_id]
-        row = await self.db.fetchone("SELECT * FROM users WHERE id = ?", (user_id,))
+        row = await self.db.lookup_one("SELECT * FROM users WHERE id = ?", (user_id,))
         if row is None:
             return None
         user = self._cache[user_id] = _row(row)

@@ -13,12 +13,18 @@ checks here:
 
 from __future__ import annotations
 
+import pytest
 from aiogram import Router
 from aiogram.dispatcher.event.handler import CallableObject
 
-from bench.hops import _magic
+from bench.hops import _magic, count_hops
 from bot.app import create_app
 from bot.config import load_settings
+
+#: aiosqlite hops one update of each kind may make. Small indexed reads (the person's user record, cases,
+#: saved complaints) run on the event loop through ``Database.lookup``; FSM writes are group-committed on the
+#: loop (storage/fsm.py). On main before issue 14: start 3, faq 11+1, wizard 6, button 2, my 8+2.
+DB_HOPS = {"start": 0, "faq": 0, "wizard": 0, "button": 0, "my": 0}
 
 
 def _describe(obj: CallableObject) -> str:
@@ -49,3 +55,31 @@ async def test_no_synchronous_filter_or_handler_in_the_router_tree(tmp_path):
         assert _sync_callables(app.dp) == []
     finally:
         await app.close()
+
+
+@pytest.mark.parametrize("warm_users", [True, False], ids=["in-conversation", "first-update"])
+async def test_common_updates_make_no_executor_submission(tmp_path, warm_users):
+    hops = await count_hops(samples=2, folder=tmp_path, warm_users=warm_users)
+    assert set(hops) == set(DB_HOPS)
+    for kind, h in hops.items():
+        assert h.to_thread + h.executor == 0, (kind, dict(h.what))
+        assert h.aiosqlite <= DB_HOPS[kind], (kind, dict(h.what))
+
+
+async def test_lookup_reads_on_the_loop_and_sees_every_commit(tmp_path):
+    """``Database.lookup`` (a second, plain sqlite3 connection) sees what the aiosqlite connection committed,
+    never what an open transaction has not, and does not wait for the writer."""
+    from storage.db import Database
+
+    db = await Database.open(tmp_path / "l.sqlite3")
+    try:
+        await db.execute("INSERT INTO users (id, language, created_at, updated_at) VALUES (1, 'kk', 'x', 'x')")
+        assert [r["language"] for r in await db.lookup("SELECT language FROM users WHERE id = ?", (1,))] == ["kk"]
+        async with db.transaction() as conn:
+            await conn.execute("UPDATE users SET language = 'ru' WHERE id = 1")
+            row = await db.lookup_one("SELECT language FROM users WHERE id = ?", (1,))
+            assert row is not None and row["language"] == "kk"  # the writer has not committed yet
+        row = await db.lookup_one("SELECT language FROM users WHERE id = ?", (1,))
+        assert row is not None and row["language"] == "ru"
+    finally:
+        await db.close()

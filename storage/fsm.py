@@ -53,6 +53,8 @@ _UPSERT = (
 )
 _DELETE = "DELETE FROM fsm WHERE key IN (SELECT value FROM json_each(?))"
 _EMPTY = "{}"
+#: Rows one purge statement deletes (storage/fsm.py SQLiteStorage.purge).
+PURGE_BATCH = 500
 
 
 def storage_key(key: StorageKey) -> str:
@@ -124,15 +126,25 @@ class SQLiteStorage(BaseStorage):
         if future is not None:
             await asyncio.shield(future)
 
-    async def purge(self, older_than: datetime, state_prefix: str) -> int:
-        """Delete conversations in a state starting with `state_prefix` untouched since `older_than`."""
+    async def purge(self, older_than: datetime, state_prefix: str, *, batch: int = PURGE_BATCH) -> int:
+        """Delete conversations in a state starting with `state_prefix` untouched since `older_than`.
+
+        In batches of ``batch`` rows, each one short statement (about 5 ms for 500 rows), the loop serving
+        everyone else between them: one DELETE of 10,000 expired drafts held the loop and the write lock for
+        about 210 ms. Like the group commit, the statements run on the loop (a worker thread was measured
+        slower here: docs/performance.md)."""
         await self.barrier()
         cutoff = older_than.astimezone(timezone.utc).isoformat(timespec="seconds")
-        keys = await self._retry_busy(self._purge, cutoff, state_prefix + "%")
-        for key in keys:
-            if key not in self._pending:
-                self._cache.pop(key, None)
-        return len(keys)
+        total = 0
+        while True:
+            keys = await self._retry_busy(self._purge, cutoff, state_prefix + "%", batch)
+            for key in keys:
+                if key not in self._pending:
+                    self._cache.pop(key, None)
+            total += len(keys)
+            if len(keys) < batch:
+                return total
+            await asyncio.sleep(0)
 
     # --- internals: event loop side ------------------------------------------------------------
 
@@ -240,9 +252,10 @@ class SQLiteStorage(BaseStorage):
             conn.execute("ROLLBACK")
             raise
 
-    def _purge(self, cutoff: str, pattern: str) -> list[str]:
+    def _purge(self, cutoff: str, pattern: str, limit: int) -> list[str]:
         rows = self._db.execute(
-            "DELETE FROM fsm WHERE updated_at < ? AND state LIKE ? RETURNING key", (cutoff, pattern)
+            "DELETE FROM fsm WHERE key IN (SELECT key FROM fsm WHERE updated_at < ? AND state LIKE ? LIMIT ?)"
+            " RETURNING key", (cutoff, pattern, limit)
         ).fetchall()
         return [key for (key,) in rows]
 

@@ -265,21 +265,33 @@ class CasesRepo:
         return [_case(r) for r in rows]
 
     async def replan_many(self, case_ids: Sequence[int], plan: Planner, *, at: datetime | None = None) -> int:
-        """Re-plan these cases from their current state in ONE transaction and a handful of statements (the
-        cases, their reminders, then one statement per kind of change); returns the rows inserted."""
+        """Re-plan these cases from their current state in ONE short transaction; returns the rows inserted.
+
+        The costly part, computing the plans, runs before the transaction (on the cases as read then), so the
+        write lock is held only for two reads and one statement per kind of change: other people's steps
+        wait for it (storage/fsm.py commits in the same file). A case changed meanwhile (its ``updated_at``)
+        is planned again inside."""
         if not case_ids:
             return 0
         now = self._stamp(at)
         marks = ",".join("?" * len(case_ids))
+        read = f"SELECT * FROM cases WHERE id IN ({marks})"
+        planned = {}
+        for r in await self.db.lookup(read, case_ids):
+            case = _case(r)
+            planned[case.id] = (r["updated_at"], case, plan(case))
         changes = _Changes()
         async with self.db.transaction() as conn:
-            cases = [_case(r) for r in await conn.execute_fetchall(
-                f"SELECT * FROM cases WHERE id IN ({marks})", tuple(case_ids))]
+            current = await conn.execute_fetchall(read, tuple(case_ids))
             existing: dict[int, list[Any]] = {}
             for r in await conn.execute_fetchall(_NOT_CANCELLED.format(marks), tuple(case_ids)):
                 existing.setdefault(r["case_id"], []).append(r)
-            for case in cases:
-                _plan_diff(case, existing.get(case.id, ()), plan(case), now, changes)
+            for r in current:
+                stamp, case, wanted = planned.get(r["id"], (None, None, None))
+                if case is None or wanted is None or stamp != r["updated_at"]:
+                    case = _case(r)
+                    wanted = plan(case)
+                _plan_diff(case, existing.get(case.id, ()), wanted, now, changes)
             return await changes.apply(conn)
 
     async def record_event(self, case_id: int, kind: str, payload: dict[str, Any] | None = None,

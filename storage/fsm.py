@@ -53,6 +53,8 @@ _UPSERT = (
 )
 _DELETE = "DELETE FROM fsm WHERE key IN (SELECT value FROM json_each(?))"
 _EMPTY = "{}"
+#: How long a commit waits for another connection's write transaction before it fails.
+BUSY_PATIENCE = 10.0
 #: Rows one purge statement deletes (storage/fsm.py SQLiteStorage.purge).
 PURGE_BATCH = 500
 
@@ -148,15 +150,23 @@ class SQLiteStorage(BaseStorage):
 
     # --- internals: event loop side ------------------------------------------------------------
 
-    async def _retry_busy(self, fn: Callable[..., _T], *args: Any, attempts: int = 200) -> _T:
-        for attempt in range(attempts - 1):
+    async def _retry_busy(self, fn: Callable[..., _T], *args: Any, patience: float = BUSY_PATIENCE) -> _T:
+        """``fn`` until the file is not busy (another connection's write transaction), for up to ``patience``
+        seconds. The pause between tries stays short (at most 5 ms): other writers (a bulk re-plan, the
+        reminder tick) hold the lock in short transactions with gaps between them, and a commit must catch
+        one of those gaps; a back-off growing to 50 ms missed them (others' steps p99 539 ms while a
+        calendar re-plan ran)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + patience
+        attempt = 0
+        while True:
             try:
                 return fn(*args)
             except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) and "busy" not in str(exc):
+                if ("locked" not in str(exc) and "busy" not in str(exc)) or loop.time() >= deadline:
                     raise
-                await asyncio.sleep(min(0.001 * 2**attempt, 0.05))
-        return fn(*args)  # the last try: its error is raised
+            await asyncio.sleep(min(0.0005 * 2**attempt, 0.005))
+            attempt += 1
 
     async def _load(self, key: StorageKey) -> tuple[str | None, str]:
         skey = storage_key(key)

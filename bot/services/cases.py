@@ -85,7 +85,7 @@ class CaseService:
         """Re-plan one case from its current state; returns the number of reminders added."""
         return await self.repo.replan(case_id, self.plan, at=self.clock.now())
 
-    async def replan_for_day(self, day: date, *, batch: int = 100, pause: float = 0.002) -> int:
+    async def replan_for_day(self, day: date, *, batch: int = 50, pause: float = 0.002) -> int:
         """The working-day calendar changed on ``day``: re-plan the open cases whose dates the change can move
         (registered within :data:`CALENDAR_REACH` before it), ``batch`` cases per transaction, and let the
         loop serve everyone else between batches (``pause``). Returns how many cases were re-planned.

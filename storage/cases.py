@@ -276,10 +276,10 @@ class CasesRepo:
         now = self._stamp(at)
         marks = ",".join("?" * len(case_ids))
         read = f"SELECT * FROM cases WHERE id IN ({marks})"
-        planned = {}
+        planned: dict[int, tuple[str, Case, list[PlannedReminder]]] = {}
         for r in await self.db.lookup(read, case_ids):
             case = _case(r)
-            planned[case.id] = (r["updated_at"], case, plan(case))
+            planned[case.id] = (r["updated_at"], case, list(plan(case)))
         changes = _Changes()
         async with self.db.transaction() as conn:
             current = await conn.execute_fetchall(read, tuple(case_ids))
@@ -287,10 +287,12 @@ class CasesRepo:
             for r in await conn.execute_fetchall(_NOT_CANCELLED.format(marks), tuple(case_ids)):
                 existing.setdefault(r["case_id"], []).append(r)
             for r in current:
-                stamp, case, wanted = planned.get(r["id"], (None, None, None))
-                if case is None or wanted is None or stamp != r["updated_at"]:
+                early = planned.get(r["id"])
+                if early is not None and early[0] == r["updated_at"]:
+                    case, wanted = early[1], early[2]
+                else:  # changed since it was planned (or new to this batch): planned again, as it is now
                     case = _case(r)
-                    wanted = plan(case)
+                    wanted = list(plan(case))
                 _plan_diff(case, existing.get(case.id, ()), wanted, now, changes)
             return await changes.apply(conn)
 

@@ -25,6 +25,8 @@ import json
 import logging
 import sqlite3
 from collections import OrderedDict
+from collections.abc import AsyncGenerator, Hashable
+from contextlib import asynccontextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Mapping, TypeVar
@@ -32,7 +34,7 @@ from typing import Any, Callable, Mapping, TypeVar
 from aiogram import Bot
 from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextRequestMiddlewareType
 from aiogram.fsm.state import State
-from aiogram.fsm.storage.base import BaseStorage, StateType, StorageKey
+from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage, StateType, StorageKey
 from aiogram.methods import GetUpdates, Response, TelegramMethod
 from aiogram.methods.base import TelegramType
 
@@ -281,3 +283,30 @@ class CommitBarrier(BaseRequestMiddleware):
         if not isinstance(method, GetUpdates):  # fetching updates shows the person nothing
             await self.storage.barrier()
         return await make_request(bot, method)
+
+
+class ReleasingEventIsolation(BaseEventIsolation):
+    """One update at a time per chat, like aiogram's ``SimpleEventIsolation``, but a chat's lock is dropped as
+    soon as no update holds or waits for it: aiogram's keeps one lock for every chat it ever saw (memory that
+    grows with every person, issue 14)."""
+
+    def __init__(self) -> None:
+        self._locks: dict[Hashable, tuple[asyncio.Lock, list[int]]] = {}
+
+    @asynccontextmanager
+    async def lock(self, key: StorageKey) -> AsyncGenerator[None, None]:
+        entry = self._locks.get(key)
+        if entry is None:
+            entry = self._locks[key] = (asyncio.Lock(), [0])
+        lock, users = entry
+        users[0] += 1
+        try:
+            async with lock:
+                yield
+        finally:
+            users[0] -= 1
+            if not users[0]:
+                del self._locks[key]
+
+    async def close(self) -> None:
+        self._locks.clear()

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -345,6 +346,29 @@ def test_reranking_is_deterministic() -> None:
     a, b = FaqIndex.load(), FaqIndex.load()
     for q in ("куда подать жалобу на цон", "шағым неше күнде қаралады", "не согласен с ответом"):
         assert a.search(q, lang="ru") == b.search(q, lang="ru")
+
+
+def test_precomputed_model_is_current() -> None:
+    """bot/domain/data/faq_index.json is what the build gives for the packaged faq.json and this very module (after a
+    change to either: `python -m bot.domain.faq`), so loading reads it instead of building the model."""
+    from bot.domain.faq import DEFAULT_PATH, INDEX_PATH, fingerprint, precomputed_json
+
+    assert INDEX_PATH.read_text(encoding="utf-8") == precomputed_json(), "run: python -m bot.domain.faq"
+    head = json.loads(INDEX_PATH.read_text(encoding="utf-8"))["fingerprint"]
+    assert head == fingerprint(DEFAULT_PATH.read_bytes())
+
+
+def test_loading_reads_the_precomputed_model_and_searches_as_the_build() -> None:
+    """Loading is cheap (it was about a second of CPU, training the perceptron at start), and the loaded index
+    answers exactly as one built from the same data."""
+    data = json.loads((ROOT / "bot" / "domain" / "data" / "faq.json").read_text(encoding="utf-8"))
+    built = FaqIndex.from_dict(data)
+    cpu = time.thread_time()
+    loaded = FaqIndex.load()
+    assert time.thread_time() - cpu < 0.5
+    queries = [r["q"] for r in _eval_rows()] + ["жалоба 5 жұмыс күні", "zhauap kelmedi", "сотрудика цона нахамил"]
+    for q in queries:
+        assert loaded.search(q, lang="ru", limit=5) == built.search(q, lang="ru", limit=5), q
 
 
 def test_skeleton_folds_scripts() -> None:

@@ -203,12 +203,12 @@ def test_own_dev_set_shape(split: str) -> None:
 
 @pytest.mark.parametrize("lang", ["kk", "ru"])
 def test_dev_figures(index: FaqIndex, lang: str) -> None:
-    """The development sets together (dev, test, dev2..dev9), as floors at the level measured: top-1 918/927 kk,
-    980/1006 ru; out of scope rejected 235/244 kk, 243/250 ru. dev9 is round 2's held-out set (bench/faq_heldout2.jsonl),
-    whose floors (204/208 kk, 193/202 ru top-1; 48/56 kk, 51/58 ru out of scope) are part of these."""
+    """The development sets together (dev, test, dev2..dev10), as floors at the level measured in round 3: top-1
+    1001/1015 kk, 1070/1094 ru; out of scope rejected 314/316 kk, 322/322 ru (round 2's floors over dev..dev9 were
+    918/927 kk, 980/1006 ru; 235/244 kk, 243/250 ru)."""
     from bench.faq_bench import DEV_SPLITS, evaluate, load_eval
 
-    floors = {"kk": (918, 235), "ru": (980, 243)}
+    floors = {"kk": (1001, 314), "ru": (1070, 322)}
     rows = [r for r in load_eval() if r["split"] in DEV_SPLITS]
     g = evaluate(rows, index)["accuracy"][f"devall/{lang}"]
     top1, rejected = floors[lang]
@@ -257,6 +257,12 @@ NEAR_MISSES = [
     ("полицейге қалай шағымданамын", "kk"),
     ("сколько выходных в ноябре", "ru"),
     ("ажырасу үшін не керек", "kk"),
+    ("соттылығы жоқ анықтаманы қалай аламын", "kk"),  # obtaining the certificate, not a complaint about it
+    ("жұмыс беруші айлықты бермей жатыр", "kk"),  # an employer ("жұмыс беруші") is no service provider ("беруші")
+    ("жалоба на работодателя за задержку зарплаты", "ru"),
+    ("продлить вид на жительство", "ru"),
+    ("ХҚКО жексенбіде жұмыс істей ме", "kk"),
+    ("жұмыстан демалыс қалай аламын", "kk"),
 ]
 
 
@@ -305,6 +311,15 @@ def test_about_else_spares_the_domain(index: FaqIndex) -> None:
         ("жалоба 5 жұмыс күні", None, {"review_term_provider"}),
         ("zhauap kelmedi", "kk", {"no_answer"}),
         ("СКОЛЬКО ДНЕЙ РАССМАТРИВАЮТ ЖАЛОБУ", "ru", {"review_term_provider"}),
+        ("скока дней расматривают жалобу", "ru", {"review_term_provider"}),  # colloquial, misspelled
+        ("скоко ждать ответа на жалобу", "ru", {"review_term_provider"}),
+        ("что такое иин", "ru", {"what_is_iin"}),  # short definitional questions
+        ("ЖСН деген не", "kk", {"what_is_iin"}),
+        ("ХҚКО деген не", "kk", {"what_is_con"}),
+        # a certificate of no criminal record is a service: its "жоқ" ("no") is no "not" of a problem
+        ("соттылығы жоқ анықтаманы бермей жатыр", "kk", {"deadline_violated"}),
+        ("ХҚКО соттылығы жоқ анықтаманы талап етті", "kk", {"extra_documents"}),
+        ("у меня вид на жительство без иин", "ru", {"iin_missing"}),
     ],
 )
 def test_robustness(index: FaqIndex, query: str, lang: str | None, expected: set[str]) -> None:
@@ -335,6 +350,18 @@ def test_typo_tolerant_concepts_only_for_typos(index: FaqIndex) -> None:
     assert "#forward" not in index._query_tokens("қай тілді қолданамын")
     assert "#provider" not in index._query_tokens("ән айтып берші")
     assert index.search("ән айтып берші", lang="kk") == [] and index.search("покажи котиков", lang="ru") == []
+
+
+@pytest.mark.parametrize(
+    "query,kind",
+    [("привет", "greeting"), ("сәлем", "greeting"), ("Добрый вечер", "greeting"), ("спасибо", "thanks"),
+     ("рақмет", "thanks"), ("Большое спасибо за помощь!", "thanks"), ("көп рахмет", "thanks"), ("пока", "goodbye"),
+     ("сау бол", "goodbye"), ("До свидания", "goodbye"), ("спасибо, пока", "goodbye"), ("рахмет, сау болыңыз", "goodbye"),
+     ("ок, понятно", None), ("спасибо, а куда подать жалобу", None), ("пока жалобу не рассмотрели", None)],
+)
+def test_small_talk_kinds(query: str, kind: str | None) -> None:
+    """Greetings, thanks and goodbyes, alone or together (thanks with a goodbye is a goodbye); a question is none."""
+    assert small_talk(query) == kind
 
 
 @pytest.mark.parametrize("query,lang", [("ок, понятно", "ru"), ("пока", "ru"), ("жарайды, түсінікті", "kk"), ("сау бол", "kk")])

@@ -110,12 +110,24 @@ def skeleton(text: str) -> str:
             s = s.replace(a, b)
     s = s.translate(_TRANS)
     s = _NON_WORD.sub(" ", s)
-    return " ".join(_collapse(w) for w in s.split())
+    s = " ".join(_collapse(w) for w in s.split())
+    for rx, repl in _COMPOUNDS:
+        s = rx.sub(repl, s)
+    return s
+
+
+# Two words that name one thing, joined so that neither is read alone: "жұмыс беруші" (an employer) is no service
+# provider ("беруші"), "соттылығы жоқ анықтама" (a certificate of no criminal record) says no "no" of a problem.
+_COMPOUNDS = (
+    (re.compile(r"(?<![а-я0-9])жумис (беруши[а-я]*)"), r"жумис\1"),
+    (re.compile(r"(?<![а-я0-9])(сотили[а-я]*) жок[а-я]*"), r"\1"),
+)
 
 
 def _collapse(word: str) -> str:
-    """Doubled letters collapse ("жалобба"), but not into a word of two letters: "ТОО" and "ООО" stay."""
-    c = _REPEATS.sub(r"\1", word)
+    """Doubled letters collapse ("жалобба"), but not into a word of two letters ("ТОО" and "ООО" stay) nor at the start
+    of a word, where they are no typo ("ИИН-а" keeps its "ии")."""
+    c = word[0] + _REPEATS.sub(r"\1", word[1:]) if len(word) > 1 else word
     return word if len(c) < 3 else c
 
 
@@ -154,7 +166,11 @@ _GENERIC = frozenset(
         "новый хороший плохой большой нельзя один одна два две три первый второй третий третью "
         "менің сенің сіздің оның біздің маған саған оған бізге мені сені сізді оны бізді тағы әлі бұрын кейін соң "
         "туралы бойынша арқылы шейін иә бір екі үш төрт келді барды кетті айтты берді алды жасады істеді тұр жатыр "
-        "отыр жүр келеді барады кетеді"
+        "отыр жүр келеді барады кетеді "
+        # function words and the participles of "do", "take", "be", "give", "come" that say nothing of a topic
+        "даже сам сама сами само самой насчет насчёт моих моим моими твой твои кучу целый целая целую разве вообще "
+        "её ее нее неё никому никого второй вторую вторая бірге тиісті еткен етеді етті етіп алатын болатын беретін "
+        "келетін жасайтын істейтін"
     ).split()
 )
 GENERIC_IDF = 0.4
@@ -186,13 +202,15 @@ _ABOUT_ELSE_SRC = {
              "сборн кайрат барселон =реал мадрид ойыншы ұпай =жеңді жеңіс жеңіп =ұтты =ұтып выиграл проиграл "
              "победил ничья football soccer hockey",
     "food": "рецепт приготов плов борщ бешбармак пицц =суши бургер шаурм салат =еда "
-            "завтрак ресторан =кафе доставк пісір тамақ =асқа сорпа палау recipe pizza",
+            "завтрак ресторан мейрамхана =кафе доставк пісір тамақ =асқа сорпа палау молок =сүт =сүтті =сүттің "
+            "=манты сварит recipe pizza",
     "money": "=курс =курса =курсы доллар =евро рубл биткоин крипт купить куплю покупк =продать сатып =бағам бағамы "
+             "депозит подписк жазылым яндекс "
              "=цена =цены айфон iphone смартфон ноутбук samsung самсунг кредит ипотек несие "
              "банкомат зарплат жалақы скидк маркетплейс kaspi каспи wildberries вайлдберриз "
              "тапсырыс заработ =деньги =денег =деньгами =ақша =ақшаны =продам сатамын",
     "travel": "=билет =билеты =билета =билетов билетт поезд пойыз самол ұшақ =рейс авиабилет автобус =такси таксиг "
-              "таксист вокзал аэропорт отель гостиниц путешеств саяхат расписан кестес",
+              "таксист вокзал аэропорт отель гостиниц путешеств саяхат расписан кестес багаж =жүгімді",
     "fun": "фильм =кино киноға сериал мультик музык =песня =песню песен песни =ән =әні =әнді әнші =книга =книгу "
            "=книги книгу кітап анекдот шутк әзіл ертегі ertegi сказк =игра =игры =игру игрушк ойнағ =ойын ойындар "
            "ойнайм стих өлең гороскоп жорамал котик =кот =коты кошк собак мысық =ит =иттер тикток tiktok инстаграм "
@@ -201,9 +219,18 @@ _ABOUT_ELSE_SRC = {
     "trivia": "президент столиц планет космос вселенн динозавр америк =сша =ақш турци европ",
     "neighbours": "сосед көрші =шум шумят шулайд шулап",
     # papers of private life and work, careers in the civil service
-    "papers": "резюме түйіндеме доверенност сенімхат =договор =договора =договору =договоре =шартқа =шартты",
-    "career": "тестирован тестілеу вакансии =вакансия устроиться орналас",
+    "papers": "резюме түйіндеме доверенност сенімхат =договор =договора =договору =договоре =шартқа =шартты "
+              "=шартына =шартын аренд жалдау",
+    "career": "тестирован тестілеу вакансии =вакансия устроиться орналас отпуск больничн уволи увольн",
     "love": "любов махаббат девушк свидан знакомств",
+    "health": "болит болел =ауырады ауырып лекарств таблетк =дәрі =дәрісі врач врачу дәрігер поликлиник емхан "
+              "больниц аурухан =скорая =скорой =скорую пожарн =өрт",
+    # talk about the bot, not a question to it
+    "chat": "тупой тупая дурак дура идиот глуп ақымақ =жынды умный ақылды ненавиж",
+    # other state matters: no complaint about a public service unless one is named with a problem
+    "state": "=виза =визу =визы =визе =визаны =визасы визасын ықтиярхат налог =салық =салығы =салығын штраф "
+             "айыппұл =выборы =выборов =выборах сайлау депутат маслихат мәслихат парламент =армия =армию =армии әскер "
+             "призыв =ент =ұбт экзамен емтихан",
 }
 # Softer topics: a query about them is out of scope unless it also names a complaint ("скачать образец жалобы",
 # "жалобу на английском").
@@ -212,17 +239,28 @@ _ABOUT_ELSE_SOFT_SRC = {
     "learn": "выучит =учить =учиться үйрен =урок =уроки сабақ репетитор =перевести переведи =аудар аударып "
              "translate",
 }
-# Complaints that are not about a public service: the police, banks, shops, housing management. Out of scope unless
-# the query also names a public service, an authority or the bot ("бот передает мои данные в банк?" stays).
+# Complaints that are not about a public service: the police, banks, shops, housing management, private businesses
+# and employers. Out of scope unless the query also names a public service, an authority or the bot ("бот передает
+# мои данные в банк?" stays).
 _ELSEWHERE_SRC = {
-    "elsewhere": "полиц полицейск =банк =банка =банке =банку банков магазин дүкен =кск =жкх управляющ",
+    "elsewhere": "полиц полицейск участков учаскелік =банк =банка =банке =банку банков магазин дүкен супермаркет "
+                 "=кск =жкх =оси управляющ провайдер курьер авиакомпан авиалини застройщик работодател начальник "
+                 "бастығым арендодател хозяин =кафе салон аптек дәріхана страхов сақтандыр микрокредит микроқарж =мфо "
+                 "коллектор автосервис продав продаве сатушы официант",
 }
+# The same in two words ("жұмыс беруші", joined by `skeleton`, is an employer, not a service provider).
+_ELSEWHERE_PHRASES = (
+    "жұмысберуші", "пәтер иесі", "үй иесі", "құрылыс компания", "әуе компания", "мобильный оператор",
+    "сотовый оператор", "ұялы байланыс", "интернет магазин", "управляющая компания",
+    # a residence permit: a matter of the migration police unless a service or an IIN is named with it
+    "вид на жительство", "вид на жительства",
+)
 # The calendar itself: months, moved days off ("сколько рабочих дней в марте", "перенос выходных"). Out of scope
 # unless the query names something of the domain besides days, numbers and holidays ("справку обещали к 10 марта").
 _CALENDAR_SRC = {
     "calendar": "январ феврал =март =марта =марте апрел =май =мая =мае июн июл август сентябр октябр ноябр декабр "
                 "қаңтар ақпан наурыз сәуір мамыр маусым шілде тамыз қыркүйек қазан қараша желтоқсан производствен "
-                "өндірістік перенос ауысу",
+                "өндірістік перенос ауысу =год =году =годе =лет =жыл =жылы =жылда =жылғы =жылдың =жылға",
 }
 # Phrases (folded like the text, matched at word starts): questions about the date, the time, the bot itself.
 _ABOUT_ELSE_PHRASES = (
@@ -235,7 +273,9 @@ _ABOUT_ELSE_PHRASES = (
     "зерігіп", "на отпуск", "демалысқа өтініш", "поступить на", "госслужбу", "на государственную службу",
     "қызметке орналас", "жұмысқа орналас", "жұмысқа тұр", "жұмысқа қалай тұр", "бос жұмыс орн", "стать сотрудником",
     "құпия сөз", "по фамилии", "тегі бойынша", "мемлекеттік баж", "баж", "телефон цона", "телефон цон", "цон телефон",
-    "хқко телефон", "хқко нөмірі", "телефон хқко",
+    "хқко телефон", "хқко нөмірі", "телефон хқко", "жек көр", "жақсы көремін", "люблю тебя", "тебя люблю",
+    "жедел жәрдем", "еңбек демалыс", "жұмыстан демалыс", "жұмысқа бар", "интернет баяу", "баяу интернет",
+    "интернет неге", "почему интернет", "интернет тормозит", "что подарить", "подарок на", "не сыйла", "сыйлыққа не", "сәлемдеме", "посылк", "трек номер", "демалыс ал", "демалысқа шығ",
 )
 # Family law is not a complaint about a public service even when it names one ("расторгнуть брак").
 _FAMILY = re.compile("(?:^| )(?:" + "|".join(re.escape(skeleton(p)) for p in (
@@ -267,7 +307,9 @@ _HOWTO_PHRASES = (
     "қалай тіркелемін", "тіркелу", "встать на учет", "адрес", "мекенжай", "срок действия",
     "мерзімін ұзарту", "какие госуслуги", "какие услуги есть", "қандай қызметтер бар", "кезегін", "кезегі",
     "где сделать", "қайдан жасаймын", "қайдан аламын", "как получить", "как зарегистрировать", "тіркеймін",
-    "қалай тіркеу",
+    "қалай тіркеу", "как продлить", "где продлить", "хочу продлить", "қалай ұзартамын", "қалай ұзартуға", "ұзартамын",
+    "кезекті", "кезекке", "очередь в", "свою очередь", "место в очереди",
+    "жұмыс істей ме", "жұмыс істей ма", "работает ли", "работают ли",
 )
 # What such a how-to question may name: a service, a CON, a digital signature, an IIN, eGov, a company, the court.
 _HOWTO_OBJECTS = _concept_names("service con eds iin egov legal court")
@@ -277,10 +319,9 @@ _PROBLEM_STEMS = _stems(
     "груб отказ игнор проблем мәселе обман алда взятк пара жемқор коррупц"
 )
 
-# A message made only of an acknowledgement or a goodbye ("ок, понятно", "сау бол") asks nothing.
+# A message made only of an acknowledgement ("ок, понятно", "жарайды") asks nothing.
 _ACK_WORDS = frozenset(skeleton(w) for w in (
-    "ок окей ok okay понятно ясно хорошо ладно угу ага да нет пока до свидания всего доброго бай bye "
-    "жарайды жақсы түсінікті түсіндім түсіндім иә жоқ сау бол болыңыз саубол көріскенше"
+    "ок окей ok okay понятно ясно хорошо ладно угу ага да нет жарайды жақсы түсінікті түсіндім иә жоқ"
 ).split())
 
 # Words that keep a query in the domain whatever else it names: a public service, an authority, the procedure's own
@@ -292,24 +333,41 @@ _SERVICE_STEMS = _stems(
 )
 
 
-# Small talk: a message made only of a greeting (or of thanks), in either language, any spelling. It is not a
-# question: the bot answers it with its menu, and the search finds nothing in it.
-_GREETING_CORE = frozenset(skeleton(w) for w in (
+# Small talk: a message made only of a greeting, thanks or a goodbye, in either language, any spelling. It is not a
+# question: the bot answers it with its menu, and the search finds nothing in it. Each kind has core words (one of
+# them must be there) and words that may come with them ("доброе утро", "большое спасибо", "сау болыңыз").
+_GREETING_CORE = (
     "привет приветик приветствую здравствуйте здравствуй здрасте здрасьте здарова добрый доброе доброго доброй салам "
     "салем сәлем сәлеметсіз сәлеметсіздер саламатсыз саламатсызба сәлеметсізбе армысыз армысыздар ассалаумағалейкум "
     "ассаламуалейкум ассаламағалейкум ассалаумағалейкүм уағалейкумассалам алейкум қайырлы hi hello hey хай хелло "
     "хеллоу құтты поздравляю годом праздником прив приветики здрасти здорово салют ассалам ассаламу алайкум уалейкум "
     "саламалейкум morning afternoon evening"
-).split())
-_GREETING_WORDS = _GREETING_CORE | frozenset(skeleton(w) for w in (
+)
+_GREETING_WITH = (
     "день утро вечер ночи времени суток вас всем уважаемые уважаемый күн таң кеш түн болсын мерекеңіз новым жаңа жыл "
     "досым достым достар бауырым good there everyone"
-).split())
-_THANKS_WORDS = frozenset(skeleton(w) for w in (
-    "спасибо спс благодарю большое огромное рақмет рахмет көп үлкен thanks thank you"
-).split())
-_THANKS_CORE = frozenset(skeleton(w) for w in "спасибо спс благодарю рақмет рахмет thanks thank".split())
-# words that may come with either without making it a question ("привет, бот, как дела?")
+)
+_THANKS_CORE = "спасибо спасибочки спс пасиб благодарю благодарим рақмет рахмет рахмат thanks thank thx"
+_THANKS_WITH = (
+    "большое огромное вам за помощь ответ всё все понятно ясно помогли помогла выручили очень көп үлкен сізге саған "
+    "көмегіңізге көмектестіңіз көмектестің түсіндім түсінікті жақсы you much so"
+)
+_GOODBYE_CORE = (
+    "пока свидания досвидания встречи прощай всего хорошего удачи сау саубол көріскенше қош сәтті bye goodbye чао бай"
+)
+_GOODBYE_WITH = (
+    "до доброго дня вечера вам бол болыңыз болыңдар болыныз күніңіз өтсін жақсы қалыңыз see you soon"
+)
+_TALK: tuple[tuple[str, frozenset[str], frozenset[str]], ...] = tuple(
+    (kind, frozenset(skeleton(core).split()), frozenset(skeleton(core + " " + with_).split()))
+    for kind, core, with_ in (  # the first kind whose core word is in the message wins: "спасибо, до свидания"
+        ("goodbye", _GOODBYE_CORE, _GOODBYE_WITH),
+        ("thanks", _THANKS_CORE, _THANKS_WITH),
+        ("greeting", _GREETING_CORE, _GREETING_WITH),
+    )
+)
+_TALK_VOCAB = frozenset(w for _kind, _core, vocab in _TALK for w in vocab)
+# words that may come with any of them without making it a question ("привет, бот, как дела?")
 _TALK_FILLER = frozenset(skeleton(w) for w in (
     "как дела ты вы бот шагым шағым shagym қалайсыз қалайсың қалайсыздар қалың қалай жағдай жағдайың жағдайыңыз бе ба "
     "ма ме и және вам тебе сізге саған с со "
@@ -320,12 +378,14 @@ _TALK_FILLER = frozenset(skeleton(w) for w in (
 
 
 def small_talk(text: str) -> str | None:
-    """``"greeting"`` or ``"thanks"`` when the message is nothing else (any language or spelling), else None."""
+    """``"greeting"``, ``"thanks"`` or ``"goodbye"`` when the message is nothing else (any language or spelling), else
+    None. A message with thanks and a goodbye is a goodbye; one with a greeting and a request but no question yet
+    ("Здравствуйте, у меня вопрос") is a greeting."""
     words = skeleton(text).split()
-    if not words or len(words) > 6:
+    if not words or len(words) > 6 or not all(w in _TALK_VOCAB or w in _TALK_FILLER for w in words):
         return None
-    for kind, vocab, core in (("greeting", _GREETING_WORDS, _GREETING_CORE), ("thanks", _THANKS_WORDS, _THANKS_CORE)):
-        if any(w in core for w in words) and all(w in vocab or w in _TALK_FILLER for w in words):
+    for kind, core, _vocab in _TALK:
+        if any(w in core for w in words):
             return kind
     return None
 
@@ -349,11 +409,11 @@ _CONCEPTS_SRC = {
              "предпринимател",
     "rude": "груб нагруб хам нахам дөрекі накрич наор орал орет кричал айғай айқай әдепсіз сыпайы",
     "con": "цон =хқко ",
-    "iin": "=иин =жсн",
-    "bin": "=бин =бсн",
+    "iin": "=иин =иина =иину =иином =иине =жсн",
+    "bin": "=бин =бина =бину =бином =бине =бсн",
     "eds": "эцп эцқ",
     "sms": "=смс =sms смск смсо смсу смсм",
-    "agency": "агенств агентств агенттік",
+    "agency": "агенств агентств агенттік =адгс =мқіа",
     "extend": "продл ұзарт",
     "notify": "уведом извест сообщ хабарла",
     "term": "срок мерзім",
@@ -379,18 +439,19 @@ _CONCEPTS_SRC = {
     "weekend": "выходн суббот воскрес праздн демалыс сенбі жексенбі мереке",
     "doc": "документ құжат справк анықтама",
     "staff": "должност лауазым чиновн шенеунік сотрудн қызметкер работни оператор",
-    "howmany": "сколько сколко скока скоко сколька неше қанша",
+    "howmany": "~сколько ~сколко ~скока ~скоко ~сколька неше қанша",  # "скорой" is no typo of "скоко"
     "refuse": "отказ =бас тартт тартып тарту",
     "forward": "пересл переправ перенаправ жолда",
-    "delay": "затян затягив созып созд созылып кешік кешіг задерж просроч опазд обещал уәде",
+    "delay": "затян затягив тянут тянет тянул созып созд созылып кешік кешіг задерж просроч опазд обещал уәде",
     "wait": "недел апта долго давно жду ждем ждал ждала ждать күтіп күтем күттім ұзақ",
-    "submit": "сдач сдат сдаю сдал сдаеш сдав тапсыр",
-    "partial": "частичн наполовин неполн жартылай",
+    "submit": "сдач сдат сдаю сдал сдаеш сдав сдам сдаст тапсыр",
+    "partial": "частичн наполовин половин неполн жартылай",
     # the services people name in their questions: in the domain even when the knowledge base never names them
     "service": "паспорт удостоверени прописк пособи пенси детсад садик справк выписк лиценз разрешени земельн "
-               "участк техпаспорт автомобил машин водительск свидетельств =брака =браке =браку рождени субсиди жиль квартир "
-               "төлқұжат куәлік тіркеу жәрдемақы зейнетақы балабақша анықтама рұқсат жер учаске көлік автокөлік "
-               "жүргізуші тууы неке тұрғын пәтер безработ жұмыссыз",
+               "=участок =участка =участку =участке =участком =участки техпаспорт автомобил машин водительск "
+               "свидетельств =брака =браке =браку рождени субсиди =жильё =жилье =жилья =жилью жилищ =жилой =жилого "
+               "квартир төлқұжат куәлік тіркеу жәрдемақы зейнетақы балабақша анықтама учаске көлік автокөлік тууы "
+               "неке тұрғын пәтер безработ жұмыссыз соттылы несудимост",
 }
 
 
@@ -434,6 +495,7 @@ def _phrase_rx(phrases: tuple[str, ...]) -> re.Pattern[str]:
 _ELSE_HARD = _fold_words(_ABOUT_ELSE_SRC)
 _ELSE_SOFT = _fold_words(_ABOUT_ELSE_SOFT_SRC)
 _ELSE_ELSEWHERE = _fold_words(_ELSEWHERE_SRC)
+_ELSEWHERE_PHRASE = _phrase_rx(_ELSEWHERE_PHRASES)
 _ELSE_CALENDAR = _fold_words(_CALENDAR_SRC)
 _CALENDAR_GENERIC = _concept_names("day work howmany weekend month n3 n5 n10 n15 lang langname phone")
 _ELSE_PHRASE = _phrase_rx(_ABOUT_ELSE_PHRASES)
@@ -454,6 +516,8 @@ def about_else(text: str) -> str | None:
     words = sk.split()
     if sk in _CHITCHAT or _ARITHMETIC.search(text) or _ELSE_PHRASE.search(sk) or _names_any(words, _ELSE_HARD):
         return "hard"
+    if _ELSEWHERE_PHRASE.search(sk):
+        return "elsewhere"
     for kind, folded in (("elsewhere", _ELSE_ELSEWHERE), ("soft", _ELSE_SOFT), ("calendar", _ELSE_CALENDAR)):
         if _names_any(words, folded):
             return kind
@@ -468,7 +532,7 @@ def _fuzzy_index() -> dict[tuple[int, str], list[tuple[str, str]]]:
     """(stem length, the stem or the stem less one letter) -> [(stem, concept)]: candidates for one typo."""
     index: dict[tuple[int, str], list[tuple[str, str]]] = {}
     for stem, c in _CONCEPT_PREFIX.items():
-        if len(stem) >= 5 and stem not in _NO_TYPO:
+        if len(stem) >= 5 and stem not in _NO_TYPO and c != "#service":
             for d in _deletes(stem):
                 index.setdefault((len(stem), d), []).append((stem, c))
     return index
@@ -504,7 +568,7 @@ def _concept(word: str, fuzzy: bool = False) -> str | None:
 
 # Negation changes the question ("не ответили" is not "когда ответят"): a Russian negating word, or a Kazakh verb in
 # the negative ("бермеді", "қарамай", "келмесе"), adds the concept "#not".
-_NEGATIONS = frozenset(skeleton(w) for w in "не нет ни никто ничего никак игнор жоқ емес".split())
+_NEGATIONS = frozenset(skeleton(w) for w in "не нет нету ни никто ничего никак игнор жоқ емес".split())
 _KK_NEGATIVE = re.compile(r"(ма|ме|ба|бе|па|пе)(ди|ган|ген|и|са|се|ски|стан|стен|пти|пи|иди|иди)$")
 
 

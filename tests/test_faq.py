@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import os
 import subprocess
 import sys
@@ -486,3 +487,32 @@ def test_cli_text() -> None:
     p = _cli(["faq", "--lang", "kk", "агенттік", "шағымды", "неше", "күнде", "қарайды"])
     assert p.returncode == 0, p.stderr
     assert "review_term_authority" in p.stdout
+
+
+def _legal_sections() -> dict[str, str]:
+    """docs/legal.md's sections by their anchor ("## The person's own limit" -> "the-persons-own-limit")."""
+    text = (ROOT / "docs" / "legal.md").read_text(encoding="utf-8")
+    sections = {}
+    for block in text.split("\n## ")[1:]:
+        heading, _, body = block.partition("\n")
+        sections[re.sub(r"[^a-z0-9 -]", "", heading.lower()).replace(" ", "-")] = body
+    return sections
+
+
+def test_answers_that_cite_the_law_point_to_its_section(index: FaqIndex) -> None:
+    """Every answer that cites an article of the APPK names, in its source, the docs/legal.md section(s) that state
+    the rule, and every article it cites (ru «АППК, ст. 63, 93», kk «ӘРПК 63, 93-баптары») is one those sections
+    cite; every docs/legal.md reference of a source is a section of that page."""
+    sections = _legal_sections()
+    cited = 0
+    for e in index.entries():
+        refs = re.findall(r"docs/legal\.md#([a-z0-9-]+)", e.source)
+        assert set(refs) <= set(sections), (e.id, refs)
+        text = " ".join(sections[r] for r in refs)
+        articles = {n for m in re.findall(r"АППК, ст\. ([\d, ]+)", e.answer["ru"]) for n in re.findall(r"\d+", m)}
+        kk = {n for m in re.findall(r"ӘРПК ([\d, ]+)-ба", e.answer["kk"]) for n in re.findall(r"\d+", m)}
+        assert articles == kk, (e.id, articles, kk)  # both languages cite the same law
+        cited += bool(articles)
+        for n in articles:
+            assert re.search(rf"\bart\. (?:\d+, )*{n}\b|\barts?\. [\d, ]*\b{n}\b", text), (e.id, n, refs)
+    assert cited >= 9

@@ -289,6 +289,11 @@ _CHITCHAT = frozenset(skeleton(p) for p in (
     "кто тебя создал", "сені кім жасады", "ты робот", "сен роботсың ба",
 ))
 _ARITHMETIC = re.compile(r"\d\s*[+*×÷=]\s*\d|\d\s+[-/]\s+\d")  # "2+2", "10 / 5"; not "8-800-080-7777"
+# the same in words, on the folded text: "екі қосу екі", "пять плюс три"
+_NUMBER_WORD = r"(?:\d+|бир|еки|уш|торт|бес|алти|жети|сегиз|тогиз|он|один|два|три|четире|пиат)"
+_ARITHMETIC_WORDS = re.compile(
+    rf"(?:^| ){_NUMBER_WORD} (?:косу|плиус|минус|азаиту|кобеит[а-я]*|болу|умножит[а-я]*|разделит[а-я]*) {_NUMBER_WORD}(?: |$)"
+)
 # How to obtain a service (its price, papers, payment date, a public office's hours) is not a complaint either:
 # "как получить паспорт", "пенсия қашан түседі", "ХҚКО қашан ашылады". Such a phrase with a service or a CON named
 # and nothing about a problem (`_PROBLEM_CONCEPTS`, `_PROBLEM_STEMS`) makes the query out of scope.
@@ -305,7 +310,7 @@ _HOWTO_PHRASES = (
     "жұмыс кестесі", "қашан ашылады", "қашан жабылады", "сағат нешеде", "нешеде ашыл", "нешеге дейін", "кезекке қалай тұр", "кезекке тұру", "жасалады",
     "неше күнде дайын", "как стать", "как поступить", "как зарегистрироваться", "зарегистрироваться на",
     "қалай тіркелемін", "тіркелу", "встать на учет", "адрес", "мекенжай", "срок действия",
-    "мерзімін ұзарту", "какие госуслуги", "какие услуги есть", "қандай қызметтер бар", "кезегін", "кезегі",
+    "мерзімін ұзарту", "онлайн алу", "онлайн получить", "получить онлайн", "какие госуслуги", "какие услуги есть", "қандай қызметтер бар", "кезегін", "кезегі",
     "где сделать", "қайдан жасаймын", "қайдан аламын", "как получить", "как зарегистрировать", "тіркеймін",
     "қалай тіркеу", "как продлить", "где продлить", "хочу продлить", "қалай ұзартамын", "қалай ұзартуға", "ұзартамын",
     "кезекті", "кезекке", "очередь в", "свою очередь", "место в очереди",
@@ -514,7 +519,9 @@ def about_else(text: str) -> str | None:
     (`_CALENDAR_SRC`); else None. Whether the query is still in the domain is for `FaqIndex.search`."""
     sk = skeleton(text)
     words = sk.split()
-    if sk in _CHITCHAT or _ARITHMETIC.search(text) or _ELSE_PHRASE.search(sk) or _names_any(words, _ELSE_HARD):
+    if sk in _CHITCHAT or _ARITHMETIC.search(text) or _ARITHMETIC_WORDS.search(sk) or _ELSE_PHRASE.search(sk):
+        return "hard"
+    if _names_any(words, _ELSE_HARD):
         return "hard"
     if _ELSEWHERE_PHRASE.search(sk):
         return "elsewhere"
@@ -600,6 +607,10 @@ _PHRASE_CONCEPTS_SRC = {
              "не жазамын|не жазу|не жазылады|нені жазу|жазу керек|не көрсет|нені көрсет|не жаза|толтыр|қандай мәлімет|қандай дерек|"
              "деректеме",
     "court": "талап арыз|талап қою",
+    # asking what the bot can do ("ты кто вообще, чем можешь помочь"): a question to the bot, not chit-chat
+    "askbot": "чем можешь помочь|чем ты можешь|чем поможешь|что ты умеешь|что умеешь|что ты можешь|"
+              "можешь написать жалоб|можешь составить жалоб|ты можешь написать|ты можешь составить|қолыңнан не келеді|не істей аласың|не істей алады|не істей біледі|жазып бересің|"
+              "жазып бере аласың|мен үшін жаз|орныма жаз",
     "eds": "цифровая подпись|цифровой подписи|цифровую подпись|цифрлық қолтаңба|электрондық қолтаңба|"
            "электронная подпись|электронной подписи|электронную подпись",
     "still": "до сих пор|так и не|так и нет|всё ещё|все еще|по-прежнему|әлі күнге|әлі де|әлі",
@@ -1376,7 +1387,7 @@ class FaqIndex:
         service = bool(toks & _SERVICE_ANCHORS) or any(w.startswith(_SERVICE_STEMS) for w in words)
         problem = bool(toks & _PROBLEM_CONCEPTS) or any(w.startswith(_PROBLEM_STEMS) for w in words)
         topic = about_else(query)
-        if topic == "hard" and not (service and problem) and "1414" not in words:
+        if topic == "hard" and not (service and problem) and "1414" not in words and "#askbot" not in toks:
             return True  # "зарплата сотрудника цона", "погода"; but "в цоне нахамила девушка"
         if topic == "elsewhere" and not (service or "#bot" in toks):
             return True  # "жалоба на банк"; but "бот передает мои данные в банк?"

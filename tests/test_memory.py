@@ -66,6 +66,8 @@ async def test_100k_people_leave_rss_within_the_bound(tmp_path):
         await app.fsm.barrier()
         gc.collect()
         grown = rss_mb() - start
+        print(f"\nmemory: RSS {start:.1f} MB after start-up and warm-up, +{grown:.1f} MB after {PEOPLE} people; "
+              f"users cached {len(app.repos.users._cache)}, isolation locks {len(isolation._locks)}")
         assert grown <= BOUND_MB, f"RSS grew {grown:.1f} MB for {PEOPLE} people"
         assert len(app.repos.users._cache) <= CACHE_SIZE
         assert len(isolation._locks) == 0  # type: ignore[attr-defined]

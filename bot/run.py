@@ -41,8 +41,13 @@ def main(argv: list[str], *, force_console: bool = False) -> int:
         except KeyboardInterrupt:  # Ctrl-C ends the session like Ctrl-D
             return 0
     setup_logging(settings.log_level)
+    from storage.backup import BackupError
+
     try:
         asyncio.run(run_polling(settings))
     except KeyboardInterrupt:
         pass
+    except BackupError as exc:  # a restore holds the database
+        print(f"error: {exc.key}: {exc}", file=sys.stderr)
+        return 2
     return 0

@@ -74,6 +74,7 @@ STATUS_LABELS = {
     "extended": N_("extended"),
     "resolved": N_("resolved"),
     "rejected": N_("rejected"),
+    "withdrawn": N_("consent withdrawn"),
 }
 SOURCE_LABELS = {
     "complaint": N_("complaint from the wizard"),
@@ -185,10 +186,14 @@ def render_card(
     filing_limit: date | None = None,
     fmt_date: DateFormat = lambda d: d.strftime("%d.%m.%Y"),
     ngettext: NGettext | None = None,
+    erased_on: date | None = None,
 ) -> str:
-    """The ticket card for the operators' chat (at most ~3,500 characters)."""
+    """The ticket card for the operators' chat (at most ~3,500 characters). An erased ticket (``erased_on``)
+    says why instead of naming the citizen (bot.domain.privacy)."""
     _ = gettext
     lines = _card_head(ticket, _, citizen_name, assignee_name)
+    if erased_on is not None:
+        lines[2] = erased_line(ticket, _, fmt_date(erased_on))
     if complaint is not None:
         lines += _complaint_lines(complaint, complaint_number, _, fmt_date, filing_limit)
     if case is not None:
@@ -206,6 +211,14 @@ def _card_head(ticket: Ticket, _: Gettext, citizen_name: str | None, assignee_na
             lang=escape(_(LANGUAGE_LABELS.get(ticket.language, ticket.language)))),
         _("Assignee: {name}").format(name=escape(assignee_name) if assignee_name else _("nobody yet")),
     ]
+
+
+def erased_line(ticket: Ticket, _: Gettext, day: str) -> str:
+    """The card's line for a ticket whose personal content was erased (in place of the citizen's)."""
+    if ticket.erased_reason == "retention":
+        return "🗄 " + _("Personal data erased on {date}: the retention period ended.").format(date=day)
+    return "⚠️ " + _("The citizen withdrew consent on {date}: their personal data is erased, and nothing more "
+                     "reaches them.").format(date=day)
 
 
 def _complaint_lines(c: Complaint, number: str | None, _: Gettext, fmt_date: DateFormat,

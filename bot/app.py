@@ -196,6 +196,27 @@ def setup_dispatcher(dp: Dispatcher, repos: Repos, settings: Settings, i18n: I18
     dp.include_router(get_router())
 
 
+def make_metrics(settings: Settings, dp: Dispatcher, fsm: SQLiteStorage, reminders: ReminderService,
+                 sender: Sender, desk_sla: DeskSla) -> Feature | None:
+    """METRICS_LISTEN set: the Prometheus endpoint (bot/metrics.py), its update middleware (outermost) and the
+    FSM storage's commit timer. prometheus_client is imported only then."""
+    address = settings.metrics_address
+    if address is None:
+        return None
+    from bot.domain.desk import summary_counts
+    from bot.metrics import Metrics
+
+    async def tickets() -> tuple[int, int]:
+        open_, overdue, _new = summary_counts(await desk_sla.facts(), desk_sla.desk.today())
+        return open_, overdue
+
+    metrics = Metrics(address, reminder_counts=lambda: reminders.counts, queue_depth=lambda: sender.queue_depth,
+                      tickets=tickets)
+    dp.update.outer_middleware(metrics.middleware())
+    fsm.on_commit = metrics.fsm_commit.observe
+    return metrics
+
+
 async def create_app(
     settings: Settings,
     *,
@@ -230,10 +251,11 @@ async def create_app(
     dp = Dispatcher(storage=fsm, events_isolation=events_isolation or SimpleEventIsolation(), settings=settings,
                     clock=clock, users=repos.users, complaints=repos.complaints, calendars=repos.calendars,
                     cases=cases, desk=desk, desk_sla=desk_sla, privacy=privacy)
+    metrics = make_metrics(settings, dp, fsm, reminders, sender, desk_sla)  # before the other middlewares
     setup_dispatcher(dp, repos, settings, i18n)
     app = App(settings, bot, dp, db, fsm, i18n, clock, AsyncIOScheduler(timezone="UTC"), repos, sender, reply_retry,
               cases, reminders, drafts, desk, desk_sla, privacy, run_lock,
-              features=(drafts, reminders, desk, desk_sla, privacy))
+              features=(drafts, reminders, desk, desk_sla, privacy) + ((metrics,) if metrics else ()))
     dp.startup.register(app.startup)
     dp.shutdown.register(_on_shutdown)
     return app

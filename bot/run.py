@@ -5,12 +5,28 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+from typing import TextIO
 
 from bot.config import ConfigError, Settings, check_database_path, load_settings
 
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
-def setup_logging(level: str) -> None:
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+def log_formatter(fmt: str = "text") -> logging.Formatter:
+    """LOG_FORMAT: ``text`` (one readable line), or ``json``: one JSON object a line (python-json-logger, a
+    plain logging.Formatter: every library's records come out the same, and bot/logs.py's filtering, done
+    when a record is made, applies to both)."""
+    if fmt == "json":
+        from pythonjsonlogger.json import JsonFormatter
+
+        return JsonFormatter("%(asctime)s %(levelname)s %(name)s %(message)s", json_ensure_ascii=False)
+    return logging.Formatter(TEXT_FORMAT)
+
+
+def setup_logging(level: str, fmt: str = "text", *, stream: TextIO | None = None) -> None:
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(log_formatter(fmt))
+    logging.basicConfig(level=level, handlers=[handler])
     logging.getLogger("aiogram.event").setLevel(logging.WARNING)
 
 
@@ -40,7 +56,7 @@ def main(argv: list[str], *, force_console: bool = False) -> int:
             return asyncio.run(run_console(settings))  # logs to a file: the terminal shows the conversation
         except KeyboardInterrupt:  # Ctrl-C ends the session like Ctrl-D
             return 0
-    setup_logging(settings.log_level)
+    setup_logging(settings.log_level, settings.log_format)
     from storage.backup import BackupError
 
     try:

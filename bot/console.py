@@ -293,7 +293,7 @@ def console_paths(settings: Settings) -> tuple[Path, Path]:
 
 def _log_to_file(path: Path, level: str, fmt: str = "text") -> None:
     """The terminal belongs to the conversation: the log (start-up notes, warnings, errors) goes to a file."""
-    from bot.run import log_formatter
+    from bot.logs import log_formatter
 
     path.parent.mkdir(parents=True, exist_ok=True)
     handler = logging.FileHandler(path, encoding="utf-8")

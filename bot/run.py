@@ -8,19 +8,7 @@ import sys
 from typing import TextIO
 
 from bot.config import ConfigError, Settings, check_database_path, load_settings
-
-TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
-
-
-def log_formatter(fmt: str = "text") -> logging.Formatter:
-    """LOG_FORMAT: ``text`` (one readable line), or ``json``: one JSON object a line (python-json-logger, a
-    plain logging.Formatter: every library's records come out the same, and bot/logs.py's filtering, done
-    when a record is made, applies to both)."""
-    if fmt == "json":
-        from pythonjsonlogger.json import JsonFormatter
-
-        return JsonFormatter("%(asctime)s %(levelname)s %(name)s %(message)s", json_ensure_ascii=False)
-    return logging.Formatter(TEXT_FORMAT)
+from bot.logs import log_formatter
 
 
 def setup_logging(level: str, fmt: str = "text", *, stream: TextIO | None = None) -> None:

@@ -100,11 +100,22 @@ async def test_metrics_match_what_the_run_did(fake, db_path, no_unhandled):
 
 
 async def test_no_metrics_endpoint_unless_asked(fake, db_path):
-    import sys
-
     async with running_bot(fake, db_path) as app:
         assert not any(type(f).__name__ == "Metrics" for f in app.features)
-    assert "matplotlib" not in sys.modules  # the chart's library stays out of the start-up too
+
+
+def test_start_up_imports_neither_the_chart_library_nor_the_metrics_one():
+    """matplotlib (~0.5 s to import) loads when a chart is first drawn; prometheus_client only with
+    METRICS_LISTEN: a fresh interpreter importing everything the bot starts with has neither."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = ("import sys, bot.app, bot.run, bot.__main__, handlers, bot.services.desk_sla, bot.domain.desk_chart; "
+            "print(sorted(m for m in ('matplotlib', 'prometheus_client') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[1], capture_output=True,
+                         text=True, timeout=120, check=True).stdout
+    assert out.strip() == "[]"
 
 
 def test_json_logs_one_object_a_line_without_personal_data():

@@ -15,7 +15,7 @@ from typing import Any
 from aiogram import F, Router
 from aiogram.filters import BaseFilter, Command, CommandObject
 from aiogram.methods import SendMessage
-from aiogram.types import CallbackQuery, Message, TelegramObject
+from aiogram.types import BufferedInputFile, CallbackQuery, Message, TelegramObject
 from aiogram.utils.i18n import gettext as _
 
 from bot.config import Settings
@@ -328,8 +328,15 @@ async def _refused(message: Message, desk: Desk) -> bool:
 
 
 async def on_stats(message: Message, desk: Desk, desk_sla: DeskSla) -> None:
-    if not await _refused(message, desk):
-        await message.answer(await desk_sla.stats_text())
+    if await _refused(message, desk):
+        return
+    await message.answer(await desk_sla.stats_text())
+    try:
+        chart = await desk_sla.stats_chart()
+    except Exception as exc:  # the figures are out already; the chart is a bonus
+        log.warning("desk: the /stats chart failed: %s", type(exc).__name__)
+        return
+    await message.answer_photo(BufferedInputFile(chart, filename="stats.png"))
 
 
 async def on_calendar(message: Message, command: CommandObject, desk: Desk, calendars: CalendarRepo) -> None:

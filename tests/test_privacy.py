@@ -82,6 +82,7 @@ async def test_mydata_lists_everything_and_forget_erases_it(fake, db_path, no_un
         await citizen.send("/mydata")
         text = await citizen.expect_text("Что бот хранит о вас")
         assert "SH-" in text.text and "/forget" in text.text
+        assert "Первое обращение к боту: " in text.text and "г.." not in text.text  # a long date ends in «г.»
         doc = await citizen.expect(predicate=lambda m: m.kind == "document")
         assert doc.filename == "shagym-my-data.json"
         exported = json.loads(doc.content)

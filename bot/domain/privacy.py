@@ -219,7 +219,7 @@ def summary(data: PersonalData, gettext: Gettext, ngettext: NGettext, *, languag
             language=escape(language_name), name=escape(user.first_name or "—")))
         lines.append("• " + (_("Reminders: on.") if user.reminders_enabled else _("Reminders: off.")))
         if user.created_at is not None:
-            lines.append("• " + _("First contact: {date}.").format(date=date_of(user.created_at)))
+            lines.append("• " + _("First contact: {date}").format(date=date_of(user.created_at)))
     drafts = [c for c in data.conversations if c.state]
     lines.append("• " + ngettext("Unfinished conversations (drafts, forms): {n}.",
                                  "Unfinished conversations (drafts, forms): {n}.", len(drafts)).format(n=len(drafts)))

@@ -76,7 +76,8 @@ class DeskSla:
         return render_stats(stats, self.desk.o, self.desk.o_plural)
 
     async def stats_chart(self) -> bytes:
-        """The /stats chart (PNG, in the operators' language), drawn off the event loop (matplotlib: ~0.7 s a chart measured on a loaded 2-core machine)."""
+        """The /stats chart (PNG, in the operators' language), drawn off the event loop (matplotlib: ~0.7 s a
+        chart, measured on a loaded 2-core machine)."""
         from bot.domain.desk_chart import render_chart
 
         facts, today = await self.facts(), self.desk.today()

@@ -27,11 +27,13 @@ from bot.services.desk import Desk
 from bot.services.desk_sla import DeskSla
 from bot.services.drafts import DraftPurge
 from bot.services.i18n import build_i18n
+from bot.services.privacy import Privacy
 from bot.services.reminders import ReminderService
 from bot.services.sender import RetryAfterMiddleware, Sender, TelegramLimits
 from bot.services.updates import SkipUnparsableUpdates
 from handlers import get_router
 from handlers.complaint.states import STATE_PREFIX
+from handlers.errors import apologise_for_lost_reply
 from handlers.guards import AnswerEveryCallback, ReplyGuard
 from handlers.middlewares import (
     DeskAvailability,
@@ -43,12 +45,14 @@ from handlers.middlewares import (
 from handlers.operators.keyboards import card_keyboard
 from handlers.reask import ask_current_question
 from handlers.start import ask_language
+from storage.backup import RunLock
 from storage.calendar import CalendarRepo
 from storage.cases import CasesRepo, RemindersRepo
 from storage.complaints import ComplaintsRepo
 from storage.db import Database
 from storage.fsm import CommitBarrier, ReleasingEventIsolation, SQLiteStorage
 from storage.outbox import OutboxRepo
+from storage.privacy import PrivacyRepo
 from storage.tickets import TicketsRepo
 from storage.users import UsersRepo
 
@@ -64,6 +68,8 @@ COMMANDS = (
     ("language", "Switch language"),
     ("help", "What the bot can do"),
     ("cancel", "Cancel the current step"),
+    ("mydata", "What the bot keeps about me"),
+    ("forget", "Withdraw consent and erase my data"),
 )
 
 
@@ -75,6 +81,8 @@ N_("Questions and answers")
 N_("Switch language")
 N_("What the bot can do")
 N_("Cancel the current step")
+N_("What the bot keeps about me")
+N_("Withdraw consent and erase my data")
 
 
 class Feature(Protocol):
@@ -95,6 +103,7 @@ class Repos:
     reminders: RemindersRepo
     tickets: TicketsRepo
     outbox: OutboxRepo
+    privacy: PrivacyRepo
 
 
 @dataclass
@@ -115,6 +124,8 @@ class App:
     drafts: DraftPurge
     desk: Desk
     desk_sla: DeskSla
+    privacy: Privacy
+    run_lock: RunLock | None = None  # held while the app runs: a restore refuses meanwhile
     #: Started in this order at start-up, stopped in the reverse order at close.
     features: tuple[Feature, ...] = field(default=())
 
@@ -135,6 +146,8 @@ class App:
         await self.fsm.close()
         await self.db.close()
         await self.bot.session.close()
+        if self.run_lock is not None:
+            self.run_lock.release()
 
 
 def make_session(settings: Settings) -> BaseSession:
@@ -163,7 +176,7 @@ async def open_repos(db: Database, settings: Settings, clock: Clock) -> Repos:
     await calendars.load()
     return Repos(users=UsersRepo(db, clock), complaints=ComplaintsRepo(db, tz=settings.tz), calendars=calendars,
                  cases=CasesRepo(db, clock), reminders=RemindersRepo(db, clock), tickets=TicketsRepo(db, clock),
-                 outbox=OutboxRepo(db, clock))
+                 outbox=OutboxRepo(db, clock), privacy=PrivacyRepo(db, clock))
 
 
 def setup_dispatcher(dp: Dispatcher, repos: Repos, settings: Settings, i18n: I18n) -> None:
@@ -177,10 +190,32 @@ def setup_dispatcher(dp: Dispatcher, repos: Repos, settings: Settings, i18n: I18
     dp.callback_query.outer_middleware(gate)
     dp.message.outer_middleware(UnknownCommand())  # after the gate: only people whose language is known
     dp.callback_query.outer_middleware(AnswerEveryCallback())  # no button left spinning
-    guard = ReplyGuard(ask_current_question)  # a failed reply: the next answer meets the question one is on
+    # A failed reply: an apology before anything else, and the next answer meets the question one is on.
+    guard = ReplyGuard(ask_current_question, apologise_for_lost_reply)
     dp.message.outer_middleware(guard)
     dp.callback_query.outer_middleware(guard)
     dp.include_router(get_router())
+
+
+def make_metrics(settings: Settings, dp: Dispatcher, fsm: SQLiteStorage, reminders: ReminderService,
+                 sender: Sender, desk_sla: DeskSla) -> Feature | None:
+    """METRICS_LISTEN set: the Prometheus endpoint (bot/metrics.py), its update middleware (outermost) and the
+    FSM storage's commit timer. prometheus_client is imported only then."""
+    address = settings.metrics_address
+    if address is None:
+        return None
+    from bot.domain.desk import summary_counts
+    from bot.metrics import Metrics
+
+    async def tickets() -> tuple[int, int]:
+        open_, overdue, _new = summary_counts(await desk_sla.facts(), desk_sla.desk.today())
+        return open_, overdue
+
+    metrics = Metrics(address, reminder_counts=lambda: reminders.counts, queue_depth=lambda: sender.queue_depth,
+                      tickets=tickets)
+    dp.update.outer_middleware(metrics.middleware())
+    fsm.on_commit = metrics.fsm_commit.observe
+    return metrics
 
 
 async def create_app(
@@ -191,10 +226,15 @@ async def create_app(
     events_isolation: BaseEventIsolation | None = None,
 ) -> App:
     """The composition root: every long-lived object is built here once, and handlers receive them by name
-    (``settings``, ``clock``, ``users``, ``complaints``, ``calendars``, ``cases``, ``desk``, ``desk_sla``)."""
+    (``settings``, ``clock``, ``users``, ``complaints``, ``calendars``, ``cases``, ``desk``, ``desk_sla``,
+    ``privacy``)."""
     clock = clock or Clock()
     protect_personal_data()  # before the first query or update: nothing a person typed reaches a log
     i18n = build_i18n(settings.default_language)
+    run_lock = None
+    if str(settings.database_path) != ":memory:":
+        run_lock = RunLock(settings.database_path)
+        run_lock.acquire_shared()  # a restore (python -m bot restore) refuses while the bot runs
     db = await Database.open(settings.database_path)
     fsm = await SQLiteStorage.open(settings.database_path, now=clock.now)
     bot, reply_retry = make_bot(settings, session or make_session(settings), fsm)
@@ -208,12 +248,15 @@ async def create_app(
                 complaints=repos.complaints, tickets=repos.tickets, outbox=repos.outbox, cases=cases,
                 card_keyboard=card_keyboard)
     desk_sla = DeskSla(desk, repos.reminders, reminders)
+    privacy = Privacy(repos.privacy, fsm, repos.users, sender, clock, settings, desk_changed=desk.outbox.wake)
     dp = Dispatcher(storage=fsm, events_isolation=events_isolation or ReleasingEventIsolation(), settings=settings,
                     clock=clock, users=repos.users, complaints=repos.complaints, calendars=repos.calendars,
-                    cases=cases, desk=desk, desk_sla=desk_sla)
+                    cases=cases, desk=desk, desk_sla=desk_sla, privacy=privacy)
+    metrics = make_metrics(settings, dp, fsm, reminders, sender, desk_sla)  # before the other middlewares
     setup_dispatcher(dp, repos, settings, i18n)
     app = App(settings, bot, dp, db, fsm, i18n, clock, AsyncIOScheduler(timezone="UTC"), repos, sender, reply_retry,
-              cases, reminders, drafts, desk, desk_sla, features=(drafts, reminders, desk, desk_sla))
+              cases, reminders, drafts, desk, desk_sla, privacy, run_lock,
+              features=(drafts, reminders, desk, desk_sla, privacy) + ((metrics,) if metrics else ()))
     dp.startup.register(app.startup)
     dp.shutdown.register(_on_shutdown)
     return app

@@ -494,6 +494,12 @@ class RemindersRepo:
         )
         return max(cursor.rowcount, 0)
 
+    async def still_claimed(self, reminder_id: int) -> bool:
+        """Is this claimed row still to be sent? Asked right before the send: an erasure (/forget) or a
+        cancellation since the claim deleted or cancelled it."""
+        row = await self.db.lookup_one("SELECT status FROM reminders WHERE id = ?", (reminder_id,))
+        return row is not None and row["status"] == "sending"
+
     # ---- reading ----------------------------------------------------------------------------
     async def get(self, reminder_id: int) -> Reminder | None:
         row = await self.db.lookup_one("SELECT * FROM reminders WHERE id = ?", (reminder_id,))

@@ -24,6 +24,7 @@ import asyncio
 import json
 import logging
 import sqlite3
+import time
 from collections import OrderedDict
 from collections.abc import AsyncGenerator, Hashable
 from contextlib import asynccontextmanager
@@ -82,6 +83,8 @@ class SQLiteStorage(BaseStorage):
         self._inflight: asyncio.Future[None] | None = None  # being committed
         self._flusher: asyncio.Task[None] | None = None
         self._closed = False
+        #: Called with the seconds each batch took to commit (the metrics' FSM commit latency), if set.
+        self.on_commit: Callable[[float], None] | None = None
 
     @classmethod
     async def open(cls, path: Path | str, **kwargs: Any) -> "SQLiteStorage":
@@ -150,6 +153,23 @@ class SQLiteStorage(BaseStorage):
                 return total
             await asyncio.sleep(0)
 
+    async def conversations(self, user_id: int) -> list[tuple[str | None, dict[str, Any], datetime | None]]:
+        """Every conversation of ``user_id`` on disk (state, data, last change), after the writes so far."""
+        await self.barrier()
+        rows = await self._retry_busy(self._user_rows, user_id)
+        return [(state, json.loads(data), datetime.fromisoformat(at) if at else None) for state, data, at in rows]
+
+    async def forget(self, user_id: int) -> int:
+        """Delete every conversation of ``user_id`` (their erasure, /forget); returns how many there were.
+        The rows are overwritten on disk (secure_delete), not only unlinked."""
+        await self.barrier()
+        keys = await self._retry_busy(self._forget, user_id)
+        for skey in [k for k, (uid, _s, _d) in self._pending.items() if uid == user_id]:
+            del self._pending[skey]  # written after the barrier: the person is gone all the same
+        for skey in [k for k in self._cache if _user_of(k) == user_id] + keys:
+            self._cache.pop(skey, None)
+        return len(keys)
+
     # --- internals: event loop side ------------------------------------------------------------
 
     async def _retry_busy(self, fn: Callable[..., _T], *args: Any, patience: float = BUSY_PATIENCE) -> _T:
@@ -207,8 +227,11 @@ class SQLiteStorage(BaseStorage):
             self._batch = None
             assert batch is not None  # every write joins a batch
             stamp = self._now().astimezone(timezone.utc).isoformat(timespec="seconds")
+            started = time.perf_counter()
             try:
                 await self._retry_busy(self._commit, pending, stamp)
+                if self.on_commit is not None:
+                    self.on_commit(time.perf_counter() - started)
             except Exception as exc:
                 log.error("FSM batch commit failed (%d keys): %s", len(pending), type(exc).__name__)
                 for skey in pending:
@@ -264,12 +287,32 @@ class SQLiteStorage(BaseStorage):
             conn.execute("ROLLBACK")
             raise
 
+    def _user_rows(self, user_id: int) -> list[tuple[str | None, str, str | None]]:
+        rows = self._db.execute("SELECT state, data, updated_at FROM fsm WHERE user_id = ? ORDER BY key",
+                                (user_id,)).fetchall()
+        return [(r[0], r[1], r[2]) for r in rows]
+
+    def _forget(self, user_id: int) -> list[str]:
+        conn = self._db
+        conn.execute("PRAGMA secure_delete=ON")
+        try:
+            rows = conn.execute("DELETE FROM fsm WHERE user_id = ? RETURNING key", (user_id,)).fetchall()
+        finally:
+            conn.execute("PRAGMA secure_delete=OFF")
+        return [key for (key,) in rows]
+
     def _purge(self, cutoff: str, pattern: str, limit: int) -> list[str]:
         rows = self._db.execute(
             "DELETE FROM fsm WHERE key IN (SELECT key FROM fsm WHERE updated_at < ? AND state LIKE ? LIMIT ?)"
             " RETURNING key", (cutoff, pattern, limit)
         ).fetchall()
         return [key for (key,) in rows]
+
+
+def _user_of(skey: str) -> int | None:
+    """The user id in a storage key (see :func:`storage_key`: bot, chat, user, ...)."""
+    parts = skey.split(":")
+    return int(parts[2]) if len(parts) > 2 and parts[2].lstrip("-").isdigit() else None
 
 
 class CommitBarrier(BaseRequestMiddleware):

@@ -26,6 +26,7 @@ from storage.users import CACHE_SIZE
 
 PEOPLE = 100_000
 BOUND_MB = 60
+NOW = "2026-11-20T05:00:00+00:00"
 
 
 def rss_mb() -> float:
@@ -55,7 +56,7 @@ async def test_100k_people_leave_rss_within_the_bound(tmp_path):
     people = [*range(1, 2_001), *range(1_000_000, 1_000_000 + PEOPLE)]
     with sqlite3.connect(tmp_path / "m.sqlite3") as conn:
         conn.executemany("INSERT INTO users (id, language, first_name, created_at, updated_at)"
-                         " VALUES (?, 'kk', 'Айгерим', 'x', 'x')", [(uid,) for uid in people])
+                         " VALUES (?, 'kk', 'Айгерим', ?, ?)", [(uid, NOW, NOW) for uid in people])
     try:
         for uid in range(1, 2_001):  # warm up: every code path and the caches' first allocations
             await person(uid)

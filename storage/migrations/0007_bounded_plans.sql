@@ -10,7 +10,6 @@ CREATE INDEX reminders_due ON reminders (due_at) WHERE status = 'pending';
 CREATE INDEX reminders_sending ON reminders (id) WHERE status = 'sending';
 -- One case's reminders, in any state (a status change cancels them; the case's history lists them).
 CREATE INDEX reminders_case ON reminders (case_id, status);
--- The open cases a calendar change can move, by the day they were registered (CasesRepo.affected_open).
+-- The open cases a calendar change can move, by the day they were registered (CasesRepo.open_registered).
 CREATE INDEX cases_open_registered ON cases (registered_on, id) WHERE status = 'open';
--- One ticket's message map (the ticket's history, a relay's copies).
-CREATE INDEX ticket_messages_ticket ON ticket_messages (ticket_id, id);
+-- (A ticket's message map scanned ticket_messages: migration 0010 adds ticket_messages_ticket.)

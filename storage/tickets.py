@@ -125,16 +125,16 @@ class TicketsRepo:
         return ticket, created
 
     async def get(self, ticket_id: int) -> Ticket | None:
-        row = await self.db.lookup_one("SELECT * FROM tickets WHERE id = ?", (ticket_id,))
+        row = await self.db.fetchone("SELECT * FROM tickets WHERE id = ?", (ticket_id,))
         return _ticket(row) if row else None
 
     async def by_thread(self, chat_id: int, thread_id: int) -> Ticket | None:
-        row = await self.db.lookup_one(
+        row = await self.db.fetchone(
             "SELECT * FROM tickets WHERE chat_id = ? AND thread_id = ? ORDER BY id DESC LIMIT 1", (chat_id, thread_id))
         return _ticket(row) if row else None
 
     async def by_group_message(self, chat_id: int, message_id: int) -> Ticket | None:
-        row = await self.db.lookup_one(
+        row = await self.db.fetchone(
             "SELECT t.* FROM ticket_messages m JOIN tickets t ON t.id = m.ticket_id"
             " WHERE m.group_chat_id = ? AND m.group_message_id = ? ORDER BY m.id DESC LIMIT 1",
             (chat_id, message_id),
@@ -211,7 +211,7 @@ class TicketsRepo:
         if ticket_id is None:
             rows = await self.db.fetchall("SELECT * FROM audit_log WHERE ticket_id IS NULL ORDER BY id")
         else:
-            rows = await self.db.lookup("SELECT * FROM audit_log WHERE ticket_id = ? ORDER BY id", (ticket_id,))
+            rows = await self.db.fetchall("SELECT * FROM audit_log WHERE ticket_id = ? ORDER BY id", (ticket_id,))
         return [AuditEntry(r["id"], r["ticket_id"], r["actor_id"], r["action"], json.loads(r["detail"]),
                            parse_iso_required(r["at"])) for r in rows]
 
@@ -235,18 +235,18 @@ class TicketsRepo:
         if direction:
             sql += " AND direction = ?"
             params.append(direction)
-        return [_tmsg(r) for r in await self.db.lookup(sql + " ORDER BY id", params)]
+        return [_tmsg(r) for r in await self.db.fetchall(sql + " ORDER BY id", params)]
 
     async def find_in(self, citizen_chat_id: int, citizen_message_id: int) -> TicketMessage | None:
         """The group copy of a citizen's message (for an edit)."""
-        row = await self.db.lookup_one(
+        row = await self.db.fetchone(
             "SELECT * FROM ticket_messages WHERE direction = 'in' AND citizen_chat_id = ? AND citizen_message_id = ?"
             " ORDER BY id LIMIT 1", (citizen_chat_id, citizen_message_id))
         return _tmsg(row) if row else None
 
     async def find_out(self, group_chat_id: int, group_message_id: int) -> TicketMessage | None:
         """The citizen's copy of an operator's reply (for an edit)."""
-        row = await self.db.lookup_one(
+        row = await self.db.fetchone(
             "SELECT * FROM ticket_messages WHERE direction = 'out' AND group_chat_id = ? AND group_message_id = ?"
             " ORDER BY id LIMIT 1", (group_chat_id, group_message_id))
         return _tmsg(row) if row else None

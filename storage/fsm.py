@@ -70,10 +70,16 @@ def storage_key(key: StorageKey) -> str:
 
 class GroupCommitStorage(BaseStorage):
     """The cache, the batches and the barrier; a backend supplies ``_fetch``, ``_store``, ``_delete_idle``
-    and ``_release``."""
+    and ``_release``.
+
+    ``shared``: other instances write the same rows (PostgreSQL), so nothing is cached beyond this instance's
+    own writes until they are committed: every other read goes to the database."""
+
+    shared = False
 
     def __init__(self, *, cache_size: int = 50_000, now: Callable[[], datetime] | None = None) -> None:
         self._now = now or Clock().now
+        self._committing: dict[str, tuple[int | None, str | None, str]] = {}
         self._cache: OrderedDict[str, tuple[str | None, str]] = OrderedDict()
         self._cache_size = cache_size
         self._pending: dict[str, tuple[int | None, str | None, str]] = {}
@@ -153,6 +159,8 @@ class GroupCommitStorage(BaseStorage):
 
     async def _load(self, key: StorageKey) -> tuple[str | None, str]:
         skey = storage_key(key)
+        if self.shared:
+            return await self._load_shared(skey)
         entry = self._cache.get(skey)
         if entry is not None:
             self._cache.move_to_end(skey)
@@ -164,7 +172,20 @@ class GroupCommitStorage(BaseStorage):
             self._remember(skey, entry)
         return entry
 
+    async def _load_shared(self, skey: str) -> tuple[str | None, str]:
+        """This instance's write not committed yet, or the committed row."""
+        mine = self._pending.get(skey) or self._committing.get(skey)
+        if mine is not None:
+            return mine[1], mine[2]
+        fetched = await self._fetch(skey)
+        mine = self._pending.get(skey) or self._committing.get(skey)  # written while the row was fetched
+        if mine is not None:
+            return mine[1], mine[2]
+        return fetched or (None, _EMPTY)
+
     def _remember(self, skey: str, entry: tuple[str | None, str]) -> None:
+        if self.shared:
+            return
         self._cache[skey] = entry
         self._cache.move_to_end(skey)
         while len(self._cache) > self._cache_size:
@@ -187,6 +208,7 @@ class GroupCommitStorage(BaseStorage):
     async def _flush_loop(self) -> None:
         while self._pending:
             pending, self._pending = self._pending, {}
+            self._committing = pending
             batch = self._inflight = self._batch
             self._batch = None
             assert batch is not None  # every write joins a batch
@@ -207,6 +229,7 @@ class GroupCommitStorage(BaseStorage):
                     batch.set_result(None)
             finally:
                 self._inflight = None
+                self._committing = {}
 
 
 class SQLiteStorage(GroupCommitStorage):

@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
@@ -33,7 +33,10 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 MIGRATE_LOCK = 0x536861677946
 
 #: A connection from the pool, inside a transaction (what the repositories' ``_in`` helpers take).
-Conn = PoolConnectionProxy[asyncpg.Record]
+if TYPE_CHECKING:
+    Conn = PoolConnectionProxy[asyncpg.Record]
+else:
+    Conn = PoolConnectionProxy
 
 
 def moment(value: datetime) -> datetime:

@@ -3,6 +3,7 @@ plain supergroup), several users, a controlled clock."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date, datetime, timezone
 
 import pytest
@@ -348,6 +349,33 @@ async def test_sla_notice_due_tomorrow_once(fake, db_path, no_unhandled, forum):
         # At night nothing is queued.
         clock.set(datetime(2026, 4, 16, 20, 0, tzinfo=timezone.utc))
         assert await app.desk_sla.tick() == 0
+
+
+async def test_the_sla_pass_runs_once_per_interval_across_instances(fake, db_path, no_unhandled):
+    """Two instances on one database run the SLA job on their own schedules: one pass per interval does the
+    work (job_runs), the other skips; the notice is queued and posted once."""
+    group = fake.group(GROUP, "Desk").set_member(OP, "member")
+    op = fake.user(OP, "Operator", language_code="ru")
+    citizen = fake.user(CITIZEN, "Айгерим", language_code="ru")
+    clock = FakeClock(TUESDAY)
+    async with running_bot(fake, db_path, clock=clock, operators_chat_id=GROUP) as one:
+        fast(one)
+        await open_desk_ticket(one, fake, citizen)
+        await register(one, fake, op, 1, "ЖТ-7 07.04.2026")  # due Tue 14.04.2026
+        clock.set(datetime(2026, 4, 13, 5, 0, tzinfo=timezone.utc))  # Monday 10:00 local
+        async with running_bot(fake, db_path, clock=clock, operators_chat_id=GROUP) as two:
+            fast(two)
+            passes = await asyncio.gather(one.desk_sla._run(), two.desk_sla._run())
+            assert sorted(passes, key=str)[1] is None and sorted(passes, key=str)[0] >= 1
+            clock.advance(minutes=2)  # the other instance's schedule comes round within the interval
+            assert await two.desk_sla._run() is None and await one.desk_sla._run() is None
+            clock.advance(minutes=3)
+            assert await two.desk_sla._run() == 0  # its turn: nothing new to queue
+            await one.reminders.tick()
+            await two.reminders.tick()
+            await fake.idle()
+    notices = [m for m in group.messages if "⏰" in (m.text or "") and "14.04.2026" in m.text]
+    assert len(notices) == 1
 
 
 async def test_calendar_warning_in_december(fake, db_path, no_unhandled):

@@ -46,14 +46,16 @@ class DeskSla:
     async def shutdown(self) -> None:
         return None
 
-    async def _run(self) -> None:
+    async def _run(self) -> int | None:
+        """The job: a pass, unless another instance ran one less than an interval ago (None then)."""
         try:
             every = timedelta(seconds=INTERVAL_SECONDS * 0.9)  # the instances' schedules drift a little
             if self.runs is not None and not await self.runs.claim(JOB_ID, self.desk.now(), every):
-                return
-            await self.tick()
+                return None
+            return await self.tick()
         except Exception:  # a failing pass must not stop the job
             log.exception("desk: SLA pass failed")
+            return None
 
     # ---- statistics ---------------------------------------------------------------------------
     async def facts(self) -> list[TicketFacts]:

@@ -378,6 +378,32 @@ async def test_the_sla_pass_runs_once_per_interval_across_instances(fake, db_pat
     assert len(notices) == 1
 
 
+async def test_two_instances_post_each_desk_outbox_row_once_in_order(fake, db_path, no_unhandled):
+    """Every instance runs the desk's outbox pump: each queued post goes out once, a ticket's in order."""
+    group = fake.group(GROUP, "Desk").set_member(OP, "member")
+    citizen = fake.user(CITIZEN, "Айгерим", language_code="ru")
+    other = fake.user(CITIZEN2, "Ольга", language_code="ru")
+    async with running_bot(fake, db_path, clock=FakeClock(TUESDAY), operators_chat_id=GROUP) as one:
+        fast(one)
+        await open_desk_ticket(one, fake, citizen)
+        await open_desk_ticket(one, fake, other, complaint=False)
+        async with running_bot(fake, db_path, clock=FakeClock(TUESDAY), operators_chat_id=GROUP) as two:
+            fast(two)
+            for n in range(12):
+                for ticket_id in (1, 2):
+                    await one.repos.outbox.queue(ticket_id, "note", {"text": f"note {ticket_id}-{n}"})
+            one.desk.outbox.wake()  # each instance's own pump (one task per instance)
+            two.desk.outbox.wake()
+            for _ in range(400):
+                if not await one.repos.outbox.pending():
+                    break
+                await asyncio.sleep(0.05)
+            await fake.idle()
+    for ticket_id in (1, 2):
+        posted = [m.text for m in group.messages if (m.text or "").startswith(f"note {ticket_id}-")]
+        assert posted == [f"note {ticket_id}-{n}" for n in range(12)]
+
+
 async def test_calendar_warning_in_december(fake, db_path, no_unhandled):
     group = fake.group(GROUP, "Desk")
     clock = FakeClock(datetime(2026, 12, 1, 5, 0, tzinfo=timezone.utc))

@@ -29,6 +29,7 @@ from bot.services.desk import Desk
 from bot.services.desk_sla import DeskSla
 from bot.services.drafts import DraftPurge
 from bot.services.i18n import build_i18n
+from bot.services.privacy import Privacy
 from bot.services.reminders import ReminderService
 from bot.services.sender import RetryAfterMiddleware, Sender, TelegramLimits
 from bot.services.updates import SkipUnparsableUpdates
@@ -45,6 +46,7 @@ from handlers.middlewares import (
 from handlers.operators.keyboards import card_keyboard
 from handlers.reask import ask_current_question
 from handlers.start import ask_language
+from storage.backup import RunLock
 from storage.calendar import CalendarRepo
 from storage.cases import CasesRepo, RemindersRepo
 from storage.complaints import ComplaintsRepo
@@ -52,6 +54,7 @@ from storage.db import Database
 from storage.fsm import CommitBarrier, GroupCommitStorage, SQLiteStorage
 from storage.leases import instance_id
 from storage.outbox import OutboxRepo
+from storage.privacy import PrivacyRepo
 from storage.runs import JobRunsRepo
 from storage.tickets import TicketsRepo
 from storage.users import UsersRepo
@@ -68,6 +71,8 @@ COMMANDS = (
     ("language", "Switch language"),
     ("help", "What the bot can do"),
     ("cancel", "Cancel the current step"),
+    ("mydata", "What the bot keeps about me"),
+    ("forget", "Withdraw consent and erase my data"),
 )
 
 
@@ -79,6 +84,8 @@ N_("Questions and answers")
 N_("Switch language")
 N_("What the bot can do")
 N_("Cancel the current step")
+N_("What the bot keeps about me")
+N_("Withdraw consent and erase my data")
 
 
 class Feature(Protocol):
@@ -103,6 +110,7 @@ class Repos:
     reminders: ports.RemindersRepo
     tickets: ports.TicketsRepo
     outbox: ports.OutboxRepo
+    privacy: ports.PrivacyRepo
     runs: ports.JobRunsRepo
 
 
@@ -124,6 +132,8 @@ class App:
     drafts: DraftPurge
     desk: Desk
     desk_sla: DeskSla
+    privacy: Privacy
+    run_lock: RunLock | None = None  # held while the app runs: a restore refuses meanwhile
     #: Started in this order at start-up, stopped in the reverse order at close.
     features: tuple[Feature, ...] = field(default=())
 
@@ -144,6 +154,8 @@ class App:
         await self.fsm.close()
         await self.db.close()
         await self.bot.session.close()
+        if self.run_lock is not None:
+            self.run_lock.release()
 
 
 def make_session(settings: Settings) -> BaseSession:
@@ -174,7 +186,7 @@ async def open_repos(db: Database, settings: Settings, clock: Clock) -> Repos:
     return Repos(users=UsersRepo(db, clock), complaints=ComplaintsRepo(db, tz=settings.tz), calendars=calendars,
                  cases=CasesRepo(db, clock), reminders=RemindersRepo(db, clock, holder=holder),
                  tickets=TicketsRepo(db, clock), outbox=OutboxRepo(db, clock, holder=holder),
-                 runs=JobRunsRepo(db, holder=holder))
+                 privacy=PrivacyRepo(db, clock), runs=JobRunsRepo(db, holder=holder))
 
 
 async def open_storage(settings: Settings, clock: Clock) -> tuple[Database | Closable, GroupCommitStorage, Repos]:
@@ -195,6 +207,7 @@ async def open_pg_storage(settings: Settings, clock: Clock) -> tuple[Closable, G
     from storage.pg.db import PgDatabase
     from storage.pg.fsm import PgStorage
     from storage.pg.outbox import PgOutboxRepo
+    from storage.pg.privacy import PgPrivacyRepo
     from storage.pg.runs import PgJobRunsRepo
     from storage.pg.tickets import PgTicketsRepo
     from storage.pg.users import PgUsersRepo
@@ -211,7 +224,7 @@ async def open_pg_storage(settings: Settings, clock: Clock) -> tuple[Closable, G
     repos = Repos(users=PgUsersRepo(db, clock), complaints=PgComplaintsRepo(db, tz=settings.tz),
                   calendars=calendars, cases=PgCasesRepo(db, clock), reminders=PgRemindersRepo(db, clock, holder=holder),
                   tickets=PgTicketsRepo(db, clock), outbox=PgOutboxRepo(db, clock, holder=holder),
-                  runs=PgJobRunsRepo(db, holder=holder))
+                  privacy=PgPrivacyRepo(db, clock), runs=PgJobRunsRepo(db, holder=holder))
     return db, PgStorage(db, now=clock.now), repos
 
 
@@ -232,6 +245,27 @@ def setup_dispatcher(dp: Dispatcher, repos: Repos, settings: Settings, i18n: I18
     dp.include_router(get_router())
 
 
+def make_metrics(settings: Settings, dp: Dispatcher, fsm: GroupCommitStorage, reminders: ReminderService,
+                 sender: Sender, desk_sla: DeskSla) -> Feature | None:
+    """METRICS_LISTEN set: the Prometheus endpoint (bot/metrics.py), its update middleware (outermost) and the
+    FSM storage's commit timer. prometheus_client is imported only then."""
+    address = settings.metrics_address
+    if address is None:
+        return None
+    from bot.domain.desk import summary_counts
+    from bot.metrics import Metrics
+
+    async def tickets() -> tuple[int, int]:
+        open_, overdue, _new = summary_counts(await desk_sla.facts(), desk_sla.desk.today())
+        return open_, overdue
+
+    metrics = Metrics(address, reminder_counts=lambda: reminders.counts, queue_depth=lambda: sender.queue_depth,
+                      tickets=tickets)
+    dp.update.outer_middleware(metrics.middleware())
+    fsm.on_commit = metrics.fsm_commit.observe
+    return metrics
+
+
 async def create_app(
     settings: Settings,
     *,
@@ -240,10 +274,15 @@ async def create_app(
     events_isolation: BaseEventIsolation | None = None,
 ) -> App:
     """The composition root: every long-lived object is built here once, and handlers receive them by name
-    (``settings``, ``clock``, ``users``, ``complaints``, ``calendars``, ``cases``, ``desk``, ``desk_sla``)."""
+    (``settings``, ``clock``, ``users``, ``complaints``, ``calendars``, ``cases``, ``desk``, ``desk_sla``,
+    ``privacy``)."""
     clock = clock or Clock()
     protect_personal_data()  # before the first query or update: nothing a person typed reaches a log
     i18n = build_i18n(settings.default_language)
+    run_lock = None
+    if not settings.database_url and str(settings.database_path) != ":memory:":
+        run_lock = RunLock(settings.database_path)
+        run_lock.acquire_shared()  # a restore (python -m bot restore) refuses while the bot runs
     db, fsm, repos = await open_storage(settings, clock)
     bot, reply_retry = make_bot(settings, session or make_session(settings), fsm)
     sender = Sender(bot)  # the one path for every message sent outside a direct reply
@@ -255,12 +294,15 @@ async def create_app(
                 complaints=repos.complaints, tickets=repos.tickets, outbox=repos.outbox, cases=cases,
                 card_keyboard=card_keyboard)
     desk_sla = DeskSla(desk, repos.reminders, reminders, runs=repos.runs)
+    privacy = Privacy(repos.privacy, fsm, repos.users, sender, clock, settings, desk_changed=desk.outbox.wake)
     dp = Dispatcher(storage=fsm, events_isolation=events_isolation or SimpleEventIsolation(), settings=settings,
                     clock=clock, users=repos.users, complaints=repos.complaints, calendars=repos.calendars,
-                    cases=cases, desk=desk, desk_sla=desk_sla)
+                    cases=cases, desk=desk, desk_sla=desk_sla, privacy=privacy)
+    metrics = make_metrics(settings, dp, fsm, reminders, sender, desk_sla)  # before the other middlewares
     setup_dispatcher(dp, repos, settings, i18n)
     app = App(settings, bot, dp, db, fsm, i18n, clock, AsyncIOScheduler(timezone="UTC"), repos, sender, reply_retry,
-              cases, reminders, drafts, desk, desk_sla, features=(drafts, reminders, desk, desk_sla))
+              cases, reminders, drafts, desk, desk_sla, privacy, run_lock,
+              features=(drafts, reminders, desk, desk_sla, privacy) + ((metrics,) if metrics else ()))
     dp.startup.register(app.startup)
     dp.shutdown.register(_on_shutdown)
     return app

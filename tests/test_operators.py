@@ -247,10 +247,16 @@ async def test_register_extend_resolve_rate_in_plain_group(fake, db_path, no_unh
 
         # Closed: the card has no buttons, and /stats counts it.
         assert not (await card_of(app, fake)).buttons
+        n_group = len(group.messages)
         await op.send("/stats", chat=GROUP)
+        for _ in range(600):  # the figures, then the chart (drawn in a worker thread, tests/test_stats_chart.py)
+            if len(group.messages) >= n_group + 2:
+                break
+            await asyncio.sleep(0.1)
         await fake.idle()
-        stats = group.messages[-1].text
-        assert "100%" in stats and "5.0" in stats
+        stats, chart = group.messages[n_group:]
+        assert "100%" in stats.text and "5.0" in stats.text
+        assert chart.kind == "photo"
 
 
 # ------------------------------------------------------------------------------------ (3) rights

@@ -326,6 +326,12 @@ class PgRemindersRepo:
             "UPDATE reminders SET claimed_at = $1 WHERE status = 'sending' AND claimed_by = $2",
             moment(now), self.holder))
 
+    async def still_claimed(self, reminder_id: int) -> bool:
+        """Is this claimed row still to be sent (an erasure, a cancellation or another
+        instance after the lease since the claim)?"""
+        row = await self.db.fetchone("SELECT status, claimed_by FROM reminders WHERE id = $1", reminder_id)
+        return row is not None and row["status"] == "sending" and row["claimed_by"] == self.holder
+
     async def get(self, reminder_id: int) -> Reminder | None:
         row = await self.db.fetchone("SELECT * FROM reminders WHERE id = $1", reminder_id)
         return _reminder(row) if row else None

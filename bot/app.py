@@ -35,6 +35,7 @@ from bot.services.sender import RetryAfterMiddleware, Sender, TelegramLimits
 from bot.services.updates import SkipUnparsableUpdates
 from handlers import get_router
 from handlers.complaint.states import STATE_PREFIX
+from handlers.errors import apologise_for_lost_reply
 from handlers.guards import AnswerEveryCallback, ReplyGuard
 from handlers.middlewares import (
     DeskAvailability,
@@ -239,7 +240,8 @@ def setup_dispatcher(dp: Dispatcher, repos: Repos, settings: Settings, i18n: I18
     dp.callback_query.outer_middleware(gate)
     dp.message.outer_middleware(UnknownCommand())  # after the gate: only people whose language is known
     dp.callback_query.outer_middleware(AnswerEveryCallback())  # no button left spinning
-    guard = ReplyGuard(ask_current_question)  # a failed reply: the next answer meets the question one is on
+    # A failed reply: an apology before anything else, and the next answer meets the question one is on.
+    guard = ReplyGuard(ask_current_question, apologise_for_lost_reply)
     dp.message.outer_middleware(guard)
     dp.callback_query.outer_middleware(guard)
     dp.include_router(get_router())

@@ -101,3 +101,58 @@ def location(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if kind == "sqlite":
         return str(tmp_path / "contract.sqlite3")
     return str(request.getfixturevalue("pg_url"))
+
+
+# ---- end-to-end tests on both backends ---------------------------------------------------------
+# A module whose conversations should run on SQLite and on PostgreSQL marks itself with
+# ``pytestmark = pytest.mark.usefixtures("both_backends")`` and starts the bot with ``running_bot`` from here.
+
+_database_url = {"value": ""}
+
+
+@pytest.fixture
+def both_backends(backend: str, request: pytest.FixtureRequest) -> Any:
+    _database_url["value"] = str(request.getfixturevalue("pg_url")) if backend == "pg" else ""
+    yield _database_url["value"]
+    _database_url["value"] = ""
+
+
+def running_bot(fake: Any, db_path: Path, **kw: Any) -> Any:
+    """tests.harness.running_bot on this test's backend (DATABASE_URL for PostgreSQL)."""
+    from tests import harness
+
+    if _database_url["value"]:
+        kw.setdefault("database_url", _database_url["value"])
+    return harness.running_bot(fake, db_path, **kw)
+
+
+async def query(db_path: Path, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+    """Rows of ``sql`` (``?`` placeholders) on this test's database, whichever backend, outside the bot."""
+    url = _database_url["value"]
+    if not url:
+        import sqlite3
+
+        with sqlite3.connect(db_path) as conn:
+            return [tuple(r) for r in conn.execute(sql, params)]
+    import itertools
+    import re
+
+    import asyncpg
+
+    n = itertools.count(1)
+    conn = await asyncpg.connect(url)
+    try:
+        return [tuple(r) for r in await conn.fetch(re.sub(r"\?", lambda _m: f"${next(n)}", sql), *params)]
+    finally:
+        await conn.close()
+
+
+async def every_row(db_path: Path) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table (but the migrations' own), by table."""
+    if _database_url["value"]:
+        tables = [r[0] for r in await query(db_path, "SELECT table_name FROM information_schema.tables"
+                                                     " WHERE table_schema = 'public'")]
+    else:
+        tables = [r[0] for r in await query(db_path, "SELECT name FROM sqlite_master WHERE type = 'table'"
+                                                     " AND name NOT LIKE 'sqlite_%'")]
+    return {t: await query(db_path, f"SELECT * FROM {t}") for t in tables if t != "schema_migrations"}

@@ -11,23 +11,9 @@ import pytest
 from bot.domain.cases import deadlines_of
 from bot.domain.clock import FakeClock
 from bot.domain.complaint import Attachment, Complaint
-from tests import harness
+from tests.backends import running_bot
 
-# Every desk conversation runs on SQLite and on PostgreSQL (the ``backend`` fixture, tests/backends.py).
-_database_url = {"value": ""}
-
-
-@pytest.fixture(autouse=True)
-def _on_both_backends(backend, request):
-    _database_url["value"] = request.getfixturevalue("pg_url") if backend == "pg" else ""
-    yield
-    _database_url["value"] = ""
-
-
-def running_bot(fake, db_path, **kw):
-    if _database_url["value"]:
-        kw.setdefault("database_url", _database_url["value"])
-    return harness.running_bot(fake, db_path, **kw)
+pytestmark = pytest.mark.usefixtures("both_backends")  # every desk conversation on SQLite and on PostgreSQL
 
 
 GROUP = -1001234567890
@@ -247,6 +233,11 @@ async def test_register_extend_resolve_rate_in_plain_group(fake, db_path, no_unh
 
         # Closed: the card has no buttons, and /stats counts it.
         assert not (await card_of(app, fake)).buttons
+        for _ in range(600):  # the desk's notes ("the citizen disagrees") are posted by the outbox pump first
+            if not await app.repos.outbox.pending():
+                break
+            await asyncio.sleep(0.05)
+        await fake.idle()
         n_group = len(group.messages)
         await op.send("/stats", chat=GROUP)
         for _ in range(600):  # the figures, then the chart (drawn in a worker thread, tests/test_stats_chart.py)

@@ -296,7 +296,8 @@ async def create_app(
                 complaints=repos.complaints, tickets=repos.tickets, outbox=repos.outbox, cases=cases,
                 card_keyboard=card_keyboard)
     desk_sla = DeskSla(desk, repos.reminders, reminders, runs=repos.runs)
-    privacy = Privacy(repos.privacy, fsm, repos.users, sender, clock, settings, desk_changed=desk.outbox.wake)
+    privacy = Privacy(repos.privacy, fsm, repos.users, sender, clock, settings, desk_changed=desk.outbox.wake,
+                      runs=repos.runs)
     dp = Dispatcher(storage=fsm, events_isolation=events_isolation or SimpleEventIsolation(), settings=settings,
                     clock=clock, users=repos.users, complaints=repos.complaints, calendars=repos.calendars,
                     cases=cases, desk=desk, desk_sla=desk_sla, privacy=privacy)

@@ -3,6 +3,7 @@ complaints that ended before the period, in bounded batches, and nothing else (a
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
@@ -117,3 +118,18 @@ async def test_a_second_pass_finds_nothing_and_the_job_is_daily(fake, db_path, n
         assert (await app.privacy.retention_pass()).total == 0
         job = app.scheduler.get_job("retention")
         assert job is not None and job.trigger.interval == timedelta(days=1)
+
+
+async def test_two_instances_run_the_daily_pass_once(fake, db_path, no_unhandled):
+    """Several instances on one database each schedule the daily pass: one of them runs it each day."""
+    clock = FakeClock(T0)
+    async with running_bot(fake, db_path, clock=clock) as one, running_bot(fake, db_path, clock=clock) as two:
+        await one.repos.users.seen(11, "U", "ru")
+        await one.repos.complaints.create(11, complaint("Старая"), "ru", clock.now())
+        clock.set(T0 + timedelta(days=366))
+        passes = await asyncio.gather(one.privacy._run_retention(), two.privacy._run_retention())
+        assert sorted(p.complaints if p else -1 for p in passes) == [-1, 1]
+        clock.advance(hours=12)
+        assert await two.privacy._run_retention() is None and await one.privacy._run_retention() is None
+        clock.advance(hours=12)
+        assert (await two.privacy._run_retention()) is not None  # the next day: whoever comes first

@@ -33,5 +33,6 @@ async def renewing(renew: Callable[[], Awaitable[object]], lease: timedelta) -> 
         yield
     finally:
         task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        # asyncio.wait never raises the beat's CancelledError, so a cancellation of the task running this block
+        # (the pump or the tick being stopped right now) is not swallowed with it: it propagates.
+        await asyncio.wait([task])

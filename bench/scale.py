@@ -17,10 +17,9 @@ so a cached file stays what it was.
     my           the repository calls /my makes for one person (their cases, their complaints, their user row)
     answered     "answered" in /my: CaseService.answer (the status and the re-plan, one transaction)
     tick_claim   one reminder tick's claim: RemindersRepo.claim_due(now, 200) on the due wave
-    calendar     what /calendar add does: CalendarRepo.add (a day off in the next days), the open cases' ids
-                 (CasesRepo.open_ids), then CaseService.replan for each open case. Timed
-                 per case on a sample; done in full where there are at most --full-replan open cases (the
-                 small database), estimated (scan + open cases x time per case) on the big one.
+    calendar     what /calendar add does: CalendarRepo.add (a day off three working days ahead), then the
+                 re-plan it runs in the background (CaseService.replan_for_day: the open cases the day can
+                 move, in batches that yield), in full, timed, with other people's steps measured meanwhile.
 
 While "answered" presses (one every 20 ms at most) and the calendar re-plan run, a probe plays other people:
 every 5 ms someone new makes an FSM step (set_data, set_state, then the commit barrier every answer waits
@@ -44,6 +43,7 @@ from pathlib import Path
 from typing import Any, Awaitable, Callable
 
 from bench import gen
+from bot.domain.cases import calendar_change_window
 
 ROOT = Path(__file__).resolve().parent.parent
 GENERATOR_VERSION = 1  # bump when bench/gen.py writes different rows: cached files are then made again
@@ -237,30 +237,12 @@ OPS: dict[str, Op] = {op.name: op for op in (
 )}
 
 
-@dataclass
-class Calendar:
-    """What /calendar add does (handlers.operators.staff.on_calendar): record the day, then re-plan every open
-    case (CaseService.replan_open: CasesRepo.open_ids + CaseService.replan each)."""
-
-    add: Callable[[Ctx, date], Awaitable[Any]]
-    open_ids: Callable[[Ctx], Awaitable[list[int]]]
-    replan_one: Callable[[Ctx, int], Awaitable[Any]]
-    remove: Callable[[Ctx, date], Awaitable[Any]]
-
-
 async def calendar_add(ctx: Ctx, day: date) -> None:
+    """What /calendar add records (handlers.operators.staff._calendar_add); the re-plan is measured apart."""
     from bot.domain.workdays import Override
 
     await ctx.app.repos.calendars.add(Override(day, "transfer_off", False, "bench: a day off"), added_by=None,
                                     at=ctx.now)
-
-
-async def calendar_open_ids(ctx: Ctx) -> list[int]:
-    return await ctx.app.repos.cases.open_ids()
-
-
-async def calendar_replan_one(ctx: Ctx, case_id: int) -> None:
-    await ctx.app.cases.replan(case_id)
 
 
 async def calendar_remove(ctx: Ctx, day: date) -> None:
@@ -269,20 +251,12 @@ async def calendar_remove(ctx: Ctx, day: date) -> None:
     await ctx.app.repos.calendars.load()
 
 
-CALENDAR = Calendar(calendar_add, calendar_open_ids, calendar_replan_one, calendar_remove)
-
-
-async def pending_snapshot(ctx: Ctx, case_ids: list[int]) -> dict:
-    """What a re-plan of these cases can change: their pending reminders (a re-plan cancels or rewrites them)
-    and the rows it inserts (ids above today's last)."""
+async def pending_snapshot(ctx: Ctx) -> dict:
+    """What a re-plan can change: pending reminders (it cancels or rewrites them) and the rows it inserts (ids
+    above today's last)."""
     last = (await ctx.rows("SELECT COALESCE(MAX(id), 0) FROM reminders"))[0][0]
-    rows: list[tuple] = []
-    for i in range(0, len(case_ids), 500):
-        chunk = case_ids[i:i + 500]
-        found = await ctx.rows(f"SELECT id, status, payload, updated_at FROM reminders WHERE case_id IN"
-                               f" ({','.join('?' * len(chunk))}) AND status <> 'cancelled'", tuple(chunk))
-        rows += [(r[2], r[3], r[0]) for r in found if r[1] == "pending"]
-    return {"last": last, "pending": rows}
+    rows = await ctx.rows("SELECT payload, updated_at, id FROM reminders WHERE status = 'pending'")
+    return {"last": last, "pending": [tuple(r) for r in rows]}
 
 
 async def pending_restore(ctx: Ctx, saved: dict) -> None:
@@ -397,37 +371,30 @@ async def measure_op(ctx: Ctx, op: Op, samples: int | None = None) -> dict:
     return out
 
 
-async def measure_calendar(ctx: Ctx, sample: int, full_max: int) -> dict:
-    cal = CALENDAR
+async def measure_calendar(ctx: Ctx) -> dict:
+    """/calendar add of a day off three working days ahead, then the re-plan the bot runs in the background
+    (CaseService.replan_for_day: the open cases the day can move, in batches), in full, with other people's
+    FSM steps measured meanwhile. The database is put back afterwards (not timed)."""
     day = ctx.app.repos.calendars.calendar.add_working_days(ctx.now.astimezone(gen.TZ).date(), 3)
-    await cal.add(ctx, day)
+    saved = await pending_snapshot(ctx)
+    first, last = calendar_change_window(day)
+    open_cases = (await ctx.rows("SELECT COUNT(*) FROM cases WHERE status = 'open'"))[0][0]
+    await calendar_add(ctx, day)
     try:
-        started = time.perf_counter()
-        ids = await cal.open_ids(ctx)
-        scan_ms = (time.perf_counter() - started) * 1000
-        full = len(ids) <= full_max
-        chosen = ids if full else ctx.rng.sample(ids, min(sample, len(ids)))
-        saved = await pending_snapshot(ctx, chosen)
-        times = []
         with Probe(ctx) as probe:
-            for case_id in chosen:
-                started = time.perf_counter()
-                await cal.replan_one(ctx, case_id)
-                times.append((time.perf_counter() - started) * 1000)
+            started = time.perf_counter()
+            n = await ctx.app.cases.replan_for_day(day)
+            total = time.perf_counter() - started
         others = await probe.stop()
-        await pending_restore(ctx, saved)  # the plans as they were (not timed)
     finally:
-        await cal.remove(ctx, day)
-    per_case = statistics.fmean(times) if times else 0.0
-    total = (scan_ms + sum(times)) / 1000 if full else (scan_ms + per_case * len(ids)) / 1000
-    return {"day_off": day.isoformat(), "open_cases": len(ids), "scan_ms": round(scan_ms, 1),
-            "replanned": len(chosen), "per_case_p50_ms": round(pct(times, 0.5), 3),
-            "per_case_p99_ms": round(pct(times, 0.99), 3), "per_case_mean_ms": round(per_case, 3),
-            ("total_s" if full else "total_estimated_s"): round(total, 1), "others_meanwhile": others}
+        await calendar_remove(ctx, day)
+        await pending_restore(ctx, saved)
+    return {"day_off": day.isoformat(), "open_cases": open_cases, "window": [first.isoformat(), last.isoformat()],
+            "replanned": n, "total_s": round(total, 1), "per_case_mean_ms": round(total * 1000 / max(n, 1), 3),
+            "others_meanwhile": others}
 
 
-async def measure(path: Path, facts: dict, repeat: int, calendar_sample: int, full_replan: int,
-                  samples: dict[str, int] | None = None) -> dict:
+async def measure(path: Path, facts: dict, repeat: int, samples: dict[str, int] | None = None) -> dict:
     """Every operation once on this database (``samples`` overrides the ops' sample counts)."""
     ctx = await open_ctx(path, seed=repeat)
     ctx.facts = facts
@@ -435,7 +402,7 @@ async def measure(path: Path, facts: dict, repeat: int, calendar_sample: int, fu
         out: dict[str, Any] = {"others_idle": await idle_probe(ctx)}
         for op in OPS.values():
             out[op.name] = await measure_op(ctx, op, (samples or {}).get(op.name))
-        out["calendar"] = await measure_calendar(ctx, calendar_sample, full_replan)
+        out["calendar"] = await measure_calendar(ctx)
     finally:
         await ctx.app.close()
     return out
@@ -452,8 +419,8 @@ def file_facts(path: Path, facts: dict) -> dict:
 FIGURES = (("my", "p50_ms"), ("my", "p99_ms"), ("answered", "p50_ms"), ("answered", "p99_ms"),
            ("answered", "with_others_p50_ms"), ("others_idle", "p50_ms"), ("others_idle", "p99_ms"),
            ("answered", "others_meanwhile", "p50_ms"), ("answered", "others_meanwhile", "p99_ms"),
-           ("tick_claim", "p50_ms"), ("tick_claim", "p99_ms"), ("calendar", "scan_ms"),
-           ("calendar", "per_case_p50_ms"), ("calendar", "per_case_mean_ms"),
+           ("tick_claim", "p50_ms"), ("tick_claim", "p99_ms"), ("calendar", "total_s"),
+           ("calendar", "per_case_mean_ms"),
            ("calendar", "others_meanwhile", "p50_ms"), ("calendar", "others_meanwhile", "p99_ms"),
            ("answered", "others_meanwhile", "failed"), ("calendar", "others_meanwhile", "failed"))
 
@@ -470,9 +437,8 @@ def summarise(runs: dict[str, list[dict]]) -> dict:
                                 else round(statistics.median(dig(r, f) for r in rs), 3)) for f in FIGURES}
            for name, rs in runs.items()}
     for name, rs in runs.items():
-        key = "total_s" if "total_s" in rs[0]["calendar"] else "total_estimated_s"
-        med[name]["calendar." + key] = round(statistics.median(r["calendar"][key] for r in rs), 1)
         med[name]["calendar.open_cases"] = rs[0]["calendar"]["open_cases"]
+        med[name]["calendar.replanned"] = rs[0]["calendar"]["replanned"]
     ratios = {}
     for f in FIGURES:
         key = ".".join(f)
@@ -482,15 +448,14 @@ def summarise(runs: dict[str, list[dict]]) -> dict:
     return {"median": med, "ratio_big_to_small": ratios}
 
 
-async def run(small: bool, repeats: int, cache_dir: Path, calendar_sample: int, full_replan: int,
-              say: Callable[[str], None]) -> dict:
+async def run(small: bool, repeats: int, cache_dir: Path, say: Callable[[str], None]) -> dict:
     specs = {"big": SMALL, "small": TINY} if small else {"big": BIG, "small": SMALL}
     dbs = {name: cached_database(spec, cache_dir, say) for name, spec in specs.items()}
     runs: dict[str, list[dict]] = {"big": [], "small": []}
     for r in range(repeats):
         for name in ("big", "small") if r % 2 == 0 else ("small", "big"):
             path, facts = dbs[name]
-            result = await measure(path, facts, r, calendar_sample, full_replan)
+            result = await measure(path, facts, r)
             say(f"{name} #{r + 1}: " + json.dumps(result))
             runs[name].append(result)
     return {"specs": {n: s.key() for n, s in specs.items()}, "now": NOW.isoformat(),
@@ -516,13 +481,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--small", action="store_true", help="CI sizes: 2k/10k/10k/6k against 200/1k/1k/600")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--cache-dir", type=Path, default=ROOT / "data" / "bench")
-    parser.add_argument("--calendar-sample", type=int, default=2000, help="open cases re-planned on a big database")
-    parser.add_argument("--full-replan", type=int, default=20_000,
-                        help="re-plan every open case where there are at most this many")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     say = (lambda s: print(s, file=sys.stderr, flush=True))
-    result = asyncio.run(run(args.small, args.repeats, args.cache_dir, args.calendar_sample, args.full_replan, say))
+    result = asyncio.run(run(args.small, args.repeats, args.cache_dir, say))
     print(json.dumps(result, indent=2) if args.json else report(result))
     return 0
 

@@ -13,7 +13,6 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.session.base import BaseSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.fsm.storage.base import BaseEventIsolation
-from aiogram.fsm.storage.memory import SimpleEventIsolation
 from aiogram.types import BotCommand
 from aiogram.utils.i18n import I18n
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -52,7 +51,7 @@ from storage.calendar import CalendarRepo
 from storage.cases import CasesRepo, RemindersRepo
 from storage.complaints import ComplaintsRepo
 from storage.db import Database
-from storage.fsm import CommitBarrier, GroupCommitStorage, SQLiteStorage
+from storage.fsm import CommitBarrier, GroupCommitStorage, ReleasingEventIsolation, SQLiteStorage
 from storage.leases import instance_id
 from storage.outbox import OutboxRepo
 from storage.privacy import PrivacyRepo
@@ -298,7 +297,7 @@ async def create_app(
     desk_sla = DeskSla(desk, repos.reminders, reminders, runs=repos.runs)
     privacy = Privacy(repos.privacy, fsm, repos.users, sender, clock, settings, desk_changed=desk.outbox.wake,
                       runs=repos.runs)
-    dp = Dispatcher(storage=fsm, events_isolation=events_isolation or SimpleEventIsolation(), settings=settings,
+    dp = Dispatcher(storage=fsm, events_isolation=events_isolation or ReleasingEventIsolation(), settings=settings,
                     clock=clock, users=repos.users, complaints=repos.complaints, calendars=repos.calendars,
                     cases=cases, desk=desk, desk_sla=desk_sla, privacy=privacy)
     metrics = make_metrics(settings, dp, fsm, reminders, sender, desk_sla)  # before the other middlewares

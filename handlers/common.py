@@ -9,9 +9,10 @@ from typing import Annotated, Any, Iterator
 
 from aiogram.filters import BaseFilter
 from aiogram.filters.callback_data import CallbackData
-from aiogram.types import KeyboardButton, Message, ReplyKeyboardMarkup
+from aiogram.types import KeyboardButton, Message, ReplyKeyboardMarkup, TelegramObject
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
+from magic_filter import MagicFilter
 from pydantic import Field
 
 from bot.domain.text import LANGUAGES, N_
@@ -94,6 +95,26 @@ class MenuButton(BaseFilter):
 
     async def __call__(self, message: Message, i18n: I18n) -> bool:
         return message.text is not None and message.text in in_all_languages(i18n, self.msgid)
+
+
+class Magic(BaseFilter):
+    """A magic filter (``F.text == ...``) checked on the event loop. aiogram runs a bare magic filter, like any
+    synchronous callable, in a worker thread: a thread hop per check on every update that reaches it
+    (docs/performance.md). Wrapped in a filter object it costs one call (tests/test_hot_path.py)."""
+
+    def __init__(self, rule: MagicFilter) -> None:
+        self.rule = rule
+
+    async def __call__(self, event: TelegramObject) -> Any:
+        return self.rule.resolve(event)
+
+
+class Private(BaseFilter):
+    """A message in a private chat (the operators' group has routers of its own). The router-level filter of
+    most features: a plain comparison, on the event loop."""
+
+    async def __call__(self, message: Message) -> bool:
+        return message.chat.type == "private"
 
 
 def bilingual(i18n: I18n, msgid: str, **params: Any) -> str:

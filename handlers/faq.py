@@ -41,7 +41,9 @@ from handlers.common import (
     BTN_QUESTIONS,
     NOT_VALID,
     EscalateCb,
+    Magic,
     MenuButton,
+    Private,
     call_1414,
     desk_on,
     in_all_languages,
@@ -288,14 +290,14 @@ async def inline_faq(inline_query: InlineQuery, i18n: I18n, user: User | None = 
 
 def get_router() -> Router:
     router = Router(name="faq")
-    router.message.filter(F.chat.type == "private")  # the operators' group (and any other group) is not ours
+    router.message.filter(Private())  # the operators' group (and any other group) is not ours
     router.message.register(faq_entry, Command("faq"))
     router.message.register(faq_entry, MenuButton(BTN_QUESTIONS))
     router.callback_query.register(on_home, FaqCb.filter(F.kind == FaqKind.HOME))
     router.callback_query.register(on_category, FaqCb.filter(F.kind == FaqKind.CATEGORY))
     router.callback_query.register(on_topic, FaqCb.filter(F.kind == FaqKind.TOPIC))
-    router.callback_query.register(on_stale, F.data.regexp(r"^faq(:|$)"))
-    router.message.register(free_text, StateFilter(None), F.text, ~F.text.startswith("/"))
-    router.message.register(not_text, StateFilter(None), ~F.text)
+    router.callback_query.register(on_stale, Magic(F.data.regexp(r"^faq(:|$)")))
+    router.message.register(free_text, StateFilter(None), Magic(F.text & ~F.text.startswith("/")))
+    router.message.register(not_text, StateFilter(None), Magic(~F.text))
     router.inline_query.register(inline_faq)
     return router

@@ -26,7 +26,7 @@ from bot.config import Settings
 from bot.domain.desk import LANGUAGE_LABELS
 from bot.domain.privacy import Erasure, summary
 from bot.services.privacy import Privacy
-from handlers.common import NOT_VALID
+from handlers.common import NOT_VALID, Magic, Private
 
 __all__ = ["ForgetCb", "erase_keyboard", "get_router"]
 
@@ -129,11 +129,11 @@ async def stale(query: CallbackQuery) -> None:
 
 def get_router() -> Router:
     router = Router(name="privacy")
-    router.message.filter(F.chat.type == "private")
+    router.message.filter(Private())
     router.message.register(my_data, Command("mydata"))
     router.message.register(forget, Command("forget"))
     router.callback_query.register(forget_asked, ForgetCb.filter(F.a == ForgetAction.ASK))
     router.callback_query.register(forget_confirmed, ForgetCb.filter(F.a == ForgetAction.YES))
     router.callback_query.register(forget_declined, ForgetCb.filter(F.a == ForgetAction.NO))
-    router.callback_query.register(stale, F.data.regexp(r"^pd(:|$)"))
+    router.callback_query.register(stale, Magic(F.data.regexp(r"^pd(:|$)")))
     return router

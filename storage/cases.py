@@ -113,29 +113,54 @@ async def _event_in(conn: aiosqlite.Connection, case_id: int, kind: str, payload
                        (case_id, kind, json.dumps(payload, ensure_ascii=False), now))
 
 
-async def _replace_plan_in(conn: aiosqlite.Connection, case: Case, planned: Iterable[PlannedReminder],
-                           now: str) -> int:
-    """Make the case's pending reminders exactly ``planned`` inside the caller's transaction (what changes:
-    storage.plans.plan_change). Returns the number of rows inserted."""
-    existing = await conn.execute_fetchall(
-        "SELECT id, kind, due_at, status, payload FROM reminders WHERE case_id = ? AND status <> 'cancelled'",
-        (case.id,))
+def _plan_diff(case: Case, existing: Iterable[Any], planned: Iterable[PlannedReminder], now: str,
+               changes: "_Changes") -> None:
+    """What makes the case's pending reminders exactly ``planned`` (added to ``changes``; decided by
+    storage.plans.plan_change, shared with PostgreSQL). ``existing``: the case's rows not cancelled."""
     change = plan_change((Existing(r["id"], r["kind"], r["due_at"], r["status"], r["payload"]) for r in existing),
                          planned)
-    for row_id in change.cancel:
-        await conn.execute("UPDATE reminders SET status = 'cancelled', updated_at = ? WHERE id = ?", (now, row_id))
-    for row_id, payload in change.refresh:
-        await conn.execute("UPDATE reminders SET payload = ?, updated_at = ? WHERE id = ?", (payload, now, row_id))
-    inserted = 0
-    for kind, due_at, payload in change.insert:
-        cursor = await conn.execute(
+    changes.cancel += [(now, row_id) for row_id in change.cancel]
+    changes.refresh += [(payload, now, row_id) for row_id, payload in change.refresh]
+    changes.insert += [(case.id, case.user_id, case.user_id, kind, due_at, payload, now, now)
+                       for kind, due_at, payload in change.insert]
+
+
+class _Changes:
+    """Re-plan writes collected for one transaction (one statement each, many rows)."""
+
+    def __init__(self) -> None:
+        self.cancel: list[tuple[str, int]] = []
+        self.refresh: list[tuple[str, str, int]] = []
+        self.insert: list[tuple[Any, ...]] = []
+
+    async def apply(self, conn: aiosqlite.Connection) -> int:
+        """Write them; returns the number of rows inserted."""
+        if self.cancel:
+            await conn.executemany("UPDATE reminders SET status = 'cancelled', updated_at = ? WHERE id = ?",
+                                   self.cancel)
+        if self.refresh:
+            await conn.executemany("UPDATE reminders SET payload = ?, updated_at = ? WHERE id = ?", self.refresh)
+        if not self.insert:
+            return 0
+        cursor = await conn.executemany(
             "INSERT INTO reminders (case_id, chat_id, user_id, audience, kind, due_at, status, payload,"
             " created_at, updated_at) VALUES (?, ?, ?, 'citizen', ?, ?, 'pending', ?, ?, ?)"
-            " ON CONFLICT DO NOTHING",
-            (case.id, case.user_id, case.user_id, kind, due_at, payload, now, now),
-        )
-        inserted += cursor.rowcount if cursor.rowcount > 0 else 0
-    return inserted
+            " ON CONFLICT DO NOTHING", self.insert)
+        return max(cursor.rowcount, 0)
+
+
+_NOT_CANCELLED = "SELECT id, case_id, kind, due_at, status, payload FROM reminders WHERE case_id IN ({})" \
+                 " AND status <> 'cancelled'"
+
+
+async def _replace_plan_in(conn: aiosqlite.Connection, case: Case, planned: Iterable[PlannedReminder],
+                           now: str) -> int:
+    """Make the case's pending reminders exactly ``planned`` inside the caller's transaction (see
+    :func:`_plan_diff`). Returns the number of rows inserted."""
+    existing = await conn.execute_fetchall(_NOT_CANCELLED.format("?"), (case.id,))
+    changes = _Changes()
+    _plan_diff(case, existing, planned, now, changes)
+    return await changes.apply(conn)
 
 
 class CasesRepo:
@@ -187,7 +212,7 @@ class CasesRepo:
         return case
 
     async def get(self, case_id: int) -> Case | None:
-        row = await self.db.fetchone("SELECT * FROM cases WHERE id = ?", (case_id,))
+        row = await self.db.lookup_one("SELECT * FROM cases WHERE id = ?", (case_id,))
         return _case(row) if row else None
 
     async def list_for_user(self, user_id: int, *, statuses: Sequence[str] | None = None) -> list[Case]:
@@ -196,13 +221,50 @@ class CasesRepo:
         if statuses:
             sql += f" AND status IN ({','.join('?' * len(statuses))})"
             params += list(statuses)
-        rows = await self.db.fetchall(sql + " ORDER BY registered_on DESC, id DESC", params)
+        rows = await self.db.lookup(sql + " ORDER BY registered_on DESC, id DESC", params)
         return [_case(r) for r in rows]
 
-    async def open_ids(self) -> list[int]:
-        """Every open case (desk or citizen): re-planned when the working-day calendar changes."""
-        rows = await self.db.fetchall("SELECT id FROM cases WHERE status = 'open' ORDER BY id")
-        return [r["id"] for r in rows]
+    async def open_registered(self, first: date, last: date, *, after: tuple[date, int] | None = None,
+                              limit: int = 200) -> list[Case]:
+        """Open cases registered from ``first`` to ``last`` (the ones a calendar change can move), in
+        (registered_on, id) order, the page after ``after`` (keyset paging over ``cases_open_registered``)."""
+        start = (after[0].isoformat(), after[1]) if after else (first.isoformat(), -1)
+        rows = await self.db.fetchall(
+            "SELECT * FROM cases WHERE status = 'open' AND (registered_on, id) > (?, ?) AND registered_on <= ?"
+            " ORDER BY registered_on, id LIMIT ?", (*start, last.isoformat(), int(limit)))
+        return [_case(r) for r in rows]
+
+    async def replan_many(self, case_ids: Sequence[int], plan: Planner, *, at: datetime | None = None) -> int:
+        """Re-plan these cases from their current state in ONE short transaction; returns the rows inserted.
+
+        The costly part, computing the plans, runs before the transaction (on the cases as read then), so the
+        write lock is held only for two reads and one statement per kind of change: other people's steps
+        wait for it (storage/fsm.py commits in the same file). A case changed meanwhile (its ``updated_at``)
+        is planned again inside."""
+        if not case_ids:
+            return 0
+        now = self._stamp(at)
+        marks = ",".join("?" * len(case_ids))
+        read = f"SELECT * FROM cases WHERE id IN ({marks})"
+        planned: dict[int, tuple[str, Case, list[PlannedReminder]]] = {}
+        for r in await self.db.lookup(read, case_ids):
+            case = _case(r)
+            planned[case.id] = (r["updated_at"], case, list(plan(case)))
+        changes = _Changes()
+        async with self.db.transaction() as conn:
+            current = await conn.execute_fetchall(read, tuple(case_ids))
+            existing: dict[int, list[Any]] = {}
+            for r in await conn.execute_fetchall(_NOT_CANCELLED.format(marks), tuple(case_ids)):
+                existing.setdefault(r["case_id"], []).append(r)
+            for r in current:
+                early = planned.get(r["id"])
+                if early is not None and early[0] == r["updated_at"]:
+                    case, wanted = early[1], early[2]
+                else:  # changed since it was planned (or new to this batch): planned again, as it is now
+                    case = _case(r)
+                    wanted = list(plan(case))
+                _plan_diff(case, existing.get(case.id, ()), wanted, now, changes)
+            return await changes.apply(conn)
 
     async def record_event(self, case_id: int, kind: str, payload: dict[str, Any] | None = None,
                            *, at: datetime | None = None) -> None:
@@ -212,7 +274,7 @@ class CasesRepo:
         )
 
     async def events(self, case_id: int) -> list[CaseEvent]:
-        rows = await self.db.fetchall("SELECT * FROM case_events WHERE case_id = ? ORDER BY id", (case_id,))
+        rows = await self.db.lookup("SELECT * FROM case_events WHERE case_id = ? ORDER BY id", (case_id,))
         return [CaseEvent(r["id"], r["case_id"], r["kind"], json.loads(r["payload"]), parse_iso_required(r["at"]))
                 for r in rows]
 
@@ -262,7 +324,7 @@ class CasesRepo:
                                (str(status), answered, now, case_id))
             await _event_in(conn, case_id, "status",
                             {"status": str(status), **({"answered_on": answered} if answered else {})}, now)
-            if status != CaseStatus.OPEN and plan is None:
+            if status != CaseStatus.OPEN and plan is None:  # reminders_case (case_id, status)
                 await conn.execute(
                     "UPDATE reminders SET status = 'cancelled', updated_at = ?"
                     " WHERE case_id = ? AND status = 'pending'",
@@ -420,12 +482,12 @@ class RemindersRepo:
     async def still_claimed(self, reminder_id: int) -> bool:
         """Is this claimed row still to be sent? Asked right before the send: an erasure (/forget) or a
         cancellation since the claim deleted or cancelled it, or another instance took it when the lease ran out."""
-        row = await self.db.fetchone("SELECT status, claimed_by FROM reminders WHERE id = ?", (reminder_id,))
+        row = await self.db.lookup_one("SELECT status, claimed_by FROM reminders WHERE id = ?", (reminder_id,))
         return row is not None and row["status"] == "sending" and row["claimed_by"] == self.holder
 
     # ---- reading ----------------------------------------------------------------------------
     async def get(self, reminder_id: int) -> Reminder | None:
-        row = await self.db.fetchone("SELECT * FROM reminders WHERE id = ?", (reminder_id,))
+        row = await self.db.lookup_one("SELECT * FROM reminders WHERE id = ?", (reminder_id,))
         return _reminder(row) if row else None
 
     async def list_for_case(self, case_id: int, *, statuses: Sequence[str] | None = None) -> list[Reminder]:
@@ -434,7 +496,7 @@ class RemindersRepo:
         if statuses:
             sql += f" AND status IN ({','.join('?' * len(statuses))})"
             params += list(statuses)
-        rows = await self.db.fetchall(sql + " ORDER BY due_at, id", params)
+        rows = await self.db.lookup(sql + " ORDER BY due_at, id", params)
         return [_reminder(r) for r in rows]
 
     async def count_by_status(self) -> dict[str, int]:

@@ -57,10 +57,10 @@ class ComplaintsRepo:
         return StoredComplaint(complaint_id, number, user_id, language, complaint, parse_iso_required(stamp))
 
     async def get(self, complaint_id: int) -> StoredComplaint | None:
-        row = await self.db.fetchone("SELECT * FROM complaints WHERE id = ?", (complaint_id,))
+        row = await self.db.lookup_one("SELECT * FROM complaints WHERE id = ?", (complaint_id,))
         return _row(row) if row else None
 
     async def list_for_user(self, user_id: int) -> list[StoredComplaint]:
         """The user's complaints, newest first."""
-        rows = await self.db.fetchall("SELECT * FROM complaints WHERE user_id = ? ORDER BY id DESC", (user_id,))
+        rows = await self.db.lookup("SELECT * FROM complaints WHERE user_id = ? ORDER BY id DESC", (user_id,))
         return [_row(r) for r in rows]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import sqlite3
 from contextlib import asynccontextmanager
 from datetime import datetime, timezone
 from pathlib import Path
@@ -76,20 +77,30 @@ def migration_files(folder: Path = MIGRATIONS) -> list[tuple[int, Path]]:
     return found
 
 
+def _busy(exc: sqlite3.OperationalError) -> bool:
+    return "locked" in str(exc) or "busy" in str(exc)
+
+
 class Database:
     def __init__(self, conn: aiosqlite.Connection, path: Path) -> None:
         self.conn = conn
         self.path = path
         self._lock = asyncio.Lock()
+        self._reader: sqlite3.Connection | None = None
 
     @classmethod
     async def open(cls, path: Path | str) -> "Database":
         conn = await connect(path)
         db = cls(conn, Path(path))
         await db.migrate()
+        if str(path) != ":memory:":  # a second connection to ":memory:" would be another database
+            db._reader = _reader(path)
         return db
 
     async def close(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
         await self.conn.close()
 
     async def migrate(self) -> list[int]:
@@ -148,6 +159,38 @@ class Database:
 
     async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[aiosqlite.Row]:
         return list(await self.conn.execute_fetchall(sql, tuple(params)))
+
+    async def lookup(self, sql: str, params: Iterable[Any] = ()) -> list[aiosqlite.Row]:
+        """A small read bounded by an index (one person's rows, one row by key), run on the event loop.
+
+        On the path of every update an aiosqlite call costs more than the read: a hop to its worker thread
+        and back (45-90 µs, more under load: docs/performance.md), where a read of a few rows by an index
+        takes 10-30 µs in sqlite3 itself. So these reads use a second, plain connection: WAL readers never
+        wait for a writer and see every committed write. It never waits for a lock either (no busy
+        timeout); in the rare moment the file is busy (another process recovering the WAL) the read goes
+        through aiosqlite instead. Only for statements whose plan is bounded by an index
+        (tests/test_query_plans.py): a scan here would stall every conversation.
+        """
+        params = tuple(params)
+        if self._reader is not None:
+            try:
+                return self._reader.execute(sql, params).fetchall()
+            except sqlite3.OperationalError as exc:
+                if not _busy(exc):
+                    raise
+        return await self.fetchall(sql, params)
+
+    async def lookup_one(self, sql: str, params: Iterable[Any] = ()) -> aiosqlite.Row | None:
+        """The first row of :meth:`lookup`."""
+        return next(iter(await self.lookup(sql, params)), None)
+
+
+def _reader(path: Path | str) -> sqlite3.Connection:
+    """The connection of :meth:`Database.lookup`: read-only, autocommit (each read sees the latest commit)."""
+    reader = sqlite3.connect(str(path), isolation_level=None, timeout=0, check_same_thread=False)
+    reader.row_factory = sqlite3.Row
+    reader.execute("PRAGMA query_only=ON")
+    return reader
 
 
 def _statements(script: str) -> list[str]:

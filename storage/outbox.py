@@ -45,7 +45,7 @@ class OutboxRepo:
 
     async def queue_refresh(self, ticket_id: int, *, at: datetime | None = None) -> None:
         """A card refresh, unless one is already waiting (it will show the latest state anyway)."""
-        if await self.db.fetchone("SELECT 1 FROM desk_outbox WHERE ticket_id = ? AND kind = 'refresh'"
+        if await self.db.lookup_one("SELECT 1 FROM desk_outbox WHERE ticket_id = ? AND kind = 'refresh'"
                                   " AND status = 'pending'", (ticket_id,)) is None:
             await self.queue(ticket_id, "refresh", at=at)
 

@@ -3,7 +3,8 @@ storage/pg/cases.py run the statements).
 
 A row's identity is (kind, the due_at it was PLANNED for): a retry (429, network) moves ``due_at`` later, never
 its identity, so the planned moment is kept in ``payload['planned_at']``. The case's pending reminders become
-exactly the plan: pending rows not in it are cancelled, rows already pending keep their id (payload refreshed),
+exactly the plan: pending rows not in it are cancelled, rows already pending keep their id (payload refreshed
+when it changed),
 the rest are inserted. A planned reminder identical to one already sent, in flight or failed is skipped, so a
 re-plan never sends the same reminder twice.
 """
@@ -48,6 +49,13 @@ def planned_at(row: Existing) -> str:
     return str(planned or row.due_at)
 
 
+def _decoded(text: str | None) -> object:
+    try:
+        return json.loads(text or "{}")
+    except ValueError:
+        return None
+
+
 def plan_payload(payload: dict[str, Any], at: str) -> str:
     return json.dumps({**payload, "planned_at": at}, ensure_ascii=False)
 
@@ -67,7 +75,9 @@ def plan_change(existing: Iterable[Existing], planned: Iterable[PlannedReminder]
             change.cancel.append(row.id)
         else:
             seen.add(key)  # keeps its id and its (possibly later, retried) due_at
-            change.refresh.append((row.id, plan_payload(keep.payload, key[1])))
+            payload = plan_payload(keep.payload, key[1])
+            if _decoded(payload) != _decoded(row.payload):  # written only when it changed
+                change.refresh.append((row.id, payload))
     change.insert = [(kind, due_at, plan_payload(p.payload, due_at))
                      for (kind, due_at), p in wanted.items() if (kind, due_at) not in seen]
     return change

@@ -78,7 +78,7 @@ class TicketsRepo:
 
     # ---- tickets ------------------------------------------------------------------------------
     async def open_for_user(self, user_id: int) -> Ticket | None:
-        row = await self.db.fetchone(
+        row = await self.db.lookup_one(
             "SELECT * FROM tickets WHERE user_id = ? AND status NOT IN ('resolved', 'rejected')", (user_id,))
         return _ticket(row) if row else None
 

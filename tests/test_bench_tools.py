@@ -52,8 +52,13 @@ async def test_hop_counter_counts_to_thread_and_executor_separately():
     assert "run_in_executor" not in vars(loop)  # the loop is back as it was
 
 
-async def test_count_hops_feeds_every_kind_to_the_bots_dispatcher(tmp_path):
-    # Raises unless every update was answered without an error; each kind gets its own counts.
+async def test_count_hops_feeds_every_kind_to_the_bots_dispatcher(tmp_path, monkeypatch):
+    # Raises unless every update was answered without an error; each kind gets its own counts. The bot's
+    # small reads run on the loop (storage.db.Database.lookup); without that reader they go through
+    # aiosqlite, and the counter must see them.
+    import storage.db
+
+    monkeypatch.setattr(storage.db, "_reader", lambda path: None)
     result = await count_hops(samples=1, folder=tmp_path)
     assert set(result) == set(workload.KINDS)
     assert result["my"].aiosqlite >= 1  # /my reads the person's cases: at least one database hop is seen
@@ -130,8 +135,7 @@ async def test_scale_measurements_leave_the_cached_database_as_it_was(tmp_path):
     counts = gen.populate(conn, gen.Spec(users=40, complaints=200, cases=200, reminders=300, due_wave=30), scale.NOW)
     gen.finish_bulk(conn)
     before = _digest(path)
-    result = await scale.measure(path, counts, 0, calendar_sample=10, full_replan=1000,
-                                 samples={"my": 5, "answered": 3, "tick_claim": 2})
+    result = await scale.measure(path, counts, 0, samples={"my": 5, "answered": 3, "tick_claim": 2})
     assert _digest(path) == before
     assert result["answered"]["n"] == 3 and result["tick_claim"]["n"] == 2
     assert result["calendar"]["open_cases"] == result["calendar"]["replanned"] > 0

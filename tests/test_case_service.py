@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from bot.config import Settings
-from bot.domain.cases import deadlines_of
+from bot.domain.cases import CALENDAR_REACH, deadlines_of
 from bot.domain.clock import FakeClock
 from bot.domain.entities import Case
 from bot.domain.reminders import PlannedReminder
 from bot.services.cases import CaseService
 from tests.backends import open_stores
+from tests.loopticks import LoopTicks
 
 TZ = ZoneInfo("Asia/Almaty")
 REGISTERED = date(2026, 3, 18)  # Wed; provider: due 30.03 (Nauryz in between)
@@ -90,3 +91,56 @@ async def test_a_failing_planner_leaves_a_new_case_unsaved(service):
     with pytest.raises(RuntimeError):
         await service.repo.create(901, "provider", REGISTERED, plan=failing)
     assert await service.list_for_user(901) == []
+
+
+async def test_a_calendar_change_re_plans_only_the_cases_it_can_move_in_batches_that_yield(service):
+    """Issue 14, point 3: the open cases registered within CALENDAR_REACH before the changed day are re-planned,
+    a batch per transaction, the loop served between batches; older, later and closed cases are not touched."""
+    from bot.domain.workdays import Override
+
+    async def track(day: date) -> Case:
+        return await service.track(901, "provider", day, filed_with=None, reg_number=None, complaint_id=None,
+                                   forwarded_via_provider=False, learned_on=None)
+
+    moved = [await track(REGISTERED) for _ in range(5)]
+    closed = await service.close((await track(REGISTERED)).id)
+    old = await track(REGISTERED - CALENDAR_REACH - timedelta(days=1))
+    later = await track(date(2026, 3, 30))
+    before = {c.id: await pending(service, c) for c in (old, later)}
+    day = date(2026, 3, 27)  # Friday, the day before review_due_soon's Monday... made a day off
+    await service.calendars.add(Override(day, "transfer_off", False, "test"), added_by=None)
+
+    batches: list[int] = []
+    real = service.repo.replan_many
+
+    async def counting(ids, plan, *, at=None):
+        batches.append(len(ids))
+        return await real(ids, plan, at=at)
+
+    service.repo.replan_many = counting  # type: ignore[method-assign]
+    async with LoopTicks() as ticks:
+        n = await service.replan_for_day(day, batch=2)
+    assert n == 5 and batches == [2, 2, 1]  # the five open cases of the window, none of the others
+    assert ticks.n >= len(batches)  # the loop ran other work between batches
+    for case in moved:
+        assert deadlines_of(case, service.calendar).review_due == date(2026, 3, 31)
+        assert ("review_due_today", "2026-03-31") in await pending(service, case)
+        assert ("review_due_today", "2026-03-30") not in await pending(service, case)
+    assert await pending(service, closed) == []
+    assert {c.id: await pending(service, c) for c in (old, later)} == before
+
+
+def test_calendar_reach_covers_the_longest_case():
+    """Every date a case's plan depends on lies within CALENDAR_REACH of its registration (the longest case:
+    forwarded, extended by 10 working days, to the quality authority, across the New Year and Nauryz)."""
+    from bot.domain.deadlines import compute
+    from bot.domain.reminders import filing_limit_after_miss
+    from bot.domain.workdays import KzCalendar, load_facts
+
+    cal = KzCalendar(load_facts())
+    for start in (date(2025, 12, 15), date(2026, 3, 2), date(2026, 4, 25), date(2026, 12, 20)):
+        for kind in ("provider", "quality_authority", "akim"):
+            dl = compute(kind, start, cal, extended_by=10, extended_on=None, forwarded_via_provider=True,
+                         learned_on=start)
+            latest = max([i.day for i in dl.items] + [filing_limit_after_miss(dl, cal)])
+            assert latest < start + CALENDAR_REACH, (kind, start, latest)

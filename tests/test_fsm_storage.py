@@ -16,6 +16,7 @@ from aiogram.fsm.storage.base import StorageKey
 
 from storage.db import Database
 from storage.fsm import SQLiteStorage
+from tests.loopticks import LoopTicks
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -170,3 +171,37 @@ async def test_every_acknowledged_step_survives_sigkill_on_postgresql(pg_url):
         await conn.close()
     behind = {chat: (step, stored.get(chat)) for chat, step in seen.items() if stored.get(chat, 0) < step}
     assert not behind, f"steps the person saw but the database lost: {behind}"
+
+
+async def test_the_draft_purge_deletes_in_bounded_batches_and_lets_the_loop_run(db_path):
+    """Issue 14, point 4: expired drafts go in statements of at most ``batch`` rows, the loop serving others
+    between them; fresh drafts and other conversations stay."""
+    from datetime import datetime, timezone
+
+    db = await Database.open(db_path)
+    await db.close()
+    with sqlite3.connect(db_path) as conn:
+        conn.executemany("INSERT INTO fsm (key, user_id, state, data, updated_at) VALUES (?, ?, ?, '{}', ?)",
+                         [(f"1:{i}:{i}", i, "Wizard:iin" if i % 20 else "Menu:main", "2026-01-01T00:00:00+00:00")
+                          for i in range(2_200)]
+                         + [(f"1:{i}:{i}", i, "Wizard:iin", "2026-06-01T00:00:00+00:00") for i in range(5_000, 5_050)])
+    storage = await SQLiteStorage.open(db_path)
+    sizes: list[int] = []
+    real = storage._purge
+
+    def counting(*args):
+        keys = real(*args)
+        sizes.append(len(keys))
+        return keys
+
+    storage._purge = counting  # type: ignore[method-assign]
+    try:
+        async with LoopTicks() as ticks:
+            purged = await storage.purge(datetime(2026, 3, 1, tzinfo=timezone.utc), "Wizard", batch=500)
+    finally:
+        await storage.close()
+    assert purged == 2_090 and sizes == [500, 500, 500, 500, 90]
+    assert ticks.n >= 4  # the loop ran between the batches
+    with sqlite3.connect(db_path) as conn:
+        assert conn.execute("SELECT state, COUNT(*) FROM fsm GROUP BY state ORDER BY state").fetchall() == [
+            ("Menu:main", 110), ("Wizard:iin", 50)]

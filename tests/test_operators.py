@@ -429,6 +429,13 @@ async def test_calendar_transfer_moves_review_due(fake, db_path, no_unhandled):
         await op.send("/calendar add 2026-04-09 transfer_off Приказ МТСЗН от 01.04.2026 №1", chat=GROUP)
         await fake.idle()
         assert "2026-04-09" in group.messages[-1].text
+        # The re-plan runs in the background; the chat is told when it is done (issue 14, point 3).
+        for _ in range(200):
+            if "перепланированы" in group.messages[-1].text:
+                break
+            await asyncio.sleep(0.05)
+        assert "по 1 открытому делу перепланированы" in group.messages[-1].text
+        assert "2026-04-09" in group.messages[-1].text
         assert deadlines_of(case, app.repos.calendars.calendar).review_due == date(2026, 4, 15)
         [row] = [r for r in await app.repos.reminders.list_for_case(t.case_id, statuses=("pending",))
                  if r.kind == "review_due_today"]

@@ -3,14 +3,27 @@ its answer is overdue, what comes next, and its reminders. Pure: the calendar, t
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.domain.deadlines import DeadlineItem, Deadlines, WorkCalendar, compute
 from bot.domain.entities import Case, CaseStatus
 from bot.domain.reminders import PlannedReminder, plan_case
 
-__all__ = ["answered_day", "deadlines_of", "is_overdue", "next_item", "plan_for"]
+__all__ = ["CALENDAR_REACH", "answered_day", "calendar_change_window", "deadlines_of", "is_overdue", "next_item", "plan_for"]
+
+
+#: How far past its registration a case's dates and reminders can reach: the longest review (15 working days
+#: and an extension of 10, with holidays between: under 60 days), then the court's month and a further
+#: complaint's 3 months after a missed review, each moved off a day off (under 130 days more). A change of the
+#: working-day calendar on day D can only move the dates of cases registered from D - CALENDAR_REACH to D
+#: (tests/test_case_service.py checks the reach against the longest case).
+CALENDAR_REACH = timedelta(days=200)
+
+
+def calendar_change_window(day: date) -> tuple[date, date]:
+    """The registration days of the cases whose dates a change of ``day`` in the calendar can move."""
+    return day - CALENDAR_REACH, day
 
 
 def deadlines_of(case: Case, cal: WorkCalendar) -> Deadlines:

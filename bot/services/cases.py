@@ -9,11 +9,12 @@ and never re-plan themselves.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import date
 
 from bot.config import Settings
-from bot.domain.cases import deadlines_of, plan_for
+from bot.domain.cases import calendar_change_window, deadlines_of, plan_for
 from bot.domain.clock import Clock
 from bot.domain.deadlines import DeadlineError, Deadlines
 from bot.domain.entities import Case, CaseStatus
@@ -84,14 +85,37 @@ class CaseService:
         """Re-plan one case from its current state; returns the number of reminders added."""
         return await self.repo.replan(case_id, self.plan, at=self.clock.now())
 
-    async def replan_open(self) -> int:
-        """Every open case (the working-day calendar changed); returns how many were re-planned."""
+    async def replan_for_day(self, day: date, *, batch: int = 50, pause: float = 0.002) -> int:
+        """The working-day calendar changed on ``day``: re-plan the open cases whose dates the change can move
+        (registered within :data:`CALENDAR_REACH` before it), ``batch`` cases per transaction, and let the
+        loop serve everyone else between batches (``pause``). Returns how many cases were re-planned.
+
+        On a big database this takes minutes: run it in the background (the operators' /calendar add tells
+        them when it is done). A batch that fails is re-planned case by case, so one bad case never stops
+        the others.
+        """
+        first, last = calendar_change_window(day)
+        after: tuple[date, int] | None = None
         n = 0
-        for case_id in await self.repo.open_ids():
+        while cases := await self.repo.open_registered(first, last, after=after, limit=batch):
+            ids = [c.id for c in cases]
+            try:
+                await self.repo.replan_many(ids, self.plan, at=self.clock.now())
+                n += len(ids)
+            except Exception as exc:  # noqa: BLE001 - one bad case must not stop the others
+                log.warning("re-planning %s cases failed (%s): one by one", len(ids), type(exc).__name__)
+                n += await self._replan_each(ids)
+            after = (cases[-1].registered_on, cases[-1].id)
+            await asyncio.sleep(pause)
+        return n
+
+    async def _replan_each(self, case_ids: list[int]) -> int:
+        n = 0
+        for case_id in case_ids:
             try:
                 await self.replan(case_id)
                 n += 1
-            except Exception as exc:  # one bad case must not stop the others
+            except Exception as exc:  # noqa: BLE001 - one bad case must not stop the others
                 log.warning("re-planning case %s failed: %s", case_id, type(exc).__name__)
         return n
 

@@ -10,6 +10,7 @@ bot/services/drafts.py.
 from aiogram import F, Router
 from aiogram.types import CallbackQuery
 
+from handlers.common import Magic, Private
 from handlers.complaint import buttons, messages
 from handlers.complaint.callbacks import PREFIX, WizAction, WizCb
 from handlers.complaint.flow import TurnMiddleware
@@ -26,12 +27,12 @@ def get_router() -> Router:
     """Entry, answers and buttons of the wizard; a wizard button that is not fresh, or whose action does not
     apply where the person is, is answered as stale (last, after every other wizard handler)."""
     router = Router(name="complaint")
-    router.message.filter(F.chat.type == "private")  # a complaint is personal: never in the operators' group
+    router.message.filter(Private())  # a complaint is personal: never in the operators' group
     router.message.middleware(TurnMiddleware())
     router.callback_query.middleware(TurnMiddleware())
     router.callback_query.register(on_label, WizCb.filter(F.a == WizAction.NOP))
     stale = Router(name="complaint.stale")
     # Forged data under the prefix, a button of an earlier prompt or another draft, an action not for this step.
-    stale.callback_query.register(buttons.stale, F.data.startswith(PREFIX + ":") | (F.data == PREFIX))
+    stale.callback_query.register(buttons.stale, Magic(F.data.startswith(PREFIX + ":") | (F.data == PREFIX)))
     router.include_routers(messages.get_router(), buttons.get_router(), stale)
     return router

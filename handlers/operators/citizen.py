@@ -22,7 +22,17 @@ from bot.domain.entities import TICKET_SOURCES, Ticket, TicketStatus
 from bot.domain.next_steps import after_answer, render_options
 from bot.domain.text import N_, escape
 from bot.services.desk import Desk
-from handlers.common import BTN_HUMAN, NOT_VALID, EscalateCb, MenuButton, call_1414, is_menu_button, main_menu
+from handlers.common import (
+    BTN_HUMAN,
+    NOT_VALID,
+    EscalateCb,
+    Magic,
+    MenuButton,
+    Private,
+    call_1414,
+    is_menu_button,
+    main_menu,
+)
 from handlers.operators.callbacks import EndCb, RateCb
 from handlers.operators.keyboards import end_keyboard, rating_keyboard
 
@@ -204,21 +214,21 @@ async def on_stale(query: CallbackQuery) -> None:
 def get_early_router() -> Router:
     """Ends the relay on /cancel (or the cancel words) before start's /cancel sees it; see handlers/__init__.py."""
     router = Router(name="operators.early")
-    router.message.filter(F.chat.type == "private")
+    router.message.filter(Private())
     router.message.register(cancel_relay, StateFilter(None), Command("cancel"))
-    router.message.register(cancel_relay, StateFilter(None), F.text.casefold().in_(CANCEL_WORDS))
+    router.message.register(cancel_relay, StateFilter(None), Magic(F.text.casefold().in_(CANCEL_WORDS)))
     return router
 
 
 def get_router() -> Router:
     router = Router(name="operators.citizen")
-    router.message.filter(F.chat.type == "private")
-    router.edited_message.filter(F.chat.type == "private")
+    router.message.filter(Private())
+    router.edited_message.filter(Private())
     router.callback_query.register(on_escalate, EscalateCb.filter())
     router.message.register(on_talk_to_person, MenuButton(BTN_HUMAN))
     router.message.register(relay_to_desk, StateFilter(None), OpenRelay())
     router.edited_message.register(relay_edit_to_desk, StateFilter(None))
     router.callback_query.register(on_end, EndCb.filter())
     router.callback_query.register(on_rate, RateCb.filter())
-    router.callback_query.register(on_stale, F.data.regexp(r"^(dk|dkr|dke|esc)(:|$)"))
+    router.callback_query.register(on_stale, Magic(F.data.regexp(r"^(dk|dkr|dke|esc)(:|$)")))
     return router

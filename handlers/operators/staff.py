@@ -8,8 +8,10 @@ change and its audit entry are one transaction (bot.services.desk, ``TicketsRepo
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import date
 from typing import Any
 
 from aiogram import F, Router
@@ -28,6 +30,7 @@ from bot.services.desk import Desk
 from bot.services.desk_outbox import CopySource
 from bot.services.desk_sla import DeskSla
 from bot.services.i18n import plural_translator
+from handlers.common import Magic
 from handlers.operators.callbacks import DeskAction, DeskCb
 from handlers.operators.keyboards import rating_keyboard
 
@@ -347,7 +350,8 @@ async def on_calendar(message: Message, command: CommandObject, desk: Desk, cale
     if sub == "list":
         await message.answer(await _calendar_list(desk, calendars))
     elif sub == "add":
-        await message.answer(await _calendar_add(desk, calendars, _operator_id(message), args[1:]))
+        await message.answer(await _calendar_add(desk, calendars, _operator_id(message), args[1:],
+                                                 message.chat.id))
     else:
         await message.answer(error_text("cal_usage", desk.o))
 
@@ -373,8 +377,10 @@ async def _calendar_list(desk: Desk, calendars: CalendarRepo) -> str:
     return "\n".join(lines)
 
 
-async def _calendar_add(desk: Desk, calendars: CalendarRepo, operator_id: int, args: list[str]) -> str:
-    """A day recorded (audited), and every open case re-planned with it."""
+async def _calendar_add(desk: Desk, calendars: CalendarRepo, operator_id: int, args: list[str],
+                        chat_id: int) -> str:
+    """A day recorded (audited); the open cases it can move are re-planned in the background and the chat is
+    told when that is done (on a big database it takes minutes: the bot keeps answering everyone meanwhile)."""
     parsed = parse_calendar_add(args)
     if isinstance(parsed, str):
         return error_text(parsed, desk.o)
@@ -383,13 +389,32 @@ async def _calendar_add(desk: Desk, calendars: CalendarRepo, operator_id: int, a
     await desk.tickets.audit(None, operator_id, "calendar_add",
                              {"day": day.isoformat(), "kind": kind, "working": working, "source": source},
                              at=desk.now())
-    n = await desk.cases.replan_open()
     what = desk.o(N_("a working day")) if working else desk.o(N_("a day off"))
+    task = asyncio.create_task(_replan_and_tell(desk, chat_id, day, what, kind))
+    _REPLANS.add(task)
+    task.add_done_callback(_REPLANS.discard)
+    return desk.o(N_("Recorded: {date} is {what} ({kind}). Deadlines now use it; the reminders of the open cases "
+                     "it can move are being re-planned, you will be told when that is done.")).format(
+        date=day.isoformat(), what=what, kind=kind)
+
+
+#: Re-plans running in the background (a reference keeps each task alive until it is done).
+_REPLANS: set[asyncio.Task[None]] = set()
+
+
+async def _replan_and_tell(desk: Desk, chat_id: int, day: date, what: str, kind: str) -> None:
+    try:
+        n = await desk.cases.replan_for_day(day)
+    except Exception:  # the operators must hear about it: the day is recorded, the reminders are not
+        log.exception("calendar: re-planning after %s failed", day)
+        await desk.sender.send_message(chat_id, desk.o(N_(
+            "Re-planning the reminders after the calendar change failed; see the log.")))
+        return
     ngettext = desk.o_plural
-    return ngettext(
+    await desk.sender.send_message(chat_id, ngettext(
         "Recorded: {date} is {what} ({kind}). Deadlines now use it; reminders of {n} open case were re-planned.",
         "Recorded: {date} is {what} ({kind}). Deadlines now use it; reminders of {n} open cases were re-planned.",
-        n).format(date=day.isoformat(), what=what, kind=kind, n=n)
+        n).format(date=day.isoformat(), what=what, kind=kind, n=n))
 
 
 # ------------------------------------------------------------------------------------ routers
@@ -412,6 +437,6 @@ def get_group_router() -> Router:
     router = Router(name="operators.group")
     router.message.filter(OpsChat())
     router.edited_message.filter(OpsChat())
-    router.message.register(on_group_message, ~F.text.startswith("/"))
+    router.message.register(on_group_message, Magic(~F.text.startswith("/")))
     router.edited_message.register(on_group_edit)
     return router

@@ -142,10 +142,6 @@ class PgCasesRepo:
                 "SELECT * FROM cases WHERE user_id = $1 ORDER BY registered_on DESC, id DESC", user_id)
         return [_case(r) for r in rows]
 
-    async def open_ids(self) -> list[int]:
-        rows = await self.db.fetchall("SELECT id FROM cases WHERE status = 'open' ORDER BY id")
-        return [r["id"] for r in rows]
-
     async def open_registered(self, first: date, last: date, *, after: tuple[date, int] | None = None,
                               limit: int = 200) -> list[Case]:
         """Open cases registered from ``first`` to ``last``, in (registered_on, id) order, the page after

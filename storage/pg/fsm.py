@@ -44,9 +44,10 @@ class PgStorage(GroupCommitStorage):
             if deletes:
                 await conn.execute("DELETE FROM fsm WHERE key = ANY($1::text[])", deletes)
 
-    async def _delete_idle(self, older_than: datetime, pattern: str) -> list[str]:
-        rows = await self.db.fetchall("DELETE FROM fsm WHERE updated_at < $1 AND state LIKE $2 RETURNING key",
-                                      moment(older_than), pattern)
+    async def _delete_idle(self, older_than: datetime, pattern: str, limit: int) -> list[str]:
+        rows = await self.db.fetchall(
+            "DELETE FROM fsm WHERE key IN (SELECT key FROM fsm WHERE updated_at < $1 AND state LIKE $2 LIMIT $3)"
+            " RETURNING key", moment(older_than), pattern, limit)
         return [r["key"] for r in rows]
 
     async def _release(self) -> None:

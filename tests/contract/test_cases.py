@@ -72,8 +72,28 @@ async def test_listing_and_open_cases(stores):
     await stores.cases.set_status(old.id, "closed")
     assert [c.id for c in await stores.cases.list_for_user(1, statuses=["open"])] == [new.id]
     assert [c.id for c in await stores.cases.list_for_user(1, statuses=["open", "closed"])] == [new.id, old.id]
-    assert await stores.cases.open_ids() == [new.id, theirs.id]
     assert await stores.cases.get(10_000) is None
+    # Open cases registered within a window, by (registered_on, id), a page at a time.
+    later = await stores.cases.create(2, "provider", date(2026, 2, 5))
+    window = await stores.cases.open_registered(date(2026, 1, 1), date(2026, 3, 1))
+    assert [c.id for c in window] == [new.id, later.id]  # the closed one is not there, nor the one of March
+    page = await stores.cases.open_registered(date(2026, 1, 1), date(2026, 3, 31), limit=2)
+    assert [c.id for c in page] == [new.id, later.id]
+    rest = await stores.cases.open_registered(date(2026, 1, 1), date(2026, 3, 31),
+                                              after=(page[-1].registered_on, page[-1].id))
+    assert [c.id for c in rest] == [theirs.id]
+
+
+async def test_many_cases_re_planned_in_one_go(stores):
+    for uid in (1, 2):
+        await stores.users.seen(uid, "A", "ru")
+    one = await stores.cases.create(1, "provider", REG, plan=plan_of(("soon", 27), ("today", 30)))
+    two = await stores.cases.create(2, "provider", REG, plan=plan_of(("soon", 27)))
+    assert await stores.cases.replan_many([one.id, two.id], plan_of(("today", 30), ("missed", 31))) == 3
+    assert await pending(stores, one.id) == [("today", at(30)), ("missed", at(31))]
+    assert await pending(stores, two.id) == [("today", at(30)), ("missed", at(31))]
+    assert await stores.cases.replan_many([one.id, two.id], plan_of(("today", 30), ("missed", 31))) == 0
+    assert await stores.cases.replan_many([], plan_of(("today", 30))) == 0
 
 
 async def test_extension_registration_and_status_re_plan_in_one_go(stores, clock):

@@ -1,0 +1,85 @@
+"""The hot path stays on the event loop (issue 14, point 1).
+
+aiogram runs every synchronous filter or handler (``CallableObject.call``), magic filters included, through
+``asyncio.to_thread``: a thread hop per check on every update that reaches it (docs/performance.md). Two
+checks here:
+
+* the router tree of the bot's own dispatcher holds no synchronous callable at all (a structural check that
+  names the culprit: router, event, handler);
+* one update of each common kind, fed to the bot's own dispatcher (``bench.hops.count_hops``: create_app, a
+  seeded SQLite file, every middleware), makes no executor submission and at most its budget of database
+  hops (aiosqlite's worker thread).
+"""
+
+from __future__ import annotations
+
+import pytest
+from aiogram import Router
+from aiogram.dispatcher.event.handler import CallableObject
+
+from bench.hops import _magic, count_hops
+from bot.app import create_app
+from bot.config import load_settings
+
+#: aiosqlite hops one update of each kind may make. Small indexed reads (the person's user record, cases,
+#: saved complaints) run on the event loop through ``Database.lookup``; FSM writes are group-committed on the
+#: loop (storage/fsm.py). On main before issue 14: start 3, faq 11+1, wizard 6, button 2, my 8+2.
+DB_HOPS = {"start": 0, "faq": 0, "wizard": 0, "button": 0, "my": 0}
+
+
+def _describe(obj: CallableObject) -> str:
+    magic = getattr(obj, "magic", None)
+    return f"magic filter {_magic(magic)}" if magic is not None else repr(obj.callback)
+
+
+def _sync_callables(router: Router, path: str = "") -> list[str]:
+    found: list[str] = []
+    where = f"{path}/{router.name}"
+    for event, observer in router.observers.items():
+        checks: list[tuple[str, CallableObject]] = [("router filter", f) for f in observer._handler.filters or ()]
+        for handler in observer.handlers:
+            name = getattr(handler.callback, "__qualname__", repr(handler.callback))
+            checks.append((f"handler {name}", handler))
+            checks += [(f"filter of {name}", f) for f in handler.filters or ()]
+        found += [f"{where} {event}: {what}: {_describe(obj)}" for what, obj in checks if not obj.awaitable]
+    for sub in router.sub_routers:
+        found += _sync_callables(sub, where)
+    return found
+
+
+async def test_no_synchronous_filter_or_handler_in_the_router_tree(tmp_path):
+    settings = load_settings(_env_file=None, bot_token="", database_path=tmp_path / "t.sqlite3",
+                             operators_chat_id=-100123)  # with a desk: every router is there
+    app = await create_app(settings)
+    try:
+        assert _sync_callables(app.dp) == []
+    finally:
+        await app.close()
+
+
+@pytest.mark.parametrize("warm_users", [True, False], ids=["in-conversation", "first-update"])
+async def test_common_updates_make_no_executor_submission(tmp_path, warm_users):
+    hops = await count_hops(samples=2, folder=tmp_path, warm_users=warm_users)
+    assert set(hops) == set(DB_HOPS)
+    for kind, h in hops.items():
+        assert h.to_thread + h.executor == 0, (kind, dict(h.what))
+        assert h.aiosqlite <= DB_HOPS[kind], (kind, dict(h.what))
+
+
+async def test_lookup_reads_on_the_loop_and_sees_every_commit(tmp_path):
+    """``Database.lookup`` (a second, plain sqlite3 connection) sees what the aiosqlite connection committed,
+    never what an open transaction has not, and does not wait for the writer."""
+    from storage.db import Database
+
+    db = await Database.open(tmp_path / "l.sqlite3")
+    try:
+        await db.execute("INSERT INTO users (id, language, created_at, updated_at) VALUES (1, 'kk', 'x', 'x')")
+        assert [r["language"] for r in await db.lookup("SELECT language FROM users WHERE id = ?", (1,))] == ["kk"]
+        async with db.transaction() as conn:
+            await conn.execute("UPDATE users SET language = 'ru' WHERE id = 1")
+            row = await db.lookup_one("SELECT language FROM users WHERE id = ?", (1,))
+            assert row is not None and row["language"] == "kk"  # the writer has not committed yet
+        row = await db.lookup_one("SELECT language FROM users WHERE id = ?", (1,))
+        assert row is not None and row["language"] == "ru"
+    finally:
+        await db.close()

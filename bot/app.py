@@ -19,6 +19,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.schedulers.base import BaseScheduler
 
 from bot.config import Settings
+from bot.domain import ports
 from bot.domain.clock import Clock
 from bot.domain.text import LANGUAGES, N_
 from bot.logs import protect_personal_data
@@ -50,9 +51,11 @@ from storage.calendar import CalendarRepo
 from storage.cases import CasesRepo, RemindersRepo
 from storage.complaints import ComplaintsRepo
 from storage.db import Database
-from storage.fsm import CommitBarrier, ReleasingEventIsolation, SQLiteStorage
+from storage.fsm import CommitBarrier, GroupCommitStorage, ReleasingEventIsolation, SQLiteStorage
+from storage.leases import instance_id
 from storage.outbox import OutboxRepo
 from storage.privacy import PrivacyRepo
+from storage.runs import JobRunsRepo
 from storage.tickets import TicketsRepo
 from storage.users import UsersRepo
 
@@ -92,18 +95,23 @@ class Feature(Protocol):
     async def shutdown(self) -> None: ...
 
 
+class Closable(Protocol):
+    async def close(self) -> None: ...
+
+
 @dataclass(frozen=True)
 class Repos:
-    """The repositories, built once (SQLite)."""
+    """The repositories, built once (SQLite, or PostgreSQL with DATABASE_URL: the same ports)."""
 
-    users: UsersRepo
-    complaints: ComplaintsRepo
-    calendars: CalendarRepo
-    cases: CasesRepo
-    reminders: RemindersRepo
-    tickets: TicketsRepo
-    outbox: OutboxRepo
-    privacy: PrivacyRepo
+    users: ports.UsersRepo
+    complaints: ports.ComplaintsRepo
+    calendars: ports.CalendarRepo
+    cases: ports.CasesRepo
+    reminders: ports.RemindersRepo
+    tickets: ports.TicketsRepo
+    outbox: ports.OutboxRepo
+    privacy: ports.PrivacyRepo
+    runs: ports.JobRunsRepo
 
 
 @dataclass
@@ -111,8 +119,8 @@ class App:
     settings: Settings
     bot: Bot
     dp: Dispatcher
-    db: Database
-    fsm: SQLiteStorage
+    db: Database | Closable  # storage.db.Database, or storage.pg.db.PgDatabase
+    fsm: GroupCommitStorage
     i18n: I18n
     clock: Clock
     scheduler: AsyncIOScheduler
@@ -156,7 +164,7 @@ def make_session(settings: Settings) -> BaseSession:
     return AiohttpSession()
 
 
-def make_bot(settings: Settings, session: BaseSession, fsm: SQLiteStorage) -> tuple[Bot, RetryAfterMiddleware]:
+def make_bot(settings: Settings, session: BaseSession, fsm: GroupCommitStorage) -> tuple[Bot, RetryAfterMiddleware]:
     """The Bot and the middlewares every request passes (in this order)."""
     bot = Bot(
         token=settings.bot_token.get_secret_value() or CONSOLE_TOKEN,
@@ -174,9 +182,50 @@ def make_bot(settings: Settings, session: BaseSession, fsm: SQLiteStorage) -> tu
 async def open_repos(db: Database, settings: Settings, clock: Clock) -> Repos:
     calendars = CalendarRepo(db, clock)
     await calendars.load()
+    holder = instance_id()  # this process's name on the rows it leases (storage/leases.py)
     return Repos(users=UsersRepo(db, clock), complaints=ComplaintsRepo(db, tz=settings.tz), calendars=calendars,
-                 cases=CasesRepo(db, clock), reminders=RemindersRepo(db, clock), tickets=TicketsRepo(db, clock),
-                 outbox=OutboxRepo(db, clock), privacy=PrivacyRepo(db, clock))
+                 cases=CasesRepo(db, clock), reminders=RemindersRepo(db, clock, holder=holder),
+                 tickets=TicketsRepo(db, clock), outbox=OutboxRepo(db, clock, holder=holder),
+                 privacy=PrivacyRepo(db, clock), runs=JobRunsRepo(db, holder=holder))
+
+
+async def open_storage(settings: Settings, clock: Clock) -> tuple[Database | Closable, GroupCommitStorage, Repos]:
+    """The database, the FSM storage and the repositories: PostgreSQL when DATABASE_URL is set (several
+    instances may share it), else the SQLite file at DATABASE_PATH."""
+    if settings.database_url:
+        return await open_pg_storage(settings, clock)
+    db = await Database.open(settings.database_path)
+    fsm = await SQLiteStorage.open(settings.database_path, now=clock.now)
+    return db, fsm, await open_repos(db, settings, clock)
+
+
+async def open_pg_storage(settings: Settings, clock: Clock) -> tuple[Closable, GroupCommitStorage, Repos]:
+    """PostgreSQL (asyncpg): migrated under an advisory lock, so instances starting together migrate once."""
+    from storage.pg.calendar import PgCalendarRepo
+    from storage.pg.cases import PgCasesRepo, PgRemindersRepo
+    from storage.pg.complaints import PgComplaintsRepo
+    from storage.pg.db import PgDatabase
+    from storage.pg.fsm import PgStorage
+    from storage.pg.outbox import PgOutboxRepo
+    from storage.pg.privacy import PgPrivacyRepo
+    from storage.pg.runs import PgJobRunsRepo
+    from storage.pg.tickets import PgTicketsRepo
+    from storage.pg.users import PgUsersRepo
+
+    db = await PgDatabase.open(settings.database_url)
+    try:
+        calendars = PgCalendarRepo(db, clock)
+        await calendars.load()
+        await calendars.listen()  # an override another instance records reaches this one at once
+    except BaseException:
+        await db.close()
+        raise
+    holder = instance_id()
+    repos = Repos(users=PgUsersRepo(db, clock), complaints=PgComplaintsRepo(db, tz=settings.tz),
+                  calendars=calendars, cases=PgCasesRepo(db, clock), reminders=PgRemindersRepo(db, clock, holder=holder),
+                  tickets=PgTicketsRepo(db, clock), outbox=PgOutboxRepo(db, clock, holder=holder),
+                  privacy=PgPrivacyRepo(db, clock), runs=PgJobRunsRepo(db, holder=holder))
+    return db, PgStorage(db, now=clock.now), repos
 
 
 def setup_dispatcher(dp: Dispatcher, repos: Repos, settings: Settings, i18n: I18n) -> None:
@@ -197,7 +246,7 @@ def setup_dispatcher(dp: Dispatcher, repos: Repos, settings: Settings, i18n: I18
     dp.include_router(get_router())
 
 
-def make_metrics(settings: Settings, dp: Dispatcher, fsm: SQLiteStorage, reminders: ReminderService,
+def make_metrics(settings: Settings, dp: Dispatcher, fsm: GroupCommitStorage, reminders: ReminderService,
                  sender: Sender, desk_sla: DeskSla) -> Feature | None:
     """METRICS_LISTEN set: the Prometheus endpoint (bot/metrics.py), its update middleware (outermost) and the
     FSM storage's commit timer. prometheus_client is imported only then."""
@@ -232,23 +281,22 @@ async def create_app(
     protect_personal_data()  # before the first query or update: nothing a person typed reaches a log
     i18n = build_i18n(settings.default_language)
     run_lock = None
-    if str(settings.database_path) != ":memory:":
+    if not settings.database_url and str(settings.database_path) != ":memory:":
         run_lock = RunLock(settings.database_path)
         run_lock.acquire_shared()  # a restore (python -m bot restore) refuses while the bot runs
-    db = await Database.open(settings.database_path)
-    fsm = await SQLiteStorage.open(settings.database_path, now=clock.now)
+    db, fsm, repos = await open_storage(settings, clock)
     bot, reply_retry = make_bot(settings, session or make_session(settings), fsm)
-    repos = await open_repos(db, settings, clock)
     sender = Sender(bot)  # the one path for every message sent outside a direct reply
     cases = CaseService(repos.cases, repos.reminders, repos.users, repos.calendars, clock, settings)
     reminders = ReminderService(repos.users, repos.cases, repos.reminders, sender, i18n, clock, settings,
                                 calendar=lambda: repos.calendars.calendar)
-    drafts = DraftPurge(fsm, clock, ttl_days=settings.draft_ttl_days, state_prefix=STATE_PREFIX)
+    drafts = DraftPurge(fsm, clock, ttl_days=settings.draft_ttl_days, state_prefix=STATE_PREFIX, runs=repos.runs)
     desk = Desk(settings=settings, bot=bot, i18n=i18n, forms=fsm, clock=clock, sender=sender, users=repos.users,
                 complaints=repos.complaints, tickets=repos.tickets, outbox=repos.outbox, cases=cases,
                 card_keyboard=card_keyboard)
-    desk_sla = DeskSla(desk, repos.reminders, reminders)
-    privacy = Privacy(repos.privacy, fsm, repos.users, sender, clock, settings, desk_changed=desk.outbox.wake)
+    desk_sla = DeskSla(desk, repos.reminders, reminders, runs=repos.runs)
+    privacy = Privacy(repos.privacy, fsm, repos.users, sender, clock, settings, desk_changed=desk.outbox.wake,
+                      runs=repos.runs)
     dp = Dispatcher(storage=fsm, events_isolation=events_isolation or ReleasingEventIsolation(), settings=settings,
                     clock=clock, users=repos.users, complaints=repos.complaints, calendars=repos.calendars,
                     cases=cases, desk=desk, desk_sla=desk_sla, privacy=privacy)

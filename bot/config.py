@@ -25,6 +25,7 @@ class Settings(BaseSettings):
     bot_token: SecretStr = SecretStr("")
     telegram_api_base: str | None = None
     database_path: Path = Path("data/shagym.sqlite3")
+    database_url: str = ""  # postgresql://...: PostgreSQL (asyncpg) instead of the SQLite file at DATABASE_PATH
     operators_chat_id: int | None = None
     operators_language: Lang = DEFAULT_LANGUAGE
     operator_ids: Annotated[tuple[int, ...], NoDecode] = ()
@@ -40,6 +41,14 @@ class Settings(BaseSettings):
     #: "host:port" for the Prometheus metrics endpoint (/metrics); empty: no endpoint.
     metrics_listen: str | None = None
     log_format: Literal["text", "json"] = "text"
+
+    @field_validator("database_url")
+    @classmethod
+    def _pg_url(cls, value: str) -> str:
+        value = (value or "").strip()
+        if value and not value.startswith(("postgresql://", "postgres://")):
+            raise ValueError("must be empty (SQLite at DATABASE_PATH) or a postgresql:// URL")
+        return value
 
     @field_validator("bot_token")
     @classmethod
@@ -120,7 +129,7 @@ class Settings(BaseSettings):
         return not self.bot_token.get_secret_value()
 
 
-SECRETS = frozenset({"BOT_TOKEN"})  # never echoed in an error
+SECRETS = frozenset({"BOT_TOKEN", "DATABASE_URL"})  # never echoed in an error
 
 
 def load_settings(**overrides) -> Settings:
@@ -138,6 +147,8 @@ def check_database_path(settings: Settings) -> None:
     """Before the bot starts: DATABASE_PATH's folder exists (created if need be) and the file, if there is one,
     is an SQLite database this process can open. Raises ConfigError (one line naming the key) instead of a
     traceback from deep inside the start-up."""
+    if settings.database_url:
+        return  # PostgreSQL: the file is not used
     path = Path(settings.database_path)
 
     def fail(problem: str) -> ConfigError:

@@ -1,4 +1,7 @@
-"""aiogram FSM storage on the project's SQLite file: group commit, and nothing leaves the bot uncommitted.
+"""aiogram FSM storage on the project's database: group commit, and nothing leaves the bot uncommitted.
+
+:class:`GroupCommitStorage` is the machinery (cache, batches, the barrier); :class:`SQLiteStorage` commits to
+the SQLite file, storage/pg/fsm.py's ``PgStorage`` to PostgreSQL (the same promise, see its docstring).
 
 Why not one commit per write: every aiosqlite call is a hop to its worker thread (45-90 µs) and a commit
 per write caps the bot at ~900 updates/s (docs/performance.md, 'aiosqlite thread hops'). Here:
@@ -61,6 +64,9 @@ BUSY_PATIENCE = 10.0
 #: Rows one purge statement deletes (storage/fsm.py SQLiteStorage.purge).
 PURGE_BATCH = 500
 
+#: A conversation row as a batch writes it: key, user id, state, data (JSON text).
+Row = tuple[str, int | None, str | None, str]
+
 
 def storage_key(key: StorageKey) -> str:
     return ":".join(
@@ -69,13 +75,18 @@ def storage_key(key: StorageKey) -> str:
     )
 
 
-class SQLiteStorage(BaseStorage):
-    def __init__(
-        self, path: Path | str, *, cache_size: int = 50_000, now: Callable[[], datetime] | None = None
-    ) -> None:
+class GroupCommitStorage(BaseStorage):
+    """The cache, the batches and the barrier; a backend supplies ``_fetch``, ``_store``, ``_delete_idle``
+    and ``_release``.
+
+    ``shared``: other instances write the same rows (PostgreSQL), so nothing is cached beyond this instance's
+    own writes until they are committed: every other read goes to the database."""
+
+    shared = False
+
+    def __init__(self, *, cache_size: int = 50_000, now: Callable[[], datetime] | None = None) -> None:
         self._now = now or Clock().now
-        self._path = str(path)
-        self._conn: sqlite3.Connection | None = None
+        self._committing: dict[str, tuple[int | None, str | None, str]] = {}
         self._cache: OrderedDict[str, tuple[str | None, str]] = OrderedDict()
         self._cache_size = cache_size
         self._pending: dict[str, tuple[int | None, str | None, str]] = {}
@@ -86,12 +97,32 @@ class SQLiteStorage(BaseStorage):
         #: Called with the seconds each batch took to commit (the metrics' FSM commit latency), if set.
         self.on_commit: Callable[[float], None] | None = None
 
-    @classmethod
-    async def open(cls, path: Path | str, **kwargs: Any) -> "SQLiteStorage":
-        """Its own connection to the same database file; the table comes from the migrations."""
-        storage = cls(path, **kwargs)
-        storage._connect()
-        return storage
+    # --- the backend ---------------------------------------------------------------------------
+
+    async def _fetch(self, skey: str) -> tuple[str | None, str] | None:
+        """The stored (state, data JSON) of a key, or None."""
+        raise NotImplementedError
+
+    async def _store(self, upserts: list[Row], deletes: list[str], now: datetime) -> None:
+        """Commit a batch at once: the rows with a state or data upserted, the emptied keys deleted."""
+        raise NotImplementedError
+
+    async def _delete_idle(self, older_than: datetime, pattern: str, limit: int) -> list[str]:
+        """Delete up to ``limit`` rows whose state is LIKE ``pattern``, untouched since ``older_than``; their
+        keys."""
+        raise NotImplementedError
+
+    async def _release(self) -> None:
+        """Close the connection (after the last batch)."""
+        raise NotImplementedError
+
+    async def _user_rows(self, user_id: int) -> list[tuple[str | None, str, datetime | None]]:
+        """The (state, data JSON, last change) of every stored conversation of ``user_id``."""
+        raise NotImplementedError
+
+    async def _forget_user(self, user_id: int) -> list[str]:
+        """Delete every stored conversation of ``user_id``; their keys."""
+        raise NotImplementedError
 
     # --- aiogram BaseStorage -------------------------------------------------------------------
 
@@ -123,7 +154,7 @@ class SQLiteStorage(BaseStorage):
             return
         await self.barrier()
         self._closed = True
-        self._disconnect()
+        await self._release()
 
     # --- durability ----------------------------------------------------------------------------
 
@@ -141,10 +172,9 @@ class SQLiteStorage(BaseStorage):
         about 210 ms. Like the group commit, the statements run on the loop (a worker thread was measured
         slower here: docs/performance.md)."""
         await self.barrier()
-        cutoff = older_than.astimezone(timezone.utc).isoformat(timespec="seconds")
         total = 0
         while True:
-            keys = await self._retry_busy(self._purge, cutoff, state_prefix + "%", batch)
+            keys = await self._delete_idle(older_than, state_prefix + "%", batch)
             for key in keys:
                 if key not in self._pending:
                     self._cache.pop(key, None)
@@ -156,14 +186,13 @@ class SQLiteStorage(BaseStorage):
     async def conversations(self, user_id: int) -> list[tuple[str | None, dict[str, Any], datetime | None]]:
         """Every conversation of ``user_id`` on disk (state, data, last change), after the writes so far."""
         await self.barrier()
-        rows = await self._retry_busy(self._user_rows, user_id)
-        return [(state, json.loads(data), datetime.fromisoformat(at) if at else None) for state, data, at in rows]
+        return [(state, json.loads(data), at) for state, data, at in await self._user_rows(user_id)]
 
     async def forget(self, user_id: int) -> int:
         """Delete every conversation of ``user_id`` (their erasure, /forget); returns how many there were.
-        The rows are overwritten on disk (secure_delete), not only unlinked."""
+        The rows are overwritten on disk (SQLite: secure_delete), not only unlinked."""
         await self.barrier()
-        keys = await self._retry_busy(self._forget, user_id)
+        keys = await self._forget_user(user_id)
         for skey in [k for k, (uid, _s, _d) in self._pending.items() if uid == user_id]:
             del self._pending[skey]  # written after the barrier: the person is gone all the same
         for skey in [k for k in self._cache if _user_of(k) == user_id] + keys:
@@ -172,35 +201,35 @@ class SQLiteStorage(BaseStorage):
 
     # --- internals: event loop side ------------------------------------------------------------
 
-    async def _retry_busy(self, fn: Callable[..., _T], *args: Any, patience: float = BUSY_PATIENCE) -> _T:
-        """``fn`` until the file is not busy (another connection's write transaction), for up to ``patience``
-        seconds. The pause between tries stays short (at most 5 ms): other writers (a bulk re-plan, the
-        reminder tick) hold the lock in short transactions with gaps between them, and a commit must catch
-        one of those gaps; a back-off growing to 50 ms missed them (others' steps p99 539 ms while a
-        calendar re-plan ran)."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + patience
-        attempt = 0
-        while True:
-            try:
-                return fn(*args)
-            except sqlite3.OperationalError as exc:
-                if ("locked" not in str(exc) and "busy" not in str(exc)) or loop.time() >= deadline:
-                    raise
-            await asyncio.sleep(min(0.0005 * 2**attempt, 0.005))
-            attempt += 1
-
     async def _load(self, key: StorageKey) -> tuple[str | None, str]:
         skey = storage_key(key)
+        if self.shared:
+            return await self._load_shared(skey)
         entry = self._cache.get(skey)
         if entry is not None:
             self._cache.move_to_end(skey)
             return entry
-        entry = self._read(skey) or (None, _EMPTY)  # WAL: a read never waits for a writer
-        self._remember(skey, entry)
+        fetched = await self._fetch(skey) or (None, _EMPTY)
+        entry = self._cache.get(skey)  # written (or read) while the row was fetched: that one is newer
+        if entry is None:
+            entry = fetched
+            self._remember(skey, entry)
         return entry
 
+    async def _load_shared(self, skey: str) -> tuple[str | None, str]:
+        """This instance's write not committed yet, or the committed row."""
+        mine = self._pending.get(skey) or self._committing.get(skey)
+        if mine is not None:
+            return mine[1], mine[2]
+        fetched = await self._fetch(skey)
+        mine = self._pending.get(skey) or self._committing.get(skey)  # written while the row was fetched
+        if mine is not None:
+            return mine[1], mine[2]
+        return fetched or (None, _EMPTY)
+
     def _remember(self, skey: str, entry: tuple[str | None, str]) -> None:
+        if self.shared:
+            return
         self._cache[skey] = entry
         self._cache.move_to_end(skey)
         while len(self._cache) > self._cache_size:
@@ -223,13 +252,15 @@ class SQLiteStorage(BaseStorage):
     async def _flush_loop(self) -> None:
         while self._pending:
             pending, self._pending = self._pending, {}
+            self._committing = pending
             batch = self._inflight = self._batch
             self._batch = None
             assert batch is not None  # every write joins a batch
-            stamp = self._now().astimezone(timezone.utc).isoformat(timespec="seconds")
+            upserts = [(k, uid, st, data) for k, (uid, st, data) in pending.items() if st or data != _EMPTY]
+            deletes = [k for k, (_, st, data) in pending.items() if not st and data == _EMPTY]
             started = time.perf_counter()
             try:
-                await self._retry_busy(self._commit, pending, stamp)
+                await self._store(upserts, deletes, self._now())
                 if self.on_commit is not None:
                     self.on_commit(time.perf_counter() - started)
             except Exception as exc:
@@ -245,8 +276,56 @@ class SQLiteStorage(BaseStorage):
                     batch.set_result(None)
             finally:
                 self._inflight = None
+                self._committing = {}
 
-    # --- internals: SQLite (short calls on the loop, never waiting for a lock) --------------------
+
+class SQLiteStorage(GroupCommitStorage):
+    """On the SQLite file: short calls on the loop itself, never waiting for a lock (module docstring)."""
+
+    def __init__(self, path: Path | str, *, cache_size: int = 50_000,
+                 now: Callable[[], datetime] | None = None) -> None:
+        super().__init__(cache_size=cache_size, now=now)
+        self._path = str(path)
+        self._conn: sqlite3.Connection | None = None
+
+    @classmethod
+    async def open(cls, path: Path | str, **kwargs: Any) -> "SQLiteStorage":
+        """Its own connection to the same database file; the table comes from the migrations."""
+        storage = cls(path, **kwargs)
+        storage._connect()
+        return storage
+
+    async def _fetch(self, skey: str) -> tuple[str | None, str] | None:
+        return self._read(skey)  # WAL: a read never waits for a writer
+
+    async def _store(self, upserts: list[Row], deletes: list[str], now: datetime) -> None:
+        stamp = now.astimezone(timezone.utc).isoformat(timespec="seconds")
+        await self._retry_busy(self._commit, upserts, deletes, stamp)
+
+    async def _delete_idle(self, older_than: datetime, pattern: str, limit: int) -> list[str]:
+        cutoff = older_than.astimezone(timezone.utc).isoformat(timespec="seconds")
+        return await self._retry_busy(self._purge, cutoff, pattern, limit)
+
+    async def _release(self) -> None:
+        self._disconnect()
+
+    async def _retry_busy(self, fn: Callable[..., _T], *args: Any, patience: float = BUSY_PATIENCE) -> _T:
+        """``fn`` until the file is not busy (another connection's write transaction), for up to ``patience``
+        seconds. The pause between tries stays short (at most 5 ms): other writers (a bulk re-plan, the
+        reminder tick) hold the lock in short transactions with gaps between them, and a commit must catch
+        one of those gaps; a back-off growing to 50 ms missed them (others' steps p99 539 ms while a
+        calendar re-plan ran)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + patience
+        attempt = 0
+        while True:
+            try:
+                return fn(*args)
+            except sqlite3.OperationalError as exc:
+                if ("locked" not in str(exc) and "busy" not in str(exc)) or loop.time() >= deadline:
+                    raise
+            await asyncio.sleep(min(0.0005 * 2**attempt, 0.005))
+            attempt += 1
 
     def _connect(self) -> None:
         Path(self._path).parent.mkdir(parents=True, exist_ok=True)
@@ -270,9 +349,7 @@ class SQLiteStorage(BaseStorage):
         row = self._db.execute("SELECT state, data FROM fsm WHERE key = ?", (skey,)).fetchone()
         return (row[0], row[1]) if row else None
 
-    def _commit(self, pending: dict[str, tuple[int | None, str | None, str]], now: str) -> None:
-        upserts = [[k, uid, st, data] for k, (uid, st, data) in pending.items() if st or data != _EMPTY]
-        deletes = [k for k, (_, st, data) in pending.items() if not st and data == _EMPTY]
+    def _commit(self, upserts: list[Row], deletes: list[str], now: str) -> None:
         conn = self._db
         if not deletes:
             conn.execute(_UPSERT, (now, json.dumps(upserts, ensure_ascii=False)))
@@ -287,7 +364,14 @@ class SQLiteStorage(BaseStorage):
             conn.execute("ROLLBACK")
             raise
 
-    def _user_rows(self, user_id: int) -> list[tuple[str | None, str, str | None]]:
+    async def _user_rows(self, user_id: int) -> list[tuple[str | None, str, datetime | None]]:
+        rows = await self._retry_busy(self._read_user, user_id)
+        return [(state, data, datetime.fromisoformat(at) if at else None) for state, data, at in rows]
+
+    async def _forget_user(self, user_id: int) -> list[str]:
+        return await self._retry_busy(self._forget, user_id)
+
+    def _read_user(self, user_id: int) -> list[tuple[str | None, str, str | None]]:
         rows = self._db.execute("SELECT state, data, updated_at FROM fsm WHERE user_id = ? ORDER BY key",
                                 (user_id,)).fetchall()
         return [(r[0], r[1], r[2]) for r in rows]
@@ -318,7 +402,7 @@ def _user_of(skey: str) -> int | None:
 class CommitBarrier(BaseRequestMiddleware):
     """Request middleware: no Telegram request leaves before the FSM writes made so far are committed."""
 
-    def __init__(self, storage: SQLiteStorage) -> None:
+    def __init__(self, storage: GroupCommitStorage) -> None:
         self.storage = storage
 
     async def __call__(self, make_request: NextRequestMiddlewareType[TelegramType], bot: Bot,

@@ -5,6 +5,7 @@ import pytest
 from hypothesis import settings as hypothesis_settings
 
 from bot.services.i18n import ensure_compiled
+from tests.backends import backend, both_backends, where  # noqa: F401  (fixtures: run on both backends)
 from tests.services import (  # noqa: F401  (fixtures: a fresh PostgreSQL database / Redis db per test)
     _drop_pg_template,
     pg_pool,

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 from datetime import timedelta
 
+import pytest
+
 from bot.domain.clock import FakeClock
-from tests.harness import running_bot
+from tests.backends import every_row, query, running_bot
 from tests.test_operators import GROUP, OP, TUESDAY, card_of, fast, make_complaint, register
 
 CITIZEN = 987654321
@@ -21,22 +22,19 @@ TYPED = "Мой секретный рассказ про ЦОН 4242"
 DRAFT = "Черновик: Бекова"
 
 
-def table_names(conn: sqlite3.Connection) -> list[str]:
-    return [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'"
-                                       " AND name NOT LIKE 'sqlite_%'")]
+pytestmark = pytest.mark.usefixtures("both_backends")  # on SQLite and on PostgreSQL
 
 
-def rows_holding(db_path, needles: list[str], user_id: int) -> list[tuple[str, tuple]]:
+async def rows_holding(db_path, needles: list[str], user_id: int) -> list[tuple[str, tuple]]:
     """Every row of every table with a cell equal to the id or containing one of the strings."""
     found = []
-    with sqlite3.connect(db_path) as conn:
-        for table in table_names(conn):
-            for row in conn.execute(f"SELECT * FROM {table}"):
-                for cell in row:
-                    text = str(cell) if cell is not None else ""
-                    if cell == user_id or str(user_id) in text or any(n in text for n in needles):
-                        found.append((table, row))
-                        break
+    for table, rows in (await every_row(db_path)).items():
+        for row in rows:
+            for cell in row:
+                text = str(cell) if cell is not None else ""
+                if cell == user_id or str(user_id) in text or any(n in text for n in needles):
+                    found.append((table, row))
+                    break
     return found
 
 
@@ -86,28 +84,26 @@ async def test_mydata_lists_everything_and_forget_erases_it(fake, db_path, no_un
         doc = await citizen.expect(predicate=lambda m: m.kind == "document")
         assert doc.filename == "shagym-my-data.json"
         exported = json.loads(doc.content)
-        db = sqlite3.connect(db_path)
         assert exported["profile"]["telegram_id"] == CITIZEN and exported["profile"]["first_name"] == NAME
-        assert [c["id"] for c in exported["complaints"]] == [r[0] for r in db.execute(
-            "SELECT id FROM complaints WHERE user_id = ? ORDER BY id", (CITIZEN,))]
+        assert [c["id"] for c in exported["complaints"]] == [r[0] for r in await query(
+            db_path, "SELECT id FROM complaints WHERE user_id = ? ORDER BY id", CITIZEN)]
         assert exported["complaints"][0]["fields"]["iin"] == IIN
-        assert [c["id"] for c in exported["cases"]] == [r[0] for r in db.execute(
-            "SELECT id FROM cases WHERE user_id = ? ORDER BY id", (CITIZEN,))]
+        assert [c["id"] for c in exported["cases"]] == [r[0] for r in await query(
+            db_path, "SELECT id FROM cases WHERE user_id = ? ORDER BY id", CITIZEN)]
         exported_reminders = sorted(r["id"] for c in exported["cases"] for r in c["reminders"])
-        assert exported_reminders and exported_reminders == [r[0] for r in db.execute(
-            "SELECT id FROM reminders WHERE user_id = ? ORDER BY id", (CITIZEN,))]
-        assert len(exported["cases"][0]["events"]) == db.execute(
-            "SELECT count(*) FROM case_events WHERE case_id = ?", (ticket.case_id,)).fetchone()[0]
+        assert exported_reminders and exported_reminders == [r[0] for r in await query(
+            db_path, "SELECT id FROM reminders WHERE user_id = ? ORDER BY id", CITIZEN)]
+        assert len(exported["cases"][0]["events"]) == (await query(
+            db_path, "SELECT count(*) FROM case_events WHERE case_id = ?", ticket.case_id))[0][0]
         assert [t["id"] for t in exported["tickets"]] == [1]
-        relayed = db.execute("SELECT count(*) FROM ticket_messages WHERE ticket_id = 1 AND direction IN ('in', 'out')"
-                             ).fetchone()[0]
+        relayed = (await query(db_path, "SELECT count(*) FROM ticket_messages WHERE ticket_id = 1"
+                                        " AND direction IN ('in', 'out')"))[0][0]
         assert relayed >= 3 and len(exported["tickets"][0]["messages"]) == relayed
-        assert [h["action"] for h in exported["tickets"][0]["history"]] == [r[0] for r in db.execute(
-            "SELECT action FROM audit_log WHERE ticket_id = 1 ORDER BY id")]
-        assert len(exported["conversations"]) == db.execute(
-            "SELECT count(*) FROM fsm WHERE user_id = ?", (CITIZEN,)).fetchone()[0] >= 1
+        assert [h["action"] for h in exported["tickets"][0]["history"]] == [r[0] for r in await query(
+            db_path, "SELECT action FROM audit_log WHERE ticket_id = 1 ORDER BY id")]
+        assert len(exported["conversations"]) == (await query(
+            db_path, "SELECT count(*) FROM fsm WHERE user_id = ?", CITIZEN))[0][0] >= 1
         assert any(DRAFT in json.dumps(c["data"], ensure_ascii=False) for c in exported["conversations"])
-        db.close()
 
         # A reminder already claimed for delivery when the person erases their data (it must not go out).
         clock.set(TUESDAY + timedelta(days=4, hours=1))  # Saturday 7 April+4: the first reminders are due
@@ -155,7 +151,7 @@ async def test_mydata_lists_everything_and_forget_erases_it(fake, db_path, no_un
         assert "данные гражданина удалены" in group.messages[-1].text
 
     # Nothing in any table holds the person's id, IIN, name, phone or what they typed.
-    assert rows_holding(db_path, [IIN, NAME, PHONE, TYPED, DRAFT, "Иванова"], CITIZEN) == []
+    assert await rows_holding(db_path, [IIN, NAME, PHONE, TYPED, DRAFT, "Иванова"], CITIZEN) == []
 
     # A restart long after every reminder was due: none reaches the person.
     clock.set(TUESDAY + timedelta(days=40))

@@ -102,7 +102,8 @@ def _calls(app: Any, ids: Ids) -> dict[str, Callable[[], Awaitable[Any]]]:
         "RemindersRepo.mark_failed": lambda: r.reminders.mark_failed(ids.reminder, "x"),
         "RemindersRepo.cancel": lambda: r.reminders.cancel(ids.reminder),
         "RemindersRepo.cancel_for_user": lambda: r.reminders.cancel_for_user(ids.user),
-        "RemindersRepo.recover_stale": lambda: r.reminders.recover_stale(now),
+        "RemindersRepo.recover_stale": lambda: r.reminders.recover_stale(now, timedelta(seconds=90)),
+        "RemindersRepo.renew": lambda: r.reminders.renew(now),
         "RemindersRepo.still_claimed": lambda: r.reminders.still_claimed(ids.reminder),
         "RemindersRepo.get": lambda: r.reminders.get(ids.reminder),
         "RemindersRepo.list_for_case": lambda: _all(r.reminders.list_for_case(ids.case),
@@ -131,6 +132,8 @@ def _calls(app: Any, ids: Ids) -> dict[str, Callable[[], Awaitable[Any]]]:
         "OutboxRepo.queue": lambda: r.outbox.queue(ids.ticket, "note", {}, at=now),
         "OutboxRepo.queue_refresh": lambda: r.outbox.queue_refresh(ids.ticket, at=now),
         "OutboxRepo.pending": lambda: r.outbox.pending(),
+        "OutboxRepo.claim": lambda: r.outbox.claim(now, timedelta(seconds=90)),
+        "OutboxRepo.renew": lambda: r.outbox.renew(now),
         "OutboxRepo.mark_sent": lambda: r.outbox.mark_sent(1, at=now),
         "OutboxRepo.mark_failed": lambda: r.outbox.mark_failed(2, "x", at=now),
         "OutboxRepo.retry_later": lambda: r.outbox.retry_later(3, "x"),
@@ -219,6 +222,8 @@ async def _statements(path: Path) -> dict[str, set[str]]:
 #: Partial indexes that hold only a few rows at any time, so walking one whole is bounded, and why.
 SMALL_PARTIAL = {
     "reminders_sending": "rows claimed and not yet sent: at most the batches of the tick in progress",
+    "desk_outbox_pending": "posts waiting for the operators' chat: the backlog the pump works through at the "
+                           "group's pace (the lease checks of claim and renew read it whole)",
 }
 
 

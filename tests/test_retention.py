@@ -3,22 +3,24 @@ complaints that ended before the period, in bounded batches, and nothing else (a
 
 from __future__ import annotations
 
-import sqlite3
+import asyncio
 from datetime import date, datetime, timedelta, timezone
+
+import pytest
 
 from bot.domain.clock import FakeClock
 from bot.domain.complaint import Complaint
-from tests.harness import running_bot
+from tests.backends import every_row, query, running_bot
+
+pytestmark = pytest.mark.usefixtures("both_backends")  # on SQLite and on PostgreSQL
 
 GROUP = -1001234567890
 T0 = datetime(2025, 1, 6, 5, 0, tzinfo=timezone.utc)
 
 
-def snapshot(db_path) -> dict[str, dict[int, tuple]]:
-    with sqlite3.connect(db_path) as conn:
-        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'"
-                                             " AND name NOT LIKE 'sqlite_%' AND name <> 'schema_migrations'")]
-        return {t: {r[0]: tuple(r[1:]) for r in conn.execute(f"SELECT rowid, * FROM {t}")} for t in tables}
+async def snapshot(db_path) -> dict[str, dict[object, tuple]]:
+    """Every row by its key (the first column: every table's id, the FSM's key)."""
+    return {t: {r[0]: tuple(r) for r in rows} for t, rows in (await every_row(db_path)).items()}
 
 
 def changes(before, after) -> dict[str, tuple[set[int], set[int], set[int]]]:
@@ -79,9 +81,9 @@ async def test_retention_erases_exactly_what_ended_before_the_period(fake, db_pa
         # A year and 100 days after t0: the cut-off is t0 + 100 days.
         clock.set(T0 + timedelta(days=465))
         app.privacy.batch_size = 1  # bounded batches: one id of each kind per transaction
-        before = snapshot(db_path)
+        before = await snapshot(db_path)
         done = await app.privacy.retention_pass()
-        after = snapshot(db_path)
+        after = await snapshot(db_path)
 
     assert (done.complaints, done.cases, done.tickets) == (3, 1, 1)
     diff = changes(before, after)
@@ -99,12 +101,11 @@ async def test_retention_erases_exactly_what_ended_before_the_period(fake, db_pa
     assert c_open.id in after["complaints"] and c_new.id in after["complaints"]
     assert k_open.id in after["cases"] and k_new.id in after["cases"]
     assert t_open.id in after["tickets"] and t_new.id in after["tickets"]
-    with sqlite3.connect(db_path) as conn:
-        row = conn.execute("SELECT user_id, complaint_id, result, status, erased_reason FROM tickets WHERE id = ?",
-                           (t_old.id,)).fetchone()
-        assert row == (None, None, None, "resolved", "retention")
-        details = [r[0] for r in conn.execute("SELECT detail FROM audit_log WHERE ticket_id = ?", (t_old.id,))]
-        assert not any("Обращение" in d or "справку" in d for d in details)
+    [row] = await query(db_path, "SELECT user_id, complaint_id, result, status, erased_reason FROM tickets"
+                                 " WHERE id = ?", t_old.id)
+    assert row == (None, None, None, "resolved", "retention")
+    details = [str(r[0]) for r in await query(db_path, "SELECT detail FROM audit_log WHERE ticket_id = ?", t_old.id)]
+    assert not any("Обращение" in d or "справку" in d for d in details)
 
 
 async def test_a_second_pass_finds_nothing_and_the_job_is_daily(fake, db_path, no_unhandled):
@@ -117,3 +118,18 @@ async def test_a_second_pass_finds_nothing_and_the_job_is_daily(fake, db_path, n
         assert (await app.privacy.retention_pass()).total == 0
         job = app.scheduler.get_job("retention")
         assert job is not None and job.trigger.interval == timedelta(days=1)
+
+
+async def test_two_instances_run_the_daily_pass_once(fake, db_path, no_unhandled):
+    """Several instances on one database each schedule the daily pass: one of them runs it each day."""
+    clock = FakeClock(T0)
+    async with running_bot(fake, db_path, clock=clock) as one, running_bot(fake, db_path, clock=clock) as two:
+        await one.repos.users.seen(11, "U", "ru")
+        await one.repos.complaints.create(11, complaint("Старая"), "ru", clock.now())
+        clock.set(T0 + timedelta(days=366))
+        passes = await asyncio.gather(one.privacy._run_retention(), two.privacy._run_retention())
+        assert sorted(p.complaints if p else -1 for p in passes) == [-1, 1]
+        clock.advance(hours=12)
+        assert await two.privacy._run_retention() is None and await one.privacy._run_retention() is None
+        clock.advance(hours=12)
+        assert (await two.privacy._run_retention()) is not None  # the next day: whoever comes first

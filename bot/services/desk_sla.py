@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import timedelta
 
 from apscheduler.schedulers.base import BaseScheduler
 
@@ -20,7 +21,7 @@ from bot.domain.desk import (
     weekly,
 )
 from bot.domain.entities import CaseStatus, Ticket
-from bot.domain.ports import RemindersRepo
+from bot.domain.ports import JobRunsRepo, RemindersRepo
 from bot.domain.reminders import is_allowed
 from bot.domain.text import escape
 from bot.services.desk import Desk
@@ -35,10 +36,15 @@ INTERVAL_SECONDS = 300
 
 
 class DeskSla:
-    def __init__(self, desk: Desk, reminders: RemindersRepo, loop: ReminderService) -> None:
+    """With ``runs``, the scheduled pass runs once per interval across the instances sharing the database (the
+    notices are dedupe-keyed as well: a second pass would queue nothing twice, but it would read every ticket)."""
+
+    def __init__(self, desk: Desk, reminders: RemindersRepo, loop: ReminderService, *,
+                 runs: JobRunsRepo | None = None) -> None:
         self.desk = desk
         self.reminders = reminders
         self.loop = loop
+        self.runs = runs
 
     async def startup(self, scheduler: BaseScheduler) -> None:
         """With a desk: the SLA job every 5 minutes (the first pass after 5 minutes)."""
@@ -50,11 +56,16 @@ class DeskSla:
     async def shutdown(self) -> None:
         return None
 
-    async def _run(self) -> None:
+    async def _run(self) -> int | None:
+        """The job: a pass, unless another instance ran one less than an interval ago (None then)."""
         try:
-            await self.tick()
+            every = timedelta(seconds=INTERVAL_SECONDS * 0.9)  # the instances' schedules drift a little
+            if self.runs is not None and not await self.runs.claim(JOB_ID, self.desk.now(), every):
+                return None
+            return await self.tick()
         except Exception:  # a failing pass must not stop the job
             log.exception("desk: SLA pass failed")
+            return None
 
     # ---- statistics ---------------------------------------------------------------------------
     async def facts(self) -> list[TicketFacts]:

@@ -24,6 +24,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from aiogram.methods import DeleteMessage, EditForumTopic, TelegramMethod
@@ -31,7 +32,7 @@ from apscheduler.schedulers.base import BaseScheduler
 
 from bot.config import Settings
 from bot.domain.clock import Clock
-from bot.domain.ports import DraftStore, PrivacyRepo, UsersRepo
+from bot.domain.ports import DraftStore, JobRunsRepo, PrivacyRepo, UsersRepo
 from bot.domain.privacy import CleanupTask, Conversation, Erasure, PersonalData, export, retention_cutoff
 from bot.services.background import stop_task
 from bot.services.sender import Sender
@@ -41,13 +42,14 @@ __all__ = ["Privacy"]
 log = logging.getLogger("shagym.privacy")
 
 JOB_ID = "retention"
+RETENTION_EVERY = timedelta(days=1)
 CLEANUP_MAX_ATTEMPTS = 5
 
 
 class Privacy:
     def __init__(self, repo: PrivacyRepo, drafts: DraftStore, users: UsersRepo, sender: Sender, clock: Clock,
                  settings: Settings, *, desk_changed: Callable[[], None] | None = None,
-                 batch_size: int = 200) -> None:
+                 batch_size: int = 200, runs: JobRunsRepo | None = None) -> None:
         self.repo = repo
         self.drafts = drafts
         self.users = users
@@ -56,6 +58,7 @@ class Privacy:
         self.settings = settings
         self.desk_changed = desk_changed  # wakes the desk's outbox (the erased tickets' cards)
         self.batch_size = batch_size
+        self.runs = runs  # with several instances on one database: the daily pass runs once across them
         self._cleanup_wake = asyncio.Event()
         self._cleanup_task: asyncio.Task[None] | None = None
 
@@ -107,13 +110,17 @@ class Privacy:
                      self.settings.retention_days, total.complaints, total.cases, total.tickets)
         return total
 
-    async def _run_retention(self) -> None:
+    async def _run_retention(self) -> Erasure | None:
+        """The daily job: the pass, unless another instance sharing the database ran it today (None then)."""
         try:
-            await self.retention_pass()
+            if self.runs is not None and not await self.runs.claim(JOB_ID, self.clock.now(), RETENTION_EVERY * 0.9):
+                return None
+            return await self.retention_pass()
         except asyncio.CancelledError:
             raise
         except Exception:  # the next day's pass tries again
             log.exception("privacy: the retention pass failed")
+            return None
 
     # ---- the operators' chat ------------------------------------------------------------------
     def _method(self, task: CleanupTask) -> TelegramMethod[Any] | None:
@@ -160,7 +167,7 @@ class Privacy:
     # ---- start and stop -----------------------------------------------------------------------
     async def startup(self, scheduler: BaseScheduler) -> None:
         """The retention pass once a day (the first at start), and the clean-up (what a stop interrupted)."""
-        scheduler.add_job(self._run_retention, "interval", days=1, id=JOB_ID, name="retention",
+        scheduler.add_job(self._run_retention, "interval", seconds=RETENTION_EVERY.total_seconds(), id=JOB_ID, name="retention",
                           replace_existing=True, next_run_time=self.clock.now(), max_instances=1, coalesce=True,
                           misfire_grace_time=None)
         if self.settings.operators_chat_id is not None:

@@ -18,9 +18,11 @@ from aiogram.types import BotCommand
 from aiogram.utils.i18n import I18n
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.schedulers.base import BaseScheduler
+from redis.asyncio import Redis
 
 from bot.config import Settings
 from bot.domain.clock import Clock
+from bot.domain.ports import UpdateLedger
 from bot.domain.text import LANGUAGES, N_
 from bot.logs import protect_personal_data
 from bot.services.cases import CaseService
@@ -30,7 +32,7 @@ from bot.services.drafts import DraftPurge
 from bot.services.i18n import build_i18n
 from bot.services.reminders import ReminderService
 from bot.services.sender import RetryAfterMiddleware, Sender, TelegramLimits
-from bot.services.updates import SkipUnparsableUpdates
+from bot.services.updates import LocalUpdateLedger, SkipUnparsableUpdates
 from handlers import get_router
 from handlers.complaint.states import STATE_PREFIX
 from handlers.guards import AnswerEveryCallback, ReplyGuard
@@ -44,11 +46,13 @@ from handlers.middlewares import (
 from handlers.operators.keyboards import card_keyboard
 from handlers.reask import ask_current_question
 from handlers.start import ask_language
+from storage import redis as shared_redis
 from storage.calendar import CalendarRepo
 from storage.cases import CasesRepo, RemindersRepo
 from storage.complaints import ComplaintsRepo
 from storage.db import Database
 from storage.fsm import CommitBarrier, SQLiteStorage
+from storage.fsm_redis import RedisFSM
 from storage.outbox import OutboxRepo
 from storage.tickets import TicketsRepo
 from storage.users import UsersRepo
@@ -104,7 +108,7 @@ class App:
     bot: Bot
     dp: Dispatcher
     db: Database
-    fsm: SQLiteStorage
+    fsm: SQLiteStorage | RedisFSM
     i18n: I18n
     clock: Clock
     scheduler: AsyncIOScheduler
@@ -118,6 +122,10 @@ class App:
     desk_sla: DeskSla
     #: Started in this order at start-up, stopped in the reverse order at close.
     features: tuple[Feature, ...] = field(default=())
+    #: REDIS_URL: the client shared by the FSM, the Sender's limits and the update ledger.
+    redis: Redis | None = None
+    #: The updates handled (webhook mode): in Redis across instances, else in this process.
+    ledger: UpdateLedger = field(default_factory=LocalUpdateLedger)
 
     async def startup(self) -> None:
         """The dispatcher's start-up: the bot's commands, each feature's jobs, then the scheduler."""
@@ -134,8 +142,16 @@ class App:
         for feature in reversed(self.features):
             await feature.shutdown()
         await self.fsm.close()
+        if self.redis is not None:
+            await self.redis.aclose()
         await self.db.close()
         await self.bot.session.close()
+
+    async def ping(self) -> None:
+        """Raises unless the database (and Redis) answer: the readiness check of webhook mode."""
+        await self.db.fetchone("SELECT 1")
+        if self.redis is not None:
+            await shared_redis.ping(self.redis)
 
 
 def make_session(settings: Settings) -> BaseSession:
@@ -144,19 +160,48 @@ def make_session(settings: Settings) -> BaseSession:
     return AiohttpSession()
 
 
-def make_bot(settings: Settings, session: BaseSession, fsm: SQLiteStorage) -> tuple[Bot, RetryAfterMiddleware]:
-    """The Bot and the middlewares every request passes (in this order)."""
+def make_bot(settings: Settings, session: BaseSession,
+             fsm: SQLiteStorage | None) -> tuple[Bot, RetryAfterMiddleware]:
+    """The Bot and the middlewares every request passes (in this order). ``fsm``: the SQLite FSM storage,
+    whose group commit every request waits for (a Redis FSM write is stored before the handler goes on)."""
     bot = Bot(
         token=settings.bot_token.get_secret_value() or CONSOLE_TOKEN,
         session=session,
         default=DefaultBotProperties(parse_mode="HTML", link_preview_is_disabled=True),
     )
-    bot.session.middleware(CommitBarrier(fsm))  # nothing is sent before the step it answers is on disk
+    if fsm is not None:
+        bot.session.middleware(CommitBarrier(fsm))  # nothing is sent before the step it answers is on disk
     bot.session.middleware(TelegramLimits())  # every text and caption within Telegram's limits, in one place
     reply_retry = RetryAfterMiddleware()  # a direct reply waits out a 429, a 5xx, a dropped connection
     bot.session.middleware(reply_retry)
     bot.session.middleware(SkipUnparsableUpdates())  # one update aiogram cannot parse never wedges polling
     return bot, reply_retry
+
+
+async def open_fsm(settings: Settings, clock: Clock,
+                   redis: Redis | None) -> tuple[SQLiteStorage | RedisFSM, BaseEventIsolation]:
+    """Conversation state and the lock that keeps one person's updates in order: in Redis, shared by every
+    instance (REDIS_URL), else in the SQLite file and this process."""
+    if redis is not None:
+        fsm = RedisFSM(redis, now=clock.now)
+        return fsm, fsm.create_isolation()
+    return await SQLiteStorage.open(settings.database_path, now=clock.now), SimpleEventIsolation()
+
+
+def make_sender(bot: Bot, redis: Redis | None) -> Sender:
+    """The one path for every message sent outside a direct reply: Telegram's limits shared by every instance
+    through Redis, else kept by this process."""
+    if redis is None:
+        return Sender(bot)
+    return Sender(bot, shared=shared_redis.RedisRateLimits(redis, bot.id))
+
+
+def make_ledger(bot: Bot, redis: Redis | None, settings: Settings) -> UpdateLedger:
+    """Which webhook updates were handled: across instances in Redis, else in this process."""
+    lease = settings.update_lease_seconds
+    if redis is None:
+        return LocalUpdateLedger(lease_seconds=lease)
+    return shared_redis.RedisUpdateLedger(redis, bot.id, lease_seconds=lease)
 
 
 async def open_repos(db: Database, settings: Settings, clock: Clock) -> Repos:
@@ -197,10 +242,12 @@ async def create_app(
     protect_personal_data()  # before the first query or update: nothing a person typed reaches a log
     i18n = build_i18n(settings.default_language)
     db = await Database.open(settings.database_path)
-    fsm = await SQLiteStorage.open(settings.database_path, now=clock.now)
-    bot, reply_retry = make_bot(settings, session or make_session(settings), fsm)
+    redis = shared_redis.connect(settings.redis_url) if settings.redis_url else None
+    fsm, isolation = await open_fsm(settings, clock, redis)
+    bot, reply_retry = make_bot(settings, session or make_session(settings), fsm if isinstance(fsm, SQLiteStorage)
+                                else None)
     repos = await open_repos(db, settings, clock)
-    sender = Sender(bot)  # the one path for every message sent outside a direct reply
+    sender = make_sender(bot, redis)
     cases = CaseService(repos.cases, repos.reminders, repos.users, repos.calendars, clock, settings)
     reminders = ReminderService(repos.users, repos.cases, repos.reminders, sender, i18n, clock, settings,
                                 calendar=lambda: repos.calendars.calendar)
@@ -209,12 +256,13 @@ async def create_app(
                 complaints=repos.complaints, tickets=repos.tickets, outbox=repos.outbox, cases=cases,
                 card_keyboard=card_keyboard)
     desk_sla = DeskSla(desk, repos.reminders, reminders)
-    dp = Dispatcher(storage=fsm, events_isolation=events_isolation or SimpleEventIsolation(), settings=settings,
+    dp = Dispatcher(storage=fsm, events_isolation=events_isolation or isolation, settings=settings,
                     clock=clock, users=repos.users, complaints=repos.complaints, calendars=repos.calendars,
                     cases=cases, desk=desk, desk_sla=desk_sla)
     setup_dispatcher(dp, repos, settings, i18n)
     app = App(settings, bot, dp, db, fsm, i18n, clock, AsyncIOScheduler(timezone="UTC"), repos, sender, reply_retry,
-              cases, reminders, drafts, desk, desk_sla, features=(drafts, reminders, desk, desk_sla))
+              cases, reminders, drafts, desk, desk_sla, features=(drafts, reminders, desk, desk_sla), redis=redis,
+              ledger=make_ledger(bot, redis, settings))
     dp.startup.register(app.startup)
     dp.shutdown.register(_on_shutdown)
     return app

@@ -1,4 +1,5 @@
-"""Run modes: long polling with a token, else the console mode (same dispatcher, database and catalogs)."""
+"""Run modes: a webhook server with WEBHOOK_URL (bot/webhook.py), long polling with a token, else the console
+mode (the same dispatcher, database and catalogs in each)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import asyncio
 import logging
 import sys
 
-from bot.config import ConfigError, Settings, check_database_path, load_settings
+from bot.config import ConfigError, Settings, check_database_path, claim_database_path, load_settings
 
 
 def setup_logging(level: str) -> None:
@@ -26,10 +27,41 @@ async def run_polling(settings: Settings) -> None:
         await app.close()
 
 
+async def check_redis(settings: Settings) -> None:
+    """REDIS_URL answers, and (REDIS_DURABILITY=strict) keeps every write on disk before answering it."""
+    if not settings.redis_url:
+        return
+    from storage.redis import connect, durability_problem, ping
+
+    redis = connect(settings.redis_url)
+    try:
+        try:
+            await ping(redis)
+        except Exception as exc:
+            raise ConfigError(f"configuration error: REDIS_URL: cannot reach Redis ({type(exc).__name__})") from None
+        if settings.redis_durability == "strict":
+            problem = await durability_problem(redis)
+            if problem:
+                raise ConfigError(f"configuration error: REDIS_URL: {problem}")
+    finally:
+        await redis.aclose()
+
+
+async def run_server(settings: Settings) -> None:
+    await check_redis(settings)
+    if settings.webhook_mode:
+        from bot.webhook import serve
+
+        await serve(settings)
+    else:
+        await run_polling(settings)
+
+
 def main(argv: list[str], *, force_console: bool = False) -> int:
     try:
         settings = load_settings()
         check_database_path(settings)
+        lock = claim_database_path(settings)  # noqa: F841 - held until the process ends
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2
@@ -42,7 +74,10 @@ def main(argv: list[str], *, force_console: bool = False) -> int:
             return 0
     setup_logging(settings.log_level)
     try:
-        asyncio.run(run_polling(settings))
+        asyncio.run(run_server(settings))
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         pass
     return 0

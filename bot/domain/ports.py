@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from bot.domain.complaint import Complaint
 from bot.domain.entities import (
@@ -33,6 +33,9 @@ __all__ = [
     "CasesRepo",
     "ComplaintsRepo",
     "DraftStore",
+    "LeaseOutcome",
+    "SharedRateLimiter",
+    "UpdateLedger",
     "OutboxRepo",
     "Planner",
     "RemindersRepo",
@@ -142,3 +145,38 @@ class DraftStore(Protocol):
     """The conversation store's upkeep (storage/fsm.py): conversations in a state untouched since a moment."""
 
     async def purge(self, older_than: datetime, state_prefix: str) -> int: ...
+
+
+class SharedRateLimiter(Protocol):
+    """Telegram's sending limits (overall, per chat, per group) shared by every instance of the bot, on the
+    shared store's clock (storage/redis.py). The Sender falls back to its own in-process limits without one."""
+
+    async def acquire(self, chat_id: int) -> None:
+        """Wait until one message to ``chat_id`` fits every limit, and take it."""
+        ...
+
+    async def pause(self, chat_id: int, seconds: float) -> None:
+        """Telegram answered 429 for this chat: no instance sends to it for ``seconds``."""
+        ...
+
+    async def sent(self, chat_id: int) -> None:
+        """A message to this chat was answered (or may have arrived): the next waits a full interval from now,
+        whichever instance sends it (network delays cannot squeeze two into one of Telegram's seconds)."""
+        ...
+
+
+#: What a claim on an update finds: ``new`` (handle it), ``replay`` (handle it: an earlier attempt's lease
+#: expired, so that attempt died mid-way), ``busy`` (another attempt holds a live lease: answer non-2xx, the
+#: sender retries later), ``done`` (handled already: answer 2xx and do nothing).
+LeaseOutcome = Literal["new", "replay", "busy", "done"]
+
+
+class UpdateLedger(Protocol):
+    """Which updates were handled (webhook mode): a lease while one is being handled, "done" after."""
+
+    async def claim(self, update_id: int) -> LeaseOutcome: ...
+    async def renew(self, update_id: int) -> None: ...
+    async def done(self, update_id: int) -> None: ...
+    async def release(self, update_id: int) -> None:
+        """Handling failed: let the next delivery handle the update again."""
+        ...

@@ -13,6 +13,11 @@ sendMessage by itself. This module keeps under those ceilings and never loses a 
   Telegram's side); ``per_chat_burst`` sends may go back to back first;
 * per group (chat_id < 0): at most ``per_group_per_minute`` in any ``per_group_window`` (60) seconds.
 
+Several instances (REDIS_URL): ``shared`` (bot.domain.ports.SharedRateLimiter, storage/redis.py) takes the
+place of the overall limiter and adds Telegram's per-chat and per-group limits across every instance, on the
+shared store's clock; the per-chat spacing above still orders this instance's own sends, and a 429 pauses the
+chat for every instance. If the shared store fails, the send falls back to the in-process limiter (logged).
+
 Errors: ``TelegramRetryAfter`` -> the chat waits ``retry_after`` and the same message is retried (does not
 count as an attempt; bounded by ``max_retry_after_total`` seconds of waiting, and a single wait longer than
 ``max_retry_after_wait`` is handed back to the caller as retryable with ``retry_after``).
@@ -56,6 +61,7 @@ from aiogram.methods import (
 )
 from aiolimiter import AsyncLimiter
 
+from bot.domain.ports import SharedRateLimiter
 from bot.services.limits import (
     CALLBACK_ANSWER_LIMIT,
     CAPTION_LIMIT,
@@ -138,8 +144,10 @@ class Sender:
         max_retry_after_wait: float = 60.0,
         max_retry_after_total: float = 300.0,
         request_timeout: int | None = 30,
+        shared: SharedRateLimiter | None = None,
     ) -> None:
         self.bot = bot
+        self.shared = shared
         self.on_forbidden = on_forbidden
         self.global_per_second = global_per_second
         self._global = AsyncLimiter(max(1, global_burst), max(1, global_burst) / global_per_second)
@@ -156,7 +164,7 @@ class Sender:
         self._chats: dict[int, _ChatState] = {}
         self._sends = 0
         # Counters for monitoring (no personal data).
-        self.stats = {"sent": 0, "failed": 0, "forbidden": 0, "retry_after": 0, "retries": 0}
+        self.stats = {"sent": 0, "failed": 0, "forbidden": 0, "retry_after": 0, "retries": 0, "shared_down": 0}
 
     # ------------------------------------------------------------------------------------------
     async def send_message(self, chat_id: int, text: str, **kw: Any) -> SendResult:
@@ -214,6 +222,25 @@ class Sender:
                     break
                 await asyncio.sleep(state.window[0] + self.per_group_window - now + 0.01)
 
+    async def _take_overall(self, chat_id: int) -> None:
+        """The overall limit (and, shared, the chat's and the group's across instances)."""
+        if self.shared is not None:
+            try:
+                await self.shared.acquire(chat_id)
+                return
+            except Exception as exc:  # the shared store is down: keep sending within this process's limit
+                self.stats["shared_down"] += 1
+                log.warning("sender: shared rate limiter failed (%s), using the in-process one", type(exc).__name__)
+        await self._global.acquire()
+
+    async def _pause_shared(self, chat_id: int, seconds: float | None = None) -> None:
+        """Tell the other instances: the chat waits ``seconds`` (a 429), or its interval (None: a send ended)."""
+        if self.shared is not None:
+            try:
+                await (self.shared.sent(chat_id) if seconds is None else self.shared.pause(chat_id, seconds))
+            except Exception as exc:
+                log.warning("sender: could not share a chat's pause (%s)", type(exc).__name__)
+
     def _after_send(self, chat_id: int, state: _ChatState) -> None:
         now = asyncio.get_running_loop().time()
         if now - state.next_at >= self.chat_interval * self.per_chat_burst:
@@ -228,7 +255,7 @@ class Sender:
         waited = 0.0
         while True:
             await self._wait_chat(chat_id, state)
-            await self._global.acquire()
+            await self._take_overall(chat_id)
             attempts += 1
             try:
                 result = await self._call(method)
@@ -246,6 +273,7 @@ class Sender:
                 # Pause this chat only: our global limiter keeps under the overall ceiling; a 429 is
                 # most likely the chat's own limit.
                 state.next_at = asyncio.get_running_loop().time() + wait
+                await self._pause_shared(chat_id, wait)
                 continue
             except TelegramForbiddenError as exc:
                 self.stats["forbidden"] += 1
@@ -267,6 +295,7 @@ class Sender:
                 if isinstance(exc, (TelegramNetworkError, asyncio.TimeoutError, OSError)):
                     # The request may have reached Telegram before the connection failed: keep the spacing.
                     self._after_send(chat_id, state)
+                    await self._pause_shared(chat_id)
                 if attempts >= self.max_attempts:
                     self.stats["failed"] += 1
                     log.warning("sender: giving up after %d attempts: %s", attempts, type(exc).__name__)
@@ -278,6 +307,7 @@ class Sender:
                 await asyncio.sleep(delay)
                 continue
             self._after_send(chat_id, state)
+            await self._pause_shared(chat_id)
             self.stats["sent"] += 1
             return SendResult(ok=True, result=result, attempts=attempts)
 

@@ -94,8 +94,10 @@ def _deadline(args: argparse.Namespace) -> dict[str, Any]:
     if args.submitted is None and args.registered is None:
         raise UsageError("one of --registered or --submitted is required")
     registered = args.registered
+    filed_on = None
     if args.submitted is not None:
         registered = registration_date(args.submitted, cal)
+        filed_on = args.submitted.astimezone(ALMATY).date()  # the day it was handed in counts for the limit
     result = compute(
         args.recipient,
         registered,
@@ -105,6 +107,7 @@ def _deadline(args: argparse.Namespace) -> dict[str, Any]:
         forwarded_via_provider=args.forwarded,
         learned_on=args.learned,
         answered_on=args.answered,
+        filed_on=filed_on,
     ).to_dict()
     if args.submitted is not None:
         result["submitted_at"] = args.submitted.isoformat()

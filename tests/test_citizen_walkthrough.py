@@ -139,8 +139,9 @@ PASSED_FURTHER = ("The 3-month limit for this complaint ended on {date}. It can 
 async def test_overdue_case_says_what_is_overdue_and_what_is_still_open(fake, db_path, no_unhandled, capsys):
     clock = FakeClock(DEC01)
     due = date(2025, 11, 10)  # registered Mon 03.11.2025 with the provider: 5 working days
-    court, further = date(2025, 12, 10), date(2026, 2, 11)
-    assert court == court_limit_from(due, CAL) and further == further_complaint_limit_from(date(2025, 11, 11), CAL)
+    # both limits count from the day the review term expired (the earlier reading: docs/legal.md, 'Counting terms')
+    court, further = date(2025, 12, 10), date(2026, 2, 10)
+    assert court == court_limit_from(due, CAL) and further == further_complaint_limit_from(due, CAL)
     async with running_bot(fake, db_path, clock=clock) as app:
         for uid, lang in ((1121, "ru"), (1122, "kk")):
             u = fake.user(uid, "Test", language_code=lang)
@@ -173,8 +174,8 @@ async def test_overdue_case_says_what_is_overdue_and_what_is_still_open(fake, db
             # a case whose court limit passed while the further complaint is still open
             timeline = await track(t, lang, "01.10.2026", "20.09.2026")
             text = plain(timeline.text)
-            open_until = further_complaint_limit_from(date(2026, 10, 9), CAL)
-            assert open_until == date(2027, 1, 11)
+            open_until = further_complaint_limit_from(date(2026, 10, 8), CAL)  # due 08.10.2026
+            assert open_until == date(2027, 1, 8)
             assert plain(tr("Limit: 3 months (APPK art. 92). Last day: {date}.", lang,
                             date=long(open_until, lang))) in text
             assert plain(long(date(2026, 11, 9), lang)) in text  # court: 08.11 is a Sunday

@@ -19,6 +19,7 @@ from bot.domain.deadlines import (
     add_months,
     compute,
     extension_notice_late,
+    filing_limit_from,
     registration_date,
     working_days_left,
 )
@@ -257,14 +258,14 @@ def test_compute_answered_gives_court_and_further_complaint_limits(answered, cou
 
 
 def test_limits_without_an_answer_count_from_the_missed_review():
-    """No answer: one month to court from the day the review term expired (APPK art. 136: its last day, the
-    earlier reading), and the further complaint's 3 months from the first day of the body's inaction."""
+    """No answer: one month to court (APPK art. 136) and 3 months for a further complaint (APPK art. 92), both
+    from the day the review term expired: its last day, the earlier reading (docs/legal.md, 'Counting terms')."""
     r = compute("quality_authority", date(2026, 12, 14), CAL)
     assert r.answered_on is None
     assert r.court_until.counted_from == r.review_due
     assert r.court_until.day == CAL.working_day_on_or_after(add_months(r.review_due, 1))
-    assert r.further_complaint_until.counted_from == r.escalate_from
-    assert r.further_complaint_until.day == CAL.working_day_on_or_after(add_months(r.escalate_from, 3))
+    assert r.further_complaint_until.counted_from == r.review_due
+    assert r.further_complaint_until.day == CAL.working_day_on_or_after(add_months(r.review_due, 3))
     # 2027 is not a verified year: each limit says so itself
     assert r.court_until.provisional and r.further_complaint_until.provisional
 
@@ -278,3 +279,13 @@ def test_missed_review_is_inaction_not_refusal():
     r = compute("provider", date(2026, 12, 14), CAL)
     assert r.item("escalate_from").basis == "review_missed_inaction"
     assert "appk_91_2_missed_deadline_is_refusal" not in BASIS_KEYS
+
+
+def test_a_complaint_handed_in_after_hours_on_the_last_day_is_in_time():
+    """The 3-month limit is met by the day the complaint is handed in, though it is registered the next
+    working day (APPK art. 64 p. 3): 16.06.2026 19:00 with a limit of 16.06 is in time."""
+    learned = date(2026, 3, 16)
+    assert filing_limit_from(learned, CAL) == date(2026, 6, 16)
+    r = compute("provider", date(2026, 6, 17), CAL, learned_on=learned, filed_on=date(2026, 6, 16))
+    assert r.filing_limit_missed is False
+    assert compute("provider", date(2026, 6, 17), CAL, learned_on=learned).filing_limit_missed is True

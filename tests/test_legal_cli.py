@@ -167,3 +167,12 @@ def test_deadline_answered_text_and_errors(capsys) -> None:
     assert proc.returncode == 2 and proc.stderr.strip().startswith("error: answered_before_registration")
     proc, _ = run("deadline", "--recipient", "provider", "--registered", "2026-12-14", "--answered", "01.12.2026")
     assert proc.returncode == 2 and "bad date" in proc.stderr
+
+
+def test_handed_in_after_hours_on_the_last_day_is_in_time() -> None:
+    """The day it was handed in meets the 3-month limit, though the complaint is registered the next day."""
+    proc, _ = run("deadline", "--recipient", "provider", "--submitted", "2026-06-16T19:00",
+                  "--learned", "2026-03-16", "--json")
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert (data["registered"], data["filing_limit"], data["filing_limit_missed"]) == ("2026-06-17", "2026-06-16", False)

@@ -253,6 +253,7 @@ def compute(
     forwarded_via_provider: bool = False,
     learned_on: date | None = None,
     answered_on: date | None = None,
+    filed_on: date | None = None,
 ) -> Deadlines:
     """Compute the deadlines of a complaint registered on ``registered``.
 
@@ -264,12 +265,14 @@ def compute(
       working days of ``extended_on`` (default: the original review due date).
     * ``registered`` on a non-working day is moved to the next working day (APPK art. 64 p. 3).
     * ``learned_on``: the person's own 3-month filing limit (APPK art. 92); ``filing_limit_missed`` compares it
-      with ``registered``. A warning only, never a block.
+      with the day the complaint was handed in (``filed_on``, default: ``registered`` as given): a complaint
+      handed in on the last day after hours is in time, though registered the next working day. A warning
+      only, never a block.
     * ``answered_on``: the day the answer (the decision on the complaint) was received. ``court_until`` is one
       month from it (APPK art. 136), ``further_complaint_until`` three months (APPK art. 92). Without an answer
-      both count from the missed review: the court's month from the day the review term expired
-      (``review_due``), the further complaint's months from the first day of the body's inaction
-      (``escalate_from``).
+      both count from the day the review term expired (``review_due``): the court's month and the further
+      complaint's months alike -- the earlier of the readings, as the person is told their own limits
+      (docs/legal.md, 'Counting terms').
     """
     recipient = _checked(recipient, registered, extended_by, extended_on, answered_on)
     # A complaint that arrived on a non-working day is registered on the next working day (APPK art. 64 p. 3),
@@ -283,7 +286,7 @@ def compute(
     missed: bool | None = None
     if learned_on is not None:
         filing_limit = filing_limit_from(learned_on, cal)
-        missed = registered > filing_limit
+        missed = (filed_on or given) > filing_limit
         items.append(DeadlineItem("filing_limit", filing_limit, "appk_92_filing_limit"))
 
     items.sort(key=lambda i: (i.day, _RANK[i.key]))
@@ -307,7 +310,7 @@ def compute(
         items=tuple(items),
         answered_on=answered_on,
         court_until=_limit(court_limit_from, answered_on or review.due, COURT_BASIS, cal),
-        further_complaint_until=_limit(further_complaint_limit_from, answered_on or review.escalate_from,
+        further_complaint_until=_limit(further_complaint_limit_from, answered_on or review.due,
                                        FURTHER_COMPLAINT_BASIS, cal),
     )
 

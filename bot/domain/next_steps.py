@@ -73,7 +73,7 @@ def after_inaction(deadlines: Deadlines, today: date, cal: WorkCalendar) -> Opti
         since=deadlines.review_due,
         further_to=further_body(deadlines.recipient),
         overdue_days=max(0, -working_days_left(today, deadlines.review_due, cal)),
-        routes=_routes(further_complaint_limit_from(deadlines.escalate_from, cal),
+        routes=_routes(further_complaint_limit_from(deadlines.review_due, cal),
                        court_limit_from(deadlines.review_due, cal), today),
     )
 

@@ -104,8 +104,9 @@ def next_allowed(moment: datetime, tz: ZoneInfo, quiet_start: time, quiet_end: t
 
 def filing_limit_after_miss(deadlines: Deadlines, cal: WorkCalendar) -> date:
     """Last day to file the next complaint about a missed review deadline (the body's inaction): 3 calendar
-    months from the day after the deadline (``escalate_from``), moved to a working day (APPK art. 92)."""
-    return filing_limit_from(deadlines.escalate_from, cal)
+    months from the day the review term expired (``review_due``: the earlier reading, as the person is told
+    their own limits), moved to a working day (APPK art. 92)."""
+    return filing_limit_from(deadlines.review_due, cal)
 
 
 def next_step(recipient: Recipient | str) -> str:

@@ -10,6 +10,7 @@ import pytest
 from redis.asyncio import Redis
 
 from bot.config import ConfigError, claim_database_path, load_settings
+from tests import harness
 from tests.fake_webhook import SECRET_HEADER, WebhookDeliverer
 from tests.harness import WEBHOOK_SECRET, register_webhook, webhook_instance
 
@@ -174,3 +175,45 @@ async def test_set_webhook_registers_the_url_once(fake, db_path, monkeypatch, ca
     assert await loop.run_in_executor(None, main, ["set-webhook"]) == 2
     assert capsys.readouterr().err.startswith("configuration error: WEBHOOK_SECRET:")
     assert len(fake.calls_of("setWebhook")) == 1
+
+
+async def test_an_update_whose_instance_died_mid_way_is_replayed_without_applying_it_twice(fake, db_path,
+                                                                                          redis_url, monkeypatch):
+    """An instance took the update and died (its lease in Redis, never "done"): Telegram delivers it again,
+    the next instance finds the expired lease and, not knowing whether the answer was applied, asks the
+    person the question they are on instead of applying it a second time."""
+    from storage.redis import RedisUpdateLedger
+    from tests.test_scaleout import SCRIPT, Person
+
+    monkeypatch.setitem(harness.BACKEND, "redis_url", redis_url)  # fsm_entry reads Redis
+
+    def draft() -> dict:
+        entry = harness.fsm_entry(db_path, 4301)
+        assert entry is not None
+        return entry[1]
+
+    async with webhook_instance(fake, db_path, redis_url=redis_url) as server:
+        register_webhook(fake, server.url)
+        async with WebhookDeliverer(fake, retry_delays=(0.05,)) as hooks:
+            person = Person(fake, fake.user(4301, language_code="ru"))
+            await person.walk(SCRIPT.index("Әлиханқызы"))  # the wizard asks for the surname
+            asked = person.prompt
+            await hooks.wait_delivered()
+        assert draft()["step"] == "surname"
+        update = {"update_id": 7_300_001, "message": {**start_update(fake, 4301, 0)["message"], "text": "Әлиев",
+                                                      "entities": []}}
+        dead = RedisUpdateLedger(server.app.redis, fake.bot_id, owner="dead-instance", lease_seconds=0.2)
+        assert await dead.claim(update["update_id"]) == "new"  # it took the update, then was SIGKILLed
+        assert await post(server.url, update) == 503  # its lease is still alive: "later"
+        await asyncio.sleep(0.3)
+        assert await post(server.url, update) == 200
+        await fake.idle()
+        again = fake.messages_in(4301)[-1]
+        assert again.text.endswith(asked.text) and again.message_id != asked.message_id  # the same question, anew
+        assert draft()["step"] == "surname"
+        assert draft()["draft"]["surname"] is None
+        assert server.handler.counts["replayed"] == 1
+        assert await post(server.url, update) == 200  # done now: a third delivery changes nothing
+        await fake.idle()
+        assert fake.messages_in(4301)[-1].message_id == again.message_id
+

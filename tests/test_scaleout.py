@@ -41,6 +41,8 @@ def steps_of(user_id: int) -> int:
 
 
 class Person:
+    poll = 0.05  # seconds between looks at the chat
+
     def __init__(self, fake: FakeBotAPI, user: FakeUser) -> None:
         self.fake, self.user = fake, user
         self.prompt: BotMessage | None = None
@@ -59,7 +61,7 @@ class Person:
                     self.prompt = m
                     return
             assert asyncio.get_running_loop().time() < deadline, f"{self.user.id}: no question after {after}"
-            await asyncio.sleep(0.05)
+            await asyncio.sleep(self.poll)
 
     async def step(self, what: Any) -> None:
         if isinstance(what, str):

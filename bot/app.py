@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, cast
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
@@ -21,6 +21,7 @@ from apscheduler.schedulers.base import BaseScheduler
 from redis.asyncio import Redis
 
 from bot.config import Settings
+from bot.domain import ports
 from bot.domain.clock import Clock
 from bot.domain.ports import UpdateLedger
 from bot.domain.text import LANGUAGES, N_
@@ -51,9 +52,11 @@ from storage.calendar import CalendarRepo
 from storage.cases import CasesRepo, RemindersRepo
 from storage.complaints import ComplaintsRepo
 from storage.db import Database
-from storage.fsm import CommitBarrier, SQLiteStorage
+from storage.fsm import CommitBarrier, GroupCommitStorage, SQLiteStorage
 from storage.fsm_redis import RedisFSM
+from storage.leases import instance_id
 from storage.outbox import OutboxRepo
+from storage.runs import JobRunsRepo
 from storage.tickets import TicketsRepo
 from storage.users import UsersRepo
 
@@ -89,17 +92,22 @@ class Feature(Protocol):
     async def shutdown(self) -> None: ...
 
 
+class Closable(Protocol):
+    async def close(self) -> None: ...
+
+
 @dataclass(frozen=True)
 class Repos:
-    """The repositories, built once (SQLite)."""
+    """The repositories, built once (SQLite, or PostgreSQL with DATABASE_URL: the same ports)."""
 
-    users: UsersRepo
-    complaints: ComplaintsRepo
-    calendars: CalendarRepo
-    cases: CasesRepo
-    reminders: RemindersRepo
-    tickets: TicketsRepo
-    outbox: OutboxRepo
+    users: ports.UsersRepo
+    complaints: ports.ComplaintsRepo
+    calendars: ports.CalendarRepo
+    cases: ports.CasesRepo
+    reminders: ports.RemindersRepo
+    tickets: ports.TicketsRepo
+    outbox: ports.OutboxRepo
+    runs: ports.JobRunsRepo
 
 
 @dataclass
@@ -107,8 +115,8 @@ class App:
     settings: Settings
     bot: Bot
     dp: Dispatcher
-    db: Database
-    fsm: SQLiteStorage | RedisFSM
+    db: Database | Closable  # storage.db.Database, or storage.pg.db.PgDatabase
+    fsm: GroupCommitStorage | RedisFSM
     i18n: I18n
     clock: Clock
     scheduler: AsyncIOScheduler
@@ -149,7 +157,7 @@ class App:
 
     async def ping(self) -> None:
         """Raises unless the database (and Redis) answer: the readiness check of webhook mode."""
-        await self.db.fetchone("SELECT 1")
+        await cast(Database, self.db).fetchone("SELECT 1")  # PgDatabase has the same fetchone
         if self.redis is not None:
             await shared_redis.ping(self.redis)
 
@@ -161,9 +169,10 @@ def make_session(settings: Settings) -> BaseSession:
 
 
 def make_bot(settings: Settings, session: BaseSession,
-             fsm: SQLiteStorage | None) -> tuple[Bot, RetryAfterMiddleware]:
-    """The Bot and the middlewares every request passes (in this order). ``fsm``: the SQLite FSM storage,
-    whose group commit every request waits for (a Redis FSM write is stored before the handler goes on)."""
+             fsm: GroupCommitStorage | None) -> tuple[Bot, RetryAfterMiddleware]:
+    """The Bot and the middlewares every request passes (in this order). ``fsm``: the FSM storage whose group
+    commit every request waits for (SQLite, PostgreSQL); None for Redis, whose writes are stored before the
+    handler goes on."""
     bot = Bot(
         token=settings.bot_token.get_secret_value() or CONSOLE_TOKEN,
         session=session,
@@ -178,14 +187,16 @@ def make_bot(settings: Settings, session: BaseSession,
     return bot, reply_retry
 
 
-async def open_fsm(settings: Settings, clock: Clock,
-                   redis: Redis | None) -> tuple[SQLiteStorage | RedisFSM, BaseEventIsolation]:
+async def open_fsm(stored: GroupCommitStorage, clock: Clock,
+                   redis: Redis | None) -> tuple[GroupCommitStorage | RedisFSM, BaseEventIsolation]:
     """Conversation state and the lock that keeps one person's updates in order: in Redis, shared by every
-    instance (REDIS_URL), else in the SQLite file and this process."""
+    instance (REDIS_URL; the database's FSM storage is then closed unused), else in the database (SQLite or
+    PostgreSQL) with this process's lock."""
     if redis is not None:
+        await stored.close()
         fsm = RedisFSM(redis, now=clock.now)
         return fsm, fsm.create_isolation()
-    return await SQLiteStorage.open(settings.database_path, now=clock.now), SimpleEventIsolation()
+    return stored, SimpleEventIsolation()
 
 
 def make_sender(bot: Bot, redis: Redis | None) -> Sender:
@@ -207,9 +218,49 @@ def make_ledger(bot: Bot, redis: Redis | None, settings: Settings) -> UpdateLedg
 async def open_repos(db: Database, settings: Settings, clock: Clock) -> Repos:
     calendars = CalendarRepo(db, clock)
     await calendars.load()
+    holder = instance_id()  # this process's name on the rows it leases (storage/leases.py)
     return Repos(users=UsersRepo(db, clock), complaints=ComplaintsRepo(db, tz=settings.tz), calendars=calendars,
-                 cases=CasesRepo(db, clock), reminders=RemindersRepo(db, clock), tickets=TicketsRepo(db, clock),
-                 outbox=OutboxRepo(db, clock))
+                 cases=CasesRepo(db, clock), reminders=RemindersRepo(db, clock, holder=holder),
+                 tickets=TicketsRepo(db, clock), outbox=OutboxRepo(db, clock, holder=holder),
+                 runs=JobRunsRepo(db, holder=holder))
+
+
+async def open_storage(settings: Settings, clock: Clock) -> tuple[Database | Closable, GroupCommitStorage, Repos]:
+    """The database, the FSM storage and the repositories: PostgreSQL when DATABASE_URL is set (several
+    instances may share it), else the SQLite file at DATABASE_PATH."""
+    if settings.database_url:
+        return await open_pg_storage(settings, clock)
+    db = await Database.open(settings.database_path)
+    fsm = await SQLiteStorage.open(settings.database_path, now=clock.now)
+    return db, fsm, await open_repos(db, settings, clock)
+
+
+async def open_pg_storage(settings: Settings, clock: Clock) -> tuple[Closable, GroupCommitStorage, Repos]:
+    """PostgreSQL (asyncpg): migrated under an advisory lock, so instances starting together migrate once."""
+    from storage.pg.calendar import PgCalendarRepo
+    from storage.pg.cases import PgCasesRepo, PgRemindersRepo
+    from storage.pg.complaints import PgComplaintsRepo
+    from storage.pg.db import PgDatabase
+    from storage.pg.fsm import PgStorage
+    from storage.pg.outbox import PgOutboxRepo
+    from storage.pg.runs import PgJobRunsRepo
+    from storage.pg.tickets import PgTicketsRepo
+    from storage.pg.users import PgUsersRepo
+
+    db = await PgDatabase.open(settings.database_url)
+    try:
+        calendars = PgCalendarRepo(db, clock)
+        await calendars.load()
+        await calendars.listen()  # an override another instance records reaches this one at once
+    except BaseException:
+        await db.close()
+        raise
+    holder = instance_id()
+    repos = Repos(users=PgUsersRepo(db, clock), complaints=PgComplaintsRepo(db, tz=settings.tz),
+                  calendars=calendars, cases=PgCasesRepo(db, clock), reminders=PgRemindersRepo(db, clock, holder=holder),
+                  tickets=PgTicketsRepo(db, clock), outbox=PgOutboxRepo(db, clock, holder=holder),
+                  runs=PgJobRunsRepo(db, holder=holder))
+    return db, PgStorage(db, now=clock.now), repos
 
 
 def setup_dispatcher(dp: Dispatcher, repos: Repos, settings: Settings, i18n: I18n) -> None:
@@ -241,21 +292,20 @@ async def create_app(
     clock = clock or Clock()
     protect_personal_data()  # before the first query or update: nothing a person typed reaches a log
     i18n = build_i18n(settings.default_language)
-    db = await Database.open(settings.database_path)
+    db, stored_fsm, repos = await open_storage(settings, clock)
     redis = shared_redis.connect(settings.redis_url) if settings.redis_url else None
-    fsm, isolation = await open_fsm(settings, clock, redis)
-    bot, reply_retry = make_bot(settings, session or make_session(settings), fsm if isinstance(fsm, SQLiteStorage)
-                                else None)
-    repos = await open_repos(db, settings, clock)
+    fsm, isolation = await open_fsm(stored_fsm, clock, redis)
+    bot, reply_retry = make_bot(settings, session or make_session(settings),
+                                fsm if isinstance(fsm, GroupCommitStorage) else None)
     sender = make_sender(bot, redis)
     cases = CaseService(repos.cases, repos.reminders, repos.users, repos.calendars, clock, settings)
     reminders = ReminderService(repos.users, repos.cases, repos.reminders, sender, i18n, clock, settings,
                                 calendar=lambda: repos.calendars.calendar)
-    drafts = DraftPurge(fsm, clock, ttl_days=settings.draft_ttl_days, state_prefix=STATE_PREFIX)
+    drafts = DraftPurge(fsm, clock, ttl_days=settings.draft_ttl_days, state_prefix=STATE_PREFIX, runs=repos.runs)
     desk = Desk(settings=settings, bot=bot, i18n=i18n, forms=fsm, clock=clock, sender=sender, users=repos.users,
                 complaints=repos.complaints, tickets=repos.tickets, outbox=repos.outbox, cases=cases,
                 card_keyboard=card_keyboard)
-    desk_sla = DeskSla(desk, repos.reminders, reminders)
+    desk_sla = DeskSla(desk, repos.reminders, reminders, runs=repos.runs)
     dp = Dispatcher(storage=fsm, events_isolation=events_isolation or isolation, settings=settings,
                     clock=clock, users=repos.users, complaints=repos.complaints, calendars=repos.calendars,
                     cases=cases, desk=desk, desk_sla=desk_sla)

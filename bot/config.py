@@ -29,6 +29,7 @@ class Settings(BaseSettings):
     bot_token: SecretStr = SecretStr("")
     telegram_api_base: str | None = None
     database_path: Path = Path("data/shagym.sqlite3")
+    database_url: str = ""  # postgresql://...: PostgreSQL (asyncpg) instead of the SQLite file at DATABASE_PATH
     operators_chat_id: int | None = None
     operators_language: Lang = DEFAULT_LANGUAGE
     operator_ids: Annotated[tuple[int, ...], NoDecode] = ()
@@ -47,6 +48,14 @@ class Settings(BaseSettings):
     webhook_secret: SecretStr = SecretStr("")
     webhook_listen: str = "127.0.0.1:8080"
     update_lease_seconds: float = Field(default=30.0, gt=0)
+
+    @field_validator("database_url")
+    @classmethod
+    def _pg_url(cls, value: str) -> str:
+        value = (value or "").strip()
+        if value and not value.startswith(("postgresql://", "postgres://")):
+            raise ValueError("must be empty (SQLite at DATABASE_PATH) or a postgresql:// URL")
+        return value
 
     @field_validator("bot_token")
     @classmethod
@@ -157,7 +166,8 @@ class Settings(BaseSettings):
 _SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
 
 
-SECRETS = frozenset({"BOT_TOKEN", "WEBHOOK_SECRET", "REDIS_URL"})  # never echoed in an error (a URL may hold a password)
+# Never echoed in an error (a URL may hold a password).
+SECRETS = frozenset({"BOT_TOKEN", "WEBHOOK_SECRET", "REDIS_URL", "DATABASE_URL"})
 
 
 def load_settings(**overrides) -> Settings:
@@ -186,6 +196,8 @@ def check_database_path(settings: Settings) -> None:
     """Before the bot starts: DATABASE_PATH's folder exists (created if need be) and the file, if there is one,
     is an SQLite database this process can open. Raises ConfigError (one line naming the key) instead of a
     traceback from deep inside the start-up."""
+    if settings.database_url:
+        return  # PostgreSQL: the file is not used
     path = Path(settings.database_path)
 
     def fail(problem: str) -> ConfigError:

@@ -11,25 +11,23 @@ from bot.domain.entities import StoredOverride
 from bot.domain.workdays import KzCalendar, Override, load_facts
 from storage.db import Database, iso
 
-__all__ = ["CalendarRepo"]
+__all__ = ["CalendarHolder", "CalendarRepo"]
 
 
 def _override(row: aiosqlite.Row) -> Override:
     return Override(date.fromisoformat(row["day"]), row["kind"], bool(row["working"]), row["source"])
 
 
-class CalendarRepo:
-    """Holds the current KzCalendar (data file + stored overrides); rebuilt when an override is added."""
+class CalendarHolder:
+    """The current KzCalendar (data file + stored overrides), rebuilt by ``load`` (both backends)."""
 
-    def __init__(self, db: Database, clock: Clock | None = None) -> None:
-        self.db = db
+    def __init__(self, clock: Clock | None = None) -> None:
         self.clock = clock or Clock()
         self._facts = load_facts()
         self._calendar: KzCalendar | None = None
 
-    async def load(self) -> KzCalendar:
-        rows = await self.db.fetchall("SELECT * FROM calendar_overrides ORDER BY day")
-        self._calendar = KzCalendar(self._facts, overrides=[_override(r) for r in rows])
+    def _build(self, overrides: list[Override]) -> KzCalendar:
+        self._calendar = KzCalendar(self._facts, overrides=overrides)
         return self._calendar
 
     @property
@@ -37,6 +35,18 @@ class CalendarRepo:
         if self._calendar is None:
             raise RuntimeError("CalendarRepo.load() was not awaited")
         return self._calendar
+
+
+class CalendarRepo(CalendarHolder):
+    """Rebuilt when an override is added."""
+
+    def __init__(self, db: Database, clock: Clock | None = None) -> None:
+        super().__init__(clock)
+        self.db = db
+
+    async def load(self) -> KzCalendar:
+        rows = await self.db.fetchall("SELECT * FROM calendar_overrides ORDER BY day")
+        return self._build([_override(r) for r in rows])
 
     async def add(self, override: Override, added_by: int | None, at: datetime | None = None) -> KzCalendar:
         await self.db.execute(

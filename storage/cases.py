@@ -7,18 +7,19 @@ Reminder life cycle (one row = one message)::
                               |------mark_failed--> failed
     pending/sending --cancel / cancel_for_user / replace_plan--> cancelled
 
-Delivery is at-least-once: a row is claimed ('sending') in one commit, sent, then marked 'sent' in another.
-If the process dies between Telegram accepting the message and the 'sent' commit, ``recover_stale`` puts
-the row back to 'pending' at the next start and the person gets that one reminder twice. The window is one
-HTTP round trip plus one commit (milliseconds) per message; losing a reminder would be worse than a rare
-duplicate, and Telegram offers no idempotency key to close it.
+Delivery is at-least-once: a row is claimed ('sending', leased to its instance: storage/leases.py) in one
+commit, sent, then marked 'sent' in another. If the instance dies between Telegram accepting the message and
+the 'sent' commit, ``recover_stale`` puts the row back to 'pending' once its lease ran out and the person gets
+that one reminder twice. The window is one HTTP round trip plus one commit (milliseconds) per message; losing
+a reminder would be worse than a rare duplicate, and Telegram offers no idempotency key to close it. Rows
+another instance holds (and renews) are never taken: several instances send each reminder once.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import aiosqlite
@@ -34,6 +35,8 @@ from bot.domain.entities import (
 )
 from bot.domain.reminders import PlannedReminder
 from storage.db import Database, iso, parse_iso, parse_iso_required
+from storage.leases import instance_id
+from storage.plans import Existing, plan_change
 
 __all__ = ["CasesRepo", "Planner", "RemindersRepo"]
 
@@ -94,19 +97,6 @@ def _reminder(row: aiosqlite.Row) -> Reminder:
     )
 
 
-def _planned_at(row: aiosqlite.Row) -> str:
-    """The due_at a case reminder was planned for (``payload['planned_at']``; ``due_at`` for older rows)."""
-    try:
-        planned = json.loads(row["payload"] or "{}").get("planned_at")
-    except (ValueError, AttributeError):
-        planned = None
-    return str(planned or row["due_at"])
-
-
-def _plan_payload(payload: dict[str, Any], planned_at: str) -> str:
-    return json.dumps({**payload, "planned_at": planned_at}, ensure_ascii=False)
-
-
 def _error(text: str | None) -> str | None:
     return None if text is None else str(text)[:_ERROR_MAX]
 
@@ -125,40 +115,24 @@ async def _event_in(conn: aiosqlite.Connection, case_id: int, kind: str, payload
 
 async def _replace_plan_in(conn: aiosqlite.Connection, case: Case, planned: Iterable[PlannedReminder],
                            now: str) -> int:
-    """Make the case's pending reminders exactly ``planned`` inside the caller's transaction: pending rows not
-    in the plan are cancelled, rows already pending keep their id (payload refreshed), the rest are inserted.
-
-    A planned reminder identical (kind, planned due_at) to one already sent, in flight or failed is skipped,
-    so a re-plan never sends the same reminder twice; the planned moment is kept in ``payload['planned_at']``
-    because a retry (429, network) moves ``due_at`` later. Returns the number of rows inserted.
-    """
-    wanted = {(p.kind, iso(p.due_at)): p for p in planned}
-    # A row's identity is (kind, the due_at it was PLANNED for): a retry moves due_at, never identity.
+    """Make the case's pending reminders exactly ``planned`` inside the caller's transaction (what changes:
+    storage.plans.plan_change). Returns the number of rows inserted."""
     existing = await conn.execute_fetchall(
         "SELECT id, kind, due_at, status, payload FROM reminders WHERE case_id = ? AND status <> 'cancelled'",
         (case.id,))
-    seen: set[tuple[str, str]] = set()
-    for r in existing:
-        key = (r["kind"], _planned_at(r))
-        if r["status"] != "pending":
-            seen.add(key)  # sending, sent or failed: never planned again
-            continue
-        keep = wanted.get(key)
-        if keep is None or key in seen:
-            await conn.execute("UPDATE reminders SET status = 'cancelled', updated_at = ? WHERE id = ?", (now, r["id"]))
-        else:
-            seen.add(key)  # keeps its id and its (possibly later, retried) due_at
-            await conn.execute("UPDATE reminders SET payload = ?, updated_at = ? WHERE id = ?",
-                               (_plan_payload(keep.payload, key[1]), now, r["id"]))
+    change = plan_change((Existing(r["id"], r["kind"], r["due_at"], r["status"], r["payload"]) for r in existing),
+                         planned)
+    for row_id in change.cancel:
+        await conn.execute("UPDATE reminders SET status = 'cancelled', updated_at = ? WHERE id = ?", (now, row_id))
+    for row_id, payload in change.refresh:
+        await conn.execute("UPDATE reminders SET payload = ?, updated_at = ? WHERE id = ?", (payload, now, row_id))
     inserted = 0
-    for (kind, due_at), p in wanted.items():
-        if (kind, due_at) in seen:
-            continue
+    for kind, due_at, payload in change.insert:
         cursor = await conn.execute(
             "INSERT INTO reminders (case_id, chat_id, user_id, audience, kind, due_at, status, payload,"
             " created_at, updated_at) VALUES (?, ?, ?, 'citizen', ?, ?, 'pending', ?, ?, ?)"
             " ON CONFLICT DO NOTHING",
-            (case.id, case.user_id, case.user_id, kind, due_at, _plan_payload(p.payload, due_at), now, now),
+            (case.id, case.user_id, case.user_id, kind, due_at, payload, now, now),
         )
         inserted += cursor.rowcount if cursor.rowcount > 0 else 0
     return inserted
@@ -305,9 +279,12 @@ class CasesRepo:
 
 
 class RemindersRepo:
-    def __init__(self, db: Database, clock: Clock | None = None) -> None:
+    """``holder``: this instance's name on the rows it claims (storage/leases.py)."""
+
+    def __init__(self, db: Database, clock: Clock | None = None, *, holder: str | None = None) -> None:
         self.db = db
         self.clock = clock or Clock()
+        self.holder = holder or instance_id()
 
     def _stamp(self, at: datetime | None = None) -> str:
         return iso(at or self.clock.now())
@@ -352,7 +329,8 @@ class RemindersRepo:
     # ---- delivery ---------------------------------------------------------------------------
     async def claim_due(self, now: datetime, limit: int = 200, *,
                         audiences: Sequence[str] | None = None) -> list[Reminder]:
-        """Atomically move up to ``limit`` due pending rows to 'sending' and return them (oldest first).
+        """Atomically move up to ``limit`` due pending rows to 'sending', leased to this instance, and return
+        them (oldest first).
 
         One ``UPDATE ... RETURNING`` statement (SQLite >= 3.35) in its own transaction, so two claimers can
         never take the same row. ``attempts`` counts claims.
@@ -363,9 +341,10 @@ class RemindersRepo:
             if not audiences:
                 return []
             where += f" AND audience IN ({','.join('?' * len(audiences))})"
-        params = (stamp, stamp, stamp, *(audiences or ()), int(limit))
+        params = (self.holder, stamp, stamp, stamp, *(audiences or ()), int(limit))
         sql = (
-            "UPDATE reminders SET status = 'sending', claimed_at = ?, updated_at = ?, attempts = attempts + 1"
+            "UPDATE reminders SET status = 'sending', claimed_by = ?, claimed_at = ?, updated_at = ?,"
+            " attempts = attempts + 1"
             f" WHERE id IN (SELECT id FROM reminders WHERE {where} ORDER BY due_at, id LIMIT ?)"
             " RETURNING *"
         )
@@ -376,39 +355,39 @@ class RemindersRepo:
     async def mark_sent(self, reminder_id: int, at: datetime) -> None:
         await self.db.execute(
             "UPDATE reminders SET status = 'sent', sent_at = ?, last_error = NULL, updated_at = ?"
-            " WHERE id = ? AND status = 'sending'",
-            (iso(at), iso(at), reminder_id),
+            " WHERE id = ? AND status = 'sending' AND claimed_by = ?",
+            (iso(at), iso(at), reminder_id, self.holder),
         )
 
     async def retry_later(self, reminder_id: int, at: datetime, error: str | None) -> None:
         """Back to 'pending' with a later ``due_at`` (the caller moves it into the allowed hours)."""
         await self.db.execute(
-            "UPDATE reminders SET status = 'pending', due_at = ?, last_error = ?, claimed_at = NULL,"
-            " updated_at = ? WHERE id = ? AND status = 'sending'",
-            (iso(at), _error(error), self._stamp(), reminder_id),
+            "UPDATE reminders SET status = 'pending', due_at = ?, last_error = ?, claimed_by = NULL,"
+            " claimed_at = NULL, updated_at = ? WHERE id = ? AND status = 'sending' AND claimed_by = ?",
+            (iso(at), _error(error), self._stamp(), reminder_id, self.holder),
         )
 
     async def defer(self, reminder_id: int, at: datetime) -> None:
         """A claimed row that must not go out now (the allowed hours closed meanwhile): back to 'pending' at
         ``at``, and the claim does not count as an attempt."""
         await self.db.execute(
-            "UPDATE reminders SET status = 'pending', due_at = ?, claimed_at = NULL, attempts = MAX(attempts - 1, 0),"
-            " updated_at = ? WHERE id = ? AND status = 'sending'",
-            (iso(at), self._stamp(), reminder_id),
+            "UPDATE reminders SET status = 'pending', due_at = ?, claimed_by = NULL, claimed_at = NULL,"
+            " attempts = MAX(attempts - 1, 0), updated_at = ? WHERE id = ? AND status = 'sending' AND claimed_by = ?",
+            (iso(at), self._stamp(), reminder_id, self.holder),
         )
 
     async def mark_failed(self, reminder_id: int, error: str | None) -> None:
         await self.db.execute(
             "UPDATE reminders SET status = 'failed', last_error = ?, updated_at = ? WHERE id = ?"
-            " AND status IN ('pending', 'sending')",
-            (_error(error), self._stamp(), reminder_id),
+            " AND (status = 'pending' OR (status = 'sending' AND claimed_by = ?))",
+            (_error(error), self._stamp(), reminder_id, self.holder),
         )
 
     async def cancel(self, reminder_id: int, reason: str | None = None) -> None:
         await self.db.execute(
             "UPDATE reminders SET status = 'cancelled', last_error = ?, updated_at = ? WHERE id = ?"
-            " AND status IN ('pending', 'sending')",
-            (_error(reason), self._stamp(), reminder_id),
+            " AND (status = 'pending' OR (status = 'sending' AND claimed_by = ?))",
+            (_error(reason), self._stamp(), reminder_id, self.holder),
         )
 
     async def cancel_for_user(self, user_id: int) -> int:
@@ -419,12 +398,22 @@ class RemindersRepo:
         )
         return max(cursor.rowcount, 0)
 
-    async def recover_stale(self, now: datetime) -> int:
-        """At start-up: rows left in 'sending' by a crash go back to 'pending' (see the module docstring for
-        the at-least-once window). Only one process sends, so every 'sending' row at start is stale."""
+    async def recover_stale(self, now: datetime, lease: timedelta) -> int:
+        """Rows in flight whose lease ran out (their instance died, or stalled for the whole lease) go back to
+        'pending', for any instance to claim (see the module docstring for the at-least-once window). A row
+        whose holder still renews it is never taken."""
         cursor = await self.db.execute(
-            "UPDATE reminders SET status = 'pending', claimed_at = NULL, updated_at = ? WHERE status = 'sending'",
-            (iso(now),),
+            "UPDATE reminders SET status = 'pending', claimed_by = NULL, claimed_at = NULL, updated_at = ?"
+            " WHERE status = 'sending' AND (claimed_at IS NULL OR claimed_at < ?)",
+            (iso(now), iso(now - lease)),
+        )
+        return max(cursor.rowcount, 0)
+
+    async def renew(self, now: datetime) -> int:
+        """This instance still works on its rows in flight: their lease starts again at ``now``."""
+        cursor = await self.db.execute(
+            "UPDATE reminders SET claimed_at = ? WHERE status = 'sending' AND claimed_by = ?",
+            (iso(now), self.holder),
         )
         return max(cursor.rowcount, 0)
 

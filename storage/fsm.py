@@ -1,4 +1,7 @@
-"""aiogram FSM storage on the project's SQLite file: group commit, and nothing leaves the bot uncommitted.
+"""aiogram FSM storage on the project's database: group commit, and nothing leaves the bot uncommitted.
+
+:class:`GroupCommitStorage` is the machinery (cache, batches, the barrier); :class:`SQLiteStorage` commits to
+the SQLite file, storage/pg/fsm.py's ``PgStorage`` to PostgreSQL (the same promise, see its docstring).
 
 Why not one commit per write: every aiosqlite call is a hop to its worker thread (45-90 µs) and a commit
 per write caps the bot at ~900 updates/s (docs/performance.md, 'aiosqlite thread hops'). Here:
@@ -54,6 +57,9 @@ _UPSERT = (
 _DELETE = "DELETE FROM fsm WHERE key IN (SELECT value FROM json_each(?))"
 _EMPTY = "{}"
 
+#: A conversation row as a batch writes it: key, user id, state, data (JSON text).
+Row = tuple[str, int | None, str | None, str]
+
 
 def storage_key(key: StorageKey) -> str:
     return ":".join(
@@ -62,13 +68,18 @@ def storage_key(key: StorageKey) -> str:
     )
 
 
-class SQLiteStorage(BaseStorage):
-    def __init__(
-        self, path: Path | str, *, cache_size: int = 50_000, now: Callable[[], datetime] | None = None
-    ) -> None:
+class GroupCommitStorage(BaseStorage):
+    """The cache, the batches and the barrier; a backend supplies ``_fetch``, ``_store``, ``_delete_idle``
+    and ``_release``.
+
+    ``shared``: other instances write the same rows (PostgreSQL), so nothing is cached beyond this instance's
+    own writes until they are committed: every other read goes to the database."""
+
+    shared = False
+
+    def __init__(self, *, cache_size: int = 50_000, now: Callable[[], datetime] | None = None) -> None:
         self._now = now or Clock().now
-        self._path = str(path)
-        self._conn: sqlite3.Connection | None = None
+        self._committing: dict[str, tuple[int | None, str | None, str]] = {}
         self._cache: OrderedDict[str, tuple[str | None, str]] = OrderedDict()
         self._cache_size = cache_size
         self._pending: dict[str, tuple[int | None, str | None, str]] = {}
@@ -77,12 +88,23 @@ class SQLiteStorage(BaseStorage):
         self._flusher: asyncio.Task[None] | None = None
         self._closed = False
 
-    @classmethod
-    async def open(cls, path: Path | str, **kwargs: Any) -> "SQLiteStorage":
-        """Its own connection to the same database file; the table comes from the migrations."""
-        storage = cls(path, **kwargs)
-        storage._connect()
-        return storage
+    # --- the backend ---------------------------------------------------------------------------
+
+    async def _fetch(self, skey: str) -> tuple[str | None, str] | None:
+        """The stored (state, data JSON) of a key, or None."""
+        raise NotImplementedError
+
+    async def _store(self, upserts: list[Row], deletes: list[str], now: datetime) -> None:
+        """Commit a batch at once: the rows with a state or data upserted, the emptied keys deleted."""
+        raise NotImplementedError
+
+    async def _delete_idle(self, older_than: datetime, pattern: str) -> list[str]:
+        """Delete the rows whose state is LIKE ``pattern``, untouched since ``older_than``; their keys."""
+        raise NotImplementedError
+
+    async def _release(self) -> None:
+        """Close the connection (after the last batch)."""
+        raise NotImplementedError
 
     # --- aiogram BaseStorage -------------------------------------------------------------------
 
@@ -114,7 +136,7 @@ class SQLiteStorage(BaseStorage):
             return
         await self.barrier()
         self._closed = True
-        self._disconnect()
+        await self._release()
 
     # --- durability ----------------------------------------------------------------------------
 
@@ -127,8 +149,7 @@ class SQLiteStorage(BaseStorage):
     async def purge(self, older_than: datetime, state_prefix: str) -> int:
         """Delete conversations in a state starting with `state_prefix` untouched since `older_than`."""
         await self.barrier()
-        cutoff = older_than.astimezone(timezone.utc).isoformat(timespec="seconds")
-        keys = await self._retry_busy(self._purge, cutoff, state_prefix + "%")
+        keys = await self._delete_idle(older_than, state_prefix + "%")
         for key in keys:
             if key not in self._pending:
                 self._cache.pop(key, None)
@@ -136,27 +157,35 @@ class SQLiteStorage(BaseStorage):
 
     # --- internals: event loop side ------------------------------------------------------------
 
-    async def _retry_busy(self, fn: Callable[..., _T], *args: Any, attempts: int = 200) -> _T:
-        for attempt in range(attempts - 1):
-            try:
-                return fn(*args)
-            except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) and "busy" not in str(exc):
-                    raise
-                await asyncio.sleep(min(0.001 * 2**attempt, 0.05))
-        return fn(*args)  # the last try: its error is raised
-
     async def _load(self, key: StorageKey) -> tuple[str | None, str]:
         skey = storage_key(key)
+        if self.shared:
+            return await self._load_shared(skey)
         entry = self._cache.get(skey)
         if entry is not None:
             self._cache.move_to_end(skey)
             return entry
-        entry = self._read(skey) or (None, _EMPTY)  # WAL: a read never waits for a writer
-        self._remember(skey, entry)
+        fetched = await self._fetch(skey) or (None, _EMPTY)
+        entry = self._cache.get(skey)  # written (or read) while the row was fetched: that one is newer
+        if entry is None:
+            entry = fetched
+            self._remember(skey, entry)
         return entry
 
+    async def _load_shared(self, skey: str) -> tuple[str | None, str]:
+        """This instance's write not committed yet, or the committed row."""
+        mine = self._pending.get(skey) or self._committing.get(skey)
+        if mine is not None:
+            return mine[1], mine[2]
+        fetched = await self._fetch(skey)
+        mine = self._pending.get(skey) or self._committing.get(skey)  # written while the row was fetched
+        if mine is not None:
+            return mine[1], mine[2]
+        return fetched or (None, _EMPTY)
+
     def _remember(self, skey: str, entry: tuple[str | None, str]) -> None:
+        if self.shared:
+            return
         self._cache[skey] = entry
         self._cache.move_to_end(skey)
         while len(self._cache) > self._cache_size:
@@ -179,12 +208,14 @@ class SQLiteStorage(BaseStorage):
     async def _flush_loop(self) -> None:
         while self._pending:
             pending, self._pending = self._pending, {}
+            self._committing = pending
             batch = self._inflight = self._batch
             self._batch = None
             assert batch is not None  # every write joins a batch
-            stamp = self._now().astimezone(timezone.utc).isoformat(timespec="seconds")
+            upserts = [(k, uid, st, data) for k, (uid, st, data) in pending.items() if st or data != _EMPTY]
+            deletes = [k for k, (_, st, data) in pending.items() if not st and data == _EMPTY]
             try:
-                await self._retry_busy(self._commit, pending, stamp)
+                await self._store(upserts, deletes, self._now())
             except Exception as exc:
                 log.error("FSM batch commit failed (%d keys): %s", len(pending), type(exc).__name__)
                 for skey in pending:
@@ -198,8 +229,48 @@ class SQLiteStorage(BaseStorage):
                     batch.set_result(None)
             finally:
                 self._inflight = None
+                self._committing = {}
 
-    # --- internals: SQLite (short calls on the loop, never waiting for a lock) --------------------
+
+class SQLiteStorage(GroupCommitStorage):
+    """On the SQLite file: short calls on the loop itself, never waiting for a lock (module docstring)."""
+
+    def __init__(self, path: Path | str, *, cache_size: int = 50_000,
+                 now: Callable[[], datetime] | None = None) -> None:
+        super().__init__(cache_size=cache_size, now=now)
+        self._path = str(path)
+        self._conn: sqlite3.Connection | None = None
+
+    @classmethod
+    async def open(cls, path: Path | str, **kwargs: Any) -> "SQLiteStorage":
+        """Its own connection to the same database file; the table comes from the migrations."""
+        storage = cls(path, **kwargs)
+        storage._connect()
+        return storage
+
+    async def _fetch(self, skey: str) -> tuple[str | None, str] | None:
+        return self._read(skey)  # WAL: a read never waits for a writer
+
+    async def _store(self, upserts: list[Row], deletes: list[str], now: datetime) -> None:
+        stamp = now.astimezone(timezone.utc).isoformat(timespec="seconds")
+        await self._retry_busy(self._commit, upserts, deletes, stamp)
+
+    async def _delete_idle(self, older_than: datetime, pattern: str) -> list[str]:
+        cutoff = older_than.astimezone(timezone.utc).isoformat(timespec="seconds")
+        return await self._retry_busy(self._purge, cutoff, pattern)
+
+    async def _release(self) -> None:
+        self._disconnect()
+
+    async def _retry_busy(self, fn: Callable[..., _T], *args: Any, attempts: int = 200) -> _T:
+        for attempt in range(attempts - 1):
+            try:
+                return fn(*args)
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc):
+                    raise
+                await asyncio.sleep(min(0.001 * 2**attempt, 0.05))
+        return fn(*args)  # the last try: its error is raised
 
     def _connect(self) -> None:
         Path(self._path).parent.mkdir(parents=True, exist_ok=True)
@@ -223,9 +294,7 @@ class SQLiteStorage(BaseStorage):
         row = self._db.execute("SELECT state, data FROM fsm WHERE key = ?", (skey,)).fetchone()
         return (row[0], row[1]) if row else None
 
-    def _commit(self, pending: dict[str, tuple[int | None, str | None, str]], now: str) -> None:
-        upserts = [[k, uid, st, data] for k, (uid, st, data) in pending.items() if st or data != _EMPTY]
-        deletes = [k for k, (_, st, data) in pending.items() if not st and data == _EMPTY]
+    def _commit(self, upserts: list[Row], deletes: list[str], now: str) -> None:
         conn = self._db
         if not deletes:
             conn.execute(_UPSERT, (now, json.dumps(upserts, ensure_ascii=False)))
@@ -250,7 +319,7 @@ class SQLiteStorage(BaseStorage):
 class CommitBarrier(BaseRequestMiddleware):
     """Request middleware: no Telegram request leaves before the FSM writes made so far are committed."""
 
-    def __init__(self, storage: SQLiteStorage) -> None:
+    def __init__(self, storage: GroupCommitStorage) -> None:
         self.storage = storage
 
     async def __call__(self, make_request: NextRequestMiddlewareType[TelegramType], bot: Bot,

@@ -13,27 +13,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import secrets
-import socket
 from typing import Any, Awaitable, cast
 
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
 from bot.domain.ports import LeaseOutcome
+from storage.leases import instance_id
 
 log = logging.getLogger(__name__)
 
-__all__ = ["RedisRateLimits", "RedisUpdateLedger", "connect", "durability_problem", "instance_name", "ping"]
+__all__ = ["RedisRateLimits", "RedisUpdateLedger", "connect", "durability_problem", "ping"]
 
 PREFIX = "shagym"
-
-
-def instance_name() -> str:
-    """This process, unique across machines and restarts (host, pid, a random tag)."""
-    host = socket.gethostname().replace(":", "-")[:40]
-    return f"{host}-{os.getpid()}-{secrets.token_hex(3)}"
 
 
 def connect(url: str) -> Redis:
@@ -207,7 +199,7 @@ class RedisUpdateLedger:
                  keep_seconds: int = 86_400) -> None:
         self.redis = redis
         self.prefix = f"{PREFIX}:upd:{bot_id}"
-        self.owner = owner or instance_name()
+        self.owner = owner or instance_id()
         self.lease_ms = int(lease_seconds * 1000)
         self.keep_seconds = keep_seconds
         self._claim = redis.register_script(_CLAIM)

@@ -21,9 +21,9 @@ from bot.domain.entities import TICKET_SOURCES, AuditEntry, Ticket, TicketMessag
 from storage.db import Database, iso, parse_iso, parse_iso_required
 from storage.outbox import QUEUE_SQL
 
-__all__ = ["TicketsRepo"]
+__all__ = ["TicketsRepo", "UPDATABLE"]
 
-_UPDATABLE = frozenset({
+UPDATABLE = frozenset({
     "complaint_id", "case_id", "source", "status", "assignee_id", "chat_id", "thread_id", "card_message_id",
     "relay", "resolved_at", "result", "rating", "disagreed", "language",
 })
@@ -184,7 +184,7 @@ class TicketsRepo:
 
     async def _apply(self, conn: aiosqlite.Connection | None, ticket_id: int, changes: dict[str, Any], *, at: datetime | None = None,
                      stamp: str | None = None) -> None:
-        bad = set(changes) - _UPDATABLE
+        bad = set(changes) - UPDATABLE
         if bad:
             raise ValueError(f"not updatable: {sorted(bad)}")
         stamp = stamp or self._stamp(at)

@@ -5,6 +5,7 @@ import pytest
 from hypothesis import settings as hypothesis_settings
 
 from bot.services.i18n import ensure_compiled
+from tests.backends import backend, where  # noqa: F401  (fixtures: a test asking for `where` runs on both backends)
 from tests.services import (  # noqa: F401  (fixtures: a fresh PostgreSQL database / Redis db per test)
     _drop_pg_template,
     pg_pool,

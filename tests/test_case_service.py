@@ -1,4 +1,4 @@
-"""bot.services.cases: a case and its reminders change together, in one transaction (real SQLite file)."""
+"""bot.services.cases: a case and its reminders change together, in one transaction (a real SQLite file, and PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -13,25 +13,19 @@ from bot.domain.clock import FakeClock
 from bot.domain.entities import Case
 from bot.domain.reminders import PlannedReminder
 from bot.services.cases import CaseService
-from storage.calendar import CalendarRepo
-from storage.cases import CasesRepo, RemindersRepo
-from storage.db import Database
-from storage.users import UsersRepo
+from tests.backends import open_stores
 
 TZ = ZoneInfo("Asia/Almaty")
 REGISTERED = date(2026, 3, 18)  # Wed; provider: due 30.03 (Nauryz in between)
 
 
 @pytest.fixture
-async def service(tmp_path):
-    db = await Database.open(tmp_path / "cases.sqlite3")
+async def service(backend, where):
     clock = FakeClock(datetime(2026, 3, 19, 12, 0, tzinfo=TZ))
-    users, cases, reminders = UsersRepo(db), CasesRepo(db, clock), RemindersRepo(db, clock)
-    calendars = CalendarRepo(db)
-    await calendars.load()
-    await users.seen(901, "Test", "ru")
-    yield CaseService(cases, reminders, users, calendars, clock, Settings(_env_file=None))
-    await db.close()
+    stores = await open_stores(backend, where, clock)
+    await stores.users.seen(901, "Test", "ru")
+    yield CaseService(stores.cases, stores.reminders, stores.users, stores.calendars, clock, Settings(_env_file=None))
+    await stores.close()
 
 
 async def pending(service: CaseService, case: Case) -> list[tuple[str, str]]:

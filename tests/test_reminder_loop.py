@@ -16,10 +16,7 @@ from bot.services.cases import CaseService
 from bot.services.i18n import build_i18n
 from bot.services.reminders import ReminderService
 from bot.services.sender import Sender
-from storage.calendar import CalendarRepo
-from storage.cases import CasesRepo, RemindersRepo
-from storage.db import Database
-from storage.users import UsersRepo
+from tests.backends import backend_of, open_stores
 from tests.fakeapi import running_fake
 
 TZ = ZoneInfo("Asia/Almaty")
@@ -42,15 +39,15 @@ def cal():
 
 
 class Env:
-    """One 'process': database, repositories, bot, sender, service."""
+    """One 'process' (one instance): database, repositories, bot, sender, service."""
 
-    def __init__(self, db, bot, clock, i18n, cal):
-        self.db = db
+    def __init__(self, stores, bot, clock, i18n, cal):
+        self.db = stores.db
         self.bot = bot
         self.clock = clock
-        self.users = UsersRepo(db)
-        self.cases = CasesRepo(db)
-        self.reminders = RemindersRepo(db)
+        self.users = stores.users
+        self.cases = stores.cases
+        self.reminders = stores.reminders
         # Fast limits: the Sender's own limits are tested in test_sender.py.
         self.sender = Sender(bot, global_per_second=500, per_chat_per_second=100, backoff_base=0.01)
         self.settings = Settings(_env_file=None, default_language="ru")
@@ -58,7 +55,7 @@ class Env:
                                        self.settings, lambda: cal)
         # Planning is the cases' service (a case and its reminders change together); its calendar is the
         # database's, with no overrides here: the same days as ``cal``.
-        self.calendars = CalendarRepo(db)
+        self.calendars = stores.calendars
         self.planner = CaseService(self.cases, self.reminders, self.users, self.calendars, clock, self.settings)
 
     async def new_case(self, user_id: int, language: str = "ru", **kw):
@@ -71,24 +68,22 @@ class Env:
 
 
 @contextlib.asynccontextmanager
-async def process(path, fake, clock, i18n, cal):
-    db = await Database.open(path)
+async def process(where, fake, clock, i18n, cal):
+    stores = await open_stores(backend_of(where), where, clock)
     bot = fake.make_bot()
     try:
-        env = Env(db, bot, clock, i18n, cal)
-        await env.calendars.load()
-        yield env
+        yield Env(stores, bot, clock, i18n, cal)
     finally:
         await bot.session.close()
-        await db.close()
+        await stores.close()
 
 
 def ok_sends(fake, chat_id: int) -> list:
     return [c for c in fake.calls_of("sendMessage", chat_id=chat_id) if c.ok]
 
 
-async def test_restart_sends_each_due_reminder_once(tmp_path, i18n, cal):
-    path = tmp_path / "bot.sqlite3"
+async def test_restart_sends_each_due_reminder_once(where, i18n, cal):
+    path = where
     clock = FakeClock(almaty(2026, 3, 19, 12, 0))
     users = [1001, 1002, 1003]
     async with running_fake() as fake:
@@ -104,8 +99,13 @@ async def test_restart_sends_each_due_reminder_once(tmp_path, i18n, cal):
             stuck = await env.reminders.claim_due(clock.now(), limit=1)
             assert len(stuck) == 1 and stuck[0].status == "sending"
         async with process(path, fake, clock, i18n, cal) as env:
+            # The restarted process is a new instance: the dead one's lease still runs, so its row waits
+            # (another live instance may be sending it); the other five go out now.
+            assert await env.service.recover() == 0
+            assert await env.service.tick() == 5
+            clock.advance(seconds=env.service.lease.total_seconds() + 1)  # the lease ran out: it goes out once
             assert await env.service.recover() == 1
-            assert await env.service.tick() == 6
+            assert await env.service.tick() == 1
             for uid in users:
                 texts = [c.params["text"] for c in ok_sends(fake, uid)]
                 assert len(texts) == 2
@@ -120,11 +120,11 @@ async def test_restart_sends_each_due_reminder_once(tmp_path, i18n, cal):
         assert len(fake.calls_of("sendMessage")) == 6
 
 
-async def test_quiet_hours(tmp_path, i18n, cal):
+async def test_quiet_hours(where, i18n, cal):
     clock = FakeClock(almaty(2026, 3, 19, 12, 0))
     async with running_fake() as fake:
         fake.user(2001)
-        async with process(tmp_path / "q.sqlite3", fake, clock, i18n, cal) as env:
+        async with process(where, fake, clock, i18n, cal) as env:
             await env.new_case(2001)
             clock.set(almaty(2026, 3, 27, 22, 0))  # "soon" was due at 10:00, but it is 22:00 now
             assert await env.service.tick() == 0
@@ -146,11 +146,11 @@ async def test_quiet_hours(tmp_path, i18n, cal):
             assert [c.params["text"] for c in ok_sends(fake, -100500)] == ["Ticket #5 waits"]
 
 
-async def test_429_delivered_exactly_once(tmp_path, i18n, cal):
+async def test_429_delivered_exactly_once(where, i18n, cal):
     clock = FakeClock(almaty(2026, 3, 19, 12, 0))
     async with running_fake() as fake:
         fake.user(3001)
-        async with process(tmp_path / "r.sqlite3", fake, clock, i18n, cal) as env:
+        async with process(where, fake, clock, i18n, cal) as env:
             case = await env.new_case(3001)
             clock.set(almaty(2026, 3, 27, 10, 5))
             fake.fail_next("sendMessage", chat_id=3001, error_code=429, retry_after=1)
@@ -163,12 +163,12 @@ async def test_429_delivered_exactly_once(tmp_path, i18n, cal):
             assert statuses == ["sent", "pending", "pending"]
 
 
-async def test_403_marks_unreachable_and_cancels(tmp_path, i18n, cal):
+async def test_403_marks_unreachable_and_cancels(where, i18n, cal):
     clock = FakeClock(almaty(2026, 3, 19, 12, 0))
     async with running_fake() as fake:
         fake.user(4001)
         fake.user(4002)
-        async with process(tmp_path / "f.sqlite3", fake, clock, i18n, cal) as env:
+        async with process(where, fake, clock, i18n, cal) as env:
             blocked = await env.new_case(4001)
             other = await env.new_case(4002)
             await env.new_case(4001)  # a second case of the same person: two reminders due at once
@@ -188,11 +188,11 @@ async def test_403_marks_unreachable_and_cancels(tmp_path, i18n, cal):
             assert [r.status for r in await env.reminders.list_for_case(blocked.id)] == ["cancelled"] * 3
 
 
-async def test_text_in_current_language(tmp_path, i18n, cal):
+async def test_text_in_current_language(where, i18n, cal):
     clock = FakeClock(almaty(2026, 3, 19, 12, 0))
     async with running_fake() as fake:
         fake.user(5001)
-        async with process(tmp_path / "l.sqlite3", fake, clock, i18n, cal) as env:
+        async with process(where, fake, clock, i18n, cal) as env:
             await env.new_case(5001, language="ru")
             await env.users.set_language(5001, "kk")  # switched after the plan was made
             clock.set(almaty(2026, 3, 27, 10, 0))
@@ -202,11 +202,11 @@ async def test_text_in_current_language(tmp_path, i18n, cal):
             assert "Напоминание" not in text
 
 
-async def test_stop_reminders_switch(tmp_path, i18n, cal):
+async def test_stop_reminders_switch(where, i18n, cal):
     clock = FakeClock(almaty(2026, 3, 19, 12, 0))
     async with running_fake() as fake:
         fake.user(6001)
-        async with process(tmp_path / "s.sqlite3", fake, clock, i18n, cal) as env:
+        async with process(where, fake, clock, i18n, cal) as env:
             case = await env.new_case(6001)
             await env.users.set_reminders(6001, False)
             clock.set(almaty(2026, 3, 30, 12, 0))
@@ -216,11 +216,11 @@ async def test_stop_reminders_switch(tmp_path, i18n, cal):
             assert statuses == ["cancelled", "cancelled", "pending"]
 
 
-async def test_extension_replan_and_closing(tmp_path, i18n, cal):
+async def test_extension_replan_and_closing(where, i18n, cal):
     clock = FakeClock(almaty(2026, 3, 19, 12, 0))
     async with running_fake() as fake:
         fake.user(7001)
-        async with process(tmp_path / "e.sqlite3", fake, clock, i18n, cal) as env:
+        async with process(where, fake, clock, i18n, cal) as env:
             case = await env.new_case(7001)
             clock.set(almaty(2026, 3, 27, 10, 1))
             assert await env.service.tick() == 1  # "soon" for 30.03 went out
@@ -243,13 +243,13 @@ async def test_extension_replan_and_closing(tmp_path, i18n, cal):
             assert await env.reminders.list_for_case(case.id, statuses=["pending"]) == []
 
 
-async def test_install_one_interval_job(tmp_path, i18n, cal):
+async def test_install_one_interval_job(where, i18n, cal):
     from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
     clock = FakeClock(almaty(2026, 3, 19, 12, 0))
     async with running_fake() as fake:
         fake.user(8001)
-        async with process(tmp_path / "j.sqlite3", fake, clock, i18n, cal) as env:
+        async with process(where, fake, clock, i18n, cal) as env:
             await env.new_case(8001)
             clock.set(almaty(2026, 3, 27, 11, 0))
             scheduler = AsyncIOScheduler()
@@ -268,13 +268,13 @@ async def test_install_one_interval_job(tmp_path, i18n, cal):
             assert len(ok_sends(fake, 8001)) == 1
 
 
-async def test_replan_after_a_delayed_send_does_not_repeat_it(tmp_path, i18n, cal):
+async def test_replan_after_a_delayed_send_does_not_repeat_it(where, i18n, cal):
     """A long 429 moves a reminder's due_at; a later re-plan (e.g. /calendar add re-plans every open case)
     must still recognise it as sent and not send it again, and must keep a delayed one's later time."""
     clock = FakeClock(almaty(2026, 3, 19, 12, 0))
     async with running_fake() as fake:
         fake.user(8001)
-        async with process(tmp_path / "d.sqlite3", fake, clock, i18n, cal) as env:
+        async with process(where, fake, clock, i18n, cal) as env:
             case = await env.new_case(8001)
             clock.set(almaty(2026, 3, 27, 10, 5))
             fake.fail_next("sendMessage", chat_id=8001, error_code=429, retry_after=120)  # handed back
@@ -294,11 +294,11 @@ async def test_replan_after_a_delayed_send_does_not_repeat_it(tmp_path, i18n, ca
             assert [r.kind for r in soon].count("review_due_soon") == 1
 
 
-async def test_repeated_429_delays_but_never_fails_the_reminder(tmp_path, i18n, cal):
+async def test_repeated_429_delays_but_never_fails_the_reminder(where, i18n, cal):
     clock = FakeClock(almaty(2026, 3, 19, 12, 0))
     async with running_fake() as fake:
         fake.user(8101)
-        async with process(tmp_path / "q.sqlite3", fake, clock, i18n, cal) as env:
+        async with process(where, fake, clock, i18n, cal) as env:
             case = await env.new_case(8101)
             clock.set(almaty(2026, 3, 27, 10, 5))
             for _ in range(env.service.max_attempts + 1):
@@ -310,12 +310,12 @@ async def test_repeated_429_delays_but_never_fails_the_reminder(tmp_path, i18n, 
             assert [r.status for r in rows if r.kind == "review_due_soon"] == ["sent"]
 
 
-async def test_claimed_before_the_window_closes_waits_for_the_next_one(tmp_path, i18n, cal):
+async def test_claimed_before_the_window_closes_waits_for_the_next_one(where, i18n, cal):
     """A batch claimed at 19:59 but delivered after 20:00 (rate limits, retries) must not go out at night."""
     clock = FakeClock(almaty(2026, 3, 19, 12, 0))
     async with running_fake() as fake:
         fake.user(8201)
-        async with process(tmp_path / "n.sqlite3", fake, clock, i18n, cal) as env:
+        async with process(where, fake, clock, i18n, cal) as env:
             case = await env.new_case(8201)
             clock.set(almaty(2026, 3, 27, 19, 59, 50))
             batch = await env.reminders.claim_due(clock.now())
@@ -331,12 +331,12 @@ async def test_claimed_before_the_window_closes_waits_for_the_next_one(tmp_path,
             assert [r.status for r in await env.reminders.list_for_case(case.id)][0] == "sent"
 
 
-async def test_stop_lets_the_batch_in_hand_finish_and_claims_nothing_more(tmp_path, i18n, cal):
+async def test_stop_lets_the_batch_in_hand_finish_and_claims_nothing_more(where, i18n, cal):
     clock = FakeClock(almaty(2026, 3, 19, 12, 0))
     async with running_fake() as fake:
         for uid in (3101, 3102):
             fake.user(uid)
-        async with process(tmp_path / "stop.sqlite3", fake, clock, i18n, cal) as env:
+        async with process(where, fake, clock, i18n, cal) as env:
             for uid in (3101, 3102):
                 await env.new_case(uid)
             clock.set(almaty(2026, 3, 30, 11, 0))

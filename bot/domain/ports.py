@@ -1,15 +1,20 @@
-"""What the services and handlers need from storage, as Protocols: storage/ implements them (SQLite today) and
-returns the entities of bot.domain.entities; nothing above storage imports it (tests/test_architecture.py).
+"""What the services and handlers need from storage, as Protocols: storage/ implements them (SQLite, and
+PostgreSQL in storage/pg/; tests/contract runs one suite on both) and returns the entities of
+bot.domain.entities; nothing above storage imports it (tests/test_architecture.py).
 
 Every method that changes a case takes an optional ``plan`` (:data:`Planner`): the repository calls it on
 the changed case inside the same transaction and makes the case's pending reminders exactly that plan, so
 a case and its reminders never disagree (bot.services.cases uses it for every change).
+
+Several instances may share one database: rows being sent (reminders, the desk's outbox) are leased to the
+instance that claimed it (storage/leases.py), which renews the lease while it works; rows whose lease ran out
+are taken again by any instance. Jobs that run once per period across instances ask ``JobRunsRepo.claim``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any, Literal, Protocol
 
 from bot.domain.complaint import Complaint
@@ -33,6 +38,7 @@ __all__ = [
     "CasesRepo",
     "ComplaintsRepo",
     "DraftStore",
+    "JobRunsRepo",
     "LeaseOutcome",
     "SharedRateLimiter",
     "UpdateLedger",
@@ -104,7 +110,8 @@ class RemindersRepo(Protocol):
     async def mark_failed(self, reminder_id: int, error: str | None) -> None: ...
     async def cancel(self, reminder_id: int, reason: str | None = None) -> None: ...
     async def cancel_for_user(self, user_id: int) -> int: ...
-    async def recover_stale(self, now: datetime) -> int: ...
+    async def recover_stale(self, now: datetime, lease: timedelta) -> int: ...
+    async def renew(self, now: datetime) -> int: ...
 
 
 class TicketsRepo(Protocol):
@@ -135,10 +142,16 @@ class OutboxRepo(Protocol):
     async def queue(self, ticket_id: int, kind: str, payload: dict[str, Any] | None = None, *,
                     at: datetime | None = None) -> int: ...
     async def queue_refresh(self, ticket_id: int, *, at: datetime | None = None) -> None: ...
-    async def pending(self, limit: int = 100, after_id: int = 0) -> list[OutboxRow]: ...
+    async def claim(self, now: datetime, lease: timedelta, limit: int = 20,
+                    after_id: int = 0) -> list[OutboxRow]: ...
+    async def renew(self, now: datetime) -> int: ...
     async def mark_sent(self, row_id: int, *, at: datetime | None = None) -> None: ...
     async def mark_failed(self, row_id: int, error: str | None, *, at: datetime | None = None) -> None: ...
     async def retry_later(self, row_id: int, error: str | None) -> None: ...
+
+
+class JobRunsRepo(Protocol):
+    async def claim(self, job: str, now: datetime, every: timedelta) -> bool: ...
 
 
 class DraftStore(Protocol):

@@ -7,8 +7,9 @@ person never waits on the operators' chat, and a burst of tickets drains as fast
 
 Order: a ticket's rows go out in the order they were queued (its card before the messages relayed into it);
 a row that must wait (429, a server or network error) holds back the later rows of ITS ticket only.
-A crash between a post and its "sent" mark posts it once more at the next start (the card is not: a ticket
-that has its card skips it). A row Telegram refuses for good is marked failed: the citizen is told when it
+A crash between a post and its "sent" mark posts it once more after the row's lease (the card is not: a
+ticket that has its card skips it). Several instances each run a pump: a row is leased to the instance that
+claimed it (storage/leases.py), renewed while it works, and a ticket's rows go to one instance at a time. A row Telegram refuses for good is marked failed: the citizen is told when it
 was their message or their ticket's card (that ticket is then deleted, as if it had never been opened).
 """
 
@@ -17,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from aiogram.types import Message
@@ -25,6 +26,7 @@ from aiogram.types import Message
 from bot.domain.entities import OutboxRow, Ticket
 from bot.domain.ports import OutboxRepo, TicketsRepo
 from bot.domain.text import N_
+from bot.services.leases import renewing
 from bot.services.sender import Sender, SendResult
 
 log = logging.getLogger("shagym.desk")
@@ -80,13 +82,15 @@ class DeskPoster(Protocol):
 
 class DeskOutbox:
     def __init__(self, desk: DeskPoster, repo: OutboxRepo, *, max_attempts: int = 8, backoff_base: float = 2.0,
-                 backoff_max: float = 300.0, idle_poll: float = 60.0) -> None:
+                 backoff_max: float = 300.0, idle_poll: float = 60.0,
+                 lease: timedelta = timedelta(seconds=90)) -> None:
         self.desk = desk
         self.repo = repo
         self.max_attempts = max_attempts
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
         self.idle_poll = idle_poll
+        self.lease = lease
         self._wake = asyncio.Event()
         self._not_before: dict[int, float] = {}  # row id -> loop time of its next try
         self._task: asyncio.Task[None] | None = None
@@ -126,23 +130,28 @@ class DeskOutbox:
     # ---- one pass -----------------------------------------------------------------------------
     async def drain(self) -> float:
         """Post every row that may go now; returns the seconds until a held-back row may be tried again."""
-        loop = asyncio.get_running_loop()
         pause = self.idle_poll
         held: set[int] = set()  # tickets with a row waiting: their later rows wait too
         after = 0
-        while rows := await self.repo.pending(after_id=after):
-            for row in rows:
-                after = row.id
-                if row.ticket_id in held:
-                    continue
-                due = self._not_before.get(row.id, 0.0)
-                if due > loop.time():
-                    held.add(row.ticket_id)
-                    pause = min(pause, due - loop.time())
-                    continue
-                if not await self._one(row):
-                    held.add(row.ticket_id)
-                    pause = min(pause, max(0.0, self._not_before.get(row.id, 0.0) - loop.time()))
+        async with renewing(lambda: self.repo.renew(self.desk.now()), self.lease):
+            while rows := await self.repo.claim(self.desk.now(), self.lease, after_id=after):
+                pause = await self._pass(rows, held, pause)
+                after = rows[-1].id
+        return pause
+
+    async def _pass(self, rows: list[OutboxRow], held: set[int], pause: float) -> float:
+        loop = asyncio.get_running_loop()
+        for row in rows:
+            if row.ticket_id in held:
+                continue
+            due = self._not_before.get(row.id, 0.0)
+            if due > loop.time():
+                held.add(row.ticket_id)
+                pause = min(pause, due - loop.time())
+                continue
+            if not await self._one(row):
+                held.add(row.ticket_id)
+                pause = min(pause, max(0.0, self._not_before.get(row.id, 0.0) - loop.time()))
         return pause
 
     async def _one(self, row: OutboxRow) -> bool:

@@ -5,12 +5,13 @@ delivered by the reminder loop; /stats."""
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from apscheduler.schedulers.base import BaseScheduler
 
 from bot.domain.desk import OPEN, TicketFacts, compute_stats, render_stats, sla_kind, summary_counts
 from bot.domain.entities import CaseStatus, Ticket
-from bot.domain.ports import RemindersRepo
+from bot.domain.ports import JobRunsRepo, RemindersRepo
 from bot.domain.reminders import is_allowed
 from bot.domain.text import escape
 from bot.services.desk import Desk
@@ -25,10 +26,15 @@ INTERVAL_SECONDS = 300
 
 
 class DeskSla:
-    def __init__(self, desk: Desk, reminders: RemindersRepo, loop: ReminderService) -> None:
+    """With ``runs``, the scheduled pass runs once per interval across the instances sharing the database (the
+    notices are dedupe-keyed as well: a second pass would queue nothing twice, but it would read every ticket)."""
+
+    def __init__(self, desk: Desk, reminders: RemindersRepo, loop: ReminderService, *,
+                 runs: JobRunsRepo | None = None) -> None:
         self.desk = desk
         self.reminders = reminders
         self.loop = loop
+        self.runs = runs
 
     async def startup(self, scheduler: BaseScheduler) -> None:
         """With a desk: the SLA job every 5 minutes (the first pass after 5 minutes)."""
@@ -42,6 +48,9 @@ class DeskSla:
 
     async def _run(self) -> None:
         try:
+            every = timedelta(seconds=INTERVAL_SECONDS * 0.9)  # the instances' schedules drift a little
+            if self.runs is not None and not await self.runs.claim(JOB_ID, self.desk.now(), every):
+                return
             await self.tick()
         except Exception:  # a failing pass must not stop the job
             log.exception("desk: SLA pass failed")

@@ -2,9 +2,13 @@
 
 No job per reminder and no pickled bot objects (docs/performance.md, 'APScheduler job stores freeze the
 loop': they freeze the
-loop and drop misfired jobs). The plan lives in SQLite (storage/cases.py), so reminders that fell due while
-the bot was down go out once after start: ``recover()`` returns crashed 'sending' rows to 'pending' and the
-job's first run is immediate.
+loop and drop misfired jobs). The plan lives in the database (storage/cases.py), so reminders that fell due
+while the bot was down go out once after start: the job's first run is immediate.
+
+Several instances may run this loop on one database: a claimed row is leased to its instance
+(storage/leases.py), renewed every third of ``lease`` while the tick works, so no two instances send it. Each
+tick first returns rows whose lease ran out (an instance died mid-send) to 'pending': they go out once, after
+the lease.
 
 A tick claims due rows in batches (``UPDATE ... RETURNING``), groups them by chat, and hands them to the
 :class:`~bot.services.sender.Sender` with bounded concurrency; the Sender's limiters are the real throttle. Texts are
@@ -33,6 +37,7 @@ from bot.domain.entities import Reminder
 from bot.domain.ports import CasesRepo, RemindersRepo, UsersRepo
 from bot.domain.reminders import is_allowed, next_allowed, render_reminder
 from bot.services.i18n import translator
+from bot.services.leases import renewing
 from bot.services.sender import Sender, SendResult
 
 log = logging.getLogger(__name__)
@@ -61,6 +66,7 @@ class ReminderService:
         concurrency: int = 64,
         max_attempts: int = 3,
         retry_delay: timedelta = timedelta(minutes=10),
+        lease: timedelta = timedelta(seconds=90),
     ) -> None:
         self.users = users
         self.cases = cases
@@ -74,6 +80,7 @@ class ReminderService:
         self.concurrency = concurrency
         self.max_attempts = max_attempts
         self.retry_delay = retry_delay
+        self.lease = lease
         self.tz = settings.tz
         self._blocked: set[int] = set()  # chats that answered 403 during the current tick
         self._tick_lock = asyncio.Lock()
@@ -101,18 +108,18 @@ class ReminderService:
             self._tick_lock.release()
 
     async def startup(self, scheduler: BaseScheduler) -> None:
-        """At start: what crashed mid-send goes out again, then the job (its first run is immediate)."""
-        await self.recover()
+        """The job; its first run is immediate (and takes back what a dead instance left in flight)."""
         self.install(scheduler)
 
     async def shutdown(self) -> None:
         await self.stop()
 
     async def recover(self) -> int:
-        """Call once at start, before the first tick: crashed 'sending' rows go back to 'pending'."""
-        n = await self.reminders.recover_stale(self.clock.now())
+        """Rows left 'sending' by an instance that stopped renewing their lease go back to 'pending' (each
+        tick does this first)."""
+        n = await self.reminders.recover_stale(self.clock.now(), self.lease)
         if n:
-            log.warning("reminders: %d in flight at the last stop were re-queued (may repeat once)", n)
+            log.warning("reminders: %d in flight when their instance stopped were re-queued (may repeat once)", n)
         return n
 
     def install(self, scheduler: BaseScheduler) -> Job:
@@ -151,7 +158,8 @@ class ReminderService:
     async def tick(self) -> int:
         """Send everything due now; returns the number of messages sent. Outside the allowed hours only
         operators' reminders go out (citizens' wait in the table)."""
-        async with self._tick_lock:
+        async with self._tick_lock, renewing(lambda: self.reminders.renew(self.clock.now()), self.lease):
+            await self.recover()
             self._blocked.clear()
             sem = asyncio.Semaphore(self.concurrency)
             tasks: set[asyncio.Task] = set()

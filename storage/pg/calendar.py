@@ -1,0 +1,63 @@
+"""Working-day overrides on PostgreSQL, and the calendar every deadline is computed with.
+
+Every instance holds the calendar in memory (deadlines are computed synchronously); an override one instance
+adds is announced with NOTIFY in the same transaction, and every instance that ``listen``s reloads at once.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import asyncpg
+
+from bot.domain.clock import Clock
+from bot.domain.entities import StoredOverride
+from bot.domain.workdays import KzCalendar, Override
+from storage.calendar import CalendarHolder
+from storage.db import iso
+from storage.pg.db import PgDatabase, moment
+
+__all__ = ["CHANNEL", "PgCalendarRepo"]
+
+#: The NOTIFY channel of a changed calendar.
+CHANNEL = "shagym_calendar"
+
+
+def _override(row: asyncpg.Record) -> Override:
+    return Override(row["day"], row["kind"], row["working"], row["source"])
+
+
+class PgCalendarRepo(CalendarHolder):
+    """Rebuilt when any instance adds an override."""
+
+    def __init__(self, db: PgDatabase, clock: Clock | None = None) -> None:
+        super().__init__(clock)
+        self.db = db
+
+    async def load(self) -> KzCalendar:
+        rows = await self.db.fetchall("SELECT * FROM calendar_overrides ORDER BY day")
+        return self._build([_override(r) for r in rows])
+
+    async def listen(self) -> None:
+        """Reload whenever an instance (this one included) adds an override."""
+        async def changed(_payload: str) -> None:
+            await self.load()
+
+        await self.db.listen(CHANNEL, changed)
+
+    async def add(self, override: Override, added_by: int | None, at: datetime | None = None) -> KzCalendar:
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                "INSERT INTO calendar_overrides (day, kind, working, source, added_by, added_at)"
+                " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (day, kind) DO UPDATE SET working = excluded.working,"
+                " source = excluded.source, added_by = excluded.added_by, added_at = excluded.added_at",
+                override.day, override.kind, override.working, override.source, added_by,
+                moment(at or self.clock.now()),
+            )
+            await conn.execute(f"NOTIFY {CHANNEL}")
+        return await self.load()
+
+    async def overrides(self) -> list[StoredOverride]:
+        """What operators recorded, by day."""
+        rows = await self.db.fetchall("SELECT * FROM calendar_overrides ORDER BY day")
+        return [StoredOverride(r["id"], _override(r), r["added_by"], iso(r["added_at"])) for r in rows]

@@ -1,6 +1,8 @@
 """Several instances behind one webhook (issue 15, acceptance 2): 300 people in the middle of the complaint
 wizard, their updates POSTed at random to two instances sharing Redis (and one database), some of them twice
-and at once: no step lost, none applied twice, every conversation ends where a one-instance run leaves it."""
+and at once: no step lost, none applied twice, every conversation ends where a one-instance run leaves it.
+Two instances on PostgreSQL and Redis also send a reminder wave within Telegram's limits (acceptance 1's
+limits; its exactly-once half is tests of the leases)."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from tests import harness
 from tests.fake_webhook import WebhookDeliverer
 from tests.fakeapi import BotMessage, FakeBotAPI, FakeUser, running_fake
 from tests.harness import register_webhook, webhook_instance
+from tests.services import fresh_pg_database
 from tests.test_wizard import WizCb, prompt_n, wiz_buttons
 
 PEOPLE = 300
@@ -82,11 +85,12 @@ class Person:
 
 
 async def run(db_path: Path, redis_url: str, *, instances: int, seed: int) -> dict[int, Any]:
-    """Everyone walks their steps; returns each person's stored (state, data) and bot message count."""
+    """Everyone walks their steps; returns each person's stored (state, data) and bot message count. The
+    instances share a fresh PostgreSQL database and Redis."""
     random.seed(seed)
-    async with running_fake() as fake:
+    async with running_fake() as fake, fresh_pg_database() as pg_url:
         users = [fake.user(FIRST_ID + i, language_code="kk" if i % 2 else "ru") for i in range(PEOPLE)]
-        async with _instances(fake, db_path, redis_url, instances) as servers:
+        async with _instances(fake, db_path, redis_url, pg_url, instances) as servers:
             register_webhook(fake, servers[0].url)
             urls = [s.url for s in servers]
             duplicate_kw = {"duplicates": 0.25, "concurrent_duplicates": True} if instances > 1 else {}
@@ -111,8 +115,8 @@ def _comparable(entry: tuple[str | None, dict] | None) -> tuple[str | None, dict
 
 
 class _instances:
-    def __init__(self, fake: Any, db_path: Path, redis_url: str, n: int) -> None:
-        self.cms = [webhook_instance(fake, db_path, redis_url=redis_url) for _ in range(n)]
+    def __init__(self, fake: Any, db_path: Path, redis_url: str, pg_url: str, n: int) -> None:
+        self.cms = [webhook_instance(fake, db_path, redis_url=redis_url, database_url=pg_url) for _ in range(n)]
 
     async def __aenter__(self) -> list[Any]:
         return [await cm.__aenter__() for cm in self.cms]
@@ -143,3 +147,48 @@ async def test_300_people_mid_wizard_over_two_instances_end_as_on_one(tmp_path, 
     assert sum(c["duplicate"] + c["busy"] for c in two_counts) > 0, two_counts
     handled_one = sum(c["handled"] for c in one_counts)
     assert sum(c["handled"] for c in two_counts) == handled_one == sum(steps_of(FIRST_ID + i) for i in range(PEOPLE))
+
+
+# ------------------------------------------------------------------------------------------ reminders
+
+async def test_a_reminder_wave_from_two_instances_keeps_telegrams_limits(pg_url, redis_url, tmp_path):
+    """Issue 15, acceptance 1 (the limits): two instances on one PostgreSQL and one Redis drain a wave of due
+    reminders against a fake enforcing 30/s overall and 1/s per chat: no 429, at most 30 sends in any second
+    across both, both instances sent some, each reminder once."""
+    from bench.reminders_bench import PLANNED_AT, REGISTERED, RUN_AT, _peak
+    from bot.app import create_app
+    from bot.domain.clock import FakeClock
+    from tests.harness import settings_for
+
+    people = 60
+    async with running_fake(rate_limit_per_second=30, per_chat_limit=True, per_group_limit=True) as fake:
+        clock = FakeClock(PLANNED_AT)
+        apps = []
+        for name in ("a", "b"):
+            settings = settings_for(fake, tmp_path / f"{name}.sqlite3", database_url=pg_url, redis_url=redis_url)
+            apps.append(await create_app(settings, clock=clock, session=fake.make_session()))
+            apps[-1].reminders.batch_size = 20  # a wave of 240: claimed in small batches, so both take part
+        try:
+            first = apps[0]
+            for i in range(people):
+                uid = 1_500_000 + i
+                fake.user(uid)
+                await first.repos.users.seen(uid, "U", "kk" if i % 2 else "ru")
+                case = await first.repos.cases.create(uid, "provider", REGISTERED, filed_with="ЦОН",
+                                                      reg_number=f"N{i}", forwarded_via_provider=True)
+                await first.cases.replan(case.id)
+            due = (await first.repos.reminders.count_by_status()).get("pending", 0)
+            assert due >= 3 * people
+            clock.set(RUN_AT)
+            sent = await asyncio.gather(*(app.reminders.tick() for app in apps))
+            await fake.idle(timeout=30)
+            left = await first.repos.reminders.count_by_status()
+        finally:
+            for app in apps:
+                await app.close()
+        calls = [c for c in fake.calls_of("sendMessage") if c.ok]
+        assert fake.count_429 == 0
+        assert _peak([c.at for c in calls]) <= 30, _peak([c.at for c in calls])
+        assert all(n > 0 for n in sent), sent  # both instances took part
+        assert sum(sent) == len(calls) == due, (sent, len(calls), due, left)
+        assert left.get("pending", 0) == 0 and left.get("sending", 0) == 0, left

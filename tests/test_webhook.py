@@ -110,10 +110,10 @@ async def test_readyz_says_when_redis_is_gone(fake, db_path, redis_url):
         assert (await get(base + "/readyz"))[0] == 200
 
 
-async def test_the_same_update_posted_twice_to_both_instances_is_handled_once(fake, tmp_path, redis_url):
-    db = tmp_path / "shared.sqlite3"  # one database (PostgreSQL in production), one Redis
-    async with webhook_instance(fake, db, redis_url=redis_url) as a, \
-            webhook_instance(fake, db, redis_url=redis_url) as b:
+async def test_the_same_update_posted_twice_to_both_instances_is_handled_once(fake, tmp_path, redis_url, pg_url):
+    shared = {"redis_url": redis_url, "database_url": pg_url}  # one PostgreSQL database, one Redis
+    async with webhook_instance(fake, tmp_path / "a.sqlite3", **shared) as a, \
+            webhook_instance(fake, tmp_path / "b.sqlite3", **shared) as b:
         for n in range(10):
             update = start_update(fake, 4100 + n, 7_100_000 + n)
             # at once to both (a proxy retrying while the first is in flight), then again to each

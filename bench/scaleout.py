@@ -1,7 +1,7 @@
 """Scale-out figures (issue 15): webhook mode with two instances against one, a wizard step on PostgreSQL +
 Redis against SQLite, ratios from one run.
 
-    python -m bench scaleout [--part webhook|step] [--people 300] [--repeats 1] [--json]
+    python -m bench scaleout [--part webhook|step|wave] [--people 300] [--reminders 10000] [--repeats 1] [--json]
 
 Servers: PostgreSQL and Redis from ``scripts/services.py`` (``python3 scripts/services.py start``); every
 run gets a fresh PostgreSQL database and a flushed Redis db.
@@ -16,6 +16,10 @@ webhook   The bot as separate processes (``python -m bot run`` in webhook mode, 
 step      One instance in this process (create_app + the webhook server), people walking the wizard's first
           nine steps through webhook POSTs, one step at a time; the time of a step = the update queued in the
           fake until the next question is there. SQLite (the embedded default) against PostgreSQL + Redis.
+wave      (by name only: 10,000 take ~7 minutes) Two instances (two Apps in this process: their own
+          PostgreSQL pools, Redis clients, Senders and reminder leases) drain one wave of due reminders
+          against the fake enforcing 30/s overall and 1/s per chat; rate = delivered / (last - first send),
+          against the shared budget of 25/s (RedisRateLimits' default, under Telegram's 30).
 """
 
 from __future__ import annotations
@@ -210,10 +214,61 @@ async def _nothing() -> AsyncIterator[None]:
     yield None
 
 
+# ------------------------------------------------------------------------------------------ wave
+
+async def wave_run(count: int, per_user: int = 5) -> dict:
+    """Two instances (two Apps: their own database pools, Redis clients, Senders and leases) drain one wave of
+    ``count`` due reminders against a fake enforcing Telegram's limits."""
+    from bench.reminders_bench import PLANNED_AT, REGISTERED, RUN_AT, TARGET_PER_SECOND, _peak
+    from bot.app import create_app
+    from bot.domain.clock import FakeClock
+    from tests.fakeapi import running_fake
+    from tests.harness import settings_for
+
+    people = max(1, count // per_user)
+    with tempfile.TemporaryDirectory(prefix="shagym-wave-") as tmp:
+        async with fresh_backends() as urls, running_fake(rate_limit_per_second=30, per_chat_limit=True,
+                                                          per_group_limit=True) as fake:
+            clock = FakeClock(PLANNED_AT)
+            overrides = {k.lower(): v for k, v in urls.items()}
+            apps = [await create_app(settings_for(fake, Path(tmp) / f"{n}.sqlite3", redis_durability="relaxed",
+                                                  **overrides), clock=clock, session=fake.make_session())
+                    for n in ("a", "b")]
+            try:
+                first = apps[0]
+                for i in range(people):
+                    uid = 2_000_000 + i
+                    fake.user(uid)
+                    await first.repos.users.seen(uid, "U", "kk" if i % 2 else "ru")
+                    case = await first.repos.cases.create(uid, "provider", REGISTERED, filed_with="ЦОН",
+                                                          reg_number=f"N{i}", forwarded_via_provider=True)
+                    await first.repos.cases.set_extension(case.id, 5, REGISTERED.replace(day=27))
+                    await first.cases.replan(case.id)
+                due = (await first.repos.reminders.count_by_status()).get("pending", 0)
+                clock.set(RUN_AT)
+                t0 = time.monotonic()
+                sent = await asyncio.gather(*(app.reminders.tick() for app in apps))
+                elapsed = time.monotonic() - t0
+                await fake.idle(timeout=30)
+                left = await first.repos.reminders.count_by_status()
+            finally:
+                for app in apps:
+                    await app.close()
+        times = sorted(c.at for c in fake.calls_of("sendMessage") if c.ok)
+        rate = (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 else 0.0
+        return {"reminders": due, "people": people, "sent_by_instance": sent, "delivered": len(times),
+                "seconds": round(elapsed, 1), "per_s": round(rate, 2),
+                "ratio_vs_25": round(rate / TARGET_PER_SECOND, 3), "peak_any_1s": _peak(times),
+                "count_429": fake.count_429, "left": left,
+                "database": "postgresql" if has_postgres() else "sqlite, one per instance"}
+
+
 # ------------------------------------------------------------------------------------------ main
 
-async def run(parts: list[str], people: int, repeats: int) -> dict:
+async def run(parts: list[str], people: int, repeats: int, reminders: int) -> dict:
     result: dict[str, Any] = {}
+    if "wave" in parts:
+        result["wave"] = [await wave_run(reminders) for _ in range(repeats)]
     with tempfile.TemporaryDirectory(prefix="shagym-scaleout-") as tmp:
         folder = Path(tmp)
         if "webhook" in parts:
@@ -244,19 +299,24 @@ def report(result: dict) -> str:
     for r in result.get("step", []):
         lines.append(f"wizard step p50: SQLite {r['sqlite']['p50_ms']} ms, {r['pg_redis']['backend']} {r['pg_redis']['p50_ms']} "
                      f"ms -> {r['ratio_p50']} (p99 {r['sqlite']['p99_ms']} / {r['pg_redis']['p99_ms']} ms)")
+    for r in result.get("wave", []):
+        lines.append(f"reminder wave, two instances: {r['delivered']} of {r['reminders']} in {r['seconds']} s = "
+                     f"{r['per_s']}/s -> {r['ratio_vs_25']} of 25/s; peak {r['peak_any_1s']} in any second; "
+                     f"429s {r['count_429']}; by instance {r['sent_by_instance']}")
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench scaleout", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--part", action="append", dest="parts", default=[], choices=["webhook", "step"],
-                        help="only this part (repeatable; default: both)")
+    parser.add_argument("--part", action="append", dest="parts", default=[], choices=["webhook", "step", "wave"],
+                        help="only this part (repeatable; default: webhook and step)")
+    parser.add_argument("--reminders", type=int, default=10_000, help="the wave's size (part wave)")
     parser.add_argument("--people", type=int, default=300)
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     servers()
-    result = asyncio.run(run(args.parts or ["webhook", "step"], args.people, args.repeats))
+    result = asyncio.run(run(args.parts or ["webhook", "step"], args.people, args.repeats, args.reminders))
     print(json.dumps(result, indent=1, ensure_ascii=False) if args.json else report(result))
     return 0
 

@@ -62,47 +62,46 @@ def _text(config: dict[Any, Any]) -> dict[str, str]:
 
 # --------------------------------------------------------------------------------------- rate limits
 
-# Token buckets, all or nothing: a message takes one token from every bucket of its chat, or none and learns
-# how long to wait (microseconds). Bucket: hash {t: tokens, at: Redis time in µs}. ARGV: rate per second and
-# capacity for each key, in the order of KEYS. A bucket's busiest second holds capacity + rate messages.
+# Slots, reserved (GCRA, the generic cell rate algorithm): every limit is a key holding its "theoretical
+# arrival time" (TAT, Redis time in µs): the earliest moment its next message may go, plus ``tolerance``
+# (burst - 1 intervals) it may go early. KEYS[1] is the overall limit, the others the chat's (and group's).
+# The next overall slot is reserved for a message only if its chat is ready by then: all its limits move
+# past that slot at once, and the caller sleeps until it (``{1, wait}``). A chat not ready by the next
+# overall slot reserves nothing (a reservation there would push the overall pointer past free slots) and
+# comes back when, with the queue as it is, its slot would be the first it may use (``{0, wait}``): the
+# chat's second and the wait in the overall queue overlap. No waiter polls, none loses a slot by waking
+# late, and every instance's slots are spaced on one clock: in any second a limit passes at most
+# rate + burst slots. ARGV: interval and tolerance (µs) for each key, in the order of KEYS.
 _TAKE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local wait = 0
-local have = {}
+local tats = {}
 for i, key in ipairs(KEYS) do
-  local rate, cap = tonumber(ARGV[2 * i - 1]), tonumber(ARGV[2 * i])
-  local b = redis.call('HMGET', key, 't', 'at')
-  local tokens, at = tonumber(b[1]), tonumber(b[2])
-  if tokens == nil or at == nil then tokens, at = cap, now end
-  tokens = math.min(cap, tokens + math.max(0, now - at) * rate / 1000000)
-  have[i] = tokens
-  if tokens < 1 then wait = math.max(wait, math.ceil((1 - tokens) * 1000000 / rate)) end
+  tats[i] = tonumber(redis.call('GET', key)) or now
 end
-if wait > 0 then return wait end
+local slot = math.max(now, tats[1] - tonumber(ARGV[2]))
+local ready = now
+for i = 2, #KEYS do
+  ready = math.max(ready, tats[i] - tonumber(ARGV[2 * i]))
+end
+if ready > slot then
+  return {0, ready - slot}
+end
 for i, key in ipairs(KEYS) do
-  local rate, cap = tonumber(ARGV[2 * i - 1]), tonumber(ARGV[2 * i])
-  redis.call('HSET', key, 't', tostring(have[i] - 1), 'at', tostring(now))
-  redis.call('PEXPIRE', key, math.ceil(cap * 1000 / rate) + 60000)
+  local tat = math.max(tats[i], slot) + tonumber(ARGV[2 * i - 1])
+  redis.call('SET', key, string.format('%.0f', tat), 'PX', math.ceil((tat - now) / 1000) + 60000)
 end
-return 0
+return {1, slot - now}
 """
 
-# A chat waits: its bucket goes below zero so that it refills only ``seconds`` from now (never sooner than it
-# would anyway). After a send completed (the next message to the chat then reaches Telegram at least that long
-# after this one did, whatever the network did to either request), and after a 429 (Telegram's retry_after).
+# A chat waits: no slot before ``seconds`` from now (never sooner than already reserved). After a send
+# completed (the next message to the chat then reaches Telegram at least that long after this one did,
+# whatever the network did to either request), and after a 429 (Telegram's retry_after).
 _PAUSE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local rate, seconds = tonumber(ARGV[1]), tonumber(ARGV[2])
-local b = redis.call('HMGET', KEYS[1], 't', 'at')
-local tokens, at = tonumber(b[1]), tonumber(b[2])
-local wanted = 1 - seconds * rate
-if tokens ~= nil and at ~= nil then
-  wanted = math.min(wanted, math.min(1, tokens + math.max(0, now - at) * rate / 1000000))
-end
-redis.call('HSET', KEYS[1], 't', tostring(wanted), 'at', tostring(now))
-redis.call('PEXPIRE', KEYS[1], math.ceil(seconds * 1000) + 60000)
+local tat = math.max(tonumber(redis.call('GET', KEYS[1])) or now, now + tonumber(ARGV[1]))
+redis.call('SET', KEYS[1], string.format('%.0f', tat), 'PX', math.ceil((tat - now) / 1000) + 60000)
 return 0
 """
 
@@ -111,9 +110,9 @@ class RedisRateLimits:
     """Telegram's limits for every instance of one bot (bot.domain.ports.SharedRateLimiter).
 
     Defaults keep under Telegram's ceilings with room for network jitter and for direct replies, which do not
-    pass here: 25 messages/s overall (bucket of 1: at most 26 in any second), a chat slightly under 1/s (one
-    message per 1.1 s, and a full second after the previous one was answered: :meth:`sent`), a group 19 a
-    minute after a first one (at most 20 in any minute).
+    pass here: 25 messages/s overall (one slot every 40 ms: at most 26 in any second), a chat slightly under
+    1/s (one slot per 1.1 s, and a full second after the previous message to it was answered: :meth:`sent`),
+    a group 19 a minute (at most 20 in any minute).
     """
 
     def __init__(self, redis: Redis, bot_id: int, *, per_second: float = 25.0, burst: int = 1,
@@ -121,14 +120,20 @@ class RedisRateLimits:
                  group_per_minute: float = 19.0) -> None:
         self.redis = redis
         self.prefix = f"{PREFIX}:rate:{bot_id}"
-        self.overall = (per_second, float(burst))
-        self.chat = (1.0 / chat_interval, 1.0)
+        self.overall = self._limit(1.0 / per_second, burst)
+        self.chat = self._limit(chat_interval, 1)
         self.gap_after_answer = chat_gap_after_answer
-        self.group = (group_per_minute / 60.0, 1.0)
+        self.group = self._limit(60.0 / group_per_minute, 1)
         self._take = redis.register_script(_TAKE)
         self._pause = redis.register_script(_PAUSE)
 
-    def _buckets(self, chat_id: int) -> tuple[list[str], list[float]]:
+    @staticmethod
+    def _limit(interval: float, burst: int) -> tuple[int, int]:
+        """(interval, tolerance) in µs."""
+        step = int(interval * 1_000_000)
+        return step, step * (max(1, burst) - 1)
+
+    def _buckets(self, chat_id: int) -> tuple[list[str], list[int]]:
         keys = [f"{self.prefix}:all", f"{self.prefix}:chat:{chat_id}"]
         args = [*self.overall, *self.chat]
         if chat_id < 0:
@@ -139,13 +144,14 @@ class RedisRateLimits:
     async def acquire(self, chat_id: int) -> None:
         keys, args = self._buckets(chat_id)
         while True:
-            wait_us = int(await self._take(keys=keys, args=args))
-            if wait_us <= 0:
+            reserved, wait_us = (int(x) for x in await self._take(keys=keys, args=args))
+            if wait_us > 0:
+                await asyncio.sleep(wait_us / 1_000_000)
+            if reserved:
                 return
-            await asyncio.sleep(wait_us / 1_000_000)
 
     async def pause(self, chat_id: int, seconds: float) -> None:
-        await self._pause(keys=[f"{self.prefix}:chat:{chat_id}"], args=[self.chat[0], seconds])
+        await self._pause(keys=[f"{self.prefix}:chat:{chat_id}"], args=[int(seconds * 1_000_000)])
 
     async def sent(self, chat_id: int) -> None:
         await self.pause(chat_id, self.gap_after_answer)

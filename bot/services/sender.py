@@ -14,9 +14,9 @@ sendMessage by itself. This module keeps under those ceilings and never loses a 
 * per group (chat_id < 0): at most ``per_group_per_minute`` in any ``per_group_window`` (60) seconds.
 
 Several instances (REDIS_URL): ``shared`` (bot.domain.ports.SharedRateLimiter, storage/redis.py) takes the
-place of the overall limiter and adds Telegram's per-chat and per-group limits across every instance, on the
-shared store's clock; the per-chat spacing above still orders this instance's own sends, and a 429 pauses the
-chat for every instance. If the shared store fails, the send falls back to the in-process limiter (logged).
+place of the limiters above: one reservation covers the overall, the chat's and the group's limit across
+every instance, on the shared store's clock, and a 429 pauses the chat for every instance. If the shared
+store fails, the send falls back to the in-process limiters (logged).
 
 Errors: ``TelegramRetryAfter`` -> the chat waits ``retry_after`` and the same message is retried (does not
 count as an attempt; bounded by ``max_retry_after_total`` seconds of waiting, and a single wait longer than
@@ -222,15 +222,18 @@ class Sender:
                     break
                 await asyncio.sleep(state.window[0] + self.per_group_window - now + 0.01)
 
-    async def _take_overall(self, chat_id: int) -> None:
-        """The overall limit (and, shared, the chat's and the group's across instances)."""
+    async def _take(self, chat_id: int, state: _ChatState) -> None:
+        """Wait for the chat's, the group's and the overall limit: shared by every instance (one reservation
+        covering all three, so the chat's second overlaps the wait for the overall slot), or, without a shared
+        limiter or while it fails, this process's own."""
         if self.shared is not None:
             try:
                 await self.shared.acquire(chat_id)
                 return
-            except Exception as exc:  # the shared store is down: keep sending within this process's limit
+            except Exception as exc:  # the shared store is down: keep sending within this process's limits
                 self.stats["shared_down"] += 1
                 log.warning("sender: shared rate limiter failed (%s), using the in-process one", type(exc).__name__)
+        await self._wait_chat(chat_id, state)
         await self._global.acquire()
 
     async def _pause_shared(self, chat_id: int, seconds: float | None = None) -> None:
@@ -254,8 +257,7 @@ class Sender:
         attempts = 0
         waited = 0.0
         while True:
-            await self._wait_chat(chat_id, state)
-            await self._take_overall(chat_id)
+            await self._take(chat_id, state)
             attempts += 1
             try:
                 result = await self._call(method)

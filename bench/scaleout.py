@@ -216,10 +216,26 @@ async def _nothing() -> AsyncIterator[None]:
 
 # ------------------------------------------------------------------------------------------ wave
 
+async def seed_wave(app: Any, fake: Any, people: int, first_uid: int) -> int:
+    """People with one tracked complaint each (forwarded, extended: every reminder kind), planned at
+    bench.reminders_bench.PLANNED_AT through the app's own repositories; returns the reminders due at RUN_AT."""
+    from bench.reminders_bench import REGISTERED
+
+    for i in range(people):
+        uid = first_uid + i
+        fake.user(uid)
+        await app.repos.users.seen(uid, "U", "kk" if i % 2 else "ru")
+        case = await app.repos.cases.create(uid, "provider", REGISTERED, filed_with="ЦОН", reg_number=f"N{i}",
+                                            forwarded_via_provider=True)
+        await app.repos.cases.set_extension(case.id, 5, REGISTERED.replace(day=27))
+        await app.cases.replan(case.id)
+    return int((await app.repos.reminders.count_by_status()).get("pending", 0))
+
+
 async def wave_run(count: int, per_user: int = 5) -> dict:
     """Two instances (two Apps: their own database pools, Redis clients, Senders and leases) drain one wave of
     ``count`` due reminders against a fake enforcing Telegram's limits."""
-    from bench.reminders_bench import PLANNED_AT, REGISTERED, RUN_AT, TARGET_PER_SECOND, _peak
+    from bench.reminders_bench import PLANNED_AT, RUN_AT, TARGET_PER_SECOND, _peak
     from bot.app import create_app
     from bot.domain.clock import FakeClock
     from tests.fakeapi import running_fake
@@ -236,15 +252,7 @@ async def wave_run(count: int, per_user: int = 5) -> dict:
                     for n in ("a", "b")]
             try:
                 first = apps[0]
-                for i in range(people):
-                    uid = 2_000_000 + i
-                    fake.user(uid)
-                    await first.repos.users.seen(uid, "U", "kk" if i % 2 else "ru")
-                    case = await first.repos.cases.create(uid, "provider", REGISTERED, filed_with="ЦОН",
-                                                          reg_number=f"N{i}", forwarded_via_provider=True)
-                    await first.repos.cases.set_extension(case.id, 5, REGISTERED.replace(day=27))
-                    await first.cases.replan(case.id)
-                due = (await first.repos.reminders.count_by_status()).get("pending", 0)
+                due = await seed_wave(first, fake, people, 2_000_000)
                 clock.set(RUN_AT)
                 t0 = time.monotonic()
                 sent = await asyncio.gather(*(app.reminders.tick() for app in apps))

@@ -155,7 +155,8 @@ async def test_a_reminder_wave_from_two_instances_keeps_telegrams_limits(pg_url,
     """Issue 15, acceptance 1 (the limits): two instances on one PostgreSQL and one Redis drain a wave of due
     reminders against a fake enforcing 30/s overall and 1/s per chat: no 429, at most 30 sends in any second
     across both, both instances sent some, each reminder once."""
-    from bench.reminders_bench import PLANNED_AT, REGISTERED, RUN_AT, _peak
+    from bench.reminders_bench import PLANNED_AT, RUN_AT, _peak
+    from bench.scaleout import seed_wave
     from bot.app import create_app
     from bot.domain.clock import FakeClock
     from tests.harness import settings_for
@@ -167,17 +168,10 @@ async def test_a_reminder_wave_from_two_instances_keeps_telegrams_limits(pg_url,
         for name in ("a", "b"):
             settings = settings_for(fake, tmp_path / f"{name}.sqlite3", database_url=pg_url, redis_url=redis_url)
             apps.append(await create_app(settings, clock=clock, session=fake.make_session()))
-            apps[-1].reminders.batch_size = 20  # a wave of 240: claimed in small batches, so both take part
+            apps[-1].reminders.batch_size = 20  # a wave of 300: claimed in small batches, so both take part
         try:
             first = apps[0]
-            for i in range(people):
-                uid = 1_500_000 + i
-                fake.user(uid)
-                await first.repos.users.seen(uid, "U", "kk" if i % 2 else "ru")
-                case = await first.repos.cases.create(uid, "provider", REGISTERED, filed_with="ЦОН",
-                                                      reg_number=f"N{i}", forwarded_via_provider=True)
-                await first.cases.replan(case.id)
-            due = (await first.repos.reminders.count_by_status()).get("pending", 0)
+            due = await seed_wave(first, fake, people, 1_500_000)
             assert due >= 3 * people
             clock.set(RUN_AT)
             sent = await asyncio.gather(*(app.reminders.tick() for app in apps))

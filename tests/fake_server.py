@@ -48,7 +48,7 @@ def control_app(fake: FakeBotAPI, hooks: WebhookDeliverer) -> web.Application:
         return web.json_response({
             "deliveries": len(hooks.deliveries),
             "acknowledged": len(hooks.acknowledged),
-            "failed_deliveries": sum(1 for d in hooks.deliveries if not d.ok),
+            "failed_deliveries": sum(1 for d in hooks.deliveries if d.finished is not None and not d.ok),
             "pending_updates": len(fake._updates),
             "count_429": fake.count_429,
             "send_message_ok": len(sends),

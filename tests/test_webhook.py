@@ -223,3 +223,77 @@ async def test_an_update_whose_instance_died_mid_way_is_replayed_without_applyin
         await fake.idle()
         assert fake.messages_in(4301)[-1].message_id == again.message_id
 
+
+
+async def test_an_instance_killed_mid_update_loses_nothing_and_applies_nothing_twice(fake, tmp_path, redis_url,
+                                                                                     pg_url, monkeypatch):
+    """A real instance (``python -m bot run``, webhook mode, PostgreSQL + Redis) is SIGKILLed while it sends
+    the reply to a wizard answer (the answer was stored, the reply never left). Telegram had no answer, so
+    it delivers the update again, to the other instance: after the dead one's lease it replays the update,
+    which asks the person the question they are really on. The answer is stored once, nobody is left
+    without a reply."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from scripts.services import free_port
+    from tests.test_scaleout import SCRIPT, Person
+    from tests.test_wizard import prompt_n
+
+    monkeypatch.setitem(harness.BACKEND, "redis_url", redis_url)
+    port = free_port()
+    env = {**os.environ, "BOT_TOKEN": fake.token, "TELEGRAM_API_BASE": fake.base_url, "DATABASE_URL": pg_url,
+           "REDIS_URL": redis_url, "REDIS_DURABILITY": "relaxed", "WEBHOOK_URL": "http://127.0.0.1/telegram/webhook",
+           "WEBHOOK_SECRET": WEBHOOK_SECRET, "WEBHOOK_LISTEN": f"127.0.0.1:{port}", "UPDATE_LEASE_SECONDS": "1",
+           "DATABASE_PATH": str(tmp_path / "unused.sqlite3"), "OPERATORS_CHAT_ID": "", "LOG_LEVEL": "WARNING"}
+    root = Path(__file__).resolve().parent.parent
+    proc = subprocess.Popen([sys.executable, "-m", "bot", "run"], cwd=root, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(600):
+            if proc.poll() is not None:
+                raise AssertionError(f"the instance exited with {proc.returncode}")
+            try:
+                if (await get(base + "/readyz"))[0] == 200:
+                    break
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.1)
+        register_webhook(fake, base + "/telegram/webhook")
+        async with WebhookDeliverer(fake, retry_delays=(0.2,), timeout=60) as hooks:
+            person = Person(fake, fake.user(4401, language_code="ru"))
+            await person.walk(SCRIPT.index("Әлиханқызы"))  # the killed instance asks for the surname
+            gate = fake.hold("sendMessage", 4401)
+            await person.user.send("Әлиев")
+            await _held(fake)
+            os.kill(proc.pid, signal.SIGKILL)  # mid-update: stored the surname, sending the next question
+            proc.wait(10)
+            async with webhook_instance(fake, tmp_path / "b.sqlite3", redis_url=redis_url, database_url=pg_url,
+                                        update_lease_seconds=1) as other:
+                hooks.urls = [other.url]  # Telegram's retries now reach the other instance
+                gate.set()  # the dead instance's request was cut: the fake drops it
+                await hooks.wait_delivered(timeout=60)
+                await fake.idle()
+                assert other.handler.counts["replayed"] == 1, other.handler.counts
+            entry = harness.fsm_entry(tmp_path, 4401)
+            assert entry is not None
+            draft = entry[1]
+            assert draft["step"] == "first_name" and draft["draft"]["surname"] == "Әлиев"  # stored, once
+            last = fake.messages_in(4401)[-1]
+            assert "Әлиев" in last.text  # what was saved is shown, then the question the person is on
+            assert prompt_n(last) > prompt_n(person.prompt)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+
+
+async def _held(fake) -> None:
+    for _ in range(300):
+        if fake.held_calls:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError("the instance never sent the reply")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import sqlite3
 
-import asyncpg  # type: ignore[import-untyped]  # no stubs
+import asyncpg
 from redis import exceptions as redis_errors
 
 __all__ = ["is_transient"]

@@ -64,6 +64,27 @@ def test_instances_on_postgresql_do_not_claim_the_sqlite_file(tmp_path):
     assert not (tmp_path / "db.sqlite3.lock").exists()
 
 
+@pytest.mark.parametrize("where", ["nowhere", "the test server"])
+def test_a_redis_that_cannot_be_used_stops_the_start_with_one_line(where, tmp_path, redis_url):
+    """``python -m bot``: an unreachable Redis, or one that would lose acknowledged steps (the test server runs
+    without an append-only file), stops the start with exit status 2 and one line naming REDIS_URL."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    url = "redis://127.0.0.1:1/0" if where == "nowhere" else redis_url
+    env = {**os.environ, "BOT_TOKEN": TOKEN, "REDIS_URL": url, "DATABASE_PATH": str(tmp_path / "db.sqlite3"),
+           "WEBHOOK_URL": "https://bot.example.kz/tg", "WEBHOOK_SECRET": "abc"}
+    done = subprocess.run([sys.executable, "-m", "bot", "run"], cwd=Path(__file__).resolve().parent.parent,
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("configuration error: REDIS_URL: "), lines
+    expected = "cannot reach Redis" if where == "nowhere" else "appendfsync always"
+    assert expected in lines[0] and url not in lines[0]
+
+
 # ------------------------------------------------------------------------------------------ the server
 
 async def post(url: str, update: dict, secret: str | None = WEBHOOK_SECRET) -> int:

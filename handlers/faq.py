@@ -141,6 +141,16 @@ def not_found_keyboard() -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(inline_keyboard=[*person_rows(), [all_questions_button()]])
 
 
+def small_talk_reply(kind: str) -> str:
+    """The answer to a greeting, thanks or a goodbye (`small_talk`)."""
+    if kind == "greeting":
+        return _("Hello! I help with complaints about public services. Choose what you need in the menu below, or "
+                 "type your question in your own words.")
+    if kind == "goodbye":
+        return _("Goodbye! If you need anything else, I am here: choose it in the menu below or type your question.")
+    return _("You are welcome! If you need anything else, choose it in the menu below or type your question.")
+
+
 # --- browsing -------------------------------------------------------------------------------------------------------
 
 
@@ -207,14 +217,8 @@ async def free_text(message: Message, lang: str, i18n: I18n) -> None:
         await message.answer(view_text, reply_markup=markup)
         return
     talk = small_talk(text[:MAX_QUERY])
-    if talk is not None:  # "привет", "сәлем", "спасибо": a friendly word back and the menu, not "not found"
-        reply = (
-            _("Hello! I help with complaints about public services. Choose what you need in the menu below, or "
-              "type your question in your own words.")
-            if talk == "greeting"
-            else _("You are welcome! If you need anything else, choose it in the menu below or type your question.")
-        )
-        await message.answer(reply, reply_markup=main_menu())
+    if talk is not None:  # "привет", "спасибо", "до свидания": a friendly word back and the menu, not "not found"
+        await message.answer(small_talk_reply(talk), reply_markup=main_menu())
         return
     ix = index()
     hits = ix.search(text[:MAX_QUERY], lang=lang, limit=3)

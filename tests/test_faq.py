@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -15,7 +17,6 @@ from bot.domain.faq import FaqIndex, Hit, about_else, default_index, skeleton, s
 ROOT = Path(__file__).resolve().parents[1]
 EVAL = ROOT / "bench" / "faq_eval.jsonl"
 DEV2 = ROOT / "bench" / "faq_heldout.jsonl"  # the previous round's held-out set, now split dev2
-HELDOUT2 = ROOT / "bench" / "faq_heldout2.jsonl"
 
 NEW_IDS = {"what_is_iin", "what_is_con", "what_is_provider"}  # covered by the held-out set, not by the old test split
 REQUIRED_IDS = """
@@ -202,28 +203,13 @@ def test_own_dev_set_shape(split: str) -> None:
 
 
 @pytest.mark.parametrize("lang", ["kk", "ru"])
-def test_heldout2_figures(index: FaqIndex, lang: str) -> None:
-    """The figures of `python -m bench faq` on the blind held-out set bench/faq_heldout2.jsonl (written by someone
-    else from the titles and answers only, never opened while tuning), as floors at the level measured on its second
-    and last measurement, so that they cannot silently fall: top-1 204/208 kk, 193/202 ru; out of scope rejected 48/56
-    kk, 51/58 ru; greetings 4/6 each. Below the issue's targets for ru top-1 (0.955 < 0.97) and for the out-of-scope
-    rejection in both languages (0.857, 0.879 < 0.95)."""
-    from bench.faq_bench import HELDOUT2_PATH, evaluate
-
-    floors = {"kk": (204, 48, 4), "ru": (193, 51, 4)}
-    g = evaluate(_rows(HELDOUT2_PATH), index)["accuracy"][f"heldout2/{lang}"]
-    top1, rejected, greetings = floors[lang]
-    assert g["top1_count"] >= top1 and g["oos_rejected"] >= rejected, (lang, g["top1"], g["oos_rejection"])
-    assert int(g["greetings"].split("/")[0]) >= greetings
-
-
-@pytest.mark.parametrize("lang", ["kk", "ru"])
 def test_dev_figures(index: FaqIndex, lang: str) -> None:
-    """The development sets together (dev, test, dev2..dev8), as floors at the level measured: top-1 714/719 kk,
-    787/804 ru; out of scope rejected 187/188 kk, 192/192 ru."""
+    """The development sets together (dev, test, dev2..dev10), as floors at the level measured in round 3: top-1
+    1008/1015 kk, 1079/1094 ru; out of scope rejected 316/316 kk, 322/322 ru (round 2's floors over dev..dev9 were
+    918/927 kk, 980/1006 ru; 235/244 kk, 243/250 ru)."""
     from bench.faq_bench import DEV_SPLITS, evaluate, load_eval
 
-    floors = {"kk": (714, 187), "ru": (787, 192)}
+    floors = {"kk": (1008, 316), "ru": (1079, 322)}
     rows = [r for r in load_eval() if r["split"] in DEV_SPLITS]
     g = evaluate(rows, index)["accuracy"][f"devall/{lang}"]
     top1, rejected = floors[lang]
@@ -272,6 +258,12 @@ NEAR_MISSES = [
     ("полицейге қалай шағымданамын", "kk"),
     ("сколько выходных в ноябре", "ru"),
     ("ажырасу үшін не керек", "kk"),
+    ("соттылығы жоқ анықтаманы қалай аламын", "kk"),  # obtaining the certificate, not a complaint about it
+    ("жұмыс беруші айлықты бермей жатыр", "kk"),  # an employer ("жұмыс беруші") is no service provider ("беруші")
+    ("жалоба на работодателя за задержку зарплаты", "ru"),
+    ("продлить вид на жительство", "ru"),
+    ("ХҚКО жексенбіде жұмыс істей ме", "kk"),
+    ("жұмыстан демалыс қалай аламын", "kk"),
 ]
 
 
@@ -320,6 +312,15 @@ def test_about_else_spares_the_domain(index: FaqIndex) -> None:
         ("жалоба 5 жұмыс күні", None, {"review_term_provider"}),
         ("zhauap kelmedi", "kk", {"no_answer"}),
         ("СКОЛЬКО ДНЕЙ РАССМАТРИВАЮТ ЖАЛОБУ", "ru", {"review_term_provider"}),
+        ("скока дней расматривают жалобу", "ru", {"review_term_provider"}),  # colloquial, misspelled
+        ("скоко ждать ответа на жалобу", "ru", {"review_term_provider"}),
+        ("что такое иин", "ru", {"what_is_iin"}),  # short definitional questions
+        ("ЖСН деген не", "kk", {"what_is_iin"}),
+        ("ХҚКО деген не", "kk", {"what_is_con"}),
+        # a certificate of no criminal record is a service: its "жоқ" ("no") is no "not" of a problem
+        ("соттылығы жоқ анықтаманы бермей жатыр", "kk", {"deadline_violated"}),
+        ("ХҚКО соттылығы жоқ анықтаманы талап етті", "kk", {"extra_documents"}),
+        ("у меня вид на жительство без иин", "ru", {"iin_missing"}),
     ],
 )
 def test_robustness(index: FaqIndex, query: str, lang: str | None, expected: set[str]) -> None:
@@ -352,6 +353,18 @@ def test_typo_tolerant_concepts_only_for_typos(index: FaqIndex) -> None:
     assert index.search("ән айтып берші", lang="kk") == [] and index.search("покажи котиков", lang="ru") == []
 
 
+@pytest.mark.parametrize(
+    "query,kind",
+    [("привет", "greeting"), ("сәлем", "greeting"), ("Добрый вечер", "greeting"), ("спасибо", "thanks"),
+     ("рақмет", "thanks"), ("Большое спасибо за помощь!", "thanks"), ("көп рахмет", "thanks"), ("пока", "goodbye"),
+     ("сау бол", "goodbye"), ("До свидания", "goodbye"), ("спасибо, пока", "goodbye"), ("рахмет, сау болыңыз", "goodbye"),
+     ("ок, понятно", None), ("спасибо, а куда подать жалобу", None), ("пока жалобу не рассмотрели", None)],
+)
+def test_small_talk_kinds(query: str, kind: str | None) -> None:
+    """Greetings, thanks and goodbyes, alone or together (thanks with a goodbye is a goodbye); a question is none."""
+    assert small_talk(query) == kind
+
+
 @pytest.mark.parametrize("query,lang", [("ок, понятно", "ru"), ("пока", "ru"), ("жарайды, түсінікті", "kk"), ("сау бол", "kk")])
 def test_acknowledgements_ask_nothing(index: FaqIndex, query: str, lang: str) -> None:
     assert index.search(query, lang=lang) == []
@@ -361,6 +374,29 @@ def test_reranking_is_deterministic() -> None:
     a, b = FaqIndex.load(), FaqIndex.load()
     for q in ("куда подать жалобу на цон", "шағым неше күнде қаралады", "не согласен с ответом"):
         assert a.search(q, lang="ru") == b.search(q, lang="ru")
+
+
+def test_precomputed_model_is_current() -> None:
+    """bot/domain/data/faq_index.json is what the build gives for the packaged faq.json and this very module (after a
+    change to either: `python -m bot.domain.faq`), so loading reads it instead of building the model."""
+    from bot.domain.faq import DEFAULT_PATH, INDEX_PATH, fingerprint, precomputed_json
+
+    assert INDEX_PATH.read_text(encoding="utf-8") == precomputed_json(), "run: python -m bot.domain.faq"
+    head = json.loads(INDEX_PATH.read_text(encoding="utf-8"))["fingerprint"]
+    assert head == fingerprint(DEFAULT_PATH.read_bytes())
+
+
+def test_loading_reads_the_precomputed_model_and_searches_as_the_build() -> None:
+    """Loading is cheap (it was about a second of CPU, training the perceptron at start), and the loaded index
+    answers exactly as one built from the same data."""
+    data = json.loads((ROOT / "bot" / "domain" / "data" / "faq.json").read_text(encoding="utf-8"))
+    built = FaqIndex.from_dict(data)
+    cpu = time.thread_time()
+    loaded = FaqIndex.load()
+    assert time.thread_time() - cpu < 0.5
+    queries = [r["q"] for r in _eval_rows()] + ["жалоба 5 жұмыс күні", "zhauap kelmedi", "сотрудика цона нахамил"]
+    for q in queries:
+        assert loaded.search(q, lang="ru", limit=5) == built.search(q, lang="ru", limit=5), q
 
 
 def test_skeleton_folds_scripts() -> None:
@@ -451,3 +487,49 @@ def test_cli_text() -> None:
     p = _cli(["faq", "--lang", "kk", "агенттік", "шағымды", "неше", "күнде", "қарайды"])
     assert p.returncode == 0, p.stderr
     assert "review_term_authority" in p.stdout
+
+
+def _legal_sections() -> dict[str, str]:
+    """docs/legal.md's sections by their anchor ("## The person's own limit" -> "the-persons-own-limit")."""
+    text = (ROOT / "docs" / "legal.md").read_text(encoding="utf-8")
+    sections = {}
+    for block in text.split("\n## ")[1:]:
+        heading, _, body = block.partition("\n")
+        sections[re.sub(r"[^a-z0-9 -]", "", heading.lower()).replace(" ", "-")] = body
+    return sections
+
+
+def test_answers_that_cite_the_law_point_to_its_section(index: FaqIndex) -> None:
+    """Every answer that cites an article of the APPK names, in its source, the docs/legal.md section(s) that state
+    the rule, and every article it cites (ru «АППК, ст. 63, 93», kk «ӘРПК 63, 93-баптары») is one those sections
+    cite; every docs/legal.md reference of a source is a section of that page."""
+    sections = _legal_sections()
+    cited = 0
+    for e in index.entries():
+        refs = re.findall(r"docs/legal\.md#([a-z0-9-]+)", e.source)
+        assert set(refs) <= set(sections), (e.id, refs)
+        text = " ".join(sections[r] for r in refs)
+        articles = {n for m in re.findall(r"АППК, ст\. ([\d, ]+)", e.answer["ru"]) for n in re.findall(r"\d+", m)}
+        kk = {n for m in re.findall(r"ӘРПК ([\d, ]+)-ба", e.answer["kk"]) for n in re.findall(r"\d+", m)}
+        assert articles == kk, (e.id, articles, kk)  # both languages cite the same law
+        cited += bool(articles)
+        for n in articles:
+            assert re.search(rf"\bart\. (?:\d+, )*{n}\b|\barts?\. [\d, ]*\b{n}\b", text), (e.id, n, refs)
+    assert cited >= 9
+
+
+@pytest.mark.parametrize(
+    "query,lang,expected",
+    [
+        ("ты кто вообще, чем можешь помочь", "ru", ["bot_help"]),  # a question to the bot, not chit-chat
+        ("сенің қолыңнан не келеді", "kk", ["bot_help"]),
+        ("кто ты", "ru", []),  # chit-chat
+        ("бот можешь спеть песню", "ru", []),
+        ("екі қосу екі", "kk", []),  # arithmetic in words
+        ("пять плюс три", "ru", []),
+        ("шағымға 2 құжат қосу", "kk", ["attachments"]),  # "қосу" is also "to attach"
+        ("соттылығы жоқ анықтаманы онлайн алу", "kk", []),  # obtaining a service online
+    ],
+)
+def test_questions_to_the_bot_and_arithmetic(index: FaqIndex, query: str, lang: str, expected: list[str]) -> None:
+    assert [h.id for h in index.search(query, lang=lang)][:1] == expected

@@ -209,24 +209,33 @@ async def test_start_deep_link_from_inline_mode_opens_the_questions(fake, db_pat
         await kk.expect_no_message(0.3)
 
 
-async def test_greetings_and_thanks_get_a_friendly_menu_answer(fake, db_path, no_unhandled):
+async def test_greetings_thanks_and_goodbyes_get_a_friendly_menu_answer(fake, db_path, no_unhandled):
+    """Greetings, thanks and goodbyes (alone, or a goodbye after thanks) are small talk: a friendly word back in the
+    user's language and the main menu, not "not found"; a greeting with a question is a question."""
     from bot.services.i18n import build_i18n
 
     i18n = build_i18n()
     not_found = {i18n.gettext("I could not find an answer to that question.", locale=lang) for lang in ("kk", "ru")}
+    hello = ("Hello! I help with complaints about public services. Choose what you need in the menu below, or type "
+             "your question in your own words.")
+    thanks = "You are welcome! If you need anything else, choose it in the menu below or type your question."
+    goodbye = "Goodbye! If you need anything else, I am here: choose it in the menu below or type your question."
     async with running_bot(fake, db_path):
         ru = fake.user(511, "Ольга", language_code="ru")
         kk = fake.user(512, "Айгерім", language_code="kk")
-        for user, text, lang in ((ru, "Привет!", "ru"), (ru, "добрый день", "ru"), (kk, "Сәлем", "kk"),
-                                 (kk, "сәлеметсіз бе", "kk")):
+        for user, text, lang, reply in (
+            (ru, "Привет!", "ru", hello), (ru, "добрый день", "ru", hello), (kk, "Сәлем", "kk", hello),
+            (kk, "сәлеметсіз бе", "kk", hello), (ru, "спасибо", "ru", thanks), (kk, "рақмет", "kk", thanks),
+            (ru, "До свидания!", "ru", goodbye), (ru, "спасибо, пока", "ru", goodbye), (kk, "сау болыңыз", "kk", goodbye),
+            (kk, "рахмет, көріскенше", "kk", goodbye),
+        ):
             await user.send(text)
             msg = await user.expect()
             assert not any(n in msg.plain_text for n in not_found), msg.plain_text
+            assert i18n.gettext(reply, locale=lang) in msg.plain_text, msg.plain_text
+            assert i18n.gettext(reply, locale=lang) != reply  # translated
             assert i18n.gettext("📝 Write a complaint", locale=lang) in msg.buttons  # the main menu
             assert i18n.gettext("❓ Questions", locale=lang) in msg.buttons
-        await ru.send("спасибо")
-        thanks = await ru.expect()
-        assert not any(n in thanks.plain_text for n in not_found)
         # a greeting with a question is a question
         await kk.send("Сәлеметсіз бе, шағымды қайда беремін?")
         msg = await kk.expect()

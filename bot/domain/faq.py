@@ -1,7 +1,11 @@
-"""FAQ search over bot/data/faq.json (Kazakh / Russian), pure Python.
+"""FAQ search over bot/domain/data/faq.json (Kazakh / Russian), pure Python.
 
-No aiogram, no network, no models: everything is precomputed (or trained, deterministically) at load time, in about a
-second, and a query costs a millisecond or two of CPU.
+No aiogram, no network, no models from elsewhere. The model the search reads (vocabulary, IDF, units, letter
+trigrams, a naive-Bayes table and an averaged perceptron trained on the example questions) is built deterministically
+from faq.json and this module, and kept in bot/domain/data/faq_index.json with a fingerprint of both: loading reads
+it (a few hundredths of a second) when it is current and builds it (about a second) when it is not;
+`python -m bot.domain.faq` writes it again, and tests/test_faq.py fails while it is stale. A query costs a millisecond
+or two of CPU.
 
 How matching works
 ------------------
@@ -54,20 +58,25 @@ answers, was not looked at.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import random
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
+
+from bot.domain.text import LANGUAGES as LANGS  # the one definition of the languages
 
 __all__ = [
-    "Category", "Entry", "FaqIndex", "Hit", "about_else", "default_index", "skeleton", "small_talk", "tokens", "DEFAULT_PATH",
+    "DEFAULT_PATH", "INDEX_PATH", "Category", "Entry", "FaqIndex", "Hit", "about_else", "default_index", "fingerprint",
+    "precomputed_json", "skeleton", "small_talk", "tokens",
 ]
 
 DEFAULT_PATH = Path(__file__).resolve().parent / "data" / "faq.json"
-from bot.domain.text import LANGUAGES as LANGS  # the one definition of the languages
+INDEX_PATH = DEFAULT_PATH.with_name("faq_index.json")  # the model built from it (`precomputed_json`)
 
 # --- normalisation ------------------------------------------------------------------------------------------------
 
@@ -101,12 +110,24 @@ def skeleton(text: str) -> str:
             s = s.replace(a, b)
     s = s.translate(_TRANS)
     s = _NON_WORD.sub(" ", s)
-    return " ".join(_collapse(w) for w in s.split())
+    s = " ".join(_collapse(w) for w in s.split())
+    for rx, repl in _COMPOUNDS:
+        s = rx.sub(repl, s)
+    return s
+
+
+# Two words that name one thing, joined so that neither is read alone: "жұмыс беруші" (an employer) is no service
+# provider ("беруші"), "соттылығы жоқ анықтама" (a certificate of no criminal record) says no "no" of a problem.
+_COMPOUNDS = (
+    (re.compile(r"(?<![а-я0-9])жумис (беруши[а-я]*)"), r"жумис\1"),
+    (re.compile(r"(?<![а-я0-9])(сотили[а-я]*) жок[а-я]*"), r"\1"),
+)
 
 
 def _collapse(word: str) -> str:
-    """Doubled letters collapse ("жалобба"), but not into a word of two letters: "ТОО" and "ООО" stay."""
-    c = _REPEATS.sub(r"\1", word)
+    """Doubled letters collapse ("жалобба"), but not into a word of two letters ("ТОО" and "ООО" stay) nor at the start
+    of a word, where they are no typo ("ИИН-а" keeps its "ии")."""
+    c = word[0] + _REPEATS.sub(r"\1", word[1:]) if len(word) > 1 else word
     return word if len(c) < 3 else c
 
 
@@ -145,7 +166,11 @@ _GENERIC = frozenset(
         "новый хороший плохой большой нельзя один одна два две три первый второй третий третью "
         "менің сенің сіздің оның біздің маған саған оған бізге мені сені сізді оны бізді тағы әлі бұрын кейін соң "
         "туралы бойынша арқылы шейін иә бір екі үш төрт келді барды кетті айтты берді алды жасады істеді тұр жатыр "
-        "отыр жүр келеді барады кетеді"
+        "отыр жүр келеді барады кетеді "
+        # function words and the participles of "do", "take", "be", "give", "come" that say nothing of a topic
+        "даже сам сама сами само самой насчет насчёт моих моим моими твой твои кучу целый целая целую разве вообще "
+        "её ее нее неё никому никого второй вторую вторая бірге тиісті еткен етеді етті етіп алатын болатын беретін "
+        "келетін жасайтын істейтін"
     ).split()
 )
 GENERIC_IDF = 0.4
@@ -177,13 +202,15 @@ _ABOUT_ELSE_SRC = {
              "сборн кайрат барселон =реал мадрид ойыншы ұпай =жеңді жеңіс жеңіп =ұтты =ұтып выиграл проиграл "
              "победил ничья football soccer hockey",
     "food": "рецепт приготов плов борщ бешбармак пицц =суши бургер шаурм салат =еда "
-            "завтрак ресторан =кафе доставк пісір тамақ =асқа сорпа палау recipe pizza",
+            "завтрак ресторан мейрамхана =кафе доставк пісір тамақ =асқа сорпа палау молок =сүт =сүтті =сүттің "
+            "=манты сварит recipe pizza",
     "money": "=курс =курса =курсы доллар =евро рубл биткоин крипт купить куплю покупк =продать сатып =бағам бағамы "
+             "депозит подписк жазылым яндекс "
              "=цена =цены айфон iphone смартфон ноутбук samsung самсунг кредит ипотек несие "
              "банкомат зарплат жалақы скидк маркетплейс kaspi каспи wildberries вайлдберриз "
              "тапсырыс заработ =деньги =денег =деньгами =ақша =ақшаны =продам сатамын",
     "travel": "=билет =билеты =билета =билетов билетт поезд пойыз самол ұшақ =рейс авиабилет автобус =такси таксиг "
-              "таксист вокзал аэропорт отель гостиниц путешеств саяхат расписан кестес",
+              "таксист вокзал аэропорт отель гостиниц путешеств саяхат расписан кестес багаж =жүгімді",
     "fun": "фильм =кино киноға сериал мультик музык =песня =песню песен песни =ән =әні =әнді әнші =книга =книгу "
            "=книги книгу кітап анекдот шутк әзіл ертегі ertegi сказк =игра =игры =игру игрушк ойнағ =ойын ойындар "
            "ойнайм стих өлең гороскоп жорамал котик =кот =коты кошк собак мысық =ит =иттер тикток tiktok инстаграм "
@@ -192,9 +219,18 @@ _ABOUT_ELSE_SRC = {
     "trivia": "президент столиц планет космос вселенн динозавр америк =сша =ақш турци европ",
     "neighbours": "сосед көрші =шум шумят шулайд шулап",
     # papers of private life and work, careers in the civil service
-    "papers": "резюме түйіндеме доверенност сенімхат =договор =договора =договору =договоре =шартқа =шартты",
-    "career": "тестирован тестілеу вакансии =вакансия устроиться орналас",
+    "papers": "резюме түйіндеме доверенност сенімхат =договор =договора =договору =договоре =шартқа =шартты "
+              "=шартына =шартын аренд жалдау",
+    "career": "тестирован тестілеу вакансии =вакансия устроиться орналас отпуск больничн уволи увольн",
     "love": "любов махаббат девушк свидан знакомств",
+    "health": "болит болел =ауырады ауырып лекарств таблетк =дәрі =дәрісі врач врачу дәрігер поликлиник емхан "
+              "больниц аурухан =скорая =скорой =скорую пожарн =өрт",
+    # talk about the bot, not a question to it
+    "chat": "тупой тупая дурак дура идиот глуп ақымақ =жынды умный ақылды ненавиж",
+    # other state matters: no complaint about a public service unless one is named with a problem
+    "state": "=виза =визу =визы =визе =визаны =визасы визасын ықтиярхат налог =салық =салығы =салығын штраф "
+             "айыппұл =выборы =выборов =выборах сайлау депутат маслихат мәслихат парламент =армия =армию =армии әскер "
+             "призыв =ент =ұбт экзамен емтихан",
 }
 # Softer topics: a query about them is out of scope unless it also names a complaint ("скачать образец жалобы",
 # "жалобу на английском").
@@ -203,17 +239,28 @@ _ABOUT_ELSE_SOFT_SRC = {
     "learn": "выучит =учить =учиться үйрен =урок =уроки сабақ репетитор =перевести переведи =аудар аударып "
              "translate",
 }
-# Complaints that are not about a public service: the police, banks, shops, housing management. Out of scope unless
-# the query also names a public service, an authority or the bot ("бот передает мои данные в банк?" stays).
+# Complaints that are not about a public service: the police, banks, shops, housing management, private businesses
+# and employers. Out of scope unless the query also names a public service, an authority or the bot ("бот передает
+# мои данные в банк?" stays).
 _ELSEWHERE_SRC = {
-    "elsewhere": "полиц полицейск =банк =банка =банке =банку банков магазин дүкен =кск =жкх управляющ",
+    "elsewhere": "полиц полицейск участков учаскелік =банк =банка =банке =банку банков магазин дүкен супермаркет "
+                 "=кск =жкх =оси управляющ провайдер курьер авиакомпан авиалини застройщик работодател начальник "
+                 "бастығым арендодател хозяин =кафе салон аптек дәріхана страхов сақтандыр микрокредит микроқарж =мфо "
+                 "коллектор автосервис продав продаве сатушы официант",
 }
+# The same in two words ("жұмыс беруші", joined by `skeleton`, is an employer, not a service provider).
+_ELSEWHERE_PHRASES = (
+    "жұмысберуші", "пәтер иесі", "үй иесі", "құрылыс компания", "әуе компания", "мобильный оператор",
+    "сотовый оператор", "ұялы байланыс", "интернет магазин", "управляющая компания",
+    # a residence permit: a matter of the migration police unless a service or an IIN is named with it
+    "вид на жительство", "вид на жительства",
+)
 # The calendar itself: months, moved days off ("сколько рабочих дней в марте", "перенос выходных"). Out of scope
 # unless the query names something of the domain besides days, numbers and holidays ("справку обещали к 10 марта").
 _CALENDAR_SRC = {
     "calendar": "январ феврал =март =марта =марте апрел =май =мая =мае июн июл август сентябр октябр ноябр декабр "
                 "қаңтар ақпан наурыз сәуір мамыр маусым шілде тамыз қыркүйек қазан қараша желтоқсан производствен "
-                "өндірістік перенос ауысу",
+                "өндірістік перенос ауысу =год =году =годе =лет =жыл =жылы =жылда =жылғы =жылдың =жылға",
 }
 # Phrases (folded like the text, matched at word starts): questions about the date, the time, the bot itself.
 _ABOUT_ELSE_PHRASES = (
@@ -226,7 +273,9 @@ _ABOUT_ELSE_PHRASES = (
     "зерігіп", "на отпуск", "демалысқа өтініш", "поступить на", "госслужбу", "на государственную службу",
     "қызметке орналас", "жұмысқа орналас", "жұмысқа тұр", "жұмысқа қалай тұр", "бос жұмыс орн", "стать сотрудником",
     "құпия сөз", "по фамилии", "тегі бойынша", "мемлекеттік баж", "баж", "телефон цона", "телефон цон", "цон телефон",
-    "хқко телефон", "хқко нөмірі", "телефон хқко",
+    "хқко телефон", "хқко нөмірі", "телефон хқко", "жек көр", "жақсы көремін", "люблю тебя", "тебя люблю",
+    "жедел жәрдем", "еңбек демалыс", "жұмыстан демалыс", "жұмысқа бар", "интернет баяу", "баяу интернет",
+    "интернет неге", "почему интернет", "интернет тормозит", "что подарить", "подарок на", "не сыйла", "сыйлыққа не", "сәлемдеме", "посылк", "трек номер", "демалыс ал", "демалысқа шығ",
 )
 # Family law is not a complaint about a public service even when it names one ("расторгнуть брак").
 _FAMILY = re.compile("(?:^| )(?:" + "|".join(re.escape(skeleton(p)) for p in (
@@ -240,6 +289,11 @@ _CHITCHAT = frozenset(skeleton(p) for p in (
     "кто тебя создал", "сені кім жасады", "ты робот", "сен роботсың ба",
 ))
 _ARITHMETIC = re.compile(r"\d\s*[+*×÷=]\s*\d|\d\s+[-/]\s+\d")  # "2+2", "10 / 5"; not "8-800-080-7777"
+# the same in words, on the folded text: "екі қосу екі", "пять плюс три"
+_NUMBER_WORD = r"(?:\d+|бир|еки|уш|торт|бес|алти|жети|сегиз|тогиз|он|один|два|три|четире|пиат)"
+_ARITHMETIC_WORDS = re.compile(
+    rf"(?:^| ){_NUMBER_WORD} (?:косу|плиус|минус|азаиту|кобеит[а-я]*|болу|умножит[а-я]*|разделит[а-я]*) {_NUMBER_WORD}(?: |$)"
+)
 # How to obtain a service (its price, papers, payment date, a public office's hours) is not a complaint either:
 # "как получить паспорт", "пенсия қашан түседі", "ХҚКО қашан ашылады". Such a phrase with a service or a CON named
 # and nothing about a problem (`_PROBLEM_CONCEPTS`, `_PROBLEM_STEMS`) makes the query out of scope.
@@ -256,9 +310,11 @@ _HOWTO_PHRASES = (
     "жұмыс кестесі", "қашан ашылады", "қашан жабылады", "сағат нешеде", "нешеде ашыл", "нешеге дейін", "кезекке қалай тұр", "кезекке тұру", "жасалады",
     "неше күнде дайын", "как стать", "как поступить", "как зарегистрироваться", "зарегистрироваться на",
     "қалай тіркелемін", "тіркелу", "встать на учет", "адрес", "мекенжай", "срок действия",
-    "мерзімін ұзарту", "какие госуслуги", "какие услуги есть", "қандай қызметтер бар", "кезегін", "кезегі",
+    "мерзімін ұзарту", "онлайн алу", "онлайн получить", "получить онлайн", "какие госуслуги", "какие услуги есть", "қандай қызметтер бар", "кезегін", "кезегі",
     "где сделать", "қайдан жасаймын", "қайдан аламын", "как получить", "как зарегистрировать", "тіркеймін",
-    "қалай тіркеу",
+    "қалай тіркеу", "как продлить", "где продлить", "хочу продлить", "қалай ұзартамын", "қалай ұзартуға", "ұзартамын",
+    "кезекті", "кезекке", "очередь в", "свою очередь", "место в очереди",
+    "жұмыс істей ме", "жұмыс істей ма", "работает ли", "работают ли",
 )
 # What such a how-to question may name: a service, a CON, a digital signature, an IIN, eGov, a company, the court.
 _HOWTO_OBJECTS = _concept_names("service con eds iin egov legal court")
@@ -268,10 +324,9 @@ _PROBLEM_STEMS = _stems(
     "груб отказ игнор проблем мәселе обман алда взятк пара жемқор коррупц"
 )
 
-# A message made only of an acknowledgement or a goodbye ("ок, понятно", "сау бол") asks nothing.
+# A message made only of an acknowledgement ("ок, понятно", "жарайды") asks nothing.
 _ACK_WORDS = frozenset(skeleton(w) for w in (
-    "ок окей ok okay понятно ясно хорошо ладно угу ага да нет пока до свидания всего доброго бай bye "
-    "жарайды жақсы түсінікті түсіндім түсіндім иә жоқ сау бол болыңыз саубол көріскенше"
+    "ок окей ok okay понятно ясно хорошо ладно угу ага да нет жарайды жақсы түсінікті түсіндім иә жоқ"
 ).split())
 
 # Words that keep a query in the domain whatever else it names: a public service, an authority, the procedure's own
@@ -283,24 +338,41 @@ _SERVICE_STEMS = _stems(
 )
 
 
-# Small talk: a message made only of a greeting (or of thanks), in either language, any spelling. It is not a
-# question: the bot answers it with its menu, and the search finds nothing in it.
-_GREETING_CORE = frozenset(skeleton(w) for w in (
+# Small talk: a message made only of a greeting, thanks or a goodbye, in either language, any spelling. It is not a
+# question: the bot answers it with its menu, and the search finds nothing in it. Each kind has core words (one of
+# them must be there) and words that may come with them ("доброе утро", "большое спасибо", "сау болыңыз").
+_GREETING_CORE = (
     "привет приветик приветствую здравствуйте здравствуй здрасте здрасьте здарова добрый доброе доброго доброй салам "
     "салем сәлем сәлеметсіз сәлеметсіздер саламатсыз саламатсызба сәлеметсізбе армысыз армысыздар ассалаумағалейкум "
     "ассаламуалейкум ассаламағалейкум ассалаумағалейкүм уағалейкумассалам алейкум қайырлы hi hello hey хай хелло "
     "хеллоу құтты поздравляю годом праздником прив приветики здрасти здорово салют ассалам ассаламу алайкум уалейкум "
     "саламалейкум morning afternoon evening"
-).split())
-_GREETING_WORDS = _GREETING_CORE | frozenset(skeleton(w) for w in (
+)
+_GREETING_WITH = (
     "день утро вечер ночи времени суток вас всем уважаемые уважаемый күн таң кеш түн болсын мерекеңіз новым жаңа жыл "
     "досым достым достар бауырым good there everyone"
-).split())
-_THANKS_WORDS = frozenset(skeleton(w) for w in (
-    "спасибо спс благодарю большое огромное рақмет рахмет көп үлкен thanks thank you"
-).split())
-_THANKS_CORE = frozenset(skeleton(w) for w in "спасибо спс благодарю рақмет рахмет thanks thank".split())
-# words that may come with either without making it a question ("привет, бот, как дела?")
+)
+_THANKS_CORE = "спасибо спасибочки спс пасиб благодарю благодарим рақмет рахмет рахмат thanks thank thx"
+_THANKS_WITH = (
+    "большое огромное вам за помощь ответ всё все понятно ясно помогли помогла выручили очень көп үлкен сізге саған "
+    "көмегіңізге көмектестіңіз көмектестің түсіндім түсінікті жақсы you much so"
+)
+_GOODBYE_CORE = (
+    "пока свидания досвидания встречи прощай всего хорошего удачи сау саубол көріскенше қош сәтті bye goodbye чао бай"
+)
+_GOODBYE_WITH = (
+    "до доброго дня вечера вам бол болыңыз болыңдар болыныз күніңіз өтсін жақсы қалыңыз see you soon"
+)
+_TALK: tuple[tuple[str, frozenset[str], frozenset[str]], ...] = tuple(
+    (kind, frozenset(skeleton(core).split()), frozenset(skeleton(core + " " + with_).split()))
+    for kind, core, with_ in (  # the first kind whose core word is in the message wins: "спасибо, до свидания"
+        ("goodbye", _GOODBYE_CORE, _GOODBYE_WITH),
+        ("thanks", _THANKS_CORE, _THANKS_WITH),
+        ("greeting", _GREETING_CORE, _GREETING_WITH),
+    )
+)
+_TALK_VOCAB = frozenset(w for _kind, _core, vocab in _TALK for w in vocab)
+# words that may come with any of them without making it a question ("привет, бот, как дела?")
 _TALK_FILLER = frozenset(skeleton(w) for w in (
     "как дела ты вы бот шагым шағым shagym қалайсыз қалайсың қалайсыздар қалың қалай жағдай жағдайың жағдайыңыз бе ба "
     "ма ме и және вам тебе сізге саған с со "
@@ -311,12 +383,14 @@ _TALK_FILLER = frozenset(skeleton(w) for w in (
 
 
 def small_talk(text: str) -> str | None:
-    """``"greeting"`` or ``"thanks"`` when the message is nothing else (any language or spelling), else None."""
+    """``"greeting"``, ``"thanks"`` or ``"goodbye"`` when the message is nothing else (any language or spelling), else
+    None. A message with thanks and a goodbye is a goodbye; one with a greeting and a request but no question yet
+    ("Здравствуйте, у меня вопрос") is a greeting."""
     words = skeleton(text).split()
-    if not words or len(words) > 6:
+    if not words or len(words) > 6 or not all(w in _TALK_VOCAB or w in _TALK_FILLER for w in words):
         return None
-    for kind, vocab, core in (("greeting", _GREETING_WORDS, _GREETING_CORE), ("thanks", _THANKS_WORDS, _THANKS_CORE)):
-        if any(w in core for w in words) and all(w in vocab or w in _TALK_FILLER for w in words):
+    for kind, core, _vocab in _TALK:
+        if any(w in core for w in words):
             return kind
     return None
 
@@ -340,11 +414,11 @@ _CONCEPTS_SRC = {
              "предпринимател",
     "rude": "груб нагруб хам нахам дөрекі накрич наор орал орет кричал айғай айқай әдепсіз сыпайы",
     "con": "цон =хқко ",
-    "iin": "=иин =жсн",
-    "bin": "=бин =бсн",
+    "iin": "=иин =иина =иину =иином =иине =жсн",
+    "bin": "=бин =бина =бину =бином =бине =бсн",
     "eds": "эцп эцқ",
     "sms": "=смс =sms смск смсо смсу смсм",
-    "agency": "агенств агентств агенттік",
+    "agency": "агенств агентств агенттік =адгс =мқіа",
     "extend": "продл ұзарт",
     "notify": "уведом извест сообщ хабарла",
     "term": "срок мерзім",
@@ -370,18 +444,19 @@ _CONCEPTS_SRC = {
     "weekend": "выходн суббот воскрес праздн демалыс сенбі жексенбі мереке",
     "doc": "документ құжат справк анықтама",
     "staff": "должност лауазым чиновн шенеунік сотрудн қызметкер работни оператор",
-    "howmany": "сколько сколко скока скоко сколька неше қанша",
+    "howmany": "~сколько ~сколко ~скока ~скоко ~сколька неше қанша",  # "скорой" is no typo of "скоко"
     "refuse": "отказ =бас тартт тартып тарту",
     "forward": "пересл переправ перенаправ жолда",
-    "delay": "затян затягив созып созд созылып кешік кешіг задерж просроч опазд обещал уәде",
+    "delay": "затян затягив тянут тянет тянул созып созд созылып кешік кешіг задерж просроч опазд обещал уәде",
     "wait": "недел апта долго давно жду ждем ждал ждала ждать күтіп күтем күттім ұзақ",
-    "submit": "сдач сдат сдаю сдал сдаеш сдав тапсыр",
-    "partial": "частичн наполовин неполн жартылай",
+    "submit": "сдач сдат сдаю сдал сдаеш сдав сдам сдаст тапсыр",
+    "partial": "частичн наполовин половин неполн жартылай",
     # the services people name in their questions: in the domain even when the knowledge base never names them
     "service": "паспорт удостоверени прописк пособи пенси детсад садик справк выписк лиценз разрешени земельн "
-               "участк техпаспорт автомобил машин водительск свидетельств =брака =браке =браку рождени субсиди жиль квартир "
-               "төлқұжат куәлік тіркеу жәрдемақы зейнетақы балабақша анықтама рұқсат жер учаске көлік автокөлік "
-               "жүргізуші тууы неке тұрғын пәтер безработ жұмыссыз",
+               "=участок =участка =участку =участке =участком =участки техпаспорт автомобил машин водительск "
+               "свидетельств =брака =браке =браку рождени субсиди =жильё =жилье =жилья =жилью жилищ =жилой =жилого "
+               "квартир төлқұжат куәлік тіркеу жәрдемақы зейнетақы балабақша анықтама учаске көлік автокөлік тууы "
+               "неке тұрғын пәтер безработ жұмыссыз соттылы несудимост",
 }
 
 
@@ -425,6 +500,7 @@ def _phrase_rx(phrases: tuple[str, ...]) -> re.Pattern[str]:
 _ELSE_HARD = _fold_words(_ABOUT_ELSE_SRC)
 _ELSE_SOFT = _fold_words(_ABOUT_ELSE_SOFT_SRC)
 _ELSE_ELSEWHERE = _fold_words(_ELSEWHERE_SRC)
+_ELSEWHERE_PHRASE = _phrase_rx(_ELSEWHERE_PHRASES)
 _ELSE_CALENDAR = _fold_words(_CALENDAR_SRC)
 _CALENDAR_GENERIC = _concept_names("day work howmany weekend month n3 n5 n10 n15 lang langname phone")
 _ELSE_PHRASE = _phrase_rx(_ABOUT_ELSE_PHRASES)
@@ -443,8 +519,12 @@ def about_else(text: str) -> str | None:
     (`_CALENDAR_SRC`); else None. Whether the query is still in the domain is for `FaqIndex.search`."""
     sk = skeleton(text)
     words = sk.split()
-    if sk in _CHITCHAT or _ARITHMETIC.search(text) or _ELSE_PHRASE.search(sk) or _names_any(words, _ELSE_HARD):
+    if sk in _CHITCHAT or _ARITHMETIC.search(text) or _ARITHMETIC_WORDS.search(sk) or _ELSE_PHRASE.search(sk):
         return "hard"
+    if _names_any(words, _ELSE_HARD):
+        return "hard"
+    if _ELSEWHERE_PHRASE.search(sk):
+        return "elsewhere"
     for kind, folded in (("elsewhere", _ELSE_ELSEWHERE), ("soft", _ELSE_SOFT), ("calendar", _ELSE_CALENDAR)):
         if _names_any(words, folded):
             return kind
@@ -459,7 +539,7 @@ def _fuzzy_index() -> dict[tuple[int, str], list[tuple[str, str]]]:
     """(stem length, the stem or the stem less one letter) -> [(stem, concept)]: candidates for one typo."""
     index: dict[tuple[int, str], list[tuple[str, str]]] = {}
     for stem, c in _CONCEPT_PREFIX.items():
-        if len(stem) >= 5 and stem not in _NO_TYPO:
+        if len(stem) >= 5 and stem not in _NO_TYPO and c != "#service":
             for d in _deletes(stem):
                 index.setdefault((len(stem), d), []).append((stem, c))
     return index
@@ -495,7 +575,7 @@ def _concept(word: str, fuzzy: bool = False) -> str | None:
 
 # Negation changes the question ("не ответили" is not "когда ответят"): a Russian negating word, or a Kazakh verb in
 # the negative ("бермеді", "қарамай", "келмесе"), adds the concept "#not".
-_NEGATIONS = frozenset(skeleton(w) for w in "не нет ни никто ничего никак игнор жоқ емес".split())
+_NEGATIONS = frozenset(skeleton(w) for w in "не нет нету ни никто ничего никак игнор жоқ емес".split())
 _KK_NEGATIVE = re.compile(r"(ма|ме|ба|бе|па|пе)(ди|ган|ген|и|са|се|ски|стан|стен|пти|пи|иди|иди)$")
 
 
@@ -527,6 +607,10 @@ _PHRASE_CONCEPTS_SRC = {
              "не жазамын|не жазу|не жазылады|нені жазу|жазу керек|не көрсет|нені көрсет|не жаза|толтыр|қандай мәлімет|қандай дерек|"
              "деректеме",
     "court": "талап арыз|талап қою",
+    # asking what the bot can do ("ты кто вообще, чем можешь помочь"): a question to the bot, not chit-chat
+    "askbot": "чем можешь помочь|чем ты можешь|чем поможешь|что ты умеешь|что умеешь|что ты можешь|"
+              "можешь написать жалоб|можешь составить жалоб|ты можешь написать|ты можешь составить|қолыңнан не келеді|не істей аласың|не істей алады|не істей біледі|жазып бересің|"
+              "жазып бере аласың|мен үшін жаз|орныма жаз",
     "eds": "цифровая подпись|цифровой подписи|цифровую подпись|цифрлық қолтаңба|электрондық қолтаңба|"
            "электронная подпись|электронной подписи|электронную подпись",
     "still": "до сих пор|так и не|так и нет|всё ещё|все еще|по-прежнему|әлі күнге|әлі де|әлі",
@@ -548,26 +632,44 @@ _PHRASES = _fold_phrases()
 _NOT_PREFIX = re.compile(r"(^| )не ")
 
 
+def _phrase_concepts(sk: str) -> tuple[str, list[str], int]:
+    """The phrase concepts of a folded text; a disagreement absorbs its negation ("не согласен", "ұнамады"): the text
+    without that "не", the concepts, and where the disagreement ends (-1: none)."""
+    found = []
+    disagree_end = -1
+    for name, rx in _PHRASES:
+        m = rx.search(sk)
+        if m is None:
+            continue
+        found.append(name)
+        if name == "#disagree":
+            sk = sk[: m.start()] + _NOT_PREFIX.sub(r"\1", sk[m.start() : m.end()], count=1) + sk[m.end() :]
+            disagree_end = sk.find(" ", m.start() + 1)
+            disagree_end = len(sk) if disagree_end < 0 else disagree_end
+    return sk, found, disagree_end
+
+
+def _negates(words: list[str], i: int, kazakh: bool) -> bool:
+    """Whether the i-th word negates the question. Kazakh "не" is "what" ("не істеймін", "деген не"): a negation
+    only before a word, in a text with no Kazakh letters, and not before a Kazakh verb of asking; in Kazakh text "ни"
+    is a split-off ending ("ЖШС-ны")."""
+    t = words[i]
+    if t in ("не", "ни"):
+        nxt = words[i + 1] if i + 1 < len(words) else ""
+        if kazakh or not nxt or nxt.startswith(_KK_WHAT_NEXT):
+            return False
+    return _negative(t)
+
+
 def tokens(text: str, concepts: bool = True, *, fuzzy: bool = False, known: frozenset[str] = frozenset()) -> list[str]:
     """Skeleton tokens of a text: stop words and short words dropped, numbers kept, concept tokens appended
     (``fuzzy``: also for a word one typo away from a concept's stem, unless the word is one of ``known``, the
     knowledge base's own words: "оказали" is no typo of "отказ"; for queries, not for the knowledge base)."""
     out = []
-    extra = []
     sk = skeleton(text)
-    disagree_end = -1
-    if concepts:
-        for name, rx in _PHRASES:
-            m = rx.search(sk)
-            if m is None:
-                continue
-            extra.append(name)
-            if name == "#disagree":  # "не согласен", "ұнамады": the negation belongs to the disagreement
-                sk = sk[: m.start()] + _NOT_PREFIX.sub(r"\1", sk[m.start() : m.end()], count=1) + sk[m.end() :]
-                disagree_end = sk.find(" ", m.start() + 1)
-                disagree_end = len(sk) if disagree_end < 0 else disagree_end
-    # Kazakh "не" is "what" ("не істеймін", "деген не"): a negation only before a word, in a text with no Kazakh
-    # letters, and not before a Kazakh verb of asking
+    if not concepts:
+        return [t for t in sk.split() if t.isdigit() or (len(t) >= 3 and t not in _STOP)]
+    sk, extra, disagree_end = _phrase_concepts(sk)
     kazakh = _KK_LETTERS.search(text.lower()) is not None
     words = sk.split()
     pos = 0
@@ -577,17 +679,10 @@ def tokens(text: str, concepts: bool = True, *, fuzzy: bool = False, known: froz
         keep = t.isdigit() or (len(t) >= 3 and t not in _STOP)
         if keep:
             out.append(t)
-        if concepts and (keep or t in _CONCEPT_EXACT):
-            c = _concept(t, fuzzy and t not in known)
-            if c is not None and c not in extra:
-                extra.append(c)
-        if not concepts or "#not" in extra or start < disagree_end:
-            continue
-        if t in ("не", "ни"):  # in Kazakh text "ни" is a split-off ending ("ЖШС-ны")
-            nxt = words[i + 1] if i + 1 < len(words) else ""
-            if kazakh or not nxt or nxt.startswith(_KK_WHAT_NEXT):
-                continue
-        if _negative(t):
+        c = _concept(t, fuzzy and t not in known) if keep or t in _CONCEPT_EXACT else None
+        if c is not None and c not in extra:
+            extra.append(c)
+        if "#not" not in extra and start >= disagree_end and _negates(words, i, kazakh):
             extra.append("#not")
     return out + extra
 
@@ -677,8 +772,10 @@ class Entry:
     source: str = ""
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Unit:
+    """An example question or a title: what a query is matched against, one by one."""
+
     entry: int
     lang: str
     words: tuple[int, ...]  # vocabulary ids (distinct)
@@ -687,8 +784,8 @@ class _Unit:
     negative: bool = False  # the question is negated ("#not")
 
 
-# Blend weights and threshold (raw score space). Tuned on the dev split and on cross-validation over the entries'
-# example questions; see bench/faq_bench.py.
+# Blend weights and threshold (raw score space). Tuned on the development sets and on cross-validation over the
+# entries' example questions; see bench/faq_bench.py and bench/faq_cv.py.
 W_UNIT = 0.35
 W_ENTRY = 0.35
 W_TRI = 0.20
@@ -698,6 +795,7 @@ UNKNOWN_IDF = 2.5  # weight of a query word found nowhere in the knowledge base
 OTHER_LANG = 0.97  # units in the other language than the hinted one
 THRESHOLD_RAW = 0.36
 MIN_WORD_SIM = 0.55
+STRONG_SIM = 0.75  # a word match at least this close is evidence; below it, only a typo-level likeness
 MIN_MASS = 3.5
 CONCEPT_WEIGHT = 0.7  # a concept token repeats evidence of its word: less than full weight
 NEGATION_MISMATCH = 0.8  # a negated query against a question that is not (or the other way round)
@@ -706,10 +804,10 @@ OFF_TOPIC_RAW = 0.5  # a query with half of its words unknown needs at least thi
 DEF_COV = 0.75  # a concept in this share of an entry's example questions ...
 DEF_GLOBAL = 0.1  # ... and in no more than this share of all of them defines the entry
 DEF_MISS = 0.95  # an entry's score when the query lacks one of its defining concepts
-GRAM_MAX_DF = 1.0  # letter trigrams in more than this share of the units are left out
 POSTING_MIN_IDF = 0.3  # words rarer than this in the knowledge base are not matched unit by unit
 MARGIN_CONF = 0.55  # below this confidence the best entry must lead the next one by MARGIN_MIN
 MARGIN_MIN = 0.03
+SUGGEST_SHARE = 0.6  # a "maybe you meant" suggestion scores at least this share of the best entry on its own
 W_CLS = 0.2
 CLS_EPOCHS = 10
 CLS_TEMP = 2.0
@@ -727,213 +825,351 @@ def _confidence(raw: float) -> float:
     return 0.5 + 0.5 * (raw - THRESHOLD_RAW) / (1.0 - THRESHOLD_RAW)
 
 
-@dataclass
+# --- the model: built from faq.json and this module's word lists, or read back from its precomputed copy ------------
+
+Pairs = tuple[tuple[int, float], ...]  # a sparse row: (id, value) pairs
+Matches = tuple[tuple[int, float], ...]  # a query word's matches: (word id, similarity)
+
+
+@dataclass(frozen=True)
+class _Model:
+    """Everything a search reads that the build computes (`_build_model`). Deterministic: the same faq.json and the
+    same module give the same model, saved in bot/domain/data/faq_index.json so that loading costs a file read."""
+
+    words: tuple[str, ...]  # word id -> word or concept token ("#court")
+    idf: tuple[float, ...]  # word id -> inverse document frequency over the entries
+    units: tuple[_Unit, ...]
+    entry_words: tuple[Pairs, ...]  # word id -> (entry, 1.0 in its questions or ANSWER_FACTOR in its answer only)
+    gram_postings: dict[str, tuple[int, ...]]  # letter trigram -> unit ids
+    nb_norm: tuple[float, ...]  # entry -> log of its naive-Bayes word mass
+    nb_post: tuple[Pairs, ...]  # word id -> (entry, count)
+    cls: tuple[Pairs, ...]  # word id -> (entry, averaged perceptron weight)
+    defining: tuple[tuple[int, ...], ...]  # entry -> its defining concepts' word ids
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "words": list(self.words),
+            "idf": list(self.idf),
+            "units": [[u.entry, u.lang, list(u.words), u.idf_sum, u.n_grams, u.negative] for u in self.units],
+            "entry_words": [_pairs_out(p) for p in self.entry_words],
+            "gram_postings": {g: list(v) for g, v in self.gram_postings.items()},
+            "nb_norm": list(self.nb_norm),
+            "nb_post": [_pairs_out(p) for p in self.nb_post],
+            "cls": [_pairs_out(p) for p in self.cls],
+            "defining": [list(d) for d in self.defining],
+        }
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> _Model:
+        return cls(
+            words=tuple(d["words"]),
+            idf=tuple(d["idf"]),
+            units=tuple(_Unit(e, lang, tuple(w), s, n, neg) for e, lang, w, s, n, neg in d["units"]),
+            entry_words=tuple(_pairs_in(p) for p in d["entry_words"]),
+            gram_postings={g: tuple(v) for g, v in d["gram_postings"].items()},
+            nb_norm=tuple(d["nb_norm"]),
+            nb_post=tuple(_pairs_in(p) for p in d["nb_post"]),
+            cls=tuple(_pairs_in(p) for p in d["cls"]),
+            defining=tuple(tuple(x) for x in d["defining"]),
+        )
+
+
+def _pairs_out(pairs: Pairs) -> list[int | float]:
+    return [x for pair in pairs for x in pair]
+
+
+def _pairs_in(flat: list[Any]) -> Pairs:
+    return tuple(zip(flat[::2], flat[1::2], strict=True))
+
+
+def _unit_texts(entries: list[Entry]) -> list[tuple[int, str, str]]:
+    """(entry index, language, text) of every title and example question, in a fixed order."""
+    out: list[tuple[int, str, str]] = []
+    for ei, e in enumerate(entries):
+        for lang in LANGS:
+            if e.title.get(lang):
+                out.append((ei, lang, e.title[lang]))
+            out.extend((ei, lang, q) for q in e.questions.get(lang, []))
+    return out
+
+
+def _answer_words(text: str) -> list[str]:
+    """An answer's distinct tokens but its "не" and "кто": they say nothing of the question it answers."""
+    return [w for w in dict.fromkeys(tokens(text)) if w != "#not" and w not in _QUESTION_CONCEPTS]
+
+
+class _Vocabulary:
+    def __init__(self) -> None:
+        self.ids: dict[str, int] = {}
+        self.words: list[str] = []
+
+    def id(self, w: str) -> int:
+        i = self.ids.get(w)
+        if i is None:
+            i = self.ids[w] = len(self.words)
+            self.words.append(w)
+        return i
+
+
+def _entry_vocabulary(
+    entries: list[Entry], unit_tokens: list[tuple[int, list[str]]], vocab: _Vocabulary
+) -> list[dict[int, float]]:
+    """Entry -> word id -> 1.0 (in its questions or title) or ANSWER_FACTOR (only in its answer)."""
+    entry_best: list[dict[int, float]] = [{} for _ in entries]
+    for ei, toks in unit_tokens:
+        for w in toks:
+            entry_best[ei][vocab.id(w)] = 1.0
+    for ei, e in enumerate(entries):
+        for lang in LANGS:
+            for w in tokens(e.answer.get(lang, "")):
+                if w != "#not" and w not in _QUESTION_CONCEPTS:
+                    entry_best[ei].setdefault(vocab.id(w), ANSWER_FACTOR)
+    return entry_best
+
+
+def _naive_bayes(
+    entries: list[Entry], unit_tokens: list[tuple[int, list[str]]], vocab: _Vocabulary
+) -> tuple[tuple[float, ...], tuple[Pairs, ...]]:
+    """Word counts per entry (each example question and title once, answers at NB_ANSWER): the log of each entry's
+    smoothed mass, and word id -> (entry, count)."""
+    counts: list[dict[int, float]] = [{} for _ in entries]
+    for ei, toks in unit_tokens:
+        for w in dict.fromkeys(toks):
+            wid = vocab.ids[w]
+            counts[ei][wid] = counts[ei].get(wid, 0.0) + 1.0
+    for ei, e in enumerate(entries):
+        for lang in LANGS:
+            for w in _answer_words(e.answer.get(lang, "")):
+                wid = vocab.ids[w]
+                counts[ei][wid] = counts[ei].get(wid, 0.0) + NB_ANSWER
+    nv = len(vocab.words)
+    norm = tuple(math.log(sum(c.values()) + NB_ALPHA * nv) for c in counts)
+    post: list[list[tuple[int, float]]] = [[] for _ in vocab.words]
+    for ei, c in enumerate(counts):
+        for wid, k in c.items():
+            post[wid].append((ei, k))
+    return norm, tuple(tuple(p) for p in post)
+
+
+def _perceptron_predict(w: dict[int, list[float]], feats: list[int], n: int) -> int:
+    sc = [0.0] * n
+    for f in feats:
+        row = w.get(f)
+        if row is not None:
+            for c in range(n):
+                sc[c] += row[c]
+    return max(range(n), key=lambda c: (sc[c], -c))
+
+
+class _Perceptron:
+    """An averaged multi-class perceptron over the example questions' words and concepts: which words tell an entry
+    from its neighbours. Deterministic (fixed order, fixed seed, fixed epochs)."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.w: dict[int, list[float]] = {}
+        self.acc: dict[int, list[float]] = {}
+        self.last: dict[int, list[int]] = {}
+        self.t = 0
+
+    def update(self, feats: list[int], gold: int, pred: int) -> None:
+        n, t = self.n, self.t
+        for f in feats:
+            row = self.w.setdefault(f, [0.0] * n)
+            arow = self.acc.setdefault(f, [0.0] * n)
+            lrow = self.last.setdefault(f, [0] * n)
+            for c, d in ((gold, 1.0), (pred, -1.0)):
+                arow[c] += (t - lrow[c]) * row[c]
+                lrow[c] = t
+                row[c] += d
+
+    def train(self, samples: list[tuple[int, list[int]]]) -> None:
+        rng = random.Random(1)
+        order = list(range(len(samples)))
+        for _epoch in range(CLS_EPOCHS):
+            rng.shuffle(order)
+            for si in order:
+                self.t += 1
+                gold, feats = samples[si]
+                pred = _perceptron_predict(self.w, feats, self.n)
+                if pred != gold:
+                    self.update(feats, gold, pred)
+
+    def averaged(self, n_words: int) -> tuple[Pairs, ...]:
+        out: list[Pairs] = [() for _ in range(n_words)]
+        t = self.t
+        for f, row in self.w.items():
+            arow, lrow = self.acc[f], self.last[f]
+            avg = ((c, (arow[c] + (t - lrow[c]) * row[c]) / t) for c in range(self.n))
+            out[f] = tuple((c, v) for c, v in avg if v)
+        return tuple(out)
+
+
+def _defining(units: list[_Unit], words: list[str], n_entries: int) -> tuple[tuple[int, ...], ...]:
+    """An entry's defining concepts: in most of its example questions and rare elsewhere ("#court" for court)."""
+    total: dict[int, int] = {}
+    per_entry: list[dict[int, int]] = [{} for _ in range(n_entries)]
+    n_entry = [0] * n_entries
+    for u in units:
+        n_entry[u.entry] += 1
+        for wid in u.words:
+            w = words[wid]
+            if w.startswith("#") and w != "#not" and w not in _QUESTION_CONCEPTS:
+                total[wid] = total.get(wid, 0) + 1
+                per_entry[u.entry][wid] = per_entry[u.entry].get(wid, 0) + 1
+    n_units = len(units)
+    return tuple(
+        tuple(wid for wid, k in counts.items() if k >= DEF_COV * n_entry[ei] and total[wid] <= DEF_GLOBAL * n_units)
+        for ei, counts in enumerate(per_entry)
+    )
+
+
+def _build_model(entries: list[Entry]) -> _Model:
+    texts = _unit_texts(entries)
+    unit_tokens = [(ei, tokens(text)) for ei, _lang, text in texts]
+    vocab = _Vocabulary()
+    entry_best = _entry_vocabulary(entries, unit_tokens, vocab)
+    n, nv = len(entries), len(vocab.words)
+    df = [0.0] * nv
+    entry_words: list[list[tuple[int, float]]] = [[] for _ in range(nv)]
+    for ei, best in enumerate(entry_best):
+        for wid, f in best.items():
+            df[wid] += 1.0 if f == 1.0 else DF_ANSWER
+            entry_words[wid].append((ei, f))
+    idf = [math.log((n - d + 0.5) / (d + 0.5) + 1.0) for d in df]
+    nb_norm, nb_post = _naive_bayes(entries, unit_tokens, vocab)
+    cls: tuple[Pairs, ...] = tuple(() for _ in range(nv))
+    if W_CLS:
+        perceptron = _Perceptron(n)
+        perceptron.train([(ei, [vocab.ids[w] for w in dict.fromkeys(toks)]) for ei, toks in unit_tokens])
+        cls = perceptron.averaged(nv)
+    for g in _GENERIC:
+        gid = vocab.ids.get(g)
+        if gid is not None:
+            idf[gid] = min(idf[gid], GENERIC_IDF)
+    units: list[_Unit] = []
+    gram_postings: dict[str, list[int]] = {}
+    for (ei, lang, text), (_ei, toks) in zip(texts, unit_tokens, strict=True):
+        wids = tuple(dict.fromkeys(vocab.ids[w] for w in toks))
+        grams = _trigrams(text)
+        negative = "#not" in (vocab.words[w] for w in wids)
+        units.append(_Unit(ei, lang, wids, sum(idf[w] for w in wids) or 1.0, len(grams), negative))
+        for g in grams:
+            gram_postings.setdefault(g, []).append(len(units) - 1)
+    return _Model(
+        words=tuple(vocab.words),
+        idf=tuple(idf),
+        units=tuple(units),
+        entry_words=tuple(tuple(p) for p in entry_words),
+        gram_postings={g: tuple(gram_postings[g]) for g in sorted(gram_postings)},  # not in a set's order
+        nb_norm=nb_norm,
+        nb_post=nb_post,
+        cls=cls,
+        defining=_defining(units, vocab.words, n),
+    )
+
+
+def fingerprint(faq_bytes: bytes) -> str:
+    """What the model depends on: the knowledge base and this module (its word lists, weights and code)."""
+    h = hashlib.sha256(faq_bytes)
+    h.update(Path(__file__).read_bytes())
+    return h.hexdigest()
+
+
+def _read_precomputed(fp: str, path: Path = INDEX_PATH) -> _Model | None:
+    """The precomputed model when it was built from the same knowledge base by the same module, else None."""
+    try:
+        with path.open(encoding="utf-8") as fh:
+            data = json.load(fh)
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("fingerprint") != fp:
+        return None
+    return _Model.from_json(data)
+
+
+def precomputed_json(faq_path: Path = DEFAULT_PATH) -> str:
+    """The text of bot/domain/data/faq_index.json for the knowledge base at `faq_path`: one key a line."""
+    raw = faq_path.read_bytes()
+    model = _build_model(_parse(json.loads(raw))[1])
+    data = {"fingerprint": fingerprint(raw), **model.to_json()}
+    lines = (f"{json.dumps(k)}:{json.dumps(v, ensure_ascii=False, separators=(',', ':'))}" for k, v in data.items())
+    return "{\n" + ",\n".join(lines) + "\n}\n"
+
+
+def _parse(data: dict[str, Any]) -> tuple[list[Category], list[Entry]]:
+    cats = [Category(id=c["id"], title=dict(c["title"])) for c in data.get("categories", [])]
+    entries = [
+        Entry(
+            id=e["id"],
+            category=e["category"],
+            title=dict(e["title"]),
+            answer=dict(e["answer"]),
+            questions={k: list(v) for k, v in e["questions"].items()},
+            source=e.get("source", ""),
+        )
+        for e in data["entries"]
+    ]
+    return cats, entries
+
+
+# --- the index ------------------------------------------------------------------------------------------------------
+
+
 class FaqIndex:
-    version: int
-    _categories: list[Category]
-    _entries: list[Entry]
-    _by_id: dict[str, int] = field(default_factory=dict)
-    _vocab: dict[str, int] = field(default_factory=dict)
-    _words: list[str] = field(default_factory=list)
-    _idf: list[float] = field(default_factory=list)
-    _units: list[_Unit] = field(default_factory=list)
-    _postings: list[list[int]] = field(default_factory=list)  # word id -> unit ids
-    _entry_words: list[list[tuple[int, float]]] = field(default_factory=list)  # word id -> [(entry, factor)]
-    _prefix: dict[str, list[int]] = field(default_factory=dict)
-    _prefix3: dict[str, list[int]] = field(default_factory=dict)
-    _dels: dict[str, list[int]] = field(default_factory=dict)
-    _gram_postings: dict[str, list[int]] = field(default_factory=dict)
-    _stop_grams: frozenset[str] = frozenset()
-    _match_cache: dict[str, tuple[tuple[int, float], ...]] = field(default_factory=dict)
-    _nb_counts: list[dict[int, float]] = field(default_factory=list)  # entry -> word id -> count in its questions
-    _nb_norm: list[float] = field(default_factory=list)  # entry -> log(total count + smoothing)
-    _nb_post: list[list[tuple[int, float]]] = field(default_factory=list)  # word id -> [(entry, count)]
-    _cls: dict[int, tuple[tuple[int, float], ...]] = field(default_factory=dict)  # word id -> (entry, weight)
-    _defining: list[tuple[int, ...]] = field(default_factory=list)  # entry -> its defining concepts' word ids
-    _known: frozenset[str] = frozenset()  # the knowledge base's words (no typo-tolerant concepts for them)
+    """The knowledge base and its search. `FaqIndex.load()` reads the packaged faq.json (and its precomputed model);
+    `search()` answers a query."""
+
+    def __init__(self, version: int, categories: list[Category], entries: list[Entry], model: _Model) -> None:
+        self.version = version
+        self._categories = categories
+        self._entries = entries
+        self._by_id = {e.id: i for i, e in enumerate(entries)}
+        if len(self._by_id) != len(entries):
+            raise ValueError("duplicate FAQ entry ids")
+        self._m = model
+        self._vocab = {w: i for i, w in enumerate(model.words)}
+        self._known = frozenset(w for w in model.words if not w.startswith("#"))
+        self._postings: list[list[int]] = [[] for _ in model.words]  # word id -> unit ids
+        for ui, u in enumerate(model.units):
+            for w in u.words:
+                self._postings[w].append(ui)
+        self._prefix: dict[str, list[int]] = {}
+        self._prefix3: dict[str, list[int]] = {}
+        self._dels: dict[str, list[int]] = {}
+        self._index_words()
+        self._match_cache: dict[str, Matches] = {}
 
     # --- construction ---------------------------------------------------------------------------------------------
 
     @classmethod
-    def load(cls, path: str | Path | None = None) -> "FaqIndex":
+    def load(cls, path: str | Path | None = None) -> FaqIndex:
+        """The knowledge base at `path` (default: the packaged one); its precomputed model when it is current (the
+        same faq.json and the same module built it), else the model is built (about a second)."""
         p = Path(path) if path is not None else DEFAULT_PATH
-        with p.open(encoding="utf-8") as fh:
-            return cls.from_dict(json.load(fh))
+        raw = p.read_bytes()
+        data = json.loads(raw)
+        cats, entries = _parse(data)
+        model = _read_precomputed(fingerprint(raw)) or _build_model(entries)
+        return cls(int(data.get("version", 1)), cats, entries, model)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "FaqIndex":
-        cats = [Category(id=c["id"], title=dict(c["title"])) for c in data.get("categories", [])]
-        entries = [
-            Entry(
-                id=e["id"],
-                category=e["category"],
-                title=dict(e["title"]),
-                answer=dict(e["answer"]),
-                questions={k: list(v) for k, v in e["questions"].items()},
-                source=e.get("source", ""),
-            )
-            for e in data["entries"]
-        ]
-        idx = cls(version=int(data.get("version", 1)), _categories=cats, _entries=entries)
-        idx._build()
-        return idx
+    def from_dict(cls, data: dict[str, Any]) -> FaqIndex:
+        cats, entries = _parse(data)
+        return cls(int(data.get("version", 1)), cats, entries, _build_model(entries))
 
-    def _wid(self, w: str) -> int:
-        i = self._vocab.get(w)
-        if i is None:
-            i = self._vocab[w] = len(self._words)
-            self._words.append(w)
-            self._postings.append([])
-            self._entry_words.append([])
-        return i
-
-    def _build(self) -> None:
-        self._by_id = {e.id: i for i, e in enumerate(self._entries)}
-        if len(self._by_id) != len(self._entries):
-            raise ValueError("duplicate FAQ entry ids")
-        unit_texts: list[tuple[int, str, str]] = []
-        for ei, e in enumerate(self._entries):
-            for lang in LANGS:
-                if e.title.get(lang):
-                    unit_texts.append((ei, lang, e.title[lang]))
-                for q in e.questions.get(lang, []):
-                    unit_texts.append((ei, lang, q))
-        # document frequency over entries (questions, titles, answers)
-        entry_best: list[dict[int, float]] = [dict() for _ in self._entries]
-        for ei, _lang, text in unit_texts:
-            for w in tokens(text):
-                entry_best[ei][self._wid(w)] = 1.0
-        for ei, e in enumerate(self._entries):
-            for lang in LANGS:
-                for w in tokens(e.answer.get(lang, "")):
-                    if w == "#not" or w in _QUESTION_CONCEPTS:  # an explanation's "не", "кто" say nothing of
-                        continue  # the question it answers
-                    wid = self._wid(w)
-                    entry_best[ei].setdefault(wid, ANSWER_FACTOR)
-        n = len(self._entries)
-        df = [0.0] * len(self._words)
-        for ei, best in enumerate(entry_best):
-            for wid, f in best.items():
-                df[wid] += 1.0 if f == 1.0 else DF_ANSWER
-                self._entry_words[wid].append((ei, f))
-        self._idf = [math.log((n - d + 0.5) / (d + 0.5) + 1.0) for d in df]
-        # word counts per entry for the naive-Bayes re-ranking: each example question and title once, answers less
-        self._nb_counts = [dict() for _ in self._entries]
-        for ei, _lang, text in unit_texts:
-            for w in dict.fromkeys(tokens(text)):
-                wid = self._vocab[w]
-                self._nb_counts[ei][wid] = self._nb_counts[ei].get(wid, 0.0) + 1.0
-        for ei, e in enumerate(self._entries):
-            for lang in LANGS:
-                for w in dict.fromkeys(tokens(e.answer.get(lang, ""))):
-                    if w != "#not" and w not in _QUESTION_CONCEPTS:
-                        wid = self._vocab[w]
-                        self._nb_counts[ei][wid] = self._nb_counts[ei].get(wid, 0.0) + NB_ANSWER
-        nv = len(self._words)
-        self._nb_norm = [math.log(sum(c.values()) + NB_ALPHA * nv) for c in self._nb_counts]
-        self._nb_post = [[] for _ in self._words]
-        for ei, counts in enumerate(self._nb_counts):
-            for wid, c in counts.items():
-                self._nb_post[wid].append((ei, c))
-        if W_CLS:
-            self._train_perceptron(unit_texts)
-        for w in _GENERIC:
-            wid = self._vocab.get(w)
-            if wid is not None:
-                self._idf[wid] = min(self._idf[wid], GENERIC_IDF)
-        # units
-        unit_grams = [_trigrams(text) for _ei, _lang, text in unit_texts]
-        gram_df: dict[str, int] = {}
-        for grams in unit_grams:
-            for g in grams:
-                gram_df[g] = gram_df.get(g, 0) + 1
-        # letter trigrams in many units (" ша", "жал") say little and cost much: left out on both sides
-        self._stop_grams = frozenset(g for g, d in gram_df.items() if d > GRAM_MAX_DF * len(unit_texts))
-        for (ei, lang, text), grams in zip(unit_texts, unit_grams):
-            wids = tuple(dict.fromkeys(self._vocab[w] for w in tokens(text)))
-            grams = grams - self._stop_grams
-            ui = len(self._units)
-            negative = "#not" in (self._words[w] for w in wids)
-            self._units.append(_Unit(ei, lang, wids, sum(self._idf[w] for w in wids) or 1.0, len(grams), negative))
-            for w in wids:
-                self._postings[w].append(ui)
-            for g in grams:
-                self._gram_postings.setdefault(g, []).append(ui)
-
-        # an entry's defining concepts: in most of its example questions and rare elsewhere ("#court" for court)
-        n_units = len(self._units)
-        total: dict[int, int] = {}
-        per_entry: list[dict[int, int]] = [dict() for _ in self._entries]
-        n_entry = [0] * len(self._entries)
-        for u in self._units:
-            n_entry[u.entry] += 1
-            for wid in u.words:
-                w = self._words[wid]
-                if w.startswith("#") and w != "#not" and w not in _QUESTION_CONCEPTS:
-                    total[wid] = total.get(wid, 0) + 1
-                    per_entry[u.entry][wid] = per_entry[u.entry].get(wid, 0) + 1
-        self._defining = [
-            tuple(wid for wid, k in counts.items() if k >= DEF_COV * n_entry[ei] and total[wid] <= DEF_GLOBAL * n_units)
-            for ei, counts in enumerate(per_entry)
-        ]
-        self._known = frozenset(w for w in self._words if not w.startswith("#"))
-        # candidate generators for fuzzy word matching
-        for wid, w in enumerate(self._words):
+    def _index_words(self) -> None:
+        """Candidate generators for fuzzy word matching: by the first 4 (or 3) letters, and by the first 6-7 letters
+        less one letter (one typo)."""
+        for wid, w in enumerate(self._m.words):
             if w.isdigit() or w.startswith("#"):
                 continue
-            key = w[:4] if len(w) >= 4 else w
-            self._prefix.setdefault(key, []).append(wid)
+            self._prefix.setdefault(w[:4] if len(w) >= 4 else w, []).append(wid)
             self._prefix3.setdefault(w[:3], []).append(wid)
             if len(w) >= 4:
-                for s in _deletes(w[:6]) | _deletes(w[:7]):
-                    self._dels.setdefault(s, []).append(wid)
-        for lst in [*self._prefix.values(), *self._prefix3.values(), *self._dels.values()]:
-            lst[:] = sorted(set(lst))
-        # precompute the matches of every known word (queries mostly consist of these)
-        for w in self._words:
-            self._match_cache[w] = self._compute_matches(w)
-
-    def _train_perceptron(self, unit_texts: list[tuple[int, str, str]]) -> None:
-        """An averaged multi-class perceptron over the example questions' words and concepts: which words tell an
-        entry from its neighbours. Deterministic (fixed order, fixed epochs)."""
-        samples = []
-        for ei, _lang, text in unit_texts:
-            feats = [(self._vocab[w], 1.0) for w in dict.fromkeys(tokens(text))]
-            samples.append((ei, feats))
-        n = len(self._entries)
-        w: dict[int, list[float]] = {}
-        acc: dict[int, list[float]] = {}
-        last: dict[int, list[int]] = {}
-        t = 0
-        rng = random.Random(1)
-        order = list(range(len(samples)))
-        for _epoch in range(int(CLS_EPOCHS)):
-            rng.shuffle(order)
-            for si in order:
-                t += 1
-                ei, feats = samples[si]
-                sc = [0.0] * n
-                for f, a in feats:
-                    row = w.get(f)
-                    if row is not None:
-                        for c in range(n):
-                            sc[c] += a * row[c]
-                pred = max(range(n), key=lambda c: (sc[c], -c))
-                if pred == ei:
-                    continue
-                for f, a in feats:
-                    row = w.setdefault(f, [0.0] * n)
-                    arow = acc.setdefault(f, [0.0] * n)
-                    lrow = last.setdefault(f, [0] * n)
-                    for c, d in ((ei, a), (pred, -a)):
-                        arow[c] += (t - lrow[c]) * row[c]
-                        lrow[c] = t
-                        row[c] += d
-        self._cls = {}
-        for f, row in w.items():
-            arow, lrow = acc[f], last[f]
-            avg = ((c, (arow[c] + (t - lrow[c]) * row[c]) / t) for c in range(n))
-            self._cls[f] = tuple((c, v) for c, v in avg if v)
+                for d in _deletes(w[:6]) | _deletes(w[:7]):
+                    self._dels.setdefault(d, []).append(wid)
+        # each list holds distinct word ids in increasing order: every word is added once per key, in order
 
     def _query_tokens(self, query: str) -> list[str]:
         """A query's distinct tokens, typo-tolerant concepts for the words the knowledge base does not know."""
@@ -941,71 +1177,60 @@ class FaqIndex:
 
     # --- word matching --------------------------------------------------------------------------------------------
 
-    def _compute_matches(self, q: str) -> tuple[tuple[int, float], ...]:
+    def _compute_matches(self, q: str) -> Matches:
         if q.isdigit() or q.startswith("#"):
             wid = self._vocab.get(q)
             return ((wid, 1.0),) if wid is not None else ()
         cand: set[int] = set()
         if len(q) >= 4:
             cand.update(self._prefix.get(q[:4], ()))
-            for s in _deletes(q[:6]) | _deletes(q[:7]):
-                cand.update(self._dels.get(s, ()))
+            for d in _deletes(q[:6]) | _deletes(q[:7]):
+                cand.update(self._dels.get(d, ()))
         else:
             cand.update(self._prefix3.get(q, ()))
         out = []
         for wid in cand:
-            s = word_similarity(q, self._words[wid])
+            s = word_similarity(q, self._m.words[wid])
             if s >= MIN_WORD_SIM:
                 out.append((wid, s))
         return tuple(out)
 
-    def _matches(self, q: str) -> tuple[tuple[int, float], ...]:
-        m = self._match_cache.get(q)  # every word of the knowledge base is precomputed at load
-        return m if m is not None else self._compute_matches(q)
+    def _matches(self, q: str) -> Matches:
+        m = self._match_cache.get(q)
+        if m is None:
+            m = self._match_cache[q] = self._compute_matches(q)
+        return m
 
-    # --- search ---------------------------------------------------------------------------------------------------
+    # --- scoring --------------------------------------------------------------------------------------------------
 
     def raw_scores(self, query: str, lang: str | None = None) -> dict[int, float]:
         """Raw blended score per entry index (only entries with any evidence)."""
         return self._scores(query, lang)[0]
 
-    def _scores(self, query: str, lang: str | None) -> tuple[dict[int, float], dict[int, float]]:
-        """The blend per entry index, and the same without the perceptron's penalty (how close an entry is, for the
-        "maybe you meant" suggestions, rather than how it ranks)."""
-        qtoks = self._query_tokens(query)
-        if not qtoks:
-            return {}, {}
-        negative = "#not" in qtoks
-        idf = self._idf
-        units = self._units
-        weights: list[float] = []
-        per_tok: list[list[tuple[int, float]]] = []
-        for q in qtoks:
-            m = self._matches(q)
-            per_tok.append(list(m))
-            concept = None if q.startswith("#") else _concept(q, q not in self._known)
-            if q in _GENERIC or concept == "#service" or (
-                concept is not None and not any(s >= 0.75 for _, s in m)
-            ):  # no topic, a service's name, or a word whose concept token (added too) carries the evidence
-                weights.append(GENERIC_IDF)
-            elif m:
-                best = max(s for _, s in m)
-                w = max(idf[w] for w, s in m if s == best)
-                if best < 0.75:  # only a typo-level match: weak evidence, the word still weighs as unknown
-                    w = max(w, UNKNOWN_IDF)
-                weights.append(w * (CONCEPT_WEIGHT if q.startswith("#") else 1.0))
-            else:
-                weights.append(UNKNOWN_IDF)
-        # A query made only of very common words ("можно ли подать жалобу") must not look like a perfect match:
-        # normalise by at least MIN_MASS of IDF.
-        wsum = max(sum(weights), MIN_MASS)
+    def _weight(self, q: str, m: Matches) -> float:
+        """How much a query word weighs: little when generic, a service's name, or a word whose concept token (added
+        too) carries the evidence; as unknown when it only looks like a known word; else its IDF."""
+        concept = None if q.startswith("#") else _concept(q, q not in self._known)
+        if q in _GENERIC or concept == "#service" or (concept is not None and not any(s >= STRONG_SIM for _, s in m)):
+            return GENERIC_IDF
+        if not m:
+            return UNKNOWN_IDF
+        best = max(s for _, s in m)
+        w = max(self._m.idf[w] for w, s in m if s == best)
+        if best < STRONG_SIM:  # only a typo-level match: weak evidence, the word still weighs as unknown
+            w = max(w, UNKNOWN_IDF)
+        return w * (CONCEPT_WEIGHT if q.startswith("#") else 1.0)
 
+    def _word_evidence(
+        self, weights: list[float], per_tok: list[Matches]
+    ) -> tuple[dict[int, float], dict[int, float], dict[int, float]]:
+        """Per unit: the query's matched weight (precision) and the unit's matched IDF (recall); per entry: the
+        query's weight its whole vocabulary covers."""
         unit_prec: dict[int, float] = {}
         unit_rec: dict[int, float] = {}
         entry_cov: dict[int, float] = {}
-        for wt, m in zip(weights, per_tok):
-            if not m:
-                continue
+        idf = self._m.idf
+        for wt, m in zip(weights, per_tok, strict=True):
             ubest: dict[int, tuple[float, float]] = {}
             ebest: dict[int, float] = {}
             for wid, s in m:
@@ -1016,98 +1241,121 @@ class FaqIndex:
                     cur = ubest.get(ui)
                     if cur is None or s > cur[0]:
                         ubest[ui] = (s, wi)
-                for ei, f in self._entry_words[wid]:
-                    v = s * f
-                    if v > ebest.get(ei, 0.0):
-                        ebest[ei] = v
+                for ei, f in self._m.entry_words[wid]:
+                    if s * f > ebest.get(ei, 0.0):
+                        ebest[ei] = s * f
             for ui, (s, wi) in ubest.items():
                 unit_prec[ui] = unit_prec.get(ui, 0.0) + wt * s
                 unit_rec[ui] = unit_rec.get(ui, 0.0) + wi * s
             for ei, v in ebest.items():
                 entry_cov[ei] = entry_cov.get(ei, 0.0) + wt * v
+        return unit_prec, unit_rec, entry_cov
 
-        qgrams = _trigrams(query) - self._stop_grams
-        gram_hits: dict[int, int] = {}
-        for g in qgrams:
-            for ui in self._gram_postings.get(g, ()):
-                gram_hits[ui] = gram_hits.get(ui, 0) + 1
-        nq = len(qgrams)
-
-        unit_score: dict[int, float] = {}
-        tri_score: dict[int, float] = {}
-        for ui, p in unit_prec.items():
-            u = units[ui]
-            rec = min(1.0, unit_rec[ui] / u.idf_sum)
-            v = UNIT_PRECISION * (p / wsum) + (1.0 - UNIT_PRECISION) * rec
+    def _unit_scores(
+        self, prec: dict[int, float], rec: dict[int, float], wsum: float, lang: str | None, negative: bool
+    ) -> dict[int, float]:
+        """Per entry, its best unit's match: precision over the query blended with recall over the unit."""
+        out: dict[int, float] = {}
+        for ui, p in prec.items():
+            u = self._m.units[ui]
+            v = UNIT_PRECISION * (p / wsum) + (1.0 - UNIT_PRECISION) * min(1.0, rec[ui] / u.idf_sum)
             if lang is not None and u.lang != lang:
                 v *= OTHER_LANG
             if u.negative != negative:  # "не ответили" is a different question from "когда ответят"
                 v *= NEGATION_MISMATCH
-            if v > unit_score.get(u.entry, 0.0):
-                unit_score[u.entry] = v
-        for ui, c in gram_hits.items():
-            u = units[ui]
-            v = 2.0 * c / (nq + u.n_grams)
+            if v > out.get(u.entry, 0.0):
+                out[u.entry] = v
+        return out
+
+    def _trigram_scores(self, query: str, lang: str | None) -> dict[int, float]:
+        """Per entry, its best unit's Dice overlap of letter trigrams with the query (typos, glued or split words)."""
+        qgrams = _trigrams(query)
+        hits: dict[int, int] = {}
+        for g in qgrams:
+            for ui in self._m.gram_postings.get(g, ()):
+                hits[ui] = hits.get(ui, 0) + 1
+        out: dict[int, float] = {}
+        for ui, c in hits.items():
+            u = self._m.units[ui]
+            v = 2.0 * c / (len(qgrams) + u.n_grams)
             if lang is not None and u.lang != lang:
                 v *= OTHER_LANG
-            if v > tri_score.get(u.entry, 0.0):
-                tri_score[u.entry] = v
+            if v > out.get(u.entry, 0.0):
+                out[u.entry] = v
+        return out
 
-        cls: dict[int, float] = {}
-        if W_CLS:
-            n = len(self._entries)
-            sc = [0.0] * n
-            for m in per_tok:
-                if not m:
-                    continue
-                best = max(s for _, s in m)
-                if best < 0.75:
-                    continue
-                for wid, s in m:
-                    if s == best:
-                        for c, v in self._cls.get(wid, ()):
-                            sc[c] += s * v
-            top = max(sc)
-            z = sum(math.exp((v - top) / CLS_TEMP) for v in sc)
-            # a penalty for the entries the classifier finds less likely than its best: it re-ranks, it never
-            # makes a query look more in scope
-            pmax = 1.0 / z
-            cls = {c: math.exp((v - top) / CLS_TEMP) / z - pmax for c, v in enumerate(sc)}
+    def _cls_penalty(self, per_tok: list[Matches]) -> list[float]:
+        """The perceptron's softmax probability of each entry less that of its best: a penalty for the entries it
+        finds less likely; it re-ranks, it never makes a query look more in scope."""
+        n = len(self._entries)
+        sc = [0.0] * n
+        for m in per_tok:
+            if not m:
+                continue
+            best = max(s for _, s in m)
+            if best < STRONG_SIM:
+                continue
+            for wid, s in m:
+                if s == best:
+                    for c, v in self._m.cls[wid]:
+                        sc[c] += s * v
+        top = max(sc)
+        z = sum(math.exp((v - top) / CLS_TEMP) for v in sc)
+        pmax = 1.0 / z
+        return [math.exp((v - top) / CLS_TEMP) / z - pmax for v in sc]
 
-        nb: dict[int, float] = {}
-        if W_NB:
-            log_alpha = math.log(NB_ALPHA)
-            total_w = sum(weights)
-            logp = [(total_w * (log_alpha - norm)) / NB_TEMP for norm in self._nb_norm]
-            for wt, m in zip(weights, per_tok):
-                ev: dict[int, float] = {}  # entry -> best count of a word matching this query word
-                for wid, s in m:
-                    if s >= 0.75:
-                        for ei, c in self._nb_post[wid]:
-                            if s * c > ev.get(ei, 0.0):
-                                ev[ei] = s * c
-                for ei, c in ev.items():
-                    logp[ei] += wt * (math.log(c + NB_ALPHA) - log_alpha) / NB_TEMP
-            top = max(logp)
-            z = sum(math.exp(v - top) for v in logp)
-            nb = {ei: math.exp(v - top) / z for ei, v in enumerate(logp)}
+    def _nb_posterior(self, weights: list[float], per_tok: list[Matches]) -> list[float]:
+        """The naive-Bayes posterior over the entries, each query word counted at its weight."""
+        log_alpha = math.log(NB_ALPHA)
+        total_w = sum(weights)
+        logp = [(total_w * (log_alpha - norm)) / NB_TEMP for norm in self._m.nb_norm]
+        for wt, m in zip(weights, per_tok, strict=True):
+            ev: dict[int, float] = {}  # entry -> best count of a word matching this query word
+            for wid, s in m:
+                if s >= STRONG_SIM:
+                    for ei, c in self._m.nb_post[wid]:
+                        if s * c > ev.get(ei, 0.0):
+                            ev[ei] = s * c
+            for ei, c in ev.items():
+                logp[ei] += wt * (math.log(c + NB_ALPHA) - log_alpha) / NB_TEMP
+        top = max(logp)
+        z = sum(math.exp(v - top) for v in logp)
+        return [math.exp(v - top) / z for v in logp]
 
+    def _scores(self, query: str, lang: str | None) -> tuple[dict[int, float], dict[int, float]]:
+        """The blend per entry index, and the same without the perceptron's penalty (how close an entry is, for the
+        "maybe you meant" suggestions, rather than how it ranks)."""
+        qtoks = self._query_tokens(query)
+        if not qtoks:
+            return {}, {}
+        per_tok = [self._matches(q) for q in qtoks]
+        weights = [self._weight(q, m) for q, m in zip(qtoks, per_tok, strict=True)]
+        # A query made only of very common words ("можно ли подать жалобу") must not look like a perfect match:
+        # normalise by at least MIN_MASS of IDF.
+        wsum = max(sum(weights), MIN_MASS)
+        prec, rec, entry_cov = self._word_evidence(weights, per_tok)
+        unit_score = self._unit_scores(prec, rec, wsum, lang, "#not" in qtoks)
+        tri_score = self._trigram_scores(query, lang)
+        cls = self._cls_penalty(per_tok) if W_CLS else [0.0] * len(self._entries)
+        nb = self._nb_posterior(weights, per_tok) if W_NB else [0.0] * len(self._entries)
         qwids = {self._vocab[t] for t in qtoks if t.startswith("#") and t in self._vocab}
         out: dict[int, float] = {}
         base: dict[int, float] = {}
         for ei in set(unit_score) | set(tri_score) | set(entry_cov):
             factor = 1.0
-            for wid in self._defining[ei]:  # a court question names a court; one that does not is less likely it
+            for wid in self._m.defining[ei]:  # a court question names a court; one that does not is less likely it
                 if wid not in qwids:
                     factor *= DEF_MISS
             base[ei] = factor * (
                 W_UNIT * unit_score.get(ei, 0.0)
                 + W_ENTRY * min(1.0, entry_cov.get(ei, 0.0) / wsum)
                 + W_TRI * tri_score.get(ei, 0.0)
-                + W_NB * nb.get(ei, 0.0)
+                + W_NB * nb[ei]
             )
-            out[ei] = base[ei] + factor * W_CLS * cls.get(ei, 0.0)
+            out[ei] = base[ei] + factor * W_CLS * cls[ei]
         return out, base
+
+    # --- out of scope ---------------------------------------------------------------------------------------------
 
     def _off_topic(self, query: str) -> bool:
         """Half or more of the query's topical words are unknown to the knowledge base (a typo-level likeness does
@@ -1121,7 +1369,8 @@ class FaqIndex:
         unknown = sum(
             1
             for t in content
-            if not any(s >= 0.75 for _, s in self._matches(t)) and _concept(t, t not in self._known) not in self._vocab
+            if not any(s >= STRONG_SIM for _, s in self._matches(t))
+            and _concept(t, t not in self._known) not in self._vocab
         )
         return 2 * unknown >= len(content)
 
@@ -1138,7 +1387,7 @@ class FaqIndex:
         service = bool(toks & _SERVICE_ANCHORS) or any(w.startswith(_SERVICE_STEMS) for w in words)
         problem = bool(toks & _PROBLEM_CONCEPTS) or any(w.startswith(_PROBLEM_STEMS) for w in words)
         topic = about_else(query)
-        if topic == "hard" and not (service and problem) and "1414" not in words:
+        if topic == "hard" and not (service and problem) and "1414" not in words and "#askbot" not in toks:
             return True  # "зарплата сотрудника цона", "погода"; but "в цоне нахамила девушка"
         if topic == "elsewhere" and not (service or "#bot" in toks):
             return True  # "жалоба на банк"; but "бот передает мои данные в банк?"
@@ -1147,6 +1396,8 @@ class FaqIndex:
         if topic == "calendar" and not any(t.startswith("#") for t in toks - _CALENDAR_GENERIC - _QUESTION_CONCEPTS):
             return True  # "сколько рабочих дней в марте"; but "справку обещали к 10 марта"
         return bool(_HOWTO.search(sk) and toks & _HOWTO_OBJECTS and not problem)
+
+    # --- search ---------------------------------------------------------------------------------------------------
 
     def search(self, query: str, lang: str | None = None, limit: int = 3) -> list[Hit]:
         """Best matching entries, best first; [] when the best confidence is below 0.5 (out of scope)."""
@@ -1164,9 +1415,9 @@ class FaqIndex:
         second = ranked[1][1] if len(ranked) > 1 else 0.0
         if _confidence(best) < MARGIN_CONF and _confidence(best) - _confidence(second) < MARGIN_MIN:
             return []  # barely above the threshold and no clearer than the next entry: a guess, not an answer
-        hits = []
+        hits: list[Hit] = []
         for ei, r in ranked[:limit]:
-            if hits and base[ei] < 0.6 * best:  # a suggestion must be close on its own, whatever its rank
+            if hits and base[ei] < SUGGEST_SHARE * best:  # a suggestion must be close on its own, whatever its rank
                 break
             hits.append(Hit(self._entries[ei].id, round(_confidence(r), 4)))
         return hits
@@ -1193,8 +1444,13 @@ _DEFAULT: FaqIndex | None = None
 
 
 def default_index() -> FaqIndex:
-    """The index of the packaged bot/data/faq.json, loaded once per process."""
+    """The index of the packaged bot/domain/data/faq.json, loaded once per process."""
     global _DEFAULT
     if _DEFAULT is None:
         _DEFAULT = FaqIndex.load()
     return _DEFAULT
+
+
+if __name__ == "__main__":  # python -m bot.domain.faq: write the precomputed model after a change of faq.json or here
+    INDEX_PATH.write_text(precomputed_json(), encoding="utf-8")
+    print(f"wrote {INDEX_PATH}")

@@ -1,0 +1,84 @@
+"""Cross-validation of the FAQ search over its own example questions: `python -m bench.faq_cv [--folds K] [-v]`.
+
+The example questions of bot/domain/data/faq.json are split into K folds (every K-th question of each entry and
+language, so each fold holds about 1/K of every entry); for each fold the index is built without that fold's
+questions and searched with them. Reports top-1 and top-3 per language and how many of these in-scope questions
+were rejected as out of scope. It measures how the search generalises to phrasings it has not seen, without
+labelled sets: what the development sets cannot tell once they have been tuned on. ``-v`` prints the misses.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import sys
+from typing import Any
+
+from bot.domain.faq import DEFAULT_PATH, FaqIndex
+from bot.domain.text import LANGUAGES
+
+
+def folds(data: dict[str, Any], k: int) -> list[tuple[dict[str, Any], list[tuple[str, str, str]]]]:
+    """(the knowledge base less one fold's questions, that fold's (entry id, language, question)) for each fold."""
+    out = []
+    for fold in range(k):
+        train = copy.deepcopy(data)
+        held: list[tuple[str, str, str]] = []
+        for e in train["entries"]:
+            for lang in LANGUAGES:
+                qs = e["questions"].get(lang, [])
+                held += [(e["id"], lang, q) for i, q in enumerate(qs) if i % k == fold]
+                e["questions"][lang] = [q for i, q in enumerate(qs) if i % k != fold]
+        out.append((train, held))
+    return out
+
+
+def run(k: int = 5) -> dict[str, Any]:
+    data = json.loads(DEFAULT_PATH.read_text(encoding="utf-8"))
+    stats = {lang: {"n": 0, "top1": 0, "top3": 0, "rejected": 0} for lang in LANGUAGES}
+    misses = []
+    for train, held in folds(data, k):
+        index = FaqIndex.from_dict(train)
+        for id_, lang, q in held:
+            ids = [h.id for h in index.search(q, lang=lang, limit=3)]
+            s = stats[lang]
+            s["n"] += 1
+            s["top1"] += ids[:1] == [id_]
+            s["top3"] += id_ in ids
+            s["rejected"] += not ids
+            if ids[:1] != [id_]:
+                misses.append({"q": q, "lang": lang, "id": id_, "got": ids})
+    return {
+        "folds": k,
+        "accuracy": {
+            lang: {
+                **s,
+                "top1_rate": round(s["top1"] / s["n"], 4),
+                "top3_rate": round(s["top3"] / s["n"], 4),
+                "rejected_rate": round(s["rejected"] / s["n"], 4),
+            }
+            for lang, s in stats.items()
+        },
+        "misses": misses,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    k = int(argv[argv.index("--folds") + 1]) if "--folds" in argv else 5
+    res = run(k)
+    if "--json" in argv:
+        print(json.dumps(res, ensure_ascii=False, indent=1))
+        return 0
+    print(f"FAQ search, {k}-fold cross-validation over the example questions")
+    print(f"{'lang':<5} {'n':>5} {'top-1':>7} {'top-3':>7} {'rejected':>9}")
+    for lang, s in res["accuracy"].items():
+        print(f"{lang:<5} {s['n']:>5} {s['top1_rate']:>7.3f} {s['top3_rate']:>7.3f} {s['rejected_rate']:>9.3f}")
+    if "-v" in argv:
+        for m in res["misses"]:
+            print("MISS", json.dumps(m, ensure_ascii=False))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

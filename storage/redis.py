@@ -12,7 +12,9 @@ the append-only file before Redis answers it, so a step a person saw survives a 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
+import secrets
 from typing import Any, Awaitable, cast
 
 from redis.asyncio import Redis
@@ -94,14 +96,34 @@ end
 return {1, slot - now}
 """
 
-# A chat waits: no slot before ``seconds`` from now (never sooner than already reserved). After a send
-# completed (the next message to the chat then reaches Telegram at least that long after this one did,
-# whatever the network did to either request), and after a 429 (Telegram's retry_after).
+# A chat's next slot is ``seconds`` from now: its message was answered (the next one then reaches Telegram at
+# least that long after this one did, whatever the network did to either request), or Telegram said 429
+# (``retry_after``). This also ends the hold its reservation put on the chat (see RedisRateLimits).
 _PAUSE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local tat = math.max(tonumber(redis.call('GET', KEYS[1])) or now, now + tonumber(ARGV[1]))
+local tat = now + tonumber(ARGV[1])
 redis.call('SET', KEYS[1], string.format('%.0f', tat), 'PX', math.ceil((tat - now) / 1000) + 60000)
+return 0
+"""
+
+
+# The last check before a message goes out, on the actual moments messages leave (the slots above are when
+# they may leave; a loaded machine wakes a sender late, and a late one next to an on-time one would squeeze
+# two slots into one of Telegram's seconds). KEYS[1]: a sorted set of those moments (Redis time, µs);
+# ARGV: window (µs), cap, a unique member. Records now and returns 0 while fewer than ``cap`` left in the
+# last window, else returns how long to wait (µs).
+_LEAVE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local window, cap = tonumber(ARGV[1]), tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', string.format('%.0f', now - window))
+if redis.call('ZCARD', KEYS[1]) >= cap then
+  local oldest = tonumber(redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')[2])
+  return math.max(1, oldest + window - now)
+end
+redis.call('ZADD', KEYS[1], string.format('%.0f', now), ARGV[3])
+redis.call('PEXPIRE', KEYS[1], math.ceil(window / 1000) + 1000)
 return 0
 """
 
@@ -110,22 +132,28 @@ class RedisRateLimits:
     """Telegram's limits for every instance of one bot (bot.domain.ports.SharedRateLimiter).
 
     Defaults keep under Telegram's ceilings with room for network jitter and for direct replies, which do not
-    pass here: 25 messages/s overall (one slot every 40 ms: at most 26 in any second), a chat slightly under
-    1/s (one slot per 1.1 s, and a full second after the previous message to it was answered: :meth:`sent`),
-    a group 19 a minute (at most 20 in any minute).
+    pass here: 25 messages/s overall (one slot every 40 ms: at most 26 in any second, and at most
+    ``max_in_any_second`` (28) leaving in any second however late senders wake), a group 19 a minute (at
+    most 20 in any minute). A chat: its slot holds it for ``chat_hold`` seconds, until the message is
+    answered (:meth:`sent`: the next slot a full ``chat_gap_after_answer`` second later): two instances with
+    messages for one chat never send them closer than that, however late either request goes out.
     """
 
     def __init__(self, redis: Redis, bot_id: int, *, per_second: float = 25.0, burst: int = 1,
-                 chat_interval: float = 1.1, chat_gap_after_answer: float = 1.0,
-                 group_per_minute: float = 19.0) -> None:
+                 chat_hold: float = 3.0, chat_gap_after_answer: float = 1.0,
+                 group_per_minute: float = 19.0, max_in_any_second: int = 28) -> None:
         self.redis = redis
+        self.max_in_any_second = max_in_any_second
+        self._left = itertools.count()
         self.prefix = f"{PREFIX}:rate:{bot_id}"
         self.overall = self._limit(1.0 / per_second, burst)
-        self.chat = self._limit(chat_interval, 1)
+        self.chat = self._limit(chat_hold, 1)
         self.gap_after_answer = chat_gap_after_answer
         self.group = self._limit(60.0 / group_per_minute, 1)
         self._take = redis.register_script(_TAKE)
         self._pause = redis.register_script(_PAUSE)
+        self._leave = redis.register_script(_LEAVE)
+        self._tag = secrets.token_hex(4)
 
     @staticmethod
     def _limit(interval: float, burst: int) -> tuple[int, int]:
@@ -148,7 +176,13 @@ class RedisRateLimits:
             if wait_us > 0:
                 await asyncio.sleep(wait_us / 1_000_000)
             if reserved:
+                break
+        while True:  # the slot has come: the last check, on the moments messages really leave
+            wait_us = int(await self._leave(keys=[f"{self.prefix}:left"], args=[
+                1_000_000, self.max_in_any_second, f"{self._tag}:{next(self._left)}"]))
+            if wait_us <= 0:
                 return
+            await asyncio.sleep(wait_us / 1_000_000)
 
     async def pause(self, chat_id: int, seconds: float) -> None:
         await self._pause(keys=[f"{self.prefix}:chat:{chat_id}"], args=[int(seconds * 1_000_000)])

@@ -50,8 +50,9 @@ async def test_two_instances_share_the_overall_budget_on_redis_time(redis_url):
 async def test_a_chat_is_spaced_across_instances_and_a_group_keeps_its_minute(redis_url):
     a, b = client(redis_url), client(redis_url)
     try:
-        limits = [RedisRateLimits(a, BOT, chat_interval=0.3, group_per_minute=600),
-                  RedisRateLimits(b, BOT, chat_interval=0.3, group_per_minute=600)]
+        # never answered (no sent()): each slot holds its chat for chat_hold
+        limits = [RedisRateLimits(a, BOT, chat_hold=0.3, group_per_minute=600),
+                  RedisRateLimits(b, BOT, chat_hold=0.3, group_per_minute=600)]
         chat_times: list[float] = []
         group_times: list[float] = []
 
@@ -70,6 +71,27 @@ async def test_a_chat_is_spaced_across_instances_and_a_group_keeps_its_minute(re
     # a group: 600 a minute = 10/s after the first: at most 11 in any second (also its chat limit holds: 0.3 s)
     assert _peak(group_times) <= 11
     assert min(y - x for x, y in zip(sorted(group_times), sorted(group_times)[1:], strict=False)) >= 0.25
+
+
+async def test_a_chat_held_by_one_instance_waits_for_the_answer_there(redis_url):
+    """Two instances with a message each for one chat: the second goes a full gap after the first one's
+    request was answered, however late that request went out."""
+    a, b = client(redis_url), client(redis_url)
+    try:
+        first = RedisRateLimits(a, BOT, chat_gap_after_answer=0.5)
+        second = RedisRateLimits(b, BOT, chat_gap_after_answer=0.5)
+        await first.acquire(888)
+        later = asyncio.create_task(second.acquire(888))
+        await asyncio.sleep(1.2)  # the first instance's request is slow (a loaded machine, the network)
+        assert not later.done()
+        await first.sent(888)
+        answered = time.monotonic()
+        await asyncio.wait_for(later, 10)
+        waited = time.monotonic() - answered
+    finally:
+        await a.aclose()
+        await b.aclose()
+    assert waited >= 0.45, waited
 
 
 async def test_a_429_pauses_the_chat_for_every_instance(redis_url):

@@ -278,6 +278,7 @@ class Sender:
                 await self._pause_shared(chat_id, wait)
                 continue
             except TelegramForbiddenError as exc:
+                await self._pause_shared(chat_id)  # answered: the chat's hold ends
                 self.stats["forbidden"] += 1
                 log.info("sender: forbidden (%s chat)", "group" if chat_id < 0 else "private")
                 if self.on_forbidden is not None:
@@ -289,6 +290,7 @@ class Sender:
                         log.exception("sender: on_forbidden failed: %s", type(cb_exc).__name__)
                 return SendResult(ok=False, error=_describe(exc), forbidden=True, attempts=attempts)
             except _PERMANENT as exc:
+                await self._pause_shared(chat_id)
                 self.stats["failed"] += 1
                 log.warning("sender: %s failed: %s", type(method).__name__, type(exc).__name__)
                 return SendResult(ok=False, error=_describe(exc), attempts=attempts)
@@ -297,7 +299,7 @@ class Sender:
                 if isinstance(exc, (TelegramNetworkError, asyncio.TimeoutError, OSError)):
                     # The request may have reached Telegram before the connection failed: keep the spacing.
                     self._after_send(chat_id, state)
-                    await self._pause_shared(chat_id)
+                await self._pause_shared(chat_id)
                 if attempts >= self.max_attempts:
                     self.stats["failed"] += 1
                     log.warning("sender: giving up after %d attempts: %s", attempts, type(exc).__name__)

@@ -133,7 +133,7 @@ class RedisRateLimits:
 
     Defaults keep under Telegram's ceilings with room for network jitter and for direct replies, which do not
     pass here: 25 messages/s overall (one slot every 40 ms: at most 26 in any second, and at most
-    ``max_in_any_second`` (28) leaving in any second however late senders wake), a group 19 a minute (at
+    ``max_in_any_second`` (26) leaving in any second however late senders wake), a group 19 a minute (at
     most 20 in any minute). A chat: its slot holds it for ``chat_hold`` seconds, until the message is
     answered (:meth:`sent`: the next slot a full ``chat_gap_after_answer`` second later): two instances with
     messages for one chat never send them closer than that, however late either request goes out.
@@ -141,7 +141,7 @@ class RedisRateLimits:
 
     def __init__(self, redis: Redis, bot_id: int, *, per_second: float = 25.0, burst: int = 1,
                  chat_hold: float = 3.0, chat_gap_after_answer: float = 1.0,
-                 group_per_minute: float = 19.0, max_in_any_second: int = 28) -> None:
+                 group_per_minute: float = 19.0, max_in_any_second: int = 26) -> None:
         self.redis = redis
         self.max_in_any_second = max_in_any_second
         self._left = itertools.count()

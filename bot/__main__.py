@@ -19,6 +19,8 @@ commands:
   deadline   the legal deadlines of one complaint (python -m bot deadline --help)
   workdays   a year's Kazakh working-day calendar (python -m bot workdays --help)
   faq        search the questions and answers (python -m bot faq --help)
+  backup     a verified copy of the live database: python -m bot backup PATH (safe while the bot runs)
+  restore    put a backup in place of the database: python -m bot restore PATH (the bot stopped)
 
 Settings come from environment variables or .env; every key is documented in .env.example.
 """
@@ -55,6 +57,10 @@ def main(argv: list[str] | None = None) -> int:
         from bot.faq_cli import main as faq_main
 
         return faq_main(argv[1:])
+    if command in ("backup", "restore"):
+        from bot.backup_cli import main as backup_main
+
+        return backup_main(argv)
     if command in ("run", "console"):
         if any(arg in HELP_FLAGS for arg in argv[1:]):
             print(RUN_USAGE, end="")

@@ -31,11 +31,13 @@ from bot.services.desk import Desk
 from bot.services.desk_sla import DeskSla
 from bot.services.drafts import DraftPurge
 from bot.services.i18n import build_i18n
+from bot.services.privacy import Privacy
 from bot.services.reminders import ReminderService
 from bot.services.sender import RetryAfterMiddleware, Sender, TelegramLimits
 from bot.services.updates import LocalUpdateLedger, SkipUnparsableUpdates
 from handlers import get_router
 from handlers.complaint.states import STATE_PREFIX
+from handlers.errors import apologise_for_lost_reply
 from handlers.guards import AnswerEveryCallback, ReplyGuard
 from handlers.middlewares import (
     DeskAvailability,
@@ -48,6 +50,7 @@ from handlers.operators.keyboards import card_keyboard
 from handlers.reask import ask_current_question
 from handlers.start import ask_language
 from storage import redis as shared_redis
+from storage.backup import RunLock
 from storage.calendar import CalendarRepo
 from storage.cases import CasesRepo, RemindersRepo
 from storage.complaints import ComplaintsRepo
@@ -56,6 +59,7 @@ from storage.fsm import CommitBarrier, GroupCommitStorage, SQLiteStorage
 from storage.fsm_redis import RedisFSM
 from storage.leases import instance_id
 from storage.outbox import OutboxRepo
+from storage.privacy import PrivacyRepo
 from storage.runs import JobRunsRepo
 from storage.tickets import TicketsRepo
 from storage.users import UsersRepo
@@ -72,6 +76,8 @@ COMMANDS = (
     ("language", "Switch language"),
     ("help", "What the bot can do"),
     ("cancel", "Cancel the current step"),
+    ("mydata", "What the bot keeps about me"),
+    ("forget", "Withdraw consent and erase my data"),
 )
 
 
@@ -83,6 +89,8 @@ N_("Questions and answers")
 N_("Switch language")
 N_("What the bot can do")
 N_("Cancel the current step")
+N_("What the bot keeps about me")
+N_("Withdraw consent and erase my data")
 
 
 class Feature(Protocol):
@@ -107,6 +115,7 @@ class Repos:
     reminders: ports.RemindersRepo
     tickets: ports.TicketsRepo
     outbox: ports.OutboxRepo
+    privacy: ports.PrivacyRepo
     runs: ports.JobRunsRepo
 
 
@@ -128,6 +137,8 @@ class App:
     drafts: DraftPurge
     desk: Desk
     desk_sla: DeskSla
+    privacy: Privacy
+    run_lock: RunLock | None = None  # held while the app runs: a restore refuses meanwhile
     #: Started in this order at start-up, stopped in the reverse order at close.
     features: tuple[Feature, ...] = field(default=())
     #: REDIS_URL: the client shared by the FSM, the Sender's limits and the update ledger.
@@ -154,6 +165,8 @@ class App:
             await self.redis.aclose()
         await self.db.close()
         await self.bot.session.close()
+        if self.run_lock is not None:
+            self.run_lock.release()
 
     async def ping(self) -> None:
         """Raises unless the database (and Redis) answer: the readiness check of webhook mode."""
@@ -222,7 +235,7 @@ async def open_repos(db: Database, settings: Settings, clock: Clock) -> Repos:
     return Repos(users=UsersRepo(db, clock), complaints=ComplaintsRepo(db, tz=settings.tz), calendars=calendars,
                  cases=CasesRepo(db, clock), reminders=RemindersRepo(db, clock, holder=holder),
                  tickets=TicketsRepo(db, clock), outbox=OutboxRepo(db, clock, holder=holder),
-                 runs=JobRunsRepo(db, holder=holder))
+                 privacy=PrivacyRepo(db, clock), runs=JobRunsRepo(db, holder=holder))
 
 
 async def open_storage(settings: Settings, clock: Clock) -> tuple[Database | Closable, GroupCommitStorage, Repos]:
@@ -243,6 +256,7 @@ async def open_pg_storage(settings: Settings, clock: Clock) -> tuple[Closable, G
     from storage.pg.db import PgDatabase
     from storage.pg.fsm import PgStorage
     from storage.pg.outbox import PgOutboxRepo
+    from storage.pg.privacy import PgPrivacyRepo
     from storage.pg.runs import PgJobRunsRepo
     from storage.pg.tickets import PgTicketsRepo
     from storage.pg.users import PgUsersRepo
@@ -259,7 +273,7 @@ async def open_pg_storage(settings: Settings, clock: Clock) -> tuple[Closable, G
     repos = Repos(users=PgUsersRepo(db, clock), complaints=PgComplaintsRepo(db, tz=settings.tz),
                   calendars=calendars, cases=PgCasesRepo(db, clock), reminders=PgRemindersRepo(db, clock, holder=holder),
                   tickets=PgTicketsRepo(db, clock), outbox=PgOutboxRepo(db, clock, holder=holder),
-                  runs=PgJobRunsRepo(db, holder=holder))
+                  privacy=PgPrivacyRepo(db, clock), runs=PgJobRunsRepo(db, holder=holder))
     return db, PgStorage(db, now=clock.now), repos
 
 
@@ -274,10 +288,34 @@ def setup_dispatcher(dp: Dispatcher, repos: Repos, settings: Settings, i18n: I18
     dp.callback_query.outer_middleware(gate)
     dp.message.outer_middleware(UnknownCommand())  # after the gate: only people whose language is known
     dp.callback_query.outer_middleware(AnswerEveryCallback())  # no button left spinning
-    guard = ReplyGuard(ask_current_question)  # a failed reply: the next answer meets the question one is on
+    # A failed reply: an apology before anything else, and the next answer meets the question one is on.
+    guard = ReplyGuard(ask_current_question, apologise_for_lost_reply)
     dp.message.outer_middleware(guard)
     dp.callback_query.outer_middleware(guard)
     dp.include_router(get_router())
+
+
+def make_metrics(settings: Settings, dp: Dispatcher, fsm: GroupCommitStorage | RedisFSM, reminders: ReminderService,
+                 sender: Sender, desk_sla: DeskSla) -> Feature | None:
+    """METRICS_LISTEN set: the Prometheus endpoint (bot/metrics.py), its update middleware (outermost) and the
+    FSM storage's commit timer (a Redis FSM has no group commit to time). prometheus_client is imported only
+    then."""
+    address = settings.metrics_address
+    if address is None:
+        return None
+    from bot.domain.desk import summary_counts
+    from bot.metrics import Metrics
+
+    async def tickets() -> tuple[int, int]:
+        open_, overdue, _new = summary_counts(await desk_sla.facts(), desk_sla.desk.today())
+        return open_, overdue
+
+    metrics = Metrics(address, reminder_counts=lambda: reminders.counts, queue_depth=lambda: sender.queue_depth,
+                      tickets=tickets)
+    dp.update.outer_middleware(metrics.middleware())
+    if isinstance(fsm, GroupCommitStorage):
+        fsm.on_commit = metrics.fsm_commit.observe
+    return metrics
 
 
 async def create_app(
@@ -288,10 +326,15 @@ async def create_app(
     events_isolation: BaseEventIsolation | None = None,
 ) -> App:
     """The composition root: every long-lived object is built here once, and handlers receive them by name
-    (``settings``, ``clock``, ``users``, ``complaints``, ``calendars``, ``cases``, ``desk``, ``desk_sla``)."""
+    (``settings``, ``clock``, ``users``, ``complaints``, ``calendars``, ``cases``, ``desk``, ``desk_sla``,
+    ``privacy``)."""
     clock = clock or Clock()
     protect_personal_data()  # before the first query or update: nothing a person typed reaches a log
     i18n = build_i18n(settings.default_language)
+    run_lock = None
+    if not settings.database_url and str(settings.database_path) != ":memory:":
+        run_lock = RunLock(settings.database_path)
+        run_lock.acquire_shared()  # a restore (python -m bot restore) refuses while the bot runs
     db, stored_fsm, repos = await open_storage(settings, clock)
     redis = shared_redis.connect(settings.redis_url) if settings.redis_url else None
     fsm, isolation = await open_fsm(stored_fsm, clock, redis)
@@ -306,12 +349,15 @@ async def create_app(
                 complaints=repos.complaints, tickets=repos.tickets, outbox=repos.outbox, cases=cases,
                 card_keyboard=card_keyboard)
     desk_sla = DeskSla(desk, repos.reminders, reminders, runs=repos.runs)
+    privacy = Privacy(repos.privacy, fsm, repos.users, sender, clock, settings, desk_changed=desk.outbox.wake)
     dp = Dispatcher(storage=fsm, events_isolation=events_isolation or isolation, settings=settings,
                     clock=clock, users=repos.users, complaints=repos.complaints, calendars=repos.calendars,
-                    cases=cases, desk=desk, desk_sla=desk_sla)
+                    cases=cases, desk=desk, desk_sla=desk_sla, privacy=privacy)
+    metrics = make_metrics(settings, dp, fsm, reminders, sender, desk_sla)  # before the other middlewares
     setup_dispatcher(dp, repos, settings, i18n)
     app = App(settings, bot, dp, db, fsm, i18n, clock, AsyncIOScheduler(timezone="UTC"), repos, sender, reply_retry,
-              cases, reminders, drafts, desk, desk_sla, features=(drafts, reminders, desk, desk_sla), redis=redis,
+              cases, reminders, drafts, desk, desk_sla, privacy, run_lock,
+              features=(drafts, reminders, desk, desk_sla, privacy) + ((metrics,) if metrics else ()), redis=redis,
               ledger=make_ledger(bot, redis, settings))
     dp.startup.register(app.startup)
     dp.shutdown.register(_on_shutdown)

@@ -48,6 +48,11 @@ class Settings(BaseSettings):
     webhook_secret: SecretStr = SecretStr("")
     webhook_listen: str = "127.0.0.1:8080"
     update_lease_seconds: float = Field(default=30.0, gt=0)
+    #: Closed cases, answered tickets and complaints are erased this many days after they ended (issue 16).
+    retention_days: int = Field(default=365, gt=0)
+    #: "host:port" for the Prometheus metrics endpoint (/metrics); empty: no endpoint.
+    metrics_listen: str | None = None
+    log_format: Literal["text", "json"] = "text"
 
     @field_validator("database_url")
     @classmethod
@@ -120,7 +125,7 @@ class Settings(BaseSettings):
 
     @field_validator("webhook_listen")
     @classmethod
-    def _listen(cls, value: str) -> str:
+    def _webhook_listen(cls, value: str) -> str:
         host, sep, port = value.rpartition(":")
         if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
             raise ValueError("must be host:port, e.g. 127.0.0.1:8080")
@@ -134,6 +139,29 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {value!r}") from exc
         return value
+
+    @field_validator("metrics_listen", mode="before")
+    @classmethod
+    def _listen(cls, value):
+        if value in ("", None):
+            return None
+        host, sep, port = str(value).rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+            raise ValueError("must be host:port, e.g. 127.0.0.1:9090")
+        return str(value)
+
+    @property
+    def metrics_address(self) -> tuple[str, int] | None:
+        """(host, port) of METRICS_LISTEN, or None."""
+        if not self.metrics_listen:
+            return None
+        host, _, port = self.metrics_listen.rpartition(":")
+        return host.strip("[]"), int(port)
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _lower(cls, value):
+        return value.lower() if isinstance(value, str) else value
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -291,11 +291,13 @@ def console_paths(settings: Settings) -> tuple[Path, Path]:
     return folder / "console", folder / "console.log"
 
 
-def _log_to_file(path: Path, level: str) -> None:
+def _log_to_file(path: Path, level: str, fmt: str = "text") -> None:
     """The terminal belongs to the conversation: the log (start-up notes, warnings, errors) goes to a file."""
+    from bot.logs import log_formatter
+
     path.parent.mkdir(parents=True, exist_ok=True)
     handler = logging.FileHandler(path, encoding="utf-8")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(log_formatter(fmt))
     logging.basicConfig(level=level, handlers=[handler], force=True)
     logging.getLogger("aiogram.event").setLevel(logging.WARNING)
 
@@ -306,7 +308,7 @@ async def run_console(settings: Settings, stdin: TextIO | None = None, stdout: T
     stdin = stdin or sys.stdin
     stdout = stdout or sys.stdout
     files_dir, log_path = console_paths(settings)
-    _log_to_file(log_path, settings.log_level)
+    _log_to_file(log_path, settings.log_level, settings.log_format)
     clock = Clock()
     session = ConsoleSession(stdout, files_dir, clock)
     app = await create_app(settings, clock=clock, session=session)

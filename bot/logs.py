@@ -22,7 +22,7 @@ import logging
 import traceback
 from typing import Any
 
-__all__ = ["protect_personal_data"]
+__all__ = ["log_formatter", "protect_personal_data"]
 
 _installed = False
 
@@ -68,3 +68,17 @@ def protect_personal_data() -> None:
         return _sanitize(factory(*args, **kwargs))
 
     logging.setLogRecordFactory(make_record)
+
+
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def log_formatter(fmt: str = "text") -> logging.Formatter:
+    """LOG_FORMAT: ``text`` (one readable line), or ``json``: one JSON object a line (python-json-logger, a
+    plain logging.Formatter: every library's records come out the same, and this module's filtering, done
+    when a record is made, applies to both)."""
+    if fmt == "json":
+        from pythonjsonlogger.json import JsonFormatter
+
+        return JsonFormatter("%(asctime)s %(levelname)s %(name)s %(message)s", json_ensure_ascii=False)
+    return logging.Formatter(TEXT_FORMAT)

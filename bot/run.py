@@ -6,12 +6,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+from typing import TextIO
 
 from bot.config import ConfigError, Settings, check_database_path, claim_database_path, load_settings
+from bot.logs import log_formatter
 
 
-def setup_logging(level: str) -> None:
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+def setup_logging(level: str, fmt: str = "text", *, stream: TextIO | None = None) -> None:
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(log_formatter(fmt))
+    logging.basicConfig(level=level, handlers=[handler])
     logging.getLogger("aiogram.event").setLevel(logging.WARNING)
 
 
@@ -72,7 +76,9 @@ def main(argv: list[str], *, force_console: bool = False) -> int:
             return asyncio.run(run_console(settings))  # logs to a file: the terminal shows the conversation
         except KeyboardInterrupt:  # Ctrl-C ends the session like Ctrl-D
             return 0
-    setup_logging(settings.log_level)
+    setup_logging(settings.log_level, settings.log_format)
+    from storage.backup import BackupError
+
     try:
         asyncio.run(run_server(settings))
     except ConfigError as exc:
@@ -80,4 +86,7 @@ def main(argv: list[str], *, force_console: bool = False) -> int:
         return 2
     except KeyboardInterrupt:
         pass
+    except BackupError as exc:  # a restore holds the database
+        print(f"error: {exc.key}: {exc}", file=sys.stderr)
+        return 2
     return 0

@@ -2,7 +2,7 @@
 
 from aiogram import Router
 
-from handlers import complaint, errors, faq, operators, start, tracking
+from handlers import complaint, errors, faq, operators, privacy, start, tracking
 
 __all__ = ["get_router"]
 
@@ -15,6 +15,7 @@ def get_router() -> Router:
         errors.get_router(),
         operators.get_early_router(),  # operators' desk: /cancel ends a desk conversation before start's /cancel
         start.get_router(),
+        privacy.get_router(),  # /mydata and /forget, whatever conversation the person is in
         operators.get_router(),  # the operators' group and the desk buttons
         complaint.get_router(),
         tracking.get_router(),

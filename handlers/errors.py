@@ -1,7 +1,8 @@
 """The last line of defence: any exception is logged (type and update id only, never text or personal
 data) and the person gets a short apology in their language; the bot keeps running. A reply Telegram did not
-take (after the retries) is a delivery failure, logged as a warning; when it followed a saved step the apology
-says so and never "try again" (handlers/guards.py asks the person's question again on their next message)."""
+take (after the retries) is a delivery failure, logged as a warning. When it followed a saved step of a
+conversation, handlers/guards.py has already apologised (:func:`apologise_for_lost_reply`: never "try again",
+and sent before the person's next message is handled; it asks their question again on that message)."""
 
 from __future__ import annotations
 
@@ -17,17 +18,17 @@ from aiogram.exceptions import (
     TelegramRetryAfter,
     TelegramServerError,
 )
-from aiogram.fsm.context import FSMContext
-from aiogram.types import Chat, ErrorEvent, Update
+from aiogram.types import CallbackQuery, Chat, ErrorEvent, TelegramObject, Update
 from aiogram.types import User as TgUser
 from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
 
 from bot.config import Settings
 from bot.domain.clock import Clock
 from bot.domain.ports import UsersRepo
 from bot.domain.text import N_
 from bot.services.sender import callback_answered
-from handlers.guards import reply_was_lost
+from handlers.guards import apologised_for_lost_reply, chat_of
 
 log = logging.getLogger("shagym.errors")
 
@@ -70,9 +71,21 @@ def _log(update: Update, exc: Exception) -> None:
     log.error("unhandled %s in update %s (%s)\n%s", type(exc).__name__, update.update_id, update.event_type, frames)
 
 
-async def on_error(event: ErrorEvent, bot: Bot, i18n: I18n, users: UsersRepo, settings: Settings, clock: Clock,
-                   state: FSMContext | None = None,
-                   transient_error: Callable[[BaseException], bool] | None = None) -> Any:
+async def apologise_for_lost_reply(event: TelegramObject, data: dict[str, Any]) -> None:
+    """The apology after a saved step whose reply did not get through (handlers/guards.py calls it while the
+    person's next update still waits): the pressed button is answered first, so that it stops spinning."""
+    if isinstance(event, CallbackQuery) and not callback_answered(event.id):
+        try:
+            await event.answer()
+        except Exception as exc:  # the apology below matters more
+            log.warning("could not answer the callback query: %s", type(exc).__name__)
+    chat = chat_of(event)
+    if chat is not None:
+        await data["bot"].send_message(chat.id, _(APOLOGY_STEP))
+
+
+async def on_error(event: ErrorEvent, bot: Bot, i18n: I18n, users: UsersRepo, settings: Settings,
+                   clock: Clock, transient_error: Callable[[BaseException], bool] | None = None) -> Any:
     update, exc = event.update, event.exception
     if transient_error is not None and transient_error(exc):
         # Webhook mode (bot/webhook.py): the database or Redis failed, not the bot. The update is answered
@@ -94,7 +107,7 @@ async def on_error(event: ErrorEvent, bot: Bot, i18n: I18n, users: UsersRepo, se
         return True
     _log(update, exc)
     chat = _chat_of(update)
-    if chat is None or person is None or chat.type != "private":
+    if chat is None or person is None or chat.type != "private" or apologised_for_lost_reply():
         return True
     query = update.callback_query
     if query is not None and not callback_answered(query.id):  # the spinner stops even if the apology fails
@@ -105,8 +118,7 @@ async def on_error(event: ErrorEvent, bot: Bot, i18n: I18n, users: UsersRepo, se
     try:
         user = await users.get(person.id)
         lang = user.language if user and user.language else settings.default_language
-        text = APOLOGY_STEP if await reply_was_lost(state) else APOLOGY
-        await bot.send_message(chat.id, i18n.gettext(text, locale=lang))
+        await bot.send_message(chat.id, i18n.gettext(APOLOGY, locale=lang))
     except Exception as exc3:  # never let the apology itself take the bot down
         log.warning("could not send the apology: %s", type(exc3).__name__)
     return True

@@ -10,7 +10,9 @@ not land in a field they have never seen. :class:`ReplyGuard`:
 * the person's next answer (a message or a button press, not a command or a menu button, which are answered
   as usual) is not applied: the bot first asks again the question they are really on, with what it saved
   (the wizard's and the tracking form's own "ask the current step again", as after a language switch);
-* the error handler sees the marker and apologises without "try again" (the answer was saved).
+* it apologises at once, without "try again" (the answer was saved), before the lock on this person's updates
+  is released: the apology can never arrive after what the bot says to their next message (the error handler,
+  which runs outside that lock, only logs such an update).
 
 Webhook mode: an update delivered again after the instance handling it died mid-way (``replayed`` in the
 dispatcher's data, bot/webhook.py) is treated as if the marker were set: it may have been applied before the
@@ -24,10 +26,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from typing import Any
 
 from aiogram import BaseMiddleware
 from aiogram.dispatcher.event.bases import UNHANDLED
+from aiogram.exceptions import TelegramForbiddenError
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Chat, Message, TelegramObject
 from aiogram.utils.i18n import I18n
@@ -43,6 +47,12 @@ REASK = "_reask"
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
 #: Asks the question the person is on again (handlers/reask.py); False when there is none to ask.
 Reask = Callable[[TelegramObject, dict[str, Any]], Awaitable[bool]]
+#: Tells the person their reply was lost and their answer saved (handlers/errors.py).
+Apologise = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
+
+# Set in the task of an update whose lost reply the guard apologised for (one update is one task): the error
+# handler must not apologise a second time, and late.
+_APOLOGISED: ContextVar[bool] = ContextVar("shagym_lost_reply_apologised", default=False)
 
 
 def chat_of(event: TelegramObject) -> Chat | None:
@@ -51,6 +61,11 @@ def chat_of(event: TelegramObject) -> Chat | None:
     if isinstance(event, CallbackQuery) and event.message is not None:
         return event.message.chat
     return None
+
+
+def _blocked_by(exc: Exception, chat_id: int) -> bool:
+    """Telegram refused a request to this chat because the person blocked the bot."""
+    return isinstance(exc, TelegramForbiddenError) and getattr(exc.method, "chat_id", None) == chat_id
 
 
 def _passes(event: TelegramObject, i18n: I18n) -> bool:
@@ -64,8 +79,9 @@ def _passes(event: TelegramObject, i18n: I18n) -> bool:
 class ReplyGuard(BaseMiddleware):
     """Outer middleware of private messages and callback queries (see the module docstring)."""
 
-    def __init__(self, reask: Reask) -> None:
+    def __init__(self, reask: Reask, apologise: Apologise) -> None:
         self.reask = reask
+        self.apologise = apologise
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         state: FSMContext | None = data.get("state")
@@ -75,15 +91,28 @@ class ReplyGuard(BaseMiddleware):
             if data.get("raw_state") is not None and await self._reasked(event, data, state):
                 return None
             return await handler(event, data)
-        except Exception:
+        except Exception as exc:
             chat = chat_of(event)
-            if chat is not None and chat.type == "private":
+            if chat is not None and chat.type == "private" and await self._mark(state) and \
+                    not _blocked_by(exc, chat.id):  # nobody to apologise to (the error handler notes it)
+                _APOLOGISED.set(True)  # even if it fails: a second try after the lock is gone could come late
                 try:
-                    if await state.get_state() is not None:
-                        await state.update_data({REASK: 1})
+                    await self.apologise(event, data)
                 except Exception as exc:  # the original error is what matters
-                    log.warning("could not mark the conversation for asking again: %s", type(exc).__name__)
+                    log.warning("could not send the apology: %s", type(exc).__name__)
             raise
+
+    @staticmethod
+    async def _mark(state: FSMContext) -> bool:
+        """Mark a conversation for asking again; False outside one (or when the mark cannot be made)."""
+        try:
+            if await state.get_state() is None:
+                return False
+            await state.update_data({REASK: 1})
+            return True
+        except Exception as exc:  # the original error is what matters
+            log.warning("could not mark the conversation for asking again: %s", type(exc).__name__)
+            return False
 
     async def _reasked(self, event: TelegramObject, data: dict[str, Any], state: FSMContext) -> bool:
         replayed = bool(data.get("replayed"))
@@ -107,11 +136,9 @@ class ReplyGuard(BaseMiddleware):
         return True
 
 
-async def reply_was_lost(state: FSMContext | None) -> bool:
-    """Did the update that just failed leave its conversation marked for asking again?"""
-    if state is None or await state.get_state() is None:
-        return False
-    return bool((await state.get_data()).get(REASK))
+def apologised_for_lost_reply() -> bool:
+    """Did the guard already apologise for the update being handled (its reply was lost in a conversation)?"""
+    return _APOLOGISED.get()
 
 
 class AnswerEveryCallback(BaseMiddleware):

@@ -83,7 +83,9 @@ async def help_(message: Message) -> None:
             "/my: your complaints, their deadlines and reminders\n"
             "/faq: answers to common questions (or just type your question)\n"
             "/language: switch between Kazakh and Russian\n"
-            "/cancel: stop what we are doing and go back to the menu\n\n"
+            "/cancel: stop what we are doing and go back to the menu\n"
+            "/mydata: what the bot keeps about you\n"
+            "/forget: withdraw your consent and erase your data\n\n"
             "Questions by phone: the 1414 contact centre (1414 or 8-800-080-7777, free)."
         ),
         reply_markup=main_menu(),

@@ -417,6 +417,12 @@ class RemindersRepo:
         )
         return max(cursor.rowcount, 0)
 
+    async def still_claimed(self, reminder_id: int) -> bool:
+        """Is this claimed row still to be sent? Asked right before the send: an erasure (/forget) or a
+        cancellation since the claim deleted or cancelled it, or another instance took it when the lease ran out."""
+        row = await self.db.fetchone("SELECT status, claimed_by FROM reminders WHERE id = ?", (reminder_id,))
+        return row is not None and row["status"] == "sending" and row["claimed_by"] == self.holder
+
     # ---- reading ----------------------------------------------------------------------------
     async def get(self, reminder_id: int) -> Reminder | None:
         row = await self.db.fetchone("SELECT * FROM reminders WHERE id = ?", (reminder_id,))

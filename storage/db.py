@@ -22,6 +22,9 @@ log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 _NAME = re.compile(r"^(\d{4})_[\w-]+\.sql$")
+#: A migration that rebuilds a table starts with this line: it runs with foreign keys off (dropping the old
+#: table must not cascade), and the foreign keys are checked before it commits (SQLite's documented way).
+FOREIGN_KEYS_OFF = "-- migrate: foreign_keys=off"
 
 PRAGMAS = (
     "PRAGMA journal_mode=WAL",
@@ -100,13 +103,22 @@ class Database:
             if version in done:
                 continue
             script = path.read_text(encoding="utf-8")
-            async with self.transaction() as conn:
-                for statement in _statements(script):
-                    await conn.execute(statement)
-                await conn.execute(
-                    "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
-                    (version, path.name, iso(Clock().now())),
-                )
+            rebuild = script.startswith(FOREIGN_KEYS_OFF)
+            if rebuild:
+                await self.conn.execute("PRAGMA foreign_keys=OFF")  # a no-op inside a transaction: before it
+            try:
+                async with self.transaction() as conn:
+                    for statement in _statements(script):
+                        await conn.execute(statement)
+                    if rebuild and list(await conn.execute_fetchall("PRAGMA foreign_key_check")):
+                        raise RuntimeError(f"{path.name} leaves rows whose foreign keys point nowhere")
+                    await conn.execute(
+                        "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                        (version, path.name, iso(Clock().now())),
+                    )
+            finally:
+                if rebuild:
+                    await self.conn.execute("PRAGMA foreign_keys=ON")
             applied.append(version)
             log.info("applied migration %s", path.name)
         return applied

@@ -27,6 +27,7 @@ import asyncio
 import json
 import logging
 import sqlite3
+import time
 from collections import OrderedDict
 from datetime import datetime, timezone
 from pathlib import Path
@@ -87,6 +88,8 @@ class GroupCommitStorage(BaseStorage):
         self._inflight: asyncio.Future[None] | None = None  # being committed
         self._flusher: asyncio.Task[None] | None = None
         self._closed = False
+        #: Called with the seconds each batch took to commit (the metrics' FSM commit latency), if set.
+        self.on_commit: Callable[[float], None] | None = None
 
     # --- the backend ---------------------------------------------------------------------------
 
@@ -104,6 +107,14 @@ class GroupCommitStorage(BaseStorage):
 
     async def _release(self) -> None:
         """Close the connection (after the last batch)."""
+        raise NotImplementedError
+
+    async def _user_rows(self, user_id: int) -> list[tuple[str | None, str, datetime | None]]:
+        """The (state, data JSON, last change) of every stored conversation of ``user_id``."""
+        raise NotImplementedError
+
+    async def _forget_user(self, user_id: int) -> list[str]:
+        """Delete every stored conversation of ``user_id``; their keys."""
         raise NotImplementedError
 
     # --- aiogram BaseStorage -------------------------------------------------------------------
@@ -153,6 +164,22 @@ class GroupCommitStorage(BaseStorage):
         for key in keys:
             if key not in self._pending:
                 self._cache.pop(key, None)
+        return len(keys)
+
+    async def conversations(self, user_id: int) -> list[tuple[str | None, dict[str, Any], datetime | None]]:
+        """Every conversation of ``user_id`` on disk (state, data, last change), after the writes so far."""
+        await self.barrier()
+        return [(state, json.loads(data), at) for state, data, at in await self._user_rows(user_id)]
+
+    async def forget(self, user_id: int) -> int:
+        """Delete every conversation of ``user_id`` (their erasure, /forget); returns how many there were.
+        The rows are overwritten on disk (SQLite: secure_delete), not only unlinked."""
+        await self.barrier()
+        keys = await self._forget_user(user_id)
+        for skey in [k for k, (uid, _s, _d) in self._pending.items() if uid == user_id]:
+            del self._pending[skey]  # written after the barrier: the person is gone all the same
+        for skey in [k for k in self._cache if _user_of(k) == user_id] + keys:
+            self._cache.pop(skey, None)
         return len(keys)
 
     # --- internals: event loop side ------------------------------------------------------------
@@ -214,8 +241,11 @@ class GroupCommitStorage(BaseStorage):
             assert batch is not None  # every write joins a batch
             upserts = [(k, uid, st, data) for k, (uid, st, data) in pending.items() if st or data != _EMPTY]
             deletes = [k for k, (_, st, data) in pending.items() if not st and data == _EMPTY]
+            started = time.perf_counter()
             try:
                 await self._store(upserts, deletes, self._now())
+                if self.on_commit is not None:
+                    self.on_commit(time.perf_counter() - started)
             except Exception as exc:
                 log.error("FSM batch commit failed (%d keys): %s", len(pending), type(exc).__name__)
                 for skey in pending:
@@ -309,11 +339,38 @@ class SQLiteStorage(GroupCommitStorage):
             conn.execute("ROLLBACK")
             raise
 
+    async def _user_rows(self, user_id: int) -> list[tuple[str | None, str, datetime | None]]:
+        rows = await self._retry_busy(self._read_user, user_id)
+        return [(state, data, datetime.fromisoformat(at) if at else None) for state, data, at in rows]
+
+    async def _forget_user(self, user_id: int) -> list[str]:
+        return await self._retry_busy(self._forget, user_id)
+
+    def _read_user(self, user_id: int) -> list[tuple[str | None, str, str | None]]:
+        rows = self._db.execute("SELECT state, data, updated_at FROM fsm WHERE user_id = ? ORDER BY key",
+                                (user_id,)).fetchall()
+        return [(r[0], r[1], r[2]) for r in rows]
+
+    def _forget(self, user_id: int) -> list[str]:
+        conn = self._db
+        conn.execute("PRAGMA secure_delete=ON")
+        try:
+            rows = conn.execute("DELETE FROM fsm WHERE user_id = ? RETURNING key", (user_id,)).fetchall()
+        finally:
+            conn.execute("PRAGMA secure_delete=OFF")
+        return [key for (key,) in rows]
+
     def _purge(self, cutoff: str, pattern: str) -> list[str]:
         rows = self._db.execute(
             "DELETE FROM fsm WHERE updated_at < ? AND state LIKE ? RETURNING key", (cutoff, pattern)
         ).fetchall()
         return [key for (key,) in rows]
+
+
+def _user_of(skey: str) -> int | None:
+    """The user id in a storage key (see :func:`storage_key`: bot, chat, user, ...)."""
+    parts = skey.split(":")
+    return int(parts[2]) if len(parts) > 2 and parts[2].lstrip("-").isdigit() else None
 
 
 class CommitBarrier(BaseRequestMiddleware):

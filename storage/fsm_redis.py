@@ -87,6 +87,38 @@ class RedisFSM(RedisStorage):
             pipe.zadd(self._touched, {self.key_builder.build(key): self._stamp()})
             await pipe.execute()
 
+    async def _conversations_of(self, user_id: int) -> list[tuple[str, float]]:
+        """The conversation keys of ``user_id`` (any chat, any destiny) and when each was last written."""
+        found: list[tuple[str, float]] = []
+        async for member, score in self.redis.zscan_iter(self._touched, match=f"*:{user_id}:*", count=1000):
+            conv = member.decode() if isinstance(member, bytes) else str(member)
+            if conv.split(":")[-2] == str(user_id):  # <prefix>:<bot>:<chat>:<user>:<destiny>
+                found.append((conv, float(score)))
+        return found
+
+    async def conversations(self, user_id: int) -> list[tuple[str | None, dict[str, Any], datetime | None]]:
+        """Every conversation of ``user_id`` (state, data, last change): what /mydata shows."""
+        out: list[tuple[str | None, dict[str, Any], datetime | None]] = []
+        for conv, stamp in await self._conversations_of(user_id):
+            state, data = await self.redis.mget(f"{conv}:state", f"{conv}:data")
+            if state is None and data is None:
+                continue
+            out.append((state.decode() if isinstance(state, bytes) else state,
+                        json.loads(data) if data else {}, datetime.fromtimestamp(stamp, timezone.utc)))
+        return out
+
+    async def forget(self, user_id: int) -> int:
+        """Delete every conversation of ``user_id`` (their erasure, /forget); returns how many there were.
+        (Redis frees the memory; what the append-only file still holds goes at its next rewrite.)"""
+        n = 0
+        for conv, _ in await self._conversations_of(user_id):
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.delete(f"{conv}:state", f"{conv}:data")
+                pipe.zrem(self._touched, conv)
+                deleted, _removed = await pipe.execute()
+            n += 1 if deleted else 0
+        return n
+
     async def purge(self, older_than: datetime, state_prefix: str, *, chunk: int = 500) -> int:
         """Delete conversations in a state starting with ``state_prefix`` untouched since ``older_than``
         (conversations with nothing left in them are dropped from the sorted set on the way)."""

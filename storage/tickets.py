@@ -49,6 +49,8 @@ def _ticket(row: aiosqlite.Row) -> Ticket:
         result=row["result"],
         rating=row["rating"],
         disagreed=bool(row["disagreed"]),
+        erased_at=parse_iso(row["erased_at"]),
+        erased_reason=row["erased_reason"],
     )
 
 

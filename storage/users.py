@@ -10,7 +10,7 @@ import aiosqlite
 from bot.domain.clock import Clock
 from bot.domain.entities import User
 from bot.domain.text import LANGUAGES
-from storage.db import Database, iso
+from storage.db import Database, iso, parse_iso
 
 __all__ = ["UsersRepo"]
 
@@ -23,6 +23,7 @@ def _row(row: aiosqlite.Row) -> User:
         first_name=row["first_name"],
         reminders_enabled=bool(row["reminders_enabled"]),
         unreachable_at=row["unreachable_at"],
+        created_at=parse_iso(row["created_at"]),
     )
 
 
@@ -86,6 +87,10 @@ class UsersRepo:
     async def set_reminders(self, user_id: int, enabled: bool) -> None:
         await self.db.execute("UPDATE users SET reminders_enabled = ?, updated_at = ? WHERE id = ?",
                               (int(enabled), self._now(), user_id))
+        self._cache.pop(user_id, None)
+
+    def evict(self, user_id: int) -> None:
+        """Forget the cached row (the person's data was erased by another repository)."""
         self._cache.pop(user_id, None)
 
     async def mark_unreachable(self, user_id: int, at: datetime) -> None:

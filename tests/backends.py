@@ -32,6 +32,7 @@ class Stores:
     outbox: Any
     runs: Any
     fsm: Any
+    privacy: Any
 
     async def close(self) -> None:
         await self.fsm.close()
@@ -47,6 +48,7 @@ async def open_stores(kind: str, where: str, clock: Clock, *, holder: str | None
         from storage.db import Database
         from storage.fsm import SQLiteStorage
         from storage.outbox import OutboxRepo
+        from storage.privacy import PrivacyRepo
         from storage.runs import JobRunsRepo
         from storage.tickets import TicketsRepo
         from storage.users import UsersRepo
@@ -54,7 +56,7 @@ async def open_stores(kind: str, where: str, clock: Clock, *, holder: str | None
         db: Any = await Database.open(where)
         fsm: Any = await SQLiteStorage.open(where, now=clock.now)
         kinds: tuple[Any, ...] = (UsersRepo, ComplaintsRepo, CalendarRepo, CasesRepo, RemindersRepo, TicketsRepo,
-                                  OutboxRepo, JobRunsRepo)
+                                  OutboxRepo, JobRunsRepo, PrivacyRepo)
     else:
         from storage.pg.calendar import PgCalendarRepo
         from storage.pg.cases import PgCasesRepo, PgRemindersRepo
@@ -62,6 +64,7 @@ async def open_stores(kind: str, where: str, clock: Clock, *, holder: str | None
         from storage.pg.db import PgDatabase
         from storage.pg.fsm import PgStorage
         from storage.pg.outbox import PgOutboxRepo
+        from storage.pg.privacy import PgPrivacyRepo
         from storage.pg.runs import PgJobRunsRepo
         from storage.pg.tickets import PgTicketsRepo
         from storage.pg.users import PgUsersRepo
@@ -69,11 +72,11 @@ async def open_stores(kind: str, where: str, clock: Clock, *, holder: str | None
         db = await PgDatabase.open(where, min_size=1, max_size=6)
         fsm = PgStorage(db, now=clock.now)
         kinds = (PgUsersRepo, PgComplaintsRepo, PgCalendarRepo, PgCasesRepo, PgRemindersRepo, PgTicketsRepo,
-                 PgOutboxRepo, PgJobRunsRepo)
-    users, complaints, calendars, cases, reminders, tickets, outbox, runs = kinds
+                 PgOutboxRepo, PgJobRunsRepo, PgPrivacyRepo)
+    users, complaints, calendars, cases, reminders, tickets, outbox, runs, privacy = kinds
     stores = Stores(kind, where, db, users(db, clock), complaints(db), calendars(db, clock), cases(db, clock),
                     reminders(db, clock, holder=holder), tickets(db, clock), outbox(db, clock, holder=holder),
-                    runs(db, holder=holder), fsm)
+                    runs(db, holder=holder), fsm, privacy(db, clock))
     await stores.calendars.load()
     return stores
 

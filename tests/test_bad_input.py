@@ -8,8 +8,11 @@ Each bad input gets a clear answer in the person's language (a message or a call
 
 from __future__ import annotations
 
+import asyncio
 import html
+import inspect
 import sqlite3
+import time
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
@@ -246,14 +249,39 @@ OPERATOR_FORMS = {
 }
 
 
+async def until(check, what: str, timeout: float = 30.0):
+    """Wait for what the bot does by its effect (``check``, sync or async, returns it), never by a quiet moment:
+    on a busy machine the bot can be silent longer than ``fake.idle``'s 0.15 s in the middle of an update."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if inspect.isawaitable(result):
+            result = await result
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout} s: {what}")
+        await asyncio.sleep(0.05)
+
+
 async def desk_with_ticket(app, fake, *, registered: bool):
     citizen = fake.user(1001, "Айгерим", language_code="kk")
     op = fake.user(OP, "Operator", language_code="ru")
     await open_desk_ticket(app, fake, citizen)
+    await until(lambda: app.desk.tickets.get(1), "the ticket")
+    await until(lambda: card_ready(app), "the ticket's card")
     if registered:
-        t = await register(app, fake, op, 1, "ЖТ-2026-1 06.04.2026")
+        await register(app, fake, op, 1, "ЖТ-2026-1 06.04.2026")
+        await citizen.expect_text("ЖТ-2026-1", timeout=30)  # told last, after the ticket was registered
+        t = await app.desk.tickets.get(1)
         assert t.status == "registered"
+    await fake.idle()
     return citizen, op
+
+
+async def card_ready(app) -> bool:
+    t = await app.desk.tickets.get(1)
+    return bool(t and t.card_message_id)
 
 
 @pytest.mark.parametrize("action", ["reg", "ext", "res", "rej"])
@@ -263,9 +291,11 @@ async def test_operator_forms_answer_bad_input_and_change_nothing(action, fake, 
         fast(app)
         citizen, op = await desk_with_ticket(app, fake, registered=action == "ext")
         t = await app.desk.tickets.get(1)
+        prompted = len(group.messages)
         await op.press_data(f"dk:{action}:1", await card_of(app, fake))
-        await fake.idle()
         form_key = (GROUP, OP, "desk_form")
+        await until(lambda: len(group.messages) > prompted, "the form's question")
+        await fake.idle()
         rows, form = snapshot(db_path), await fsm_state(app, *form_key)
         assert form[0] == f"desk:{action}"
         n_citizen = len(citizen.messages)
@@ -273,10 +303,13 @@ async def test_operator_forms_answer_bad_input_and_change_nothing(action, fake, 
         for kind, msgid in OPERATOR_FORMS[action].items():
             before = len(group.messages)
             await send_kind(op, kind, chat=GROUP, message_thread_id=t.thread_id)
-            await fake.idle()
-            notes = [m for m in group.messages[before:] if m.method == "sendMessage"]
             if msgid is None:  # too long a number: cut to 64 characters, accepted; checked below
+                await citizen.expect_text("ЖТ-1 x", timeout=30)  # the citizen is told last
+                await fake.idle()
                 continue
+            await until(lambda: len(group.messages) > before, f"the answer to {kind[:20]!r}")  # noqa: B023
+            await fake.idle()  # and anything after it
+            notes = [m for m in group.messages[before:] if m.method == "sendMessage"]
             assert [m.text for m in notes] == [ops(msgid)], kind
             assert notes[0].message_thread_id == t.thread_id
 

@@ -84,6 +84,32 @@ async def test_a_reply_that_finally_failed_is_asked_again_before_anything_is_app
         assert draft_of(db_path, 1202)["draft"]["first_name"] == "Ольга"
 
 
+async def failed_sends(fake, chat_id: int, count: int) -> None:
+    """Wait until ``count`` sendMessage calls to ``chat_id`` were answered with an error."""
+    def check() -> bool:
+        return len([c for c in fake.calls_of("sendMessage", chat_id=chat_id) if c.status not in (None, 200)]) >= count
+
+    await fake._wait(check, 10)
+
+
+async def test_the_apology_for_a_lost_reply_comes_before_the_next_answer_is_handled(fake, db_path, no_unhandled):
+    """The apology is part of the failed step: when Telegram delays it (a 429), the person's next message waits
+    for it, so they never read "send any message, I will show you your question" after a later question."""
+    async with wizard_at(fake, db_path, 1207, "surname") as (user, w):
+        fake.fail_next("sendMessage", chat_id=1207, error_code=502, times=REPLY_TRIES)  # the reply
+        fake.fail_next("sendMessage", chat_id=1207, error_code=429, retry_after=1)  # the apology, once
+        await user.send("Иванова")
+        await failed_sends(fake, 1207, REPLY_TRIES + 1)
+        await user.send("Иванова")  # while the apology waits out its 429
+        first = await user.expect(timeout=10)
+        assert "Извините" in first.text and question_text("first_name") not in first.text
+        again = await w.next_prompt()
+        assert question_text("first_name") in again.text
+        await w.send("Ольга")
+        draft = draft_of(db_path, 1207)["draft"]
+        assert (draft["surname"], draft["first_name"]) == ("Иванова", "Ольга")
+
+
 async def test_a_button_step_whose_reply_failed_is_never_left_silent(fake, db_path, no_unhandled):
     async with wizard_at(fake, db_path, 1203, "applicant_kind") as (user, w):
         fake.fail_next("sendMessage", chat_id=1203, error_code=502, times=REPLY_TRIES)
@@ -322,12 +348,47 @@ def expected_draft(answers: dict, today: date) -> dict:
     return draft.to_dict()
 
 
+def last_question(user: FakeUser) -> BotMessage | None:
+    """The question a person sees last: the newest message of the chat with the wizard's buttons (a question
+    asked again, or a new consent after a second /complaint, has a higher message id but maybe the same
+    prompt number)."""
+    return max((m for m in user.messages if prompt_n(m)), key=lambda m: m.message_id, default=None)
+
+
+class Handled:
+    """Outer update middleware (inside the dispatcher's per-chat lock, so before the chat's next update starts):
+    the messages and button presses the bot has finished with (:func:`key_of`). Only the storm's people read it."""
+
+    def __init__(self) -> None:
+        self.done: set[tuple] = set()
+
+    async def __call__(self, handler, event, data):
+        try:
+            return await handler(event, data)
+        finally:
+            if event.message is not None:
+                self.done.add(key_of(event.message.chat.id, event.message.message_id))
+            elif event.callback_query is not None:
+                self.done.add(key_of(event.callback_query.id))
+
+
+def key_of(*ids) -> tuple:
+    """A message (chat id, message id) or a button press (callback query id), as :class:`Handled` records it."""
+    return tuple(str(i) for i in ids)
+
+
 class StormPerson:
     """Someone walking the wizard by what they SEE: they answer the last question shown, wait for the next one,
-    and when it does not come (an apology, or nothing for a while) they send their answer again."""
+    and when it does not come (an apology, or nothing for a while) they send their answer again.
 
-    def __init__(self, user: FakeUser, answers: dict, *, quiet: float = 2.5) -> None:
-        self.user, self.answers, self.quiet = user, answers, quiet
+    "Nothing for a while" means: the bot has finished with their message (``handled``, see :class:`Handled`)
+    and sent nothing new. A person reads that from a silence; a silence of fixed length is no such proof on a
+    busy machine (a handler that waits 3 s for the CPU, a 429 wait that takes 2.7 s), and a copy sent while the
+    bot still works on the original is a second answer, to the question that is on its way. The question they
+    answer is the newest one in the chat (a second /complaint shows a new consent, prompt number 1 again)."""
+
+    def __init__(self, user: FakeUser, answers: dict, handled: Handled, *, quiet: float = 0.3) -> None:
+        self.user, self.answers, self.handled, self.quiet = user, answers, handled, quiet
         self.prompt: BotMessage | None = None
         self.retries = 0
         self.stuck: str | None = None
@@ -340,30 +401,32 @@ class StormPerson:
             return "consent"
         return next(step for text, step in self.questions if text in (m.text or ""))
 
-    async def act(self, step: str) -> None:
+    async def type(self, text: str) -> tuple:
+        msg = await self.user.send(text)
+        return key_of(msg["chat"]["id"], msg["message_id"])
+
+    async def act(self, step: str) -> tuple:
+        """Answer ``step``; what was sent (see :class:`Handled`)."""
         value = ("ok",) if step == "consent" else self.answers[step]
         if isinstance(value, str):
-            await self.user.send(value)
-            return
+            return await self.type(value)
         action, arg = value[0], (value[1] if len(value) > 1 else None)
         data = next(btn["callback_data"] for cb, btn in wiz_buttons(self.prompt)
                     if cb.a == action and (arg is None or cb.v == arg))
-        await self.user.press_data(data, self.prompt)
+        return key_of(await self.user.press_data(data, self.prompt))
 
-    async def outcome(self) -> bool:
-        """True when a newer question arrived; False after an apology, or once the bot has plainly finished
-        with their message (fetched it, then nothing for this chat for ``quiet`` seconds: longer than any pause
-        between the retries of one reply). Never earlier: someone who types again while the bot is still
-        retrying its reply answers a question that is on its way, whatever the bot does."""
-        n = prompt_n(self.prompt) if self.prompt is not None else 0
+    async def outcome(self, sent: tuple) -> bool:
+        """True when a newer question arrived; False after an apology, or once the bot has finished with their
+        message and sent nothing for this chat for ``quiet`` seconds since. Never earlier: someone who types
+        again while the bot is still working on their message answers a question that is on its way."""
+        seen = self.prompt.message_id if self.prompt is not None else 0
         fake, chat = self.user.fake, self.user.id
-        update_id = fake._last_pushed_id  # pushed synchronously by the action just before
         deadline = time.monotonic() + 60
         apologised = False
         while time.monotonic() < deadline:
-            newer = [m for m in self.user.messages if prompt_n(m) > n]
-            if newer:
-                self.prompt = max(newer, key=prompt_n)
+            last = last_question(self.user)
+            if last is not None and last.message_id > seen:
+                self.prompt = last
                 return True
             if apologised:
                 return False
@@ -371,36 +434,38 @@ class StormPerson:
                 apologised = True  # a moment for a question sent right before it, then answer again
                 await asyncio.sleep(0.3)
                 continue
-            if fake.delivered(update_id) and fake.chat_quiet_for(chat) > self.quiet:
+            if sent in self.handled.done and fake.chat_quiet_for(chat) > self.quiet:
                 return False
             await asyncio.sleep(0.05)
         raise AssertionError(f"{self.user!r}: the bot kept working on one message for 60 s")
 
     async def walk(self) -> None:
-        await self.user.send("/complaint")
-        while not await self.outcome():
+        sent = await self.type("/complaint")
+        while not await self.outcome(sent):
             self.retries += 1
-            await self.user.send("/complaint")
+            sent = await self.type("/complaint")
         while (step := self.step_of(self.prompt)) != REVIEW:
             self.user.skip_pending()
-            await self.act(step)
+            sent = await self.act(step)
             tries = 1
-            while not await self.outcome():
+            while not await self.outcome(sent):
                 if tries == 5:  # the bot keeps refusing: they are not where they think they are
                     self.stuck = step
                     return
                 tries += 1
                 self.retries += 1
                 self.user.skip_pending()
-                await self.act(step)
+                sent = await self.act(step)
 
 
 async def test_storm_50_people_walk_the_wizard_while_30_percent_of_replies_fail(fake, db_path, no_unhandled):
     people = [fake.user(20_000 + i, f"Человек{i}", language_code="ru") for i in range(50)]
     async with running_bot(fake, db_path) as app:
         quick_retries(app)
+        handled = Handled()
+        app.dp.update.outer_middleware(handled)
         fake.chaos("sendMessage", 0.3, codes=(429, 502), retry_after=1, seed=12)
-        walkers = [StormPerson(u, STORM_ANSWERS) for u in people]
+        walkers = [StormPerson(u, STORM_ANSWERS, handled) for u in people]
         t0 = time.monotonic()
         await asyncio.gather(*(p.walk() for p in walkers))
         elapsed = time.monotonic() - t0
@@ -410,13 +475,14 @@ async def test_storm_50_people_walk_the_wizard_while_30_percent_of_replies_fail(
     wrong, lost, off = [], [], []
     for p in walkers:
         row = draft_of(db_path, p.user.id)
-        got = row["draft"]
+        got = row.get("draft") or {}
         for field in STORM_ANSWERS:
             if field != "attachments" and got.get(field) != expected[field]:
                 (lost if got.get(field) is None else wrong).append((p.user.id, field, got.get(field)))
-        seen = p.step_of(p.prompt)
-        if row["step"] != seen or row["n"] != prompt_n(p.prompt):
-            off.append((p.user.id, row["step"], seen))
+        last = last_question(p.user)  # once the bot is idle: the question they really see
+        seen = p.step_of(last)
+        if row.get("step") != seen or row.get("n") != prompt_n(last):
+            off.append((p.user.id, row.get("step"), seen))
     stuck = [(p.user.id, p.stuck) for p in walkers if p.stuck]
     sends = fake.calls_of("sendMessage")
     print(f"\nstorm: {len(walkers)} people, {len(sends)} sendMessage calls, injected {dict(fake.chaos_counts)}, "

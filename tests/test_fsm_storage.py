@@ -1,7 +1,8 @@
-"""The SQLite FSM storage: what a person saw is on disk, even when the process is killed."""
+"""The FSM storage (SQLite, and PostgreSQL): what a person saw is on disk, even when the process is killed."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -128,3 +129,44 @@ async def test_repositories_and_fsm_share_the_file_under_concurrency(db_path):
     assert (await db.fetchone("SELECT count(*) FROM fsm"))[0] == 600
     await storage.close()
     await db.close()
+
+
+CHILD_PG = CHILD.replace("from storage.db import Database\n", "from storage.pg.db import PgDatabase\n").replace(
+    "from storage.fsm import CommitBarrier, SQLiteStorage\n",
+    "from storage.fsm import CommitBarrier\nfrom storage.pg.fsm import PgStorage\n").replace(
+    "    db = await Database.open(path); await db.close()\n    storage = await SQLiteStorage.open(path)\n",
+    "    db = await PgDatabase.open(path)\n    storage = PgStorage(db)\n")
+
+
+async def test_every_acknowledged_step_survives_sigkill_on_postgresql(pg_url):
+    """The same promise on PostgreSQL: a step the person saw is committed (synchronous_commit stays on)."""
+    import asyncpg
+
+    assert "PgStorage(db)" in CHILD_PG
+    child = subprocess.Popen([sys.executable, "-c", CHILD_PG, pg_url], cwd=ROOT, stdout=subprocess.PIPE, text=True,
+                             env={**os.environ, "PYTHONPATH": str(ROOT)})
+
+    def read() -> dict[int, int]:
+        seen: dict[int, int] = {}
+        deadline = time.monotonic() + 120
+        while len(seen) < 50 or sum(seen.values()) < 3000:
+            line = child.stdout.readline()
+            assert line, "child exited early"
+            _, chat, step = line.split()
+            seen[int(chat)] = max(seen.get(int(chat), 0), int(step))
+            assert time.monotonic() < deadline
+        return seen
+
+    try:
+        seen = await asyncio.to_thread(read)
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+    conn = await asyncpg.connect(pg_url)
+    try:
+        stored = {int(r["key"].split(":")[1]): json.loads(r["data"])["steps"]
+                  for r in await conn.fetch("SELECT key, data::text AS data FROM fsm")}
+    finally:
+        await conn.close()
+    behind = {chat: (step, stored.get(chat)) for chat, step in seen.items() if stored.get(chat, 0) < step}
+    assert not behind, f"steps the person saw but the database lost: {behind}"

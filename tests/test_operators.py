@@ -3,6 +3,7 @@ plain supergroup), several users, a controlled clock."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date, datetime, timezone
 
 import pytest
@@ -10,7 +11,24 @@ import pytest
 from bot.domain.cases import deadlines_of
 from bot.domain.clock import FakeClock
 from bot.domain.complaint import Attachment, Complaint
-from tests.harness import running_bot
+from tests import harness
+
+# Every desk conversation runs on SQLite and on PostgreSQL (the ``backend`` fixture, tests/backends.py).
+_database_url = {"value": ""}
+
+
+@pytest.fixture(autouse=True)
+def _on_both_backends(backend, request):
+    _database_url["value"] = request.getfixturevalue("pg_url") if backend == "pg" else ""
+    yield
+    _database_url["value"] = ""
+
+
+def running_bot(fake, db_path, **kw):
+    if _database_url["value"]:
+        kw.setdefault("database_url", _database_url["value"])
+    return harness.running_bot(fake, db_path, **kw)
+
 
 GROUP = -1001234567890
 OP = 501
@@ -176,13 +194,12 @@ async def test_register_extend_resolve_rate_in_plain_group(fake, db_path, no_unh
         citizen.skip_pending()
         t = await register(app, fake, op, 1, "ЖТ-2026-00123 06.04.2026")
         assert t.status == "registered" and t.case_id
-        db = app.db
-        case = await db.fetchone("SELECT * FROM cases WHERE id = ?", (t.case_id,))
-        assert case["ticket_id"] == 1 and case["reg_number"] == "ЖТ-2026-00123"
-        assert case["registered_on"] == "2026-04-06" and case["recipient_kind"] == "provider"
-        pending = await db.fetchall("SELECT kind, due_at FROM reminders WHERE case_id = ? AND status = 'pending'",
-                                    (t.case_id,))
-        assert {r["kind"] for r in pending} >= {"review_due_soon", "review_due_today", "review_missed"}
+        cases, reminders = app.repos.cases, app.repos.reminders
+        case = await cases.get(t.case_id)
+        assert case.ticket_id == 1 and case.reg_number == "ЖТ-2026-00123"
+        assert case.registered_on == date(2026, 4, 6) and case.recipient_kind == "provider"
+        pending = await reminders.list_for_case(t.case_id, statuses=("pending",))
+        assert {r.kind for r in pending} >= {"review_due_soon", "review_due_today", "review_missed"}
         msg = await citizen.expect_text("ЖТ-2026-00123")
         assert "13 апреля 2026" in msg.text  # Mon 6 Apr + 5 working days
         assert "13.04.2026" in (await card_of(app, fake)).text
@@ -193,13 +210,12 @@ async def test_register_extend_resolve_rate_in_plain_group(fake, db_path, no_unh
         await op.send("7 выездная проверка", chat=GROUP)
         msg = await citizen.expect_text("выездная проверка")
         assert "22 апреля 2026" in msg.text and "7" in msg.text
-        case = await db.fetchone("SELECT * FROM cases WHERE id = ?", (t.case_id,))
-        assert case["extended_by"] == 7 and case["extension_told_on"] == "2026-04-07"
+        case = await cases.get(t.case_id)
+        assert case.extended_by == 7 and case.extension_told_on == date(2026, 4, 7)
         assert (await ticket_row(app)).status == "extended"
-        due_today = await db.fetchone(
-            "SELECT due_at FROM reminders WHERE case_id = ? AND kind = 'review_due_today' AND status = 'pending'",
-            (t.case_id,))
-        assert due_today["due_at"].startswith("2026-04-22")
+        [due_today] = [r for r in await reminders.list_for_case(t.case_id, statuses=("pending",))
+                       if r.kind == "review_due_today"]
+        assert due_today.due_at.astimezone(timezone.utc).isoformat().startswith("2026-04-22")
 
         # Resolve with a text: the citizen gets the result and the rating question.
         await op.press_data("dk:res:1", await card_of(app, fake))
@@ -211,7 +227,7 @@ async def test_register_extend_resolve_rate_in_plain_group(fake, db_path, no_unh
         assert question.callback_data(question.buttons[4]) == "dkr:1:5"
         t = await ticket_row(app)
         assert t.status == "resolved" and t.resolved_at and not t.relay and "Справка выдана" in t.result
-        assert (await db.fetchone("SELECT status FROM cases WHERE id = ?", (t.case_id,)))["status"] == "answered"
+        assert (await cases.get(t.case_id)).status == "answered"
 
         await citizen.press_data("dkr:1:5", question)
         await fake.idle()
@@ -231,10 +247,16 @@ async def test_register_extend_resolve_rate_in_plain_group(fake, db_path, no_unh
 
         # Closed: the card has no buttons, and /stats counts it.
         assert not (await card_of(app, fake)).buttons
+        n_group = len(group.messages)
         await op.send("/stats", chat=GROUP)
+        for _ in range(600):  # the figures, then the chart (drawn in a worker thread, tests/test_stats_chart.py)
+            if len(group.messages) >= n_group + 2:
+                break
+            await asyncio.sleep(0.1)
         await fake.idle()
-        stats = group.messages[-1].text
-        assert "100%" in stats and "5.0" in stats
+        stats, chart = group.messages[n_group:]
+        assert "100%" in stats.text and "5.0" in stats.text
+        assert chart.kind == "photo"
 
 
 # ------------------------------------------------------------------------------------ (3) rights
@@ -335,6 +357,59 @@ async def test_sla_notice_due_tomorrow_once(fake, db_path, no_unhandled, forum):
         assert await app.desk_sla.tick() == 0
 
 
+async def test_the_sla_pass_runs_once_per_interval_across_instances(fake, db_path, no_unhandled):
+    """Two instances on one database run the SLA job on their own schedules: one pass per interval does the
+    work (job_runs), the other skips; the notice is queued and posted once."""
+    group = fake.group(GROUP, "Desk").set_member(OP, "member")
+    op = fake.user(OP, "Operator", language_code="ru")
+    citizen = fake.user(CITIZEN, "Айгерим", language_code="ru")
+    clock = FakeClock(TUESDAY)
+    async with running_bot(fake, db_path, clock=clock, operators_chat_id=GROUP) as one:
+        fast(one)
+        await open_desk_ticket(one, fake, citizen)
+        await register(one, fake, op, 1, "ЖТ-7 07.04.2026")  # due Tue 14.04.2026
+        clock.set(datetime(2026, 4, 13, 5, 0, tzinfo=timezone.utc))  # Monday 10:00 local
+        async with running_bot(fake, db_path, clock=clock, operators_chat_id=GROUP) as two:
+            fast(two)
+            passes = await asyncio.gather(one.desk_sla._run(), two.desk_sla._run())
+            assert sorted(passes, key=str)[1] is None and sorted(passes, key=str)[0] >= 1
+            clock.advance(minutes=2)  # the other instance's schedule comes round within the interval
+            assert await two.desk_sla._run() is None and await one.desk_sla._run() is None
+            clock.advance(minutes=3)
+            assert await two.desk_sla._run() == 0  # its turn: nothing new to queue
+            await one.reminders.tick()
+            await two.reminders.tick()
+            await fake.idle()
+    notices = [m for m in group.messages if "⏰" in (m.text or "") and "14.04.2026" in m.text]
+    assert len(notices) == 1
+
+
+async def test_two_instances_post_each_desk_outbox_row_once_in_order(fake, db_path, no_unhandled):
+    """Every instance runs the desk's outbox pump: each queued post goes out once, a ticket's in order."""
+    group = fake.group(GROUP, "Desk").set_member(OP, "member")
+    citizen = fake.user(CITIZEN, "Айгерим", language_code="ru")
+    other = fake.user(CITIZEN2, "Ольга", language_code="ru")
+    async with running_bot(fake, db_path, clock=FakeClock(TUESDAY), operators_chat_id=GROUP) as one:
+        fast(one)
+        await open_desk_ticket(one, fake, citizen)
+        await open_desk_ticket(one, fake, other, complaint=False)
+        async with running_bot(fake, db_path, clock=FakeClock(TUESDAY), operators_chat_id=GROUP) as two:
+            fast(two)
+            for n in range(12):
+                for ticket_id in (1, 2):
+                    await one.repos.outbox.queue(ticket_id, "note", {"text": f"note {ticket_id}-{n}"})
+            one.desk.outbox.wake()  # each instance's own pump (one task per instance)
+            two.desk.outbox.wake()
+            for _ in range(400):
+                if not await one.repos.outbox.pending():
+                    break
+                await asyncio.sleep(0.05)
+            await fake.idle()
+    for ticket_id in (1, 2):
+        posted = [m.text for m in group.messages if (m.text or "").startswith(f"note {ticket_id}-")]
+        assert posted == [f"note {ticket_id}-{n}" for n in range(12)]
+
+
 async def test_calendar_warning_in_december(fake, db_path, no_unhandled):
     group = fake.group(GROUP, "Desk")
     clock = FakeClock(datetime(2026, 12, 1, 5, 0, tzinfo=timezone.utc))
@@ -364,10 +439,9 @@ async def test_calendar_transfer_moves_review_due(fake, db_path, no_unhandled):
         await fake.idle()
         assert "2026-04-09" in group.messages[-1].text
         assert deadlines_of(case, app.repos.calendars.calendar).review_due == date(2026, 4, 15)
-        row = await app.db.fetchone(
-            "SELECT due_at FROM reminders WHERE case_id = ? AND kind = 'review_due_today' AND status = 'pending'",
-            (t.case_id,))
-        assert row["due_at"].startswith("2026-04-15")
+        [row] = [r for r in await app.repos.reminders.list_for_case(t.case_id, statuses=("pending",))
+                 if r.kind == "review_due_today"]
+        assert row.due_at.astimezone(timezone.utc).isoformat().startswith("2026-04-15")
         overrides = await app.repos.calendars.overrides()
         assert [(o.override.day, o.override.kind, o.override.working, o.added_by) for o in overrides] == [
             (date(2026, 4, 9), "transfer_off", False, OP)]
@@ -404,28 +478,27 @@ async def test_register_reuses_the_case_the_citizen_already_tracks(fake, db_path
         citizen.skip_pending()
         t = await register(app, fake, op, 1, "ЖТ-2026-00123 06.04.2026")
         assert t.status == "registered" and t.case_id == own.id
-        rows = await app.db.fetchall("SELECT id, registered_on, reg_number, ticket_id FROM cases WHERE user_id = ?",
-                                     (CITIZEN,))
-        assert [(r["id"], r["registered_on"], r["reg_number"], r["ticket_id"]) for r in rows] == [
-            (own.id, "2026-04-06", "ЖТ-2026-00123", 1)]
-        pending = await app.db.fetchall(
-            "SELECT kind, due_at FROM reminders WHERE user_id = ? AND status = 'pending'", (CITIZEN,))
-        kinds = [r["kind"] for r in pending]
+        rows = await app.repos.cases.list_for_user(CITIZEN)
+        assert [(r.id, r.registered_on, r.reg_number, r.ticket_id) for r in rows] == [
+            (own.id, date(2026, 4, 6), "ЖТ-2026-00123", 1)]
+        pending = await app.repos.reminders.list_for_case(own.id, statuses=("pending",))
+        kinds = [r.kind for r in pending]
         assert sorted(kinds) == sorted(set(kinds))  # no reminder twice
-        assert any(r["kind"] == "review_due_today" and r["due_at"].startswith("2026-04-13") for r in pending)
+        assert any(r.kind == "review_due_today" and r.due_at.astimezone(timezone.utc).isoformat().startswith(
+            "2026-04-13") for r in pending)
 
 
 # --------------------------------------------------------------- (1b) the whole path, wizard to desk
 
 async def test_wizard_complaint_pressed_to_the_desk_becomes_a_ticket(fake, db_path, no_unhandled):
     """No shortcuts: the citizen fills the wizard, confirms, presses the desk button the bot offered."""
-    from tests.test_wizard import Walker, individual_kk
+    from tests.test_wizard import AppWalker, individual_kk
 
     fake.group(GROUP, "Desk", is_forum=False).set_member(OP, "member")
     citizen = fake.user(CITIZEN, "Айгерім", language_code="kk")
     async with running_bot(fake, db_path, operators_chat_id=GROUP) as app:
         fast(app)
-        walker = Walker(fake, db_path, citizen)
+        walker = AppWalker(fake, app, citizen)
         await walker.begin()
         await walker.walk(individual_kk())
         await walker.confirm()

@@ -4,34 +4,13 @@ tests (tests/test_wizard.py)."""
 
 from __future__ import annotations
 
-from aiogram.fsm.storage.base import StorageKey
-
 from bot.domain.documents import document_text
 from storage.db import Database
 from storage.pg.db import PgDatabase
 from storage.pg.fsm import PgStorage
 from storage.pg.users import PgUsersRepo
 from tests.harness import running_bot
-from tests.test_wizard import Walker, individual_kk
-
-
-class AppWalker(Walker):
-    """The wizard's walker reading the step from the app's conversation store (any backend)."""
-
-    def __init__(self, fake, app, user) -> None:
-        super().__init__(fake, None, user)
-        self.app = app
-
-    async def draft(self) -> dict:
-        key = StorageKey(bot_id=self.app.bot.id, chat_id=self.user.id, user_id=self.user.id)
-        return await self.app.fsm.get_data(key)
-
-    async def walk(self, answers: dict, *, until: str = "review") -> None:
-        while (step := (await self.draft())["step"]) != until:
-            value = answers[step]
-            for item in value if isinstance(value, list) else [value]:
-                await self.answer(item)
-            assert (await self.draft())["step"] != step or step == "attachments", f"stuck at {step}"
+from tests.test_wizard import AppWalker, individual_kk
 
 
 async def test_the_backend_is_chosen_by_database_url(fake, db_path, pg_url):

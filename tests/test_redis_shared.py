@@ -263,3 +263,25 @@ async def test_redis_fsm_refuses_data_that_is_not_a_mapping(redis_url, bad):
             await fsm.set_data(StorageKey(bot_id=BOT, chat_id=1, user_id=1), bad)
     finally:
         await fsm.close()
+
+
+async def test_redis_fsm_shows_and_forgets_one_persons_conversations(redis_url):
+    now = datetime(2026, 5, 1, tzinfo=timezone.utc)
+    fsm = RedisFSM(client(redis_url), now=lambda: now)
+    mine = [StorageKey(bot_id=BOT, chat_id=77, user_id=77),
+            StorageKey(bot_id=BOT, chat_id=-100, user_id=77, destiny="desk_form")]
+    theirs = [StorageKey(bot_id=BOT, chat_id=77, user_id=78), StorageKey(bot_id=BOT, chat_id=177, user_id=177)]
+    try:
+        for key in mine + theirs:
+            await fsm.set_state(key, "ComplaintWizard:draft")
+            await fsm.set_data(key, {"who": key.user_id})
+        got = await fsm.conversations(77)
+        assert sorted((s, d["who"], at) for s, d, at in got) == [("ComplaintWizard:draft", 77, now)] * 2
+        assert await fsm.forget(77) == 2
+        assert await fsm.conversations(77) == [] and await fsm.forget(77) == 0
+        for key in mine:
+            assert await fsm.get_state(key) is None and await fsm.get_data(key) == {}
+        for key in theirs:  # someone else's, even in the same chat: kept
+            assert await fsm.get_data(key) == {"who": key.user_id}
+    finally:
+        await fsm.close()

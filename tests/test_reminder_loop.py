@@ -347,3 +347,47 @@ async def test_stop_lets_the_batch_in_hand_finish_and_claims_nothing_more(where,
             counts = await env.reminders.count_by_status()
             assert "sending" not in counts
             assert await env.service.tick() == 0  # stopped: nothing more is claimed
+
+
+async def test_two_instances_send_each_reminder_once(backend, where, i18n, cal):
+    """Two instances tick at once on one database: 300 due reminders, each sent once (before the leases,
+    recover_stale at an instance's start re-queued rows the other was sending: 5 of 300 went out twice)."""
+    clock = FakeClock(almaty(2026, 3, 19, 12, 0))
+    users = list(range(6001, 6101))
+    async with running_fake() as fake:
+        for uid in users:
+            fake.user(uid)
+        async with process(where, fake, clock, i18n, cal) as one, process(where, fake, clock, i18n, cal) as two:
+            for uid in users:
+                await one.new_case(uid)
+            clock.set(almaty(2026, 3, 31, 12, 0))  # "soon", "today" and "missed" are all due
+            sent = await asyncio.gather(one.service.tick(), two.service.tick(), one.service.tick(),
+                                        two.service.tick())
+            assert sum(sent) == 300
+            assert [len(ok_sends(fake, uid)) for uid in users] == [3] * 100
+            assert len(fake.calls_of("sendMessage")) == 300
+            assert await one.reminders.count_by_status() == {"sent": 300}
+            if backend == "pg":  # SKIP LOCKED: both instances take rows (SQLite serialises the claims)
+                assert sent[0] + sent[2] > 0 and sent[1] + sent[3] > 0
+
+
+async def test_an_instance_that_dies_mid_send_leaves_its_rows_until_the_lease_runs_out(where, i18n, cal):
+    clock = FakeClock(almaty(2026, 3, 19, 12, 0))
+    users = [7001, 7002, 7003]
+    async with running_fake() as fake:
+        for uid in users:
+            fake.user(uid)
+        async with process(where, fake, clock, i18n, cal) as alive:
+            for uid in users:
+                await alive.new_case(uid)
+            clock.set(almaty(2026, 3, 27, 10, 5))  # each person's "soon" is due
+            async with process(where, fake, clock, i18n, cal) as dying:
+                assert len(await dying.reminders.claim_due(clock.now())) == 3
+            # it may have sent them and died before marking them sent: they are not sent again yet
+            assert await alive.service.tick() == 0
+            clock.advance(seconds=alive.service.lease.total_seconds() - 1)
+            assert await alive.service.tick() == 0
+            clock.advance(seconds=2)  # the dead instance's lease ran out: they go out once
+            assert await alive.service.tick() == 3
+            assert await alive.service.tick() == 0
+            assert [len(ok_sends(fake, uid)) for uid in users] == [1, 1, 1]

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from aiogram.fsm.storage.base import StorageKey
 
 from bot.domain.documents import document_text
 from bot.services.i18n import build_i18n
@@ -131,6 +132,25 @@ class Walker:
         self.pdf = await self.user.expect()
         assert self.pdf.kind == "document" and self.pdf.filename.endswith(".pdf"), self.pdf
         return doc
+
+
+class AppWalker(Walker):
+    """The wizard's walker reading the step from the app's conversation store (any backend)."""
+
+    def __init__(self, fake, app, user) -> None:
+        super().__init__(fake, None, user)
+        self.app = app
+
+    async def draft(self) -> dict:
+        key = StorageKey(bot_id=self.app.bot.id, chat_id=self.user.id, user_id=self.user.id)
+        return await self.app.fsm.get_data(key)
+
+    async def walk(self, answers: dict, *, until: str = "review") -> None:
+        while (step := (await self.draft())["step"]) != until:
+            value = answers[step]
+            for item in value if isinstance(value, list) else [value]:
+                await self.answer(item)
+            assert (await self.draft())["step"] != step or step == "attachments", f"stuck at {step}"
 
 
 def individual_kk() -> dict:

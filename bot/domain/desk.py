@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Callable, Iterable, Sequence
 
 from bot.domain.complaint import (
@@ -38,13 +38,16 @@ __all__ = [
     "DeskStats",
     "RegistrationInput",
     "TicketFacts",
+    "WeekRow",
     "allowed",
     "compute_stats",
     "parse_extension",
     "parse_registration",
+    "rating_counts",
     "render_card",
     "render_stats",
     "sla_kind",
+    "weekly",
 ]
 
 def _plural_of(gettext: Gettext) -> NGettext:
@@ -74,6 +77,7 @@ STATUS_LABELS = {
     "extended": N_("extended"),
     "resolved": N_("resolved"),
     "rejected": N_("rejected"),
+    "withdrawn": N_("consent withdrawn"),
 }
 SOURCE_LABELS = {
     "complaint": N_("complaint from the wizard"),
@@ -185,10 +189,14 @@ def render_card(
     filing_limit: date | None = None,
     fmt_date: DateFormat = lambda d: d.strftime("%d.%m.%Y"),
     ngettext: NGettext | None = None,
+    erased_on: date | None = None,
 ) -> str:
-    """The ticket card for the operators' chat (at most ~3,500 characters)."""
+    """The ticket card for the operators' chat (at most ~3,500 characters). An erased ticket (``erased_on``)
+    says why instead of naming the citizen (bot.domain.privacy)."""
     _ = gettext
     lines = _card_head(ticket, _, citizen_name, assignee_name)
+    if erased_on is not None:
+        lines[2] = erased_line(ticket, _, fmt_date(erased_on))
     if complaint is not None:
         lines += _complaint_lines(complaint, complaint_number, _, fmt_date, filing_limit)
     if case is not None:
@@ -206,6 +214,14 @@ def _card_head(ticket: Ticket, _: Gettext, citizen_name: str | None, assignee_na
             lang=escape(_(LANGUAGE_LABELS.get(ticket.language, ticket.language)))),
         _("Assignee: {name}").format(name=escape(assignee_name) if assignee_name else _("nobody yet")),
     ]
+
+
+def erased_line(ticket: Ticket, _: Gettext, day: str) -> str:
+    """The card's line for a ticket whose personal content was erased (in place of the citizen's)."""
+    if ticket.erased_reason == "retention":
+        return "🗄 " + _("Personal data erased on {date}: the retention period ended.").format(date=day)
+    return "⚠️ " + _("The citizen withdrew consent on {date}: their personal data is erased, and nothing more "
+                     "reaches them.").format(date=day)
 
 
 def _complaint_lines(c: Complaint, number: str | None, _: Gettext, fmt_date: DateFormat,
@@ -338,8 +354,7 @@ def compute_stats(tickets: Iterable[TicketFacts], today: date, cal: WorkCalendar
     resolved = [t for t, _closed_on in closed]
     rejected = [t for t in items if t.status == "rejected"]
     days = [cal.working_days_between(t.opened_on, closed_on) for t, closed_on in closed]
-    in_time = sum(closed_on <= (t.review_due or cal.add_working_days(t.opened_on, DESK_TARGET_DAYS))
-                  for t, closed_on in closed)
+    in_time = sum(_in_time(t, closed_on, cal) for t, closed_on in closed)
     rated = [t.rating for t in items if t.rating]
     return DeskStats(
         total=len(items),
@@ -354,6 +369,47 @@ def compute_stats(tickets: Iterable[TicketFacts], today: date, cal: WorkCalendar
         good_ratings=(sum(1 for r in rated if r >= 4) / len(rated)) if rated else None,
         not_disagreed=(sum(1 for t in resolved if not t.disagreed) / len(resolved)) if resolved else None,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class WeekRow:
+    """One week of the desk (Monday to Sunday): tickets opened, resolved, and resolved in time."""
+
+    start: date
+    opened: int
+    resolved: int
+    in_time: int
+
+
+def _in_time(t: TicketFacts, closed_on: date, cal: WorkCalendar) -> bool:
+    return closed_on <= (t.review_due or cal.add_working_days(t.opened_on, DESK_TARGET_DAYS))
+
+
+def weekly(tickets: Iterable[TicketFacts], today: date, cal: WorkCalendar, weeks: int = 8) -> list[WeekRow]:
+    """The last ``weeks`` weeks up to this one, oldest first (the /stats chart)."""
+    first = today - timedelta(days=today.weekday() + 7 * (weeks - 1))
+    opened = [0] * weeks
+    resolved = [0] * weeks
+    in_time = [0] * weeks
+    for t in tickets:
+        i = (t.opened_on - first).days // 7
+        if 0 <= i < weeks:
+            opened[i] += 1
+        if t.status == "resolved" and t.closed_on is not None:
+            j = (t.closed_on - first).days // 7
+            if 0 <= j < weeks:
+                resolved[j] += 1
+                in_time[j] += _in_time(t, t.closed_on, cal)
+    return [WeekRow(first + timedelta(days=7 * i), opened[i], resolved[i], in_time[i]) for i in range(weeks)]
+
+
+def rating_counts(tickets: Iterable[TicketFacts]) -> dict[int, int]:
+    """How many tickets got each rating, 1 to 5."""
+    counts = dict.fromkeys(range(1, 6), 0)
+    for t in tickets:
+        if t.rating in counts:
+            counts[t.rating] += 1
+    return counts
 
 
 def render_stats(s: DeskStats, gettext: Gettext, ngettext: NGettext | None = None) -> str:

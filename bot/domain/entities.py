@@ -17,6 +17,7 @@ __all__ = [
     "AUDIENCES",
     "CASE_STATUSES",
     "CLOSED_TICKET_STATUSES",
+    "ERASED_REASONS",
     "OPEN_TICKET_STATUSES",
     "OUTBOX_KINDS",
     "REMINDER_STATUSES",
@@ -56,13 +57,16 @@ class TicketStatus(StrEnum):
     EXTENDED = "extended"
     RESOLVED = "resolved"
     REJECTED = "rejected"
+    WITHDRAWN = "withdrawn"  # the person withdrew consent (/forget) while it was open
 
 
 CASE_STATUSES: tuple[str, ...] = tuple(CaseStatus)
 TICKET_STATUSES: tuple[str, ...] = tuple(TicketStatus)
 OPEN_TICKET_STATUSES: tuple[str, ...] = (
     TicketStatus.NEW, TicketStatus.TAKEN, TicketStatus.REGISTERED, TicketStatus.EXTENDED)
-CLOSED_TICKET_STATUSES: tuple[str, ...] = (TicketStatus.RESOLVED, TicketStatus.REJECTED)
+CLOSED_TICKET_STATUSES: tuple[str, ...] = (TicketStatus.RESOLVED, TicketStatus.REJECTED, TicketStatus.WITHDRAWN)
+#: Why a ticket's personal content was erased: the person withdrew consent, or the retention period ended.
+ERASED_REASONS: tuple[str, ...] = ("withdrawn", "retention")
 #: Where a ticket came from: the wizard's "send it to the desk", an unanswered FAQ question, the menu button.
 TICKET_SOURCES: tuple[str, ...] = ("complaint", "faq", "menu")
 #: A reminder row's life: pending -> sending -> sent | failed; pending/sending -> cancelled (storage/cases.py).
@@ -82,6 +86,7 @@ class User:
     first_name: str | None
     reminders_enabled: bool
     unreachable_at: str | None
+    created_at: datetime | None = None  # first contact (aware UTC)
 
     @property
     def reachable(self) -> bool:
@@ -170,7 +175,7 @@ class Reminder:
 @dataclass(frozen=True, slots=True)
 class Ticket:
     id: int
-    user_id: int
+    user_id: int | None  # None once the person's data is erased (erased_at)
     complaint_id: int | None
     case_id: int | None
     language: str
@@ -187,6 +192,8 @@ class Ticket:
     result: str | None
     rating: int | None
     disagreed: bool
+    erased_at: datetime | None = None  # its personal content was erased (erased_reason says why)
+    erased_reason: str | None = None
 
     @property
     def is_open(self) -> bool:

@@ -148,7 +148,7 @@ class Desk:
         return self.i18n.gettext(msgid, locale=lang)
 
     async def citizen_lang(self, ticket: Ticket) -> str:
-        user = await self.users.get(ticket.user_id)
+        user = await self.users.get(ticket.user_id) if ticket.user_id is not None else None
         return (user.language if user and user.language else None) or ticket.language or self.settings.default_language
 
     async def citizen_gettext(self, ticket: Ticket) -> tuple[Gettext, str]:
@@ -269,7 +269,7 @@ class Desk:
         result = await self.sender.send(method, chat_id=group)
         if result.ok:
             mid = getattr(result.result, "message_id", None)
-            await self.tickets.add_message(ticket.id, direction, citizen_chat_id=ticket.user_id,
+            await self.tickets.add_message(ticket.id, direction, citizen_chat_id=ticket.user_id or 0,
                                            citizen_message_id=citizen_message_id, group_chat_id=group,
                                            group_message_id=mid, at=self.now())
         else:
@@ -317,6 +317,7 @@ class Desk:
             assignee_name=assignee, case=case, deadlines=deadlines,
             filing_limit=filing_limit_from(learned, self.cases.calendar) if learned else None,
             fmt_date=self.ops_date, ngettext=self.o_plural,
+            erased_on=self.local_day(ticket.erased_at) if ticket.erased_at else None,
         )
 
     def card_keyboard(self, ticket: Ticket) -> InlineKeyboardMarkup | None:
@@ -428,7 +429,7 @@ class Desk:
         if not res.ok:
             return res
         ticket = await self.tickets.update(ticket.id, card_message_id=res.result.message_id, at=self.now()) or ticket
-        await self.tickets.add_message(ticket.id, "card", citizen_chat_id=ticket.user_id, citizen_message_id=None,
+        await self.tickets.add_message(ticket.id, "card", citizen_chat_id=ticket.user_id or 0, citizen_message_id=None,
                                        group_chat_id=group, group_message_id=res.result.message_id, at=self.now())
         stored = await self.complaint_of(ticket)
         if stored is not None:
@@ -486,6 +487,8 @@ class Desk:
 
     async def relay_out(self, ticket: Ticket, message: Message, *, edited: bool = False) -> bool:
         """An operator's message (or its edit) to the citizen, as a copy marked "from the desk"."""
+        if ticket.user_id is None:  # the person's data was erased: nobody to send it to
+            return False
         _, lang = await self.citizen_gettext(ticket)
         if edited:
             header = "✏️ " + _(N_("Correction from the desk (ticket №{id}):")).format(id=ticket.id)
@@ -505,6 +508,8 @@ class Desk:
         return result.ok
 
     async def tell_citizen(self, ticket: Ticket, text: str, **kw: Any) -> SendResult:
+        if ticket.user_id is None:  # the person's data was erased
+            return SendResult(ok=False, error="erased")
         return await self.sender.send_message(ticket.user_id, text, **kw)
 
     async def end_relay(self, ticket: Ticket, actor_id: int) -> Ticket | None:
@@ -527,6 +532,8 @@ class Desk:
                        recipient: str) -> Ticket | None:
         """The registration an operator recorded: the tracked case (re-planned), then the ticket's transition.
         None when someone else acted first (a case opened for this is closed again)."""
+        if ticket.user_id is None:  # erased: closed, nothing to register
+            return None
         stored = await self.complaint_of(ticket)
         c = stored.complaint if stored else None
         case, created = await self.cases.register(

@@ -26,6 +26,7 @@ from aiogram.types import Message
 from bot.domain.entities import OutboxRow, Ticket
 from bot.domain.ports import OutboxRepo, TicketsRepo
 from bot.domain.text import N_
+from bot.services.background import stop_task
 from bot.services.leases import renewing
 from bot.services.sender import Sender, SendResult
 
@@ -102,12 +103,7 @@ class DeskOutbox:
 
     async def stop(self) -> None:
         task, self._task = self._task, None
-        if task is not None and not task.done():
-            task.cancel()
-            try:
-                await task
-            except asyncio.CancelledError:
-                pass
+        await stop_task(task)
 
     def wake(self) -> None:
         self._wake.set()
@@ -200,7 +196,7 @@ class DeskOutbox:
     async def _refused(self, row: OutboxRow, ticket: Ticket) -> None:
         """Telegram refused a row for good: tell the citizen when it was theirs to know."""
         desk = self.desk
-        if row.kind not in ("card", "relay"):
+        if row.kind not in ("card", "relay") or ticket.user_id is None:
             return
         text = desk.citizen_text(CARD_FAILED if row.kind == "card" else RELAY_FAILED, await desk.citizen_lang(ticket))
         if row.kind == "card":

@@ -4,12 +4,22 @@ delivered by the reminder loop; /stats."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import timedelta
 
 from apscheduler.schedulers.base import BaseScheduler
 
-from bot.domain.desk import OPEN, TicketFacts, compute_stats, render_stats, sla_kind, summary_counts
+from bot.domain.desk import (
+    OPEN,
+    TicketFacts,
+    compute_stats,
+    rating_counts,
+    render_stats,
+    sla_kind,
+    summary_counts,
+    weekly,
+)
 from bot.domain.entities import CaseStatus, Ticket
 from bot.domain.ports import JobRunsRepo, RemindersRepo
 from bot.domain.reminders import is_allowed
@@ -46,14 +56,16 @@ class DeskSla:
     async def shutdown(self) -> None:
         return None
 
-    async def _run(self) -> None:
+    async def _run(self) -> int | None:
+        """The job: a pass, unless another instance ran one less than an interval ago (None then)."""
         try:
             every = timedelta(seconds=INTERVAL_SECONDS * 0.9)  # the instances' schedules drift a little
             if self.runs is not None and not await self.runs.claim(JOB_ID, self.desk.now(), every):
-                return
-            await self.tick()
+                return None
+            return await self.tick()
         except Exception:  # a failing pass must not stop the job
             log.exception("desk: SLA pass failed")
+            return None
 
     # ---- statistics ---------------------------------------------------------------------------
     async def facts(self) -> list[TicketFacts]:
@@ -73,6 +85,15 @@ class DeskSla:
     async def stats_text(self) -> str:
         stats = compute_stats(await self.facts(), self.desk.today(), self.desk.cases.calendar)
         return render_stats(stats, self.desk.o, self.desk.o_plural)
+
+    async def stats_chart(self) -> bytes:
+        """The /stats chart (PNG, in the operators' language), drawn off the event loop (matplotlib: ~0.7 s a
+        chart, measured on a loaded 2-core machine)."""
+        from bot.domain.desk_chart import render_chart
+
+        facts, today = await self.facts(), self.desk.today()
+        weeks = weekly(facts, today, self.desk.cases.calendar)
+        return await asyncio.to_thread(render_chart, weeks, rating_counts(facts), today=today, gettext=self.desk.o)
 
     # ---- SLA ----------------------------------------------------------------------------------
     async def tick(self) -> int:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from datetime import datetime, timedelta, timezone
 from typing import Callable
 
@@ -85,6 +85,9 @@ class ReminderService:
         self._blocked: set[int] = set()  # chats that answered 403 during the current tick
         self._tick_lock = asyncio.Lock()
         self._stopping = False
+        #: What happened to reminders since start (the metrics read it): due (claimed for delivery), sent,
+        #: failed, rate_limited (429s met), cancelled (not sent: erased, blocked, switched off, case closed).
+        self.counts: Counter[str] = Counter()
         # The Sender reports 403s through this hook too when it was built without its own.
         if sender.on_forbidden is None:
             sender.on_forbidden = self.on_forbidden
@@ -181,6 +184,7 @@ class ReminderService:
                     batch = await self.reminders.claim_due(now, self.batch_size, audiences=audiences)
                     if not batch:
                         break
+                    self.counts["due"] += len(batch)
                     by_chat: OrderedDict[int, list[Reminder]] = OrderedDict()
                     for r in batch:
                         by_chat.setdefault(r.chat_id, []).append(r)
@@ -215,7 +219,7 @@ class ReminderService:
 
     async def _deliver(self, r: Reminder) -> int:
         if r.chat_id in self._blocked:
-            await self.reminders.cancel(r.id, "forbidden")
+            await self._cancel(r, "forbidden")
             return 0
         if r.audience == "citizen":
             text = await self._citizen_text(r)
@@ -235,7 +239,8 @@ class ReminderService:
             if r.payload.get("reply_to"):
                 method.reply_parameters = ReplyParameters(message_id=r.payload["reply_to"],
                                                           allow_sending_without_reply=True)
-        result = await self.sender.send(method, chat_id=r.chat_id)
+        # Asked again right before the send: a reminder erased (/forget) or cancelled since its claim stays unsent.
+        result = await self.sender.send(method, chat_id=r.chat_id, still_wanted=lambda: self.reminders.still_claimed(r.id))
         return await self._record(r, result)
 
     async def _citizen_text(self, r: Reminder) -> str | None:
@@ -243,7 +248,7 @@ class ReminderService:
         user = await self.users.get(r.user_id) if r.user_id is not None else None
         if user is None or not user.reachable or not user.reminders_enabled:
             reason = "no_user" if user is None else ("unreachable" if not user.reachable else "disabled")
-            await self.reminders.cancel(r.id, reason)
+            await self._cancel(r, reason)
             return None
         lang = user.language or self.settings.default_language
         gettext = translator(self.i18n, lang)
@@ -255,7 +260,7 @@ class ReminderService:
             return str(text)
         case = await self.cases.get(r.case_id)
         if case is None or case.status != "open":
-            await self.reminders.cancel(r.id, "case_not_open")
+            await self._cancel(r, "case_not_open")
             return None
         cal = self.calendar()
         try:
@@ -266,6 +271,10 @@ class ReminderService:
             await self.reminders.mark_failed(r.id, f"render: {type(exc).__name__}")
             return None
 
+    async def _cancel(self, r: Reminder, reason: str | None) -> None:
+        self.counts["cancelled"] += 1
+        await self.reminders.cancel(r.id, reason)
+
     def _operators_text(self, r: Reminder) -> str | None:
         """Operators' one-offs carry their text (already HTML-safe) in ``payload['text']``."""
         text = r.payload.get("text")
@@ -273,7 +282,12 @@ class ReminderService:
 
     async def _record(self, r: Reminder, result: SendResult) -> int:
         now = self.clock.now()
+        self.counts["rate_limited"] += result.rate_limited
+        if result.cancelled:
+            self.counts["cancelled"] += 1
+            return 0
         if result.ok:
+            self.counts["sent"] += 1
             await self.reminders.mark_sent(r.id, now)
             if r.case_id is not None:
                 await self.cases.record_event(r.case_id, "reminder_sent", {"kind": r.kind, "reminder_id": r.id},
@@ -282,7 +296,7 @@ class ReminderService:
         if result.forbidden:
             if r.chat_id not in self._blocked:  # the Sender reported it to another hook
                 await self.on_forbidden(r.chat_id)
-            await self.reminders.cancel(r.id, result.error)
+            await self._cancel(r, result.error)
             return 0
         # A 429 is Telegram asking us to wait, not a failure: it never uses up an attempt (delayed, not lost).
         if result.retryable and (r.attempts < self.max_attempts or result.retry_after is not None):
@@ -294,6 +308,7 @@ class ReminderService:
                 when = self._next_allowed(when)
             await self.reminders.retry_later(r.id, when, result.error)
             return 0
+        self.counts["failed"] += 1
         await self.reminders.mark_failed(r.id, result.error)
         return 0
 

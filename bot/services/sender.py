@@ -32,9 +32,10 @@ import asyncio
 import logging
 import random
 from collections import deque
+from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable
+from typing import Any, AsyncIterator, Awaitable, Callable
 
 from aiogram import Bot
 from aiogram.client.default import Default
@@ -107,6 +108,8 @@ class SendResult:
     retryable: bool = False  # failed for a reason that may pass later (network, server, long 429)
     retry_after: float | None = None  # Telegram asked for a wait longer than the sender is willing to hold
     attempts: int = 0
+    rate_limited: int = 0  # 429s met on the way (waited out, or the last one handed back)
+    cancelled: bool = False  # the caller's ``still_wanted`` said no at send time: nothing was sent
 
 
 class _ChatState:
@@ -163,6 +166,7 @@ class Sender:
         self.request_timeout = request_timeout
         self._chats: dict[int, _ChatState] = {}
         self._sends = 0
+        self._in_hand = 0
         # Counters for monitoring (no personal data).
         self.stats = {"sent": 0, "failed": 0, "forbidden": 0, "retry_after": 0, "retries": 0, "shared_down": 0}
 
@@ -177,15 +181,38 @@ class Sender:
         finally:
             _IN_SENDER.reset(token)
 
-    async def send(self, method: TelegramMethod, *, chat_id: int) -> SendResult:
-        """Send ``method`` to ``chat_id`` within every limit; see the module docstring for errors."""
+    @property
+    def queue_depth(self) -> int:
+        """Sends in hand: waiting for their chat's turn or a limit, or on the wire (the metrics' gauge)."""
+        return self._in_hand
+
+    @asynccontextmanager
+    async def hold(self, chat_id: int) -> AsyncIterator[None]:
+        """Nothing is sent to ``chat_id`` while held; a send already on the wire finishes first. An erasure
+        holds the person's chat around its commit: a reminder claimed before it then finds its row gone
+        (``still_wanted``) instead of going out after it."""
         state = self._chats.get(chat_id)
         if state is None:
             state = self._chats[chat_id] = _ChatState()
         state.users += 1
         try:
             async with state.lock:
-                return await self._send_locked(method, chat_id, state)
+                yield
+        finally:
+            state.users -= 1
+
+    async def send(self, method: TelegramMethod, *, chat_id: int,
+                   still_wanted: Callable[[], Awaitable[bool]] | None = None) -> SendResult:
+        """Send ``method`` to ``chat_id`` within every limit; see the module docstring for errors.
+        ``still_wanted`` is asked right before each try, after the waits: False cancels the send."""
+        state = self._chats.get(chat_id)
+        if state is None:
+            state = self._chats[chat_id] = _ChatState()
+        state.users += 1
+        self._in_hand += 1
+        try:
+            async with state.lock:
+                return await self._send_locked(method, chat_id, state, still_wanted)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a bug here must not take the caller down
@@ -194,6 +221,7 @@ class Sender:
             return SendResult(ok=False, error=_describe(exc))
         finally:
             state.users -= 1
+            self._in_hand -= 1
             self._sends += 1
             if self._sends % 1000 == 0:
                 self._sweep()
@@ -253,23 +281,41 @@ class Sender:
         if chat_id < 0:
             state.window.append(now)
 
-    async def _send_locked(self, method: TelegramMethod, chat_id: int, state: _ChatState) -> SendResult:
+    async def _forbidden(self, chat_id: int) -> None:
+        self.stats["forbidden"] += 1
+        log.info("sender: forbidden (%s chat)", "group" if chat_id < 0 else "private")
+        if self.on_forbidden is not None:
+            try:
+                await self.on_forbidden(chat_id)
+            except asyncio.CancelledError:
+                raise
+            except Exception as cb_exc:
+                log.exception("sender: on_forbidden failed: %s", type(cb_exc).__name__)
+
+    async def _send_locked(self, method: TelegramMethod, chat_id: int, state: _ChatState,
+                           still_wanted: Callable[[], Awaitable[bool]] | None = None) -> SendResult:
         attempts = 0
         waited = 0.0
+        limited = 0
         while True:
             await self._take(chat_id, state)
+            if still_wanted is not None and not await still_wanted():
+                await self._pause_shared(chat_id, 0.0)  # nothing went out: the chat's hold ends
+                return SendResult(ok=False, error="cancelled", cancelled=True, attempts=attempts,
+                                  rate_limited=limited)
             attempts += 1
             try:
                 result = await self._call(method)
             except TelegramRetryAfter as exc:
                 self.stats["retry_after"] += 1
+                limited += 1
                 attempts -= 1  # a 429 is not an attempt
                 wait = float(exc.retry_after)
                 if wait > self.max_retry_after_wait or waited + wait > self.max_retry_after_total:
                     log.warning("sender: 429 retry_after=%ss, handing back", exc.retry_after)
                     self.stats["failed"] += 1
                     return SendResult(ok=False, error=_describe(exc), retryable=True, retry_after=wait,
-                                      attempts=attempts)
+                                      attempts=attempts, rate_limited=limited)
                 log.info("sender: 429, waiting %ss", exc.retry_after)
                 waited += wait
                 # Pause this chat only: our global limiter keeps under the overall ceiling; a 429 is
@@ -279,15 +325,7 @@ class Sender:
                 continue
             except TelegramForbiddenError as exc:
                 await self._pause_shared(chat_id)  # answered: the chat's hold ends
-                self.stats["forbidden"] += 1
-                log.info("sender: forbidden (%s chat)", "group" if chat_id < 0 else "private")
-                if self.on_forbidden is not None:
-                    try:
-                        await self.on_forbidden(chat_id)
-                    except asyncio.CancelledError:
-                        raise
-                    except Exception as cb_exc:
-                        log.exception("sender: on_forbidden failed: %s", type(cb_exc).__name__)
+                await self._forbidden(chat_id)
                 return SendResult(ok=False, error=_describe(exc), forbidden=True, attempts=attempts)
             except _PERMANENT as exc:
                 await self._pause_shared(chat_id)
@@ -313,7 +351,7 @@ class Sender:
             self._after_send(chat_id, state)
             await self._pause_shared(chat_id)
             self.stats["sent"] += 1
-            return SendResult(ok=True, result=result, attempts=attempts)
+            return SendResult(ok=True, result=result, attempts=attempts, rate_limited=limited)
 
 
 class RetryAfterMiddleware(BaseRequestMiddleware):

@@ -49,6 +49,7 @@ from handlers.complaint.steps import (
     steps_for,
 )
 from handlers.datepicker import digits, month_of, show_month
+from handlers.privacy import erase_keyboard
 
 __all__ = ["FreshButton", "get_router", "stale"]
 
@@ -97,6 +98,9 @@ async def on_decline(query: CallbackQuery, turn: Turn) -> None:
     await turn.state.clear()
     await turn.send(_("Understood: nothing was saved. You can come back any time with /complaint."),
                     reply_markup=main_menu())
+    # Declining is withdrawing consent: what the bot kept from before (the language, earlier complaints) can go too.
+    await turn.send(_("If you also want the bot to erase what it already keeps about you, press the button below "
+                      "(/mydata shows what that is)."), reply_markup=erase_keyboard())
 
 
 async def on_damaged(query: CallbackQuery, turn: Turn) -> None:

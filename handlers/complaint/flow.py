@@ -241,6 +241,16 @@ async def start_consent(turn: Turn) -> None:
             "that you can track it.",
             days,
         ).format(days=days)
+        + " "
+        + ngettext(
+            "A closed case, an answered request to the operators and a complaint are deleted {days} day after "
+            "they ended.",
+            "A closed case, an answered request to the operators and a complaint are deleted {days} days after "
+            "they ended.",
+            turn.settings.retention_days,
+        ).format(days=turn.settings.retention_days)
+        + " "
+        + _("/mydata shows what the bot keeps about you; /forget withdraws your consent and erases it.")
         + "\n\n"
         + _("Do you agree to the processing of your personal data for this purpose?\n\n"
             "This is guidance, not legal advice."),

@@ -15,7 +15,7 @@ from typing import Any
 from aiogram import F, Router
 from aiogram.filters import BaseFilter, Command, CommandObject
 from aiogram.methods import SendMessage
-from aiogram.types import CallbackQuery, Message, TelegramObject
+from aiogram.types import BufferedInputFile, CallbackQuery, Message, TelegramObject
 from aiogram.utils.i18n import gettext as _
 
 from bot.config import Settings
@@ -130,6 +130,10 @@ async def on_group_message(message: Message, desk: Desk) -> None:
         ticket = await desk.tickets.by_group_message(message.chat.id, message.reply_to_message.message_id)
     if ticket is None or not await desk.is_operator(operator.id):
         return  # talk among operators
+    if ticket.erased_at is not None:
+        await desk.note(ticket, desk.o(N_("Ticket №{id}: the citizen's data is erased, so this message was not sent "
+                                          "to anyone.")).format(id=ticket.id))
+        return
     if not ticket.is_open:
         await desk.note(ticket, desk.o(N_("Ticket №{id} is closed: this message was not sent to the citizen."))
                         .format(id=ticket.id))
@@ -258,11 +262,15 @@ async def do_resolve(desk: Desk, ticket: Ticket, message: Message, text: str) ->
     if not text and message.document is None and message.photo is None:
         await desk.note(ticket, desk.o(N_("Please send the result as text or a document.")))
         return False
+    if ticket.user_id is None:  # erased (closed): never here, the form checks the status first
+        await desk.note(ticket, desk.o(NOT_POSSIBLE))
+        return True
+    citizen = ticket.user_id
     result = _result_of(message, text)
     # The result reaches the citizen FIRST: a ticket is resolved only once Telegram took the result.
     g, _lang = await desk.citizen_gettext(ticket)
     header = "✅ " + g(N_("The result of your request (ticket №{id}):")).format(id=ticket.id)
-    delivered = await desk.copy(to_chat=ticket.user_id, source=CopySource.of(message), header=header, place={})
+    delivered = await desk.copy(to_chat=citizen, source=CopySource.of(message), header=header, place={})
     if not delivered.ok:
         log.warning("desk: the result of ticket %s was not delivered: %s", ticket.id, delivered.error)
         await desk.note(ticket, "⚠️ " + desk.o(N_("The result could not be delivered to the citizen, so the ticket "
@@ -274,10 +282,10 @@ async def do_resolve(desk: Desk, ticket: Ticket, message: Message, text: str) ->
         await desk.note(ticket, desk.o(NOT_POSSIBLE))
         return True
     await desk.sender.send(SendMessage(
-        chat_id=updated.user_id,
+        chat_id=citizen,
         text=g(N_("Please rate how your request was handled, from 1 (bad) to 5 (excellent). If you disagree with "
                   "the result, press «I disagree» to see what you can do next.")),
-        reply_markup=rating_keyboard(updated, g)), chat_id=updated.user_id)
+        reply_markup=rating_keyboard(updated, g)), chat_id=citizen)
     await desk.refresh_card(updated)
     await desk.note(updated, "✅ " + desk.o(N_("Resolved; the result was sent to the citizen.")))
     return True
@@ -320,8 +328,15 @@ async def _refused(message: Message, desk: Desk) -> bool:
 
 
 async def on_stats(message: Message, desk: Desk, desk_sla: DeskSla) -> None:
-    if not await _refused(message, desk):
-        await message.answer(await desk_sla.stats_text())
+    if await _refused(message, desk):
+        return
+    await message.answer(await desk_sla.stats_text())
+    try:
+        chart = await desk_sla.stats_chart()
+    except Exception as exc:  # the figures are out already; the chart is a bonus
+        log.warning("desk: the /stats chart failed: %s", type(exc).__name__)
+        return
+    await message.answer_photo(BufferedInputFile(chart, filename="stats.png"))
 
 
 async def on_calendar(message: Message, command: CommandObject, desk: Desk, calendars: CalendarRepo) -> None:

@@ -52,27 +52,47 @@ async def _event_in(conn: Conn, case_id: int, kind: str, payload: dict[str, Any]
                        case_id, kind, jsonb(payload), now)
 
 
-async def _replace_plan_in(conn: Conn, case: Case, planned: Iterable[PlannedReminder], now: datetime) -> int:
-    """Make the case's pending reminders exactly ``planned`` (storage.plans.plan_change); rows inserted."""
-    existing = await conn.fetch(
-        "SELECT id, kind, due_at, status, payload FROM reminders WHERE case_id = $1 AND status <> 'cancelled'"
-        " ORDER BY id FOR UPDATE", case.id)
-    change = plan_change((Existing(r["id"], r["kind"], iso(r["due_at"]), r["status"], r["payload"])
-                          for r in existing), planned)
-    if change.cancel:
+_NOT_CANCELLED = ("SELECT id, case_id, kind, due_at, status, payload FROM reminders"
+                  " WHERE case_id = ANY($1::bigint[]) AND status <> 'cancelled' ORDER BY id FOR UPDATE")
+
+
+async def _replan_in(conn: Conn, plans: Iterable[tuple[Case, Iterable[PlannedReminder]]], now: datetime) -> int:
+    """Make each case's pending reminders exactly its plan (storage.plans.plan_change), inside the caller's
+    transaction, one statement per kind of change for all the cases; returns the rows inserted."""
+    plans = list(plans)
+    existing: dict[int, list[Existing]] = {}
+    for r in await conn.fetch(_NOT_CANCELLED, [case.id for case, _ in plans]):
+        existing.setdefault(r["case_id"], []).append(
+            Existing(r["id"], r["kind"], iso(r["due_at"]), r["status"], r["payload"]))
+    cancel: list[int] = []
+    refresh: list[tuple[int, str]] = []
+    insert: list[tuple[int, int, str, datetime, str]] = []
+    for case, planned in plans:
+        change = plan_change(existing.get(case.id, ()), planned)
+        cancel += change.cancel
+        refresh += change.refresh
+        insert += [(case.id, case.user_id, kind, datetime.fromisoformat(due_at), payload)
+                   for kind, due_at, payload in change.insert]
+    if cancel:
         await conn.execute("UPDATE reminders SET status = 'cancelled', updated_at = $1 WHERE id = ANY($2::bigint[])",
-                           now, change.cancel)
-    for row_id, payload in change.refresh:
-        await conn.execute("UPDATE reminders SET payload = $1, updated_at = $2 WHERE id = $3", payload, now, row_id)
-    inserted = 0
-    for kind, due_at, payload in change.insert:
-        status = await conn.execute(
-            "INSERT INTO reminders (case_id, chat_id, user_id, audience, kind, due_at, status, payload,"
-            " created_at, updated_at) VALUES ($1, $2, $2, 'citizen', $3, $4, 'pending', $5, $6, $6)"
-            " ON CONFLICT DO NOTHING",
-            case.id, case.user_id, kind, datetime.fromisoformat(due_at), payload, now)
-        inserted += rowcount(status)
-    return inserted
+                           now, cancel)
+    if refresh:
+        await conn.execute(
+            "UPDATE reminders r SET payload = v.payload::jsonb, updated_at = $1"
+            " FROM unnest($2::bigint[], $3::text[]) AS v (id, payload) WHERE r.id = v.id",
+            now, [i for i, _ in refresh], [p for _, p in refresh])
+    if not insert:
+        return 0
+    cases, users, kinds, dues, payloads = (list(c) for c in zip(*insert, strict=True))
+    return rowcount(await conn.execute(
+        "INSERT INTO reminders (case_id, chat_id, user_id, audience, kind, due_at, status, payload, created_at,"
+        " updated_at) SELECT c, u, u, 'citizen', k, d, 'pending', p::jsonb, $6, $6"
+        " FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::timestamptz[], $5::text[]) AS v (c, u, k, d, p)"
+        " ON CONFLICT DO NOTHING", cases, users, kinds, dues, payloads, now))
+
+
+async def _replace_plan_in(conn: Conn, case: Case, planned: Iterable[PlannedReminder], now: datetime) -> int:
+    return await _replan_in(conn, [(case, planned)], now)
 
 
 class PgCasesRepo:
@@ -125,6 +145,34 @@ class PgCasesRepo:
     async def open_ids(self) -> list[int]:
         rows = await self.db.fetchall("SELECT id FROM cases WHERE status = 'open' ORDER BY id")
         return [r["id"] for r in rows]
+
+    async def open_registered(self, first: date, last: date, *, after: tuple[date, int] | None = None,
+                              limit: int = 200) -> list[Case]:
+        """Open cases registered from ``first`` to ``last``, in (registered_on, id) order, the page after
+        ``after`` (keyset paging)."""
+        day, last_id = after if after else (first, -1)
+        rows = await self.db.fetchall(
+            "SELECT * FROM cases WHERE status = 'open' AND (registered_on, id) > ($1::date, $2::bigint)"
+            " AND registered_on <= $3 ORDER BY registered_on, id LIMIT $4", day, last_id, last, int(limit))
+        return [_case(r) for r in rows]
+
+    async def replan_many(self, case_ids: Sequence[int], plan: Planner, *, at: datetime | None = None) -> int:
+        """Re-plan these cases in ONE transaction; the plans are computed before it, and a case changed
+        meanwhile (its ``updated_at``) is planned again inside. Returns the rows inserted."""
+        if not case_ids:
+            return 0
+        ids = [int(i) for i in case_ids]
+        now = self._stamp(at)
+        early: dict[int, tuple[datetime, list[PlannedReminder]]] = {}
+        for r in await self.db.fetchall("SELECT * FROM cases WHERE id = ANY($1::bigint[])", ids):
+            early[r["id"]] = (r["updated_at"], list(plan(_case(r))))
+        async with self.db.transaction() as conn:
+            plans: list[tuple[Case, Iterable[PlannedReminder]]] = []
+            for r in await conn.fetch("SELECT * FROM cases WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE", ids):
+                case = _case(r)
+                known = early.get(case.id)
+                plans.append((case, known[1] if known and known[0] == r["updated_at"] else list(plan(case))))
+            return await _replan_in(conn, plans, now)
 
     async def record_event(self, case_id: int, kind: str, payload: dict[str, Any] | None = None,
                            *, at: datetime | None = None) -> None:
@@ -277,6 +325,12 @@ class PgRemindersRepo:
         return rowcount(await self.db.execute(
             "UPDATE reminders SET claimed_at = $1 WHERE status = 'sending' AND claimed_by = $2",
             moment(now), self.holder))
+
+    async def still_claimed(self, reminder_id: int) -> bool:
+        """Is this claimed row still to be sent (an erasure, a cancellation or another
+        instance after the lease since the claim)?"""
+        row = await self.db.fetchone("SELECT status, claimed_by FROM reminders WHERE id = $1", reminder_id)
+        return row is not None and row["status"] == "sending" and row["claimed_by"] == self.holder
 
     async def get(self, reminder_id: int) -> Reminder | None:
         row = await self.db.fetchone("SELECT * FROM reminders WHERE id = $1", reminder_id)

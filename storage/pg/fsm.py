@@ -51,3 +51,12 @@ class PgStorage(GroupCommitStorage):
 
     async def _release(self) -> None:
         return None  # the pool belongs to the PgDatabase
+
+    async def _user_rows(self, user_id: int) -> list[tuple[str | None, str, datetime | None]]:
+        rows = await self.db.fetchall(
+            "SELECT state, data::text AS data, updated_at FROM fsm WHERE user_id = $1 ORDER BY key", user_id)
+        return [(r["state"], r["data"], r["updated_at"]) for r in rows]
+
+    async def _forget_user(self, user_id: int) -> list[str]:
+        rows = await self.db.fetchall("DELETE FROM fsm WHERE user_id = $1 RETURNING key", user_id)
+        return [r["key"] for r in rows]

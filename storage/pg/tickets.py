@@ -62,7 +62,7 @@ class PgTicketsRepo:
             ticket_id: int | None = await conn.fetchval(
                 "INSERT INTO tickets (user_id, complaint_id, language, source, status, chat_id, relay,"
                 " created_at, updated_at) VALUES ($1, $2, $3, $4, 'new', $5, true, $6, $6)"
-                " ON CONFLICT (user_id) WHERE status NOT IN ('resolved', 'rejected') DO NOTHING RETURNING id",
+                " ON CONFLICT (user_id) WHERE status NOT IN ('resolved', 'rejected', 'withdrawn') DO NOTHING RETURNING id",
                 user_id, complaint_id, language, source, chat_id, now)
             created = ticket_id is not None
             if ticket_id is not None:

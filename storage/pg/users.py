@@ -73,6 +73,9 @@ class PgUsersRepo:
         await self.db.execute("UPDATE users SET reminders_enabled = $1, updated_at = $2 WHERE id = $3",
                               enabled, self._now(), user_id)
 
+    def evict(self, user_id: int) -> None:
+        """Nothing is cached here (the rows are shared by the instances)."""
+
     async def mark_unreachable(self, user_id: int, at: datetime) -> None:
         await self.db.execute("UPDATE users SET unreachable_at = $1, updated_at = $2 WHERE id = $3",
                               moment(at), self._now(), user_id)

@@ -66,3 +66,21 @@ async def test_calendar_overrides_change_the_calendar_of_every_instance(stores, 
     assert (stored.override, stored.added_by) == (Override(day, "transfer_off", False, "Order 2"), 43)
     await other.calendars.load()
     assert not other.calendars.calendar.is_working_day(day)
+
+
+async def test_on_postgresql_an_override_reaches_the_other_instance_at_once(backend, stores, other):
+    """Every instance holds the calendar in memory: on PostgreSQL an override another instance records is
+    announced (NOTIFY) and reloaded without a restart (SQLite has one instance)."""
+    if backend != "pg":
+        return
+    import asyncio
+
+    await other.calendars.listen()
+    day = date(2026, 6, 2)
+    assert other.calendars.calendar.is_working_day(day)
+    await stores.calendars.add(Override(day, "transfer_off", False, "Order 3"), added_by=44)
+    for _ in range(100):
+        if not other.calendars.calendar.is_working_day(day):
+            break
+        await asyncio.sleep(0.02)
+    assert not other.calendars.calendar.is_working_day(day)

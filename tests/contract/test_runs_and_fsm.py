@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 from aiogram.fsm.storage.base import StorageKey
 
+from bot.services.drafts import DraftPurge
 from tests.backends import open_stores
 
 T0 = datetime(2026, 3, 20, 6, 0, tzinfo=timezone.utc)
@@ -69,3 +70,19 @@ async def test_on_postgresql_every_instance_sees_the_last_step(backend, stores, 
     await other.fsm.barrier()
     assert await stores.fsm.get_state(key(1)) == "Wizard:iin"
     assert await stores.fsm.get_data(key(1)) == {"name": "A"}
+
+
+async def test_the_draft_purge_runs_once_per_period_across_instances(stores, other, clock):
+    purges = [DraftPurge(s.fsm, clock, ttl_days=30, state_prefix="Wizard:", runs=s.runs) for s in (stores, other)]
+    for uid in (1, 2):
+        await stores.fsm.set_state(key(uid), "Wizard:name")
+    await stores.fsm.barrier()
+    clock.advance(days=31)
+    assert sorted(await asyncio.gather(*(p.scheduled() for p in purges)), key=str) == [2, None]
+    await other.fsm.set_state(key(3), "Wizard:name")
+    await other.fsm.barrier()
+    clock.advance(days=31)
+    assert await purges[0].scheduled() == 1  # the period passed: the first asking runs it
+    assert await purges[1].scheduled() is None
+    clock.advance(hours=6)
+    assert await purges[1].scheduled() == 0

@@ -246,13 +246,14 @@ def check_database_path(settings: Settings) -> None:
 
 
 def claim_database_path(settings: Settings) -> IO[bytes] | None:
-    """One process per SQLite file: an exclusive lock on ``<DATABASE_PATH>.lock``, held while the returned file
+    """One process per SQLite file: an exclusive lock on ``<DATABASE_PATH>.instance.lock`` (``.lock`` is the
+    backup's: shared by running bots, exclusive for a restore), held while the returned file
     stays open (the OS drops it when the process ends, however it ends). A second bot on the same file would
     send every reminder twice and fight over its writes: it stops here with one line naming the key. With
     DATABASE_URL the file is not used and nothing is claimed (None)."""
     if settings.database_url:
         return None
-    path = Path(f"{settings.database_path}.lock")
+    path = Path(f"{settings.database_path}.instance.lock")
     handle = open(path, "a+b")  # held open for the life of the process
     try:
         fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -61,7 +61,7 @@ def test_a_second_instance_on_one_sqlite_file_stops_naming_the_key(tmp_path):
 def test_instances_on_postgresql_do_not_claim_the_sqlite_file(tmp_path):
     settings = load_settings(database_path=tmp_path / "db.sqlite3", database_url="postgresql://u@127.0.0.1/x")
     assert claim_database_path(settings) is None and claim_database_path(settings) is None
-    assert not (tmp_path / "db.sqlite3.lock").exists()
+    assert not (tmp_path / "db.sqlite3.instance.lock").exists()
 
 
 @pytest.mark.parametrize("where", ["nowhere", "the test server"])

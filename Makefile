@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run lint test bench locales-extract locales-update locales-compile locales clean
+.PHONY: setup run lint test bench stack stack-down locales-extract locales-update locales-compile locales clean
 
 $(STAMP): pyproject.toml
 	@test -n "$(PY)" || { echo "need python3.11 (or python3 >= 3.11) on PATH"; exit 1; }
@@ -30,6 +30,13 @@ test: setup lint
 ## Set up and run the benchmarks (figures printed as ratios against a baseline of the same run).
 bench: setup
 	$(BIN)/python -m bench
+
+## A local two-instance stack on loopback: PostgreSQL, Redis, two bot instances (webhook), HAProxy (README "Deploy").
+stack: setup
+	$(BIN)/python scripts/stack.py up
+
+stack-down:
+	$(BIN)/python scripts/stack.py down
 
 locales-extract: $(STAMP)
 	$(BIN)/python scripts/i18n.py extract

@@ -1,7 +1,7 @@
-"""`python -m bench [dispatch|faq|hops|e2e|reminders|scale] ...`: every benchmark, each reporting ratios against
+"""`python -m bench [dispatch|faq|hops|e2e|reminders|scale|scaleout] ...`: every benchmark, each reporting ratios against
 a baseline measured in the same run. With no name, dispatch, faq, hops, e2e and reminders run (reminders with
 --count 10000 takes ~7 minutes, e2e ~4); scale runs only by name (its first run generates a ~4 GB database;
-`scale --small` is the CI size)."""
+`scale --small` is the CI size); scaleout (several instances: webhook, PostgreSQL + Redis) runs only by name."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ MODULES = {
     "e2e": "bench.e2e",
     "reminders": "bench.reminders_bench",
     "scale": "bench.scale",
+    "scaleout": "bench.scaleout",
 }
 DEFAULT = ("dispatch", "faq", "hops", "e2e", "reminders")
 

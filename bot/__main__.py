@@ -12,8 +12,10 @@ USAGE = """\
 usage: python -m bot [COMMAND] [OPTIONS]
 
 commands:
-  run        the bot: long polling when BOT_TOKEN is set, else the console mode (the default command)
+  run        the bot: a webhook server with WEBHOOK_URL, long polling when BOT_TOKEN is set, else the console
+             mode (the default command)
   console    the bot in this terminal (or a pipe), whatever BOT_TOKEN says
+  set-webhook     register WEBHOOK_URL with Telegram, once for all instances (delete-webhook: back to polling)
   deadline   the legal deadlines of one complaint (python -m bot deadline --help)
   workdays   a year's Kazakh working-day calendar (python -m bot workdays --help)
   faq        search the questions and answers (python -m bot faq --help)
@@ -26,7 +28,8 @@ Settings come from environment variables or .env; every key is documented in .en
 RUN_USAGE = """\
 usage: python -m bot [run|console]
 
-run: long polling with BOT_TOKEN (through TELEGRAM_API_BASE when set), else the console mode.
+run: a webhook server with WEBHOOK_URL (listening on WEBHOOK_LISTEN), long polling with BOT_TOKEN (through
+TELEGRAM_API_BASE when set), else the console mode.
 console: the same bot in this terminal: buttons are pressed with /1, /2, ...; Ctrl-D ends.
 State (conversations, drafts, complaints) is kept in DATABASE_PATH (default data/shagym.sqlite3);
 the console saves documents in the folder "console" next to it and logs to console.log there.
@@ -46,6 +49,10 @@ def main(argv: list[str] | None = None) -> int:
         from bot.legal_cli import main as legal_main
 
         return legal_main(argv)
+    if command in ("set-webhook", "delete-webhook"):
+        from bot.webhook import cli
+
+        return cli(command, argv[1:])
     if command == "faq":
         from bot.faq_cli import main as faq_main
 

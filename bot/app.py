@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, cast
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
@@ -17,10 +17,12 @@ from aiogram.types import BotCommand
 from aiogram.utils.i18n import I18n
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.schedulers.base import BaseScheduler
+from redis.asyncio import Redis
 
 from bot.config import Settings
 from bot.domain import ports
 from bot.domain.clock import Clock
+from bot.domain.ports import UpdateLedger
 from bot.domain.text import LANGUAGES, N_
 from bot.logs import protect_personal_data
 from bot.services.cases import CaseService
@@ -31,7 +33,7 @@ from bot.services.i18n import build_i18n
 from bot.services.privacy import Privacy
 from bot.services.reminders import ReminderService
 from bot.services.sender import RetryAfterMiddleware, Sender, TelegramLimits
-from bot.services.updates import SkipUnparsableUpdates
+from bot.services.updates import LocalUpdateLedger, SkipUnparsableUpdates
 from handlers import get_router
 from handlers.complaint.states import STATE_PREFIX
 from handlers.errors import apologise_for_lost_reply
@@ -46,12 +48,14 @@ from handlers.middlewares import (
 from handlers.operators.keyboards import card_keyboard
 from handlers.reask import ask_current_question
 from handlers.start import ask_language
+from storage import redis as shared_redis
 from storage.backup import RunLock
 from storage.calendar import CalendarRepo
 from storage.cases import CasesRepo, RemindersRepo
 from storage.complaints import ComplaintsRepo
 from storage.db import Database
 from storage.fsm import CommitBarrier, GroupCommitStorage, ReleasingEventIsolation, SQLiteStorage
+from storage.fsm_redis import RedisFSM
 from storage.leases import instance_id
 from storage.outbox import OutboxRepo
 from storage.privacy import PrivacyRepo
@@ -120,7 +124,7 @@ class App:
     bot: Bot
     dp: Dispatcher
     db: Database | Closable  # storage.db.Database, or storage.pg.db.PgDatabase
-    fsm: GroupCommitStorage
+    fsm: GroupCommitStorage | RedisFSM
     i18n: I18n
     clock: Clock
     scheduler: AsyncIOScheduler
@@ -136,6 +140,10 @@ class App:
     run_lock: RunLock | None = None  # held while the app runs: a restore refuses meanwhile
     #: Started in this order at start-up, stopped in the reverse order at close.
     features: tuple[Feature, ...] = field(default=())
+    #: REDIS_URL: the client shared by the FSM, the Sender's limits and the update ledger.
+    redis: Redis | None = None
+    #: The updates handled (webhook mode): in Redis across instances, else in this process.
+    ledger: UpdateLedger = field(default_factory=LocalUpdateLedger)
 
     async def startup(self) -> None:
         """The dispatcher's start-up: the bot's commands, each feature's jobs, then the scheduler."""
@@ -152,10 +160,18 @@ class App:
         for feature in reversed(self.features):
             await feature.shutdown()
         await self.fsm.close()
+        if self.redis is not None:
+            await self.redis.aclose()
         await self.db.close()
         await self.bot.session.close()
         if self.run_lock is not None:
             self.run_lock.release()
+
+    async def ping(self) -> None:
+        """Raises unless the database (and Redis) answer: the readiness check of webhook mode."""
+        await cast(Database, self.db).fetchone("SELECT 1")  # PgDatabase has the same fetchone
+        if self.redis is not None:
+            await shared_redis.ping(self.redis)
 
 
 def make_session(settings: Settings) -> BaseSession:
@@ -164,19 +180,51 @@ def make_session(settings: Settings) -> BaseSession:
     return AiohttpSession()
 
 
-def make_bot(settings: Settings, session: BaseSession, fsm: GroupCommitStorage) -> tuple[Bot, RetryAfterMiddleware]:
-    """The Bot and the middlewares every request passes (in this order)."""
+def make_bot(settings: Settings, session: BaseSession,
+             fsm: GroupCommitStorage | None) -> tuple[Bot, RetryAfterMiddleware]:
+    """The Bot and the middlewares every request passes (in this order). ``fsm``: the FSM storage whose group
+    commit every request waits for (SQLite, PostgreSQL); None for Redis, whose writes are stored before the
+    handler goes on."""
     bot = Bot(
         token=settings.bot_token.get_secret_value() or CONSOLE_TOKEN,
         session=session,
         default=DefaultBotProperties(parse_mode="HTML", link_preview_is_disabled=True),
     )
-    bot.session.middleware(CommitBarrier(fsm))  # nothing is sent before the step it answers is on disk
+    if fsm is not None:
+        bot.session.middleware(CommitBarrier(fsm))  # nothing is sent before the step it answers is on disk
     bot.session.middleware(TelegramLimits())  # every text and caption within Telegram's limits, in one place
     reply_retry = RetryAfterMiddleware()  # a direct reply waits out a 429, a 5xx, a dropped connection
     bot.session.middleware(reply_retry)
     bot.session.middleware(SkipUnparsableUpdates())  # one update aiogram cannot parse never wedges polling
     return bot, reply_retry
+
+
+async def open_fsm(stored: GroupCommitStorage, clock: Clock,
+                   redis: Redis | None) -> tuple[GroupCommitStorage | RedisFSM, BaseEventIsolation]:
+    """Conversation state and the lock that keeps one person's updates in order: in Redis, shared by every
+    instance (REDIS_URL; the database's FSM storage is then closed unused), else in the database (SQLite or
+    PostgreSQL) with this process's lock."""
+    if redis is not None:
+        await stored.close()
+        fsm = RedisFSM(redis, now=clock.now)
+        return fsm, fsm.create_isolation()
+    return stored, ReleasingEventIsolation()  # a chat's lock dropped when unused (bounded memory)
+
+
+def make_sender(bot: Bot, redis: Redis | None) -> Sender:
+    """The one path for every message sent outside a direct reply: Telegram's limits shared by every instance
+    through Redis, else kept by this process."""
+    if redis is None:
+        return Sender(bot)
+    return Sender(bot, shared=shared_redis.RedisRateLimits(redis, bot.id))
+
+
+def make_ledger(bot: Bot, redis: Redis | None, settings: Settings) -> UpdateLedger:
+    """Which webhook updates were handled: across instances in Redis, else in this process."""
+    lease = settings.update_lease_seconds
+    if redis is None:
+        return LocalUpdateLedger(lease_seconds=lease)
+    return shared_redis.RedisUpdateLedger(redis, bot.id, lease_seconds=lease)
 
 
 async def open_repos(db: Database, settings: Settings, clock: Clock) -> Repos:
@@ -246,10 +294,11 @@ def setup_dispatcher(dp: Dispatcher, repos: Repos, settings: Settings, i18n: I18
     dp.include_router(get_router())
 
 
-def make_metrics(settings: Settings, dp: Dispatcher, fsm: GroupCommitStorage, reminders: ReminderService,
+def make_metrics(settings: Settings, dp: Dispatcher, fsm: GroupCommitStorage | RedisFSM, reminders: ReminderService,
                  sender: Sender, desk_sla: DeskSla) -> Feature | None:
     """METRICS_LISTEN set: the Prometheus endpoint (bot/metrics.py), its update middleware (outermost) and the
-    FSM storage's commit timer. prometheus_client is imported only then."""
+    FSM storage's commit timer (a Redis FSM has no group commit to time). prometheus_client is imported only
+    then."""
     address = settings.metrics_address
     if address is None:
         return None
@@ -263,7 +312,8 @@ def make_metrics(settings: Settings, dp: Dispatcher, fsm: GroupCommitStorage, re
     metrics = Metrics(address, reminder_counts=lambda: reminders.counts, queue_depth=lambda: sender.queue_depth,
                       tickets=tickets)
     dp.update.outer_middleware(metrics.middleware())
-    fsm.on_commit = metrics.fsm_commit.observe
+    if isinstance(fsm, GroupCommitStorage):
+        fsm.on_commit = metrics.fsm_commit.observe
     return metrics
 
 
@@ -284,9 +334,12 @@ async def create_app(
     if not settings.database_url and str(settings.database_path) != ":memory:":
         run_lock = RunLock(settings.database_path)
         run_lock.acquire_shared()  # a restore (python -m bot restore) refuses while the bot runs
-    db, fsm, repos = await open_storage(settings, clock)
-    bot, reply_retry = make_bot(settings, session or make_session(settings), fsm)
-    sender = Sender(bot)  # the one path for every message sent outside a direct reply
+    db, stored_fsm, repos = await open_storage(settings, clock)
+    redis = shared_redis.connect(settings.redis_url) if settings.redis_url else None
+    fsm, isolation = await open_fsm(stored_fsm, clock, redis)
+    bot, reply_retry = make_bot(settings, session or make_session(settings),
+                                fsm if isinstance(fsm, GroupCommitStorage) else None)
+    sender = make_sender(bot, redis)
     cases = CaseService(repos.cases, repos.reminders, repos.users, repos.calendars, clock, settings)
     reminders = ReminderService(repos.users, repos.cases, repos.reminders, sender, i18n, clock, settings,
                                 calendar=lambda: repos.calendars.calendar)
@@ -297,14 +350,15 @@ async def create_app(
     desk_sla = DeskSla(desk, repos.reminders, reminders, runs=repos.runs)
     privacy = Privacy(repos.privacy, fsm, repos.users, sender, clock, settings, desk_changed=desk.outbox.wake,
                       runs=repos.runs)
-    dp = Dispatcher(storage=fsm, events_isolation=events_isolation or ReleasingEventIsolation(), settings=settings,
+    dp = Dispatcher(storage=fsm, events_isolation=events_isolation or isolation, settings=settings,
                     clock=clock, users=repos.users, complaints=repos.complaints, calendars=repos.calendars,
                     cases=cases, desk=desk, desk_sla=desk_sla, privacy=privacy)
     metrics = make_metrics(settings, dp, fsm, reminders, sender, desk_sla)  # before the other middlewares
     setup_dispatcher(dp, repos, settings, i18n)
     app = App(settings, bot, dp, db, fsm, i18n, clock, AsyncIOScheduler(timezone="UTC"), repos, sender, reply_retry,
               cases, reminders, drafts, desk, desk_sla, privacy, run_lock,
-              features=(drafts, reminders, desk, desk_sla, privacy) + ((metrics,) if metrics else ()))
+              features=(drafts, reminders, desk, desk_sla, privacy) + ((metrics,) if metrics else ()), redis=redis,
+              ledger=make_ledger(bot, redis, settings))
     dp.startup.register(app.startup)
     dp.shutdown.register(_on_shutdown)
     return app

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
+import re
 import sqlite3
 from datetime import time
 from pathlib import Path
-from typing import Literal
+from typing import IO, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -36,6 +40,14 @@ class Settings(BaseSettings):
     quiet_hours_end: time = time(20, 0)
     reminder_interval_seconds: float = Field(default=30.0, gt=0)
     draft_ttl_days: int = Field(default=30, gt=0)
+    # Scale-out (docs/deploy.md): Redis for conversation state, Telegram's limits and update de-duplication
+    # shared by several instances; a webhook instead of long polling.
+    redis_url: str | None = None
+    redis_durability: Literal["strict", "relaxed"] = "strict"
+    webhook_url: str | None = None
+    webhook_secret: SecretStr = SecretStr("")
+    webhook_listen: str = "127.0.0.1:8080"
+    update_lease_seconds: float = Field(default=30.0, gt=0)
     #: Closed cases, answered tickets and complaints are erased this many days after they ended (issue 16).
     retention_days: int = Field(default=365, gt=0)
     #: "host:port" for the Prometheus metrics endpoint (/metrics); empty: no endpoint.
@@ -83,6 +95,42 @@ class Settings(BaseSettings):
             return tuple(int(part) for part in value.replace(";", ",").split(",") if part.strip())
         return tuple(value)
 
+    @field_validator("redis_url", mode="before")
+    @classmethod
+    def _redis_url(cls, value):
+        if value in ("", None):
+            return None
+        if not str(value).startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return str(value)
+
+    @field_validator("webhook_url", mode="before")
+    @classmethod
+    def _webhook_url(cls, value):
+        if value in ("", None):
+            return None
+        parts = urlsplit(str(value))
+        loopback = parts.hostname in ("127.0.0.1", "localhost", "::1")
+        if not parts.hostname or not (parts.scheme == "https" or (parts.scheme == "http" and loopback)):
+            raise ValueError("must be an https:// URL Telegram can reach (http:// only for a loopback host)")
+        return str(value)
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _webhook_secret(cls, value: SecretStr) -> SecretStr:
+        secret = value.get_secret_value()
+        if secret and not _SECRET.fullmatch(secret):
+            raise ValueError("must be 1 to 256 characters A-Z, a-z, 0-9, _ and - (what Telegram accepts)")
+        return value
+
+    @field_validator("webhook_listen")
+    @classmethod
+    def _webhook_listen(cls, value: str) -> str:
+        host, sep, port = value.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError("must be host:port, e.g. 127.0.0.1:8080")
+        return value
+
     @field_validator("timezone")
     @classmethod
     def _tz(cls, value: str) -> str:
@@ -128,19 +176,48 @@ class Settings(BaseSettings):
     def console_mode(self) -> bool:
         return not self.bot_token.get_secret_value()
 
+    @property
+    def webhook_mode(self) -> bool:
+        return self.webhook_url is not None and not self.console_mode
 
-SECRETS = frozenset({"BOT_TOKEN", "DATABASE_URL"})  # never echoed in an error
+    @property
+    def webhook_path(self) -> str:
+        """The path the webhook server answers on: WEBHOOK_URL's own (a proxy forwards it unchanged)."""
+        return urlsplit(self.webhook_url or "").path or "/"
+
+    @property
+    def listen_host_port(self) -> tuple[str, int]:
+        host, _, port = self.webhook_listen.rpartition(":")
+        return host.strip("[]"), int(port)
+
+
+_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
+
+
+# Never echoed in an error (a URL may hold a password).
+SECRETS = frozenset({"BOT_TOKEN", "WEBHOOK_SECRET", "REDIS_URL", "DATABASE_URL"})
 
 
 def load_settings(**overrides) -> Settings:
     """Build settings; a wrong value raises ConfigError with one line naming the key."""
     try:
-        return Settings(**overrides)
+        settings = Settings(**overrides)
     except ValidationError as exc:
         err = exc.errors()[0]
         key = ".".join(str(p) for p in err["loc"]).upper() or "?"
         got = "" if key in SECRETS else f" (got {err.get('input')!r})"
         raise ConfigError(f"configuration error: {key}: {err['msg']}{got}") from None
+    check_combinations(settings)
+    return settings
+
+
+def check_combinations(settings: Settings) -> None:
+    """Keys that are right alone but wrong together; ConfigError names the key to set."""
+    if settings.webhook_url and settings.console_mode:
+        raise ConfigError("configuration error: BOT_TOKEN: required with WEBHOOK_URL (the console mode has no webhook)")
+    if settings.webhook_url and not settings.webhook_secret.get_secret_value():
+        raise ConfigError("configuration error: WEBHOOK_SECRET: required with WEBHOOK_URL (Telegram sends it with every "
+                          "update; without it anyone who learns the URL could post updates)")
 
 
 def check_database_path(settings: Settings) -> None:
@@ -166,3 +243,27 @@ def check_database_path(settings: Settings) -> None:
         conn.close()
     except sqlite3.Error as exc:
         raise fail(f"cannot open it as an SQLite database: {exc}") from None
+
+
+def claim_database_path(settings: Settings) -> IO[bytes] | None:
+    """One process per SQLite file: an exclusive lock on ``<DATABASE_PATH>.instance.lock`` (``.lock`` is the
+    backup's: shared by running bots, exclusive for a restore), held while the returned file
+    stays open (the OS drops it when the process ends, however it ends). A second bot on the same file would
+    send every reminder twice and fight over its writes: it stops here with one line naming the key. With
+    DATABASE_URL the file is not used and nothing is claimed (None)."""
+    if settings.database_url:
+        return None
+    path = Path(f"{settings.database_path}.instance.lock")
+    handle = open(path, "a+b")  # held open for the life of the process
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        raise ConfigError(
+            f"configuration error: DATABASE_PATH: another instance of the bot is using this database (got "
+            f"{str(settings.database_path)!r}); one SQLite file serves one instance: several instances need "
+            "DATABASE_URL (PostgreSQL) and REDIS_URL") from None
+    handle.truncate(0)
+    handle.write(f"{os.getpid()}\n".encode())
+    handle.flush()
+    return handle

@@ -1,4 +1,5 @@
-"""Run modes: long polling with a token, else the console mode (same dispatcher, database and catalogs)."""
+"""Run modes: a webhook server with WEBHOOK_URL (bot/webhook.py), long polling with a token, else the console
+mode (the same dispatcher, database and catalogs in each)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import logging
 import sys
 from typing import TextIO
 
-from bot.config import ConfigError, Settings, check_database_path, load_settings
+from bot.config import ConfigError, Settings, check_database_path, claim_database_path, load_settings
 from bot.logs import log_formatter
 
 
@@ -30,10 +31,41 @@ async def run_polling(settings: Settings) -> None:
         await app.close()
 
 
+async def check_redis(settings: Settings) -> None:
+    """REDIS_URL answers, and (REDIS_DURABILITY=strict) keeps every write on disk before answering it."""
+    if not settings.redis_url:
+        return
+    from storage.redis import connect, durability_problem, ping
+
+    redis = connect(settings.redis_url)
+    try:
+        try:
+            await ping(redis)
+        except Exception as exc:
+            raise ConfigError(f"configuration error: REDIS_URL: cannot reach Redis ({type(exc).__name__})") from None
+        if settings.redis_durability == "strict":
+            problem = await durability_problem(redis)
+            if problem:
+                raise ConfigError(f"configuration error: REDIS_URL: {problem}")
+    finally:
+        await redis.aclose()
+
+
+async def run_server(settings: Settings) -> None:
+    await check_redis(settings)
+    if settings.webhook_mode:
+        from bot.webhook import serve
+
+        await serve(settings)
+    else:
+        await run_polling(settings)
+
+
 def main(argv: list[str], *, force_console: bool = False) -> int:
     try:
         settings = load_settings()
         check_database_path(settings)
+        lock = claim_database_path(settings)  # noqa: F841 - held until the process ends
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2
@@ -48,7 +80,10 @@ def main(argv: list[str], *, force_console: bool = False) -> int:
     from storage.backup import BackupError
 
     try:
-        asyncio.run(run_polling(settings))
+        asyncio.run(run_server(settings))
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         pass
     except BackupError as exc:  # a restore holds the database

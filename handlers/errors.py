@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import logging
 import traceback
-from typing import Any
+from typing import Any, Callable
 
 from aiogram import Bot, Router
+from aiogram.dispatcher.event.bases import UNHANDLED
 from aiogram.exceptions import (
     TelegramForbiddenError,
     TelegramNetworkError,
@@ -84,8 +85,14 @@ async def apologise_for_lost_reply(event: TelegramObject, data: dict[str, Any]) 
 
 
 async def on_error(event: ErrorEvent, bot: Bot, i18n: I18n, users: UsersRepo, settings: Settings,
-                   clock: Clock) -> bool:
+                   clock: Clock, transient_error: Callable[[BaseException], bool] | None = None) -> Any:
     update, exc = event.update, event.exception
+    if transient_error is not None and transient_error(exc):
+        # Webhook mode (bot/webhook.py): the database or Redis failed, not the bot. The update is answered
+        # 500 and Telegram delivers it again; ReplyGuard has marked a conversation it may have moved.
+        log.warning("update %s (%s): %s; Telegram will deliver it again", update.update_id, update.event_type,
+                    type(exc).__name__)
+        return UNHANDLED
     person = _person_of(update)
     if isinstance(exc, TelegramForbiddenError) and person is not None and \
             getattr(exc.method, "chat_id", None) == person.id:

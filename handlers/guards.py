@@ -14,6 +14,10 @@ not land in a field they have never seen. :class:`ReplyGuard`:
   is released: the apology can never arrive after what the bot says to their next message (the error handler,
   which runs outside that lock, only logs such an update).
 
+Webhook mode: an update delivered again after the instance handling it died mid-way (``replayed`` in the
+dispatcher's data, bot/webhook.py) is treated as if the marker were set: it may have been applied before the
+crash, so it is never applied a second time; the person is asked the question they are on.
+
 :class:`AnswerEveryCallback` answers every callback query that no handler took (an old keyboard, empty
 data, a game button): Telegram shows a spinner until a query is answered.
 """
@@ -111,17 +115,19 @@ class ReplyGuard(BaseMiddleware):
             return False
 
     async def _reasked(self, event: TelegramObject, data: dict[str, Any], state: FSMContext) -> bool:
+        replayed = bool(data.get("replayed"))
         may_have = getattr(state.storage, "data_may_have", None)  # the SQLite storage: no parsing per update
-        if may_have is not None and not await may_have(state.key, REASK):
+        if not replayed and may_have is not None and not await may_have(state.key, REASK):
             return False
         chat = chat_of(event)
         if chat is None or chat.type != "private" or _passes(event, data["i18n"]):
             return False
         fsm = await state.get_data()
-        if not fsm.get(REASK):
+        if not fsm.get(REASK) and not replayed:
             return False
-        del fsm[REASK]
-        await state.set_data(fsm)
+        if REASK in fsm:
+            del fsm[REASK]
+            await state.set_data(fsm)
         if not await self.reask(event, data):
             return False
         if isinstance(event, CallbackQuery):

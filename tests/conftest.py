@@ -37,6 +37,20 @@ async def fake():
         yield fake
 
 
+@pytest.fixture(params=["sqlite", "redis"])
+def fsm_backend(request):
+    """Runs a test twice: conversation state in the SQLite file (the embedded default), then in Redis (as
+    several instances keep it). Modules opt in with ``pytestmark = pytest.mark.usefixtures("fsm_backend")``."""
+    from tests import harness
+
+    if request.param == "redis":
+        harness.BACKEND["redis_url"] = request.getfixturevalue("redis_url")
+    try:
+        yield request.param
+    finally:
+        harness.BACKEND.clear()
+
+
 @pytest.fixture
 def no_unhandled(caplog):
     """Fails the test if the global error handler logged an unhandled exception."""

@@ -71,7 +71,7 @@ API overview (details in the docstrings):
     ``callback_answers``, ``inline_answers``, ``menu_buttons``, ``dropped_updates``
   - setup: ``user(id, first_name, language_code, username)``, ``group(id, title,
     is_forum)``, ``fail_next(method, chat_id, error_code, description, retry_after,
-    times)``, ``block(uid)/unblock(uid)``, ``push_update(payload)``
+    times)``, ``hold(method, chat_id)``, ``block(uid)/unblock(uid)``, ``push_update(payload)``
   - ``await idle(timeout=5, quiet=0.15)``, ``chat_quiet_for(chat_id)``, ``delivered(update_id)``
   - ``webhook``: what setWebhook registered (getUpdates answers 409 while it is set);
     ``tests/fake_webhook.py`` POSTs the queued updates to it
@@ -1022,6 +1022,7 @@ class FakeBotAPI:
         self.unknown_methods: list[str] = []
         self.errors: list[str] = []  # internal errors of the fake (bugs) -> test fails
         self.count_429 = 0
+        self.held_calls = 0  # calls that waited on a hold()
         self.users: dict[int, FakeUser] = {}
         self.groups: dict[int, FakeChat] = {}
         self.bot_messages: list[BotMessage] = []
@@ -1039,6 +1040,7 @@ class FakeBotAPI:
         self.blocked: set[int] = set()
         self._queries: dict[str, dict] = {}
         self._faults: list[dict] = []
+        self._holds: list[tuple[str, int | None, asyncio.Event]] = []
         self._chaos: dict | None = None
         self.chaos_counts: dict[int | str, int] = defaultdict(int)  # injected at random, by code
         self._reply_kb: dict[int, BotMessage | None] = {}
@@ -1239,6 +1241,25 @@ class FakeBotAPI:
             400: "Bad Request: injected error",
             409: "Conflict: terminated by other getUpdates request",
         }.get(error_code, "Internal Server Error" if error_code >= 500 else "Injected error")
+
+    def hold(self, method: str, chat_id: int | None = None) -> asyncio.Event:
+        """Matching calls wait unanswered until the returned event is set (a request in flight, say for a test
+        that kills the process making it). A call whose client went away meanwhile is then dropped, not
+        performed; the others go on as usual."""
+        gate = asyncio.Event()
+        self._holds.append((method.lower(), chat_id, gate))
+        return gate
+
+    async def _held(self, low: str, params: dict, request: web.Request) -> bool:
+        """Waits out the holds matching this call; True when its client is gone by then."""
+        gates = [g for m, c, g in self._holds if m == low and c in (None, params.get("chat_id")) and not g.is_set()]
+        if not gates:
+            return False
+        self.held_calls += 1
+        self._notify()
+        for gate in gates:
+            await gate.wait()
+        return request.transport is None or request.transport.is_closing()
 
     def chaos(self, method: str, rate: float, codes: tuple[int | str, ...] = (429, 502), *,
               retry_after: int = 1, seed: int | None = None) -> None:
@@ -1466,6 +1487,9 @@ class FakeBotAPI:
             if handler is None:
                 self.unknown_methods.append(method)
                 raise ApiError(404, "Not Found")
+            if await self._held(low, params, request):
+                call.status = 0
+                return web.Response(status=500)
             try:
                 commit = self._check_faults(low, params)
             except _Disconnect:

@@ -37,8 +37,8 @@ FORBIDDEN: dict[str, frozenset[str]] = {
     "services": frozenset({"aiosqlite", "sqlite3", "asyncpg", "redis"}),
     "handlers": frozenset({"aiosqlite", "sqlite3", "asyncpg", "redis", "apscheduler"}),
 }
-#: The one storage module that is an aiogram component (the FSM storage and its commit barrier).
-STORAGE_AIOGRAM = {"storage.fsm"}
+#: The storage modules that are aiogram components (the FSM storages: SQLite with its commit barrier, Redis).
+STORAGE_AIOGRAM = {"storage.fsm", "storage.fsm_redis"}
 
 
 def layer(module: str) -> str | None:

@@ -7,14 +7,17 @@ import sqlite3
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
 from aiogram.fsm.storage.base import StorageKey
 
 from bot.domain.documents import document_text
 from bot.services.i18n import build_i18n
 from handlers.complaint.callbacks import WizCb
 from tests.fakeapi import BotMessage, FakeUser
-from tests.harness import running_bot
+from tests.harness import age_conversation, fsm_entry, running_bot
 from tests.test_documents import pdf_text
+
+pytestmark = pytest.mark.usefixtures("fsm_backend")  # conversation state in SQLite, then in Redis
 
 I18N = build_i18n("ru")
 TODAY = datetime.now(ZoneInfo("Asia/Almaty")).date()
@@ -33,9 +36,7 @@ def tr(msgid: str, lang: str) -> str:
 # ------------------------------------------------------------------------------------- helpers
 
 def fsm_row(db_path, user_id: int) -> tuple[str | None, dict] | None:
-    with sqlite3.connect(db_path) as conn:
-        row = conn.execute("SELECT state, data FROM fsm WHERE user_id = ?", (user_id,)).fetchone()
-    return (row[0], json.loads(row[1])) if row else None
+    return fsm_entry(db_path, user_id)  # the SQLite file, or Redis on the Redis pass
 
 
 def draft_of(db_path, user_id: int) -> dict:
@@ -523,7 +524,7 @@ async def test_declining_consent_stores_nothing(fake, db_path, no_unhandled):
         assert (await user.answered_callback(qid))["text"] == tr("This button is no longer valid.", "kk")
         await fake.idle()
     assert rows(db_path, "SELECT COUNT(*) FROM complaints") == [(0,)]
-    assert rows(db_path, "SELECT state, data FROM fsm WHERE user_id = 509") == []
+    assert fsm_row(db_path, 509) is None
 
 
 async def test_abandoned_drafts_are_purged(fake, db_path):
@@ -533,8 +534,7 @@ async def test_abandoned_drafts_are_purged(fake, db_path):
         w = Walker(fake, db_path, user)
         await w.begin()
         assert await app.drafts.purge() == 0
-        with sqlite3.connect(db_path) as conn:
-            conn.execute("UPDATE fsm SET updated_at = '2000-01-01T00:00:00+00:00' WHERE user_id = 510")
+        age_conversation(db_path, 510)
         assert await app.drafts.purge() == 1
     assert fsm_row(db_path, 510) is None
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from bot.domain.complaint import Complaint
 from bot.domain.entities import (
@@ -40,6 +40,9 @@ __all__ = [
     "ComplaintsRepo",
     "DraftStore",
     "JobRunsRepo",
+    "LeaseOutcome",
+    "SharedRateLimiter",
+    "UpdateLedger",
     "OutboxRepo",
     "Planner",
     "PrivacyRepo",
@@ -177,3 +180,38 @@ class PrivacyRepo(Protocol):
     async def cleanup_tasks(self, limit: int = 50) -> list[CleanupTask]: ...
     async def cleanup_done(self, task_id: int) -> None: ...
     async def cleanup_retry(self, task_id: int) -> None: ...
+
+
+class SharedRateLimiter(Protocol):
+    """Telegram's sending limits (overall, per chat, per group) shared by every instance of the bot, on the
+    shared store's clock (storage/redis.py). The Sender falls back to its own in-process limits without one."""
+
+    async def acquire(self, chat_id: int) -> None:
+        """Wait until one message to ``chat_id`` fits every limit, and take it."""
+        ...
+
+    async def pause(self, chat_id: int, seconds: float) -> None:
+        """Telegram answered 429 for this chat: no instance sends to it for ``seconds``."""
+        ...
+
+    async def sent(self, chat_id: int) -> None:
+        """A message to this chat was answered (or may have arrived): the next waits a full interval from now,
+        whichever instance sends it (network delays cannot squeeze two into one of Telegram's seconds)."""
+        ...
+
+
+#: What a claim on an update finds: ``new`` (handle it), ``replay`` (handle it: an earlier attempt's lease
+#: expired, so that attempt died mid-way), ``busy`` (another attempt holds a live lease: answer non-2xx, the
+#: sender retries later), ``done`` (handled already: answer 2xx and do nothing).
+LeaseOutcome = Literal["new", "replay", "busy", "done"]
+
+
+class UpdateLedger(Protocol):
+    """Which updates were handled (webhook mode): a lease while one is being handled, "done" after."""
+
+    async def claim(self, update_id: int) -> LeaseOutcome: ...
+    async def renew(self, update_id: int) -> None: ...
+    async def done(self, update_id: int) -> None: ...
+    async def release(self, update_id: int) -> None:
+        """Handling failed: let the next delivery handle the update again."""
+        ...

@@ -13,6 +13,11 @@ sendMessage by itself. This module keeps under those ceilings and never loses a 
   Telegram's side); ``per_chat_burst`` sends may go back to back first;
 * per group (chat_id < 0): at most ``per_group_per_minute`` in any ``per_group_window`` (60) seconds.
 
+Several instances (REDIS_URL): ``shared`` (bot.domain.ports.SharedRateLimiter, storage/redis.py) takes the
+place of the limiters above: one reservation covers the overall, the chat's and the group's limit across
+every instance, on the shared store's clock, and a 429 pauses the chat for every instance. If the shared
+store fails, the send falls back to the in-process limiters (logged).
+
 Errors: ``TelegramRetryAfter`` -> the chat waits ``retry_after`` and the same message is retried (does not
 count as an attempt; bounded by ``max_retry_after_total`` seconds of waiting, and a single wait longer than
 ``max_retry_after_wait`` is handed back to the caller as retryable with ``retry_after``).
@@ -57,6 +62,7 @@ from aiogram.methods import (
 )
 from aiolimiter import AsyncLimiter
 
+from bot.domain.ports import SharedRateLimiter
 from bot.services.limits import (
     CALLBACK_ANSWER_LIMIT,
     CAPTION_LIMIT,
@@ -141,8 +147,10 @@ class Sender:
         max_retry_after_wait: float = 60.0,
         max_retry_after_total: float = 300.0,
         request_timeout: int | None = 30,
+        shared: SharedRateLimiter | None = None,
     ) -> None:
         self.bot = bot
+        self.shared = shared
         self.on_forbidden = on_forbidden
         self.global_per_second = global_per_second
         self._global = AsyncLimiter(max(1, global_burst), max(1, global_burst) / global_per_second)
@@ -160,7 +168,7 @@ class Sender:
         self._sends = 0
         self._in_hand = 0
         # Counters for monitoring (no personal data).
-        self.stats = {"sent": 0, "failed": 0, "forbidden": 0, "retry_after": 0, "retries": 0}
+        self.stats = {"sent": 0, "failed": 0, "forbidden": 0, "retry_after": 0, "retries": 0, "shared_down": 0}
 
     # ------------------------------------------------------------------------------------------
     async def send_message(self, chat_id: int, text: str, **kw: Any) -> SendResult:
@@ -242,6 +250,28 @@ class Sender:
                     break
                 await asyncio.sleep(state.window[0] + self.per_group_window - now + 0.01)
 
+    async def _take(self, chat_id: int, state: _ChatState) -> None:
+        """Wait for the chat's, the group's and the overall limit: shared by every instance (one reservation
+        covering all three, so the chat's second overlaps the wait for the overall slot), or, without a shared
+        limiter or while it fails, this process's own."""
+        if self.shared is not None:
+            try:
+                await self.shared.acquire(chat_id)
+                return
+            except Exception as exc:  # the shared store is down: keep sending within this process's limits
+                self.stats["shared_down"] += 1
+                log.warning("sender: shared rate limiter failed (%s), using the in-process one", type(exc).__name__)
+        await self._wait_chat(chat_id, state)
+        await self._global.acquire()
+
+    async def _pause_shared(self, chat_id: int, seconds: float | None = None) -> None:
+        """Tell the other instances: the chat waits ``seconds`` (a 429), or its interval (None: a send ended)."""
+        if self.shared is not None:
+            try:
+                await (self.shared.sent(chat_id) if seconds is None else self.shared.pause(chat_id, seconds))
+            except Exception as exc:
+                log.warning("sender: could not share a chat's pause (%s)", type(exc).__name__)
+
     def _after_send(self, chat_id: int, state: _ChatState) -> None:
         now = asyncio.get_running_loop().time()
         if now - state.next_at >= self.chat_interval * self.per_chat_burst:
@@ -268,9 +298,9 @@ class Sender:
         waited = 0.0
         limited = 0
         while True:
-            await self._wait_chat(chat_id, state)
-            await self._global.acquire()
+            await self._take(chat_id, state)
             if still_wanted is not None and not await still_wanted():
+                await self._pause_shared(chat_id, 0.0)  # nothing went out: the chat's hold ends
                 return SendResult(ok=False, error="cancelled", cancelled=True, attempts=attempts,
                                   rate_limited=limited)
             attempts += 1
@@ -291,11 +321,14 @@ class Sender:
                 # Pause this chat only: our global limiter keeps under the overall ceiling; a 429 is
                 # most likely the chat's own limit.
                 state.next_at = asyncio.get_running_loop().time() + wait
+                await self._pause_shared(chat_id, wait)
                 continue
             except TelegramForbiddenError as exc:
+                await self._pause_shared(chat_id)  # answered: the chat's hold ends
                 await self._forbidden(chat_id)
                 return SendResult(ok=False, error=_describe(exc), forbidden=True, attempts=attempts)
             except _PERMANENT as exc:
+                await self._pause_shared(chat_id)
                 self.stats["failed"] += 1
                 log.warning("sender: %s failed: %s", type(method).__name__, type(exc).__name__)
                 return SendResult(ok=False, error=_describe(exc), attempts=attempts)
@@ -304,6 +337,7 @@ class Sender:
                 if isinstance(exc, (TelegramNetworkError, asyncio.TimeoutError, OSError)):
                     # The request may have reached Telegram before the connection failed: keep the spacing.
                     self._after_send(chat_id, state)
+                await self._pause_shared(chat_id)
                 if attempts >= self.max_attempts:
                     self.stats["failed"] += 1
                     log.warning("sender: giving up after %d attempts: %s", attempts, type(exc).__name__)
@@ -315,6 +349,7 @@ class Sender:
                 await asyncio.sleep(delay)
                 continue
             self._after_send(chat_id, state)
+            await self._pause_shared(chat_id)
             self.stats["sent"] += 1
             return SendResult(ok=True, result=result, attempts=attempts, rate_limited=limited)
 

@@ -199,15 +199,15 @@ def make_bot(settings: Settings, session: BaseSession,
     return bot, reply_retry
 
 
-async def open_fsm(stored: GroupCommitStorage, clock: Clock,
-                   redis: Redis | None) -> tuple[GroupCommitStorage | RedisFSM, BaseEventIsolation]:
+async def open_fsm(stored: GroupCommitStorage, clock: Clock, redis: Redis | None,
+                   lease: float) -> tuple[GroupCommitStorage | RedisFSM, BaseEventIsolation]:
     """Conversation state and the lock that keeps one person's updates in order: in Redis, shared by every
     instance (REDIS_URL; the database's FSM storage is then closed unused), else in the database (SQLite or
     PostgreSQL) with this process's lock."""
     if redis is not None:
         await stored.close()
         fsm = RedisFSM(redis, now=clock.now)
-        return fsm, fsm.create_isolation()
+        return fsm, fsm.create_isolation(lease=lease)  # a killed instance frees its chats after one lease
     return stored, ReleasingEventIsolation()  # a chat's lock dropped when unused (bounded memory)
 
 
@@ -336,7 +336,7 @@ async def create_app(
         run_lock.acquire_shared()  # a restore (python -m bot restore) refuses while the bot runs
     db, stored_fsm, repos = await open_storage(settings, clock)
     redis = shared_redis.connect(settings.redis_url) if settings.redis_url else None
-    fsm, isolation = await open_fsm(stored_fsm, clock, redis)
+    fsm, isolation = await open_fsm(stored_fsm, clock, redis, settings.update_lease_seconds)
     bot, reply_retry = make_bot(settings, session or make_session(settings),
                                 fsm if isinstance(fsm, GroupCommitStorage) else None)
     sender = make_sender(bot, redis)

@@ -7,25 +7,30 @@ the upkeep the SQLite storage (storage/fsm.py) has.
 * Durability: each write is acknowledged by Redis before the handler goes on, so no answer can leave before
   the step it answers is stored (what CommitBarrier ensures on SQLite). With ``appendfsync always`` (checked
   at start, storage/redis.py) "stored" means in the append-only file on disk.
-* Event isolation across instances: ``create_isolation()`` (aiogram's RedisEventIsolation, a Redis lock per
-  conversation) — two updates of one person never run at once, whichever instances they reach.
+* Event isolation across instances: ``create_isolation(lease=)`` (:class:`LeasedEventIsolation`, a Redis lock
+  per conversation) — two updates of one person never run at once, whichever instances they reach. The lock
+  is a lease renewed while its update runs, so a killed instance frees the conversation after one lease
+  (UPDATE_LEASE_SECONDS), not after aiogram's fixed 60 s (its retried update would wait that long).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
+from collections.abc import AsyncIterator
 from datetime import datetime, timezone
 from functools import partial
 from typing import Any, Callable, Mapping
 
 from aiogram.fsm.state import State
-from aiogram.fsm.storage.base import DefaultKeyBuilder, StateType, StorageKey
-from aiogram.fsm.storage.redis import RedisStorage
+from aiogram.fsm.storage.base import DefaultKeyBuilder, KeyBuilder, StateType, StorageKey
+from aiogram.fsm.storage.redis import RedisEventIsolation, RedisStorage
 from redis.asyncio import Redis
 
 from bot.domain.clock import Clock
 
-__all__ = ["RedisFSM"]
+__all__ = ["LeasedEventIsolation", "RedisFSM"]
 
 PREFIX = "shagym:fsm"
 
@@ -52,6 +57,31 @@ return {purged, removed}
 """
 
 
+class LeasedEventIsolation(RedisEventIsolation):
+    """One Redis lock per conversation, held as a lease: it expires ``lease`` seconds after its holder stops
+    renewing it (renewed every third of that while the update runs), so a dead instance blocks nobody for
+    long and a slow update is never overtaken."""
+
+    def __init__(self, redis: Redis, key_builder: KeyBuilder, *, lease: float) -> None:
+        super().__init__(redis, key_builder=key_builder, lock_kwargs={"timeout": lease})
+        self.lease = lease
+
+    @contextlib.asynccontextmanager
+    async def lock(self, key: StorageKey) -> AsyncIterator[None]:
+        async with self.redis.lock(name=self.key_builder.build(key, "lock"), timeout=self.lease) as held:
+            renew = asyncio.create_task(self._renew(held))
+            try:
+                yield None
+            finally:
+                renew.cancel()
+                await asyncio.wait([renew])
+
+    async def _renew(self, held: Any) -> None:
+        while True:
+            await asyncio.sleep(self.lease / 3)
+            await held.reacquire()  # the lock's time to live back to a whole lease
+
+
 class RedisFSM(RedisStorage):
     def __init__(self, redis: Redis, *, now: Callable[[], datetime] | None = None, prefix: str = PREFIX) -> None:
         super().__init__(
@@ -62,6 +92,10 @@ class RedisFSM(RedisStorage):
         self._now = now or Clock().now
         self._touched = f"{prefix}:touched"
         self._purge = redis.register_script(_PURGE)
+
+    def create_isolation(self, lease: float = 60.0, **_: Any) -> LeasedEventIsolation:
+        """The conversation lock as a lease of ``lease`` seconds (UPDATE_LEASE_SECONDS)."""
+        return LeasedEventIsolation(self.redis, self.key_builder, lease=lease)
 
     def _stamp(self) -> float:
         return self._now().astimezone(timezone.utc).timestamp()

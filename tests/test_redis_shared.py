@@ -248,7 +248,7 @@ async def test_redis_fsm_purge_goes_through_many_conversations_in_chunks(redis_u
         for u in range(1, 31):  # drafts and other states interleaved, all old
             await fsm.set_state(StorageKey(bot_id=BOT, chat_id=u, user_id=u),
                                 "ComplaintWizard:draft" if u % 3 else "Tracking:answered")
-        assert await fsm.purge(now, "ComplaintWizard:", chunk=4) == 20
+        assert await fsm.purge(now, "ComplaintWizard:", batch=4) == 20
         states = [await fsm.get_state(StorageKey(bot_id=BOT, chat_id=u, user_id=u)) for u in range(1, 31)]
         assert states.count("Tracking:answered") == 10 and states.count(None) == 20
     finally:
@@ -285,3 +285,37 @@ async def test_redis_fsm_shows_and_forgets_one_persons_conversations(redis_url):
             assert await fsm.get_data(key) == {"who": key.user_id}
     finally:
         await fsm.close()
+
+
+async def test_a_conversation_lock_is_a_lease_freed_after_its_holder_dies_and_kept_while_it_works(redis_url):
+    """The per-conversation lock across instances: a holder that dies (never renews, never releases) frees the
+    person after one lease, not aiogram's fixed 60 s; a holder working longer than a lease keeps it."""
+    redis = Redis.from_url(redis_url)
+    try:
+        fsm = RedisFSM(redis)
+        key = StorageKey(bot_id=1, chat_id=5501, user_id=5501)
+        dead = await redis.lock(fsm.key_builder.build(key, "lock"), timeout=0.6).acquire()  # a killed instance's
+        assert dead
+        isolation = fsm.create_isolation(lease=0.6)
+        started = time.monotonic()
+        async with isolation.lock(key):
+            waited = time.monotonic() - started
+        assert 0.3 < waited < 5, waited  # after the dead holder's lease, not 60 s
+
+        order: list[str] = []
+
+        async def slow() -> None:
+            async with isolation.lock(key):
+                order.append("slow in")
+                await asyncio.sleep(2.0)  # over three leases: renewed meanwhile
+                order.append("slow out")
+
+        async def next_update() -> None:
+            await asyncio.sleep(0.2)
+            async with fsm.create_isolation(lease=0.6).lock(key):  # another instance
+                order.append("next")
+
+        await asyncio.gather(slow(), next_update())
+        assert order == ["slow in", "slow out", "next"]
+    finally:
+        await redis.aclose()

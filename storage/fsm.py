@@ -28,6 +28,7 @@ import json
 import logging
 import sqlite3
 import time
+from abc import abstractmethod
 from collections import OrderedDict
 from collections.abc import AsyncGenerator, Hashable
 from contextlib import asynccontextmanager
@@ -99,30 +100,30 @@ class GroupCommitStorage(BaseStorage):
 
     # --- the backend ---------------------------------------------------------------------------
 
+    @abstractmethod
     async def _fetch(self, skey: str) -> tuple[str | None, str] | None:
         """The stored (state, data JSON) of a key, or None."""
-        raise NotImplementedError
 
+    @abstractmethod
     async def _store(self, upserts: list[Row], deletes: list[str], now: datetime) -> None:
         """Commit a batch at once: the rows with a state or data upserted, the emptied keys deleted."""
-        raise NotImplementedError
 
+    @abstractmethod
     async def _delete_idle(self, older_than: datetime, pattern: str, limit: int) -> list[str]:
         """Delete up to ``limit`` rows whose state is LIKE ``pattern``, untouched since ``older_than``; their
         keys."""
-        raise NotImplementedError
 
+    @abstractmethod
     async def _release(self) -> None:
         """Close the connection (after the last batch)."""
-        raise NotImplementedError
 
+    @abstractmethod
     async def _user_rows(self, user_id: int) -> list[tuple[str | None, str, datetime | None]]:
         """The (state, data JSON, last change) of every stored conversation of ``user_id``."""
-        raise NotImplementedError
 
+    @abstractmethod
     async def _forget_user(self, user_id: int) -> list[str]:
         """Delete every stored conversation of ``user_id``; their keys."""
-        raise NotImplementedError
 
     # --- aiogram BaseStorage -------------------------------------------------------------------
 

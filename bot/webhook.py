@@ -29,6 +29,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+from datetime import timedelta
 from typing import Any, AsyncIterator
 
 from aiogram import Bot
@@ -40,6 +41,7 @@ from pydantic import ValidationError
 
 from bot.app import App, create_app
 from bot.config import Settings
+from bot.domain.leases import renewing
 from bot.domain.ports import UpdateLedger
 from storage.errors import is_transient
 
@@ -81,11 +83,10 @@ class UpdateRequestHandler(SimpleRequestHandler):
             self.counts["busy"] += 1
             return web.Response(status=503, text="being handled", headers={"Retry-After": "1"})
         self.inflight += 1
-        keeper = asyncio.create_task(self._keep_lease(update_id))
         try:
-            ok = await self._handle(bot, raw, update_id, replayed=outcome == "replay")
+            async with renewing(lambda: self.ledger.renew(update_id), timedelta(seconds=self.lease_seconds)):
+                ok = await self._handle(bot, raw, update_id, replayed=outcome == "replay")
         finally:
-            keeper.cancel()
             self.inflight -= 1
         return web.json_response({}) if ok else web.Response(status=500, text="try again")
 
@@ -120,14 +121,6 @@ class UpdateRequestHandler(SimpleRequestHandler):
             return False
         self.counts["handled"] += 1
         return True
-
-    async def _keep_lease(self, update_id: int) -> None:
-        while True:
-            await asyncio.sleep(self.lease_seconds / 3)
-            try:
-                await self.ledger.renew(update_id)
-            except Exception as exc:
-                log.warning("update %s: could not renew its lease (%s)", update_id, type(exc).__name__)
 
 
 class WebhookServer:

@@ -15,11 +15,10 @@ the upkeep the SQLite storage (storage/fsm.py) has.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from functools import partial
 from typing import Any, Callable, Mapping
 
@@ -29,6 +28,7 @@ from aiogram.fsm.storage.redis import RedisEventIsolation, RedisStorage
 from redis.asyncio import Redis
 
 from bot.domain.clock import Clock
+from bot.domain.leases import renewing
 
 __all__ = ["LeasedEventIsolation", "RedisFSM"]
 
@@ -69,17 +69,9 @@ class LeasedEventIsolation(RedisEventIsolation):
     @contextlib.asynccontextmanager
     async def lock(self, key: StorageKey) -> AsyncIterator[None]:
         async with self.redis.lock(name=self.key_builder.build(key, "lock"), timeout=self.lease) as held:
-            renew = asyncio.create_task(self._renew(held))
-            try:
+            # each renewal sets the lock's time to live back to a whole lease
+            async with renewing(held.reacquire, timedelta(seconds=self.lease)):
                 yield None
-            finally:
-                renew.cancel()
-                await asyncio.wait([renew])
-
-    async def _renew(self, held: Any) -> None:
-        while True:
-            await asyncio.sleep(self.lease / 3)
-            await held.reacquire()  # the lock's time to live back to a whole lease
 
 
 class RedisFSM(RedisStorage):

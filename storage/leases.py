@@ -5,6 +5,8 @@ records who (``claimed_by``, :func:`instance_id`) and when (``claimed_at``); the
 while it works on its rows, and only the holder marks them done. A row whose lease ran out (its instance died
 or stalled for the whole lease) is taken again by any instance. A restarted process is a new instance: it
 waits for its predecessor's leases like everyone else (the rows go out once, after the lease).
+
+Keeping a lease while working: bot.domain.leases.renewing.
 """
 
 from __future__ import annotations

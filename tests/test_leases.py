@@ -1,11 +1,11 @@
-"""bot/services/leases.py: the renewal beat while a block works, and a stop that always stops."""
+"""bot/domain/leases.py: the renewal beat while a block works, and a stop that always stops."""
 
 from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
 
-from bot.services.leases import renewing
+from bot.domain.leases import renewing
 
 
 async def test_the_lease_is_renewed_while_the_block_works():

@@ -24,10 +24,10 @@ from typing import Any, Protocol
 from aiogram.types import Message
 
 from bot.domain.entities import OutboxRow, Ticket
+from bot.domain.leases import renewing
 from bot.domain.ports import OutboxRepo, TicketsRepo
 from bot.domain.text import N_
 from bot.services.background import stop_task
-from bot.services.leases import renewing
 from bot.services.sender import Sender, SendResult
 
 log = logging.getLogger("shagym.desk")

@@ -34,10 +34,10 @@ from bot.domain.cases import deadlines_of
 from bot.domain.clock import Clock
 from bot.domain.deadlines import DeadlineError, WorkCalendar
 from bot.domain.entities import Reminder
+from bot.domain.leases import renewing
 from bot.domain.ports import CasesRepo, RemindersRepo, UsersRepo
 from bot.domain.reminders import is_allowed, next_allowed, render_reminder
 from bot.services.i18n import translator
-from bot.services.leases import renewing
 from bot.services.sender import Sender, SendResult
 
 log = logging.getLogger(__name__)

@@ -333,9 +333,10 @@ async def _refused(message: Message, desk: Desk) -> bool:
 async def on_stats(message: Message, desk: Desk, desk_sla: DeskSla) -> None:
     if await _refused(message, desk):
         return
-    await message.answer(await desk_sla.stats_text())
+    facts = await desk_sla.facts()  # every ticket with its deadline: read once for the figures and the chart
+    await message.answer(await desk_sla.stats_text(facts))
     try:
-        chart = await desk_sla.stats_chart()
+        chart = await desk_sla.stats_chart(facts)
     except Exception as exc:  # the figures are out already; the chart is a bonus
         log.warning("desk: the /stats chart failed: %s", type(exc).__name__)
         return

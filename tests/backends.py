@@ -7,9 +7,11 @@ same ``where`` (with other holders) to play two instances sharing one database."
 
 from __future__ import annotations
 
+import json
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, AsyncIterator
 
 import pytest
 
@@ -106,6 +108,8 @@ def location(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
 # ---- end-to-end tests on both backends ---------------------------------------------------------
 # A module whose conversations should run on SQLite and on PostgreSQL marks itself with
 # ``pytestmark = pytest.mark.usefixtures("both_backends")`` and starts the bot with ``running_bot`` from here.
+# It reads back what the bot stored with ``repositories`` (the app's own ports), ``conversation`` (the FSM
+# entry) or ``query`` (SQL both engines understand), never with sqlite3 on the file.
 
 _database_url = {"value": ""}
 
@@ -115,6 +119,25 @@ def both_backends(backend: str, request: pytest.FixtureRequest) -> Any:
     _database_url["value"] = str(request.getfixturevalue("pg_url")) if backend == "pg" else ""
     yield _database_url["value"]
     _database_url["value"] = ""
+
+
+@pytest.fixture(params=["sqlite", "redis", "pg"])
+def fsm_backend(request: pytest.FixtureRequest) -> Any:
+    """Runs a test three times: everything in the SQLite file (the embedded default); conversation state in
+    Redis (as several instances keep it); everything on PostgreSQL, conversation state too (DATABASE_URL
+    without REDIS_URL). Modules opt in with ``pytestmark = pytest.mark.usefixtures("fsm_backend")`` and start
+    the bot with ``running_bot`` from here."""
+    from tests import harness
+
+    if request.param == "redis":
+        harness.BACKEND["redis_url"] = request.getfixturevalue("redis_url")
+    if request.param == "pg":
+        _database_url["value"] = str(request.getfixturevalue("pg_url"))
+    try:
+        yield request.param
+    finally:
+        harness.BACKEND.clear()
+        _database_url["value"] = ""
 
 
 def running_bot(fake: Any, db_path: Path, **kw: Any) -> Any:
@@ -156,3 +179,36 @@ async def every_row(db_path: Path) -> dict[str, list[tuple[Any, ...]]]:
         tables = [r[0] for r in await query(db_path, "SELECT name FROM sqlite_master WHERE type = 'table'"
                                                      " AND name NOT LIKE 'sqlite_%'")]
     return {t: await query(db_path, f"SELECT * FROM {t}") for t in tables if t != "schema_migrations"}
+
+
+@asynccontextmanager
+async def repositories(db_path: Path) -> AsyncIterator[Stores]:
+    """The repositories of this test's database, whichever backend, opened beside the running bot or after it:
+    a test reads what the bot stored through the ports the app itself uses."""
+    url = _database_url["value"]
+    stores = await open_stores(backend_of(url) if url else "sqlite", url or str(db_path), Clock())
+    try:
+        yield stores
+    finally:
+        await stores.close()
+
+
+async def conversation(db_path: Path, user_id: int) -> tuple[str | None, dict[str, Any]] | None:
+    """(state, data) of a person's conversation as stored (None: nothing stored): in Redis or the SQLite file
+    (tests.harness.fsm_entry), or in PostgreSQL's fsm table when the database is there and Redis is not."""
+    from tests import harness
+
+    if harness.BACKEND.get("redis_url") or not _database_url["value"]:
+        return harness.fsm_entry(db_path, user_id)
+    rows = await query(db_path, "SELECT state, data::text FROM fsm WHERE user_id = ?", user_id)
+    return (rows[0][0], json.loads(rows[0][1])) if rows else None
+
+
+async def age_conversation(db_path: Path, user_id: int) -> None:
+    """The conversation was last touched on 1 January 2000 (for the draft purge), on whichever backend."""
+    from tests import harness
+
+    if harness.BACKEND.get("redis_url") or not _database_url["value"]:
+        harness.age_conversation(db_path, user_id)
+        return
+    await query(db_path, "UPDATE fsm SET updated_at = '2000-01-01T00:00:00+00:00' WHERE user_id = ?", user_id)

@@ -5,7 +5,12 @@ import pytest
 from hypothesis import settings as hypothesis_settings
 
 from bot.services.i18n import ensure_compiled
-from tests.backends import backend, both_backends, where  # noqa: F401  (fixtures: run on both backends)
+from tests.backends import (  # noqa: F401  (fixtures: run on both backends; the wizard on SQLite, Redis, PostgreSQL)
+    backend,
+    both_backends,
+    fsm_backend,
+    where,
+)
 from tests.services import (  # noqa: F401  (fixtures: a fresh PostgreSQL database / Redis db per test)
     _drop_pg_template,
     pg_pool,
@@ -35,20 +40,6 @@ async def fake():
 
     async with running_fake() as fake:
         yield fake
-
-
-@pytest.fixture(params=["sqlite", "redis"])
-def fsm_backend(request):
-    """Runs a test twice: conversation state in the SQLite file (the embedded default), then in Redis (as
-    several instances keep it). Modules opt in with ``pytestmark = pytest.mark.usefixtures("fsm_backend")``."""
-    from tests import harness
-
-    if request.param == "redis":
-        harness.BACKEND["redis_url"] = request.getfixturevalue("redis_url")
-    try:
-        yield request.param
-    finally:
-        harness.BACKEND.clear()
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@ polling it (``running_bot``) or as a webhook instance it POSTs updates to (``web
 
 ``BACKEND`` holds the settings of the backend under test, added to every bot a test starts: empty for the
 embedded default (SQLite for everything), ``{"redis_url": ...}`` for the Redis pass of the end-to-end tests
-(the ``fsm_backend`` fixture of tests/conftest.py). ``fsm_entry``/``age_conversation`` read and age a
+(the ``fsm_backend`` fixture of tests/backends.py). ``fsm_entry``/``age_conversation`` read and age a
 conversation on whichever backend is in use.
 """
 

@@ -1,6 +1,7 @@
 """Conversations that forgive mistakes and never lead a person astray (issue 11, citizens; issue 12 point 3).
 
-One end-to-end test per point, each through the real app polling the fake Bot API with a FakeClock: a
+One end-to-end test per point, each through the real app polling the fake Bot API with a FakeClock, on SQLite
+and on PostgreSQL: a
 confirmed Cancel, the overdue tracking case (with the transcript a person sees), the filing limit moved off
 a day off and the "few days left" warning, real text and consistent dates, Back and a date picker in
 tracking, the court at the recipient step, a confirmed Close, local dates, and /my in pages.
@@ -12,15 +13,18 @@ import re
 from datetime import date, datetime, timezone
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from bot.domain.clock import FakeClock
 from bot.domain.complaint import Complaint
 from bot.domain.deadlines import court_limit_from, further_complaint_limit_from
 from bot.domain.workdays import default_calendar
-from storage.complaints import ComplaintsRepo
+from tests.backends import running_bot
 from tests.fakeapi import BotMessage, FakeUser
-from tests.harness import running_bot
 from tests.test_tracking import cases_of, long, plain, tr
 from tests.test_wizard import I18N, Walker, draft_of, fsm_row, individual_ru
+
+pytestmark = pytest.mark.usefixtures("both_backends")  # on SQLite and on PostgreSQL
 
 ALMATY = ZoneInfo("Asia/Almaty")
 CAL = default_calendar()
@@ -76,37 +80,37 @@ async def test_cancel_asks_before_deleting_and_never_sits_where_skip_sits(fake, 
         w = Walker(fake, db_path, user)
         await w.begin()
         while True:
-            rows = texts(w.prompt)
+            rows, step = texts(w.prompt), await w.step()
             # the same place on every step: Cancel alone on the last row, Skip never on it
-            assert rows[-1] == [cancel], (w.step, rows)
-            assert all(cancel not in row for row in rows[:-1]), (w.step, rows)
-            if w.step == "review":
+            assert rows[-1] == [cancel], (step, rows)
+            assert all(cancel not in row for row in rows[:-1]), (step, rows)
+            if step == "review":
                 break
-            value = answers[w.step]
+            value = answers[step]
             for item in value if isinstance(value, list) else [value]:
                 await w.answer(item)
-        before = draft_of(db_path, 1101)
+        before = await draft_of(db_path, 1101)
 
         await w.press("cx", wait=False)
         ask = await user.expect()
         delete = I18N.gettext("Delete this draft? The {n} answer given so far will be lost.",
                               "Delete this draft? The {n} answers given so far will be lost.", 20, locale="ru")
         assert delete.format(n=20) in ask.text and "20 ответов" in ask.text  # 16 + the identity document
-        assert draft_of(db_path, 1101)["draft"] == before["draft"]  # nothing deleted yet
+        assert (await draft_of(db_path, 1101))["draft"] == before["draft"]  # nothing deleted yet
         await user.press(tr("↩️ No, keep the draft", "ru"), ask)
         again = await w.next_prompt()  # the review, asked again
-        assert draft_of(db_path, 1101)["draft"] == before["draft"] and w.step == "review"
+        assert (await draft_of(db_path, 1101))["draft"] == before["draft"] and await w.step() == "review"
         assert tr("Please check your complaint. Press a button below to change a field.", "ru") in again.text
 
         await user.send("/cancel")  # the command asks too
         ask = await user.expect()
         assert tr("↩️ No, keep the draft", "ru") in ask.buttons
-        assert draft_of(db_path, 1101)["draft"] == before["draft"]
+        assert (await draft_of(db_path, 1101))["draft"] == before["draft"]
         stale = await user.press_data(w.find("cf", message=again), again)  # the review under the question is stale
         assert (await user.answered_callback(stale))["text"] == tr("This button is no longer valid.", "ru")
         await user.press(tr("🗑 Yes, delete it", "ru"), ask)
         await user.expect_text(tr("The draft is deleted. What would you like to do?", "ru"))
-        assert fsm_row(db_path, 1101) is None
+        assert await fsm_row(db_path, 1101) is None
 
 
 # ------------------------------------------------------------------------------------------- 11.2
@@ -238,10 +242,10 @@ async def test_nonsense_text_and_inconsistent_dates_are_refused_with_the_reason(
         answers = answers_ru(decision_date="10.11.2026", learned_date="12.11.2026")
 
         async def refused(step: str, text: str, msgid: str) -> None:
-            before = draft_of(db_path, 1141)
+            before = await draft_of(db_path, 1141)
             await user.send(text)
             answer = await user.expect()
-            assert draft_of(db_path, 1141) == before, (step, text)
+            assert await draft_of(db_path, 1141) == before, (step, text)
             assert tr(msgid, "ru").split("{")[0] in answer.text, (step, text, answer.text)
 
         address = ("That is too short for an address: write the city or village, the street and the house (at least "
@@ -312,9 +316,9 @@ async def test_tracking_questions_have_back_and_a_date_picker(fake, db_path, no_
         await u.press("20", edited)
         timeline = await u.expect()
         assert tr("Deadline for the answer", "ru") in timeline.text
-        (case,) = cases_of(db_path, 1151)
-        assert (case["filed_with"], case["registered_on"], case["learned_on"]) == (
-            "ЦОН Есиль", "2026-12-07", "2026-11-20")
+        (case,) = await cases_of(db_path, 1151)
+        assert (case.filed_with, case.registered_on, case.learned_on) == (
+            "ЦОН Есиль", date(2026, 12, 7), date(2026, 11, 20))
 
         # the extension questions too
         await u.press(tr("⏳ They extended it", "ru"), timeline)
@@ -330,8 +334,8 @@ async def test_tracking_questions_have_back_and_a_date_picker(fake, db_path, no_
         await u.expect()  # told on
         await u.press(tr("Not told yet", "ru"))
         await u.expect()
-        (case,) = cases_of(db_path, 1151)
-        assert (case["extended_by"], case["extended_on"]) == (4, "2026-12-08")
+        (case,) = await cases_of(db_path, 1151)
+        assert (case.extended_by, case.extended_on) == (4, date(2026, 12, 8))
 
 
 # ------------------------------------------------------------------------------------------- 11.6
@@ -346,7 +350,7 @@ async def test_recipient_step_offers_the_court_and_understands_it_typed(fake, db
             assert any("⚖️" in b for b in w.prompt.buttons), w.prompt.buttons
             court = tr("⚖️ Court (after a pre-trial complaint)", lang)
             assert court in w.prompt.buttons
-            before = draft_of(db_path, uid)["draft"]
+            before = (await draft_of(db_path, uid))["draft"]
             info_msgid = ("A court hears a claim only after a pre-trial complaint like this one, unless a law says "
                           "otherwise. If you have not complained yet, choose a body below and file this complaint "
                           "first.")
@@ -355,13 +359,13 @@ async def test_recipient_step_offers_the_court_and_understands_it_typed(fake, db
             assert tr(info_msgid, lang) in info.text
             assert "136" in info.text and "office.sud.kz" in info.text
             await w.next_prompt()  # the recipient question again, with its buttons
-            assert w.step == "recipient_kind" and draft_of(db_path, uid)["draft"] == before
+            assert await w.step() == "recipient_kind" and (await draft_of(db_path, uid))["draft"] == before
             await user.send(typed)
             info = await user.expect()
             assert tr(info_msgid, lang) in info.text, info.text
             await w.next_prompt()
             await w.press("ch", "provider")
-            assert w.step == "recipient_name"
+            assert await w.step() == "recipient_name"
 
 
 # ------------------------------------------------------------------------------------------- 11.8
@@ -376,20 +380,20 @@ async def test_close_asks_first_and_stop_reminders_needs_something_tracked(fake,
         await u.send("/my")
         listing = await u.expect()
         assert stop in listing.buttons
-        (case,) = cases_of(db_path, 1181)
+        (case,) = await cases_of(db_path, 1181)
         await u.press(listing.buttons[0], listing)  # the case
         shown = await u.expect()
         await u.press(tr("🗂 Close", "ru"), shown)
         ask = await u.expect()
-        assert cases_of(db_path, 1181)[0]["status"] == "open"  # not yet
+        assert (await cases_of(db_path, 1181))[0].status == "open"  # not yet
         await u.press(tr("↩️ No, keep tracking", "ru"), ask)
         await u.expect()
-        assert cases_of(db_path, 1181)[0]["status"] == "open"
+        assert (await cases_of(db_path, 1181))[0].status == "open"
         await u.press(tr("🗂 Close", "ru"))
         ask = await u.expect()
         await u.press(tr("🗂 Yes, close it", "ru"), ask)
         await u.expect()
-        assert cases_of(db_path, 1181)[0]["status"] == "closed"
+        assert (await cases_of(db_path, 1181))[0].status == "closed"
         await u.send("/my")
         assert stop not in (await u.expect()).buttons  # nothing open any more
 
@@ -403,7 +407,7 @@ async def test_my_shows_the_local_date_of_a_saved_complaint(fake, db_path, no_un
         u = fake.user(1191, "Ольга", language_code="ru")
         await u.send("/start")
         await u.expect()
-        stored = await ComplaintsRepo(app.db).create(1191, Complaint(recipient_kind="provider"), "ru", evening)
+        stored = await app.repos.complaints.create(1191, Complaint(recipient_kind="provider"), "ru", evening)
         await u.send("/my")
         listing = await u.expect()
         line = next(ln for ln in listing.text.splitlines() if stored.number in ln)

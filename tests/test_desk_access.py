@@ -4,10 +4,11 @@ operator whose Telegram language is neither kk nor ru still works the desk, in t
 from __future__ import annotations
 
 from bot.domain.clock import FakeClock
+from tests.backends import query
 from tests.fakeapi import BotMessage
 from tests.harness import running_bot
 from tests.test_operators import CITIZEN, GROUP, OP, TUESDAY, card_of, fast, open_desk_ticket, ticket_row
-from tests.test_wizard import Walker, individual_ru, rows, tr
+from tests.test_wizard import Walker, individual_ru, tr
 
 HUMAN = "👤 Talk to a person"
 
@@ -56,7 +57,7 @@ async def test_without_an_operators_chat_nobody_is_offered_a_person(fake, db_pat
         await user.answered_callback(qid)
         answer = await user.expect()
         assert "1414" in answer.text
-        assert rows(db_path, "SELECT count(*) FROM tickets") == [(0,)]
+        assert await query(db_path, "SELECT count(*) FROM tickets") == [(0,)]
 
         # The wizard's last message: the next steps with 1414, and no "send it to the operators" button.
         w = Walker(fake, db_path, user)

@@ -59,7 +59,7 @@ async def test_a_reply_lost_once_is_retried_and_the_next_question_arrives(fake, 
         fake.fail_next("sendMessage", chat_id=1201, error_code=502, network=fault == "network")
         await w.send("Иванова")
         assert question_text("first_name") in w.prompt.text
-        draft = draft_of(db_path, 1201)
+        draft = await draft_of(db_path, 1201)
         assert draft["step"] == "first_name" and draft["draft"]["surname"] == "Иванова"
     assert [c.status for c in fake.calls_of("sendMessage", chat_id=1201)][-2:] == [
         0 if fault == "network" else 502, 200]
@@ -72,16 +72,16 @@ async def test_a_reply_that_finally_failed_is_asked_again_before_anything_is_app
         apology = await user.expect(timeout=10)
         assert "попробуйте" not in apology.text.lower()  # the answer was saved: never "try again"
         assert question_text("first_name") not in apology.text
-        assert draft_of(db_path, 1202)["draft"]["surname"] == "Иванова"
+        assert (await draft_of(db_path, 1202))["draft"]["surname"] == "Иванова"
         # They never saw "first name?", so they type the surname again: it must not become their first name.
         await user.send("Иванова")
         again = await w.next_prompt()
         assert question_text("first_name") in again.text and "Иванова" in again.text  # the question + what it saved
         assert "попробуйте" not in again.text.lower()
-        draft = draft_of(db_path, 1202)
+        draft = await draft_of(db_path, 1202)
         assert draft["step"] == "first_name" and draft["draft"]["first_name"] is None
         await w.send("Ольга")
-        assert draft_of(db_path, 1202)["draft"]["first_name"] == "Ольга"
+        assert (await draft_of(db_path, 1202))["draft"]["first_name"] == "Ольга"
 
 
 async def failed_sends(fake, chat_id: int, count: int) -> None:
@@ -106,7 +106,7 @@ async def test_the_apology_for_a_lost_reply_comes_before_the_next_answer_is_hand
         again = await w.next_prompt()
         assert question_text("first_name") in again.text
         await w.send("Ольга")
-        draft = draft_of(db_path, 1207)["draft"]
+        draft = (await draft_of(db_path, 1207))["draft"]
         assert (draft["surname"], draft["first_name"]) == ("Иванова", "Ольга")
 
 
@@ -119,13 +119,13 @@ async def test_a_button_step_whose_reply_failed_is_never_left_silent(fake, db_pa
         assert "попробуйте" not in apology.text.lower()
         answers = [c for c in fake.calls_of("answerCallbackQuery") if c.params.get("callback_query_id") == qid]
         assert [c.status for c in answers] == [200]  # answered once, never a second time
-        assert draft_of(db_path, 1203)["step"] == "surname"
+        assert (await draft_of(db_path, 1203))["step"] == "surname"
         # Pressing the old button again: answered (no spinner) and asked the question they are really on.
         qid2 = await user.press_data(pressed, w.prompt)
         await user.answered_callback(qid2)
         again = await w.next_prompt()
         assert question_text("surname") in again.text
-        assert draft_of(db_path, 1203)["draft"]["applicant_kind"] == "individual"
+        assert (await draft_of(db_path, 1203))["draft"]["applicant_kind"] == "individual"
 
 
 async def test_a_tracking_question_whose_reply_failed_is_asked_again_too(fake, db_path, no_unhandled):
@@ -156,8 +156,8 @@ async def test_a_tracking_question_whose_reply_failed_is_asked_again_too(fake, d
         await u.expect()  # learned on
         await u.press(ttr("⏭ Skip", "ru"))
         await u.expect()  # the timeline
-        (case,) = cases_of(db_path, 1204)
-        assert case["reg_number"] == "ЖТ-2026-123" and case["registered_on"] == "2026-12-14"
+        (case,) = await cases_of(db_path, 1204)
+        assert case.reg_number == "ЖТ-2026-123" and case.registered_on == date(2026, 12, 14)
 
 
 # ----------------------------------------------------------------------------------- (2) talk to a person
@@ -474,7 +474,7 @@ async def test_storm_50_people_walk_the_wizard_while_30_percent_of_replies_fail(
     expected = expected_draft(STORM_ANSWERS, date.today())
     wrong, lost, off = [], [], []
     for p in walkers:
-        row = draft_of(db_path, p.user.id)
+        row = await draft_of(db_path, p.user.id)
         got = row.get("draft") or {}
         for field in STORM_ANSWERS:
             if field != "attachments" and got.get(field) != expected[field]:

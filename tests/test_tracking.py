@@ -1,24 +1,25 @@
-"""Tracking of filed complaints, end to end: the real app polling the fake Bot API, a FakeClock, rows read back
-from SQLite."""
+"""Tracking of filed complaints, end to end: the real app polling the fake Bot API, a FakeClock, what it stored
+read back through its repositories; every test on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
-import json
-import sqlite3
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
+import pytest
 from babel.dates import format_date
 
 from bot.domain.clock import FakeClock
 from bot.domain.complaint import Complaint
 from bot.domain.deadlines import compute
+from bot.domain.entities import Case, CaseEvent, Reminder, User
 from bot.domain.workdays import default_calendar
 from bot.services.i18n import build_i18n
 from handlers.tracking.callbacks import TrkCb, TrkWizCb
-from storage.complaints import ComplaintsRepo
+from tests.backends import repositories, running_bot
 from tests.fakeapi import BotMessage, FakeUser
-from tests.harness import running_bot
+
+pytestmark = pytest.mark.usefixtures("both_backends")  # on SQLite and on PostgreSQL
 
 I18N = build_i18n("ru")
 ALMATY = ZoneInfo("Asia/Almaty")
@@ -42,27 +43,30 @@ def plain(text: str) -> str:
     return text.replace("\u202f", " ").replace("\xa0", " ")
 
 
-def query(db_path, sql: str, params=()) -> list[sqlite3.Row]:
-    with sqlite3.connect(db_path) as conn:
-        conn.row_factory = sqlite3.Row
-        return conn.execute(sql, params).fetchall()
+async def cases_of(db_path, user_id: int) -> list[Case]:
+    """A person's tracked cases as stored, oldest first (on the test's backend, through its repository)."""
+    async with repositories(db_path) as repos:
+        return sorted(await repos.cases.list_for_user(user_id), key=lambda c: c.id)
 
 
-def cases_of(db_path, user_id: int) -> list[sqlite3.Row]:
-    return query(db_path, "SELECT * FROM cases WHERE user_id = ? ORDER BY id", (user_id,))
+async def reminders_of(db_path, case_id: int, status: str | None = "pending") -> list[Reminder]:
+    """A case's reminders (those in ``status``; all with None), in due_at order."""
+    async with repositories(db_path) as repos:
+        return await repos.reminders.list_for_case(case_id, statuses=[status] if status else None)
 
 
-def reminders_of(db_path, case_id: int, status: str | None = "pending") -> list[sqlite3.Row]:
-    sql = "SELECT * FROM reminders WHERE case_id = ?"
-    params: tuple = (case_id,)
-    if status:
-        sql += " AND status = ?"
-        params += (status,)
-    return query(db_path, sql + " ORDER BY due_at", params)
+async def events_of(db_path, case_id: int) -> list[CaseEvent]:
+    async with repositories(db_path) as repos:
+        return await repos.cases.events(case_id)
+
+
+async def user_of(db_path, user_id: int) -> User | None:
+    async with repositories(db_path) as repos:
+        return await repos.users.get(user_id)
 
 
 def at_ten(day: date) -> str:
-    """A reminder's due_at as stored: 10:00 Almaty in UTC."""
+    """A reminder's due_at in UTC ISO form: 10:00 Almaty."""
     return datetime(day.year, day.month, day.day, 10, 0, tzinfo=ALMATY).astimezone(ZoneInfo("UTC")).isoformat(
         timespec="seconds")
 
@@ -122,19 +126,18 @@ async def test_track_from_scratch_shows_timeline_and_plans_reminders(fake, db_pa
         assert "23 декабря 2026 г." in plain(timeline_ru.text)
         assert tr("Deadline for the answer", "ru") in timeline_ru.text
 
-    (case,) = cases_of(db_path, 301)
-    assert (case["recipient_kind"], case["registered_on"], case["filed_with"], case["reg_number"], case["status"]) == (
-        "provider", "2026-12-14", "ЦОН <Есиль>", "ЖТ-2026-123", "open")
-    planned = [(r["kind"], r["due_at"]) for r in reminders_of(db_path, case["id"])]
+    (case,) = await cases_of(db_path, 301)
+    assert (case.recipient_kind, case.registered_on, case.filed_with, case.reg_number, case.status) == (
+        "provider", date(2026, 12, 14), "ЦОН <Есиль>", "ЖТ-2026-123", "open")
+    planned = [(r.kind, r.due_at.isoformat()) for r in await reminders_of(db_path, case.id)]  # UTC, whole seconds
     assert planned == [
         ("review_due_soon", at_ten(date(2026, 12, 21))),
         ("review_due_today", at_ten(date(2026, 12, 22))),
         ("review_missed", at_ten(date(2026, 12, 23))),
     ]
-    (case_ru,) = cases_of(db_path, 302)
-    assert case_ru["reg_number"] is None and len(reminders_of(db_path, case_ru["id"])) == 3
-    events = query(db_path, "SELECT kind FROM case_events WHERE case_id = ?", (case["id"],))
-    assert [e["kind"] for e in events] == ["created"]
+    (case_ru,) = await cases_of(db_path, 302)
+    assert case_ru.reg_number is None and len(await reminders_of(db_path, case_ru.id)) == 3
+    assert [e.kind for e in await events_of(db_path, case.id)] == ["created"]
 
 
 async def test_track_saved_complaint_from_my(fake, db_path, no_unhandled):
@@ -145,7 +148,7 @@ async def test_track_saved_complaint_from_my(fake, db_path, no_unhandled):
         await u.expect()
         complaint = Complaint(recipient_kind="quality_authority", recipient_name="Департамент АДГС по г. Астана",
                               learned_date=date(2026, 11, 20), grounds="deadline_violated")
-        stored = await ComplaintsRepo(app.db).create(311, complaint, "ru", clock.now())
+        stored = await app.repos.complaints.create(311, complaint, "ru", clock.now())
 
         await u.send("/my")
         listing = await u.expect()
@@ -179,10 +182,10 @@ async def test_track_saved_complaint_from_my(fake, db_path, no_unhandled):
         assert track not in listing.buttons
         assert "Департамент АДГС по г. Астана" in listing.text
 
-    (case,) = cases_of(db_path, 311)
-    assert case["complaint_id"] == stored.id and case["forwarded_via_provider"] == 1
-    assert case["learned_on"] == "2026-11-20" and case["reg_number"] == "01-23/456"
-    kinds = {r["kind"] for r in reminders_of(db_path, case["id"])}
+    (case,) = await cases_of(db_path, 311)
+    assert case.complaint_id == stored.id and case.forwarded_via_provider is True
+    assert case.learned_on == date(2026, 11, 20) and case.reg_number == "01-23/456"
+    kinds = {r.kind for r in await reminders_of(db_path, case.id)}
     assert "forwarding_due" in kinds and "review_due_today" in kinds
 
 
@@ -192,8 +195,8 @@ async def test_extension_told_late_answer_and_range(fake, db_path, no_unhandled)
     async with running_bot(fake, db_path, clock=clock):
         u = fake.user(321, "Ольга", language_code="ru")
         await track_from_scratch(u, "ru")
-        (case,) = cases_of(db_path, 321)
-        before = {r["id"] for r in reminders_of(db_path, case["id"])}
+        (case,) = await cases_of(db_path, 321)
+        before = {r.id for r in await reminders_of(db_path, case.id)}
         assert len(before) == 3
 
         await u.press(tr("⏳ They extended it", "ru"))
@@ -202,7 +205,7 @@ async def test_extension_told_late_answer_and_range(fake, db_path, no_unhandled)
         refused = await u.expect()
         assert tr("The review term can be extended by at most 10 working days, so the number must be from 1 to 10. "
                   "Please check it and send a number from 1 to 10.", "ru") in refused.text
-        assert cases_of(db_path, 321)[0]["extended_by"] == 0
+        assert (await cases_of(db_path, 321))[0].extended_by == 0
         await u.send("7")
         await u.expect()  # extended on
         await u.send("14.12.2026")
@@ -217,15 +220,15 @@ async def test_extension_told_late_answer_and_range(fake, db_path, no_unhandled)
         assert tr("Original deadline for the answer", "ru") in timeline.text
         assert "ℹ️" in timeline.text  # escalate_from is 01.01.2027: a year not verified yet
 
-        row = cases_of(db_path, 321)[0]
-        assert (row["extended_by"], row["extended_on"], row["extension_told_on"]) == (7, "2026-12-14", "2026-12-21")
-        pending = reminders_of(db_path, case["id"])
-        assert pending and not {r["id"] for r in pending} & before  # re-planned
-        assert {json.loads(r["payload"])["review_due"] for r in pending} == {"2026-12-31"}
-        cancelled = reminders_of(db_path, case["id"], "cancelled")
-        assert {r["id"] for r in cancelled} == before
-        kinds = [e["kind"] for e in query(db_path, "SELECT kind FROM case_events WHERE case_id = ? ORDER BY id",
-                                          (case["id"],))]
+        row = (await cases_of(db_path, 321))[0]
+        assert (row.extended_by, row.extended_on, row.extension_told_on) == (
+            7, date(2026, 12, 14), date(2026, 12, 21))
+        pending = await reminders_of(db_path, case.id)
+        assert pending and not {r.id for r in pending} & before  # re-planned
+        assert {r.payload["review_due"] for r in pending} == {"2026-12-31"}
+        cancelled = await reminders_of(db_path, case.id, "cancelled")
+        assert {r.id for r in cancelled} == before
+        kinds = [e.kind for e in await events_of(db_path, case.id)]
         assert kinds == ["created", "extended", "extension_notice_late"]
 
         # "No answer yet": working days left until 31.12 (22, 23, 24, 25, 28, 29, 30, 31)
@@ -238,9 +241,9 @@ async def test_extension_told_late_answer_and_range(fake, db_path, no_unhandled)
         await u.expect()
         await u.send("21.12.2026")
         await u.expect()
-        row = cases_of(db_path, 321)[0]
-        assert row["status"] == "answered" and row["answered_on"] == "2026-12-21"
-        assert reminders_of(db_path, case["id"]) == []  # nothing pending any more
+        row = (await cases_of(db_path, 321))[0]
+        assert row.status == "answered" and row.answered_on == date(2026, 12, 21)
+        assert await reminders_of(db_path, case.id) == []  # nothing pending any more
 
 
 async def test_my_lists_status_next_date_and_days_left(fake, db_path, no_unhandled):
@@ -274,12 +277,12 @@ async def test_forged_case_id_is_refused(fake, db_path, no_unhandled):
     async with running_bot(fake, db_path, clock=clock):
         owner = fake.user(341, "Owner", language_code="ru")
         await track_from_scratch(owner, "ru")
-        (case,) = cases_of(db_path, 341)
+        (case,) = await cases_of(db_path, 341)
         intruder = fake.user(342, "Intruder", language_code="kk")
         await intruder.send("/my")
         await intruder.expect()
         for action in ("close", "ans", "ext", "open", "wait"):
-            qid = await intruder.press_data(TrkCb(a=action, id=case["id"]).pack())
+            qid = await intruder.press_data(TrkCb(a=action, id=case.id).pack())
             answer = await intruder.answered_callback(qid)
             assert answer.get("text") == tr("This button is no longer valid.", "kk")
         for data in (TrkCb(a="cpl", id=999).pack(), "trk:zzz:1", "trk:open:x",
@@ -287,11 +290,10 @@ async def test_forged_case_id_is_refused(fake, db_path, no_unhandled):
             qid = await intruder.press_data(data)
             assert (await intruder.answered_callback(qid)).get("text") == tr("This button is no longer valid.", "kk")
         await intruder.expect_no_message()
-    row = cases_of(db_path, 341)[0]
-    assert row["status"] == "open" and row["extended_by"] == 0
-    assert len(reminders_of(db_path, case["id"])) == 3
-    assert [e["kind"] for e in query(db_path, "SELECT kind FROM case_events WHERE case_id = ?", (case["id"],))] == [
-        "created"]
+    row = (await cases_of(db_path, 341))[0]
+    assert row.status == "open" and row.extended_by == 0
+    assert len(await reminders_of(db_path, case.id)) == 3
+    assert [e.kind for e in await events_of(db_path, case.id)] == ["created"]
 
 
 async def test_stop_and_resume_reminders(fake, db_path, no_unhandled):
@@ -299,7 +301,7 @@ async def test_stop_and_resume_reminders(fake, db_path, no_unhandled):
     async with running_bot(fake, db_path, clock=clock):
         u = fake.user(351, "Ольга", language_code="ru")
         await track_from_scratch(u, "ru")
-        (case,) = cases_of(db_path, 351)
+        (case,) = await cases_of(db_path, 351)
         await u.send("/my")
         await u.expect()
         await u.press(tr("🔕 Stop reminders", "ru"))
@@ -307,15 +309,15 @@ async def test_stop_and_resume_reminders(fake, db_path, no_unhandled):
                                "ru"))
         listing = await u.expect()
         assert tr("🔔 Resume reminders", "ru") in listing.buttons
-        assert query(db_path, "SELECT reminders_enabled FROM users WHERE id = 351")[0][0] == 0
-        assert reminders_of(db_path, case["id"]) == []
+        assert (await user_of(db_path, 351)).reminders_enabled is False
+        assert await reminders_of(db_path, case.id) == []
 
         await u.press(tr("🔔 Resume reminders", "ru"))
         await u.expect_text(tr("Reminders are on again.", "ru"))
         listing = await u.expect()
         assert tr("🔕 Stop reminders", "ru") in listing.buttons
-        assert query(db_path, "SELECT reminders_enabled FROM users WHERE id = 351")[0][0] == 1
-        assert [r["kind"] for r in reminders_of(db_path, case["id"])] == [
+        assert (await user_of(db_path, 351)).reminders_enabled is True
+        assert [r.kind for r in await reminders_of(db_path, case.id)] == [
             "review_due_soon", "review_due_today", "review_missed"]
 
 
@@ -324,15 +326,15 @@ async def test_reminder_reaches_the_user_in_their_language(fake, db_path, no_unh
     async with running_bot(fake, db_path, clock=clock) as app:
         u = fake.user(361, "Айгерім", language_code="kk")
         await track_from_scratch(u, "kk")
-        (case,) = cases_of(db_path, 361)
+        (case,) = await cases_of(db_path, 361)
         clock.set(datetime(2026, 12, 21, 10, 0, tzinfo=ALMATY))
         await app.reminders.tick()
         text = tr("Reminder: the answer to your complaint {ref} is due on {date}, in one working day.", "kk",
                   ref="«ЦОН &lt;Есиль&gt;», № ЖТ-2026-123", date=long(date(2026, 12, 22), "kk"))
         reminder = await u.expect_text(text)
         assert reminder.text == text
-    sent = reminders_of(db_path, case["id"], "sent")
-    assert [r["kind"] for r in sent] == ["review_due_soon"]
+    sent = await reminders_of(db_path, case.id, "sent")
+    assert [r.kind for r in sent] == ["review_due_soon"]
 
 
 async def test_language_switch_mid_question_asks_it_again_in_the_new_language(fake, db_path, no_unhandled):

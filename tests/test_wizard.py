@@ -1,9 +1,8 @@
-"""The complaint wizard, end to end: the real app polling the fake Bot API, drafts read back from SQLite."""
+"""The complaint wizard, end to end: the real app polling the fake Bot API, drafts read back from where the bot
+keeps them (the SQLite file, Redis or PostgreSQL: the ``fsm_backend`` fixture runs every test on each)."""
 
 from __future__ import annotations
 
-import json
-import sqlite3
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -11,13 +10,14 @@ import pytest
 from aiogram.fsm.storage.base import StorageKey
 
 from bot.domain.documents import document_text
+from bot.domain.entities import StoredComplaint
 from bot.services.i18n import build_i18n
 from handlers.complaint.callbacks import WizCb
+from tests.backends import age_conversation, conversation, query, repositories, running_bot
 from tests.fakeapi import BotMessage, FakeUser
-from tests.harness import age_conversation, fsm_entry, running_bot
 from tests.test_documents import pdf_text
 
-pytestmark = pytest.mark.usefixtures("fsm_backend")  # conversation state in SQLite, then in Redis
+pytestmark = pytest.mark.usefixtures("fsm_backend")  # on SQLite, with the conversation in Redis, on PostgreSQL
 
 I18N = build_i18n("ru")
 TODAY = datetime.now(ZoneInfo("Asia/Almaty")).date()
@@ -35,12 +35,12 @@ def tr(msgid: str, lang: str) -> str:
 
 # ------------------------------------------------------------------------------------- helpers
 
-def fsm_row(db_path, user_id: int) -> tuple[str | None, dict] | None:
-    return fsm_entry(db_path, user_id)  # the SQLite file, or Redis on the Redis pass
+async def fsm_row(db_path, user_id: int) -> tuple[str | None, dict] | None:
+    return await conversation(db_path, user_id)  # the SQLite file, Redis or PostgreSQL, as the test runs
 
 
-def draft_of(db_path, user_id: int) -> dict:
-    row = fsm_row(db_path, user_id)
+async def draft_of(db_path, user_id: int) -> dict:
+    row = await fsm_row(db_path, user_id)
     assert row is not None, "no wizard state"
     return row[1]
 
@@ -93,9 +93,9 @@ class Walker:
         await self.next_prompt()
         await self.press("ok")
 
-    @property
-    def step(self) -> str:
-        return draft_of(self.db_path, self.user.id)["step"]
+    async def step(self) -> str:
+        """The step of the draft as stored."""
+        return (await draft_of(self.db_path, self.user.id))["step"]
 
     async def answer(self, value) -> None:
         if isinstance(value, str):
@@ -116,14 +116,11 @@ class Walker:
             await self.press(*value)
 
     async def walk(self, answers: dict, *, until: str = "review") -> None:
-        while (step := self.step) != until:
+        while (step := await self.step()) != until:
             value = answers[step]
-            if isinstance(value, list):  # several actions at one step (attachments)
-                for item in value:
-                    await self.answer(item)
-            else:
-                await self.answer(value)
-            assert self.step != step or step == "attachments", f"stuck at {step}"
+            for item in value if isinstance(value, list) else [value]:  # several actions at one step: attachments
+                await self.answer(item)
+            assert await self.step() != step or step == "attachments", f"stuck at {step}"
 
     async def confirm(self) -> BotMessage:
         """Confirm; returns the DOCX, keeps the PDF sent right after it in ``self.pdf``."""
@@ -145,12 +142,8 @@ class AppWalker(Walker):
         key = StorageKey(bot_id=self.app.bot.id, chat_id=self.user.id, user_id=self.user.id)
         return await self.app.fsm.get_data(key)
 
-    async def walk(self, answers: dict, *, until: str = "review") -> None:
-        while (step := (await self.draft())["step"]) != until:
-            value = answers[step]
-            for item in value if isinstance(value, list) else [value]:
-                await self.answer(item)
-            assert (await self.draft())["step"] != step or step == "attachments", f"stuck at {step}"
+    async def step(self) -> str:
+        return (await self.draft())["step"]
 
 
 def individual_kk() -> dict:
@@ -235,9 +228,10 @@ def legal_entity() -> dict:
     }
 
 
-def rows(db_path, sql: str, params=()) -> list:
-    with sqlite3.connect(db_path) as conn:
-        return conn.execute(sql, params).fetchall()
+async def complaints_of(db_path, user_id: int) -> list[StoredComplaint]:
+    """The complaints a person confirmed, as stored (through the repository, on the test's backend)."""
+    async with repositories(db_path) as repos:
+        return await repos.complaints.list_for_user(user_id)
 
 
 # --------------------------------------------------------------------------------------- tests
@@ -258,8 +252,8 @@ async def test_individual_complaint_in_kazakh(fake, db_path, no_unhandled):
         after = await user.expect()
         assert "eOtinish" in after.text and "1414" in after.text and "/my" in after.text
         escalate = after.callback_data(after.buttons[0])
-        (complaint_id,) = rows(db_path, "SELECT id FROM complaints WHERE user_id = 501")[0]
-        assert escalate == f"esc:complaint:{complaint_id}"
+        (stored,) = await complaints_of(db_path, 501)
+        assert escalate == f"esc:complaint:{stored.id}"
     text = document_text(doc.document)
     assert "Шағым" in text and "Жалоба" not in text
     for value in (
@@ -277,10 +271,11 @@ async def test_individual_complaint_in_kazakh(fake, db_path, no_unhandled):
     assert tr("Head of the service provider", "kk") not in text
     assert w.pdf.filename.endswith("_shagym.pdf")
     assert "Әлиханқызы" in pdf_text(w.pdf.document)
-    number, lang, data = rows(db_path, "SELECT number, language, data FROM complaints")[0]
-    assert number == f"SH-{TODAY.year}-{complaint_id:06d}" and lang == "kk" and number in doc.text
-    assert json.loads(data)["surname"] == "Әлиханқызы"
-    assert fsm_row(db_path, 501) is None  # the draft is gone once the complaint is saved
+    assert await query(db_path, "SELECT COUNT(*) FROM complaints") == [(1,)]
+    number, lang, data = stored.number, stored.language, stored.complaint
+    assert number == f"SH-{TODAY.year}-{stored.id:06d}" and lang == "kk" and number in doc.text
+    assert data.surname == "Әлиханқызы"
+    assert await fsm_row(db_path, 501) is None  # the draft is gone once the complaint is saved
 
 
 async def test_individual_complaint_in_russian_with_no_iin_and_markup(fake, db_path, no_unhandled):
@@ -289,7 +284,7 @@ async def test_individual_complaint_in_russian_with_no_iin_and_markup(fake, db_p
         w = Walker(fake, db_path, user)
         await w.begin()
         await w.walk(individual_ru())
-        draft = draft_of(db_path, 502)["draft"]
+        draft = (await draft_of(db_path, 502))["draft"]
         assert draft["no_iin"] is True and draft["iin"] is None and draft["phone"] == "+77015551234"
         assert (draft["id_doc_type"], draft["id_doc_number"], draft["id_doc_issued"], draft["id_doc_issuer"]) == (
             "foreign_passport", "FA 1234567", "2019-05-20", "МВД Республики Узбекистан")
@@ -327,10 +322,10 @@ async def test_legal_entity_complaint(fake, db_path, no_unhandled):
         await w.begin()
         await w.walk(answers, until="outgoing_date")
         # the calendar: go one month back and forth (the message is edited, the draft untouched)
-        before = draft_of(db_path, 503)
+        before = await draft_of(db_path, 503)
         await user.press_data(w.find("dm", message=w.prompt), w.prompt)  # « a year back
         edited = await user.expect_edit(w.prompt)
-        assert draft_of(db_path, 503) == before
+        assert await draft_of(db_path, 503) == before
         back_now = f"{TODAY.year:04d}{TODAY.month:02d}"
         await user.press_data(w.find("dm", back_now, message=edited), edited)  # » and here again
         await user.expect_edit(w.prompt)
@@ -354,8 +349,8 @@ async def test_legal_entity_complaint(fake, db_path, no_unhandled):
         assert value in text, value
     assert tr("Akim of the relevant administrative-territorial unit", "ru") not in text
     assert tr("Signatory", "ru") + ": Директор Сейітқали Нұрлан Болатұлы" in text
-    (kind,) = rows(db_path, "SELECT applicant_kind FROM complaints")[0]
-    assert kind == "legal_entity"
+    (stored,) = await complaints_of(db_path, 503)
+    assert stored.complaint.applicant_kind == "legal_entity"
 
 
 async def test_invalid_iin_and_bin_are_refused_with_the_reason(fake, db_path, no_unhandled):
@@ -365,7 +360,7 @@ async def test_invalid_iin_and_bin_are_refused_with_the_reason(fake, db_path, no
         w = Walker(fake, db_path, person)
         await w.begin()
         await w.walk(individual_kk(), until="iin")
-        before = draft_of(db_path, 504)
+        before = await draft_of(db_path, 504)
         for bad, reason in (
             ("061211600013", "the last (check) digit does not match the others; please check for a typo."),
             ("12345", "it must have exactly 12 digits."),
@@ -375,20 +370,20 @@ async def test_invalid_iin_and_bin_are_refused_with_the_reason(fake, db_path, no
             answer = await person.expect()
             assert tr(reason, "kk") in answer.text, answer.text
             assert tr("This IIN is not valid: {reason}", "kk").split("{")[0] in answer.text
-            assert draft_of(db_path, 504) == before
+            assert await draft_of(db_path, 504) == before
         await w.press("ni")  # "I have no IIN" works: the identity document is asked instead
-        assert draft_of(db_path, 504)["draft"]["no_iin"] is True and w.step == "id_doc_type"
+        assert (await draft_of(db_path, 504))["draft"]["no_iin"] is True and await w.step() == "id_doc_type"
         assert tr("Passport of a foreign citizen", "kk") in w.prompt.buttons[0]
         assert not any(cb.a == "sk" for cb, _ in wiz_buttons(w.prompt))  # not skippable
         await w.press("bk")  # back to the IIN: typing one after all drops the document step again
         await w.send("0612 1160 0012")
-        draft = draft_of(db_path, 504)
+        draft = await draft_of(db_path, 504)
         assert draft["step"] == "postal_address" and draft["draft"]["no_iin"] is False
 
         f = Walker(fake, db_path, firm)
         await f.begin()
         await f.walk(legal_entity(), until="bin")
-        before = draft_of(db_path, 505)
+        before = await draft_of(db_path, 505)
         for bad, reason in (
             ("941340000385", "the 3rd and 4th digits must be the month of registration (01 to 12)."),
             ("940170000385", "the 5th digit (type of organisation) must be 4, 5 or 6."),
@@ -398,9 +393,9 @@ async def test_invalid_iin_and_bin_are_refused_with_the_reason(fake, db_path, no
             await firm.send(bad)
             answer = await firm.expect()
             assert tr(reason, "ru") in answer.text, answer.text
-            assert draft_of(db_path, 505) == before
+            assert await draft_of(db_path, 505) == before
         await f.send("9401 4000 0385")
-        assert draft_of(db_path, 505)["draft"]["bin"] == "940140000385"
+        assert (await draft_of(db_path, 505))["draft"]["bin"] == "940140000385"
 
 
 async def test_bad_inputs_are_answered_and_change_nothing(fake, db_path, no_unhandled):
@@ -410,12 +405,12 @@ async def test_bad_inputs_are_answered_and_change_nothing(fake, db_path, no_unha
         await w.begin()
         grounds_prompt = w.prompt
         await w.walk(individual_kk(), until="surname")
-        before = draft_of(db_path, 506)
+        before = await draft_of(db_path, 506)
 
         async def refused(action) -> str:
             await action
             answer = await user.expect()
-            assert draft_of(db_path, 506) == before
+            assert await draft_of(db_path, 506) == before
             return answer.text
 
         assert tr("Please send the answer as a text message: stickers, photos, voice messages and files are not "
@@ -443,13 +438,13 @@ async def test_bad_inputs_are_answered_and_change_nothing(fake, db_path, no_unha
         ):
             qid = await user.press_data(data, grounds_prompt)
             assert (await user.answered_callback(qid))["text"] == stale
-            assert draft_of(db_path, 506) == before
+            assert await draft_of(db_path, 506) == before
         await user.expect_no_message(0.2)
         # a step with choices refuses text; HTML in free text is stored as plain text and echoed escaped
         await w.send("Әлиханова")
         await w.walk(individual_kk(), until="service_name")
         await w.send("<b>x</b> & <i>y</i>")
-        assert draft_of(db_path, 506)["draft"]["service_name"] == "<b>x</b> & <i>y</i>"
+        assert (await draft_of(db_path, 506))["draft"]["service_name"] == "<b>x</b> & <i>y</i>"
         await w.press("bk")
         assert "&lt;b&gt;x&lt;/b&gt; &amp; &lt;i&gt;y&lt;/i&gt;" in w.prompt.text
 
@@ -461,11 +456,11 @@ async def test_restart_in_the_middle_continues_at_the_same_step(fake, db_path, n
         w = Walker(fake, db_path, user)
         await w.begin()
         await w.walk(answers, until="postal_address")
-        before = draft_of(db_path, 507)
+        before = await draft_of(db_path, 507)
     async with running_bot(fake, db_path):
-        assert draft_of(db_path, 507) == before
+        assert await draft_of(db_path, 507) == before
         await w.send(answers["postal_address"])  # answered as the postal address, right where we stopped
-        after = draft_of(db_path, 507)
+        after = await draft_of(db_path, 507)
         assert after["step"] == "actual_address"
         assert after["draft"]["postal_address"] == answers["postal_address"]
         assert {k: v for k, v in after["draft"].items() if k != "postal_address"} == {
@@ -474,7 +469,7 @@ async def test_restart_in_the_middle_continues_at_the_same_step(fake, db_path, n
         # /complaint resumes the draft rather than starting over
         await user.send("/complaint")
         await w.next_prompt()
-        assert w.step == "actual_address" and draft_of(db_path, 507)["draft"] == after["draft"]
+        assert await w.step() == "actual_address" and (await draft_of(db_path, 507))["draft"] == after["draft"]
         await w.walk(answers)
         doc = await w.confirm()
     assert "Әлиханқызы Айгерім Бекқызы" in document_text(doc.document)
@@ -486,12 +481,12 @@ async def test_edit_from_review_changes_only_that_field(fake, db_path, no_unhand
         w = Walker(fake, db_path, user)
         await w.begin()
         await w.walk(legal_entity())
-        before = draft_of(db_path, 508)["draft"]
+        before = (await draft_of(db_path, 508))["draft"]
         review_button = w.find("ed", "email")
         await w.press("ed", "email")
         assert "info@shygys.kz" in w.prompt.text  # the current value is shown
         await w.send("office@shygys.kz")
-        state = draft_of(db_path, 508)
+        state = await draft_of(db_path, 508)
         assert state["step"] == "review"
         after = state["draft"]
         assert {k for k in before if before[k] != after[k]} == {"email"} and after["email"] == "office@shygys.kz"
@@ -501,9 +496,9 @@ async def test_edit_from_review_changes_only_that_field(fake, db_path, no_unhand
         # editing the grounds to "other" asks the text it needs, then returns to the review
         await w.press("ed", "grounds")
         await w.press("ch", "other")
-        assert w.step == "grounds_other_text"
+        assert await w.step() == "grounds_other_text"
         await w.send("Волокита")
-        state = draft_of(db_path, 508)
+        state = await draft_of(db_path, 508)
         assert state["step"] == "review" and state["draft"]["grounds_other_text"] == "Волокита"
         doc = await w.confirm()
     text = document_text(doc.document)
@@ -523,8 +518,8 @@ async def test_declining_consent_stores_nothing(fake, db_path, no_unhandled):
         qid = await user.press_data(w.find("ok", message=prompt), prompt)  # too late to agree on the old button
         assert (await user.answered_callback(qid))["text"] == tr("This button is no longer valid.", "kk")
         await fake.idle()
-    assert rows(db_path, "SELECT COUNT(*) FROM complaints") == [(0,)]
-    assert fsm_row(db_path, 509) is None
+    assert await query(db_path, "SELECT COUNT(*) FROM complaints") == [(0,)]
+    assert await fsm_row(db_path, 509) is None
 
 
 async def test_abandoned_drafts_are_purged(fake, db_path):
@@ -534,9 +529,9 @@ async def test_abandoned_drafts_are_purged(fake, db_path):
         w = Walker(fake, db_path, user)
         await w.begin()
         assert await app.drafts.purge() == 0
-        age_conversation(db_path, 510)
+        await age_conversation(db_path, 510)
         assert await app.drafts.purge() == 1
-    assert fsm_row(db_path, 510) is None
+    assert await fsm_row(db_path, 510) is None
 
 
 def test_review_of_the_longest_draft_fits_one_message():
@@ -561,11 +556,11 @@ async def test_start_keeps_an_unfinished_draft(fake, db_path, no_unhandled):
         w = Walker(fake, db_path, user)
         await w.begin()
         await w.walk(answers, until="postal_address")
-        before = draft_of(db_path, 512)
+        before = await draft_of(db_path, 512)
         await user.send("/start")
         reply = await user.expect_text("Аяқталмаған шағымыңыз сақталды")
         assert "Сәлеметсіз бе" in reply.text
-        assert draft_of(db_path, 512) == before
+        assert await draft_of(db_path, 512) == before
 
 
 def test_a_lone_slash_in_the_wizard_is_not_a_crash():
@@ -589,13 +584,13 @@ async def test_language_switch_mid_draft_asks_the_step_again_in_the_new_language
         w = Walker(fake, db_path, user)
         await w.begin()
         await w.walk(answers, until="postal_address")
-        before = draft_of(db_path, 513)
+        before = await draft_of(db_path, 513)
         await user.send("/language")
         await user.expect()
         await user.press("Русский")
         again = await w.next_prompt()
         assert tr("Step {n} of {total}", "ru").split("{")[0] in again.text
-        after = draft_of(db_path, 513)
+        after = await draft_of(db_path, 513)
         assert after["step"] == "postal_address" and after["draft"] == before["draft"]
         await w.send(answers["postal_address"])
-        assert draft_of(db_path, 513)["draft"]["postal_address"] == answers["postal_address"]
+        assert (await draft_of(db_path, 513))["draft"]["postal_address"] == answers["postal_address"]

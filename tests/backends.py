@@ -112,11 +112,32 @@ def location(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
 # entry) or ``query`` (SQL both engines understand), never with sqlite3 on the file.
 
 _database_url = {"value": ""}
+_reader: dict[str, Any] = {}  # PostgreSQL during one test: "conn" for ``query``, "stores" for ``repositories``
+
+
+@pytest.fixture
+async def pg_reader() -> AsyncIterator[None]:
+    """Closes what ``query`` and ``repositories`` keep open for the test: one connection and one pool, not new
+    ones for every read (a connection is a new server process, 20-30 ms on the loaded machine, and a wizard
+    reads its draft at every step)."""
+    yield
+    conn, stores = _reader.pop("conn", None), _reader.pop("stores", None)
+    if conn is not None:
+        await conn.close()
+    if stores is not None:
+        await stores.close()
+
+
+def use_database(request: pytest.FixtureRequest) -> None:
+    """This test's bots and reads go to a fresh PostgreSQL database."""
+    _database_url["value"] = str(request.getfixturevalue("pg_url"))
+    request.getfixturevalue("pg_reader")
 
 
 @pytest.fixture
 def both_backends(backend: str, request: pytest.FixtureRequest) -> Any:
-    _database_url["value"] = str(request.getfixturevalue("pg_url")) if backend == "pg" else ""
+    if backend == "pg":
+        use_database(request)
     yield _database_url["value"]
     _database_url["value"] = ""
 
@@ -132,7 +153,7 @@ def fsm_backend(request: pytest.FixtureRequest) -> Any:
     if request.param == "redis":
         harness.BACKEND["redis_url"] = request.getfixturevalue("redis_url")
     if request.param == "pg":
-        _database_url["value"] = str(request.getfixturevalue("pg_url"))
+        use_database(request)
     try:
         yield request.param
     finally:
@@ -163,11 +184,10 @@ async def query(db_path: Path, sql: str, *params: Any) -> list[tuple[Any, ...]]:
     import asyncpg
 
     n = itertools.count(1)
-    conn = await asyncpg.connect(url)
-    try:
-        return [tuple(r) for r in await conn.fetch(re.sub(r"\?", lambda _m: f"${next(n)}", sql), *params)]
-    finally:
-        await conn.close()
+    conn = _reader.get("conn")
+    if conn is None:
+        conn = _reader["conn"] = await asyncpg.connect(url)
+    return [tuple(r) for r in await conn.fetch(re.sub(r"\?", lambda _m: f"${next(n)}", sql), *params)]
 
 
 async def every_row(db_path: Path) -> dict[str, list[tuple[Any, ...]]]:
@@ -186,7 +206,12 @@ async def repositories(db_path: Path) -> AsyncIterator[Stores]:
     """The repositories of this test's database, whichever backend, opened beside the running bot or after it:
     a test reads what the bot stored through the ports the app itself uses."""
     url = _database_url["value"]
-    stores = await open_stores(backend_of(url) if url else "sqlite", url or str(db_path), Clock())
+    if url:  # kept for the test (pg_reader closes them)
+        if "stores" not in _reader:
+            _reader["stores"] = await open_stores("pg", url, Clock())
+        yield _reader["stores"]
+        return
+    stores = await open_stores("sqlite", str(db_path), Clock())
     try:
         yield stores
     finally:

@@ -9,6 +9,7 @@ from tests.backends import (  # noqa: F401  (fixtures: run on both backends; the
     backend,
     both_backends,
     fsm_backend,
+    pg_reader,
     where,
 )
 from tests.services import (  # noqa: F401  (fixtures: a fresh PostgreSQL database / Redis db per test)

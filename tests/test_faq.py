@@ -602,3 +602,11 @@ def test_round4_out_of_scope(index: FaqIndex, query: str, lang: str) -> None:
 def test_round4_in_scope(index: FaqIndex, query: str, lang: str, expected: set[str] | None) -> None:
     hits = index.search(query, lang=lang)
     assert hits and (expected is None or hits[0].id in expected), hits
+
+
+def test_more_domain_synonyms() -> None:
+    """Anonymity, cost, a template, ignoring and filing from home have one concept in both languages."""
+    assert "#anon" in tokens("тайная жалоба") and "#free" in tokens("это платно?") and "#free" in tokens("ақылы ма")
+    assert "#sample" in tokens("образец жалобы") and "#sample" in tokens("шағымның үлгісі")
+    assert "#ignore" in tokens("госорган проигнорировал") and "#ignore" in tokens("шағымымды елемеді")
+    assert "#online" in tokens("подать жалобу не выходя из дома") and "#online" in tokens("үйден шықпай шағым беру")

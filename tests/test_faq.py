@@ -610,3 +610,7 @@ def test_more_domain_synonyms() -> None:
     assert "#sample" in tokens("образец жалобы") and "#sample" in tokens("шағымның үлгісі")
     assert "#ignore" in tokens("госорган проигнорировал") and "#ignore" in tokens("шағымымды елемеді")
     assert "#online" in tokens("подать жалобу не выходя из дома") and "#online" in tokens("үйден шықпай шағым беру")
+    assert "#extra" in tokens("требуют дополнительные справки") and "#extra" in tokens("артық құжат сұрады")
+    assert "#provider" in tokens("срок у органа, который оказал услугу") and "#provider" in tokens(
+        "қызметті көрсеткен орган қанша күнде қарайды"
+    )

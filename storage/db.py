@@ -7,6 +7,7 @@ SQL lives in the repositories (storage/*.py); migrations are ordered files in st
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import re
 import sqlite3
@@ -18,6 +19,7 @@ from typing import Any, AsyncIterator, Iterable
 import aiosqlite
 
 from bot.domain.clock import Clock
+from bot.domain.complaint import pack_fields
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +63,13 @@ async def connect(path: Path | str) -> aiosqlite.Connection:
     conn.row_factory = aiosqlite.Row
     for pragma in PRAGMAS:
         await conn.execute(pragma)
+    # storage/migrations/0012 packs the stored complaints' JSON with it
+    await conn.create_function("complaint_pack", 1, _complaint_pack, deterministic=True)
     return conn
+
+
+def _complaint_pack(text: str | bytes) -> bytes:
+    return pack_fields(json.loads(text))
 
 
 def migration_files(folder: Path = MIGRATIONS) -> list[tuple[int, Path]]:

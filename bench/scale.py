@@ -343,20 +343,21 @@ async def idle_probe(ctx: Ctx, seconds: float = 1.0) -> dict:
     return await probe.stop()
 
 
-async def timed(ctx: Ctx, op: Op, targets: list, pace: float = 0.0) -> list[float]:
+async def timed(ctx: Ctx, op: Op, targets: list, pace: float = 0.0, *, restore: bool = True) -> list[float]:
     """The op on each target in turn (the next starting ``pace`` seconds after the previous one started, or
-    when it ended if it took longer); the milliseconds each took."""
+    when it ended if it took longer); the milliseconds each took. ``restore=False``: no save / undo around
+    each call (the caller puts the targets back afterwards)."""
     times: list[float] = []
     loop = asyncio.get_running_loop()
     start = loop.time()
     for i, target in enumerate(targets):
         if pace:
             await asyncio.sleep(max(0.0, start + i * pace - loop.time()))
-        saved = await op.save(ctx, target) if op.save else None
+        saved = await op.save(ctx, target) if op.save and restore else None
         started = time.perf_counter()
         await op.call(ctx, target)
         times.append((time.perf_counter() - started) * 1000)
-        if op.undo:
+        if op.undo and restore:
             await op.undo(ctx, target, saved)
     return times
 
@@ -367,10 +368,16 @@ async def measure_op(ctx: Ctx, op: Op, samples: int | None = None) -> dict:
     times = await timed(ctx, op, targets)
     out: dict[str, Any] = {"n": len(times), "p50_ms": round(pct(times, 0.5), 3), "p99_ms": round(pct(times, 0.99), 3)}
     if op.probe:  # as people press: one press every 20 ms at most
+        # the targets are saved before and put back after the probe: the bench's own undo transactions
+        # must not be what the others wait for (the targets are distinct, so no press needs another's undo)
+        saved = [await op.save(ctx, t) if op.save else None for t in targets]
         with Probe(ctx) as probe:
-            times = await timed(ctx, op, targets, pace=0.02)
+            times = await timed(ctx, op, targets, pace=0.02, restore=False)
         out["with_others_p50_ms"] = round(pct(times, 0.5), 3)
         out["others_meanwhile"] = await probe.stop()
+        if op.undo:
+            for target, state in zip(targets, saved, strict=True):
+                await op.undo(ctx, target, state)
     return out
 
 

@@ -50,6 +50,7 @@ from handlers.complaint.steps import (
 )
 from handlers.datepicker import digits, month_of, show_month
 from handlers.privacy import erase_keyboard
+from handlers.routing import FeatureRouter
 
 __all__ = ["FreshButton", "get_router", "stale"]
 
@@ -222,14 +223,14 @@ async def on_confirm(query: CallbackQuery, turn: Turn, wd: WizardDraft, complain
 
 def get_router() -> Router:
     """The buttons of a fresh prompt (the router-level :class:`FreshButton` check)."""
-    router = Router(name="complaint.buttons")
+    router = FeatureRouter(name="complaint.buttons")
     router.callback_query.filter(FreshButton())
     consent = StateFilter(ComplaintWizard.consent)
     router.callback_query.register(on_agree, consent, on(A.AGREE))
     router.callback_query.register(on_decline, consent, on(A.DECLINE))
     router.callback_query.register(on_damaged, StateFilter(ComplaintWizard.draft), ~LiveDraft())
 
-    steps = Router(name="complaint.steps")
+    steps = FeatureRouter(name="complaint.steps")
     steps.callback_query.filter(StateFilter(ComplaintWizard.draft), LiveDraft())
     register = steps.callback_query.register
     register(on_cancel, on(A.CANCEL))

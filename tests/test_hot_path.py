@@ -83,3 +83,22 @@ async def test_lookup_reads_on_the_loop_and_sees_every_commit(tmp_path):
         assert row is not None and row["language"] == "ru"
     finally:
         await db.close()
+
+
+def test_the_main_menu_is_built_once_per_language_and_desk():
+    """Most replies carry the main menu: a keyboard of pydantic objects, built once per language and desk."""
+    from bot.services.i18n import build_i18n
+    from handlers.common import desk_available, main_menu
+
+    i18n = build_i18n()
+    menus = {}
+    with i18n.context():
+        for lang in ("kk", "ru"):
+            for desk in (False, True):
+                with i18n.use_locale(lang), desk_available(desk):
+                    menus[lang, desk] = main_menu()
+                    assert main_menu() is menus[lang, desk]
+    labels = {key: [b.text for row in m.keyboard for b in row] for key, m in menus.items()}
+    assert labels["kk", False] != labels["ru", False]
+    assert len(labels["ru", True]) == len(labels["ru", False]) + 1  # "talk to a person" with a desk
+    assert labels["ru", True][0] == i18n.gettext("📝 Write a complaint", locale="ru")

@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from datetime import date
+from functools import cache
 from typing import Any, Iterable
 
 from bot.domain.deadlines import (  # noqa: F401 - add_months is part of this module's API too
@@ -186,7 +187,9 @@ class Complaint:
 
     # -- serialisation (JSON-safe: dates as ISO strings, attachments as dicts)
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
+        # What dataclasses.asdict gave, without its recursive deep copy (every update of a wizard step saves
+        # the draft): the fields are scalars and dates but the attachments, which are copied below.
+        data = {name: getattr(self, name) for name in _complaint_fields()}
         for name in _DATE_FIELDS:
             value = getattr(self, name)
             data[name] = value.isoformat() if value else None
@@ -197,7 +200,7 @@ class Complaint:
     def from_dict(cls, data: dict[str, Any] | None) -> "Complaint":
         """Inverse of `to_dict`; unknown keys are ignored and missing keys take defaults (old drafts load)."""
         data = dict(data or {})
-        known = {f.name for f in fields(cls)}
+        known = _complaint_fields()
         kwargs: dict[str, Any] = {k: v for k, v in data.items() if k in known}
         for name in _DATE_FIELDS:
             value = kwargs.get(name)
@@ -233,6 +236,12 @@ class Complaint:
         if not self.surname:
             return ""
         return initials_name(self.surname, [p for p in (self.first_name, self.patronymic) if p])
+
+
+@cache
+def _complaint_fields() -> dict[str, None]:
+    """The names of Complaint's fields, in their order (a dict: ordered, and a fast ``in``)."""
+    return dict.fromkeys(f.name for f in fields(Complaint))
 
 
 def initials_name(surname: str, given: Iterable[str]) -> str:

@@ -102,3 +102,21 @@ def test_the_main_menu_is_built_once_per_language_and_desk():
     assert labels["kk", False] != labels["ru", False]
     assert len(labels["ru", True]) == len(labels["ru", False]) + 1  # "talk to a person" with a desk
     assert labels["ru", True][0] == i18n.gettext("📝 Write a complaint", locale="ru")
+
+
+async def test_a_wizard_button_is_unpacked_once_for_the_wizard_s_handlers(monkeypatch, tmp_path):
+    """A choice was unpacked (a pydantic model) by every handler aiogram tried: ten times. The wizard's router
+    unpacks it once (FreshButton) and its handlers read that; the wizard router's label handler (before the
+    freshness check) is the one other unpack."""
+    from handlers.complaint.callbacks import WizCb
+
+    unpacked: list[str] = []
+    original = WizCb.unpack.__func__
+
+    def counting(cls, value):
+        unpacked.append(value)
+        return original(cls, value)
+
+    monkeypatch.setattr(WizCb, "unpack", classmethod(counting))
+    await count_hops(("button",), samples=1, folder=tmp_path)  # two presses: a warm-up and the sample
+    assert len(unpacked) <= 2 * 2, unpacked

@@ -120,3 +120,14 @@ async def test_a_wizard_button_is_unpacked_once_for_the_wizard_s_handlers(monkey
     monkeypatch.setattr(WizCb, "unpack", classmethod(counting))
     await count_hops(("button",), samples=1, folder=tmp_path)  # two presses: a warm-up and the sample
     assert len(unpacked) <= 2 * 2, unpacked
+
+
+def test_tracking_dates_are_formatted_once_per_day_and_language():
+    """/my shows several dates per case, mostly the same few days: Babel (~40 µs a date) runs once for each."""
+    from datetime import date
+
+    from handlers.tracking.render import fmt
+
+    fmt.cache_clear()
+    assert fmt(date(2026, 12, 2), "ru") == fmt(date(2026, 12, 2), "ru") != fmt(date(2026, 12, 2), "kk")
+    assert fmt.cache_info().hits == 1 and fmt.cache_info().misses == 2

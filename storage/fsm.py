@@ -433,7 +433,7 @@ class ReleasingEventIsolation(BaseEventIsolation):
                 yield
         finally:
             users[0] -= 1
-            if not users[0]:
+            if not users[0] and self._locks.get(key) is entry:  # close() may have cleared it, or replaced it
                 del self._locks[key]
 
     async def close(self) -> None:

@@ -95,3 +95,30 @@ async def test_the_isolation_lock_serialises_a_chat_and_is_dropped_when_unused()
     assert order.index("a-") < order.index("b+")  # one update of a chat at a time, in arrival order
     assert order.index("c+") < order.index("a-")  # another chat does not wait
     assert isolation._locks == {}
+
+
+async def test_closing_the_isolation_while_an_update_runs_does_not_raise_when_it_ends():
+    """close() at shutdown clears the table while an update may still hold its chat's lock: the update's exit
+    must not fail on the missing entry (seen as an unhandled KeyError in a desk test under load), nor remove a
+    newer entry another update made for the same chat after the close."""
+    import asyncio
+
+    from storage.fsm import ReleasingEventIsolation
+
+    isolation = ReleasingEventIsolation()
+    key = StorageKey(bot_id=1, chat_id=7, user_id=7)
+    inside, leave = asyncio.Event(), asyncio.Event()
+
+    async def update() -> None:
+        async with isolation.lock(key):
+            inside.set()
+            await leave.wait()
+
+    running = asyncio.create_task(update())
+    await inside.wait()
+    await isolation.close()
+    async with isolation.lock(key):  # a new entry for the same chat, made after the close
+        leave.set()
+        await running  # the old update ends while the new one holds the chat
+        assert key in isolation._locks  # the old update's exit did not remove the new entry
+    assert isolation._locks == {}

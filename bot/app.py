@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Protocol, cast
 
 from aiogram import Bot, Dispatcher
@@ -342,7 +343,8 @@ async def create_app(
     sender = make_sender(bot, redis)
     cases = CaseService(repos.cases, repos.reminders, repos.users, repos.calendars, clock, settings)
     reminders = ReminderService(repos.users, repos.cases, repos.reminders, sender, i18n, clock, settings,
-                                calendar=lambda: repos.calendars.calendar)
+                                calendar=lambda: repos.calendars.calendar,
+                                lease=timedelta(seconds=settings.send_lease_seconds))
     drafts = DraftPurge(fsm, clock, ttl_days=settings.draft_ttl_days, state_prefix=STATE_PREFIX, runs=repos.runs)
     desk = Desk(settings=settings, bot=bot, i18n=i18n, forms=fsm, clock=clock, sender=sender, users=repos.users,
                 complaints=repos.complaints, tickets=repos.tickets, outbox=repos.outbox, cases=cases,

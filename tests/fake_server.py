@@ -11,6 +11,10 @@ are then POSTed to that URL. A small control API plays the people:
     POST <control_url>/send   {"user": 1001, "text": "/start", "language": "ru"}  -> {"update_id": ...}
     GET  <control_url>/chat/1001                                                  -> the bot's messages
     GET  <control_url>/stats                     -> deliveries, 429s, sendMessage calls, pending updates
+    POST <control_url>/users  {"ids": [1001, ...]}                                 -> people the bot may write to
+    GET  <control_url>/sends                     -> every sendMessage: [at, chat_id, text, HTTP status], ``at``
+                                                    on this process's monotonic clock (the system's, shared by
+                                                    every process of the machine) when the request arrived
 """
 
 from __future__ import annotations
@@ -55,7 +59,19 @@ def control_app(fake: FakeBotAPI, hooks: WebhookDeliverer) -> web.Application:
             "webhook": fake.webhook.get("url"),
         })
 
+    async def users(request: web.Request) -> web.Response:
+        for uid in (await request.json())["ids"]:
+            if int(uid) not in fake.users:
+                fake.user(int(uid))
+        return web.json_response({"users": len(fake.users)})
+
+    async def sends(request: web.Request) -> web.Response:
+        return web.json_response([[c.at, c.params.get("chat_id"), c.params.get("text"), c.status]
+                                  for c in fake.calls_of("sendMessage")])
+
     app = web.Application()
+    app.router.add_post("/users", users)
+    app.router.add_get("/sends", sends)
     app.router.add_post("/send", send)
     app.router.add_get("/chat/{chat_id}", chat)
     app.router.add_get("/stats", stats)

@@ -222,6 +222,16 @@ def check_combinations(settings: Settings) -> None:
                           "update; without it anyone who learns the URL could post updates)")
 
 
+def scale_out_warning(settings: Settings) -> str | None:
+    """A legitimate set-up worth one line at start: PostgreSQL with a webhook but no REDIS_URL runs well as ONE
+    instance, but a second one would share neither the update de-duplication nor Telegram's limits (each
+    instance keeps its own): duplicates and 429s. Not an error: one instance on PostgreSQL is fine."""
+    if settings.database_url and settings.webhook_url and not settings.redis_url:
+        return ("REDIS_URL is not set: update de-duplication and Telegram's rate limits are kept by this process "
+                "alone; run one instance only, or set REDIS_URL before starting a second one")
+    return None
+
+
 def check_database_path(settings: Settings) -> None:
     """Before the bot starts: DATABASE_PATH's folder exists (created if need be) and the file, if there is one,
     is an SQLite database this process can open. Raises ConfigError (one line naming the key) instead of a

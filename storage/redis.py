@@ -116,12 +116,17 @@ return 0
 # (_LANDED) the score becomes that moment. Telegram counts a message when it arrives, which is between the
 # two: so if at most ``cap`` messages are in flight or were answered within the last window when each one
 # leaves, no window of Telegram's holds more than ``cap``, however late any request went out or arrived.
-# ARGV: window (µs), cap, a unique member, in-flight hold (µs). Records the member and returns 0 while fewer
-# than ``cap`` are counted, else returns how long to wait (µs).
+# ARGV: window (µs), cap, a unique member, in-flight hold (µs), the chat's hold (µs). Records the member and
+# returns 0 while fewer than ``cap`` are counted, else returns how long to wait (µs). Waiting here, the message
+# keeps its chat (KEYS[2]) held, so no instance reserves the chat meanwhile however long the wait.
 _LEAVE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local window, cap = tonumber(ARGV[1]), tonumber(ARGV[2])
+local held = now + tonumber(ARGV[5])
+if (tonumber(redis.call('GET', KEYS[2])) or 0) < held then
+  redis.call('SET', KEYS[2], string.format('%.0f', held), 'PX', math.ceil(tonumber(ARGV[5]) / 1000) + 60000)
+end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', string.format('%.0f', now - window))
 if redis.call('ZCARD', KEYS[1]) >= cap then
   local oldest = tonumber(redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')[2])
@@ -200,8 +205,8 @@ class RedisRateLimits:
                 break
         member = f"{self._tag}:{next(self._left)}"
         while True:  # the slot has come: the last check, on the messages really on their way
-            wait_us = int(await self._leave(keys=[f"{self.prefix}:left"], args=[
-                1_000_000, self.max_in_any_second, member, self.in_flight_hold]))
+            wait_us = int(await self._leave(keys=[f"{self.prefix}:left", keys[1]], args=[
+                1_000_000, self.max_in_any_second, member, self.in_flight_hold, self.chat[0]]))
             if wait_us <= 0:
                 self._flying[chat_id] = member
                 return

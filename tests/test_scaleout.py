@@ -171,7 +171,9 @@ async def test_a_reminder_wave_from_two_instances_keeps_telegrams_limits(pg_url,
             apps[-1].reminders.batch_size = 20  # a wave of 300: claimed in small batches, so both take part
         try:
             first = apps[0]
-            due = await seed_wave(first, fake, people, 1_500_000)
+            for uid in range(1_500_000, 1_500_000 + people):
+                fake.user(uid)
+            due = await seed_wave(first, people, 1_500_000)
             assert due >= 3 * people
             clock.set(RUN_AT)
             sent = await asyncio.gather(*(app.reminders.tick() for app in apps))

@@ -48,7 +48,7 @@ class Settings(BaseSettings):
     webhook_secret: SecretStr = SecretStr("")
     webhook_listen: str = "127.0.0.1:8080"
     update_lease_seconds: float = Field(default=30.0, gt=0)
-    #: How long a claimed reminder stays with an instance that stopped renewing it (then another sends it).
+    #: How long a claimed reminder or erasure clean-up task stays with an instance that stopped renewing it.
     send_lease_seconds: float = Field(default=90.0, gt=0)
     #: Closed cases, answered tickets and complaints are erased this many days after they ended (issue 16).
     retention_days: int = Field(default=365, gt=0)

@@ -296,6 +296,18 @@ class Sender:
             except Exception as cb_exc:
                 log.exception("sender: on_forbidden failed: %s", type(cb_exc).__name__)
 
+    @staticmethod
+    async def _record(on_sent: Callable[[Any], Awaitable[None]] | None, result: Any) -> None:
+        """The caller's record of an accepted send, before anything else (see :meth:`send`)."""
+        if on_sent is None:
+            return
+        try:
+            await on_sent(result)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("sender: recording a send failed: %s", type(exc).__name__)
+
     async def _send_locked(self, method: TelegramMethod, chat_id: int, state: _ChatState,
                            still_wanted: Callable[[], Awaitable[bool]] | None = None,
                            on_sent: Callable[[Any], Awaitable[None]] | None = None) -> SendResult:
@@ -354,13 +366,7 @@ class Sender:
                 await asyncio.sleep(delay)
                 continue
             self._after_send(chat_id, state)
-            if on_sent is not None:
-                try:
-                    await on_sent(result)
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:
-                    log.warning("sender: recording a send failed: %s", type(exc).__name__)
+            await self._record(on_sent, result)
             await self._pause_shared(chat_id)
             self.stats["sent"] += 1
             return SendResult(ok=True, result=result, attempts=attempts, rate_limited=limited)

@@ -15,6 +15,7 @@ MODULES = {
     "e2e": "bench.e2e",
     "reminders": "bench.reminders_bench",
     "scale": "bench.scale",
+    "memory": "bench.memory",
     "scaleout": "bench.scaleout",
 }
 DEFAULT = ("dispatch", "faq", "hops", "e2e", "reminders")

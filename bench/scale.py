@@ -1,6 +1,6 @@
 """The bot's per-person and per-tick operations on a big generated database, against a small one, same run.
 
-    python -m bench scale [--small] [--repeats 3] [--cache-dir data/bench] [--json]
+    python -m bench scale [--small] [--repeats 3] [--cache-dir data/bench] [--ops my,answered,...] [--json]
 
 Databases (bench/gen.py: the schema from storage/migrations, realistic rows, bulk-loaded with plain sqlite3):
 
@@ -8,7 +8,7 @@ Databases (bench/gen.py: the schema from storage/migrations, realistic rows, bul
     small    2,000 users,    10,000 complaints,    10,000 cases,   6,000 reminders   (--small: 200/1k/1k/600)
 
 Each file is generated once and cached in ``--cache-dir`` under a name made of its sizes, the generator's
-version and the migrations' digest, so a rerun reuses it (a 1M database takes a few minutes to generate and ~4 GB).
+version and the migrations' digest, so a rerun reuses it (a 1M database takes a few minutes to generate and ~2.5 GB).
 Everything is measured on the bot's own objects: ``create_app`` on the file, with a clock fixed at ``NOW``
 (the time the data was generated for). The measured operations are the table ``OPS`` below: each names the
 call(s) the bot makes, the targets it is measured on and how the database is put back afterwards (not timed),
@@ -46,7 +46,7 @@ from bench import gen
 from bot.domain.cases import calendar_change_window
 
 ROOT = Path(__file__).resolve().parent.parent
-GENERATOR_VERSION = 1  # bump when bench/gen.py writes different rows: cached files are then made again
+GENERATOR_VERSION = 2  # bump when bench/gen.py writes different rows: cached files are then made again
 NOW = datetime(2026, 11, 20, 10, 0, 30, tzinfo=gen.TZ)  # a Friday; the reminders due at 10:00 are the wave
 BIG = gen.Spec(users=200_000, complaints=1_000_000, cases=1_000_000, reminders=600_000)
 SMALL = gen.Spec(users=2_000, complaints=10_000, cases=10_000, reminders=6_000)
@@ -237,6 +237,9 @@ OPS: dict[str, Op] = {op.name: op for op in (
 )}
 
 
+ALL_OPS = (*OPS, "calendar")
+
+
 async def calendar_add(ctx: Ctx, day: date) -> None:
     """What /calendar add records (handlers.operators.staff._calendar_add); the re-plan is measured apart."""
     from bot.domain.workdays import Override
@@ -340,20 +343,21 @@ async def idle_probe(ctx: Ctx, seconds: float = 1.0) -> dict:
     return await probe.stop()
 
 
-async def timed(ctx: Ctx, op: Op, targets: list, pace: float = 0.0) -> list[float]:
+async def timed(ctx: Ctx, op: Op, targets: list, pace: float = 0.0, *, restore: bool = True) -> list[float]:
     """The op on each target in turn (the next starting ``pace`` seconds after the previous one started, or
-    when it ended if it took longer); the milliseconds each took."""
+    when it ended if it took longer); the milliseconds each took. ``restore=False``: no save / undo around
+    each call (the caller puts the targets back afterwards)."""
     times: list[float] = []
     loop = asyncio.get_running_loop()
     start = loop.time()
     for i, target in enumerate(targets):
         if pace:
             await asyncio.sleep(max(0.0, start + i * pace - loop.time()))
-        saved = await op.save(ctx, target) if op.save else None
+        saved = await op.save(ctx, target) if op.save and restore else None
         started = time.perf_counter()
         await op.call(ctx, target)
         times.append((time.perf_counter() - started) * 1000)
-        if op.undo:
+        if op.undo and restore:
             await op.undo(ctx, target, saved)
     return times
 
@@ -364,10 +368,16 @@ async def measure_op(ctx: Ctx, op: Op, samples: int | None = None) -> dict:
     times = await timed(ctx, op, targets)
     out: dict[str, Any] = {"n": len(times), "p50_ms": round(pct(times, 0.5), 3), "p99_ms": round(pct(times, 0.99), 3)}
     if op.probe:  # as people press: one press every 20 ms at most
+        # the targets are saved before and put back after the probe: the bench's own undo transactions
+        # must not be what the others wait for (the targets are distinct, so no press needs another's undo)
+        saved = [await op.save(ctx, t) if op.save else None for t in targets]
         with Probe(ctx) as probe:
-            times = await timed(ctx, op, targets, pace=0.02)
+            times = await timed(ctx, op, targets, pace=0.02, restore=False)
         out["with_others_p50_ms"] = round(pct(times, 0.5), 3)
         out["others_meanwhile"] = await probe.stop()
+        if op.undo:
+            for target, state in zip(targets, saved, strict=True):
+                await op.undo(ctx, target, state)
     return out
 
 
@@ -394,15 +404,18 @@ async def measure_calendar(ctx: Ctx) -> dict:
             "others_meanwhile": others}
 
 
-async def measure(path: Path, facts: dict, repeat: int, samples: dict[str, int] | None = None) -> dict:
-    """Every operation once on this database (``samples`` overrides the ops' sample counts)."""
+async def measure(path: Path, facts: dict, repeat: int, samples: dict[str, int] | None = None,
+                  ops: tuple[str, ...] = ALL_OPS) -> dict:
+    """Every operation of ``ops`` once on this database (``samples`` overrides the ops' sample counts)."""
     ctx = await open_ctx(path, seed=repeat)
     ctx.facts = facts
     try:
         out: dict[str, Any] = {"others_idle": await idle_probe(ctx)}
         for op in OPS.values():
-            out[op.name] = await measure_op(ctx, op, (samples or {}).get(op.name))
-        out["calendar"] = await measure_calendar(ctx)
+            if op.name in ops:
+                out[op.name] = await measure_op(ctx, op, (samples or {}).get(op.name))
+        if "calendar" in ops:
+            out["calendar"] = await measure_calendar(ctx)
     finally:
         await ctx.app.close()
     return out
@@ -432,15 +445,18 @@ def dig(d: dict, path: tuple) -> Any:
 
 
 def summarise(runs: dict[str, list[dict]]) -> dict:
-    """Medians over the repeats (failed commits: the sum), and the median of the same-repeat ratios."""
+    """Medians over the repeats (failed commits: the sum), and the median of the same-repeat ratios (of the
+    figures the measured ops gave)."""
+    figures = [f for f in FIGURES if f[0] in runs["big"][0]]
     med = {name: {".".join(f): (sum(dig(r, f) for r in rs) if f[-1] == "failed"
-                                else round(statistics.median(dig(r, f) for r in rs), 3)) for f in FIGURES}
+                                else round(statistics.median(dig(r, f) for r in rs), 3)) for f in figures}
            for name, rs in runs.items()}
     for name, rs in runs.items():
-        med[name]["calendar.open_cases"] = rs[0]["calendar"]["open_cases"]
-        med[name]["calendar.replanned"] = rs[0]["calendar"]["replanned"]
+        if "calendar" in rs[0]:
+            med[name]["calendar.open_cases"] = rs[0]["calendar"]["open_cases"]
+            med[name]["calendar.replanned"] = rs[0]["calendar"]["replanned"]
     ratios = {}
-    for f in FIGURES:
+    for f in figures:
         key = ".".join(f)
         pairs = [dig(b, f) / dig(s, f) for b, s in zip(runs["big"], runs["small"], strict=False) if dig(s, f)]
         if pairs:
@@ -448,14 +464,15 @@ def summarise(runs: dict[str, list[dict]]) -> dict:
     return {"median": med, "ratio_big_to_small": ratios}
 
 
-async def run(small: bool, repeats: int, cache_dir: Path, say: Callable[[str], None]) -> dict:
+async def run(small: bool, repeats: int, cache_dir: Path, say: Callable[[str], None],
+              ops: tuple[str, ...] = ALL_OPS) -> dict:
     specs = {"big": SMALL, "small": TINY} if small else {"big": BIG, "small": SMALL}
     dbs = {name: cached_database(spec, cache_dir, say) for name, spec in specs.items()}
     runs: dict[str, list[dict]] = {"big": [], "small": []}
     for r in range(repeats):
         for name in ("big", "small") if r % 2 == 0 else ("small", "big"):
             path, facts = dbs[name]
-            result = await measure(path, facts, r)
+            result = await measure(path, facts, r, ops=ops)
             say(f"{name} #{r + 1}: " + json.dumps(result))
             runs[name].append(result)
     return {"specs": {n: s.key() for n, s in specs.items()}, "now": NOW.isoformat(),
@@ -482,9 +499,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--cache-dir", type=Path, default=ROOT / "data" / "bench")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--ops", default=",".join(ALL_OPS),
+                        help=f"the operations to measure, comma-separated (default: all of {','.join(ALL_OPS)}; the "
+                             "calendar re-plan takes ~7 minutes on the big database)")
     args = parser.parse_args(argv)
+    ops = tuple(o for o in args.ops.split(",") if o)
+    if unknown := set(ops) - set(ALL_OPS):
+        parser.error(f"unknown --ops: {', '.join(sorted(unknown))}")
     say = (lambda s: print(s, file=sys.stderr, flush=True))
-    result = asyncio.run(run(args.small, args.repeats, args.cache_dir, say))
+    result = asyncio.run(run(args.small, args.repeats, args.cache_dir, say, ops))
     print(json.dumps(result, indent=2) if args.json else report(result))
     return 0
 

@@ -244,7 +244,7 @@ async def open_storage(settings: Settings, clock: Clock) -> tuple[Database | Clo
     if settings.database_url:
         return await open_pg_storage(settings, clock)
     db = await Database.open(settings.database_path)
-    fsm = await SQLiteStorage.open(settings.database_path, now=clock.now)
+    fsm = await SQLiteStorage.open(settings.database_path, now=clock.now, write_lock=db.write_lock)
     return db, fsm, await open_repos(db, settings, clock)
 
 

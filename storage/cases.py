@@ -22,7 +22,9 @@ another instance holds (and renews) are never taken: several instances send each
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -146,11 +148,21 @@ class _Changes:
             await conn.executemany("UPDATE reminders SET payload = ?, updated_at = ? WHERE id = ?", self.refresh)
         if not self.insert:
             return 0
-        cursor = await conn.executemany(
-            "INSERT INTO reminders (case_id, chat_id, user_id, audience, kind, due_at, status, payload,"
-            " created_at, updated_at) VALUES (?, ?, ?, 'citizen', ?, ?, 'pending', ?, ?, ?)"
-            " ON CONFLICT DO NOTHING", self.insert)
+        cursor = await conn.executemany(_INSERT_PLANNED, self.insert)
         return max(cursor.rowcount, 0)
+
+    def apply_now(self, conn: sqlite3.Connection) -> int:
+        """The same on a plain connection (inside storage.db.Database.write)."""
+        if self.cancel:
+            conn.executemany("UPDATE reminders SET status = 'cancelled', updated_at = ? WHERE id = ?", self.cancel)
+        if self.refresh:
+            conn.executemany("UPDATE reminders SET payload = ?, updated_at = ? WHERE id = ?", self.refresh)
+        return max(conn.executemany(_INSERT_PLANNED, self.insert).rowcount, 0) if self.insert else 0
+
+
+_INSERT_PLANNED = ("INSERT INTO reminders (case_id, chat_id, user_id, audience, kind, due_at, status, payload,"
+                   " created_at, updated_at) VALUES (?, ?, ?, 'citizen', ?, ?, 'pending', ?, ?, ?)"
+                   " ON CONFLICT DO NOTHING")
 
 
 _NOT_CANCELLED = "SELECT id, case_id, kind, due_at, status, payload FROM reminders WHERE case_id IN ({})" \
@@ -322,19 +334,39 @@ class CasesRepo:
         if status not in CASE_STATUSES:
             raise ValueError(f"unknown case status {status!r}")
         now = self._stamp(at)
-        answered = _dayiso(answered_on) if status == CaseStatus.ANSWERED else None
-        async with self.db.transaction() as conn:
-            await conn.execute("UPDATE cases SET status = ?, answered_on = ?, updated_at = ? WHERE id = ?",
-                               (str(status), answered, now, case_id))
-            await _event_in(conn, case_id, "status",
-                            {"status": str(status), **({"answered_on": answered} if answered else {})}, now)
+        day = answered_on if status == CaseStatus.ANSWERED else None
+        answered = _dayiso(day)
+        event = json.dumps({"status": str(status), **({"answered_on": answered} if answered else {})},
+                           ensure_ascii=False)
+        # The plan of the case as the change leaves it, made before the write lock; planned again inside only
+        # if the case changed meanwhile. The press is then ONE call in the database thread (Database.write):
+        # others' conversation steps wait for a few statements, not for the loop to come back 7 times.
+        early: tuple[Case, list[PlannedReminder]] | None = None
+        if plan is not None and (row := await self.db.lookup_one("SELECT * FROM cases WHERE id = ?", (case_id,))):
+            expected = replace(_case(row), status=str(status), answered_on=day, updated_at=parse_iso_required(now))
+            early = (expected, list(plan(expected)))
+
+        def change(conn: sqlite3.Connection) -> Case:
+            conn.execute("UPDATE cases SET status = ?, answered_on = ?, updated_at = ? WHERE id = ?",
+                         (str(status), answered, now, case_id))
+            conn.execute("INSERT INTO case_events (case_id, kind, payload, at) VALUES (?, 'status', ?, ?)",
+                         (case_id, event, now))
             if status != CaseStatus.OPEN and plan is None:  # reminders_case (case_id, status)
-                await conn.execute(
-                    "UPDATE reminders SET status = 'cancelled', updated_at = ?"
-                    " WHERE case_id = ? AND status = 'pending'",
-                    (now, case_id),
-                )
-            return await self._planned(conn, case_id, plan, now)
+                conn.execute("UPDATE reminders SET status = 'cancelled', updated_at = ?"
+                             " WHERE case_id = ? AND status = 'pending'", (now, case_id))
+            rows = conn.execute("SELECT * FROM cases WHERE id = ?", (case_id,)).fetchall()
+            if not rows:
+                raise KeyError(case_id)
+            case = _case(rows[0])
+            if plan is not None:
+                wanted = early[1] if early is not None and early[0] == case else list(plan(case))
+                changes = _Changes()
+                _plan_diff(case, conn.execute(_NOT_CANCELLED.format("?"), (case_id,)).fetchall(), wanted, now,
+                           changes)
+                changes.apply_now(conn)
+            return case
+
+        return await self.db.write(change)
 
     async def replan(self, case_id: int, plan: Planner, *, at: datetime | None = None) -> int:
         """Re-plan the case's reminders from its current state, in one transaction; returns rows inserted."""

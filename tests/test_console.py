@@ -7,7 +7,6 @@ own notes speak the person's language, and the terminal shows nothing but the co
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import sqlite3
@@ -20,6 +19,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.console import ATTACH_HINT, BANNER, CALENDAR_HINT, CONTACT_HINT, NO_BUTTON, NO_DAY, NO_FILE
+from bot.domain.complaint import unpack_fields
 from bot.domain.documents import document_text
 from tests.test_wizard import I18N, tr
 
@@ -158,7 +158,7 @@ def test_a_whole_complaint_in_the_console(tmp_path, lang):
     assert "940140000385" in text and "talon.pdf" in text and PREVIOUS_MONTH_15.strftime("%d.%m.%Y") in text
     with sqlite3.connect(tmp_path / "data" / "shagym.sqlite3") as conn:
         (data,) = conn.execute("SELECT data FROM complaints").fetchone()
-    stored = json.loads(data)
+    stored = unpack_fields(data)
     assert stored["outgoing_number"] == "1" and stored["language"] == lang
     assert [a["name"] for a in stored["attachments"]] == ["talon.pdf"]
 

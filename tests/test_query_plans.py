@@ -201,8 +201,9 @@ async def _statements(path: Path) -> dict[str, set[str]]:
         ticket, _ = await calls.pop("TicketsRepo.open_or_create")()
         ids.ticket = ticket.id
         await app.db.conn.set_trace_callback(trace)
-        assert app.db._reader is not None and app.fsm._conn is not None
+        assert app.db._reader is not None and app.db._writer is not None and app.fsm._conn is not None
         app.db._reader.set_trace_callback(trace)
+        app.db._writer.set_trace_callback(trace)  # Database.write (CasesRepo.set_status)
         app.fsm._conn.set_trace_callback(trace)
         calls["TicketsRepo.open_or_create"] = lambda: app.repos.tickets.open_or_create(
             10**9 + 7, language="ru", source="menu", complaint_id=None, chat_id=-100, at=app.clock.now(),

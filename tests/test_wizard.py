@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -10,6 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from aiogram.fsm.storage.base import StorageKey
 
+from bot.domain.complaint import unpack_fields
 from bot.domain.documents import document_text
 from bot.services.i18n import build_i18n
 from handlers.complaint.callbacks import WizCb
@@ -279,7 +279,7 @@ async def test_individual_complaint_in_kazakh(fake, db_path, no_unhandled):
     assert "Әлиханқызы" in pdf_text(w.pdf.document)
     number, lang, data = rows(db_path, "SELECT number, language, data FROM complaints")[0]
     assert number == f"SH-{TODAY.year}-{complaint_id:06d}" and lang == "kk" and number in doc.text
-    assert json.loads(data)["surname"] == "Әлиханқызы"
+    assert unpack_fields(data)["surname"] == "Әлиханқызы"  # stored packed (bot.domain.complaint.pack_fields)
     assert fsm_row(db_path, 501) is None  # the draft is gone once the complaint is saved
 
 
@@ -354,8 +354,8 @@ async def test_legal_entity_complaint(fake, db_path, no_unhandled):
         assert value in text, value
     assert tr("Akim of the relevant administrative-territorial unit", "ru") not in text
     assert tr("Signatory", "ru") + ": Директор Сейітқали Нұрлан Болатұлы" in text
-    (kind,) = rows(db_path, "SELECT applicant_kind FROM complaints")[0]
-    assert kind == "legal_entity"
+    (data,) = rows(db_path, "SELECT data FROM complaints")[0]
+    assert unpack_fields(data)["applicant_kind"] == "legal_entity"
 
 
 async def test_invalid_iin_and_bin_are_refused_with_the_reason(fake, db_path, no_unhandled):

@@ -16,8 +16,10 @@ Rules (see docs/legal.md, 'Grounds', 'Recipients and review terms', 'What a comp
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
+import zlib
 from dataclasses import asdict, dataclass, field, fields
 from datetime import date
 from typing import Any, Iterable
@@ -214,6 +216,14 @@ class Complaint:
                 kwargs[flag] = bool(kwargs[flag])
         return cls(**kwargs)
 
+    def pack(self) -> bytes:
+        """The stored form of a saved complaint (see `pack_fields`)."""
+        return pack_fields(self.to_dict())
+
+    @classmethod
+    def unpack(cls, blob: bytes) -> "Complaint":
+        return cls.from_dict(unpack_fields(blob))
+
     # -- convenience for documents and summaries
     @property
     def is_legal_entity(self) -> bool:
@@ -233,6 +243,55 @@ class Complaint:
         if not self.surname:
             return ""
         return initials_name(self.surname, [p for p in (self.first_name, self.patronymic) if p])
+
+
+# ------------------------------------------------------------------------------------ stored form
+
+#: The first byte of a packed complaint: the format. 1 = compact JSON, deflated with the dictionary below.
+PACKED_V1 = 1
+#: zlib's preset dictionary of format 1: the field names as they appear in the compact JSON, the ids and the
+#: prefixes of Telegram file ids. A short text has little to repeat within itself, so without it the ~36 names
+#: and ids cost ~300 bytes a row. FROZEN: rows packed with it are only read back with these exact bytes; a
+#: new field needs no change here (its name is then stored as it is), a better dictionary is format 2.
+_ZDICT_V1 = (
+    b'"grounds":"grounds_other_text":"recipient_kind":"recipient_name":"applicant_kind":"surname":'
+    b'"first_name":"patronymic":"iin":"no_iin":true,"id_doc_type":"id_doc_number":"id_doc_issued":'
+    b'"id_doc_issuer":"org_name":"bin":"outgoing_number":"outgoing_date":"representative_name":'
+    b'"representative_position":"postal_address":"actual_address":"phone":"+77"email":"service_name":'
+    b'"organisation":"decision_date":"learned_date":"officials":"description":"demands":"attachments":'
+    b'"language":"consent":true,"created":"filed":"deadline_violated","unjustified_refusal",'
+    b'"extra_documents","ethics","incomplete_service","other","provider","quality_authority","akim",'
+    b'"individual","legal_entity","foreign_passport","residence_permit","stateless_certificate",'
+    b'"refugee_certificate","id_card","passport",[{"file_id":"BQACAgIAAxkBAAI","name":"kind":"document"},'
+    b'{"file_id":"AgACAgIAAxkBAAI","name":"kind":"photo"}],"language":"kk","language":"ru",'
+    b'"consent":true,"created":"20'
+)
+
+
+def _unset(value: Any) -> bool:
+    """A value `Complaint.from_dict` gives back when its key is missing."""
+    return value is None or value is False or value == [] or value == {}
+
+
+def pack_fields(data: dict[str, Any]) -> bytes:
+    """A complaint's fields (`Complaint.to_dict()`, or a stored JSON document) as stored: compact JSON without
+    the empty keys (None, False, []: `Complaint.from_dict` gives them back), deflated (format `PACKED_V1`).
+    A typical complaint: ~2.3 KB of JSON, ~0.9 KB packed, so a 4 KB page holds three rows instead of one."""
+    compact = {key: value for key, value in data.items() if not _unset(value)}
+    text = json.dumps(compact, ensure_ascii=False, separators=(",", ":")).encode()
+    deflate = zlib.compressobj(9, zdict=_ZDICT_V1)
+    return bytes((PACKED_V1,)) + deflate.compress(text) + deflate.flush()
+
+
+def unpack_fields(blob: bytes) -> dict[str, Any]:
+    """The inverse of `pack_fields` (a packed row of an unknown format is an error, never an empty complaint)."""
+    if not blob or blob[0] != PACKED_V1:
+        raise ValueError(f"not a packed complaint (format {blob[:1]!r})")
+    inflate = zlib.decompressobj(zdict=_ZDICT_V1)
+    data = json.loads(inflate.decompress(blob[1:]) + inflate.flush())
+    if not isinstance(data, dict):
+        raise ValueError("a packed complaint is not an object")
+    return data
 
 
 def initials_name(surname: str, given: Iterable[str]) -> str:

@@ -25,10 +25,11 @@ not know gets a concept also by one typo past its first two letters ("жалба
 
 A query is scored against every entry with these signals:
 
-* unit match — for each example question and the title ("units", both languages), an IDF-weighted soft match of
-  the query words against the unit's words (precision over the query blended with recall over the unit); the best
-  unit counts. Words match exactly, by prefix (Kazakh and Russian endings: "шағымымды" ~ "шағым", "жалобу" ~
-  "жалобы") or within one edit on their first 6-7 letters (typos), with decreasing similarity;
+* unit match — for each example question, the title and each sentence of the answer (at `ANSWER_UNIT`) ("units",
+  both languages), an IDF-weighted soft match of the query words against the unit's words (precision over the query
+  blended with recall over the unit); the best unit counts. Words match exactly, by a shared stem followed by
+  Kazakh or Russian endings (`is_ending`, a light stemmer: "шағымымды" ~ "шағым", "жалобу" ~ "жалобы", but "қасық"
+  is no "кәсіпкер") or within one edit on their first 6-7 letters (typos), with decreasing similarity;
 * entry coverage — how much of the query (IDF-weighted) the entry's whole vocabulary covers (questions, titles and,
   at a discount, the answer texts);
 * character trigrams — Dice overlap between the query's and each unit's letter trigrams (typos, glued or split
@@ -44,8 +45,9 @@ that names a public service ("паспорт", "пособие") or has a concep
 when the knowledge base never uses it; a negated question scores less against a question that is not negated.
 
 Out of scope (`search()` returns []): a greeting or thanks (`small_talk`), an acknowledgement ("ок, понятно"); a
-query about an everyday topic (`about_else`: weather, sport, food, money, travel, entertainment, ...) that names no
-public service, authority or term of the procedure; a question how to obtain a service (its price, papers, hours)
+query about an everyday topic (`about_else`: weather, sport, food, money, travel, entertainment, inheritance, ...;
+its whole words also with endings: "визаның") that names no public service, authority or term of the procedure (or
+"complaint" with a term of the procedure); the price of anything but a complaint; a question how to obtain a service (its price, papers, hours)
 that says nothing of a problem; a best blend below `THRESHOLD_RAW`; a query half of whose topical words are unknown
 and whose best blend is weak (`_off_topic`); a best entry barely above the threshold that does not lead the next
 one (the margin rule).
@@ -170,7 +172,9 @@ _GENERIC = frozenset(
         # function words and the participles of "do", "take", "be", "give", "come" that say nothing of a topic
         "даже сам сама сами само самой насчет насчёт моих моим моими твой твои кучу целый целая целую разве вообще "
         "её ее нее неё никому никого второй вторую вторая бірге тиісті еткен етеді етті етіп алатын болатын беретін "
-        "келетін жасайтын істейтін"
+        "келетін жасайтын істейтін "
+        # reported speech and "all": "сказали, не положено", "барлық құжатым дұрыс"
+        "сказал сказала сказали говорят говорит говорил говорила деп дейді барлық барлығы"
     ).split()
 )
 GENERIC_IDF = 0.4
@@ -229,7 +233,7 @@ _ABOUT_ELSE_SRC = {
     "chat": "тупой тупая дурак дура идиот глуп ақымақ =жынды умный ақылды ненавиж",
     # other state matters: no complaint about a public service unless one is named with a problem
     "state": "=виза =визу =визы =визе =визаны =визасы визасын ықтиярхат налог =салық =салығы =салығын штраф "
-             "айыппұл =выборы =выборов =выборах сайлау депутат маслихат мәслихат парламент =армия =армию =армии әскер "
+             "айыппұл наследств =мұра мұрагер =выборы =выборов =выборах сайлау депутат маслихат мәслихат парламент =армия =армию =армии әскер "
              "призыв =ент =ұбт экзамен емтихан",
 }
 # Softer topics: a query about them is out of scope unless it also names a complaint ("скачать образец жалобы",
@@ -245,7 +249,7 @@ _ABOUT_ELSE_SOFT_SRC = {
 _ELSEWHERE_SRC = {
     "elsewhere": "полиц полицейск участков учаскелік =банк =банка =банке =банку банков магазин дүкен супермаркет "
                  "=кск =жкх =оси управляющ провайдер курьер авиакомпан авиалини застройщик работодател начальник "
-                 "бастығым арендодател хозяин =кафе салон аптек дәріхана страхов сақтандыр микрокредит микроқарж =мфо "
+                 "бастығым =бастық бастықт нотариус арендодател хозяин =кафе салон аптек дәріхана страхов сақтандыр микрокредит микроқарж =мфо "
                  "коллектор автосервис продав продаве сатушы официант",
 }
 # The same in two words ("жұмыс беруші", joined by `skeleton`, is an employer, not a service provider).
@@ -318,7 +322,10 @@ _HOWTO_PHRASES = (
 )
 # What such a how-to question may name: a service, a CON, a digital signature, an IIN, eGov, a company, the court.
 _HOWTO_OBJECTS = _concept_names("service con eds iin egov legal court")
-_PROBLEM_CONCEPTS = _concept_names("complaint refuse rude not wait anon forward partial disagree suggest")
+_PROBLEM_CONCEPTS = _concept_names("complaint refuse rude not wait delay anon forward partial disagree suggest inaction")
+# The procedure's own terms: with "complaint" they keep a query in scope whatever everyday topic it names as well
+# ("пропустил 3 месяца на жалобу, лежал в больнице").
+_PROCEDURE = _concept_names("term month extend answer court agency forward anon")
 _PROBLEM_STEMS = _stems(
     "наруш бұз просроч задерж затян созы кешік требу талап лишн артық сверх ненуж қажетсіз ошибк ошиб қате хам "
     "груб отказ игнор проблем мәселе обман алда взятк пара жемқор коррупц"
@@ -410,10 +417,10 @@ _CONCEPTS_SRC = {
     "month": "=месяц =месяца =месяцев =ай =айдан =айда =айға",
     "court": "суд =сот =сотқа =сотта =соттың =соттан =сотты =сотпен =соттар =иск =иска =иске =иском исков исков "
              "судеб судит",
-    "legal": "юрлиц юридическ организац компани товарищест =тоо =ооо =ип предприят фирм заңды ұйым =жшс мекеме кәсіпкер "
+    "legal": "юрлиц юридическ организац компани товарищест =тоо =ооо =ип =жк предприят фирм заңды ұйым =жшс мекеме кәсіпкер "
              "предпринимател",
     "rude": "груб нагруб хам нахам дөрекі накрич наор орал орет кричал айғай айқай әдепсіз сыпайы",
-    "con": "цон =хқко ",
+    "con": "цон =хқко госкорпорац мемкорпорац",
     "iin": "=иин =иина =иину =иином =иине =жсн",
     "bin": "=бин =бина =бину =бином =бине =бсн",
     "eds": "эцп эцқ",
@@ -422,13 +429,17 @@ _CONCEPTS_SRC = {
     "extend": "продл ұзарт",
     "notify": "уведом извест сообщ хабарла",
     "term": "срок мерзім",
-    "anon": "аноним жасырын",
+    "anon": "аноним жасырын =тайная =тайно =тайную =втайне",
+    "free": "бесплатн =платный =платная =платно =платно ақылы ақысыз",
+    "sample": "образец образц шаблон =үлгі =үлгісі =үлгісін =үлгісін",
+    "ignore": "игнор проигнор елемеді елемей елемейді",
     "lang": "язык =тіл =тілі =тілде =тілінде",
     "langname": "~казахск қазақша русск орысша английск ағылшын",
     "disabled": "инвалид мүгедек пандус коляск арбада маломобил",
     "online": "онлайн интернет",
     "egov": "egov eotinish егов еотиниш портал",
-    "provider": "услугодател поставщик ~беруші",  # "берші" (give me) is not "беруші"
+    "provider": "услугодател поставщик ~беруші",
+    "extra": "лишн дополнительн артық сверх ненужн қажетсіз",  # "берші" (give me) is not "беруші"
     "recipient": "получател услугополуч алушы",
     "status": "статус мәртебе",
     "paper": "бумаж бумаг қағаз",
@@ -448,7 +459,8 @@ _CONCEPTS_SRC = {
     "refuse": "отказ =бас тартт тартып тарту",
     "forward": "пересл переправ перенаправ жолда",
     "delay": "затян затягив тянут тянет тянул созып созд созылып кешік кешіг задерж просроч опазд обещал уәде",
-    "wait": "недел апта долго давно жду ждем ждал ждала ждать күтіп күтем күттім ұзақ",
+    "wait": "недел апта долго давно жду ждем ждал ждала ждать күтіп күтем күттім ұзақ тишин молча молчит үнсіз",
+    "inaction": "бездейств әрекетсіз",
     "submit": "сдач сдат сдаю сдал сдаеш сдав сдам сдаст тапсыр",
     "partial": "частичн наполовин половин неполн жартылай",
     # the services people name in their questions: in the domain even when the knowledge base never names them
@@ -456,7 +468,7 @@ _CONCEPTS_SRC = {
                "=участок =участка =участку =участке =участком =участки техпаспорт автомобил машин водительск "
                "свидетельств =брака =браке =браку рождени субсиди =жильё =жилье =жилья =жилью жилищ =жилой =жилого "
                "квартир төлқұжат куәлік тіркеу жәрдемақы зейнетақы балабақша анықтама учаске көлік автокөлік тууы "
-               "неке тұрғын пәтер безработ жұмыссыз соттылы несудимост",
+               "неке тұрғын тұрғылықт пәтер безработ жұмыссыз соттылы несудимост",
 }
 
 
@@ -505,11 +517,23 @@ _ELSE_CALENDAR = _fold_words(_CALENDAR_SRC)
 _CALENDAR_GENERIC = _concept_names("day work howmany weekend month n3 n5 n10 n15 lang langname phone")
 _ELSE_PHRASE = _phrase_rx(_ABOUT_ELSE_PHRASES)
 _HOWTO = _phrase_rx(_HOWTO_PHRASES)
+# What a price is asked of: out of scope unless it is a complaint or the call centre ("сколько стоит бензин"; filing
+# a complaint costs nothing, and "сколько стоит подать жалобу" stays in scope).
+_PRICE = _phrase_rx(("сколько стоит", "стоимость", "цена на", "қанша тұрады", "бағасы қанша",
+                     "неше тұрады", "бағасы"))
 
 
 def _names_any(words: list[str], folded: tuple[frozenset[str], tuple[str, ...]]) -> bool:
+    """Whether a word is one of the whole words (or one of them with endings: "визаның", "бастығым") or starts
+    with one of the stems."""
     exact, prefix = folded
-    return any(w in exact or w.startswith(prefix) for w in words)
+    return any(w in exact or w.startswith(prefix) or _inflected(w, exact) for w in words)
+
+
+def _inflected(word: str, whole: frozenset[str]) -> bool:
+    """Whether the word is one of `whole` of 4 letters or more (a shorter one, "қар", would take "қарау" for snow)
+    followed by endings."""
+    return any(word[:k] in whole and is_ending(word[k:]) for k in range(4, len(word)))
 
 
 def about_else(text: str) -> str | None:
@@ -610,11 +634,18 @@ _PHRASE_CONCEPTS_SRC = {
     # asking what the bot can do ("ты кто вообще, чем можешь помочь"): a question to the bot, not chit-chat
     "askbot": "чем можешь помочь|чем ты можешь|чем поможешь|что ты умеешь|что умеешь|что ты можешь|"
               "можешь написать жалоб|можешь составить жалоб|ты можешь написать|ты можешь составить|қолыңнан не келеді|не істей аласың|не істей алады|не істей біледі|жазып бересің|"
-              "жазып бере аласың|мен үшін жаз|орныма жаз",
+              "жазып бере аласың|мен үшін жаз|орныма жаз|ты юрист|ты адвокат|вы юрист|сен заңгерсің|сіз заңгерсіз|сен заңгер|"
+              "сіз заңгер",
     "eds": "цифровая подпись|цифровой подписи|цифровую подпись|цифрлық қолтаңба|электрондық қолтаңба|"
            "электронная подпись|электронной подписи|электронную подпись",
+    "online": "не выходя из дома|не выходя из дому|үйден шықпай|дистанцион|удаленно|удалённо|қашықтан",
+    "provider": "который оказал|которые оказали|которая оказала|который оказывает|которые оказывают|оказавший услугу|"
+                "оказавшего услугу|кто оказывает услугу|кто оказал услугу|қызметті көрсеткен орган|"
+                "қызмет көрсеткен орган|қызметті көрсететін орган",
     "still": "до сих пор|так и не|так и нет|всё ещё|все еще|по-прежнему|әлі күнге|әлі де|әлі",
-    "disagree": "не соглас|несоглас|не устраив|не нравит|не понравил|не удовлетвор|неудовлетвор|недовол|отклонил|ұнамад|ұнамай|ұнамас|"
+    "con": "центр обслуживания|центры обслуживания|центре обслуживания|центра обслуживания|халыққа қызмет көрсету|"
+           "правительство для граждан|азаматтарға арналған үкімет",
+    "disagree": "не в мою пользу|несправедлив|отписк|қанағаттанба|пайдама емес|не соглас|несоглас|не устраив|не нравит|не понравил|не удовлетвор|неудовлетвор|недовол|отклонил|ұнамад|ұнамай|ұнамас|"
                 "келіспе|қанағаттандырма|наразы|қарсымын",
 }
 _QUESTION_CONCEPTS = _concept_names("who where why define howmany can must write")
@@ -680,6 +711,8 @@ def tokens(text: str, concepts: bool = True, *, fuzzy: bool = False, known: froz
         if keep:
             out.append(t)
         c = _concept(t, fuzzy and t not in known) if keep or t in _CONCEPT_EXACT else None
+        if t == "он" and not kazakh:  # Kazakh "он" is ten, Russian "он" is "he"
+            c = None
         if c is not None and c not in extra:
             extra.append(c)
         if "#not" not in extra and start >= disagree_end and _negates(words, i, kazakh):
@@ -723,8 +756,50 @@ def _osa(a: str, b: str) -> int:
     return prev[lb]
 
 
+# Inflectional endings of Russian and Kazakh (and a few Kazakh word-forming ones: -лық, -шы, -сыз, -да-/-дан- of
+# verbs), in skeleton form. A light stemmer: `is_ending` says whether the tail left after a shared stem is made of
+# them ("шағым|дарымды", "жалоб|у"), so that "қасық" is not read as "кәсіпкер" nor "жалоба" as "жало".
+_ENDINGS_SRC = (
+    # Russian: nouns and adjectives, verbs, participles, reflexive
+    "а я о е ё и ы у ю й ом ем ём ам ям ами ями ах ях ов ев ей ой ий ый ых их ым им ого его ому ему ую юю ая яя ое "
+    "ее ые ие ия ию ием ии ть ти ет ёт ит ут ют ат ят ешь ишь ете ите ёте л ла ло ли ся сь в вши вшись ши ние ния "
+    "нию нием нии ение ения ению ением ении ан ян ен ён ин ена ено ены енн анн нн н ка ки ку ке ке ст ств ость ости "
+    "тель теля телю телем тели телей "
+    # Kazakh: plural, possessive, cases, verb forms, question and negation particles glued on, word-forming
+    "лар лер дар дер тар тер ым ім м ың ің ң ыңыз іңіз ңыз ңіз сы сі ы і мыз міз ңыз ның нің дың дің тың тің ға ге "
+    "қа ке на не а е н ны ні ды ді ты ті да де та те нда нде дан ден тан тен нан нен мен бен пен менен ша ше ған "
+    "ген қан кен ады еді йды ды ді ты ті ып іп п атын етін йтын йтін у уға уге уді уы са се ма ме ба бе па пе мын "
+    "мін сың сің сыз сіз быз біз пыз піз лық лік дық дік тық тік шы ші ғы гі қы кі дағы дегі тағы тегі ғыз гіз қыз "
+    "кіз ар ер р ла ле лан лен лас лес ғай гей қай кей ушы уші ймын йміз йсыз йды мақ мек пақ пек бақ бек ақ ек"
+)
+_ENDINGS = frozenset(skeleton(e) for e in _ENDINGS_SRC.split()) - {""}
+_ENDING_MAX = max(len(e) for e in _ENDINGS)
+
+
+@lru_cache(maxsize=65536)
+def is_ending(tail: str, pieces: int = 4) -> bool:
+    """Whether `tail` (skeleton letters) is a chain of at most `pieces` endings ("" is)."""
+    if not tail:
+        return True
+    if pieces == 0:
+        return False
+    return any(
+        tail[:k] in _ENDINGS and is_ending(tail[k:], pieces - 1) for k in range(min(len(tail), _ENDING_MAX), 0, -1)
+    )
+
+
+def stem(word: str, min_len: int = 3) -> str:
+    """The shortest prefix of a skeleton word, at least `min_len` letters, after which the rest is a chain of endings:
+    "шагимдаримди" -> "шагим"; "жалобу" -> "жалоб"; a word that is no known form stays whole."""
+    for k in range(min(min_len, len(word)), len(word)):
+        if is_ending(word[k:]):
+            return word[:k]
+    return word
+
+
 def word_similarity(q: str, t: str) -> float:
-    """Similarity of two skeleton words in [0, 1]: exact, shared stem (prefix), or one typo in the first letters."""
+    """Similarity of two skeleton words in [0, 1]: exact, shared stem (prefix) with endings after it, or one typo in
+    the first letters."""
     if q == t:
         return 1.0
     if q.isdigit() or t.isdigit():
@@ -733,10 +808,11 @@ def word_similarity(q: str, t: str) -> float:
     m, big = (lq, lt) if lq <= lt else (lt, lq)
     lcp = _lcp(q, t)
     if lcp == m:  # one is a prefix of the other: an ending was added
-        if m >= 4 or big - m <= 2:
+        if (m >= 4 or big - m <= 2) and (m >= STEM_FREE or is_ending((q if lq > lt else t)[m:])):
             return max(0.6, 0.95 - 0.35 * (big - m) / big)
         return 0.0
-    if lcp >= 4 and lcp >= m - 2 and big - lcp <= 4:  # same stem, other endings (жалобу / жалобы, срока / сроки)
+    # same stem, other endings (жалобу / жалобы, срока / сроки)
+    if lcp >= 4 and lcp >= m - 2 and big - lcp <= 4 and (lcp >= STEM_FREE or is_ending(q[lcp:]) and is_ending(t[lcp:])):
         return 0.6 + 0.25 * lcp / m
     if lcp >= 5:
         return 0.55 + 0.2 * lcp / m
@@ -782,6 +858,7 @@ class _Unit:
     idf_sum: float
     n_grams: int
     negative: bool = False  # the question is negated ("#not")
+    answer: bool = False  # a sentence of the entry's answer, not a question or title
 
 
 # Blend weights and threshold (raw score space). Tuned on the development sets and on cross-validation over the
@@ -795,9 +872,10 @@ UNKNOWN_IDF = 2.5  # weight of a query word found nowhere in the knowledge base
 OTHER_LANG = 0.97  # units in the other language than the hinted one
 THRESHOLD_RAW = 0.36
 MIN_WORD_SIM = 0.55
+STEM_FREE = 6  # a shared beginning this long is one stem whatever follows it (word-forming suffixes, compounds)
 STRONG_SIM = 0.75  # a word match at least this close is evidence; below it, only a typo-level likeness
 MIN_MASS = 3.5
-CONCEPT_WEIGHT = 0.7  # a concept token repeats evidence of its word: less than full weight
+CONCEPT_WEIGHT = 1.2  # a concept token: the synonyms of both languages agree (chosen by 5-fold CV: 0.7 -> 1.2)
 NEGATION_MISMATCH = 0.8  # a negated query against a question that is not (or the other way round)
 DF_ANSWER = 1.0  # an entry whose answer (not questions) has a word counts this much in its document frequency
 OFF_TOPIC_RAW = 0.5  # a query with half of its words unknown needs at least this raw score
@@ -807,6 +885,8 @@ DEF_MISS = 0.95  # an entry's score when the query lacks one of its defining con
 POSTING_MIN_IDF = 0.3  # words rarer than this in the knowledge base are not matched unit by unit
 MARGIN_CONF = 0.55  # below this confidence the best entry must lead the next one by MARGIN_MIN
 MARGIN_MIN = 0.03
+ANSWER_UNIT = 0.9  # a sentence of an answer matched as a unit counts at this share of a question
+ANSWER_UNIT_MIN = 3  # ... when it has this many words
 SUGGEST_SHARE = 0.6  # a "maybe you meant" suggestion scores at least this share of the best entry on its own
 W_CLS = 0.2
 CLS_EPOCHS = 10
@@ -850,7 +930,9 @@ class _Model:
         return {
             "words": list(self.words),
             "idf": list(self.idf),
-            "units": [[u.entry, u.lang, list(u.words), u.idf_sum, u.n_grams, u.negative] for u in self.units],
+            "units": [
+                [u.entry, u.lang, list(u.words), u.idf_sum, u.n_grams, u.negative, u.answer] for u in self.units
+            ],
             "entry_words": [_pairs_out(p) for p in self.entry_words],
             "gram_postings": {g: list(v) for g, v in self.gram_postings.items()},
             "nb_norm": list(self.nb_norm),
@@ -864,7 +946,7 @@ class _Model:
         return cls(
             words=tuple(d["words"]),
             idf=tuple(d["idf"]),
-            units=tuple(_Unit(e, lang, tuple(w), s, n, neg) for e, lang, w, s, n, neg in d["units"]),
+            units=tuple(_Unit(e, lang, tuple(w), s, n, neg, a) for e, lang, w, s, n, neg, a in d["units"]),
             entry_words=tuple(_pairs_in(p) for p in d["entry_words"]),
             gram_postings={g: tuple(v) for g, v in d["gram_postings"].items()},
             nb_norm=tuple(d["nb_norm"]),
@@ -891,6 +973,14 @@ def _unit_texts(entries: list[Entry]) -> list[tuple[int, str, str]]:
                 out.append((ei, lang, e.title[lang]))
             out.extend((ei, lang, q) for q in e.questions.get(lang, []))
     return out
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+|\n+|\s+[•—–-]\s+")
+
+
+def _sentences(text: str) -> list[str]:
+    """An answer's sentences (and list items): each is matched on its own, like an example question."""
+    return [t for t in (p.strip() for p in _SENTENCE_END.split(text)) if t]
 
 
 def _answer_words(text: str) -> list[str]:
@@ -1056,6 +1146,19 @@ def _build_model(entries: list[Entry]) -> _Model:
         units.append(_Unit(ei, lang, wids, sum(idf[w] for w in wids) or 1.0, len(grams), negative))
         for g in grams:
             gram_postings.setdefault(g, []).append(len(units) - 1)
+    questions = list(units)  # an entry's defining concepts are read from its questions and title only
+    if ANSWER_UNIT:
+        for ei, e in enumerate(entries):
+            for lang in LANGS:
+                for sentence in _sentences(e.answer.get(lang, "")):
+                    words = [w for w in _answer_words(sentence) if w in vocab.ids]
+                    if len(words) < ANSWER_UNIT_MIN:
+                        continue
+                    wids = tuple(vocab.ids[w] for w in words)
+                    grams = _trigrams(sentence)
+                    units.append(_Unit(ei, lang, wids, sum(idf[w] for w in wids) or 1.0, len(grams), False, True))
+                    for g in grams:
+                        gram_postings.setdefault(g, []).append(len(units) - 1)
     return _Model(
         words=tuple(vocab.words),
         idf=tuple(idf),
@@ -1065,7 +1168,7 @@ def _build_model(entries: list[Entry]) -> _Model:
         nb_norm=nb_norm,
         nb_post=nb_post,
         cls=cls,
-        defining=_defining(units, vocab.words, n),
+        defining=_defining(questions, vocab.words, n),
     )
 
 
@@ -1261,7 +1364,9 @@ class FaqIndex:
             v = UNIT_PRECISION * (p / wsum) + (1.0 - UNIT_PRECISION) * min(1.0, rec[ui] / u.idf_sum)
             if lang is not None and u.lang != lang:
                 v *= OTHER_LANG
-            if u.negative != negative:  # "не ответили" is a different question from "когда ответят"
+            if u.answer:  # a sentence of the answer: the words people who read it ask with, less than a question
+                v *= ANSWER_UNIT
+            elif u.negative != negative:  # "не ответили" is a different question from "когда ответят"
                 v *= NEGATION_MISMATCH
             if v > out.get(u.entry, 0.0):
                 out[u.entry] = v
@@ -1280,6 +1385,8 @@ class FaqIndex:
             v = 2.0 * c / (len(qgrams) + u.n_grams)
             if lang is not None and u.lang != lang:
                 v *= OTHER_LANG
+            if u.answer:
+                v *= ANSWER_UNIT
             if v > out.get(u.entry, 0.0):
                 out[u.entry] = v
         return out
@@ -1387,7 +1494,8 @@ class FaqIndex:
         service = bool(toks & _SERVICE_ANCHORS) or any(w.startswith(_SERVICE_STEMS) for w in words)
         problem = bool(toks & _PROBLEM_CONCEPTS) or any(w.startswith(_PROBLEM_STEMS) for w in words)
         topic = about_else(query)
-        if topic == "hard" and not (service and problem) and "1414" not in words and "#askbot" not in toks:
+        procedure = "#complaint" in toks and bool(toks & _PROCEDURE)
+        if topic == "hard" and not (service and problem or procedure) and "1414" not in words and "#askbot" not in toks:
             return True  # "зарплата сотрудника цона", "погода"; but "в цоне нахамила девушка"
         if topic == "elsewhere" and not (service or "#bot" in toks):
             return True  # "жалоба на банк"; but "бот передает мои данные в банк?"
@@ -1395,6 +1503,8 @@ class FaqIndex:
             return True  # "egov қосымшасын жүктеу"; but "скачать образец жалобы"
         if topic == "calendar" and not any(t.startswith("#") for t in toks - _CALENDAR_GENERIC - _QUESTION_CONCEPTS):
             return True  # "сколько рабочих дней в марте"; but "справку обещали к 10 марта"
+        if _PRICE.search(sk) and not toks & {"#complaint", "#court"} and "1414" not in words:
+            return True  # "сколько стоит бензин"; but "сколько стоит подать жалобу"
         return bool(_HOWTO.search(sk) and toks & _HOWTO_OBJECTS and not problem)
 
     # --- search ---------------------------------------------------------------------------------------------------

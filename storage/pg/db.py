@@ -11,6 +11,7 @@ Moments are ``timestamptz`` cut to whole seconds (as SQLite's ISO text), days ar
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
@@ -29,6 +30,9 @@ log = logging.getLogger(__name__)
 __all__ = ["Conn", "MIGRATE_LOCK", "MIGRATIONS", "PgDatabase", "moment", "rowcount"]
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+#: Migrations whose rows only Python can convert (the server cannot deflate): "module:function", awaited with
+#: the migrating connection right after the file's SQL, in the same transaction.
+DATA_STEPS: dict[int, str] = {12: "storage.pg.complaints:pack_stored"}
 #: The advisory lock key every instance takes to migrate ("Shagym" in ASCII, as a bigint).
 MIGRATE_LOCK = 0x536861677946
 
@@ -90,6 +94,9 @@ class PgDatabase:
                 if version in done:
                     continue
                 await conn.execute(path.read_text(encoding="utf-8"))  # a whole script: the simple protocol
+                if version in DATA_STEPS:
+                    module, name = DATA_STEPS[version].split(":")
+                    await getattr(importlib.import_module(module), name)(conn)
                 await conn.execute("INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
                                    version, path.name, moment(Clock().now()))
                 applied.append(version)

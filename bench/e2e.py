@@ -3,11 +3,13 @@
     python -m bench e2e [--kind mix|start|faq|wizard|button|my|all] [--repeats 3] [--rate 100] [--seconds 10]
                         [--burst 3000] [--keep] [--json]
 
-This process runs the fake Bot API (tests/fakeapi.py's FakeBotAPI on 127.0.0.1) and the load; the bot under
-test is a separate process: ``python -m bot`` with BOT_TOKEN set and TELEGRAM_API_BASE pointing at the fake
-(long polling, its SQLite file in a temporary folder), or ``python -m bench.echo_bot``. Both get the same
-updates (bench/workload.py: every update from a person of its own, whom the bot's database already knows),
-delivered by getUpdates. Per bot and repeat:
+This process runs the fake Bot API (tests/fakeapi.py's FakeBotAPI on 127.0.0.1, one per bot) and the load;
+each bot under test is a separate process: ``python -m bot`` with BOT_TOKEN set and TELEGRAM_API_BASE pointing
+at its fake (long polling, its SQLite file in a temporary folder), or ``python -m bench.echo_bot``. Both get
+the same updates (bench/workload.py: every update from a person of its own, whom the bot's database already
+knows), delivered by getUpdates, and both answer them with the same Telegram I/O per update kind (a message;
+for a button, answerCallbackQuery and a message). Per repeat, both processes run at the same time and every
+phase is measured for one bot right after the other (the order alternates between repeats):
 
 1. warm-up: 200 updates at the offered rate;
 2. latency: ``rate`` updates/s for ``seconds``; the latency of an update is from the moment it is queued in
@@ -16,10 +18,12 @@ delivered by getUpdates. Per bot and repeat:
    queued), i.e. until the bot went quiet; CPU seconds of the bot process over the burst (utime + stime of
    /proc/<pid>/stat, all its threads) per update.
 
-The repeats alternate which bot goes first; figures are medians over the repeats and each ratio is the
-median of the same-repeat ratios (bot / echo). ``fake_cpu`` is the share of one core this process used
-during the burst: near 1.0 the fake, not the bot, would be the bottleneck. ``--fake-capacity`` measures the
-fake alone: sendMessage calls per second from a client process, and the fake's CPU per call.
+Figures are medians over the repeats, each ratio the median of the same-repeat ratios (bot / echo; all of
+them in ``ratio_per_repeat``). ``cpu_share`` is the bot's share of one core during the burst (well under 1.0:
+it waited, for the fake or for a core other processes held); ``fake_cpu`` the share of one core this process
+used: near 1.0 the fake, not the bot, would be the bottleneck; ``load_average`` says how busy the machine
+was. ``--fake-capacity`` measures the fake alone: sendMessage calls per second from a client process, and the
+fake's CPU per call.
 """
 
 from __future__ import annotations
@@ -155,76 +159,133 @@ class Load:
             await self.push(action, watch)
 
 
-async def run_once(which: str, plan: dict[str, list[workload.Action]], template: Path, folder: Path,
-                   rate: float) -> dict:
-    from tests.fakeapi import FakeBotAPI
+class Contender:
+    """One bot under test: its own fake Bot API (this process), its people, its process (``python -m bot`` or
+    the echo bot). Both contenders of a repeat run at the same time, so that the phases of one can be
+    measured right after the same phase of the other: machines shared with other work change speed from
+    minute to minute, and a ratio of two figures taken seconds apart is far steadier than of two taken a
+    minute apart. The idle contender only waits in getUpdates (long polling) meanwhile."""
 
-    fake = FakeBotAPI()
-    await fake.start()
-    everyone = [a for phase in plan.values() for a in phase]
-    load = Load(fake, everyone)
-    await load.show_prompts(everyone)
-    db = folder / "bot.sqlite3"
-    if which == "bot":
-        shutil.copyfile(template, db)
-    env = {**os.environ, "BOT_TOKEN": fake.token, "TELEGRAM_API_BASE": fake.base_url, "DATABASE_PATH": str(db),
-           "OPERATORS_CHAT_ID": "", "LOG_LEVEL": "INFO", "PYTHONPATH": str(ROOT)}
-    log = open(folder / f"{which}.log", "wb")
-    spawned = time.monotonic()
-    proc = await asyncio.create_subprocess_exec(sys.executable, *BOTS[which], cwd=folder, env=env,
-                                                stdout=log, stderr=log)
-    out: dict = {"bot": which}
-    try:
-        while not fake.calls_of("getUpdates"):
-            if proc.returncode is not None or time.monotonic() - spawned > 120:
-                raise RuntimeError(f"{which} did not start polling; see {folder / (which + '.log')}")
+    def __init__(self, which: str, plan: dict[str, list[workload.Action]], template: Path, folder: Path) -> None:
+        self.which, self.plan, self.template, self.folder = which, plan, template, folder
+        self.out: dict = {"bot": which}
+        self.proc: asyncio.subprocess.Process | None = None
+
+    async def start(self) -> None:
+        from tests.fakeapi import FakeBotAPI
+
+        self.fake = fake = FakeBotAPI()
+        await fake.start()
+        self.everyone = [a for phase in self.plan.values() for a in phase]
+        self.load = Load(fake, self.everyone)
+        await self.load.show_prompts(self.everyone)
+        self.db = self.folder / "bot.sqlite3"
+        if self.which == "bot":
+            shutil.copyfile(self.template, self.db)
+        env = {**os.environ, "BOT_TOKEN": fake.token, "TELEGRAM_API_BASE": fake.base_url,
+               "DATABASE_PATH": str(self.db), "OPERATORS_CHAT_ID": "", "LOG_LEVEL": "INFO", "PYTHONPATH": str(ROOT)}
+        self.log = open(self.folder / f"{self.which}.log", "wb")
+        self.spawned = time.monotonic()
+        self.proc = await asyncio.create_subprocess_exec(sys.executable, *BOTS[self.which], cwd=self.folder,
+                                                         env=env, stdout=self.log, stderr=self.log)
+        self.watch = Watch(fake)
+
+    async def polling(self) -> None:
+        assert self.proc is not None
+        while not self.fake.calls_of("getUpdates"):
+            if self.proc.returncode is not None or time.monotonic() - self.spawned > 120:
+                raise RuntimeError(f"{self.which} did not start polling; see {self.folder / (self.which + '.log')}")
             await asyncio.sleep(0.05)
-        out["startup_s"] = round(time.monotonic() - spawned, 2)
-        watch = Watch(fake)
+        self.out["startup_s"] = round(time.monotonic() - self.spawned, 2)
 
-        await load.at_rate(plan["warmup"], rate, watch)
-        await watch.settle(60)
+    async def warmup(self, rate: float) -> None:
+        await self.load.at_rate(self.plan["warmup"], rate, self.watch)
+        await self.watch.settle(60)
 
-        cpu0, t0 = cpu_seconds(proc.pid), time.monotonic()
-        await load.at_rate(plan["latency"], rate, watch)
+    async def at_rate(self, rate: float) -> None:
+        assert self.proc is not None
+        watch = self.watch
+        cpu0, t0 = cpu_seconds(self.proc.pid), time.monotonic()
+        await self.load.at_rate(self.plan["latency"], rate, watch)
         await watch.settle(120)
-        lat = [watch.latency[a.user_id] * 1000 for a in plan["latency"]]
-        out.update(offered_per_s=rate, p50_ms=round(pct(lat, 0.5), 2), p99_ms=round(pct(lat, 0.99), 2),
-                   cpu_ms_per_update_at_rate=round((cpu_seconds(proc.pid) - cpu0) * 1000 / len(lat), 3),
-                   at_rate_s=round(time.monotonic() - t0, 1))
+        lat = [watch.latency[a.user_id] * 1000 for a in self.plan["latency"]]
+        self.out.update(offered_per_s=rate, p50_ms=round(pct(lat, 0.5), 2), p99_ms=round(pct(lat, 0.99), 2),
+                        cpu_ms_per_update_at_rate=round((cpu_seconds(self.proc.pid) - cpu0) * 1000 / len(lat), 3),
+                        at_rate_s=round(time.monotonic() - t0, 1))
 
-        requests0, cpu0 = watch.requests, cpu_seconds(proc.pid)
+    async def burst(self) -> None:
+        assert self.proc is not None
+        watch = self.watch
+        requests0, cpu0 = watch.requests, cpu_seconds(self.proc.pid)
         own0 = resource.getrusage(resource.RUSAGE_SELF)
         first = time.monotonic()
-        for action in plan["burst"]:
-            await load.push(action, watch)
+        for action in self.plan["burst"]:
+            await self.load.push(action, watch)
         await watch.settle(600)
         own1 = resource.getrusage(resource.RUSAGE_SELF)
         seconds = watch.last_request - first
-        n = len(plan["burst"])
-        out.update(saturation_per_s=round(n / seconds, 1),
-                   cpu_ms_per_update=round((cpu_seconds(proc.pid) - cpu0) * 1000 / n, 3),
-                   requests_per_update=round((watch.requests - requests0) / n, 2),
-                   fake_cpu=round((own1.ru_utime + own1.ru_stime - own0.ru_utime - own0.ru_stime) / seconds, 2),
-                   failed_requests=watch.failed(), rss_mib=round(rss_mib(proc.pid), 1))
+        n = len(self.plan["burst"])
+        cpu = cpu_seconds(self.proc.pid) - cpu0
+        self.out.update(saturation_per_s=round(n / seconds, 1), cpu_ms_per_update=round(cpu * 1000 / n, 3),
+                        requests_per_update=round((watch.requests - requests0) / n, 2),
+                        # the bot's share of one core while it was saturated: well under 1.0, it was waiting
+                        # (for the fake, the disk, or a core other processes held)
+                        cpu_share=round(cpu / seconds, 2),
+                        fake_cpu=round((own1.ru_utime + own1.ru_stime - own0.ru_utime - own0.ru_stime) / seconds, 2),
+                        failed_requests=watch.failed(), rss_mib=round(rss_mib(self.proc.pid), 1),
+                        load_average=round(os.getloadavg()[0], 2))
+
+    async def stop(self) -> dict:
+        proc = self.proc
+        try:
+            if proc is not None and proc.returncode is None:
+                proc.send_signal(signal.SIGINT)
+                try:
+                    await asyncio.wait_for(proc.wait(), 30)
+                except asyncio.TimeoutError:
+                    proc.kill()
+                    await proc.wait()
+        finally:
+            if proc is not None:
+                self.log.close()
+            await self.fake.stop()
+        out = self.out
+        errors = [line for line in (self.folder / f"{self.which}.log").read_text(errors="replace").splitlines()
+                  if " ERROR " in line or "Traceback" in line]
+        out["errors_logged"] = len(errors)
+        if errors:
+            out["first_error"] = errors[0][:300]
+        if self.which == "bot":  # the wizard steps really moved on (a wrong FSM key would send them to the FAQ)
+            out["wizard_steps_not_done"] = len(workload.unfinished(self.db, self.everyone, bot_id=self.fake.bot_id))
+        return out
+
+
+async def run_repeat(order: tuple[str, ...], plan: dict[str, list[workload.Action]], template: Path, base: Path,
+                     repeat: int, rate: float) -> list[dict]:
+    """Both bots started together; each phase (warm-up, the offered rate, the burst) measured for one bot
+    right after the other, in ``order``."""
+    contenders = []
+    for which in order:
+        folder = base / f"{which}-{repeat}"
+        folder.mkdir()
+        contenders.append(Contender(which, plan, template, folder))
+    try:
+        for c in contenders:
+            await c.start()
+        for c in contenders:
+            await c.polling()
+        for c in contenders:
+            await c.warmup(rate)
+        for c in contenders:
+            await c.at_rate(rate)
+        for c in contenders:
+            await c.burst()
     finally:
-        if proc.returncode is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                await asyncio.wait_for(proc.wait(), 30)
-            except asyncio.TimeoutError:
-                proc.kill()
-                await proc.wait()
-        log.close()
-        await fake.stop()
-    errors = [line for line in (folder / f"{which}.log").read_text(errors="replace").splitlines()
-              if " ERROR " in line or "Traceback" in line]
-    out["errors_logged"] = len(errors)
-    if errors:
-        out["first_error"] = errors[0][:300]
-    if which == "bot":  # the wizard steps really moved on (a wrong FSM key would send them to the FAQ instead)
-        out["wizard_steps_not_done"] = len(workload.unfinished(db, everyone, bot_id=fake.bot_id))
-    return out
+        results = []
+        for c in contenders:
+            if c.proc is not None or hasattr(c, "fake"):
+                results.append(await c.stop())
+    return results
 
 
 def plan_for(kinds: dict[str, int], rate: float, seconds: float, burst: int) -> dict[str, list[workload.Action]]:
@@ -237,12 +298,13 @@ def plan_for(kinds: dict[str, int], rate: float, seconds: float, burst: int) -> 
 def summarise(runs: list[dict]) -> dict:
     by = {b: [r for r in runs if r["bot"] == b] for b in BOTS}
     keys = ("saturation_per_s", "p50_ms", "p99_ms", "cpu_ms_per_update", "cpu_ms_per_update_at_rate",
-            "requests_per_update", "fake_cpu", "startup_s", "rss_mib")
+            "requests_per_update", "cpu_share", "fake_cpu", "load_average", "startup_s", "rss_mib")
     med = {b: {k: round(statistics.median(r[k] for r in rs), 3) for k in keys} for b, rs in by.items()}
     pairs = list(zip(by["bot"], by["echo"], strict=False))
-    ratio = {k: round(statistics.median(b[k] / e[k] for b, e in pairs), 3)
-             for k in ("saturation_per_s", "p50_ms", "p99_ms", "cpu_ms_per_update")}
-    return {"median": med, "ratio_bot_to_echo": ratio}
+    figures = ("saturation_per_s", "p50_ms", "p99_ms", "cpu_ms_per_update", "cpu_ms_per_update_at_rate")
+    per_repeat = {k: [round(b[k] / e[k], 3) for b, e in pairs] for k in figures}
+    ratio = {k: round(statistics.median(v), 3) for k, v in per_repeat.items()}
+    return {"median": med, "ratio_bot_to_echo": ratio, "ratio_per_repeat": per_repeat}
 
 
 async def run(kind: str, repeats: int, rate: float, seconds: float, burst: int, keep: bool,
@@ -259,15 +321,13 @@ async def run(kind: str, repeats: int, rate: float, seconds: float, burst: int, 
         say(f"{kind}: database with {seeded['people']} people; the bot's SQLite file: {base}/<run>/bot.sqlite3")
         runs = []
         for r in range(repeats):
-            for which in (("echo", "bot") if r % 2 == 0 else ("bot", "echo")):
-                folder = base / f"{which}-{r + 1}"
-                folder.mkdir()
-                result = await run_once(which, plan, template, folder, rate)
+            order = ("echo", "bot") if r % 2 == 0 else ("bot", "echo")
+            for result in await run_repeat(order, plan, template, base, r + 1, rate):
                 result["repeat"] = r + 1
                 say(json.dumps(result))
                 runs.append(result)
                 if not keep:
-                    shutil.rmtree(folder)
+                    shutil.rmtree(base / f"{result['bot']}-{r + 1}")
         return {"kind": kind, "mix": kinds, "repeats": repeats, "rate": rate, "latency_updates": int(rate * seconds),
                 "burst": burst, "database": f"{base}/<bot>-<repeat>/bot.sqlite3" + ("" if keep else " (deleted)"),
                 **summarise(runs), "runs": runs}
@@ -281,11 +341,14 @@ def report(result: dict) -> str:
     rows = [("saturation, updates/s", "saturation_per_s"), (f"p50 at {result['rate']:g}/s, ms", "p50_ms"),
             (f"p99 at {result['rate']:g}/s, ms", "p99_ms"), ("CPU per update (burst), ms", "cpu_ms_per_update"),
             (f"CPU per update at {result['rate']:g}/s, ms", "cpu_ms_per_update_at_rate"),
-            ("requests per update", "requests_per_update"), ("fake's CPU share during the burst", "fake_cpu")]
+            ("requests per update", "requests_per_update"), ("bot's CPU share during the burst", "cpu_share"),
+            ("fake's CPU share during the burst", "fake_cpu"), ("load average (1 min) after the burst", "load_average")]
     lines = [f"kind {result['kind']} (mix {result['mix']}), {result['repeats']} repeats, medians",
              "| figure | bot | echo | bot/echo |", "|---|---|---|---|"]
     for label, key in rows:
         lines.append(f"| {label} | {m['bot'][key]} | {m['echo'][key]} | {r.get(key, '')} |")
+    lines.append("per repeat, bot/echo: " + "; ".join(
+        f"{key} {' / '.join(str(x) for x in v)}" for key, v in result["ratio_per_repeat"].items()))
     return "\n".join(lines)
 
 

@@ -5,7 +5,9 @@
 The same session (AiohttpSession through TelegramAPIServer.from_base), the same bot defaults (HTML parse mode,
 no link previews), the same ``start_polling`` call (allowed updates from the dispatcher, signal handling) and
 the same process tuning (bot.runtime.tune_gc) as bot/run.py; no storage beyond aiogram's default
-MemoryStorage, no middleware, one sendMessage per update (a text is echoed, a button's data is sent back).
+MemoryStorage, no middleware; the same Telegram I/O per update as the bot: one sendMessage (a text is echoed),
+and for a button answerCallbackQuery first (Telegram shows a spinner until a query is answered), then its data
+sent back.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ async def echo(message: Message) -> None:
 
 @router.callback_query()
 async def echo_button(query: CallbackQuery, bot: Bot) -> None:
+    await query.answer()
     await bot.send_message(query.from_user.id, query.data or "?")
 
 

@@ -18,7 +18,7 @@ step      One instance in this process (create_app + the webhook server), people
           fake until the next question is there. SQLite (the embedded default) against PostgreSQL + Redis.
 wave      (by name only: 10,000 take ~7 minutes) Two instances (two Apps in this process: their own
           PostgreSQL pools, Redis clients, Senders and reminder leases) drain one wave of due reminders
-          against the fake enforcing 30/s overall and 1/s per chat; rate = delivered / (last - first send),
+          against the fake (a process of its own: tests/fake_server.py) enforcing 30/s overall and 1/s per chat; rate = delivered / (last - first send),
           against the shared budget of 25/s (RedisRateLimits' default, under Telegram's 30).
 """
 
@@ -216,14 +216,14 @@ async def _nothing() -> AsyncIterator[None]:
 
 # ------------------------------------------------------------------------------------------ wave
 
-async def seed_wave(app: Any, fake: Any, people: int, first_uid: int) -> int:
+async def seed_wave(app: Any, people: int, first_uid: int) -> int:
     """People with one tracked complaint each (forwarded, extended: every reminder kind), planned at
-    bench.reminders_bench.PLANNED_AT through the app's own repositories; returns the reminders due at RUN_AT."""
+    bench.reminders_bench.PLANNED_AT through the app's own repositories; returns the reminders due at RUN_AT.
+    (The fake Bot API must know the people: ids first_uid, first_uid + 1, ...)"""
     from bench.reminders_bench import REGISTERED
 
     for i in range(people):
         uid = first_uid + i
-        fake.user(uid)
         await app.repos.users.seen(uid, "U", "kk" if i % 2 else "ru")
         case = await app.repos.cases.create(uid, "provider", REGISTERED, filed_with="ЦОН", reg_number=f"N{i}",
                                             forwarded_via_provider=True)
@@ -234,48 +234,51 @@ async def seed_wave(app: Any, fake: Any, people: int, first_uid: int) -> int:
 
 async def wave_run(count: int, per_user: int = 5) -> dict:
     """Two instances (two Apps: their own database pools, Redis clients, Senders and leases) drain one wave of
-    ``count`` due reminders against a fake enforcing Telegram's limits."""
+    ``count`` due reminders against a fake enforcing Telegram's limits, in a process of its own (in this
+    process's event loop its clock was bunched by the instances' work: it saw 30 in a second the limiter had
+    spaced to 26, and answered 429)."""
     from bench.reminders_bench import PLANNED_AT, RUN_AT, TARGET_PER_SECOND, _peak
     from bot.app import create_app
     from bot.domain.clock import FakeClock
-    from tests.fakeapi import running_fake
+    from tests.fake_server import FakeServerProcess
     from tests.harness import settings_for
 
     people = max(1, count // per_user)
+    first_uid = 2_000_000
     with tempfile.TemporaryDirectory(prefix="shagym-wave-") as tmp:
-        async with fresh_backends() as urls, running_fake(rate_limit_per_second=30, per_chat_limit=True,
-                                                          per_group_limit=True) as fake:
+        async with fresh_backends() as urls, FakeServerProcess(Path(tmp), rate_limit=30) as fake:
+            await fake.users(list(range(first_uid, first_uid + people)))
             clock = FakeClock(PLANNED_AT)
             overrides = {k.lower(): v for k, v in urls.items()}
-            apps = [await create_app(settings_for(fake, Path(tmp) / f"{n}.sqlite3", redis_durability="relaxed",
-                                                  **overrides), clock=clock, session=fake.make_session())
+            apps = [await create_app(settings_for(fake, Path(tmp) / f"{n}.sqlite3",  # type: ignore[arg-type]
+                                                  redis_durability="relaxed", **overrides),
+                                     clock=clock, session=fake.make_session())
                     for n in ("a", "b")]
             try:
                 first = apps[0]
-                due = await seed_wave(first, fake, people, 2_000_000)
+                due = await seed_wave(first, people, first_uid)
                 clock.set(RUN_AT)
                 t0 = time.monotonic()
                 sent = await asyncio.gather(*(app.reminders.tick() for app in apps))
                 elapsed = time.monotonic() - t0
-                await fake.idle(timeout=30)
                 left = await first.repos.reminders.count_by_status()
             finally:
                 for app in apps:
                     await app.close()
-        calls = fake.calls_of("sendMessage")
-        times = sorted(c.at for c in calls if c.ok)
+            calls = await fake.sends()  # [at, chat_id, text, status]
+        times = sorted(at for at, _chat, _text, status in calls if status == 200)
         # a 429 is the chat's own limit when that chat had a message accepted in the second before it
         by_chat: dict[Any, list[float]] = {}
-        for c in calls:
-            if c.ok:
-                by_chat.setdefault(c.params.get("chat_id"), []).append(c.at)
-        per_chat_429 = sum(1 for c in calls if c.status == 429 and any(
-            0 <= c.at - t < 1.0 for t in by_chat.get(c.params.get("chat_id"), [])))
+        for at, chat, _text, status in calls:
+            if status == 200:
+                by_chat.setdefault(chat, []).append(at)
+        refused = [(at, chat) for at, chat, _text, status in calls if status == 429]
+        per_chat_429 = sum(1 for at, chat in refused if any(0 <= at - t < 1.0 for t in by_chat.get(chat, [])))
         rate = (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 else 0.0
         return {"reminders": due, "people": people, "sent_by_instance": sent, "delivered": len(times),
                 "seconds": round(elapsed, 1), "per_s": round(rate, 2),
                 "ratio_vs_25": round(rate / TARGET_PER_SECOND, 3), "peak_any_1s": _peak(times),
-                "count_429": fake.count_429, "count_429_per_chat": per_chat_429, "left": left,
+                "count_429": len(refused), "count_429_per_chat": per_chat_429, "left": left,
                 "database": "postgresql" if has_postgres() else "sqlite, one per instance"}
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Protocol, cast
 
 from aiogram import Bot, Dispatcher
@@ -234,7 +235,7 @@ async def open_repos(db: Database, settings: Settings, clock: Clock) -> Repos:
     return Repos(users=UsersRepo(db, clock), complaints=ComplaintsRepo(db, tz=settings.tz), calendars=calendars,
                  cases=CasesRepo(db, clock), reminders=RemindersRepo(db, clock, holder=holder),
                  tickets=TicketsRepo(db, clock), outbox=OutboxRepo(db, clock, holder=holder),
-                 privacy=PrivacyRepo(db, clock), runs=JobRunsRepo(db, holder=holder))
+                 privacy=PrivacyRepo(db, clock, holder=holder), runs=JobRunsRepo(db, holder=holder))
 
 
 async def open_storage(settings: Settings, clock: Clock) -> tuple[Database | Closable, GroupCommitStorage, Repos]:
@@ -272,7 +273,7 @@ async def open_pg_storage(settings: Settings, clock: Clock) -> tuple[Closable, G
     repos = Repos(users=PgUsersRepo(db, clock), complaints=PgComplaintsRepo(db, tz=settings.tz),
                   calendars=calendars, cases=PgCasesRepo(db, clock), reminders=PgRemindersRepo(db, clock, holder=holder),
                   tickets=PgTicketsRepo(db, clock), outbox=PgOutboxRepo(db, clock, holder=holder),
-                  privacy=PgPrivacyRepo(db, clock), runs=PgJobRunsRepo(db, holder=holder))
+                  privacy=PgPrivacyRepo(db, clock, holder=holder), runs=PgJobRunsRepo(db, holder=holder))
     return db, PgStorage(db, now=clock.now), repos
 
 
@@ -342,14 +343,15 @@ async def create_app(
     sender = make_sender(bot, redis)
     cases = CaseService(repos.cases, repos.reminders, repos.users, repos.calendars, clock, settings)
     reminders = ReminderService(repos.users, repos.cases, repos.reminders, sender, i18n, clock, settings,
-                                calendar=lambda: repos.calendars.calendar)
+                                calendar=lambda: repos.calendars.calendar,
+                                lease=timedelta(seconds=settings.send_lease_seconds))
     drafts = DraftPurge(fsm, clock, ttl_days=settings.draft_ttl_days, state_prefix=STATE_PREFIX, runs=repos.runs)
     desk = Desk(settings=settings, bot=bot, i18n=i18n, forms=fsm, clock=clock, sender=sender, users=repos.users,
                 complaints=repos.complaints, tickets=repos.tickets, outbox=repos.outbox, cases=cases,
                 card_keyboard=card_keyboard)
     desk_sla = DeskSla(desk, repos.reminders, reminders, runs=repos.runs)
     privacy = Privacy(repos.privacy, fsm, repos.users, sender, clock, settings, desk_changed=desk.outbox.wake,
-                      runs=repos.runs)
+                      runs=repos.runs, lease=timedelta(seconds=settings.send_lease_seconds))
     dp = Dispatcher(storage=fsm, events_isolation=events_isolation or isolation, settings=settings,
                     clock=clock, users=repos.users, complaints=repos.complaints, calendars=repos.calendars,
                     cases=cases, desk=desk, desk_sla=desk_sla, privacy=privacy)

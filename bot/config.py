@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     webhook_secret: SecretStr = SecretStr("")
     webhook_listen: str = "127.0.0.1:8080"
     update_lease_seconds: float = Field(default=30.0, gt=0)
+    #: How long a claimed reminder or erasure clean-up task stays with an instance that stopped renewing it.
+    send_lease_seconds: float = Field(default=90.0, gt=0)
     #: Closed cases, answered tickets and complaints are erased this many days after they ended (issue 16).
     retention_days: int = Field(default=365, gt=0)
     #: "host:port" for the Prometheus metrics endpoint (/metrics); empty: no endpoint.
@@ -218,6 +220,16 @@ def check_combinations(settings: Settings) -> None:
     if settings.webhook_url and not settings.webhook_secret.get_secret_value():
         raise ConfigError("configuration error: WEBHOOK_SECRET: required with WEBHOOK_URL (Telegram sends it with every "
                           "update; without it anyone who learns the URL could post updates)")
+
+
+def scale_out_warning(settings: Settings) -> str | None:
+    """A legitimate set-up worth one line at start: PostgreSQL with a webhook but no REDIS_URL runs well as ONE
+    instance, but a second one would share neither the update de-duplication nor Telegram's limits (each
+    instance keeps its own): duplicates and 429s. Not an error: one instance on PostgreSQL is fine."""
+    if settings.database_url and settings.webhook_url and not settings.redis_url:
+        return ("REDIS_URL is not set: update de-duplication and Telegram's rate limits are kept by this process "
+                "alone; run one instance only, or set REDIS_URL before starting a second one")
+    return None
 
 
 def check_database_path(settings: Settings) -> None:

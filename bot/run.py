@@ -8,8 +8,17 @@ import logging
 import sys
 from typing import TextIO
 
-from bot.config import ConfigError, Settings, check_database_path, claim_database_path, load_settings
+from bot.config import (
+    ConfigError,
+    Settings,
+    check_database_path,
+    claim_database_path,
+    load_settings,
+    scale_out_warning,
+)
 from bot.logs import log_formatter
+
+log = logging.getLogger("shagym")
 
 
 def setup_logging(level: str, fmt: str = "text", *, stream: TextIO | None = None) -> None:
@@ -53,6 +62,8 @@ async def check_redis(settings: Settings) -> None:
 
 async def run_server(settings: Settings) -> None:
     await check_redis(settings)
+    if warning := scale_out_warning(settings):
+        log.warning(warning)
     if settings.webhook_mode:
         from bot.webhook import serve
 

@@ -3,6 +3,7 @@
 from aiogram import Router
 
 from handlers import complaint, errors, faq, operators, privacy, start, tracking
+from handlers.routing import FeatureRouter
 
 __all__ = ["get_router"]
 
@@ -10,7 +11,7 @@ __all__ = ["get_router"]
 def get_router() -> Router:
     """A new root router with every feature's router under it (one per app: nothing is shared between two
     apps in one process)."""
-    root = Router(name="root")
+    root = FeatureRouter(name="root")
     root.include_routers(
         errors.get_router(),
         operators.get_early_router(),  # operators' desk: /cancel ends a desk conversation before start's /cancel

@@ -29,6 +29,7 @@ from bot.domain.ports import UsersRepo
 from bot.domain.text import N_
 from bot.services.sender import callback_answered
 from handlers.guards import apologised_for_lost_reply, chat_of
+from handlers.routing import FeatureRouter
 
 log = logging.getLogger("shagym.errors")
 
@@ -44,7 +45,7 @@ DELIVERY = (TelegramNetworkError, TelegramServerError, TelegramRetryAfter)
 
 
 def get_router() -> Router:
-    router = Router(name="errors")
+    router = FeatureRouter(name="errors")
     router.errors.register(on_error)
     return router
 

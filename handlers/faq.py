@@ -50,6 +50,7 @@ from handlers.common import (
     is_menu_button,
     main_menu,
 )
+from handlers.routing import FeatureRouter
 
 MAX_QUERY = 500  # longer messages are searched on their beginning
 INLINE_LIMIT = 5
@@ -289,7 +290,7 @@ async def inline_faq(inline_query: InlineQuery, i18n: I18n, user: User | None = 
 
 
 def get_router() -> Router:
-    router = Router(name="faq")
+    router = FeatureRouter(name="faq")
     router.message.filter(Private())  # the operators' group (and any other group) is not ours
     router.message.register(faq_entry, Command("faq"))
     router.message.register(faq_entry, MenuButton(BTN_QUESTIONS))

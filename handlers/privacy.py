@@ -27,6 +27,7 @@ from bot.domain.desk import LANGUAGE_LABELS
 from bot.domain.privacy import Erasure, summary
 from bot.services.privacy import Privacy
 from handlers.common import NOT_VALID, Magic, Private
+from handlers.routing import FeatureRouter
 
 __all__ = ["ForgetCb", "erase_keyboard", "get_router"]
 
@@ -128,7 +129,7 @@ async def stale(query: CallbackQuery) -> None:
 
 
 def get_router() -> Router:
-    router = Router(name="privacy")
+    router = FeatureRouter(name="privacy")
     router.message.filter(Private())
     router.message.register(my_data, Command("mydata"))
     router.message.register(forget, Command("forget"))

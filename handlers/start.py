@@ -20,6 +20,7 @@ from handlers.complaint.flow import Turn, TurnMiddleware, cancel_requested
 from handlers.complaint.states import ComplaintWizard
 from handlers.faq import categories_view
 from handlers.reask import ask_again_in
+from handlers.routing import FeatureRouter
 
 __all__ = ["ask_language", "get_router"]
 
@@ -135,7 +136,7 @@ async def menu(message: Message) -> None:
 
 
 def get_router() -> Router:
-    router = Router(name="start")
+    router = FeatureRouter(name="start")
     router.message.filter(Private())  # the operators' group has its own router
     router.message.middleware(TurnMiddleware())
     router.callback_query.middleware(TurnMiddleware())

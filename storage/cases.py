@@ -8,10 +8,14 @@ Reminder life cycle (one row = one message)::
     pending/sending --cancel / cancel_for_user / replace_plan--> cancelled
 
 Delivery is at-least-once: a row is claimed ('sending', leased to its instance: storage/leases.py) in one
-commit, sent, then marked 'sent' in another. If the instance dies between Telegram accepting the message and
-the 'sent' commit, ``recover_stale`` puts the row back to 'pending' once its lease ran out and the person gets
-that one reminder twice. The window is one HTTP round trip plus one commit (milliseconds) per message; losing
-a reminder would be worse than a rare duplicate, and Telegram offers no idempotency key to close it. Rows
+commit; right before its request leaves, ``begin_send`` commits its ``sending_at``; right after Telegram's
+answer (before anything else, even the shared limiter's bookkeeping) ``mark_sent`` commits 'sent', one row
+at a time, never batched. If the instance dies between Telegram accepting the message and the 'sent'
+commit, ``recover_stale`` puts the row back to 'pending' once its lease ran out and the person gets that one
+reminder twice. So only rows whose ``sending_at`` was set can repeat, and at any moment they are the requests
+in flight (at 25 messages/s and a few milliseconds a round trip, rarely more than one per instance); a
+claimed row that never reached ``begin_send`` goes out once, after the lease. Losing a reminder would be
+worse than a rare duplicate, and Telegram offers no idempotency key to close the one-request window. Rows
 another instance holds (and renews) are never taken: several instances send each reminder once.
 """
 
@@ -438,7 +442,7 @@ class RemindersRepo:
         params = (self.holder, stamp, stamp, stamp, *(audiences or ()), int(limit))
         sql = (
             "UPDATE reminders SET status = 'sending', claimed_by = ?, claimed_at = ?, updated_at = ?,"
-            " attempts = attempts + 1"
+            " sending_at = NULL, attempts = attempts + 1"
             f" WHERE id IN (SELECT id FROM reminders WHERE {where} ORDER BY due_at, id LIMIT ?)"
             " RETURNING *"
         )
@@ -457,7 +461,7 @@ class RemindersRepo:
         """Back to 'pending' with a later ``due_at`` (the caller moves it into the allowed hours)."""
         await self.db.execute(
             "UPDATE reminders SET status = 'pending', due_at = ?, last_error = ?, claimed_by = NULL,"
-            " claimed_at = NULL, updated_at = ? WHERE id = ? AND status = 'sending' AND claimed_by = ?",
+            " claimed_at = NULL, sending_at = NULL, updated_at = ? WHERE id = ? AND status = 'sending' AND claimed_by = ?",
             (iso(at), _error(error), self._stamp(), reminder_id, self.holder),
         )
 
@@ -466,7 +470,7 @@ class RemindersRepo:
         ``at``, and the claim does not count as an attempt."""
         await self.db.execute(
             "UPDATE reminders SET status = 'pending', due_at = ?, claimed_by = NULL, claimed_at = NULL,"
-            " attempts = MAX(attempts - 1, 0), updated_at = ? WHERE id = ? AND status = 'sending' AND claimed_by = ?",
+            " sending_at = NULL, attempts = MAX(attempts - 1, 0), updated_at = ? WHERE id = ? AND status = 'sending' AND claimed_by = ?",
             (iso(at), self._stamp(), reminder_id, self.holder),
         )
 
@@ -497,8 +501,8 @@ class RemindersRepo:
         'pending', for any instance to claim (see the module docstring for the at-least-once window). A row
         whose holder still renews it is never taken."""
         cursor = await self.db.execute(
-            "UPDATE reminders SET status = 'pending', claimed_by = NULL, claimed_at = NULL, updated_at = ?"
-            " WHERE status = 'sending' AND (claimed_at IS NULL OR claimed_at < ?)",
+            "UPDATE reminders SET status = 'pending', claimed_by = NULL, claimed_at = NULL, sending_at = NULL,"
+            " updated_at = ? WHERE status = 'sending' AND (claimed_at IS NULL OR claimed_at < ?)",
             (iso(now), iso(now - lease)),
         )
         return max(cursor.rowcount, 0)
@@ -511,11 +515,16 @@ class RemindersRepo:
         )
         return max(cursor.rowcount, 0)
 
-    async def still_claimed(self, reminder_id: int) -> bool:
-        """Is this claimed row still to be sent? Asked right before the send: an erasure (/forget) or a
-        cancellation since the claim deleted or cancelled it, or another instance took it when the lease ran out."""
-        row = await self.db.lookup_one("SELECT status, claimed_by FROM reminders WHERE id = ?", (reminder_id,))
-        return row is not None and row["status"] == "sending" and row["claimed_by"] == self.holder
+    async def begin_send(self, reminder_id: int, at: datetime) -> bool:
+        """Right before the request leaves: is this claimed row still to be sent? (An erasure (/forget) or a
+        cancellation since the claim deleted or cancelled it, or another instance took it when the lease ran
+        out.) If so its ``sending_at`` is committed now, so a recovery tells a row that may have reached Telegram
+        from one that never left (module docstring: the one-request window)."""
+        cursor = await self.db.execute(
+            "UPDATE reminders SET sending_at = ? WHERE id = ? AND status = 'sending' AND claimed_by = ?",
+            (iso(at), reminder_id, self.holder),
+        )
+        return cursor.rowcount == 1
 
     # ---- reading ----------------------------------------------------------------------------
     async def get(self, reminder_id: int) -> Reminder | None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import aiosqlite
@@ -23,6 +23,7 @@ from bot.domain.privacy import CaseRecord, CleanupTask, Erasure, Expired, Person
 from storage.cases import _case, _reminder
 from storage.complaints import _row as _complaint
 from storage.db import Database, iso, parse_iso_required
+from storage.leases import instance_id
 from storage.outbox import QUEUE_SQL
 from storage.tickets import _ticket, _tmsg
 from storage.users import _row as _user
@@ -136,10 +137,17 @@ async def _erase_unreferenced_complaints(conn: aiosqlite.Connection, complaint_i
               " AND NOT EXISTS (SELECT 1 FROM tickets t WHERE t.complaint_id = complaints.id)", ids)
 
 
+def _task(r: aiosqlite.Row) -> CleanupTask:
+    return CleanupTask(r["id"], r["kind"], r["chat_id"], r["message_id"], r["thread_id"], r["ticket_id"], r["attempts"])
+
+
 class PrivacyRepo:
-    def __init__(self, db: Database, clock: Clock | None = None) -> None:
+    """``holder``: this instance's name on the clean-up tasks it claims (storage/leases.py)."""
+
+    def __init__(self, db: Database, clock: Clock | None = None, *, holder: str | None = None) -> None:
         self.db = db
         self.clock = clock or Clock()
+        self.holder = holder or instance_id()
 
     async def _secure(self, conn: aiosqlite.Connection, on: bool) -> None:
         await conn.execute(f"PRAGMA secure_delete={'ON' if on else 'OFF'}")
@@ -239,12 +247,32 @@ class PrivacyRepo:
 
     # ---- the operators' chat ------------------------------------------------------------------
     async def cleanup_tasks(self, limit: int = 50) -> list[CleanupTask]:
+        """What is left to do, claimed or not (oldest first)."""
         rows = await self.db.fetchall("SELECT * FROM desk_cleanup ORDER BY id LIMIT ?", (limit,))
-        return [CleanupTask(r["id"], r["kind"], r["chat_id"], r["message_id"], r["thread_id"], r["ticket_id"],
-                            r["attempts"]) for r in rows]
+        return [_task(r) for r in rows]
+
+    async def claim_cleanup(self, now: datetime, lease: timedelta, limit: int = 50) -> list[CleanupTask]:
+        """Up to ``limit`` tasks nobody holds (or whose holder's lease ran out), leased to this instance: several
+        instances never carry out one deletion twice (Telegram refuses the second)."""
+        async with self.db.transaction() as conn:
+            rows = await conn.execute_fetchall(
+                "UPDATE desk_cleanup SET claimed_by = ?, claimed_at = ? WHERE id IN (SELECT id FROM desk_cleanup"
+                " WHERE claimed_by IS NULL OR claimed_at < ? ORDER BY id LIMIT ?) RETURNING *",
+                (self.holder, iso(now), iso(now - lease), int(limit)))
+        return sorted((_task(r) for r in rows), key=lambda t: t.id)
+
+    async def renew_cleanup(self, now: datetime) -> int:
+        cursor = await self.db.execute("UPDATE desk_cleanup SET claimed_at = ? WHERE claimed_by = ?",
+                                       (iso(now), self.holder))
+        return max(cursor.rowcount, 0)
 
     async def cleanup_done(self, task_id: int) -> None:
-        await self.db.execute("DELETE FROM desk_cleanup WHERE id = ?", (task_id,))
+        """Done (or given up): gone, unless another instance took it after this one's lease ran out."""
+        await self.db.execute("DELETE FROM desk_cleanup WHERE id = ? AND (claimed_by IS NULL OR claimed_by = ?)",
+                              (task_id, self.holder))
 
     async def cleanup_retry(self, task_id: int) -> None:
-        await self.db.execute("UPDATE desk_cleanup SET attempts = attempts + 1 WHERE id = ?", (task_id,))
+        """Failed for now: one attempt more, and free for any instance's next pass."""
+        await self.db.execute(
+            "UPDATE desk_cleanup SET attempts = attempts + 1, claimed_by = NULL, claimed_at = NULL WHERE id = ?"
+            " AND (claimed_by IS NULL OR claimed_by = ?)", (task_id, self.holder))

@@ -108,22 +108,44 @@ return 0
 """
 
 
-# The last check before a message goes out, on the actual moments messages leave (the slots above are when
-# they may leave; a loaded machine wakes a sender late, and a late one next to an on-time one would squeeze
-# two slots into one of Telegram's seconds). KEYS[1]: a sorted set of those moments (Redis time, µs);
-# ARGV: window (µs), cap, a unique member. Records now and returns 0 while fewer than ``cap`` left in the
-# last window, else returns how long to wait (µs).
+# The last check before a message goes out, on the moments messages are on their way (the slots above are
+# when they may leave; a loaded machine wakes a sender late, or holds a request that passed this check for a
+# while before it reaches Telegram, and a late one next to an on-time one would squeeze two slots into one of
+# Telegram's seconds). KEYS[1]: a sorted set of messages on their way or answered lately. A message leaving is
+# recorded with the score "in flight" (now + ARGV[4], the longest a request may take); when its answer comes
+# (_LANDED) the score becomes that moment. Telegram counts a message when it arrives, which is between the
+# two: so if at most ``cap`` messages are in flight or were answered within the last window when each one
+# leaves, no window of Telegram's holds more than ``cap``, however late any request went out or arrived.
+# ARGV: window (µs), cap, a unique member, in-flight hold (µs), the chat's hold (µs). Records the member and
+# returns 0 while fewer than ``cap`` are counted, else returns how long to wait (µs). Waiting here, the message
+# keeps its chat (KEYS[2]) held, so no instance reserves the chat meanwhile however long the wait.
 _LEAVE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local window, cap = tonumber(ARGV[1]), tonumber(ARGV[2])
+local held = now + tonumber(ARGV[5])
+if (tonumber(redis.call('GET', KEYS[2])) or 0) < held then
+  redis.call('SET', KEYS[2], string.format('%.0f', held), 'PX', math.ceil(tonumber(ARGV[5]) / 1000) + 60000)
+end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', string.format('%.0f', now - window))
 if redis.call('ZCARD', KEYS[1]) >= cap then
   local oldest = tonumber(redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')[2])
-  return math.max(1, oldest + window - now)
+  return math.max(1000, math.min(oldest + window - now, 50000))
 end
-redis.call('ZADD', KEYS[1], string.format('%.0f', now), ARGV[3])
-redis.call('PEXPIRE', KEYS[1], math.ceil(window / 1000) + 1000)
+redis.call('ZADD', KEYS[1], string.format('%.0f', now + tonumber(ARGV[4])), ARGV[3])
+redis.call('PEXPIRE', KEYS[1], math.ceil((window + tonumber(ARGV[4])) / 1000) + 1000)
+return 0
+"""
+
+# A chat's pause (_PAUSE) when the answer to its message on its way came: that message counts from now for
+# one more window (see _LEAVE). KEYS: the chat's key, the set; ARGV: the pause (µs), the member (a member
+# already gone, after its in-flight hold, is not added again).
+_ANSWERED = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local tat = now + tonumber(ARGV[1])
+redis.call('SET', KEYS[1], string.format('%.0f', tat), 'PX', math.ceil((tat - now) / 1000) + 60000)
+redis.call('ZADD', KEYS[2], 'XX', string.format('%.0f', now), ARGV[2])
 return 0
 """
 
@@ -132,18 +154,21 @@ class RedisRateLimits:
     """Telegram's limits for every instance of one bot (bot.domain.ports.SharedRateLimiter).
 
     Defaults keep under Telegram's ceilings with room for network jitter and for direct replies, which do not
-    pass here: 25 messages/s overall (one slot every 40 ms: at most 26 in any second, and at most
-    ``max_in_any_second`` (26) leaving in any second however late senders wake), a group 19 a minute (at
-    most 20 in any minute). A chat: its slot holds it for ``chat_hold`` seconds, until the message is
+    pass here: 25 messages/s overall (one slot every 40 ms: at most 26 in any second), and at most
+    ``max_in_any_second`` (28) reaching Telegram in any second however late senders wake or requests travel
+    (a message counts from the moment it leaves until a second after its answer: _LEAVE); a group 19 a
+    minute (at most 20 in any minute). A chat: its slot holds it for ``chat_hold`` seconds, until the message is
     answered (:meth:`sent`: the next slot a full ``chat_gap_after_answer`` second later): two instances with
     messages for one chat never send them closer than that, however late either request goes out.
     """
 
     def __init__(self, redis: Redis, bot_id: int, *, per_second: float = 25.0, burst: int = 1,
                  chat_hold: float = 3.0, chat_gap_after_answer: float = 1.0,
-                 group_per_minute: float = 19.0, max_in_any_second: int = 26) -> None:
+                 group_per_minute: float = 19.0, max_in_any_second: int = 28, in_flight_hold: float = 30.0) -> None:
         self.redis = redis
         self.max_in_any_second = max_in_any_second
+        self.in_flight_hold = int(in_flight_hold * 1_000_000)
+        self._flying: dict[int, str] = {}  # chat -> its message on its way (one at a time: the Sender's chat lock)
         self._left = itertools.count()
         self.prefix = f"{PREFIX}:rate:{bot_id}"
         self.overall = self._limit(1.0 / per_second, burst)
@@ -153,6 +178,7 @@ class RedisRateLimits:
         self._take = redis.register_script(_TAKE)
         self._pause = redis.register_script(_PAUSE)
         self._leave = redis.register_script(_LEAVE)
+        self._answered = redis.register_script(_ANSWERED)
         self._tag = secrets.token_hex(4)
 
     @staticmethod
@@ -177,15 +203,23 @@ class RedisRateLimits:
                 await asyncio.sleep(wait_us / 1_000_000)
             if reserved:
                 break
-        while True:  # the slot has come: the last check, on the moments messages really leave
-            wait_us = int(await self._leave(keys=[f"{self.prefix}:left"], args=[
-                1_000_000, self.max_in_any_second, f"{self._tag}:{next(self._left)}"]))
+        member = f"{self._tag}:{next(self._left)}"
+        while True:  # the slot has come: the last check, on the messages really on their way
+            wait_us = int(await self._leave(keys=[f"{self.prefix}:left", keys[1]], args=[
+                1_000_000, self.max_in_any_second, member, self.in_flight_hold, self.chat[0]]))
             if wait_us <= 0:
+                self._flying[chat_id] = member
                 return
             await asyncio.sleep(wait_us / 1_000_000)
 
     async def pause(self, chat_id: int, seconds: float) -> None:
-        await self._pause(keys=[f"{self.prefix}:chat:{chat_id}"], args=[int(seconds * 1_000_000)])
+        """Also: the chat's message on its way was answered (it counts a window from now)."""
+        member = self._flying.pop(chat_id, None)
+        if member is None:
+            await self._pause(keys=[f"{self.prefix}:chat:{chat_id}"], args=[int(seconds * 1_000_000)])
+        else:
+            await self._answered(keys=[f"{self.prefix}:chat:{chat_id}", f"{self.prefix}:left"],
+                                 args=[int(seconds * 1_000_000), member])
 
     async def sent(self, chat_id: int) -> None:
         await self.pause(chat_id, self.gap_after_answer)

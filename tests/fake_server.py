@@ -11,6 +11,10 @@ are then POSTed to that URL. A small control API plays the people:
     POST <control_url>/send   {"user": 1001, "text": "/start", "language": "ru"}  -> {"update_id": ...}
     GET  <control_url>/chat/1001                                                  -> the bot's messages
     GET  <control_url>/stats                     -> deliveries, 429s, sendMessage calls, pending updates
+    POST <control_url>/users  {"ids": [1001, ...]}                                 -> people the bot may write to
+    GET  <control_url>/sends                     -> every sendMessage: [at, chat_id, text, HTTP status], ``at``
+                                                    on this process's monotonic clock (the system's, shared by
+                                                    every process of the machine) when the request arrived
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from aiohttp import web
 from tests.fake_webhook import WebhookDeliverer
 from tests.fakeapi import FakeBotAPI
 
-__all__ = ["main"]
+__all__ = ["FakeServerProcess", "main"]
 
 
 def control_app(fake: FakeBotAPI, hooks: WebhookDeliverer) -> web.Application:
@@ -55,7 +59,19 @@ def control_app(fake: FakeBotAPI, hooks: WebhookDeliverer) -> web.Application:
             "webhook": fake.webhook.get("url"),
         })
 
+    async def users(request: web.Request) -> web.Response:
+        for uid in (await request.json())["ids"]:
+            if int(uid) not in fake.users:
+                fake.user(int(uid))
+        return web.json_response({"users": len(fake.users)})
+
+    async def sends(request: web.Request) -> web.Response:
+        return web.json_response([[c.at, c.params.get("chat_id"), c.params.get("text"), c.status]
+                                  for c in fake.calls_of("sendMessage")])
+
     app = web.Application()
+    app.router.add_post("/users", users)
+    app.router.add_get("/sends", sends)
     app.router.add_post("/send", send)
     app.router.add_get("/chat/{chat_id}", chat)
     app.router.add_get("/stats", stats)
@@ -86,6 +102,81 @@ async def serve(state_file: Path, rate_limit: int | None) -> None:
         await hooks.stop()
         await runner.cleanup()
         await fake.stop()
+
+
+class FakeServerProcess:
+    """This module as a child process (``rate_limit``: enforce N sends/s), and its control API: for tests and
+    benchmarks that must not share an event loop (or a CPU's clock) with the fake, so its timestamps are
+    Telegram's side of the wire and nothing the senders do bunches them.
+
+        async with FakeServerProcess(tmp, rate_limit=30) as fake:
+            await fake.users(ids); session = fake.make_session(); ...; await fake.sends()
+    """
+
+    def __init__(self, folder: Path, *, rate_limit: int | None = None) -> None:
+        self.state_file = folder / "fake-server.json"
+        self.rate_limit = rate_limit
+        self.proc: asyncio.subprocess.Process | None = None
+        self.http: Any = None
+        self.base_url = self.control_url = self.token = ""
+
+    async def __aenter__(self) -> "FakeServerProcess":
+        import os
+        import sys
+
+        import aiohttp
+
+        root = Path(__file__).resolve().parent.parent
+        extra = ["--rate-limit", str(self.rate_limit)] if self.rate_limit else []
+        self.proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "tests.fake_server", "--state-file", str(self.state_file), *extra, cwd=root,
+            env={**os.environ, "PYTHONPATH": str(root)})
+        for _ in range(1200):
+            if self.state_file.exists() and self.state_file.read_text():
+                break
+            if self.proc.returncode is not None:
+                raise RuntimeError(f"the fake Bot API exited with {self.proc.returncode}")
+            await asyncio.sleep(0.05)
+        else:
+            raise RuntimeError("the fake Bot API did not start")
+        state = json.loads(self.state_file.read_text())
+        self.base_url, self.control_url, self.token = state["base_url"], state["control_url"], state["token"]
+        self.http = aiohttp.ClientSession()
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        if self.http is not None:
+            await self.http.close()
+        if self.proc is not None and self.proc.returncode is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(self.proc.wait(), 20)
+            except asyncio.TimeoutError:
+                self.proc.kill()
+                await self.proc.wait()
+
+    def make_session(self) -> Any:
+        from aiogram.client.session.aiohttp import AiohttpSession
+        from aiogram.client.telegram import TelegramAPIServer
+
+        return AiohttpSession(api=TelegramAPIServer.from_base(self.base_url))
+
+    async def _get(self, path: str) -> Any:
+        async with self.http.get(self.control_url + path) as resp:
+            return await resp.json()
+
+    async def users(self, ids: list[int]) -> None:
+        async with self.http.post(self.control_url + "/users", json={"ids": ids}) as resp:
+            resp.raise_for_status()
+
+    async def stats(self) -> dict[str, Any]:
+        stats: dict[str, Any] = await self._get("/stats")
+        return stats
+
+    async def sends(self) -> list[list[Any]]:
+        """Every sendMessage: [at (the system's monotonic clock), chat_id, text, HTTP status]."""
+        sends: list[list[Any]] = await self._get("/sends")
+        return sends
 
 
 def main(argv: list[str] | None = None) -> int:

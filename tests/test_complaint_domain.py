@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 from datetime import date
 
@@ -309,6 +310,10 @@ def test_round_trip_through_json():
     assert data["decision_date"] == "2026-11-01"
     le = _legal_entity(email="info@jk.kz")
     assert Complaint.from_dict(json.loads(json.dumps(le.to_dict()))) == le
+    # every field, in the dataclass's order; nothing shared with the draft (the FSM keeps what it was given)
+    assert list(data) == [f.name for f in dataclasses.fields(Complaint)]
+    data["attachments"][0]["name"] = "changed"
+    assert c.attachments[0].name == "талон.jpg"
 
 
 def test_from_dict_tolerates_old_and_partial_drafts():

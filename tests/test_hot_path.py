@@ -83,3 +83,51 @@ async def test_lookup_reads_on_the_loop_and_sees_every_commit(tmp_path):
         assert row is not None and row["language"] == "ru"
     finally:
         await db.close()
+
+
+def test_the_main_menu_is_built_once_per_language_and_desk():
+    """Most replies carry the main menu: a keyboard of pydantic objects, built once per language and desk."""
+    from bot.services.i18n import build_i18n
+    from handlers.common import desk_available, main_menu
+
+    i18n = build_i18n()
+    menus = {}
+    with i18n.context():
+        for lang in ("kk", "ru"):
+            for desk in (False, True):
+                with i18n.use_locale(lang), desk_available(desk):
+                    menus[lang, desk] = main_menu()
+                    assert main_menu() is menus[lang, desk]
+    labels = {key: [b.text for row in m.keyboard for b in row] for key, m in menus.items()}
+    assert labels["kk", False] != labels["ru", False]
+    assert len(labels["ru", True]) == len(labels["ru", False]) + 1  # "talk to a person" with a desk
+    assert labels["ru", True][0] == i18n.gettext("📝 Write a complaint", locale="ru")
+
+
+async def test_a_wizard_button_is_unpacked_once_for_the_wizard_s_handlers(monkeypatch, tmp_path):
+    """A choice was unpacked (a pydantic model) by every handler aiogram tried: ten times. The wizard's router
+    unpacks it once (FreshButton) and its handlers read that; the wizard router's label handler (before the
+    freshness check) is the one other unpack."""
+    from handlers.complaint.callbacks import WizCb
+
+    unpacked: list[str] = []
+    original = WizCb.unpack.__func__
+
+    def counting(cls, value):
+        unpacked.append(value)
+        return original(cls, value)
+
+    monkeypatch.setattr(WizCb, "unpack", classmethod(counting))
+    await count_hops(("button",), samples=1, folder=tmp_path)  # two presses: a warm-up and the sample
+    assert len(unpacked) <= 2 * 2, unpacked
+
+
+def test_tracking_dates_are_formatted_once_per_day_and_language():
+    """/my shows several dates per case, mostly the same few days: Babel (~40 µs a date) runs once for each."""
+    from datetime import date
+
+    from handlers.tracking.render import fmt
+
+    fmt.cache_clear()
+    assert fmt(date(2026, 12, 2), "ru") == fmt(date(2026, 12, 2), "ru") != fmt(date(2026, 12, 2), "kk")
+    assert fmt.cache_info().hits == 1 and fmt.cache_info().misses == 2

@@ -4,6 +4,7 @@ in the logs."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from datetime import timedelta
@@ -219,3 +220,30 @@ async def test_a_reminder_claimed_before_the_erasure_is_not_sent(fake, db_path, 
         assert await delivery == 0
         assert app.reminders.counts["cancelled"] == 1
         assert len(fake.calls_of("sendMessage", chat_id=CITIZEN)) == sends
+
+
+async def test_two_instances_carry_out_each_erasure_clean_up_once(fake, db_path, no_unhandled):
+    """Every instance runs the clean-up an erasure leaves in the operators' chat: each task is claimed (a lease,
+    like the desk outbox's rows), so each deletion is attempted once across both, never twice (before: both
+    read the same tasks and both asked Telegram to delete every message; it refuses the second)."""
+    from collections import Counter
+
+    fake.group(GROUP, "Desk")
+    async with running_bot(fake, db_path, clock=FakeClock(TUESDAY), operators_chat_id=GROUP) as one, \
+            running_bot(fake, db_path, clock=FakeClock(TUESDAY), operators_chat_id=GROUP) as two:
+        fast(one)
+        fast(two)
+        # what erasures queued (the messages are already gone: Telegram answers 400, the task is dropped)
+        await query(db_path, "INSERT INTO desk_cleanup (kind, chat_id, message_id, created_at) VALUES "
+                    + ", ".join(f"('delete', {GROUP}, {9000 + n}, CURRENT_TIMESTAMP)" for n in range(40)))
+        # both instances' passes at once (their own loops, woken, too)
+        one.privacy._cleanup_wake.set()
+        two.privacy._cleanup_wake.set()
+        await asyncio.gather(one.privacy.cleanup(), two.privacy.cleanup())
+        for _ in range(200):
+            if await query(db_path, "SELECT count(*) FROM desk_cleanup") == [(0,)]:
+                break
+            await asyncio.sleep(0.05)
+        await fake.idle()
+    attempts = Counter(c.params["message_id"] for c in fake.calls_of("deleteMessage"))
+    assert attempts == {9000 + n: 1 for n in range(40)}, {m: k for m, k in attempts.items() if k != 1}

@@ -104,7 +104,7 @@ def _calls(app: Any, ids: Ids) -> dict[str, Callable[[], Awaitable[Any]]]:
         "RemindersRepo.cancel_for_user": lambda: r.reminders.cancel_for_user(ids.user),
         "RemindersRepo.recover_stale": lambda: r.reminders.recover_stale(now, timedelta(seconds=90)),
         "RemindersRepo.renew": lambda: r.reminders.renew(now),
-        "RemindersRepo.still_claimed": lambda: r.reminders.still_claimed(ids.reminder),
+        "RemindersRepo.begin_send": lambda: r.reminders.begin_send(ids.reminder, now),
         "RemindersRepo.get": lambda: r.reminders.get(ids.reminder),
         "RemindersRepo.list_for_case": lambda: _all(r.reminders.list_for_case(ids.case),
                                                     r.reminders.list_for_case(ids.case, statuses=("pending",))),

@@ -4,6 +4,7 @@ Redis's clock, the ledger of handled updates, the conversation state with its dr
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 from datetime import datetime, timedelta, timezone
 
@@ -29,12 +30,14 @@ def client(url: str) -> Redis:
 async def test_two_instances_share_the_overall_budget_on_redis_time(redis_url):
     a, b = client(redis_url), client(redis_url)  # two processes' clients: nothing shared but Redis
     try:
-        limits = [RedisRateLimits(a, BOT, per_second=25, burst=1), RedisRateLimits(b, BOT, per_second=25, burst=1)]
+        limits = [RedisRateLimits(a, BOT, per_second=25, burst=1, max_in_any_second=26),
+                  RedisRateLimits(b, BOT, per_second=25, burst=1, max_in_any_second=26)]
         times: list[float] = []
 
         async def send(i: int) -> None:
             await limits[i % 2].acquire(10_000 + i)  # every message to a chat of its own: only the overall limit
             times.append(time.monotonic())
+            await limits[i % 2].sent(10_000 + i)  # answered at once
 
         t0 = time.monotonic()
         await asyncio.gather(*(send(i) for i in range(80)))
@@ -47,12 +50,41 @@ async def test_two_instances_share_the_overall_budget_on_redis_time(redis_url):
     assert 2.9 <= elapsed <= 6.0, elapsed
 
 
+async def test_requests_held_up_after_the_last_check_never_bunch_into_one_second(redis_url):
+    """A loaded machine holds some requests between the limiter's last check and Telegram (here 0 to 0.6 s at
+    random), so on-time and late ones meet in one of Telegram's seconds. A message counts from the moment it
+    leaves until a second after its answer: whatever the delays, no second sees more than the cap (28). On
+    the moments of leaving alone (before) the late ones bunched: 30 and more."""
+    a, b = client(redis_url), client(redis_url)
+    rng = random.Random(15)
+    try:
+        limits = [RedisRateLimits(a, BOT), RedisRateLimits(b, BOT)]
+        arrived: list[float] = []
+
+        async def send(i: int) -> None:
+            chat = 40_000 + i
+            await limits[i % 2].acquire(chat)
+            await asyncio.sleep(rng.choice((0.0, 0.0, 0.6 * rng.random())))  # held up on the way, or not
+            arrived.append(time.monotonic())  # Telegram counts it now
+            await asyncio.sleep(0.01)  # its answer comes back
+            await limits[i % 2].sent(chat)
+
+        t0 = time.monotonic()
+        await asyncio.gather(*(send(i) for i in range(200)))
+        elapsed = time.monotonic() - t0
+    finally:
+        await a.aclose()
+        await b.aclose()
+    assert _peak(arrived) <= 28, _peak(arrived)
+    assert elapsed <= 200 / 25 * 1.6, elapsed  # still near the budget's pace (25/s; the machine is shared)
+
+
 async def test_a_chat_is_spaced_across_instances_and_a_group_keeps_its_minute(redis_url):
     a, b = client(redis_url), client(redis_url)
     try:
         # never answered (no sent()): each slot holds its chat for chat_hold
-        limits = [RedisRateLimits(a, BOT, chat_hold=0.3, group_per_minute=600),
-                  RedisRateLimits(b, BOT, chat_hold=0.3, group_per_minute=600)]
+        limits = [RedisRateLimits(a, BOT, chat_hold=0.3, group_per_minute=600, max_in_any_second=100),
+                  RedisRateLimits(b, BOT, chat_hold=0.3, group_per_minute=600, max_in_any_second=100)]
         chat_times: list[float] = []
         group_times: list[float] = []
 

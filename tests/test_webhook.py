@@ -85,6 +85,52 @@ def test_a_redis_that_cannot_be_used_stops_the_start_with_one_line(where, tmp_pa
     assert expected in lines[0] and url not in lines[0]
 
 
+async def test_postgresql_with_a_webhook_but_no_redis_starts_with_one_warning_naming_redis_url(fake, tmp_path,
+                                                                                              pg_url):
+    """One instance on PostgreSQL behind a webhook is legitimate, but a second one would share neither the update
+    de-duplication nor Telegram's limits: ``python -m bot run`` starts (ready) and says so in one warning line
+    naming REDIS_URL; with REDIS_URL, or on SQLite, or polling, there is nothing to say."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from bot.config import scale_out_warning
+    from scripts.services import free_port
+
+    port = free_port()
+    env = {**os.environ, "BOT_TOKEN": fake.token, "TELEGRAM_API_BASE": fake.base_url, "DATABASE_URL": pg_url,
+           "WEBHOOK_URL": "http://127.0.0.1/telegram/webhook", "WEBHOOK_SECRET": WEBHOOK_SECRET,
+           "WEBHOOK_LISTEN": f"127.0.0.1:{port}", "DATABASE_PATH": str(tmp_path / "unused.sqlite3"),
+           "OPERATORS_CHAT_ID": "", "LOG_LEVEL": "INFO"}
+    env.pop("REDIS_URL", None)
+    proc = subprocess.Popen([sys.executable, "-m", "bot", "run"], cwd=Path(__file__).resolve().parent.parent,
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        for _ in range(600):
+            assert proc.poll() is None, f"the instance exited with {proc.returncode}"
+            try:
+                if (await get(f"http://127.0.0.1:{port}/readyz"))[0] == 200:
+                    break
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.1)
+        else:
+            raise AssertionError("the instance never became ready")
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=60)
+    lines = [line for line in err.splitlines() if "REDIS_URL" in line]
+    assert len(lines) == 1 and "WARNING" in lines[0] and "one instance" in lines[0], err
+    assert proc.returncode == 0, err
+    base = {"bot_token": TOKEN, "webhook_url": "https://bot.example.kz/tg", "webhook_secret": "abc",
+            "database_url": "postgresql://u@127.0.0.1/x"}
+    assert scale_out_warning(load_settings(**base)) is not None
+    assert scale_out_warning(load_settings(**base, redis_url="redis://127.0.0.1:6379/0")) is None
+    assert scale_out_warning(load_settings(**{**base, "database_url": ""})) is None  # SQLite: one instance anyway
+    assert scale_out_warning(load_settings(**{**base, "webhook_url": None})) is None  # polling: one getUpdates
+
+
 # ------------------------------------------------------------------------------------------ the server
 
 async def post(url: str, update: dict, secret: str | None = WEBHOOK_SECRET) -> int:

@@ -1114,6 +1114,23 @@ def _defining(units: list[_Unit], words: list[str], n_entries: int) -> tuple[tup
     )
 
 
+def _add_answer_units(
+    entries: list[Entry], vocab: _Vocabulary, idf: list[float], units: list[_Unit], gram_postings: dict[str, list[int]]
+) -> None:
+    """Each sentence of an entry's answer as a unit of its own (matched like an example question), after them."""
+    for ei, e in enumerate(entries):
+        for lang in LANGS:
+            for sentence in _sentences(e.answer.get(lang, "")):
+                words = [w for w in _answer_words(sentence) if w in vocab.ids]
+                if len(words) < ANSWER_UNIT_MIN:
+                    continue
+                wids = tuple(vocab.ids[w] for w in words)
+                grams = _trigrams(sentence)
+                units.append(_Unit(ei, lang, wids, sum(idf[w] for w in wids) or 1.0, len(grams), False, True))
+                for g in grams:
+                    gram_postings.setdefault(g, []).append(len(units) - 1)
+
+
 def _build_model(entries: list[Entry]) -> _Model:
     texts = _unit_texts(entries)
     unit_tokens = [(ei, tokens(text)) for ei, _lang, text in texts]
@@ -1148,17 +1165,7 @@ def _build_model(entries: list[Entry]) -> _Model:
             gram_postings.setdefault(g, []).append(len(units) - 1)
     questions = list(units)  # an entry's defining concepts are read from its questions and title only
     if ANSWER_UNIT:
-        for ei, e in enumerate(entries):
-            for lang in LANGS:
-                for sentence in _sentences(e.answer.get(lang, "")):
-                    words = [w for w in _answer_words(sentence) if w in vocab.ids]
-                    if len(words) < ANSWER_UNIT_MIN:
-                        continue
-                    wids = tuple(vocab.ids[w] for w in words)
-                    grams = _trigrams(sentence)
-                    units.append(_Unit(ei, lang, wids, sum(idf[w] for w in wids) or 1.0, len(grams), False, True))
-                    for g in grams:
-                        gram_postings.setdefault(g, []).append(len(units) - 1)
+        _add_answer_units(entries, vocab, idf, units, gram_postings)
     return _Model(
         words=tuple(vocab.words),
         idf=tuple(idf),

@@ -13,7 +13,8 @@ chat.
   yields between batches, so updates keep flowing).
 * **Clean-up**: what an erasure queued for the operators' chat (delete the copies of the person's messages and
   what the bot posted for the ticket, rename the ticket's forum topic), sent through the Sender at the
-  group's pace. Telegram refuses some of it for good (a message older than 48 hours, or another member's
+  group's pace. Each instance claims the tasks it carries out (a lease renewed while it works, like the desk
+  outbox's rows), so several instances never attempt one deletion twice. Telegram refuses some of it for good (a message older than 48 hours, or another member's
   message when the bot is not an administrator with the right to delete messages): that is logged and
   dropped, never retried.
 """
@@ -32,6 +33,7 @@ from apscheduler.schedulers.base import BaseScheduler
 
 from bot.config import Settings
 from bot.domain.clock import Clock
+from bot.domain.leases import renewing
 from bot.domain.ports import DraftStore, JobRunsRepo, PrivacyRepo, UsersRepo
 from bot.domain.privacy import CleanupTask, Conversation, Erasure, PersonalData, export, retention_cutoff
 from bot.services.background import stop_task
@@ -49,7 +51,8 @@ CLEANUP_MAX_ATTEMPTS = 5
 class Privacy:
     def __init__(self, repo: PrivacyRepo, drafts: DraftStore, users: UsersRepo, sender: Sender, clock: Clock,
                  settings: Settings, *, desk_changed: Callable[[], None] | None = None,
-                 batch_size: int = 200, runs: JobRunsRepo | None = None) -> None:
+                 batch_size: int = 200, runs: JobRunsRepo | None = None,
+                 lease: timedelta = timedelta(seconds=90)) -> None:
         self.repo = repo
         self.drafts = drafts
         self.users = users
@@ -59,6 +62,7 @@ class Privacy:
         self.desk_changed = desk_changed  # wakes the desk's outbox (the erased tickets' cards)
         self.batch_size = batch_size
         self.runs = runs  # with several instances on one database: the daily pass runs once across them
+        self.lease = lease  # the clean-up tasks an instance claimed, renewed while it works (storage/leases.py)
         self._cleanup_wake = asyncio.Event()
         self._cleanup_task: asyncio.Task[None] | None = None
 
@@ -133,22 +137,29 @@ class Privacy:
     async def cleanup(self) -> int:
         """Carry out what erasures left for the operators' chat; returns the tasks done or given up."""
         finished = 0
-        while tasks := await self.repo.cleanup_tasks(50):
-            progress = False
-            for task in tasks:
-                method = self._method(task)
-                result = await self.sender.send(method, chat_id=task.chat_id) if method is not None else None
-                if result is None or result.ok or not result.retryable or task.attempts + 1 >= CLEANUP_MAX_ATTEMPTS:
-                    if result is not None and not result.ok:
-                        log.info("privacy: Telegram refused a clean-up %s: %s", task.kind, result.error)
-                    await self.repo.cleanup_done(task.id)
-                    finished += 1
-                    progress = True
-                else:
-                    await self.repo.cleanup_retry(task.id)
-            if not progress:
-                break  # the rest waits for the next wake-up
+        async with renewing(lambda: self.repo.renew_cleanup(self.clock.now()), self.lease):
+            while tasks := await self.repo.claim_cleanup(self.clock.now(), self.lease, 50):
+                progress = await self._carry_out(tasks)
+                finished += sum(progress)
+                if not any(progress):
+                    break  # the rest waits for the next wake-up
         return finished
+
+    async def _carry_out(self, tasks: list[CleanupTask]) -> list[bool]:
+        """Each task done or given up (True), or to try again later (False)."""
+        done: list[bool] = []
+        for task in tasks:
+            method = self._method(task)
+            result = await self.sender.send(method, chat_id=task.chat_id) if method is not None else None
+            if result is None or result.ok or not result.retryable or task.attempts + 1 >= CLEANUP_MAX_ATTEMPTS:
+                if result is not None and not result.ok:
+                    log.info("privacy: Telegram refused a clean-up %s: %s", task.kind, result.error)
+                await self.repo.cleanup_done(task.id)
+                done.append(True)
+            else:
+                await self.repo.cleanup_retry(task.id)
+                done.append(False)
+        return done
 
     async def _cleanup_loop(self) -> None:
         while True:

@@ -239,9 +239,19 @@ class ReminderService:
             if r.payload.get("reply_to"):
                 method.reply_parameters = ReplyParameters(message_id=r.payload["reply_to"],
                                                           allow_sending_without_reply=True)
-        # Asked again right before the send: a reminder erased (/forget) or cancelled since its claim stays unsent.
-        result = await self.sender.send(method, chat_id=r.chat_id, still_wanted=lambda: self.reminders.still_claimed(r.id))
-        return await self._record(r, result)
+        # Asked again right before the send (and marked as leaving: storage/cases.py): a reminder erased
+        # (/forget) or cancelled since its claim stays unsent. Marked 'sent' the moment Telegram accepts it.
+        marked = False
+
+        async def sent(_: object) -> None:
+            nonlocal marked
+            await self.reminders.mark_sent(r.id, self.clock.now())
+            marked = True
+
+        result = await self.sender.send(method, chat_id=r.chat_id,
+                                        still_wanted=lambda: self.reminders.begin_send(r.id, self.clock.now()),
+                                        on_sent=sent)
+        return await self._record(r, result, marked=marked)
 
     async def _citizen_text(self, r: Reminder) -> str | None:
         """The text for a citizen, or None when the reminder was cancelled instead."""
@@ -280,7 +290,7 @@ class ReminderService:
         text = r.payload.get("text")
         return str(text) if text else None
 
-    async def _record(self, r: Reminder, result: SendResult) -> int:
+    async def _record(self, r: Reminder, result: SendResult, *, marked: bool = False) -> int:
         now = self.clock.now()
         self.counts["rate_limited"] += result.rate_limited
         if result.cancelled:
@@ -288,7 +298,8 @@ class ReminderService:
             return 0
         if result.ok:
             self.counts["sent"] += 1
-            await self.reminders.mark_sent(r.id, now)
+            if not marked:  # recording it at once failed: once more
+                await self.reminders.mark_sent(r.id, now)
             if r.case_id is not None:
                 await self.cases.record_event(r.case_id, "reminder_sent", {"kind": r.kind, "reminder_id": r.id},
                                               at=now)

@@ -202,9 +202,13 @@ class Sender:
             state.users -= 1
 
     async def send(self, method: TelegramMethod, *, chat_id: int,
-                   still_wanted: Callable[[], Awaitable[bool]] | None = None) -> SendResult:
+                   still_wanted: Callable[[], Awaitable[bool]] | None = None,
+                   on_sent: Callable[[Any], Awaitable[None]] | None = None) -> SendResult:
         """Send ``method`` to ``chat_id`` within every limit; see the module docstring for errors.
-        ``still_wanted`` is asked right before each try, after the waits: False cancels the send."""
+        ``still_wanted`` is asked right before each try, after the waits: False cancels the send.
+        ``on_sent(result)`` is awaited the moment Telegram accepted it, before anything else (the caller
+        records the send: the shorter that gap, the fewer repeats a crash can cause); its failure is logged
+        and does not turn the send into a failure."""
         state = self._chats.get(chat_id)
         if state is None:
             state = self._chats[chat_id] = _ChatState()
@@ -212,7 +216,7 @@ class Sender:
         self._in_hand += 1
         try:
             async with state.lock:
-                return await self._send_locked(method, chat_id, state, still_wanted)
+                return await self._send_locked(method, chat_id, state, still_wanted, on_sent)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a bug here must not take the caller down
@@ -292,8 +296,21 @@ class Sender:
             except Exception as cb_exc:
                 log.exception("sender: on_forbidden failed: %s", type(cb_exc).__name__)
 
+    @staticmethod
+    async def _record(on_sent: Callable[[Any], Awaitable[None]] | None, result: Any) -> None:
+        """The caller's record of an accepted send, before anything else (see :meth:`send`)."""
+        if on_sent is None:
+            return
+        try:
+            await on_sent(result)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("sender: recording a send failed: %s", type(exc).__name__)
+
     async def _send_locked(self, method: TelegramMethod, chat_id: int, state: _ChatState,
-                           still_wanted: Callable[[], Awaitable[bool]] | None = None) -> SendResult:
+                           still_wanted: Callable[[], Awaitable[bool]] | None = None,
+                           on_sent: Callable[[Any], Awaitable[None]] | None = None) -> SendResult:
         attempts = 0
         waited = 0.0
         limited = 0
@@ -349,6 +366,7 @@ class Sender:
                 await asyncio.sleep(delay)
                 continue
             self._after_send(chat_id, state)
+            await self._record(on_sent, result)
             await self._pause_shared(chat_id)
             self.stats["sent"] += 1
             return SendResult(ok=True, result=result, attempts=attempts, rate_limited=limited)

@@ -14,6 +14,7 @@ from handlers.common import Magic, Private
 from handlers.complaint import buttons, messages
 from handlers.complaint.callbacks import PREFIX, WizAction, WizCb
 from handlers.complaint.flow import TurnMiddleware
+from handlers.routing import FeatureRouter
 
 __all__ = ["get_router"]
 
@@ -26,12 +27,12 @@ async def on_label(query: CallbackQuery) -> None:
 def get_router() -> Router:
     """Entry, answers and buttons of the wizard; a wizard button that is not fresh, or whose action does not
     apply where the person is, is answered as stale (last, after every other wizard handler)."""
-    router = Router(name="complaint")
+    router = FeatureRouter(name="complaint")
     router.message.filter(Private())  # a complaint is personal: never in the operators' group
     router.message.middleware(TurnMiddleware())
     router.callback_query.middleware(TurnMiddleware())
     router.callback_query.register(on_label, WizCb.filter(F.a == WizAction.NOP))
-    stale = Router(name="complaint.stale")
+    stale = FeatureRouter(name="complaint.stale")
     # Forged data under the prefix, a button of an earlier prompt or another draft, an action not for this step.
     stale.callback_query.register(buttons.stale, Magic(F.data.startswith(PREFIX + ":") | (F.data == PREFIX)))
     router.include_routers(messages.get_router(), buttons.get_router(), stale)

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from aiogram import F, Router
-from aiogram.filters import BaseFilter, MagicData, StateFilter
+from aiogram import Router
+from aiogram.filters import BaseFilter, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery
 from aiogram.utils.i18n import I18n
@@ -50,6 +50,7 @@ from handlers.complaint.steps import (
 )
 from handlers.datepicker import digits, month_of, show_month
 from handlers.privacy import erase_keyboard
+from handlers.routing import FeatureRouter
 
 __all__ = ["FreshButton", "get_router", "stale"]
 
@@ -62,7 +63,8 @@ async def stale(query: CallbackQuery) -> None:
 
 class FreshButton(BaseFilter):
     """A button of the question the person is on now: the wizard's state, the draft's token, the prompt's
-    number. Injects ``w`` (the conversation's :class:`Wiz`)."""
+    number. Injects ``w`` (the conversation's :class:`Wiz`) and ``callback_data`` (the button's
+    :class:`WizCb`, unpacked once here for every handler below: see :class:`On`)."""
 
     async def __call__(self, query: CallbackQuery, state: FSMContext, raw_state: str | None) -> bool | dict[str, Any]:
         if raw_state not in WIZARD_STATES:
@@ -74,15 +76,30 @@ class FreshButton(BaseFilter):
         w = Wiz.load(await state.get_data())
         if cb.t != w.token or cb.n != w.n:
             return False
-        return {"w": w}
+        return {"w": w, "callback_data": cb}
 
 
-def on(*actions: A) -> Any:
-    return WizCb.filter(F.a.in_(set(actions)) if len(actions) > 1 else F.a == actions[0])
+class On(BaseFilter):
+    """The button's action is one of these. What ``WizCb.filter(F.a.in_(actions))`` checks, on the data
+    :class:`FreshButton` already unpacked for the router: a press was unpacked (pydantic) once per handler
+    tried, about ten times for a choice."""
+
+    def __init__(self, *actions: A) -> None:
+        self.actions = frozenset(actions)
+
+    async def __call__(self, query: CallbackQuery, callback_data: WizCb) -> bool:
+        return callback_data.a in self.actions
 
 
-def at_step(*steps: str) -> MagicData:
-    return MagicData(F.wd.step.in_(set(steps)))
+class AtStep(BaseFilter):
+    """The live draft (``wd``, injected by the steps router's :class:`LiveDraft`) is at one of these steps."""
+
+    def __init__(self, *steps: str) -> None:
+        self.steps = frozenset(steps)
+
+    async def __call__(self, query: CallbackQuery, wd: WizardDraft) -> bool:
+        return wd.step in self.steps
+
 
 
 # ------------------------------------------------------------------------------------ consent
@@ -222,31 +239,31 @@ async def on_confirm(query: CallbackQuery, turn: Turn, wd: WizardDraft, complain
 
 def get_router() -> Router:
     """The buttons of a fresh prompt (the router-level :class:`FreshButton` check)."""
-    router = Router(name="complaint.buttons")
+    router = FeatureRouter(name="complaint.buttons")
     router.callback_query.filter(FreshButton())
     consent = StateFilter(ComplaintWizard.consent)
-    router.callback_query.register(on_agree, consent, on(A.AGREE))
-    router.callback_query.register(on_decline, consent, on(A.DECLINE))
+    router.callback_query.register(on_agree, consent, On(A.AGREE))
+    router.callback_query.register(on_decline, consent, On(A.DECLINE))
     router.callback_query.register(on_damaged, StateFilter(ComplaintWizard.draft), ~LiveDraft())
 
-    steps = Router(name="complaint.steps")
+    steps = FeatureRouter(name="complaint.steps")
     steps.callback_query.filter(StateFilter(ComplaintWizard.draft), LiveDraft())
     register = steps.callback_query.register
-    register(on_cancel, on(A.CANCEL))
-    register(on_delete, on(A.DELETE))
-    register(on_keep, on(A.KEEP))
-    register(on_court, on(A.COURT), at_step("recipient_kind"))
-    register(on_new, on(A.NEW))
-    register(on_back, on(A.BACK))
-    register(on_keep_value, on(A.KEEP_VALUE), ~at_step(REVIEW, ATTACHMENTS))
-    register(on_skip, on(A.SKIP), at_step(*OPTIONAL))
-    register(on_choice, on(A.CHOICE), at_step(*CHOICES))
-    register(on_no_iin, on(A.NO_IIN), at_step("iin"))
-    register(on_day, on(A.DAY), at_step(*DATE_STEPS), digits(8))
-    register(on_month, on(A.MONTH), at_step(*DATE_STEPS), digits(6))
-    register(on_attachments_done, on(A.DONE), at_step(ATTACHMENTS))
-    register(on_attachments_clear, on(A.CLEAR), at_step(ATTACHMENTS))
-    register(on_edit, on(A.EDIT), at_step(REVIEW))
-    register(on_confirm, on(A.CONFIRM), at_step(REVIEW))
+    register(on_cancel, On(A.CANCEL))
+    register(on_delete, On(A.DELETE))
+    register(on_keep, On(A.KEEP))
+    register(on_court, On(A.COURT), AtStep("recipient_kind"))
+    register(on_new, On(A.NEW))
+    register(on_back, On(A.BACK))
+    register(on_keep_value, On(A.KEEP_VALUE), ~AtStep(REVIEW, ATTACHMENTS))
+    register(on_skip, On(A.SKIP), AtStep(*OPTIONAL))
+    register(on_choice, On(A.CHOICE), AtStep(*CHOICES))
+    register(on_no_iin, On(A.NO_IIN), AtStep("iin"))
+    register(on_day, On(A.DAY), AtStep(*DATE_STEPS), digits(8))
+    register(on_month, On(A.MONTH), AtStep(*DATE_STEPS), digits(6))
+    register(on_attachments_done, On(A.DONE), AtStep(ATTACHMENTS))
+    register(on_attachments_clear, On(A.CLEAR), AtStep(ATTACHMENTS))
+    register(on_edit, On(A.EDIT), AtStep(REVIEW))
+    register(on_confirm, On(A.CONFIRM), AtStep(REVIEW))
     router.include_router(steps)
     return router

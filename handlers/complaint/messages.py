@@ -28,6 +28,7 @@ from handlers.complaint.flow import (
 from handlers.complaint.keyboards import start_over_keyboard, step_keyboard
 from handlers.complaint.states import ComplaintWizard
 from handlers.complaint.steps import ATTACHMENTS, CHOICES, MAX_ATTACHMENTS, REVIEW, court_info, shorten
+from handlers.routing import FeatureRouter
 
 __all__ = ["StaysInWizard", "get_router"]
 
@@ -129,7 +130,7 @@ async def add_attachment(turn: Turn, w: Wiz, message: Message) -> None:
 
 
 def get_router() -> Router:
-    router = Router(name="complaint.messages")
+    router = FeatureRouter(name="complaint.messages")
     router.message.register(entry, Command("complaint"))
     router.message.register(entry, MenuButton(BTN_COMPLAINT))
     stays = StaysInWizard()

@@ -13,6 +13,7 @@ Routers (tried in this order, all before the complaint wizard, tracking and the 
 from aiogram import Router
 
 from handlers.operators import citizen, staff
+from handlers.routing import FeatureRouter
 
 __all__ = ["get_early_router", "get_router"]
 
@@ -20,6 +21,6 @@ get_early_router = citizen.get_early_router
 
 
 def get_router() -> Router:
-    router = Router(name="operators")
+    router = FeatureRouter(name="operators")
     router.include_routers(staff.get_commands_router(), staff.get_group_router(), citizen.get_router())
     return router

@@ -35,6 +35,7 @@ from handlers.common import (
 )
 from handlers.operators.callbacks import EndCb, RateCb
 from handlers.operators.keyboards import end_keyboard, rating_keyboard
+from handlers.routing import FeatureRouter
 
 __all__ = ["get_early_router", "get_router"]
 
@@ -213,7 +214,7 @@ async def on_stale(query: CallbackQuery) -> None:
 
 def get_early_router() -> Router:
     """Ends the relay on /cancel (or the cancel words) before start's /cancel sees it; see handlers/__init__.py."""
-    router = Router(name="operators.early")
+    router = FeatureRouter(name="operators.early")
     router.message.filter(Private())
     router.message.register(cancel_relay, StateFilter(None), Command("cancel"))
     router.message.register(cancel_relay, StateFilter(None), Magic(F.text.casefold().in_(CANCEL_WORDS)))
@@ -221,7 +222,7 @@ def get_early_router() -> Router:
 
 
 def get_router() -> Router:
-    router = Router(name="operators.citizen")
+    router = FeatureRouter(name="operators.citizen")
     router.message.filter(Private())
     router.edited_message.filter(Private())
     router.callback_query.register(on_escalate, EscalateCb.filter())

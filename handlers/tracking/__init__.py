@@ -18,6 +18,7 @@ from aiogram.types import CallbackQuery, InaccessibleMessage, Message
 from aiogram.utils.i18n import gettext as _
 
 from handlers.common import BTN_MY, NOT_VALID, Magic, MenuButton, Private
+from handlers.routing import FeatureRouter
 from handlers.tracking import answers, cases, events, form
 from handlers.tracking.callbacks import TrkAction, TrkCb
 from handlers.tracking.flow import FlowMiddleware
@@ -37,7 +38,7 @@ def _on(*actions: TrkAction) -> CallbackQueryFilter:
 
 
 def get_router() -> Router:
-    router = Router(name="tracking")
+    router = FeatureRouter(name="tracking")
     router.message.filter(Private())
     router.message.middleware(FlowMiddleware())
     router.callback_query.middleware(FlowMiddleware())
@@ -54,7 +55,7 @@ def get_router() -> Router:
     register(cases.close_confirmed, _on(TrkAction.CLOSE_YES))
     register(cases.close_declined, _on(TrkAction.CLOSE_NO))
     register(form.start_tracking, _on(TrkAction.NEW, TrkAction.TRACK_SAVED))
-    stale = Router(name="tracking.stale")
+    stale = FeatureRouter(name="tracking.stale")
     stale.callback_query.register(stale_button, Magic(F.data.regexp(r"^trkw?(:|$)")))
     router.include_routers(answers.get_router(), stale)
     return router

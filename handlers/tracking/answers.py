@@ -18,6 +18,7 @@ from bot.domain.complaint import parse_date
 from bot.domain.deadlines import EXTENSION_MAX, REVIEW_TERMS
 from handlers.common import BTN_COMPLAINT, BTN_HUMAN, BTN_QUESTIONS, NOT_VALID, is_menu_button
 from handlers.datepicker import digits, month_of, show_month
+from handlers.routing import FeatureRouter
 from handlers.tracking.callbacks import QAction, TrkWizCb
 from handlers.tracking.events import accept_answer_date, accept_ext_date, accept_ext_days, back_in_event
 from handlers.tracking.flow import Flow, Target, small_number
@@ -180,13 +181,13 @@ def _at(*steps: str) -> MagicData:
 
 
 def get_router() -> Router:
-    router = Router(name="tracking.questions")
+    router = FeatureRouter(name="tracking.questions")
     router.callback_query.filter(InQuestion())
     router.message.filter(InQuestion())
     router.message.register(on_typed, StaysInQuestion())
     router.callback_query.register(on_cancel, _on(QAction.CANCEL))
 
-    current = Router(name="tracking.question")
+    current = FeatureRouter(name="tracking.question")
     current.callback_query.filter(OfThisQuestion())
     register = current.callback_query.register
     register(on_label, _on(QAction.NOP))

@@ -269,7 +269,7 @@ class PgRemindersRepo:
         stamp = moment(now)
         rows = await self.db.fetchall(
             "UPDATE reminders SET status = 'sending', claimed_by = $1, claimed_at = $2, updated_at = $2,"
-            " attempts = attempts + 1 WHERE id IN (SELECT id FROM reminders WHERE status = 'pending'"
+            " sending_at = NULL, attempts = attempts + 1 WHERE id IN (SELECT id FROM reminders WHERE status = 'pending'"
             " AND due_at <= $2 AND ($3::text[] IS NULL OR audience = ANY($3::text[]))"
             " ORDER BY due_at, id LIMIT $4 FOR UPDATE SKIP LOCKED) RETURNING *",
             self.holder, stamp, [str(a) for a in audiences] if audiences is not None else None, int(limit))
@@ -283,13 +283,13 @@ class PgRemindersRepo:
     async def retry_later(self, reminder_id: int, at: datetime, error: str | None) -> None:
         await self.db.execute(
             "UPDATE reminders SET status = 'pending', due_at = $1, last_error = $2, claimed_by = NULL,"
-            " claimed_at = NULL, updated_at = $3 WHERE id = $4 AND status = 'sending' AND claimed_by = $5",
+            " claimed_at = NULL, sending_at = NULL, updated_at = $3 WHERE id = $4 AND status = 'sending' AND claimed_by = $5",
             moment(at), _error(error), self._stamp(), reminder_id, self.holder)
 
     async def defer(self, reminder_id: int, at: datetime) -> None:
         await self.db.execute(
             "UPDATE reminders SET status = 'pending', due_at = $1, claimed_by = NULL, claimed_at = NULL,"
-            " attempts = GREATEST(attempts - 1, 0), updated_at = $2"
+            " sending_at = NULL, attempts = GREATEST(attempts - 1, 0), updated_at = $2"
             " WHERE id = $3 AND status = 'sending' AND claimed_by = $4",
             moment(at), self._stamp(), reminder_id, self.holder)
 
@@ -313,8 +313,8 @@ class PgRemindersRepo:
     async def recover_stale(self, now: datetime, lease: timedelta) -> int:
         """Rows in flight whose lease ran out go back to 'pending'; a row whose holder renews it stays."""
         return rowcount(await self.db.execute(
-            "UPDATE reminders SET status = 'pending', claimed_by = NULL, claimed_at = NULL, updated_at = $1"
-            " WHERE status = 'sending' AND (claimed_at IS NULL OR claimed_at < $2)",
+            "UPDATE reminders SET status = 'pending', claimed_by = NULL, claimed_at = NULL, sending_at = NULL,"
+            " updated_at = $1 WHERE status = 'sending' AND (claimed_at IS NULL OR claimed_at < $2)",
             moment(now), moment(now - lease)))
 
     async def renew(self, now: datetime) -> int:
@@ -322,11 +322,11 @@ class PgRemindersRepo:
             "UPDATE reminders SET claimed_at = $1 WHERE status = 'sending' AND claimed_by = $2",
             moment(now), self.holder))
 
-    async def still_claimed(self, reminder_id: int) -> bool:
-        """Is this claimed row still to be sent (an erasure, a cancellation or another
-        instance after the lease since the claim)?"""
-        row = await self.db.fetchone("SELECT status, claimed_by FROM reminders WHERE id = $1", reminder_id)
-        return row is not None and row["status"] == "sending" and row["claimed_by"] == self.holder
+    async def begin_send(self, reminder_id: int, at: datetime) -> bool:
+        """storage/cases.py: right before the request, ``sending_at`` committed if the row is still ours."""
+        return rowcount(await self.db.execute(
+            "UPDATE reminders SET sending_at = $1 WHERE id = $2 AND status = 'sending' AND claimed_by = $3",
+            moment(at), reminder_id, self.holder)) == 1
 
     async def get(self, reminder_id: int) -> Reminder | None:
         row = await self.db.fetchone("SELECT * FROM reminders WHERE id = $1", reminder_id)

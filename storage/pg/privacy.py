@@ -5,13 +5,14 @@ space is reclaimed by VACUUM (docs/privacy.md says what that means for backups a
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import asyncpg
 
 from bot.domain.clock import Clock
 from bot.domain.entities import OPEN_TICKET_STATUSES, AuditEntry, CaseEvent, TicketStatus
 from bot.domain.privacy import CaseRecord, CleanupTask, Erasure, Expired, PersonalData, TicketRecord, safe_audit_detail
+from storage.leases import instance_id
 from storage.pg.cases import _case, _reminder
 from storage.pg.complaints import _row as _complaint
 from storage.pg.db import Conn, PgDatabase, moment, rowcount
@@ -108,10 +109,17 @@ async def _erase_unreferenced_complaints(conn: Conn, complaint_ids: Iterable[int
         " AND NOT EXISTS (SELECT 1 FROM tickets t WHERE t.complaint_id = c.id)", ids))
 
 
+def _task(r: asyncpg.Record) -> CleanupTask:
+    return CleanupTask(r["id"], r["kind"], r["chat_id"], r["message_id"], r["thread_id"], r["ticket_id"], r["attempts"])
+
+
 class PgPrivacyRepo:
-    def __init__(self, db: PgDatabase, clock: Clock | None = None) -> None:
+    """storage/privacy.py's PrivacyRepo on PostgreSQL; ``holder``: this instance's name on its clean-up claims."""
+
+    def __init__(self, db: PgDatabase, clock: Clock | None = None, *, holder: str | None = None) -> None:
         self.db = db
         self.clock = clock or Clock()
+        self.holder = holder or instance_id()
 
     async def personal_data(self, user_id: int) -> PersonalData:
         db = self.db
@@ -189,11 +197,25 @@ class PgPrivacyRepo:
 
     async def cleanup_tasks(self, limit: int = 50) -> list[CleanupTask]:
         rows = await self.db.fetchall("SELECT * FROM desk_cleanup ORDER BY id LIMIT $1", limit)
-        return [CleanupTask(r["id"], r["kind"], r["chat_id"], r["message_id"], r["thread_id"], r["ticket_id"],
-                            r["attempts"]) for r in rows]
+        return [_task(r) for r in rows]
+
+    async def claim_cleanup(self, now: datetime, lease: timedelta, limit: int = 50) -> list[CleanupTask]:
+        """storage/privacy.py; rows another claimer is taking at this moment are skipped, not waited for."""
+        rows = await self.db.fetchall(
+            "UPDATE desk_cleanup SET claimed_by = $1, claimed_at = $2 WHERE id IN (SELECT id FROM desk_cleanup"
+            " WHERE claimed_by IS NULL OR claimed_at < $3 ORDER BY id LIMIT $4 FOR UPDATE SKIP LOCKED) RETURNING *",
+            self.holder, moment(now), moment(now - lease), limit)
+        return sorted((_task(r) for r in rows), key=lambda t: t.id)
+
+    async def renew_cleanup(self, now: datetime) -> int:
+        return rowcount(await self.db.execute("UPDATE desk_cleanup SET claimed_at = $1 WHERE claimed_by = $2",
+                                              moment(now), self.holder))
 
     async def cleanup_done(self, task_id: int) -> None:
-        await self.db.execute("DELETE FROM desk_cleanup WHERE id = $1", task_id)
+        await self.db.execute("DELETE FROM desk_cleanup WHERE id = $1 AND (claimed_by IS NULL OR claimed_by = $2)",
+                              task_id, self.holder)
 
     async def cleanup_retry(self, task_id: int) -> None:
-        await self.db.execute("UPDATE desk_cleanup SET attempts = attempts + 1 WHERE id = $1", task_id)
+        await self.db.execute(
+            "UPDATE desk_cleanup SET attempts = attempts + 1, claimed_by = NULL, claimed_at = NULL WHERE id = $1"
+            " AND (claimed_by IS NULL OR claimed_by = $2)", task_id, self.holder)

@@ -128,3 +128,19 @@ async def test_two_instances_claiming_at_once_never_share_a_row(backend, stores,
     if backend == "pg":  # SKIP LOCKED: neither waits for the other (SQLite serialises whole transactions)
         assert a1 + a2 and b1 + b2
     assert await stores.reminders.count_by_status() == {"sending": 300}
+
+
+async def test_a_send_begins_only_on_a_row_its_instance_still_holds(stores, other):
+    """begin_send is the last question before the request (and marks the row as leaving): the holder's
+    claimed row yes; a row another instance holds, a cancelled one, or one taken back after the lease, no."""
+    a, b, c = await add(stores, 3)
+    await stores.reminders.claim_due(T0, limit=2)  # 'one' holds a and b
+    assert await stores.reminders.begin_send(a, T0) is True
+    assert await other.reminders.begin_send(b, T0) is False  # not 'two's
+    assert await stores.reminders.begin_send(c, T0) is False  # never claimed
+    await stores.reminders.cancel(b, "erased")
+    assert await stores.reminders.begin_send(b, T0) is False
+    assert await other.reminders.recover_stale(T0 + LEASE + timedelta(seconds=1), LEASE) == 1  # 'one' died
+    assert await stores.reminders.begin_send(a, T0 + LEASE) is False  # taken back: the old holder stays silent
+    [again] = await other.reminders.claim_due(T0 + LEASE + timedelta(seconds=2), limit=1)
+    assert again.id == a and await other.reminders.begin_send(a, T0 + LEASE + timedelta(seconds=2)) is True

@@ -7,6 +7,7 @@ same ``where`` (with other holders) to play two instances sharing one database."
 
 from __future__ import annotations
 
+import asyncio
 import json
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -176,8 +177,14 @@ async def query(db_path: Path, sql: str, *params: Any) -> list[tuple[Any, ...]]:
     if not url:
         import sqlite3
 
-        with sqlite3.connect(db_path) as conn:
-            return [tuple(r) for r in conn.execute(sql, params)]
+        def run() -> list[tuple[Any, ...]]:
+            with sqlite3.connect(db_path) as conn:
+                return [tuple(r) for r in conn.execute(sql, params)]
+
+        # In a worker thread: the bots of the test run on this loop, and one of them may be inside a transaction
+        # that needs the loop to reach its COMMIT; waiting for the file's lock on the loop would wait for ever
+        # (until sqlite3's 5 s timeout: "database is locked").
+        return await asyncio.to_thread(run)
     import itertools
     import re
 

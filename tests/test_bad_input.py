@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import html
 import inspect
-import sqlite3
 import time
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
@@ -21,9 +20,11 @@ from aiogram.fsm.storage.base import StorageKey
 
 from bot.domain.clock import FakeClock
 from bot.services.i18n import build_i18n
+from tests.backends import query, running_bot
 from tests.fakeapi import FakeUser
-from tests.harness import running_bot
 from tests.test_operators import GROUP, OP, TUESDAY, card_of, fast, make_complaint, open_desk_ticket, register
+
+pytestmark = pytest.mark.usefixtures("both_backends")  # on SQLite and on PostgreSQL
 
 I18N = build_i18n("ru")
 ALMATY = ZoneInfo("Asia/Almaty")
@@ -45,9 +46,9 @@ def tr(msgid: str | tuple[str, str], lang: str, **params) -> str:
     return text.format(**params) if params else text
 
 
-def snapshot(db_path, tables=TABLES) -> dict[str, list[tuple]]:
-    with sqlite3.connect(db_path) as conn:
-        return {t: conn.execute(f"SELECT * FROM {t} ORDER BY rowid").fetchall() for t in tables}
+async def snapshot(db_path, tables=TABLES) -> dict[str, list[tuple]]:
+    """Every row of `tables`, on the test's backend (each table's first column is its key)."""
+    return {t: await query(db_path, f"SELECT * FROM {t} ORDER BY 1") for t in tables}
 
 
 async def fsm_state(app, chat_id: int, user_id: int | None = None, destiny: str = "default"):
@@ -179,7 +180,7 @@ async def test_tracking_states_answer_bad_input_and_change_nothing(step, lang, f
         await reach(u, step, lang)
         other = await app.repos.cases.create(4999, "provider", date(2026, 12, 14), at=START)
         await fake.idle()
-        rows, state = snapshot(db_path), await fsm_state(app, u.id)
+        rows, state = await snapshot(db_path), await fsm_state(app, u.id)
         assert state[0] is not None and state[0].endswith(step)
 
         for kind, (msgid, params) in tracking_expected(step).items():
@@ -198,7 +199,7 @@ async def test_tracking_states_answer_bad_input_and_change_nothing(step, lang, f
             forged.append("trkw:sk")
         await press_all_forged(u, fake, forged, tr(NOT_VALID, lang))
 
-        assert snapshot(db_path) == rows
+        assert await snapshot(db_path) == rows
         assert await fsm_state(app, u.id) == state
 
 
@@ -296,7 +297,7 @@ async def test_operator_forms_answer_bad_input_and_change_nothing(action, fake, 
         form_key = (GROUP, OP, "desk_form")
         await until(lambda: len(group.messages) > prompted, "the form's question")
         await fake.idle()
-        rows, form = snapshot(db_path), await fsm_state(app, *form_key)
+        rows, form = await snapshot(db_path), await fsm_state(app, *form_key)
         assert form[0] == f"desk:{action}"
         n_citizen = len(citizen.messages)
 
@@ -317,7 +318,7 @@ async def test_operator_forms_answer_bad_input_and_change_nothing(action, fake, 
             case = (await app.repos.cases.list_for_user(citizen.id))[0]
             assert case.reg_number == ("ЖТ-1 " + "x" * 4000)[:64]
             return
-        assert snapshot(db_path) == rows
+        assert await snapshot(db_path) == rows
         assert await fsm_state(app, *form_key) == form
         assert len(citizen.messages) == n_citizen
 
@@ -357,7 +358,7 @@ async def test_desk_buttons_forged_or_stale(fake, db_path, no_unhandled):
         foreign = await make_complaint(app, fake, other.id)
         await fake.idle()
         card = await card_of(app, fake)
-        rows = snapshot(db_path)
+        rows = await snapshot(db_path)
 
         # The operator: forged card buttons are refused in the operators' language.
         for data, msgid in [(f"dk:reg:{HUGE_ID}", NOT_VALID), ("dk:reg", NOT_VALID), ("dk:reg:x", NOT_VALID),
@@ -379,7 +380,7 @@ async def test_desk_buttons_forged_or_stale(fake, db_path, no_unhandled):
             await citizen.answered_callback(q)
             reply = await citizen.expect(predicate=lambda m: m.text is not None)
             assert reply.text == tr("I could not find this complaint. Please open it again from /my.", "kk")
-        assert snapshot(db_path) == rows
+        assert await snapshot(db_path) == rows
 
         # Old buttons: the end button after the relay ended, the rating after rating.
         end_msg = next(m for m in citizen.messages if m.buttons and "dke:1" in
@@ -397,13 +398,13 @@ async def test_desk_buttons_forged_or_stale(fake, db_path, no_unhandled):
         q = await citizen.press_data("dkr:1:5", rate)
         await citizen.answered_callback(q)
         await fake.idle()
-        rows = snapshot(db_path)
+        rows = await snapshot(db_path)
         q = await citizen.press_data("dkr:1:4", rate)
         assert (await citizen.answered_callback(q)).get("text") == tr("You have already rated it. Thank you!", "kk")
         q = await op.press_data("dk:rej:1", card)
         assert (await op.answered_callback(q)).get("text") == tr("Not possible in the ticket's current state.", "ru")
         await fake.idle()
-        assert snapshot(db_path) == rows
+        assert await snapshot(db_path) == rows
 
 
 @pytest.mark.parametrize("kind", ["sticker", "photo", "voice", LONG, HTML])

@@ -3,12 +3,15 @@ operator whose Telegram language is neither kk nor ru still works the desk, in t
 
 from __future__ import annotations
 
+import pytest
+
 from bot.domain.clock import FakeClock
-from tests.backends import query
+from tests.backends import query, running_bot
 from tests.fakeapi import BotMessage
-from tests.harness import running_bot
 from tests.test_operators import CITIZEN, GROUP, OP, TUESDAY, card_of, fast, open_desk_ticket, ticket_row
 from tests.test_wizard import Walker, individual_ru, tr
+
+pytestmark = pytest.mark.usefixtures("both_backends")  # on SQLite and on PostgreSQL
 
 HUMAN = "👤 Talk to a person"
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from aiogram import Router
 from aiogram.filters import Command, StateFilter
 from aiogram.fsm.context import FSMContext
@@ -12,7 +13,9 @@ from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import Message
 
 from handlers.common import EscalateCb
-from tests.harness import running_bot
+from tests.backends import running_bot
+
+pytestmark = pytest.mark.usefixtures("both_backends")  # on SQLite and on PostgreSQL
 
 FAQ = json.loads((Path(__file__).resolve().parent.parent / "bot" / "domain" / "data" / "faq.json").read_text(encoding="utf-8"))
 ENTRIES = {e["id"]: e for e in FAQ["entries"]}

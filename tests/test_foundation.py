@@ -8,17 +8,19 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from aiogram import F, Router
 from aiogram.filters import Command, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import Message
 
-from tests.harness import running_bot
+from tests.backends import query, running_bot
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.mark.usefixtures("both_backends")  # on SQLite and on PostgreSQL
 async def test_language_from_telegram_and_bilingual_choice(fake, db_path):
     async with running_bot(fake, db_path):
         kk = fake.user(101, "Айгерім", language_code="kk")
@@ -87,6 +89,7 @@ def form_router() -> Router:
     return router
 
 
+@pytest.mark.usefixtures("both_backends")  # on SQLite and on PostgreSQL
 async def test_restart_keeps_the_conversation_step(fake, db_path):
     user = fake.user(201, "Марат", language_code="ru")
     async with running_bot(fake, db_path, extra_routers=(form_router(),)):
@@ -100,6 +103,7 @@ async def test_restart_keeps_the_conversation_step(fake, db_path):
         assert (await user.expect()).text == "done: Марат Әлиев / Алматы"
 
 
+@pytest.mark.usefixtures("both_backends")  # on SQLite and on PostgreSQL
 async def test_handler_error_apologises_and_bot_keeps_running(fake, db_path, caplog):
     caplog.set_level(logging.ERROR)
     user = fake.user(301, "Дана", language_code="kk")
@@ -141,9 +145,8 @@ def test_console_mode_scripted_in_both_languages(tmp_path):
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.usefixtures("both_backends")  # on SQLite and on PostgreSQL
 async def test_a_person_who_blocked_the_bot_is_no_error_and_is_marked_unreachable(fake, db_path, caplog):
-    import sqlite3
-
     caplog.set_level(logging.INFO)
     user = fake.user(302, "Дана", language_code="kk")
     async with running_bot(fake, db_path):
@@ -154,11 +157,11 @@ async def test_a_person_who_blocked_the_bot_is_no_error_and_is_marked_unreachabl
         await fake.idle()
     errors = [r.getMessage() for r in caplog.records if r.name == "shagym.errors" and r.levelno >= logging.WARNING]
     assert errors == []  # not an "unhandled" error, and no apology tried into a closed chat
-    with sqlite3.connect(db_path) as conn:
-        (unreachable_at,) = conn.execute("SELECT unreachable_at FROM users WHERE id = 302").fetchone()
+    ((unreachable_at,),) = await query(db_path, "SELECT unreachable_at FROM users WHERE id = ?", 302)
     assert unreachable_at is not None
 
 
+@pytest.mark.usefixtures("both_backends")  # on SQLite and on PostgreSQL
 async def test_unknown_command_points_to_help(fake, db_path, no_unhandled):
     user = fake.user(303, "Дана", language_code="kk")
     async with running_bot(fake, db_path):
@@ -205,6 +208,7 @@ async def test_python_m_bot_runs_long_polling_with_a_token(fake, tmp_path):
     assert b"Traceback" not in stderr
 
 
+@pytest.mark.usefixtures("both_backends")  # on SQLite and on PostgreSQL
 async def test_a_direct_reply_waits_out_a_429_instead_of_being_lost(fake, db_path, no_unhandled):
     user = fake.user(902, "Ерлан", language_code="ru")
     async with running_bot(fake, db_path):

@@ -10,11 +10,14 @@ import logging
 from datetime import date, timedelta
 
 import aiohttp
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from bot.domain.clock import FakeClock
-from tests.harness import running_bot
+from tests.backends import running_bot
 from tests.test_operators import GROUP, TUESDAY, fast
+
+pytestmark = pytest.mark.usefixtures("both_backends")  # on SQLite and on PostgreSQL
 
 
 def metric_values(text: str) -> dict[tuple[str, tuple], float]:

@@ -13,8 +13,10 @@ import pytest
 from bot.domain.clock import FakeClock
 from bot.domain.desk import TicketFacts, WeekRow, rating_counts, weekly
 from bot.domain.workdays import default_calendar
-from tests.harness import running_bot
+from tests.backends import running_bot
 from tests.test_operators import GROUP, OP
+
+pytestmark = pytest.mark.usefixtures("both_backends")  # on SQLite and on PostgreSQL
 
 # Wednesday 10 June 2026, 10:00 in Almaty: the chart's last week starts on Monday 8 June.
 NOW = datetime(2026, 6, 10, 5, 0, tzinfo=timezone.utc)

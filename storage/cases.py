@@ -114,9 +114,15 @@ async def _case_in(conn: aiosqlite.Connection, case_id: int) -> Case:
     return _case(rows[0])
 
 
+_INSERT_EVENT = "INSERT INTO case_events (case_id, kind, payload, at) VALUES (?, ?, ?, ?)"
+
+
+def _event_row(case_id: int, kind: str, payload: dict[str, Any], now: str) -> tuple[Any, ...]:
+    return case_id, kind, json.dumps(payload, ensure_ascii=False), now
+
+
 async def _event_in(conn: aiosqlite.Connection, case_id: int, kind: str, payload: dict[str, Any], now: str) -> None:
-    await conn.execute("INSERT INTO case_events (case_id, kind, payload, at) VALUES (?, ?, ?, ?)",
-                       (case_id, kind, json.dumps(payload, ensure_ascii=False), now))
+    await conn.execute(_INSERT_EVENT, _event_row(case_id, kind, payload, now))
 
 
 def _plan_diff(case: Case, existing: Iterable[Any], planned: Iterable[PlannedReminder], now: str,
@@ -142,10 +148,9 @@ class _Changes:
     async def apply(self, conn: aiosqlite.Connection) -> int:
         """Write them; returns the number of rows inserted."""
         if self.cancel:
-            await conn.executemany("UPDATE reminders SET status = 'cancelled', updated_at = ? WHERE id = ?",
-                                   self.cancel)
+            await conn.executemany(_CANCEL_PLANNED, self.cancel)
         if self.refresh:
-            await conn.executemany("UPDATE reminders SET payload = ?, updated_at = ? WHERE id = ?", self.refresh)
+            await conn.executemany(_REFRESH_PLANNED, self.refresh)
         if not self.insert:
             return 0
         cursor = await conn.executemany(_INSERT_PLANNED, self.insert)
@@ -154,12 +159,14 @@ class _Changes:
     def apply_now(self, conn: sqlite3.Connection) -> int:
         """The same on a plain connection (inside storage.db.Database.write)."""
         if self.cancel:
-            conn.executemany("UPDATE reminders SET status = 'cancelled', updated_at = ? WHERE id = ?", self.cancel)
+            conn.executemany(_CANCEL_PLANNED, self.cancel)
         if self.refresh:
-            conn.executemany("UPDATE reminders SET payload = ?, updated_at = ? WHERE id = ?", self.refresh)
+            conn.executemany(_REFRESH_PLANNED, self.refresh)
         return max(conn.executemany(_INSERT_PLANNED, self.insert).rowcount, 0) if self.insert else 0
 
 
+_CANCEL_PLANNED = "UPDATE reminders SET status = 'cancelled', updated_at = ? WHERE id = ?"
+_REFRESH_PLANNED = "UPDATE reminders SET payload = ?, updated_at = ? WHERE id = ?"
 _INSERT_PLANNED = ("INSERT INTO reminders (case_id, chat_id, user_id, audience, kind, due_at, status, payload,"
                    " created_at, updated_at) VALUES (?, ?, ?, 'citizen', ?, ?, 'pending', ?, ?, ?)"
                    " ON CONFLICT DO NOTHING")
@@ -336,8 +343,8 @@ class CasesRepo:
         now = self._stamp(at)
         day = answered_on if status == CaseStatus.ANSWERED else None
         answered = _dayiso(day)
-        event = json.dumps({"status": str(status), **({"answered_on": answered} if answered else {})},
-                           ensure_ascii=False)
+        event = _event_row(case_id, "status", {"status": str(status), **({"answered_on": answered} if answered else {})},
+                           now)
         # The plan of the case as the change leaves it, made before the write lock; planned again inside only
         # if the case changed meanwhile. The press is then ONE call in the database thread (Database.write):
         # others' conversation steps wait for a few statements, not for the loop to come back 7 times.
@@ -349,8 +356,7 @@ class CasesRepo:
         def change(conn: sqlite3.Connection) -> Case:
             conn.execute("UPDATE cases SET status = ?, answered_on = ?, updated_at = ? WHERE id = ?",
                          (str(status), answered, now, case_id))
-            conn.execute("INSERT INTO case_events (case_id, kind, payload, at) VALUES (?, 'status', ?, ?)",
-                         (case_id, event, now))
+            conn.execute(_INSERT_EVENT, event)
             if status != CaseStatus.OPEN and plan is None:  # reminders_case (case_id, status)
                 conn.execute("UPDATE reminders SET status = 'cancelled', updated_at = ?"
                              " WHERE case_id = ? AND status = 'pending'", (now, case_id))

@@ -243,22 +243,23 @@ def _in_transaction(conn: sqlite3.Connection, fn: Callable[[sqlite3.Connection],
     return result
 
 
+def _plain(path: Path | str, pragmas: Iterable[str]) -> sqlite3.Connection:
+    """A plain sqlite3 connection used on the loop: autocommit, rows by name, never waiting for a lock."""
+    conn = sqlite3.connect(str(path), isolation_level=None, timeout=0, check_same_thread=False)
+    conn.row_factory = sqlite3.Row
+    for pragma in pragmas:
+        conn.execute(pragma)
+    return conn
+
+
 def _writer(path: Path | str) -> sqlite3.Connection:
-    """The connection of :meth:`Database.write`: on the loop, autocommit, no busy timeout."""
-    writer = sqlite3.connect(str(path), isolation_level=None, timeout=0, check_same_thread=False)
-    writer.row_factory = sqlite3.Row
-    for pragma in PRAGMAS:
-        if "busy_timeout" not in pragma:
-            writer.execute(pragma)
-    return writer
+    """The connection of :meth:`Database.write` (no busy timeout: it retries itself, off the loop's time)."""
+    return _plain(path, (p for p in PRAGMAS if "busy_timeout" not in p))
 
 
 def _reader(path: Path | str) -> sqlite3.Connection:
     """The connection of :meth:`Database.lookup`: read-only, autocommit (each read sees the latest commit)."""
-    reader = sqlite3.connect(str(path), isolation_level=None, timeout=0, check_same_thread=False)
-    reader.row_factory = sqlite3.Row
-    reader.execute("PRAGMA query_only=ON")
-    return reader
+    return _plain(path, ("PRAGMA query_only=ON",))
 
 
 def _statements(script: str) -> list[str]:

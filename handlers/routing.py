@@ -11,7 +11,8 @@ shortcuts that change nothing in what is called:
 
 * a router whose subtree has no handler and no outer middleware for the event's type returns UNHANDLED at
   once (aiogram would walk it and find nothing: root filters only decide whether handlers run);
-* the gate: a router below the root whose subtree cannot match the event returns UNHANDLED at once. Whether
+* the gate: a feature router (right below the root) whose subtree cannot match the event returns UNHANDLED
+  at once. Whether
   it can is decided by the filters' *quick checks*, plain synchronous necessary conditions: a command filter
   needs a command of its names, a state filter one of its states, a callback-data filter its prefix, and any
   filter may say its own with a ``quick(event, data) -> bool`` method (:data:`Quick`). A filter without one
@@ -122,8 +123,29 @@ def quick_check(f: FilterObject) -> Quick | None:
 
 
 def _all(checks: list[Quick]) -> Quick:
+    every = tuple(checks)
+
     def check(event: TelegramObject, data: dict[str, Any]) -> bool:
-        return all(q(event, data) for q in checks)
+        for q in every:
+            if not q(event, data):
+                return False
+        return True
+
+    return check
+
+
+def _gate(roots: list[Quick], ways: list[Quick]) -> Quick:
+    """Every root check, and one of the ways."""
+    need, any_of = tuple(roots), tuple(ways)
+
+    def check(event: TelegramObject, data: dict[str, Any]) -> bool:
+        for q in need:
+            if not q(event, data):
+                return False
+        for way in any_of:
+            if way(event, data):
+                return True
+        return False
 
     return check
 
@@ -228,13 +250,14 @@ class FeatureRouter(Router):
                 return _all(roots) if roots else None
             ways.append(sub)
 
-        def check(event: TelegramObject, data: dict[str, Any]) -> bool:
-            return all(q(event, data) for q in roots) and any(way(event, data) for way in ways)
-
-        return check
+        return _gate(roots, ways)
 
     def _may_take(self, update_type: str, event: TelegramObject, data: dict[str, Any]) -> bool:
-        if self.parent_router is None:  # the root: every update passes some feature, its gate would only cost
+        """The gate of a feature (a router right below the bot's root): the root's gate would only cost (every
+        update passes some feature), and below a feature aiogram's walk, with the handlers' quick checks
+        (:class:`GatedObserver`), costs about what a gate would."""
+        parent = self.parent_router
+        if not isinstance(parent, FeatureRouter) or isinstance(parent.parent_router, FeatureRouter):
             return True
         gate = self.gate(update_type)
         if gate is None:

@@ -81,6 +81,11 @@ __all__ = [
 
 DEFAULT_PATH = Path(__file__).resolve().parent / "data" / "faq.json"
 INDEX_PATH = DEFAULT_PATH.with_name("faq_index.json")  # the model built from it (`precomputed_json`)
+# More example questions, matched like faq.json's own: the labelled in-scope queries of bench/'s sets, written by
+# other people than faq.json's examples (`python -m bench.faq_train` writes it). Read from beside the faq.json loaded.
+EXAMPLES_NAME = "faq_examples.json"
+EXAMPLES_PATH = DEFAULT_PATH.with_name(EXAMPLES_NAME)
+Examples = dict[str, dict[str, list[str]]]  # entry id -> language -> example questions
 
 # --- normalisation ------------------------------------------------------------------------------------------------
 
@@ -347,6 +352,20 @@ _SERVICE_STEMS = _stems(
     "мемлекеттік государствен услуг қызмет 1414"
 )
 
+# In-domain evidence: a concept of the complaint procedure, or a word naming public services, an authority, the
+# procedure's papers and platforms, personal data. A query with none of them (only days, numbers, a language, a
+# phone, a service's name: "сколько дней до нового года", "на каком языке говорят в Швейцарии", "паспорт алу үшін не
+# керек") must match much better than the threshold (NO_DOMAIN_RAW) to be answered.
+_DOMAIN_CONCEPTS = _concept_names(
+    "complaint court iin bin con eds sms agency anon extend refuse rude disabled forward provider recipient egov answer "
+    "inaction ignore delay partial disagree askbot bot sample status extra suggest rights duty accept staff wait free "
+    "notify submit result paper define"
+) | {"1414"}
+_DOMAIN_STEMS = _SERVICE_STEMS + _stems(
+    "диалог стандарт госорган дерек данн персонал мәлімет өтініш обращени заявлени арыз фото скрин копи көшірме "
+    "талон приложени тіркейтін дәлел доказ ғимарат здани келісім согласи подпис қолтаңба оформил "
+    "напомина еске помога помощ полез көмек пайдалан"
+)
 
 # Small talk: a message made only of a greeting, thanks or a goodbye, in either language, any spelling. It is not a
 # question: the bot answers it with its menu, and the search finds nothing in it. Each kind has core words (one of
@@ -891,6 +910,7 @@ ANSWER_FACTOR = 0.75  # answer words count at this similarity for entry coverage
 UNKNOWN_IDF = 2.5  # weight of a query word found nowhere in the knowledge base
 OTHER_LANG = 0.97  # units in the other language than the hinted one
 THRESHOLD_RAW = 0.36
+NO_DOMAIN_RAW = 0.55  # the threshold of a query that names nothing of the domain (`_in_domain`; by leaving sets out)
 MIN_WORD_SIM = 0.55
 STEM_FREE = 6  # a shared beginning this long is one stem whatever follows it (word-forming suffixes, compounds)
 STRONG_SIM = 0.75  # a word match at least this close is evidence; below it, only a typo-level likeness
@@ -916,6 +936,11 @@ NB_ALPHA = 0.3
 NB_ANSWER = 0.5
 NB_TEMP = 1.0
 WORD_CACHE_SIZE = 20000  # query words whose evidence is kept (`FaqIndex._evidence`)
+
+
+def _in_domain(toks: list[str]) -> bool:
+    """Whether a query's tokens name something of the domain (`_DOMAIN_CONCEPTS`, `_DOMAIN_STEMS`)."""
+    return any(t in _DOMAIN_CONCEPTS or (not t.startswith("#") and t.startswith(_DOMAIN_STEMS)) for t in toks)
 
 
 def _confidence(raw: float) -> float:
@@ -946,6 +971,9 @@ class _Model:
     nb_post: tuple[Pairs, ...]  # word id -> (entry, count)
     cls: tuple[Pairs, ...]  # word id -> (entry, averaged perceptron weight)
     defining: tuple[tuple[int, ...], ...]  # entry -> its defining concepts' word ids
+    # word ids of faq.json's own words (titles, questions, answers): a query word none of them is may be a typo of a
+    # concept's stem, even when a further example question has the same typo ("жалба")
+    own: tuple[int, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -960,6 +988,7 @@ class _Model:
             "nb_post": [_pairs_out(p) for p in self.nb_post],
             "cls": [_pairs_out(p) for p in self.cls],
             "defining": [list(d) for d in self.defining],
+            "own": list(self.own),
         }
 
     @classmethod
@@ -974,6 +1003,7 @@ class _Model:
             nb_post=tuple(_pairs_in(p) for p in d["nb_post"]),
             cls=tuple(_pairs_in(p) for p in d["cls"]),
             defining=tuple(tuple(x) for x in d["defining"]),
+            own=tuple(d["own"]),
         )
 
 
@@ -1152,7 +1182,9 @@ def _add_answer_units(
                     gram_postings.setdefault(g, []).append(len(units) - 1)
 
 
-def _build_model(entries: list[Entry]) -> _Model:
+def _build_model(own_entries: list[Entry], examples: Examples) -> _Model:
+    """The model of the entries with the further example questions (`_with_examples`)."""
+    entries = _with_examples(own_entries, examples)
     texts = _unit_texts(entries)
     unit_tokens = [(ei, tokens(text)) for ei, _lang, text in texts]
     vocab = _Vocabulary()
@@ -1197,14 +1229,54 @@ def _build_model(entries: list[Entry]) -> _Model:
         nb_post=nb_post,
         cls=cls,
         defining=_defining(questions, vocab.words, n),
+        own=_own_words(own_entries, vocab),
     )
 
 
-def fingerprint(faq_bytes: bytes) -> str:
-    """What the model depends on: the knowledge base and this module (its word lists, weights and code)."""
+def fingerprint(faq_bytes: bytes, examples_bytes: bytes | None = None) -> str:
+    """What the model depends on: the knowledge base, the further example questions (default: the packaged ones)
+    and this module (its word lists, weights and code)."""
     h = hashlib.sha256(faq_bytes)
+    h.update(b"\0" + (_read_bytes(EXAMPLES_PATH) if examples_bytes is None else examples_bytes) + b"\0")
     h.update(Path(__file__).read_bytes())
     return h.hexdigest()
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return b""
+
+
+def _parse_examples(raw: bytes) -> Examples:
+    """The further example questions of a faq_examples.json ({"examples": {id: {lang: [...]}}}); none when empty."""
+    return {k: {lang: list(v) for lang, v in d.items()} for k, d in json.loads(raw)["examples"].items()} if raw else {}
+
+
+def _own_words(entries: list[Entry], vocab: _Vocabulary) -> tuple[int, ...]:
+    """The ids of the words (not concepts) of the entries' own titles, questions and answers."""
+    own: set[int] = set()
+    for e in entries:
+        for lang in LANGS:
+            for text in [e.title.get(lang, ""), e.answer.get(lang, ""), *e.questions.get(lang, [])]:
+                own.update(vocab.ids[w] for w in tokens(text) if not w.startswith("#") and w in vocab.ids)
+    return tuple(sorted(own))
+
+
+def _with_examples(entries: list[Entry], examples: Examples) -> list[Entry]:
+    """The entries with the further example questions after their own (for the model only: an entry shows its own)."""
+    if not examples:
+        return entries
+    known = {e.id for e in entries}
+    if set(examples) - known:
+        raise ValueError(f"examples for unknown FAQ entries: {sorted(set(examples) - known)}")
+    out = []
+    for e in entries:
+        more = examples.get(e.id, {})
+        qs = {lang: list(e.questions.get(lang, [])) + list(more.get(lang, [])) for lang in {*e.questions, *more}}
+        out.append(Entry(e.id, e.category, e.title, e.answer, qs, e.source))
+    return out
 
 
 def _read_precomputed(fp: str, path: Path = INDEX_PATH) -> _Model | None:
@@ -1222,8 +1294,9 @@ def _read_precomputed(fp: str, path: Path = INDEX_PATH) -> _Model | None:
 def precomputed_json(faq_path: Path = DEFAULT_PATH) -> str:
     """The text of bot/domain/data/faq_index.json for the knowledge base at `faq_path`: one key a line."""
     raw = faq_path.read_bytes()
-    model = _build_model(_parse(json.loads(raw))[1])
-    data = {"fingerprint": fingerprint(raw), **model.to_json()}
+    examples_raw = _read_bytes(faq_path.with_name(EXAMPLES_NAME))
+    model = _build_model(_parse(json.loads(raw))[1], _parse_examples(examples_raw))
+    data = {"fingerprint": fingerprint(raw, examples_raw), **model.to_json()}
     lines = (f"{json.dumps(k)}:{json.dumps(v, ensure_ascii=False, separators=(',', ':'))}" for k, v in data.items())
     return "{\n" + ",\n".join(lines) + "\n}\n"
 
@@ -1260,7 +1333,7 @@ class FaqIndex:
             raise ValueError("duplicate FAQ entry ids")
         self._m = model
         self._vocab = {w: i for i, w in enumerate(model.words)}
-        self._known = frozenset(w for w in model.words if not w.startswith("#"))
+        self._known = frozenset(model.words[w] for w in model.own)
         self._postings: list[list[int]] = [[] for _ in model.words]  # word id -> unit ids
         for ui, u in enumerate(model.units):
             for w in u.words:
@@ -1281,15 +1354,19 @@ class FaqIndex:
         same faq.json and the same module built it), else the model is built (about a second)."""
         p = Path(path) if path is not None else DEFAULT_PATH
         raw = p.read_bytes()
+        examples_raw = _read_bytes(p.with_name(EXAMPLES_NAME))
         data = json.loads(raw)
         cats, entries = _parse(data)
-        model = _read_precomputed(fingerprint(raw)) or _build_model(entries)
+        model = _read_precomputed(fingerprint(raw, examples_raw)) or _build_model(entries, _parse_examples(examples_raw))
         return cls(int(data.get("version", 1)), cats, entries, model)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> FaqIndex:
+    def from_dict(cls, data: dict[str, Any], examples: Examples | None = None) -> FaqIndex:
+        """The index of a knowledge base given as data, with further example questions (default: the packaged
+        ones; {} for none)."""
         cats, entries = _parse(data)
-        return cls(int(data.get("version", 1)), cats, entries, _build_model(entries))
+        more = _parse_examples(_read_bytes(EXAMPLES_PATH)) if examples is None else examples
+        return cls(int(data.get("version", 1)), cats, entries, _build_model(entries, more))
 
     def _arrays(self) -> None:
         """The units' attributes as arrays, so that a query scores every unit in a few array operations."""
@@ -1407,7 +1484,15 @@ class FaqIndex:
             for ei, f in self._m.entry_words[wid]:
                 if s * f > cover[ei]:
                     cover[ei] = s * f
-        nb = np.zeros(n)
+        units = np.fromiter(ubest, dtype=np.intp, count=len(ubest))
+        sims = np.array([v[0] for v in ubest.values()], dtype=np.float64)
+        idfs = np.array([v[1] for v in ubest.values()], dtype=np.float64)
+        return _WordEvidence(m, wt, units, sims, idfs, cover, self._nb_gain(m, wt), self._cls_score(m))
+
+    def _nb_gain(self, m: Matches, wt: float) -> np.ndarray:
+        """Per entry, the naive-Bayes log-likelihood gain of a query word (its best count among the words it
+        matches closely), at its weight."""
+        nb = np.zeros(len(self._entries))
         nb_ev: dict[int, float] = {}  # entry -> best count of a word matching this query word
         for wid, s in m:
             if s >= STRONG_SIM:
@@ -1417,17 +1502,18 @@ class FaqIndex:
         log_alpha = math.log(NB_ALPHA)
         for ei, c in nb_ev.items():
             nb[ei] = wt * (math.log(c + NB_ALPHA) - log_alpha) / NB_TEMP
-        cls = np.zeros(n)
+        return nb
+
+    def _cls_score(self, m: Matches) -> np.ndarray:
+        """Per entry, the averaged perceptron's score of a query word (its best matches, when close)."""
+        cls = np.zeros(len(self._entries))
         best = max((s for _, s in m), default=0.0)
         if best >= STRONG_SIM:
             for wid, s in m:
                 if s == best:
                     for c, v in self._m.cls[wid]:
                         cls[c] += s * v
-        units = np.fromiter(ubest, dtype=np.intp, count=len(ubest))
-        sims = np.array([v[0] for v in ubest.values()], dtype=np.float64)
-        idfs = np.array([v[1] for v in ubest.values()], dtype=np.float64)
-        return _WordEvidence(m, wt, units, sims, idfs, cover, nb, cls)
+        return cls
 
     def _unit_scores(self, evs: list[_WordEvidence], wsum: float, lang: str | None, negative: bool) -> np.ndarray:
         """Per entry, its best unit's match: precision over the query blended with recall over the unit (IDF-weighted
@@ -1463,8 +1549,9 @@ class FaqIndex:
 
     @staticmethod
     def _softmax(v: np.ndarray, temp: float = 1.0) -> np.ndarray:
-        e = np.exp((v - v.max()) / temp)
-        return e / e.sum()
+        e: np.ndarray = np.exp((v - v.max()) / temp)
+        out: np.ndarray = e / e.sum()
+        return out
 
     def _scores(
         self, query: str, lang: str | None, sk: str | None = None, qtoks: list[str] | None = None
@@ -1578,6 +1665,8 @@ class FaqIndex:
         best = float(raw[ranked[0]])
         if best < THRESHOLD_RAW or (best < OFF_TOPIC_RAW and self._off_topic(query, qtoks)):
             return []
+        if best < NO_DOMAIN_RAW and not _in_domain(qtoks):
+            return []  # nothing of the domain named, and no close match either
         second = float(raw[ranked[1]]) if len(ranked) > 1 else 0.0
         if _confidence(best) < MARGIN_CONF and _confidence(best) - _confidence(second) < MARGIN_MIN:
             return []  # barely above the threshold and no clearer than the next entry: a guess, not an answer

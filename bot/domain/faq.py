@@ -146,6 +146,7 @@ _STOP = frozenset(
     skeleton(w)
     for w in (
         "и а но или ли же бы в во на по с со к ко у о об от до за из при про для под над это этот эта то как "
+        "што шо чо "
         "что где когда мне меня мой моя мою мои я ты вы мы он она они его ее их там тут вот так уже еще ну "
         "пожалуйста подскажите скажите подскажи скажи здравствуйте привет "
         "және мен бен пен да де та те ма ме ба бе па пе ғой қой ғана тек бұл осы сол ол мен сен сіз біз "
@@ -335,7 +336,7 @@ _PROBLEM_CONCEPTS = _concept_names("complaint refuse rude not wait delay anon fo
 # ("пропустил 3 месяца на жалобу, лежал в больнице").
 _PROCEDURE = _concept_names("term month extend answer court agency forward anon")
 _PROBLEM_STEMS = _stems(
-    "наруш бұз просроч задерж затян созы кешік требу талап лишн артық сверх ненуж қажетсіз ошибк ошиб қате хам "
+    "заставля мәжбүр наруш бұз просроч задерж затян созы кешік требу талап лишн артық сверх ненуж қажетсіз ошибк ошиб қате хам "
     "груб отказ игнор проблем мәселе обман алда взятк пара жемқор коррупц"
 )
 
@@ -359,10 +360,10 @@ _SERVICE_STEMS = _stems(
 _DOMAIN_CONCEPTS = _concept_names(
     "complaint court iin bin con eds sms agency anon extend refuse rude disabled forward provider recipient egov answer "
     "inaction ignore delay partial disagree askbot bot sample status extra suggest rights duty accept staff wait free "
-    "notify submit result paper define"
+    "notify submit result paper define term"
 ) | {"1414"}
-_DOMAIN_STEMS = _SERVICE_STEMS + _stems(
-    "диалог стандарт госорган дерек данн персонал мәлімет өтініш обращени заявлени арыз фото скрин копи көшірме "
+_DOMAIN_STEMS = _SERVICE_STEMS + _PROBLEM_STEMS + _stems(
+    "мемқызмет диалог стандарт госорган дерек данн персонал мәлімет өтініш обращени заявлени арыз фото скрин копи көшірме "
     "талон приложени тіркейтін дәлел доказ ғимарат здани келісім согласи подпис қолтаңба оформил "
     "напомина еске помога помощ полез көмек пайдалан"
 )
@@ -476,7 +477,7 @@ _CONCEPTS_SRC = {
     "result": "результат нәтиже",
     "weekend": "выходн суббот воскрес праздн демалыс сенбі жексенбі мереке",
     "doc": "документ құжат справк анықтама",
-    "staff": "должност лауазым чиновн шенеунік сотрудн қызметкер работни оператор",
+    "staff": "должност лауазым чиновн шенеунік сотрудн служащ қызметкер работни оператор",
     "howmany": "~сколько ~сколко ~скока ~скоко ~сколька неше қанша",  # "скорой" is no typo of "скоко"
     "refuse": "отказ =бас тартт тартып тарту",
     "forward": "пересл переправ перенаправ жолда",
@@ -614,9 +615,15 @@ def _concept(word: str, fuzzy: bool = False) -> str | None:
                 head = word[:k]
                 for d in _deletes(head):
                     for stem, c in _FUZZY.get((n, d), ()):
-                        if stem[:2] == head[:2] and _osa(head, stem) <= 1:  # typos rarely hit the first letters
+                        if _same_start(stem, head) and _osa(head, stem) <= 1:
                             return c
     return None
+
+
+def _same_start(a: str, b: str) -> bool:
+    """Whether two words begin alike: typos rarely hit the first two letters, but colloquial Russian writes an
+    unstressed "о" as "а" there too ("атказали", "абжаловать")."""
+    return a[:2] == b[:2] or (a[1:2] == b[1:2] and {a[:1], b[:1]} == {"а", "о"})
 
 
 # Negation changes the question ("не ответили" is not "когда ответят"): a Russian negating word, or a Kazakh verb in
@@ -911,6 +918,7 @@ UNKNOWN_IDF = 2.5  # weight of a query word found nowhere in the knowledge base
 OTHER_LANG = 0.97  # units in the other language than the hinted one
 THRESHOLD_RAW = 0.36
 NO_DOMAIN_RAW = 0.55  # the threshold of a query that names nothing of the domain (`_in_domain`; by leaving sets out)
+NO_DOMAIN_UNKNOWN_RAW = 0.7  # ... and of one that also has a word the knowledge base does not know
 MIN_WORD_SIM = 0.55
 STEM_FREE = 6  # a shared beginning this long is one stem whatever follows it (word-forming suffixes, compounds)
 STRONG_SIM = 0.75  # a word match at least this close is evidence; below it, only a typo-level likeness
@@ -1621,6 +1629,15 @@ class FaqIndex:
         )
         return 2 * unknown >= len(content)
 
+    def _has_unknown(self, toks: list[str]) -> bool:
+        """Whether a topical word of the query (no concept, number or generic word) matches no word of the knowledge
+        base closely."""
+        return any(
+            not t.startswith("#") and not t.isdigit() and t not in _GENERIC
+            and not any(s >= STRONG_SIM for _, s in self._evidence(t).matches)
+            for t in toks
+        )
+
     def _about_else(self, query: str, sk: str | None = None) -> bool:
         """The query is about something else than complaints about public services: it names an everyday topic
         (`about_else`) and nothing of the domain (no public service, authority or term of the procedure; "complaint"
@@ -1665,8 +1682,9 @@ class FaqIndex:
         best = float(raw[ranked[0]])
         if best < THRESHOLD_RAW or (best < OFF_TOPIC_RAW and self._off_topic(query, qtoks)):
             return []
-        if best < NO_DOMAIN_RAW and not _in_domain(qtoks):
-            return []  # nothing of the domain named, and no close match either
+        if best < NO_DOMAIN_UNKNOWN_RAW and not _in_domain(qtoks):
+            if best < NO_DOMAIN_RAW or self._has_unknown(qtoks):
+                return []  # nothing of the domain named ("на каком языке говорят в Бельгии"), and no close match
         second = float(raw[ranked[1]]) if len(ranked) > 1 else 0.0
         if _confidence(best) < MARGIN_CONF and _confidence(best) - _confidence(second) < MARGIN_MIN:
             return []  # barely above the threshold and no clearer than the next entry: a guess, not an answer

@@ -633,6 +633,9 @@ def test_more_domain_synonyms() -> None:
         # being forced to bring a paper the office has is a problem, not a question how to obtain a service
         ("в цоне заставляют принести справку о составе семьи хотя она есть в базе", "ru", "extra_documents"),
         ("ХҚКО-да егов-та бар анықтаманы әкел деп мәжбүрлеп отыр", "kk", "extra_documents"),
+        # an answer came but the problem is not solved: dissatisfaction with the result, not "no answer"
+        ("на жалобу ответили, но вопрос так и не решен", "ru", "disagree_with_result"),
+        ("шағымыма жауап берді, бірақ мәселем шешілмеді", "kk", "disagree_with_result"),
     ],
 )
 def test_round5_in_scope(index: FaqIndex, query: str, lang: str, expected: str) -> None:

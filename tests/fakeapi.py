@@ -1060,6 +1060,9 @@ class FakeBotAPI:
         self._group_send_times: dict[int, deque[float]] = defaultdict(deque)
         self._inflight = 0
         self._last_activity = time.monotonic()
+        #: the bot side's own "still working" signals (tests.harness adds the app's: updates being handled,
+        #: desk posts being drained); ``idle`` waits for them too, not only for a quiet spell
+        self.busy_probes: list[Callable[[], bool]] = []
         self._chat_inflight: dict[int, int] = defaultdict(int)
         self._chat_last: dict[int, float] = {}
         self._changed = asyncio.Event()
@@ -1117,22 +1120,25 @@ class FakeBotAPI:
                 await asyncio.wait_for(ev.wait(), remaining)
 
     async def idle(self, timeout: float = 5.0, quiet: float = 0.15) -> None:
-        """Wait until every pushed update was fetched by the bot, no request is in
-        flight and no request arrived for ``quiet`` seconds. Raises AssertionError
-        after ``timeout``."""
+        """Wait until every pushed update was fetched by the bot, no request is in flight, the bot reports no
+        work in progress (``busy_probes``: a handler still running, say waiting for its database) and no
+        request arrived for ``quiet`` seconds. Raises AssertionError after ``timeout``."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:
             now = time.monotonic()
             fetched = self._last_delivered_id >= self._last_pushed_id
-            if fetched and self._inflight == 0 and now - self._last_activity >= quiet:
+            busy = [probe for probe in self.busy_probes if probe()]
+            if busy:
+                self._last_activity = max(self._last_activity, now)  # the quiet spell starts when the work ends
+            if fetched and self._inflight == 0 and not busy and now - self._last_activity >= quiet:
                 return
             if loop.time() >= deadline:
                 raise AssertionError(
                     f"bot did not become idle within {timeout}s (fetched={fetched}, "
-                    f"inflight={self._inflight})"
+                    f"inflight={self._inflight}, busy={busy})"
                 )
-            wait = quiet - (now - self._last_activity) if fetched and not self._inflight else 0.02
+            wait = quiet - (now - self._last_activity) if fetched and not self._inflight and not busy else 0.01
             await asyncio.sleep(max(0.01, min(wait, 0.05)))
 
     async def wait_call(self, method: str, predicate: Callable[[Call], bool] | None = None,

@@ -13,7 +13,7 @@ import json
 import sqlite3
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Callable
 
 from aiogram import Router
 
@@ -54,11 +54,39 @@ async def running_bot(
     app = await create_app(settings, clock=clock, session=fake.make_session())
     for router in extra_routers:
         app.dp.include_router(router)
+    probe = watch_work(app)
+    fake.busy_probes.append(probe)
     try:
         async with polling(app.dp, app.bot, fake=fake, allowed_updates=app.dp.resolve_used_update_types()):
             yield app
     finally:
+        fake.busy_probes.remove(probe)
         await app.close()
+
+
+def watch_work(app: App) -> Callable[[], bool]:
+    """A probe for ``FakeBotAPI.idle``: True while the app is at work on something the test may wait for: an
+    update being handled (the dispatcher's handler tasks) or the desk outbox woken or draining. Without it,
+    ``idle`` could only hope that a quiet spell means done: on a loaded machine (PostgreSQL, a busy core) a
+    handler can wait for its database longer than that between two requests."""
+    outbox = app.desk.outbox
+    draining = [0]
+    drain = outbox.drain
+
+    async def watched_drain() -> float:
+        draining[0] += 1
+        try:
+            return await drain()
+        finally:
+            draining[0] -= 1
+
+    outbox.drain = watched_drain  # type: ignore[method-assign]  # observed, not changed
+
+    def busy() -> bool:
+        pumping = outbox._task is not None and not outbox._task.done()
+        return bool(app.dp._handle_update_tasks) or draining[0] > 0 or (pumping and outbox._wake.is_set())
+
+    return busy
 
 
 @asynccontextmanager

@@ -65,26 +65,39 @@ async def running_bot(
 
 
 def watch_work(app: App) -> Callable[[], bool]:
-    """A probe for ``FakeBotAPI.idle``: True while the app is at work on something the test may wait for: an
-    update being handled (the dispatcher's handler tasks) or the desk outbox woken or draining. Without it,
-    ``idle`` could only hope that a quiet spell means done: on a loaded machine (PostgreSQL, a busy core) a
-    handler can wait for its database longer than that between two requests."""
-    outbox = app.desk.outbox
-    draining = [0]
-    drain = outbox.drain
-
-    async def watched_drain() -> float:
-        draining[0] += 1
-        try:
-            return await drain()
-        finally:
-            draining[0] -= 1
-
-    outbox.drain = watched_drain  # type: ignore[method-assign]  # observed, not changed
+    """A probe for ``FakeBotAPI.idle``: True while the app is at work on something the test may wait for
+    outside an update's handler: the desk outbox or the privacy clean-up (deleting an erased person's copies
+    in the operators' chat) woken or at work. Without it, ``idle`` could only hope
+    that a quiet spell means done: on a loaded machine (PostgreSQL, a busy core) a handler can wait for its
+    database longer than that between two requests. (The dispatcher's handler tasks: tests.fakeapi.polling.)"""
+    pumps = [_watch_pump(app.desk.outbox, "drain", "_wake", "_task"),
+             _watch_pump(app.privacy, "cleanup", "_cleanup_wake", "_cleanup_task")]
 
     def busy() -> bool:
-        pumping = outbox._task is not None and not outbox._task.done()
-        return bool(app.dp._handle_update_tasks) or draining[0] > 0 or (pumping and outbox._wake.is_set())
+        return any(pump() for pump in pumps)
+
+    return busy
+
+
+def _watch_pump(pump: Any, method: str, wake: str, task: str) -> Callable[[], bool]:
+    """Busy while ``pump.<method>()`` runs, or while its loop (``pump.<task>``) runs and was woken
+    (``pump.<wake>`` set: work is queued). Observed, not changed: the method is wrapped to count its runs."""
+    running = [0]
+    original = getattr(pump, method)
+
+    async def counted() -> Any:
+        running[0] += 1
+        try:
+            return await original()
+        finally:
+            running[0] -= 1
+
+    setattr(pump, method, counted)
+
+    def busy() -> bool:
+        loop_task = getattr(pump, task)
+        woken = loop_task is not None and not loop_task.done() and getattr(pump, wake).is_set()
+        return running[0] > 0 or woken
 
     return busy
 

@@ -614,3 +614,121 @@ def test_more_domain_synonyms() -> None:
     assert "#provider" in tokens("срок у органа, который оказал услугу") and "#provider" in tokens(
         "қызметті көрсеткен орган қанша күнде қарайды"
     )
+
+
+# --- round 5: learning from the labelled sets, in-domain evidence, speed ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    "query,lang,expected",
+    [
+        # short definitional questions and misspelled colloquial Russian (issue 10, point 8)
+        ("что такое иин", "ru", "what_is_iin"),
+        ("ЖСН деген не", "kk", "what_is_iin"),
+        ("скока дней расматривают жалобу", "ru", "review_term_provider"),
+        ("скока ждать атвета на жалобу", "ru", "review_term_provider"),
+        # an unstressed "о" written "а" at a word's start still names the concept
+        ("атказали в пасопрте а пачему не сказали", "ru", "unjustified_refusal"),
+        ("как абжаловать атказ в услуге", "ru", "unjustified_refusal"),
+        # being forced to bring a paper the office has is a problem, not a question how to obtain a service
+        ("в цоне заставляют принести справку о составе семьи хотя она есть в базе", "ru", "extra_documents"),
+        ("ХҚКО-да егов-та бар анықтаманы әкел деп мәжбүрлеп отыр", "kk", "extra_documents"),
+        # an answer came but the problem is not solved: dissatisfaction with the result, not "no answer"
+        ("на жалобу ответили, но вопрос так и не решен", "ru", "disagree_with_result"),
+        ("шағымыма жауап берді, бірақ мәселем шешілмеді", "kk", "disagree_with_result"),
+    ],
+)
+def test_round5_in_scope(index: FaqIndex, query: str, lang: str, expected: str) -> None:
+    assert [h.id for h in index.search(query, lang=lang)][:1] == [expected]
+
+
+@pytest.mark.parametrize(
+    "query,lang",
+    [
+        # nothing of the domain named, and a word the knowledge base does not know
+        ("Жапонияда қай тілде сөйлейді", "kk"),
+        ("телеграмға қалай тіркелемін", "kk"),
+        ("как зарегистрироваться в телеграме", "ru"),
+        ("сколько дней до восьмого марта", "ru"),
+        ("қай ноутбук жақсы", "kk"),
+        ("стипендия қашан түседі", "kk"),
+        ("кто такой чокан валиханов", "ru"),
+        ("привет", "ru"),
+        ("сәлем", "kk"),
+    ],
+)
+def test_round5_out_of_scope(index: FaqIndex, query: str, lang: str) -> None:
+    assert index.search(query, lang=lang) == []
+
+
+def test_greetings_get_small_talk_not_search() -> None:
+    assert small_talk("привет") == small_talk("сәлем") == small_talk("Сәлеметсіз бе") == "greeting"
+
+
+def test_in_domain_evidence() -> None:
+    """A concept of the procedure, or a word of public services, authorities, their papers or a problem, is in-domain
+    evidence; days, numbers, a language or a phone alone are not."""
+    from bot.domain.faq import _in_domain
+
+    assert _in_domain(tokens("ЖСН деген не")) and _in_domain(tokens("акимат не ответил"))
+    assert _in_domain(tokens("в справке ошибка")) and _in_domain(tokens("мемқызмет алғанда"))
+    assert not _in_domain(tokens("сколько дней до нового года")) and not _in_domain(tokens("на каком языке говорят"))
+
+
+def test_further_examples_are_what_the_sets_give() -> None:
+    """bot/domain/data/faq_examples.json is what bench/faq_train.py writes from every labelled set (run it after a
+    set changes, then python -m bot.domain.faq); none of its questions is one of faq.json's own."""
+    from bench.faq_train import SETS, examples, render
+    from bot.domain.faq import EXAMPLES_PATH
+
+    assert EXAMPLES_PATH.read_text(encoding="utf-8") == render(examples(list(SETS)), list(SETS))
+    data = json.loads((ROOT / "bot" / "domain" / "data" / "faq.json").read_text(encoding="utf-8"))
+    own = {q.strip().lower() for e in data["entries"] for qs in e["questions"].values() for q in qs}
+    more = json.loads(EXAMPLES_PATH.read_text(encoding="utf-8"))["examples"]
+    assert sum(len(v) for d in more.values() for v in d.values()) > 2000
+    assert not own & {q.lower() for d in more.values() for v in d.values() for q in v}
+
+
+def test_further_examples_teach_the_search_but_not_the_typo_check() -> None:
+    """An index that learned from the further examples finds a set's phrasing an index without them misses; a typo in
+    them ("жалба") still names its concept, since typos are judged against faq.json's own words."""
+    data = json.loads((ROOT / "bot" / "domain" / "data" / "faq.json").read_text(encoding="utf-8"))
+    bare = FaqIndex.from_dict(data, {})
+    taught = FaqIndex.from_dict(data, {"no_answer": {"kk": ["шағым бердім бір ай тым-тырыс"]}})
+    q = "шағым бердім, бір ай бойы тым-тырыс"
+    assert [h.id for h in taught.search(q, lang="kk")][:1] == ["no_answer"]
+    assert [h.id for h in bare.search(q, lang="kk")][:1] != ["no_answer"]
+    typo = FaqIndex.from_dict(data, {"court": {"ru": ["жалба в суд"]}})
+    assert "#complaint" in typo._query_tokens("жалба на цон")
+    with pytest.raises(ValueError, match="unknown FAQ entries"):
+        FaqIndex.from_dict(data, {"no_such_entry": {"ru": ["?"]}})
+
+
+def test_word_cache_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A query word's evidence is cached per index, and the cache never holds more than WORD_CACHE_SIZE words (the
+    oldest go); the answers do not depend on it."""
+    import bot.domain.faq as faq
+
+    fresh = FaqIndex.load()
+    queries = [r["q"] for r in _eval_rows()][:150]
+    before = [fresh.search(q, lang="ru") for q in queries]
+    monkeypatch.setattr(faq, "WORD_CACHE_SIZE", 8)
+    small = FaqIndex.load()
+    assert [small.search(q, lang="ru") for q in queries] == before
+    assert len(small._word_cache) <= 8
+
+
+def test_search_cpu_per_query() -> None:
+    """search() costs well under a millisecond of CPU at the median (0.3-0.4 ms measured on the labelled queries,
+    1.2 ms before round 5): the bound is generous, for a loaded machine."""
+    idx = FaqIndex.load()
+    rows = _eval_rows()
+    for r in rows:  # the first pass fills the per-word cache, as a running bot's first hours do
+        idx.search(r["q"], lang=r["lang"])
+    cpu = []
+    for r in rows:
+        c0 = time.thread_time()
+        idx.search(r["q"], lang=r["lang"])
+        cpu.append(time.thread_time() - c0)
+    cpu.sort()
+    assert cpu[len(cpu) // 2] < 0.001, f"median {cpu[len(cpu) // 2] * 1000:.2f} ms"

@@ -23,9 +23,10 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
-## Set up, then the gate, then the whole test suite.
+## Set up, then the gate, then the whole test suite, on two workers (pytest-xdist; each has its own PostgreSQL
+## databases and Redis db; the longest tests start first, and an idle worker takes tests from the other).
 test: setup lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist worksteal
 
 ## Set up and run the benchmarks (figures printed as ratios against a baseline of the same run).
 bench: setup

@@ -130,8 +130,8 @@ async def pg_reader() -> AsyncIterator[None]:
 
 
 def use_database(request: pytest.FixtureRequest) -> None:
-    """This test's bots and reads go to a fresh PostgreSQL database."""
-    _database_url["value"] = str(request.getfixturevalue("pg_url"))
+    """This test's bots and reads go to an empty, migrated PostgreSQL database (tests/services.py)."""
+    _database_url["value"] = str(request.getfixturevalue("pg_migrated_url"))
     request.getfixturevalue("pg_reader")
 
 

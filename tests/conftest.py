@@ -14,6 +14,7 @@ from tests.backends import (  # noqa: F401  (fixtures: run on both backends; the
 )
 from tests.services import (  # noqa: F401  (fixtures: a fresh PostgreSQL database / Redis db per test)
     _drop_pg_template,
+    pg_migrated_url,
     pg_pool,
     pg_url,
     redis_client,
@@ -28,6 +29,45 @@ if os.environ.get("CI"):
 
 def pytest_sessionstart(session):
     ensure_compiled()  # tests run against the real catalogs, compiled from the .po files
+
+
+#: What a test takes to reach the bot's storage: the fake Bot API (a running bot) or the database's path.
+_REACHES_STORAGE = {"fake", "db_path"}
+
+
+#: The longest tests (tens of seconds, mostly waiting: a 2,000-reminder wave at Telegram's pace, real bot
+#: processes), started first: in a parallel run (``-n 2``, pytest-xdist) a long test picked up last would
+#: leave the other worker idle at the end.
+_LONG_FIRST = (
+    "tests/test_reminder_instances.py::",
+    "tests/test_scaleout.py::",
+    "tests/test_fault_tolerance.py::test_storm_",
+    "tests/test_foundation.py::test_python_m_bot_",
+    "tests/test_webhook.py::test_an_instance_killed_",
+    "tests/test_memory.py::",
+    "tests/test_fsm_storage.py::test_every_acknowledged_step_survives_sigkill",
+    "tests/test_query_plans.py::",
+)
+
+
+def pytest_collection_modifyitems(items):
+    def rank(item: pytest.Item) -> int:
+        return next((i for i, head in enumerate(_LONG_FIRST) if item.nodeid.startswith(head)), len(_LONG_FIRST))
+
+    items.sort(key=rank)  # stable: the rest keep their order
+
+
+@pytest.hookimpl(tryfirst=True)  # before the fixtures' own parametrization, which then leaves it alone
+def pytest_generate_tests(metafunc):
+    """A module marked to run its conversations on every backend (``both_backends``, ``fsm_backend``) may hold
+    tests of plain functions too; a test that takes neither the fake Bot API nor the database's path cannot
+    start a bot or read its storage, so it runs once, on the embedded default, instead of once per backend."""
+    if _REACHES_STORAGE & set(metafunc.fixturenames):
+        return
+    for name in ("fsm_backend", "backend"):
+        if name in metafunc.fixturenames and not {"where", "stores"} & set(metafunc.fixturenames):
+            metafunc.definition.add_marker(pytest.mark.parametrize(name, ["sqlite"], indirect=True))
+            return
 
 
 @pytest.fixture

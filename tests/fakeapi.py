@@ -72,7 +72,7 @@ API overview (details in the docstrings):
   - setup: ``user(id, first_name, language_code, username)``, ``group(id, title,
     is_forum)``, ``fail_next(method, chat_id, error_code, description, retry_after,
     times)``, ``hold(method, chat_id)``, ``block(uid)/unblock(uid)``, ``push_update(payload)``
-  - ``await idle(timeout=5, quiet=0.15)``, ``chat_quiet_for(chat_id)``, ``delivered(update_id)``
+  - ``await idle(timeout=5, quiet=0.05)``, ``chat_quiet_for(chat_id)``, ``delivered(update_id)``
   - ``webhook``: what setWebhook registered (getUpdates answers 409 while it is set);
     ``tests/fake_webhook.py`` POSTs the queued updates to it
 * ``FakeUser``: ``send/reply/send_photo/send_document/send_voice/send_video/
@@ -1049,6 +1049,9 @@ class FakeBotAPI:
         self._update_ids = itertools.count(100_001)
         self._last_pushed_id = 0
         self._last_delivered_id = 0
+        self._last_handed_id = 0  # the last update a getUpdates answer carried (not the ones it filtered out)
+        #: the last update a watched dispatcher started to handle (tests.harness); None: no dispatcher watched
+        self.taken_update_id: int | None = None
         self._allowed_updates: list[str] | None = None
         self.webhook: dict[str, Any] = {}  # setWebhook's parameters; tests/fake_webhook.py delivers to it
         self._poll_gen = 0
@@ -1060,6 +1063,9 @@ class FakeBotAPI:
         self._group_send_times: dict[int, deque[float]] = defaultdict(deque)
         self._inflight = 0
         self._last_activity = time.monotonic()
+        #: the bot side's own "still working" signals (tests.harness adds the app's: updates being handled,
+        #: desk posts being drained); ``idle`` waits for them too, not only for a quiet spell
+        self.busy_probes: list[Callable[[], bool]] = []
         self._chat_inflight: dict[int, int] = defaultdict(int)
         self._chat_last: dict[int, float] = {}
         self._changed = asyncio.Event()
@@ -1116,23 +1122,28 @@ class FakeBotAPI:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(ev.wait(), remaining)
 
-    async def idle(self, timeout: float = 5.0, quiet: float = 0.15) -> None:
-        """Wait until every pushed update was fetched by the bot, no request is in
-        flight and no request arrived for ``quiet`` seconds. Raises AssertionError
-        after ``timeout``."""
+    async def idle(self, timeout: float = 5.0, quiet: float = 0.05) -> None:
+        """Wait until every pushed update was fetched by the bot, no request is in flight, the bot reports no
+        work in progress (``busy_probes``: a handler still running, say waiting for its database) and no
+        request arrived for ``quiet`` seconds. Raises AssertionError after ``timeout``."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:
             now = time.monotonic()
             fetched = self._last_delivered_id >= self._last_pushed_id
-            if fetched and self._inflight == 0 and now - self._last_activity >= quiet:
+            busy = [probe for probe in self.busy_probes if probe()]
+            if self.taken_update_id is not None and self.taken_update_id < self._last_handed_id:
+                busy.append("an update fetched but not yet taken by the dispatcher")
+            if busy:
+                self._last_activity = max(self._last_activity, now)  # the quiet spell starts when the work ends
+            if fetched and self._inflight == 0 and not busy and now - self._last_activity >= quiet:
                 return
             if loop.time() >= deadline:
                 raise AssertionError(
                     f"bot did not become idle within {timeout}s (fetched={fetched}, "
-                    f"inflight={self._inflight})"
+                    f"inflight={self._inflight}, busy={busy})"
                 )
-            wait = quiet - (now - self._last_activity) if fetched and not self._inflight else 0.02
+            wait = quiet - (now - self._last_activity) if fetched and not self._inflight and not busy else 0.01
             await asyncio.sleep(max(0.01, min(wait, 0.05)))
 
     async def wait_call(self, method: str, predicate: Callable[[Call], bool] | None = None,
@@ -1755,6 +1766,7 @@ class FakeBotAPI:
         if batch is True:
             return []
         self._last_delivered_id = max(self._last_delivered_id, batch[-1]["update_id"])
+        self._last_handed_id = max(self._last_handed_id, batch[-1]["update_id"])
         self._last_activity = time.monotonic()
         return batch
 
@@ -2233,6 +2245,7 @@ async def polling(dp: Any, bot: Any, *, fake: FakeBotAPI | None = None, polling_
     start_kwargs.setdefault("handle_signals", False)
     start_kwargs.setdefault("close_bot_session", False)
     n_polls = len(fake.calls_of("getUpdates")) if fake is not None else 0
+    handling = _watch_dispatcher(dp, fake) if fake is not None else None
     task = asyncio.create_task(dp.start_polling(bot, polling_timeout=polling_timeout, **start_kwargs))
     try:
         loop = asyncio.get_running_loop()
@@ -2269,6 +2282,36 @@ async def polling(dp: Any, bot: Any, *, fake: FakeBotAPI | None = None, polling_
                     with contextlib.suppress(BaseException):
                         await t
             await bot.session.close()
+            if handling is not None:
+                _unwatch_dispatcher(fake, handling)  # type: ignore[arg-type]  # set together with fake
+
+
+def _watch_dispatcher(dp: Any, fake: FakeBotAPI) -> Callable[[], bool]:
+    """Lets ``fake.idle`` see the dispatcher's work: the last update it took (``taken_update_id``; between a
+    getUpdates answer and the update's handler task nothing else shows it) and a probe, busy while a handler
+    task runs (a handler waiting for its database makes no request for a while)."""
+    feed_update = dp.feed_update
+    if fake.taken_update_id is None:  # what was handed out before was an earlier dispatcher's
+        fake.taken_update_id = fake._last_handed_id
+
+    async def taken(bot: Any, update: Any, **kw: Any) -> Any:
+        fake.taken_update_id = max(fake.taken_update_id or 0, update.update_id)
+        return await feed_update(bot, update, **kw)
+
+    dp.feed_update = taken
+
+    def handling() -> bool:
+        return bool(getattr(dp, "_handle_update_tasks", ()))
+
+    handling.dispatcher = True  # type: ignore[attr-defined]
+    fake.busy_probes.append(handling)
+    return handling
+
+
+def _unwatch_dispatcher(fake: FakeBotAPI, handling: Callable[[], bool]) -> None:
+    fake.busy_probes.remove(handling)
+    if not any(getattr(p, "dispatcher", False) for p in fake.busy_probes):
+        fake.taken_update_id = None  # no dispatcher left to take an update
 
 
 @contextlib.contextmanager

@@ -13,7 +13,7 @@ import json
 import sqlite3
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Callable
 
 from aiogram import Router
 
@@ -54,11 +54,52 @@ async def running_bot(
     app = await create_app(settings, clock=clock, session=fake.make_session())
     for router in extra_routers:
         app.dp.include_router(router)
+    probe = watch_work(app)
+    fake.busy_probes.append(probe)
     try:
         async with polling(app.dp, app.bot, fake=fake, allowed_updates=app.dp.resolve_used_update_types()):
             yield app
     finally:
+        fake.busy_probes.remove(probe)
         await app.close()
+
+
+def watch_work(app: App) -> Callable[[], bool]:
+    """A probe for ``FakeBotAPI.idle``: True while the app is at work on something the test may wait for
+    outside an update's handler: the desk outbox or the privacy clean-up (deleting an erased person's copies
+    in the operators' chat) woken or at work. Without it, ``idle`` could only hope
+    that a quiet spell means done: on a loaded machine (PostgreSQL, a busy core) a handler can wait for its
+    database longer than that between two requests. (The dispatcher's handler tasks: tests.fakeapi.polling.)"""
+    pumps = [_watch_pump(app.desk.outbox, "drain", "_wake", "_task"),
+             _watch_pump(app.privacy, "cleanup", "_cleanup_wake", "_cleanup_task")]
+
+    def busy() -> bool:
+        return any(pump() for pump in pumps)
+
+    return busy
+
+
+def _watch_pump(pump: Any, method: str, wake: str, task: str) -> Callable[[], bool]:
+    """Busy while ``pump.<method>()`` runs, or while its loop (``pump.<task>``) runs and was woken
+    (``pump.<wake>`` set: work is queued). Observed, not changed: the method is wrapped to count its runs."""
+    running = [0]
+    original = getattr(pump, method)
+
+    async def counted() -> Any:
+        running[0] += 1
+        try:
+            return await original()
+        finally:
+            running[0] -= 1
+
+    setattr(pump, method, counted)
+
+    def busy() -> bool:
+        loop_task = getattr(pump, task)
+        woken = loop_task is not None and not loop_task.done() and getattr(pump, wake).is_set()
+        return running[0] > 0 or woken
+
+    return busy
 
 
 @asynccontextmanager

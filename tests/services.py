@@ -9,6 +9,8 @@ Fixtures (imported by tests/conftest.py):
 
 * ``pg_url`` -- URL of a new, empty database created for this test from a template (fast: a file
   copy, no schema work per test), dropped after it.  ``pg_pool``: an asyncpg pool on it.
+* ``pg_migrated_url`` -- URL of a database with the app's migrations applied and no rows: one per test
+  process, emptied (TRUNCATE) before each test; the end-to-end tests' (tests/backends.py).
   Work every database needs (migrations, say) goes into the template once per session:
   ``register_pg_template_setup(async_fn)`` before the first test that uses ``pg_url``.
 * ``redis_url`` -- URL of a Redis db flushed before and after the test.  ``redis_client``: a
@@ -43,8 +45,20 @@ def _from_state(key: str) -> str:
     return ""
 
 
+def worker_number() -> int:
+    """0 in a plain run; 1, 2, ... in the workers of a parallel run (pytest -n, pytest-xdist's gw0, gw1, ...)."""
+    name = os.environ.get("PYTEST_XDIST_WORKER", "")
+    return int(name[2:]) + 1 if name.startswith("gw") and name[2:].isdigit() else 0
+
+
+def _redis_db_of_this_worker(url: str) -> str:
+    """Each worker of a parallel run flushes a Redis db of its own (the server's db 1, 2, ...), never another's."""
+    n = worker_number()
+    return urlunsplit(urlsplit(url)._replace(path=f"/{n}")) if url and n else url
+
+
 PG_SERVER_URL = os.environ.pop("DATABASE_URL", "") or _from_state("DATABASE_URL")
-REDIS_SERVER_URL = os.environ.pop("REDIS_URL", "") or _from_state("REDIS_URL")
+REDIS_SERVER_URL = _redis_db_of_this_worker(os.environ.pop("REDIS_URL", "") or _from_state("REDIS_URL"))
 
 _template_setup: list[Callable[[Any], Awaitable[None]]] = []
 _template: dict[str, str] = {}  # "name" once created in this session
@@ -122,6 +136,60 @@ async def fresh_pg_database() -> AsyncIterator[str]:
             await admin.close()
 
 
+_reused: dict[str, str] = {}  # "name" of this process's reused database, once created and migrated
+
+
+async def _clean(url: str, name: str) -> None:
+    """Empties the reused database as a new one would be: every connection a previous test may have left is
+    ended (what DROP DATABASE ... WITH (FORCE) does), every table but the migrations' own is truncated and its
+    identities restart at 1."""
+    import asyncpg
+
+    conn = await asyncpg.connect(url, timeout=10)
+    try:
+        await conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                           " WHERE datname = $1 AND pid <> pg_backend_pid()", name)
+        tables = [r[0] for r in await conn.fetch("SELECT quote_ident(tablename) FROM pg_tables WHERE schemaname ="
+                                                 " 'public' AND tablename <> 'schema_migrations'")]
+        if tables:
+            await conn.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
+    finally:
+        await conn.close()
+
+
+@contextlib.asynccontextmanager
+async def migrated_pg_database() -> AsyncIterator[str]:
+    """A PostgreSQL database with the app's migrations applied and no rows: one per test process, migrated
+    once and emptied before every test (TRUNCATE: a fraction of CREATE DATABASE and the migrations per test).
+    For the end-to-end tests, whose app would apply the same migrations at its start; a test of the
+    migrations themselves takes ``pg_url``."""
+    name = _reused.get("name")
+    if name is None:
+        from storage.pg.db import PgDatabase
+
+        admin = await _pg_admin()
+        try:
+            template = _template.get("name") or await _create_template(admin)
+            name = f"shagym_r{os.getpid()}"
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+        finally:
+            await admin.close()
+        db = await PgDatabase.open(with_database(PG_SERVER_URL, name), min_size=1, max_size=1)
+        await db.close()
+        _reused["name"] = name
+    url = with_database(PG_SERVER_URL, name)
+    await _clean(url, name)
+    yield url
+
+
+@pytest.fixture
+async def pg_migrated_url() -> AsyncIterator[str]:
+    """A migrated, empty PostgreSQL database for this test (see ``migrated_pg_database``)."""
+    async with migrated_pg_database() as url:
+        yield url
+
+
 @pytest.fixture
 async def pg_url() -> AsyncIterator[str]:
     """A new empty PostgreSQL database for this test."""
@@ -143,8 +211,8 @@ async def pg_pool(pg_url: str) -> AsyncIterator[Any]:
 @pytest.fixture(scope="session", autouse=True)
 def _drop_pg_template() -> Any:
     yield
-    name = _template.pop("name", None)
-    if name is None:
+    names = [n for n in (_reused.pop("name", None), _template.pop("name", None)) if n is not None]
+    if not names:
         return
 
     async def drop() -> None:
@@ -152,7 +220,8 @@ def _drop_pg_template() -> Any:
 
         conn = await asyncpg.connect(with_database(PG_SERVER_URL, "postgres"), timeout=10)
         try:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            for name in names:
+                await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         finally:
             await conn.close()
 

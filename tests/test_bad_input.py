@@ -252,7 +252,7 @@ OPERATOR_FORMS = {
 
 async def until(check, what: str, timeout: float = 30.0):
     """Wait for what the bot does by its effect (``check``, sync or async, returns it), never by a quiet moment:
-    on a busy machine the bot can be silent longer than ``fake.idle``'s 0.15 s in the middle of an update."""
+    on a busy machine the bot can be silent longer than ``fake.idle``'s quiet spell in the middle of an update."""
     deadline = time.monotonic() + timeout
     while True:
         result = check()

@@ -79,25 +79,51 @@ async def test_requests_held_up_after_the_last_check_never_bunch_into_one_second
     assert elapsed <= 200 / 25 * 1.6, elapsed  # still near the budget's pace (25/s; the machine is shared)
 
 
+def note_slots(limits: RedisRateLimits, redis: Redis, slots: dict[str, list[float]]) -> None:
+    """Records, by chat key, the moment (Redis time) of every slot ``limits`` reserves: the TIME read in the same
+    MULTI as the reservation, plus the wait it returned. The moments the limiter grants, without the test
+    process's own lateness in waking up to them (a loaded machine wakes a sender late, then the next one on
+    time: measured on the test's clock, two slots 0.3 s apart could look 0.2 s apart)."""
+    take = limits._take
+
+    async def take_and_note(keys: list[str], args: list[int]) -> list[int]:
+        async with redis.pipeline(transaction=True) as pipe:
+            await take(keys=keys, args=args, client=pipe)
+            pipe.time()
+            (reserved, wait_us), (seconds, micros) = await pipe.execute()
+        if int(reserved):
+            slots.setdefault(keys[1], []).append(seconds + micros / 1e6 + int(wait_us) / 1e6)
+        return [int(reserved), int(wait_us)]
+
+    limits._take = take_and_note  # type: ignore[assignment]  # observed, not changed
+
+
 async def test_a_chat_is_spaced_across_instances_and_a_group_keeps_its_minute(redis_url):
     a, b = client(redis_url), client(redis_url)
+    slots: dict[str, list[float]] = {}
     try:
         # never answered (no sent()): each slot holds its chat for chat_hold
         limits = [RedisRateLimits(a, BOT, chat_hold=0.3, group_per_minute=600, max_in_any_second=100),
                   RedisRateLimits(b, BOT, chat_hold=0.3, group_per_minute=600, max_in_any_second=100)]
-        chat_times: list[float] = []
-        group_times: list[float] = []
+        note_slots(limits[0], a, slots)
+        note_slots(limits[1], b, slots)
 
-        async def one(i: int, chat: int, into: list[float]) -> None:
+        returned: dict[int, list[float]] = {777: [], -100_777: []}
+
+        async def one(i: int, chat: int) -> None:
             await limits[i % 2].acquire(chat)
-            into.append(time.monotonic())
+            seconds, micros = await (a, b)[i % 2].time()
+            returned[chat].append(seconds + micros / 1e6)
 
-        await asyncio.gather(*(one(i, 777, chat_times) for i in range(6)),
-                             *(one(i, -100_777, group_times) for i in range(25)))
+        await asyncio.gather(*(one(i, 777) for i in range(6)), *(one(i, -100_777) for i in range(25)))
     finally:
         await a.aclose()
         await b.aclose()
-    chat_times.sort()
+    chat_times = sorted(slots[f"{limits[0].prefix}:chat:777"])
+    group_times = slots[f"{limits[0].prefix}:chat:-100777"]
+    assert len(chat_times) == 6 and len(group_times) == 25
+    for chat, granted in ((777, chat_times), (-100_777, group_times)):  # nobody went before their slot
+        assert all(r >= s for r, s in zip(sorted(returned[chat]), sorted(granted), strict=True))
     gaps = [y - x for x, y in zip(chat_times, chat_times[1:], strict=False)]
     assert min(gaps) >= 0.25, gaps  # one message per 0.3 s whichever instance sends it (Redis time, µs)
     # a group: 600 a minute = 10/s after the first: at most 11 in any second (also its chat limit holds: 0.3 s)

@@ -359,7 +359,7 @@ def test_typo_tolerant_concepts_only_for_typos(index: FaqIndex) -> None:
     [("привет", "greeting"), ("сәлем", "greeting"), ("Добрый вечер", "greeting"), ("спасибо", "thanks"),
      ("рақмет", "thanks"), ("Большое спасибо за помощь!", "thanks"), ("көп рахмет", "thanks"), ("пока", "goodbye"),
      ("сау бол", "goodbye"), ("До свидания", "goodbye"), ("спасибо, пока", "goodbye"), ("рахмет, сау болыңыз", "goodbye"),
-     ("ок, понятно", None), ("спасибо, а куда подать жалобу", None), ("пока жалобу не рассмотрели", None)],
+     ("ок, понятно", "ack"), ("спасибо, а куда подать жалобу", None), ("пока жалобу не рассмотрели", None)],
 )
 def test_small_talk_kinds(query: str, kind: str | None) -> None:
     """Greetings, thanks and goodbyes, alone or together (thanks with a goodbye is a goodbye); a question is none."""
@@ -659,6 +659,73 @@ def test_round5_in_scope(index: FaqIndex, query: str, lang: str, expected: str) 
 )
 def test_round5_out_of_scope(index: FaqIndex, query: str, lang: str) -> None:
     assert index.search(query, lang=lang) == []
+
+
+@pytest.mark.parametrize(
+    "query,kind",
+    [
+        # asking after the bot, or who it is, alone or after a greeting: a greeting, answered with the menu
+        ("как дела?", "greeting"),
+        ("Здравствуйте! Как вы?", "greeting"),
+        ("ты кто такой", "greeting"),
+        ("Сәлем, жағдайың қалай?", "greeting"),
+        ("сіз кімсіз", "greeting"),
+        # an acknowledgement alone: answered with the menu too ("ack")
+        ("ок", "ack"),
+        ("ясно, хорошо", "ack"),
+        ("түсінікті", "ack"),
+        ("жарайды, рахмет", "thanks"),
+        # questions stay questions
+        ("как дела с моей жалобой", None),
+        ("кто рассматривает жалобу", None),
+        ("сен кімге шағым жібересің", None),
+        ("да", None),
+    ],
+)
+def test_round6_small_talk(index: FaqIndex, query: str, kind: str | None) -> None:
+    assert small_talk(query) == kind
+    if kind is not None:
+        assert index.search(query) == []
+
+
+@pytest.mark.parametrize(
+    "query,lang",
+    [
+        # how to obtain a service (re-register it, sell it, a driving test, opening hours), with no problem named
+        ("как переоформить квартиру на сына через егов", "ru"),
+        ("машинамды қалай сатамын", "kk"),
+        ("хочу сдать на права, куда обращаться", "ru"),
+        ("цон работает в воскресенье?", "ru"),
+        # other state matters, learning, puzzles, sums
+        ("гражданство для ребенка как оформить", "ru"),
+        ("университетке түсу үшін не керек", "kk"),
+        ("кроссворд шешуге көмектесші", "kk"),
+        ("1414 плюс 6", "ru"),
+        ("125 разделить на 5", "ru"),
+    ],
+)
+def test_round6_out_of_scope(index: FaqIndex, query: str, lang: str) -> None:
+    assert index.search(query, lang=lang) == []
+
+
+@pytest.mark.parametrize(
+    "query,lang,expected",
+    [
+        # people who do not see or hear are people with disabilities
+        ("слепому не помогли в цоне заполнить бланк", "ru", "disabled_access"),
+        ("көзі көрмейтін әжеме ешкім көмектеспеді", "kk", "disabled_access"),
+        # only one of several things done: the service was rendered in part
+        ("заказывал две справки, выдали только одну", "ru", "incomplete_service"),
+        ("екі анықтама сұрадым, біреуін ғана берді", "kk", "incomplete_service"),
+        # a paper the office could see in its own database is an extra paper, not a question how to get it
+        ("мекенжай анықтамасын өзім әкелуім керек пе, базадан көрмей ме", "kk", "extra_documents"),
+        # three terms of the procedure keep a query in scope whatever everyday word comes with them
+        ("срок рассмотрения продлили, сказали сотрудник ушел в отпуск, так можно?", "ru", "extension"),
+        ("пропустил месяц на иск в суд, лежал в больнице, восстановят срок?", "ru", "court"),
+    ],
+)
+def test_round6_in_scope(index: FaqIndex, query: str, lang: str, expected: str) -> None:
+    assert [h.id for h in index.search(query, lang=lang)][:1] == [expected]
 
 
 def test_greetings_get_small_talk_not_search() -> None:

@@ -245,7 +245,7 @@ _ABOUT_ELSE_SRC = {
     "papers": "резюме түйіндеме доверенност сенімхат =договор =договора =договору =договоре =шартқа =шартты "
               "=шартына =шартын аренд жалдау",
     "career": "тестирован тестілеу вакансии =вакансия устроиться орналас отпуск больничн уволи увольн",
-    "love": "любов махаббат девушк свидан знакомств",
+    "love": "любов махаббат свидан знакомств",  # not "девушка": the clerk at the window
     "health": "болит болел =ауырады ауырып лекарств таблетк =дәрі =дәрісі врач врачу дәрігер поликлиник емхан "
               "больниц аурухан =скорая =скорой =скорую пожарн =өрт",
     # talk about the bot, not a question to it
@@ -353,6 +353,8 @@ _PROCEDURE = _concept_names("term month extend answer court agency forward anon"
 # ... or three of them with the people of a service: "суд восстановит срок иска, пропущенный месяц" (in hospital),
 # "срок продлили, сотрудник в отпуске"
 _PROCEDURE_OWN = _PROCEDURE | _concept_names("staff provider")
+# ... and the steps a complaint to the provider's head goes through (`FaqIndex._to_the_head`)
+_HEAD_STEPS = _PROCEDURE | _concept_names("refuse answer result disagree inaction ignore")
 _PROBLEM_STEMS = _stems(
     "заставля мәжбүр наруш бұз просроч задерж затян созы кешік требу талап лишн артық сверх ненуж қажетсіз ошибк ошиб қате хам "
     "груб отказ игнор проблем мәселе обман алда взятк пара жемқор коррупц"
@@ -512,7 +514,7 @@ _CONCEPTS_SRC = {
     "suggest": "предлож ұсыныс отзыв ~пікір идея идею идеям",
     "bot": "=бот =бота =ботом =боту =ботқа =ботты =боттың",
     "phone": "звон позвон қоңырау",  # not "телефон": the phone one files from is no call
-    "accept": "принят принима приня приём прием қабылда",
+    "accept": "принят принима приня приём прием қабылда =примем =примут =примет =примете",
     "register": "регистр тіркел тіркеу",
     "answer": "ответ жауап",
     "result": "результат нәтиже",
@@ -521,10 +523,11 @@ _CONCEPTS_SRC = {
     "staff": "должност лауазым чиновн шенеунік сотрудн служащ қызметкер работни оператор",
     "howmany": "~сколько ~сколко ~скока ~скоко ~сколька неше қанша",  # "скорой" is no typo of "скоко"
     "refuse": "отказ =бас тартт тартып тарту",
-    "forward": "пересл переправ перенаправ жолда",
+    "forward": "пересл переправ перенаправ жолда =передадут =передаст =передадите",
     "delay": "затян затягив тянут тянет тянул созып созд созылып кешік кешіг задерж просроч опазд обещал уәде",
     "wait": "недел апта долго давно жду ждем ждал ждала ждать күтіп күтем күттім ұзақ тишин молча молчит үнсіз",
     "inaction": "бездейств әрекетсіз",
+    "head": "руководител начальник =басшы =басшыға =басшысы =басшысына =басшыны =бастық бастығ бастыққ",
     "submit": "сдач сдат сдаю сдал сдаеш сдав сдам сдаст тапсыр",
     "partial": "частичн наполовин половин неполн жартылай",
     # the services people name in their questions: in the domain even when the knowledge base never names them
@@ -1700,7 +1703,7 @@ class FaqIndex:
         procedure = "#complaint" in toks and bool(toks & _PROCEDURE) or len(toks & _PROCEDURE_OWN) >= 3
         if topic == "hard" and not (service and problem or procedure) and "1414" not in words and "#askbot" not in toks:
             return True  # "зарплата сотрудника цона", "погода"; but "в цоне нахамила девушка"
-        if topic == "elsewhere" and not (service or "#bot" in toks):
+        if topic == "elsewhere" and not (service or "#bot" in toks or self._to_the_head(words, toks)):
             return True  # "жалоба на банк"; but "бот передает мои данные в банк?"
         if topic == "soft" and not ("#complaint" in toks or (service and problem)):
             return True  # "egov қосымшасын жүктеу"; but "скачать образец жалобы"
@@ -1709,6 +1712,16 @@ class FaqIndex:
         if _PRICE.search(sk) and not toks & {"#complaint", "#court"} and "1414" not in words:
             return True  # "сколько стоит бензин"; but "сколько стоит подать жалобу"
         return bool(_HOWTO.search(sk) and toks & _HOWTO_OBJECTS and not problem)
+
+    @staticmethod
+    def _to_the_head(words: list[str], toks: set[str]) -> bool:
+        """A complaint whose only "elsewhere" word is a boss ("начальник", "бастық") and that names a step of the
+        procedure is about the head of the service's provider, who reviews it: "начальник отказал по жалобе",
+        "бастыққа шағым жаздым, жауап жоқ"; not "начальник на работе орёт, куда жаловаться"."""
+        return (
+            "#complaint" in toks and bool(toks & _HEAD_STEPS)
+            and not _names_any([w for w in words if "#head" not in tokens(w)], _ELSE_ELSEWHERE)
+        )
 
     # --- search ---------------------------------------------------------------------------------------------------
 

@@ -756,6 +756,8 @@ def test_round6_concepts() -> None:
     assert "#extra" in tokens("у них же есть в базе") and "#extra" in tokens("дерекқорда бар ғой")
     assert "#extra" in tokens("требуют справки сверх перечня") and "#extra" not in tokens("соседи сверху")
     assert "#disabled" in tokens("слабовидящий отец") and "#disabled" in tokens("саңырау адамға")
+    assert about_else("очень долго жду ответа") is None and about_else("долгая проверка жалобы") is None
+    assert about_else("долг по расписке") == "hard" and about_else("универсальная услуга") is None
     assert "#head" in tokens("начальнику цона") and "#head" in tokens("бастығына") and "#head" in tokens("руководителю")
 
 

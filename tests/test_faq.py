@@ -736,6 +736,8 @@ def test_round6_out_of_scope(index: FaqIndex, query: str, lang: str) -> None:
         # three terms of the procedure keep a query in scope whatever everyday word comes with them
         ("срок рассмотрения продлили, сказали сотрудник ушел в отпуск, так можно?", "ru", "extension"),
         ("пропустил месяц на иск в суд, лежал в больнице, восстановят срок?", "ru", "court"),
+        # re-registering a service's object is a how-to question only when nothing went wrong
+        ("переоформили справку неправильно", "ru", "incomplete_service"),
         # colloquial forms of "accept" and "forward"; "девушка" is the clerk at the window, not a date
         ("жалобу не примут, сказала девушка на приеме", "ru", "refusal_to_accept"),
         ("если жалоба не по адресу, ее передадут куда надо?", "ru", "forwarding"),

@@ -358,7 +358,7 @@ _PROCEDURE_OWN = _PROCEDURE | _concept_names("staff provider")
 _HEAD_STEPS = _PROCEDURE | _concept_names("refuse answer result disagree inaction ignore")
 _PROBLEM_STEMS = _stems(
     "заставля мәжбүр наруш бұз просроч задерж затян созы кешік требу талап лишн артық =сверх сверхнорм ненуж қажетсіз ошибк ошиб қате хам "
-    "груб отказ игнор проблем мәселе обман алда взятк пара жемқор коррупц"
+    "груб отказ игнор неправил неверн проблем мәселе обман алда взятк пара жемқор коррупц"
 )
 
 # A message made only of an acknowledgement ("ок, понятно", "жарайды") asks nothing.

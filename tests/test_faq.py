@@ -704,6 +704,9 @@ def test_round6_small_talk(index: FaqIndex, query: str, kind: str | None) -> Non
         ("кроссворд шешуге көмектесші", "kk"),
         ("1414 плюс 6", "ru"),
         ("125 разделить на 5", "ru"),
+        # when a service will be ready, with nothing wrong yet
+        ("жеке куәлік қанша күнде дайын болады", "kk"),
+        ("через сколько будет готов техпаспорт", "ru"),
         # an amount to be paid, a holiday's day off
         ("жәрдемақым қанша болады", "kk"),
         ("пособие на ребенка сколько будет в этом году", "ru"),
@@ -736,6 +739,7 @@ def test_round6_out_of_scope(index: FaqIndex, query: str, lang: str) -> None:
         # three terms of the procedure keep a query in scope whatever everyday word comes with them
         ("срок рассмотрения продлили, сказали сотрудник ушел в отпуск, так можно?", "ru", "extension"),
         ("пропустил месяц на иск в суд, лежал в больнице, восстановят срок?", "ru", "court"),
+        ("справку готовят уже второй месяц", "ru", "deadline_violated"),
         # re-registering a service's object is a how-to question only when nothing went wrong
         ("переоформили справку неправильно", "ru", "incomplete_service"),
         # colloquial forms of "accept" and "forward"; "девушка" is the clerk at the window, not a date

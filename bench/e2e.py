@@ -1,7 +1,7 @@
 """End to end: the real bot process and a bare aiogram echo bot, through the same loopback fake Bot API.
 
     python -m bench e2e [--kind mix|start|faq|wizard|button|my|all] [--repeats 3] [--rate 100] [--seconds 10]
-                        [--burst 3000] [--keep] [--json]
+                        [--burst 3000] [--echo-runtime bare|bot] [--keep] [--json]
 
 This process runs the fake Bot API (tests/fakeapi.py's FakeBotAPI on 127.0.0.1, one per bot) and the load;
 each bot under test is a separate process: ``python -m bot`` with BOT_TOKEN set and TELEGRAM_API_BASE pointing
@@ -22,7 +22,9 @@ Figures are medians over the repeats, each ratio the median of the same-repeat r
 them in ``ratio_per_repeat``). ``cpu_share`` is the bot's share of one core during the burst (well under 1.0:
 it waited, for the fake or for a core other processes held); ``fake_cpu`` the share of one core this process
 used: near 1.0 the fake, not the bot, would be the bottleneck; ``load_average`` says how busy the machine
-was. ``--fake-capacity`` measures the fake alone: sendMessage calls per second from a client process, and the
+was. ``--echo-runtime bot`` runs the echo bot on the bot's event loop and
+JSON codec (bot/runtime.py) instead of aiogram's defaults: the acceptance figure is against the bare echo bot
+(the default), this one says how much of the difference is the bot's own work. ``--fake-capacity`` measures the fake alone: sendMessage calls per second from a client process, and the
 fake's CPU per call.
 """
 
@@ -166,8 +168,10 @@ class Contender:
     minute to minute, and a ratio of two figures taken seconds apart is far steadier than of two taken a
     minute apart. The idle contender only waits in getUpdates (long polling) meanwhile."""
 
-    def __init__(self, which: str, plan: dict[str, list[workload.Action]], template: Path, folder: Path) -> None:
+    def __init__(self, which: str, plan: dict[str, list[workload.Action]], template: Path, folder: Path,
+                 echo_runtime: str = "bare") -> None:
         self.which, self.plan, self.template, self.folder = which, plan, template, folder
+        self.echo_runtime = echo_runtime
         self.out: dict = {"bot": which}
         self.proc: asyncio.subprocess.Process | None = None
 
@@ -183,7 +187,8 @@ class Contender:
         if self.which == "bot":
             shutil.copyfile(self.template, self.db)
         env = {**os.environ, "BOT_TOKEN": fake.token, "TELEGRAM_API_BASE": fake.base_url,
-               "DATABASE_PATH": str(self.db), "OPERATORS_CHAT_ID": "", "LOG_LEVEL": "INFO", "PYTHONPATH": str(ROOT)}
+               "DATABASE_PATH": str(self.db), "OPERATORS_CHAT_ID": "", "LOG_LEVEL": "INFO", "PYTHONPATH": str(ROOT),
+               "ECHO_RUNTIME": self.echo_runtime}
         self.log = open(self.folder / f"{self.which}.log", "wb")
         self.spawned = time.monotonic()
         self.proc = await asyncio.create_subprocess_exec(sys.executable, *BOTS[self.which], cwd=self.folder,
@@ -261,14 +266,14 @@ class Contender:
 
 
 async def run_repeat(order: tuple[str, ...], plan: dict[str, list[workload.Action]], template: Path, base: Path,
-                     repeat: int, rate: float) -> list[dict]:
+                     repeat: int, rate: float, echo_runtime: str = "bare") -> list[dict]:
     """Both bots started together; each phase (warm-up, the offered rate, the burst) measured for one bot
     right after the other, in ``order``."""
     contenders = []
     for which in order:
         folder = base / f"{which}-{repeat}"
         folder.mkdir()
-        contenders.append(Contender(which, plan, template, folder))
+        contenders.append(Contender(which, plan, template, folder, echo_runtime))
     try:
         for c in contenders:
             await c.start()
@@ -308,7 +313,7 @@ def summarise(runs: list[dict]) -> dict:
 
 
 async def run(kind: str, repeats: int, rate: float, seconds: float, burst: int, keep: bool,
-              say=lambda *a: None) -> dict:
+              say=lambda *a: None, echo_runtime: str = "bare") -> dict:
     kinds = dict(workload.MIX) if kind == "mix" else {kind: 1}
     plan = plan_for(kinds, rate, seconds, burst)
     base = Path(tempfile.mkdtemp(prefix="shagym-e2e-"))
@@ -322,13 +327,13 @@ async def run(kind: str, repeats: int, rate: float, seconds: float, burst: int, 
         runs = []
         for r in range(repeats):
             order = ("echo", "bot") if r % 2 == 0 else ("bot", "echo")
-            for result in await run_repeat(order, plan, template, base, r + 1, rate):
+            for result in await run_repeat(order, plan, template, base, r + 1, rate, echo_runtime):
                 result["repeat"] = r + 1
                 say(json.dumps(result))
                 runs.append(result)
                 if not keep:
                     shutil.rmtree(base / f"{result['bot']}-{r + 1}")
-        return {"kind": kind, "mix": kinds, "repeats": repeats, "rate": rate, "latency_updates": int(rate * seconds),
+        return {"kind": kind, "mix": kinds, "echo_runtime": echo_runtime, "repeats": repeats, "rate": rate, "latency_updates": int(rate * seconds),
                 "burst": burst, "database": f"{base}/<bot>-<repeat>/bot.sqlite3" + ("" if keep else " (deleted)"),
                 **summarise(runs), "runs": runs}
     finally:
@@ -343,7 +348,8 @@ def report(result: dict) -> str:
             (f"CPU per update at {result['rate']:g}/s, ms", "cpu_ms_per_update_at_rate"),
             ("requests per update", "requests_per_update"), ("bot's CPU share during the burst", "cpu_share"),
             ("fake's CPU share during the burst", "fake_cpu"), ("load average (1 min) after the burst", "load_average")]
-    lines = [f"kind {result['kind']} (mix {result['mix']}), {result['repeats']} repeats, medians",
+    lines = [f"kind {result['kind']} (mix {result['mix']}), echo runtime {result['echo_runtime']}, "
+             f"{result['repeats']} repeats, medians",
              "| figure | bot | echo | bot/echo |", "|---|---|---|---|"]
     for label, key in rows:
         lines.append(f"| {label} | {m['bot'][key]} | {m['echo'][key]} | {r.get(key, '')} |")
@@ -400,6 +406,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, default=100.0)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--burst", type=int, default=3000)
+    parser.add_argument("--echo-runtime", choices=("bare", "bot"), default="bare",
+                        help="the echo bot on aiogram's defaults (bare) or on the bot's loop and JSON codec")
     parser.add_argument("--keep", action="store_true", help="keep the databases and logs")
     parser.add_argument("--fake-capacity", action="store_true", help="measure the fake Bot API alone")
     parser.add_argument("--json", action="store_true")
@@ -411,7 +419,8 @@ def main(argv: list[str] | None = None) -> int:
     say = (lambda *a: print(*a, file=sys.stderr, flush=True))
     results = []
     for kind in kinds:
-        result = asyncio.run(run(kind, args.repeats, args.rate, args.seconds, args.burst, args.keep, say))
+        result = asyncio.run(run(kind, args.repeats, args.rate, args.seconds, args.burst, args.keep, say,
+                                 args.echo_runtime))
         results.append(result)
         if not args.json:
             print(report(result), flush=True)

@@ -8,6 +8,11 @@ the same process tuning (bot.runtime.tune_gc) as bot/run.py; no storage beyond a
 MemoryStorage, no middleware; the same Telegram I/O per update as the bot: one sendMessage (a text is echoed),
 and for a button answerCallbackQuery first (Telegram shows a spinner until a query is answered), then its data
 sent back.
+
+By default the echo bot is bare: asyncio's own event loop, aiogram's session (a form per request, the
+standard library's JSON). With ``ECHO_RUNTIME=bot`` (``python -m bench e2e --echo-runtime bot``) it runs on
+the bot's event loop and session instead (bot/runtime.py: uvloop; bot/session.py: a JSON body by orjson), to
+tell what the bot's own work costs apart from what its runtime saves.
 """
 
 from __future__ import annotations
@@ -22,7 +27,11 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.types import CallbackQuery, Message
 
+from bot import runtime
 from bot.runtime import tune_gc
+from bot.session import JsonBodySession
+
+SAME_RUNTIME = os.environ.get("ECHO_RUNTIME", "bare") == "bot"
 
 router = Router()
 
@@ -41,7 +50,8 @@ async def echo_button(query: CallbackQuery, bot: Bot) -> None:
 async def main() -> None:
     bot = Bot(
         token=os.environ["BOT_TOKEN"],
-        session=AiohttpSession(api=TelegramAPIServer.from_base(os.environ["TELEGRAM_API_BASE"])),
+        session=(JsonBodySession if SAME_RUNTIME else AiohttpSession)(
+            api=TelegramAPIServer.from_base(os.environ["TELEGRAM_API_BASE"])),
         default=DefaultBotProperties(parse_mode="HTML", link_preview_is_disabled=True),
     )
     dp = Dispatcher()
@@ -55,6 +65,6 @@ if __name__ == "__main__":
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("aiogram.event").setLevel(logging.WARNING)
     try:
-        asyncio.run(main())
+        runtime.run(main()) if SAME_RUNTIME else asyncio.run(main())
     except KeyboardInterrupt:
         pass

@@ -10,7 +10,6 @@ from typing import Protocol, cast
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
-from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.session.base import BaseSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.fsm.storage.base import BaseEventIsolation
@@ -35,6 +34,7 @@ from bot.services.privacy import Privacy
 from bot.services.reminders import ReminderService
 from bot.services.sender import RetryAfterMiddleware, Sender, TelegramLimits
 from bot.services.updates import LocalUpdateLedger, SkipUnparsableUpdates
+from bot.session import JsonBodySession
 from handlers import get_router
 from handlers.complaint.states import STATE_PREFIX
 from handlers.errors import apologise_for_lost_reply
@@ -176,9 +176,11 @@ class App:
 
 
 def make_session(settings: Settings) -> BaseSession:
+    """aiohttp to the Bot API (TELEGRAM_API_BASE: a local Bot API server), parameters as a JSON body
+    (bot/session.py)."""
     if settings.telegram_api_base:
-        return AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_base))
-    return AiohttpSession()
+        return JsonBodySession(api=TelegramAPIServer.from_base(settings.telegram_api_base))
+    return JsonBodySession()
 
 
 def make_bot(settings: Settings, session: BaseSession,

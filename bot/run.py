@@ -88,10 +88,11 @@ def main(argv: list[str], *, force_console: bool = False) -> int:
         except KeyboardInterrupt:  # Ctrl-C ends the session like Ctrl-D
             return 0
     setup_logging(settings.log_level, settings.log_format)
+    from bot.runtime import run
     from storage.backup import BackupError
 
     try:
-        asyncio.run(run_server(settings))
+        run(run_server(settings))  # on uvloop
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2

@@ -110,6 +110,10 @@ class MenuButton(BaseFilter):
     async def __call__(self, message: Message, i18n: I18n) -> bool:
         return message.text is not None and message.text in in_all_languages(i18n, self.msgid)
 
+    def quick(self, event: TelegramObject, data: dict[str, Any]) -> bool:  # handlers/routing.py
+        text = getattr(event, "text", None)
+        return text is not None and text in in_all_languages(data["i18n"], self.msgid)
+
 
 class Magic(BaseFilter):
     """A magic filter (``F.text == ...``) checked on the event loop. aiogram runs a bare magic filter, like any
@@ -122,6 +126,9 @@ class Magic(BaseFilter):
     async def __call__(self, event: TelegramObject) -> Any:
         return self.rule.resolve(event)
 
+    def quick(self, event: TelegramObject, data: dict[str, Any]) -> bool:  # handlers/routing.py
+        return bool(self.rule.resolve(event))
+
 
 class Private(BaseFilter):
     """A message in a private chat (the operators' group has routers of its own). The router-level filter of
@@ -129,6 +136,9 @@ class Private(BaseFilter):
 
     async def __call__(self, message: Message) -> bool:
         return message.chat.type == "private"
+
+    def quick(self, event: TelegramObject, data: dict[str, Any]) -> bool:  # handlers/routing.py
+        return event.chat.type == "private"  # type: ignore[attr-defined]  # a message router's filter
 
 
 def bilingual(i18n: I18n, msgid: str, **params: Any) -> str:

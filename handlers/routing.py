@@ -3,42 +3,213 @@ event.
 
 aiogram tries the routers in order for every update, and passing one costs about 12 µs on these machines
 (its outer-middleware chain is built again, with ``functools.wraps``, for every router and every event; its
-root filters are checked; the handler list is walked) even when the router has no handler for the kind of
-event at all (the errors router for a message, the wizard's stale-button router for a text). With ~19 routers
-that was a sixth of the bot's CPU per update (docs/performance.md). :class:`FeatureRouter` does the same
-thing with two shortcuts that change nothing in what is called:
+root filters are checked; the handler list is walked, every filter called through aiogram's ``CallableObject``
+with its keyword arguments picked from ~30) even when the router has nothing for the event (the errors router
+for a message, the wizard's router for a question typed outside the wizard). With ~19 routers that was most
+of the routing cost of an update (docs/performance.md). :class:`FeatureRouter` does the same thing with three
+shortcuts that change nothing in what is called:
 
 * a router whose subtree has no handler and no outer middleware for the event's type returns UNHANDLED at
   once (aiogram would walk it and find nothing: root filters only decide whether handlers run);
+* the gate: a feature router (right below the root) whose subtree cannot match the event returns UNHANDLED
+  at once. Whether
+  it can is decided by the filters' *quick checks*, plain synchronous necessary conditions: a command filter
+  needs a command of its names, a state filter one of its states, a callback-data filter its prefix, and any
+  filter may say its own with a ``quick(event, data) -> bool`` method (:data:`Quick`). A filter without one
+  counts as passing, so the gate only ever skips a router in which every handler has a filter that fails
+  (and aiogram's own walk checks every filter again in the routers it does not skip);
+* in a router it does walk, a handler whose quick checks fail is passed over without calling its filters
+  (:class:`GatedObserver`);
 * an observer without outer middlewares goes straight to aiogram's ``_propagate_event`` (aiogram would wrap
   it in an empty middleware chain).
 
-Which types a subtree handles is computed on the first event of that type and computed again when a router is
-included anywhere below; handlers are registered when the routers are built (``get_router()``), before the
-first update.
+Which types a subtree handles, and its gate, are computed on the first event of that type and computed again
+when a router is included anywhere below; handlers are registered when the routers are built
+(``get_router()``), before the first update.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from inspect import isclass
+from re import Pattern
 from typing import Any
 
 from aiogram import Router
-from aiogram.dispatcher.event.bases import UNHANDLED
-from aiogram.types import TelegramObject
+from aiogram.dispatcher.event.bases import UNHANDLED, SkipHandler
+from aiogram.dispatcher.event.handler import FilterObject, HandlerObject
+from aiogram.dispatcher.event.telegram import TelegramEventObserver
+from aiogram.filters import Command, StateFilter
+from aiogram.filters.callback_data import CallbackQueryFilter
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import CallbackQuery, Message, TelegramObject
 
-__all__ = ["FeatureRouter"]
+__all__ = ["FeatureRouter", "GatedObserver", "Quick", "quick_check"]
+
+#: A filter's necessary condition, checked without awaiting anything: False only when the filter would
+#: reject the event (``data``: what the handler would be called with, e.g. ``raw_state``, ``i18n``).
+Quick = Callable[[TelegramObject, dict[str, Any]], bool]
+#: A router subtree's gate: None means "could match anything".
+Gate = Callable[[TelegramObject, dict[str, Any]], bool] | None
+
+
+def _command(f: Command) -> Quick:
+    """What Command.__call__ checks before it awaits anything: a text or caption, the prefix, the name."""
+    names: frozenset[str] | None = None
+    if not any(isinstance(c, Pattern) for c in f.commands):
+        names = frozenset(str(c) for c in f.commands)
+    prefixes, ignore_case = f.prefix, f.ignore_case
+
+    def check(event: TelegramObject, data: dict[str, Any]) -> bool:
+        if not isinstance(event, Message):
+            return False
+        text = event.text or event.caption
+        if not text:
+            return False
+        parts = text.split(maxsplit=1)
+        if not parts or parts[0][0] not in prefixes:
+            return False
+        if names is None:
+            return True
+        name = parts[0][1:].partition("@")[0]
+        return (name.casefold() if ignore_case else name) in names
+
+    return check
+
+
+def _state(f: StateFilter) -> Quick | None:
+    """StateFilter.__call__ has nothing to await: the same loop, called directly."""
+    if any(s == "*" for s in f.states if isinstance(s, str)):
+        return None  # any state
+
+    def check(event: TelegramObject, data: dict[str, Any]) -> bool:
+        raw_state = data.get("raw_state")
+        for allowed in f.states:
+            if isinstance(allowed, str) or allowed is None:
+                if allowed == raw_state:
+                    return True
+            elif isinstance(allowed, (State, StatesGroup)):
+                if allowed(event=event, raw_state=raw_state):
+                    return True
+            elif isclass(allowed) and issubclass(allowed, StatesGroup) and allowed()(event=event, raw_state=raw_state):
+                return True
+        return False
+
+    return check
+
+
+def _callback_data(f: CallbackQueryFilter) -> Quick:
+    """CallbackData.unpack fails unless the data's first part is the prefix."""
+    prefix, sep = f.callback_data.__prefix__, f.callback_data.__separator__
+
+    def check(event: TelegramObject, data: dict[str, Any]) -> bool:
+        value = event.data if isinstance(event, CallbackQuery) else None
+        return bool(value) and value.split(sep, 1)[0] == prefix  # type: ignore[union-attr]
+
+    return check
+
+
+def quick_check(f: FilterObject) -> Quick | None:
+    """The quick check of one filter of a handler or router, None when it has none."""
+    callback = f.callback
+    if isinstance(callback, Command):
+        return _command(callback)
+    if isinstance(callback, StateFilter):
+        return _state(callback)
+    if isinstance(callback, CallbackQueryFilter):
+        return _callback_data(callback)
+    quick = getattr(callback, "quick", None)
+    return quick if callable(quick) else None
+
+
+def _all(checks: list[Quick]) -> Quick:
+    every = tuple(checks)
+
+    def check(event: TelegramObject, data: dict[str, Any]) -> bool:
+        for q in every:
+            if not q(event, data):
+                return False
+        return True
+
+    return check
+
+
+def _gate(roots: list[Quick], ways: list[Quick]) -> Quick:
+    """Every root check, and one of the ways."""
+    need, any_of = tuple(roots), tuple(ways)
+
+    def check(event: TelegramObject, data: dict[str, Any]) -> bool:
+        for q in need:
+            if not q(event, data):
+                return False
+        for way in any_of:
+            if way(event, data):
+                return True
+        return False
+
+    return check
+
+
+def handler_check(handler: HandlerObject) -> Quick | None:
+    """The quick checks of a handler's filters together (None: it has none)."""
+    checks = [q for q in map(quick_check, handler.filters or ()) if q is not None]
+    if not checks:
+        return None
+    return checks[0] if len(checks) == 1 else _all(checks)
+
+
+class GatedObserver(TelegramEventObserver):
+    """aiogram's observer, passing over a handler whose quick checks fail (aiogram would call its filters one
+    by one, each through ``CallableObject``, and find one that fails). Otherwise aiogram's ``trigger``."""
+
+    def __init__(self, router: Router, event_name: str) -> None:
+        super().__init__(router=router, event_name=event_name)
+        self._checks: dict[int, Quick | None] = {}
+
+    def _check(self, handler: HandlerObject) -> Quick | None:
+        key = id(handler)
+        if key not in self._checks:
+            self._checks[key] = handler_check(handler)
+        return self._checks[key]
+
+    async def trigger(self, event: TelegramObject, **kwargs: Any) -> Any:
+        for handler in self.handlers:
+            quick = self._check(handler)
+            if quick is not None:
+                try:
+                    if not quick(event, kwargs):
+                        continue
+                except Exception:  # cannot tell: the filters decide
+                    pass
+            kwargs["handler"] = handler
+            result, data = await handler.check(event, **kwargs)
+            if result:
+                kwargs.update(data)
+                try:
+                    wrapped_inner = self.outer_middleware.wrap_middlewares(self._resolve_middlewares(), handler.call)
+                    return await wrapped_inner(event, kwargs)
+                except SkipHandler:
+                    continue
+        return UNHANDLED
 
 
 class FeatureRouter(Router):
     def __init__(self, *, name: str | None = None) -> None:
         super().__init__(name=name)
         self._handles: dict[str, bool] = {}
+        self._gates: dict[str, Gate] = {}
+        for event_name, observer in list(self.observers.items()):
+            if event_name != "error" and getattr(self, event_name, None) is observer:
+                gated = GatedObserver(router=self, event_name=event_name)
+                setattr(self, event_name, gated)
+                self.observers[event_name] = gated
 
     def include_router(self, router: Router) -> Router:
         included = super().include_router(router)
         for above in self.chain_head:  # the subtrees above now hold more
             if isinstance(above, FeatureRouter):
                 above._handles.clear()
+                above._gates.clear()
         return included
 
     def handles(self, update_type: str) -> bool:
@@ -51,11 +222,56 @@ class FeatureRouter(Router):
             )
         return known
 
+    def gate(self, update_type: str) -> Gate:
+        """A check that is False only when no handler of this subtree can take the event (None: no check)."""
+        if update_type not in self._gates:
+            self._gates[update_type] = self._build_gate(update_type)
+        return self._gates[update_type]
+
+    def _build_gate(self, update_type: str) -> Gate:
+        observer = self.observers.get(update_type)
+        if observer is None or observer.outer_middleware:
+            return None
+        roots = [q for q in map(quick_check, observer._handler.filters or ()) if q is not None]
+        ways: list[Quick] = []  # one per handler and per router below: a way the event could be taken
+        for handler in observer.handlers:
+            way = handler_check(handler)
+            if way is None:
+                return _all(roots) if roots else None
+            ways.append(way)
+        for router in self.sub_routers:
+            if isinstance(router, FeatureRouter):
+                if not router.handles(update_type):
+                    continue
+                sub = router.gate(update_type)
+            else:
+                sub = None
+            if sub is None:
+                return _all(roots) if roots else None
+            ways.append(sub)
+
+        return _gate(roots, ways)
+
+    def _may_take(self, update_type: str, event: TelegramObject, data: dict[str, Any]) -> bool:
+        """The gate of a feature (a router right below the bot's root): the root's gate would only cost (every
+        update passes some feature), and below a feature aiogram's walk, with the handlers' quick checks
+        (:class:`GatedObserver`), costs about what a gate would."""
+        parent = self.parent_router
+        if not isinstance(parent, FeatureRouter) or isinstance(parent.parent_router, FeatureRouter):
+            return True
+        gate = self.gate(update_type)
+        if gate is None:
+            return True
+        try:
+            return gate(event, data)
+        except Exception:  # a quick check that cannot tell: aiogram's walk decides
+            return True
+
     async def propagate_event(self, update_type: str, event: TelegramObject, **kwargs: Any) -> Any:
         observer = self.observers.get(update_type)
         if observer is not None and observer.outer_middleware:
             return await super().propagate_event(update_type, event, **kwargs)
-        if not self.handles(update_type):
+        if not self.handles(update_type) or not self._may_take(update_type, event, kwargs):
             return UNHANDLED
         kwargs["event_router"] = self
         return await self._propagate_event(observer=observer, update_type=update_type, event=event, **kwargs)

@@ -36,6 +36,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Mapping, TypeVar
 
+import orjson
 from aiogram import Bot
 from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextRequestMiddlewareType
 from aiogram.fsm.state import State
@@ -67,6 +68,12 @@ PURGE_BATCH = 500
 
 #: A conversation row as a batch writes it: key, user id, state, data (JSON text).
 Row = tuple[str, int | None, str | None, str]
+
+
+def _dumps(value: Any) -> str:
+    """Compact JSON text, non-ASCII as is (what ``json.dumps(..., ensure_ascii=False, separators=(",", ":"))``
+    writes), by orjson: a wizard draft is written at every step and read at the next one."""
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
 def storage_key(key: StorageKey) -> str:
@@ -139,10 +146,10 @@ class GroupCommitStorage(BaseStorage):
         if not isinstance(data, Mapping):
             raise TypeError(f"data must be a Mapping, not {type(data).__name__}")
         state, _ = await self._load(key)
-        self._write(key, state, json.dumps(dict(data), ensure_ascii=False, separators=(",", ":")))
+        self._write(key, state, _dumps(dict(data)))
 
     async def get_data(self, key: StorageKey) -> dict[str, Any]:
-        data: dict[str, Any] = json.loads((await self._load(key))[1])
+        data: dict[str, Any] = orjson.loads((await self._load(key))[1])
         return data
 
     async def data_may_have(self, key: StorageKey, name: str) -> bool:
@@ -361,13 +368,13 @@ class SQLiteStorage(GroupCommitStorage):
     def _commit(self, upserts: list[Row], deletes: list[str], now: str) -> None:
         conn = self._db
         if not deletes:
-            conn.execute(_UPSERT, (now, json.dumps(upserts, ensure_ascii=False)))
+            conn.execute(_UPSERT, (now, _dumps(upserts)))
             return
         conn.execute("BEGIN IMMEDIATE")
         try:
             if upserts:
-                conn.execute(_UPSERT, (now, json.dumps(upserts, ensure_ascii=False)))
-            conn.execute(_DELETE, (json.dumps(deletes, ensure_ascii=False),))
+                conn.execute(_UPSERT, (now, _dumps(upserts)))
+            conn.execute(_DELETE, (_dumps(deletes),))
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")

@@ -121,3 +121,139 @@ async def test_a_router_included_after_the_first_event_is_found():
     late.message.register(on_any)
     middle.include_router(late)
     assert await feed(root, [message("hi")]) == ["late"]
+
+
+# ------------------------------------------------------------------------------------------ the gate
+
+
+def _bot_filters() -> list:
+    """Every filter of the bot's routers (root filters and handlers', every update type) with a quick check."""
+    from handlers.routing import quick_check
+
+    found, seen = [], set()
+    for router in get_router().chain_tail:
+        for observer in router.observers.values():
+            if not hasattr(observer, "handlers"):
+                continue
+            for handler in [observer._handler, *observer.handlers]:
+                for f in handler.filters or ():
+                    quick = quick_check(f)
+                    if quick is not None and id(f.callback) not in seen:
+                        seen.add(id(f.callback))
+                        found.append((f, quick))
+    return found
+
+
+def _states_of(f) -> set:
+    from aiogram.fsm.state import State, StatesGroup
+
+    out = set()
+    for s in f.states:
+        if isinstance(s, State):
+            out.add(s.state)
+        elif isinstance(s, type) and issubclass(s, StatesGroup):
+            out |= set(s.__all_states_names__)
+        elif isinstance(s, str) and s != "*":
+            out.add(s)
+    return out
+
+
+def _corpus(i18n) -> tuple[list, list]:
+    """Updates of every shape the bot's filters look at, and the conversation states to try them in."""
+    from aiogram.filters import Command, StateFilter
+    from aiogram.filters.callback_data import CallbackQueryFilter
+    from aiogram.types import Chat
+
+    from handlers.common import BTN_LANGUAGE, MENU_BUTTONS, in_all_languages
+    from handlers.start import CANCEL_WORDS
+
+    names, prefixes, states = set(), set(), {None, "Unknown:state"}
+    for f, _quick in _bot_filters():
+        cb = f.callback
+        if isinstance(cb, Command):
+            names |= {c for c in cb.commands if isinstance(c, str)}
+        elif isinstance(cb, CallbackQueryFilter):
+            prefixes.add(cb.callback_data.__prefix__)
+        elif isinstance(cb, StateFilter):
+            states |= _states_of(cb)
+    texts = ["hello", "Как подать жалобу?", "/", "/ start", " /help", "/nope", "/start faq", "/HELP", "/Help@x",
+             *CANCEL_WORDS, *(w.upper() for w in CANCEL_WORDS), BTN_LANGUAGE, "🌐"]
+    texts += [f"/{n}" for n in names] + [f"/{n} with words" for n in names] + [f"!{n}" for n in names]
+    for msgid in MENU_BUTTONS:
+        texts += sorted(in_all_languages(i18n, msgid))
+    datas = ["x", "", "lang", "lang:kk", "lang:en", "lang:kk:1", "cw:bench1:7:ch:individual", "cw", "cw:"]
+    for p in sorted(prefixes):
+        datas += [p, f"{p}:", f"{p}:1", f"{p}:1:2", f"{p}:1:2:3:4", f"{p}x:1"]
+    chats = [CHAT, Chat(id=-100, type="supergroup")]
+    events = []
+    for i, chat in enumerate(chats):
+        for text in texts:
+            events.append(Message(message_id=1, date=datetime.now(timezone.utc), chat=chat, from_user=PERSON,
+                                  text=text))
+        events.append(Message(message_id=1, date=datetime.now(timezone.utc), chat=chat, from_user=PERSON,
+                              caption="/help"))
+        events.append(Message(message_id=1, date=datetime.now(timezone.utc), chat=chat, from_user=PERSON))
+        shown = Message(message_id=2, date=datetime.now(timezone.utc), chat=chat, text="?")
+        events += [CallbackQuery(id=str(i), from_user=PERSON, chat_instance="1", data=d, message=shown) for d in datas]
+    return events, sorted(states, key=str)
+
+
+async def test_a_quick_check_never_rejects_what_its_filter_accepts():
+    """The gate skips a router only on failed quick checks: each must be a necessary condition of its filter.
+    Every filter of the bot's routers that has one, on messages and presses of every shape, in every state
+    the routers know (OpenRelay, FreshButton and LiveDraft call their quick check first themselves)."""
+    from aiogram.types import TelegramObject
+
+    from bot.config import load_settings
+    from bot.services.i18n import build_i18n
+    from handlers.complaint.buttons import FreshButton
+    from handlers.complaint.flow import LiveDraft
+    from handlers.operators.citizen import OpenRelay
+
+    i18n = build_i18n("ru")
+    bot = Bot("42:test", session=answering_session())
+    events, states = _corpus(i18n)
+    checked = 0
+    for settings in (load_settings(_env_file=None, bot_token="", database_path="unused.sqlite3"),
+                     load_settings(_env_file=None, bot_token="", database_path="unused.sqlite3",
+                                   operators_chat_id=-100)):
+        for f, quick in _bot_filters():
+            if isinstance(f.callback, (FreshButton, LiveDraft, OpenRelay)):
+                continue
+            for event in events:
+                for raw_state in states:
+                    data: dict = {"bot": bot, "i18n": i18n, "raw_state": raw_state, "settings": settings}
+                    try:
+                        accepted = await f.call(event, **data)
+                    except (AttributeError, TypeError):  # a message filter asked about a press: aiogram never does
+                        continue
+                    assert isinstance(event, TelegramObject)
+                    if accepted:
+                        assert quick(event, data), (f.callback, event, raw_state)
+                        checked += 1
+    assert checked > 500
+
+
+async def test_the_gate_sends_each_kind_of_update_past_the_features_that_cannot_take_it():
+    from bot.config import load_settings
+    from bot.services.i18n import build_i18n
+    from handlers.complaint.states import ComplaintWizard
+
+    i18n = build_i18n("ru")
+    settings = load_settings(_env_file=None, bot_token="", database_path="unused.sqlite3")
+    root = get_router()
+    features = {r.name: r for r in root.sub_routers}
+
+    def takers(event, raw_state=None) -> list[str]:
+        kind = "message" if isinstance(event, Message) else "callback_query"
+        data = {"i18n": i18n, "raw_state": raw_state, "settings": settings}
+        return [name for name, r in features.items() if r.handles(kind) and r._may_take(kind, event, data)]
+
+    text = message("Как подать жалобу?").message
+    assert takers(text) == ["operators", "faq"]  # the desk's relay (a ticket lookup), then the questions
+    assert takers(text, ComplaintWizard.draft.state) == ["complaint"]
+    assert takers(message("/my").message) == ["tracking"]
+    assert takers(message("/start").message) == ["start"]
+    assert takers(message("/mydata").message) == ["privacy"]
+    assert "complaint" in takers(press("cw:bench1:7:ch:individual").callback_query, ComplaintWizard.draft.state)
+    assert "start" not in takers(press("cw:bench1:7:ch:individual").callback_query, ComplaintWizard.draft.state)

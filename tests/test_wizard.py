@@ -594,3 +594,21 @@ async def test_language_switch_mid_draft_asks_the_step_again_in_the_new_language
         assert after["step"] == "postal_address" and after["draft"] == before["draft"]
         await w.send(answers["postal_address"])
         assert (await draft_of(db_path, 513))["draft"]["postal_address"] == answers["postal_address"]
+
+
+def test_wizard_buttons_are_packed_as_aiograms_callback_data_packs_them():
+    """handlers/complaint/callbacks.py pack(): the text WizCb.pack() gives, and its refusals."""
+    import pytest
+
+    from handlers.complaint.callbacks import WizAction, WizCb, pack
+
+    for action in WizAction:
+        for token, n, value in (("Xy3_k-", 7, ""), ("abcdef", 0, "individual"), ("A1b2C3", 12345, "20250315"),
+                                ("zzzzzz", 3, "representative_position")):
+            assert pack(token, n, action, value) == WizCb(t=token, n=n, a=action, v=value).pack()
+    for bad in (("ab:cd", 1, WizAction.BACK, ""), ("abcdef", 1, WizAction.CHOICE, "a:b"),
+                ("abcdef", 1, WizAction.EDIT, "x" * 60)):
+        with pytest.raises(ValueError):
+            WizCb(t=bad[0], n=bad[1], a=bad[2], v=bad[3]).pack()
+        with pytest.raises(ValueError):
+            pack(*bad)

@@ -11,7 +11,7 @@ from typing import Any
 from aiogram import Router
 from aiogram.filters import BaseFilter, StateFilter
 from aiogram.fsm.context import FSMContext
-from aiogram.types import CallbackQuery
+from aiogram.types import CallbackQuery, TelegramObject
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
@@ -55,6 +55,7 @@ from handlers.routing import FeatureRouter
 __all__ = ["FreshButton", "get_router", "stale"]
 
 WIZARD_STATES = (ComplaintWizard.consent.state, ComplaintWizard.draft.state)
+WIZ_PREFIX = WizCb.__prefix__ + WizCb.__separator__  # every wizard button's data starts so
 
 
 async def stale(query: CallbackQuery) -> None:
@@ -67,7 +68,7 @@ class FreshButton(BaseFilter):
     :class:`WizCb`, unpacked once here for every handler below: see :class:`On`)."""
 
     async def __call__(self, query: CallbackQuery, state: FSMContext, raw_state: str | None) -> bool | dict[str, Any]:
-        if raw_state not in WIZARD_STATES:
+        if not self.quick(query, {"raw_state": raw_state}):
             return False
         try:
             cb = WizCb.unpack(query.data or "")
@@ -77,6 +78,10 @@ class FreshButton(BaseFilter):
         if cb.t != w.token or cb.n != w.n:
             return False
         return {"w": w, "callback_data": cb}
+
+    def quick(self, event: TelegramObject, data: dict[str, Any]) -> bool:
+        """What it checks before it reads the conversation (handlers/routing.py)."""
+        return data.get("raw_state") in WIZARD_STATES and (getattr(event, "data", None) or "").startswith(WIZ_PREFIX)
 
 
 class On(BaseFilter):

@@ -43,3 +43,18 @@ class WizCb(CallbackData, prefix=PREFIX):
     n: int
     a: WizAction
     v: str = ""
+
+
+_SEP = WizCb.__separator__
+
+
+def pack(t: str, n: int, a: WizAction, v: str = "") -> str:
+    """``WizCb(t=t, n=n, a=a, v=v).pack()`` without building the model: the same text and the same checks
+    (no separator inside a part, at most 64 bytes), in a fraction of the ~7 µs; a step's keyboard packs 3-5
+    buttons, a month grid over 40."""
+    if _SEP in t or _SEP in v:
+        raise ValueError(f"Separator symbol {_SEP!r} can not be used in value")
+    data = f"{PREFIX}{_SEP}{t}{_SEP}{int(n)}{_SEP}{a.value}{_SEP}{v}"
+    if len(data.encode()) > 64:
+        raise ValueError(f"Resulted callback data is too long! len({data!r}.encode()) > 64")
+    return data

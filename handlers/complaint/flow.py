@@ -165,6 +165,9 @@ class LiveDraft(BaseFilter):
         assert w.draft is not None and w.step is not None
         return {"wd": WizardDraft(w, w.draft, w.step)}
 
+    def quick(self, event: TelegramObject, data: dict[str, Any]) -> bool:  # handlers/routing.py
+        return data.get("raw_state") == ComplaintWizard.draft.state
+
 
 async def live_draft(state: FSMContext) -> Wiz | None:
     """The draft in progress, if the conversation holds one that can be continued."""

@@ -15,7 +15,7 @@ from aiogram.utils.i18n import gettext as _
 from bot.domain.complaint import Complaint
 from handlers.common import EscalateCb
 from handlers.complaint.callbacks import WizAction as A
-from handlers.complaint.callbacks import WizCb
+from handlers.complaint.callbacks import pack
 from handlers.complaint.steps import (
     ATTACHMENTS,
     CHOICES,
@@ -32,7 +32,7 @@ Rows = list[list[InlineKeyboardButton]]
 
 
 def button(text: str, token: str, n: int, action: A, value: str = "") -> InlineKeyboardButton:
-    return InlineKeyboardButton(text=text, callback_data=WizCb(t=token, n=n, a=action, v=value).pack())
+    return InlineKeyboardButton(text=text, callback_data=pack(token, n, action, value))
 
 
 def consent_keyboard(token: str, n: int) -> InlineKeyboardMarkup:
@@ -65,9 +65,9 @@ def date_rows(token: str, n: int, year: int, month: int, today: date, lang: str,
     """A month grid: « ‹ Month Year › » then the weekdays and the days (days after today are not offered)."""
     return month_grid(
         year, month, today=today, lang=lang, earliest=earliest,
-        pick=lambda day: WizCb(t=token, n=n, a=A.DAY, v=day.strftime("%Y%m%d")).pack(),
-        show=lambda y, m: WizCb(t=token, n=n, a=A.MONTH, v=f"{y:04d}{m:02d}").pack(),
-        nop=WizCb(t=token, n=n, a=A.NOP).pack(),
+        pick=lambda day: pack(token, n, A.DAY, day.strftime("%Y%m%d")),
+        show=lambda y, m: pack(token, n, A.MONTH, f"{y:04d}{m:02d}"),
+        nop=pack(token, n, A.NOP),
     )
 
 

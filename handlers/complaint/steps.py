@@ -6,9 +6,11 @@ Rendering only: the rules (which fields exist and are required, how input is par
 from __future__ import annotations
 
 from datetime import date
+from functools import lru_cache
 
+from aiogram.utils.i18n import I18n, ngettext
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.i18n import ngettext
+from aiogram.utils.i18n.context import get_i18n
 
 from bot.domain.complaint import (
     APPLICANT_KINDS,
@@ -212,7 +214,15 @@ def question(step: str) -> str:
         return "\n".join(lines)
     if step == "recipient_kind":
         return recipient_question()
-    return _questions().get(step, step)
+    i18n = get_i18n()
+    return _questions_in(i18n, i18n.current_locale).get(step, step)
+
+
+@lru_cache(maxsize=8)
+def _questions_in(i18n: I18n, locale: str) -> dict[str, str]:
+    """Built once per language (25 lookups in the catalog for every question asked, before)."""
+    with i18n.use_locale(locale):
+        return _questions()
 
 
 def recipient_question() -> str:

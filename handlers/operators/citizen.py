@@ -14,7 +14,7 @@ from aiogram import Bot, F, Router
 from aiogram.dispatcher.event.bases import SkipHandler
 from aiogram.filters import BaseFilter, Command, StateFilter
 from aiogram.fsm.context import FSMContext
-from aiogram.types import CallbackQuery, Message
+from aiogram.types import CallbackQuery, Message, TelegramObject
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
@@ -46,15 +46,20 @@ class OpenRelay(BaseFilter):
     """A private message from someone whose open ticket has the relay on; injects ``ticket``."""
 
     async def __call__(self, message: Message, desk: Desk, i18n: I18n) -> bool | dict[str, Any]:
-        if message.from_user is None:
+        if not self.quick(message, {"i18n": i18n}):
             return False
-        text = message.text or ""
-        if text.startswith("/") or is_menu_button(i18n, text):
-            return False
+        assert message.from_user is not None
         ticket = await desk.tickets.open_for_user(message.from_user.id)
         if ticket is None or not ticket.relay:
             return False
         return {"ticket": ticket}
+
+    def quick(self, event: TelegramObject, data: dict[str, Any]) -> bool:
+        """What it checks before it looks the ticket up (handlers/routing.py)."""
+        if getattr(event, "from_user", None) is None:
+            return False
+        text = getattr(event, "text", None) or ""
+        return not (text.startswith("/") or is_menu_button(data["i18n"], text))
 
 
 # ------------------------------------------------------------------------------------ /cancel

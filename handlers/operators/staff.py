@@ -55,7 +55,10 @@ class OpsChat(BaseFilter):
     """The update comes from the configured operators' chat."""
 
     async def __call__(self, event: TelegramObject, settings: Settings) -> bool:
-        chat_id = settings.operators_chat_id
+        return self.quick(event, {"settings": settings})
+
+    def quick(self, event: TelegramObject, data: dict[str, Any]) -> bool:  # handlers/routing.py: all it checks
+        chat_id = data["settings"].operators_chat_id
         if chat_id is None:
             return False
         chat = getattr(event, "chat", None)

@@ -39,6 +39,9 @@ class InQuestion(BaseFilter):
         step = question_of(raw_state)
         return False if step is None else {"step": step}
 
+    def quick(self, event: TelegramObject, data: dict[str, Any]) -> bool:  # handlers/routing.py
+        return question_of(data.get("raw_state")) is not None
+
 
 class OfThisQuestion(BaseFilter):
     """The button was sent with the question the person is on (a button of an earlier question is stale)."""

@@ -30,6 +30,7 @@ from bench.faq_bench import (
     EVAL_PATH,
     HELDOUT3_PATH,
     HELDOUT4_PATH,
+    HELDOUT5_PATH,
     load_eval,
 )
 from bot.domain.faq import DEFAULT_PATH, EXAMPLES_PATH, Examples
@@ -38,7 +39,7 @@ from bot.domain.faq import DEFAULT_PATH, EXAMPLES_PATH, Examples
 SETS: dict[str, Path] = {
     "eval": EVAL_PATH, "dev2": DEV2_PATH, "dev3": DEV3_PATH, "dev4": DEV4_PATH, "dev5": DEV5_PATH, "dev6": DEV6_PATH,
     "dev7": DEV7_PATH, "dev8": DEV8_PATH, "dev9": DEV9_PATH, "dev10": DEV10_PATH, "heldout3": HELDOUT3_PATH,
-    "heldout4": HELDOUT4_PATH,
+    "heldout4": HELDOUT4_PATH, "heldout5": HELDOUT5_PATH,
 }
 
 

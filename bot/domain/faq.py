@@ -224,18 +224,18 @@ _ABOUT_ELSE_SRC = {
     "sport": "футбол хоккей баскетбол волейбол теннис =бокс боксер спорт матч чемпион турнир олимпиад =гол =голы "
              "сборн кайрат барселон =реал мадрид ойыншы ұпай =жеңді жеңіс жеңіп =ұтты =ұтып выиграл проиграл "
              "победил ничья football soccer hockey",
-    "food": "рецепт приготов плов борщ бешбармак пицц =суши бургер шаурм салат =еда "
+    "food": "рецепт приготов плов борщ бешбармак пицц =суши бургер шаурм салат =еда яблок банан жеміс фрукт "
             "завтрак ресторан мейрамхана =кафе доставк пісір тамақ =асқа сорпа палау молок =сүт =сүтті =сүттің "
             "=манты сварит recipe pizza",
-    "money": "=курс =курса =курсы доллар =евро рубл биткоин крипт купить куплю покупк =продать сатып =бағам бағамы "
+    "money": "=курс =курса =курсы доллар =евро рубл биткоин крипт купить куплю покупк =продать сатып =сату =сатуға =сатамын =бағам бағамы "
              "депозит подписк жазылым яндекс "
              "=цена =цены айфон iphone смартфон ноутбук samsung самсунг кредит ипотек несие "
              "банкомат зарплат жалақы скидк маркетплейс kaspi каспи wildberries вайлдберриз "
-             "тапсырыс заработ =деньги =денег =деньгами =ақша =ақшаны =продам сатамын",
+             "тапсырыс заработ =қарыз қарызд =деньги =денег =деньгами =ақша =ақшаны =продам сатамын",
     "travel": "=билет =билеты =билета =билетов билетт поезд пойыз самол ұшақ =рейс авиабилет автобус =такси таксиг "
               "таксист вокзал аэропорт отель гостиниц путешеств саяхат расписан кестес багаж =жүгімді",
     "fun": "фильм =кино киноға сериал мультик музык =песня =песню песен песни =ән =әні =әнді әнші =книга =книгу "
-           "=книги книгу кітап анекдот шутк әзіл ертегі ertegi сказк =игра =игры =игру игрушк ойнағ =ойын ойындар "
+           "=книги книгу кітап анекдот шутк әзіл кроссворд сөзжұмбақ жұмбақ загадк ребус ертегі ertegi сказк =игра =игры =игру игрушк ойнағ =ойын ойындар "
            "ойнайм стих өлең гороскоп жорамал котик =кот =коты кошк собак мысық =ит =иттер тикток tiktok инстаграм "
            "instagram ютуб youtube netflix нетфликс спотифай spotify",
     "diet": "похуд диет арықта калори спортзал тренировк фитнес",
@@ -245,7 +245,7 @@ _ABOUT_ELSE_SRC = {
     "papers": "резюме түйіндеме доверенност сенімхат =договор =договора =договору =договоре =шартқа =шартты "
               "=шартына =шартын аренд жалдау",
     "career": "тестирован тестілеу вакансии =вакансия устроиться орналас отпуск больничн уволи увольн",
-    "love": "любов махаббат девушк свидан знакомств",
+    "love": "любов махаббат свидан знакомств",  # not "девушка": the clerk at the window
     "health": "болит болел =ауырады ауырып лекарств таблетк =дәрі =дәрісі врач врачу дәрігер поликлиник емхан "
               "больниц аурухан =скорая =скорой =скорую пожарн =өрт",
     # talk about the bot, not a question to it
@@ -253,13 +253,14 @@ _ABOUT_ELSE_SRC = {
     # other state matters: no complaint about a public service unless one is named with a problem
     "state": "=виза =визу =визы =визе =визаны =визасы визасын ықтиярхат налог =салық =салығы =салығын штраф "
              "айыппұл наследств =мұра мұрагер =выборы =выборов =выборах сайлау депутат маслихат мәслихат парламент =армия =армию =армии әскер "
-             "призыв =ент =ұбт экзамен емтихан",
+             "призыв =ент =ұбт экзамен емтихан гражданств",
 }
 # Softer topics: a query about them is out of scope unless it also names a complaint ("скачать образец жалобы",
 # "жалобу на английском").
 _ABOUT_ELSE_SOFT_SRC = {
     "gadget": "скачат компьютер ноутбук вайфай wifi орнату орнатам жүктей жүктеу пароль құпиясөз",
-    "learn": "выучит =учить =учиться үйрен =урок =уроки сабақ репетитор =перевести переведи =аудар аударып "
+    "learn": "выучит =учить =учиться үйрен =урок =уроки сабақ репетитор университет =вуз =вуза =вузе =вузы "
+             "абитуриент красив әдемі =перевести переведи =аудар аударып "
              "translate",
 }
 # Complaints that are not about a public service: the police, banks, shops, housing management, private businesses
@@ -283,7 +284,7 @@ _ELSEWHERE_PHRASES = (
 _CALENDAR_SRC = {
     "calendar": "январ феврал =март =марта =марте апрел =май =мая =мае июн июл август сентябр октябр ноябр декабр "
                 "қаңтар ақпан наурыз сәуір мамыр маусым шілде тамыз қыркүйек қазан қараша желтоқсан производствен "
-                "өндірістік перенос ауысу =год =году =годе =лет =жыл =жылы =жылда =жылғы =жылдың =жылға",
+                "өндірістік перенос ауысу независимост тәуелсіздік конституц =год =году =годе =лет =жыл =жылы =жылда =жылғы =жылдың =жылға",
 }
 # Phrases (folded like the text, matched at word starts): questions about the date, the time, the bot itself.
 _ABOUT_ELSE_PHRASES = (
@@ -294,11 +295,12 @@ _ABOUT_ELSE_PHRASES = (
     "как будет по", "как переводится", "нужна работа", "ищу работу", "вакансии", "жұмыс іздеймін", "жұмыс керек",
     "открыть ип", "открыть тоо", "ип ашу", "жк ашу", "пообщаться", "поболтать", "сөйлескім", "мне скучно",
     "зерігіп", "на отпуск", "демалысқа өтініш", "поступить на", "госслужбу", "на государственную службу",
-    "қызметке орналас", "жұмысқа орналас", "жұмысқа тұр", "жұмысқа қалай тұр", "бос жұмыс орн", "стать сотрудником",
+    "қызметке орналас", "жұмысқа орналас", "жұмысқа тұр", "жұмысқа қалай тұр", "бос жұмыс орын", "стать сотрудником",
     "құпия сөз", "по фамилии", "тегі бойынша", "мемлекеттік баж", "баж", "телефон цона", "телефон цон", "цон телефон",
     "хқко телефон", "хқко нөмірі", "телефон хқко", "жек көр", "жақсы көремін", "люблю тебя", "тебя люблю",
     "жедел жәрдем", "еңбек демалыс", "жұмыстан демалыс", "жұмысқа бар", "интернет баяу", "баяу интернет",
     "интернет неге", "почему интернет", "интернет тормозит", "что подарить", "подарок на", "не сыйла", "сыйлыққа не", "сәлемдеме", "посылк", "трек номер", "демалыс ал", "демалысқа шығ",
+    "сдать на права", "на водительские", "долг по", "мой долг", "долг за", "долги по", "по долгу", "вернуть долг", "долгов по", "жүргізуші куәлігін", "на права в",
 )
 # Family law is not a complaint about a public service even when it names one ("расторгнуть брак").
 _FAMILY = re.compile("(?:^| )(?:" + "|".join(re.escape(skeleton(p)) for p in (
@@ -315,7 +317,7 @@ _ARITHMETIC = re.compile(r"\d\s*[+*×÷=]\s*\d|\d\s+[-/]\s+\d")  # "2+2", "10 / 
 # the same in words, on the folded text: "екі қосу екі", "пять плюс три"
 _NUMBER_WORD = r"(?:\d+|бир|еки|уш|торт|бес|алти|жети|сегиз|тогиз|он|один|два|три|четире|пиат)"
 _ARITHMETIC_WORDS = re.compile(
-    rf"(?:^| ){_NUMBER_WORD} (?:косу|плиус|минус|азаиту|кобеит[а-я]*|болу|умножит[а-я]*|разделит[а-я]*) {_NUMBER_WORD}(?: |$)"
+    rf"(?:^| ){_NUMBER_WORD} (?:косу|плиус|минус|азаиту|кобеит[а-я]*|болу|умножит[а-я]*|разделит[а-я]*)(?: на)? {_NUMBER_WORD}(?: |$)"
 )
 # How to obtain a service (its price, papers, payment date, a public office's hours) is not a complaint either:
 # "как получить паспорт", "пенсия қашан түседі", "ХҚКО қашан ашылады". Such a phrase with a service or a CON named
@@ -337,17 +339,26 @@ _HOWTO_PHRASES = (
     "где сделать", "қайдан жасаймын", "қайдан аламын", "как получить", "как зарегистрировать", "тіркеймін",
     "қалай тіркеу", "как продлить", "где продлить", "хочу продлить", "қалай ұзартамын", "қалай ұзартуға", "ұзартамын",
     "кезекті", "кезекке", "очередь в", "свою очередь", "место в очереди",
-    "жұмыс істей ме", "жұмыс істей ма", "работает ли", "работают ли",
+    "үшін не керек", "үшін қандай құжат", "күнде дайын", "дайын бола", "будет готов", "қанша болады", "сколько будет", "сколько мне будут", "қанша төлейді", "сколько заплатят",
+    "жұмыс істей ме", "жұмыс істей ма", "работает ли", "работают ли", "работает в", "работают в", "открыт в",
+    "переоформ", "қайта рәсімде", "как продать", "продать", "сату", "права сдать", "получить права",
 )
 # What such a how-to question may name: a service, a CON, a digital signature, an IIN, eGov, a company, the court.
 _HOWTO_OBJECTS = _concept_names("service con eds iin egov legal court")
-_PROBLEM_CONCEPTS = _concept_names("complaint refuse rude not wait delay anon forward partial disagree suggest inaction")
+_PROBLEM_CONCEPTS = _concept_names(
+    "complaint refuse rude not wait delay anon forward partial disagree suggest inaction extra"
+)
 # The procedure's own terms: with "complaint" they keep a query in scope whatever everyday topic it names as well
 # ("пропустил 3 месяца на жалобу, лежал в больнице").
 _PROCEDURE = _concept_names("term month extend answer court agency forward anon")
+# ... or three of them with the people of a service: "суд восстановит срок иска, пропущенный месяц" (in hospital),
+# "срок продлили, сотрудник в отпуске"
+_PROCEDURE_OWN = _PROCEDURE | _concept_names("staff provider")
+# ... and the steps a complaint to the provider's head goes through (`FaqIndex._to_the_head`)
+_HEAD_STEPS = _PROCEDURE | _concept_names("refuse answer result disagree inaction ignore")
 _PROBLEM_STEMS = _stems(
-    "заставля мәжбүр наруш бұз просроч задерж затян созы кешік требу талап лишн артық сверх ненуж қажетсіз ошибк ошиб қате хам "
-    "груб отказ игнор проблем мәселе обман алда взятк пара жемқор коррупц"
+    "заставля мәжбүр наруш бұз просроч задерж затян созы кешік требу талап лишн артық =сверх сверхнорм ненуж қажетсіз ошибк ошиб қате хам "
+    "груб отказ игнор неправил неверн проблем мәселе обман алда взятк пара жемқор коррупц"
 )
 
 # A message made only of an acknowledgement ("ок, понятно", "жарайды") asks nothing.
@@ -412,6 +423,21 @@ _TALK: tuple[tuple[str, frozenset[str], frozenset[str]], ...] = tuple(
     )
 )
 _TALK_VOCAB = frozenset(w for _kind, _core, vocab in _TALK for w in vocab)
+# Asking after the bot or who it is, alone or after a greeting, is a greeting too: "как дела?", "кто ты", "қалайсың",
+# "сен кімсің" ("что ты умеешь" is a question to the bot: it has its entry).
+_HOW_ARE_YOU = frozenset(skeleton(p) for p in (
+    "как дела", "как делишки", "как ты", "как вы", "как поживаешь", "как поживаете", "как жизнь", "кто ты", "ты кто",
+    "кто ты такой", "ты кто такой", "кто вы", "вы кто", "кімсің", "кімсіз", "сен кімсің", "кімсің сен", "сіз кімсіз",
+    "кім сен", "сен кім", "қалайсың", "қалайсыз", "қалайсыздар", "қалың қалай", "жағдай қалай", "жағдайың қалай",
+    "жағдайыңыз қалай", "жағдайлар қалай", "не хабар", "how are you", "who are you", "ты живой", "ты тут", "ты здесь",
+    "тірісің бе", "сен тірісің бе", "бармысың", "сен бармысың",
+))
+# An acknowledgement alone ("ок", "понятно", "жарайды", "түсіндім") asks nothing: the bot answers it like thanks, with
+# its menu ("ack"); "да" / "нет" alone are left to the conversation.
+_ACK_TALK = frozenset(skeleton(w) for w in (
+    "ок окей ok okay понятно понял поняла ясно хорошо ладно угу ага жарайды жақсы түсінікті түсіндім "
+    "болды жарайсың класс отлично супер"
+).split())
 # words that may come with any of them without making it a question ("привет, бот, как дела?")
 _TALK_FILLER = frozenset(skeleton(w) for w in (
     "как дела ты вы бот шагым шағым shagym қалайсыз қалайсың қалайсыздар қалың қалай жағдай жағдайың жағдайыңыз бе ба "
@@ -423,12 +449,19 @@ _TALK_FILLER = frozenset(skeleton(w) for w in (
 
 
 def small_talk(text: str, sk: str | None = None) -> str | None:
-    """``"greeting"``, ``"thanks"`` or ``"goodbye"`` when the message is nothing else (any language or spelling), else
-    None. A message with thanks and a goodbye is a goodbye; one with a greeting and a request but no question yet
+    """``"greeting"`` (also "как дела?", "кто ты?"), ``"thanks"``, ``"goodbye"`` or ``"ack"`` (an acknowledgement
+    alone: "ок", "понятно", "жарайды") when the message is nothing else (any language or spelling), else None. A message with thanks and a goodbye is a goodbye; one with a greeting and a request but no question yet
     ("Здравствуйте, у меня вопрос") is a greeting."""
     words = (skeleton(text) if sk is None else sk).split()
-    if not words or len(words) > 6 or not all(w in _TALK_VOCAB or w in _TALK_FILLER for w in words):
+    if not words or len(words) > 6:
         return None
+    if all(w in _ACK_TALK for w in words):
+        return "ack"
+    lead = next((i for i, w in enumerate(words) if w not in _TALK_VOCAB), len(words))
+    if lead < len(words) and " ".join(words[lead:]) in _HOW_ARE_YOU:
+        return "greeting"  # "как дела?", "привет, кто ты?", "сәлем, қалайсың"
+    if not all(w in _TALK_VOCAB or w in _TALK_FILLER or w in _ACK_TALK for w in words):
+        return None  # "ок, спасибо" is thanks
     for kind, core, _vocab in _TALK:
         if any(w in core for w in words):
             return kind
@@ -468,11 +501,13 @@ _CONCEPTS_SRC = {
     "ignore": "игнор проигнор елемеді елемей елемейді",
     "lang": "язык =тіл =тілі =тілде =тілінде",
     "langname": "~казахск қазақша русск орысша английск ағылшын",
-    "disabled": "инвалид мүгедек пандус коляск арбада маломобил",
+    "disabled": "инвалид мүгедек пандус коляск арбада маломобил слабовид слабослыш незряч =слепой =слепому =слепая "
+                "=слепого =слепым глухонем =глухой =глухому =глухая =соқыр =соқырға көрмейтін көрмейді естімейтін "
+                "естімейді саңырау",
     "online": "онлайн интернет",
     "egov": "egov eotinish егов еотиниш портал",
     "provider": "услугодател поставщик ~беруші",
-    "extra": "лишн дополнительн артық сверх ненужн қажетсіз",  # "берші" (give me) is not "беруші"
+    "extra": "лишн дополнительн артық =сверх сверхнорм ненужн қажетсіз базад базас =базе =базы дерекқор",  # "берші" (give me) is not "беруші"
     "recipient": "получател услугополуч алушы",
     "status": "статус мәртебе",
     "paper": "бумаж бумаг қағаз",
@@ -481,7 +516,7 @@ _CONCEPTS_SRC = {
     "suggest": "предлож ұсыныс отзыв ~пікір идея идею идеям",
     "bot": "=бот =бота =ботом =боту =ботқа =ботты =боттың",
     "phone": "звон позвон қоңырау",  # not "телефон": the phone one files from is no call
-    "accept": "принят принима приня приём прием қабылда",
+    "accept": "принят принима приня приём прием қабылда =примем =примут =примет =примете",
     "register": "регистр тіркел тіркеу",
     "answer": "ответ жауап",
     "result": "результат нәтиже",
@@ -490,10 +525,11 @@ _CONCEPTS_SRC = {
     "staff": "должност лауазым чиновн шенеунік сотрудн служащ қызметкер работни оператор",
     "howmany": "~сколько ~сколко ~скока ~скоко ~сколька неше қанша",  # "скорой" is no typo of "скоко"
     "refuse": "отказ =бас тартт тартып тарту",
-    "forward": "пересл переправ перенаправ жолда",
+    "forward": "пересл переправ перенаправ жолда =передадут =передаст =передадите",
     "delay": "затян затягив тянут тянет тянул созып созд созылып кешік кешіг задерж просроч опазд обещал уәде",
     "wait": "недел апта долго давно жду ждем ждал ждала ждать күтіп күтем күттім ұзақ тишин молча молчит үнсіз",
     "inaction": "бездейств әрекетсіз",
+    "head": "руководител начальник =басшы =басшыға =басшысы =басшысына =басшыны =бастық бастығ бастыққ",
     "submit": "сдач сдат сдаю сдал сдаеш сдав сдам сдаст тапсыр",
     "partial": "частичн наполовин половин неполн жартылай",
     # the services people name in their questions: in the domain even when the knowledge base never names them
@@ -684,6 +720,8 @@ _PHRASE_CONCEPTS_SRC = {
     "still": "до сих пор|так и не|так и нет|всё ещё|все еще|по-прежнему|әлі күнге|әлі де|әлі",
     "con": "центр обслуживания|центры обслуживания|центре обслуживания|центра обслуживания|халыққа қызмет көрсету|"
            "правительство для граждан|азаматтарға арналған үкімет",
+    "partial": "только один|только одну|только одно|только часть|только половин|остальное|остальные|остальных|"
+               "біреуін ғана|біреуі ғана|бірін ғана|бір бөлігін|қалғанын|қалғаны|қалғандарын",
     "disagree": "не в мою пользу|несправедлив|отписк|қанағаттанба|пайдама емес|не соглас|несоглас|не устраив|не нравит|не понравил|не удовлетвор|неудовлетвор|недовол|отклонил|ұнамад|ұнамай|ұнамас|"
                 "келіспе|қанағаттандырма|наразы|қарсымын|не решен|не решён|не решена|не решено|шешілмеді|шешілмей|шешілмеген|"
                 "проблема осталась|мәселе сол күйі",
@@ -1659,13 +1697,15 @@ class FaqIndex:
         words = sk.split()
         if all(w in _ACK_WORDS for w in words) or _FAMILY.search(sk):
             return True
+        if _ARITHMETIC.search(query) or _ARITHMETIC_WORDS.search(sk):
+            return True  # "1414 умножить на 2" is sums, whatever number it names
         service = bool(toks & _SERVICE_ANCHORS) or any(w.startswith(_SERVICE_STEMS) for w in words)
         problem = bool(toks & _PROBLEM_CONCEPTS) or any(w.startswith(_PROBLEM_STEMS) for w in words)
         topic = about_else(query, sk)
-        procedure = "#complaint" in toks and bool(toks & _PROCEDURE)
+        procedure = "#complaint" in toks and bool(toks & _PROCEDURE) or len(toks & _PROCEDURE_OWN) >= 3
         if topic == "hard" and not (service and problem or procedure) and "1414" not in words and "#askbot" not in toks:
             return True  # "зарплата сотрудника цона", "погода"; but "в цоне нахамила девушка"
-        if topic == "elsewhere" and not (service or "#bot" in toks):
+        if topic == "elsewhere" and not (service or "#bot" in toks or self._to_the_head(words, toks)):
             return True  # "жалоба на банк"; but "бот передает мои данные в банк?"
         if topic == "soft" and not ("#complaint" in toks or (service and problem)):
             return True  # "egov қосымшасын жүктеу"; but "скачать образец жалобы"
@@ -1674,6 +1714,16 @@ class FaqIndex:
         if _PRICE.search(sk) and not toks & {"#complaint", "#court"} and "1414" not in words:
             return True  # "сколько стоит бензин"; but "сколько стоит подать жалобу"
         return bool(_HOWTO.search(sk) and toks & _HOWTO_OBJECTS and not problem)
+
+    @staticmethod
+    def _to_the_head(words: list[str], toks: set[str]) -> bool:
+        """A complaint whose only "elsewhere" word is a boss ("начальник", "бастық") and that names a step of the
+        procedure is about the head of the service's provider, who reviews it: "начальник отказал по жалобе",
+        "бастыққа шағым жаздым, жауап жоқ"; not "начальник на работе орёт, куда жаловаться"."""
+        return (
+            "#complaint" in toks and bool(toks & _HEAD_STEPS)
+            and not _names_any([w for w in words if "#head" not in tokens(w)], _ELSE_ELSEWHERE)
+        )
 
     # --- search ---------------------------------------------------------------------------------------------------
 

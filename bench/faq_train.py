@@ -31,15 +31,16 @@ from bench.faq_bench import (
     HELDOUT3_PATH,
     HELDOUT4_PATH,
     HELDOUT5_PATH,
+    HELDOUT6_PATH,
     load_eval,
 )
-from bot.domain.faq import DEFAULT_PATH, EXAMPLES_PATH, Examples
+from bot.domain.faq import DEFAULT_PATH, EXAMPLES_PATH, OOS_KEY, Examples
 
 # One set per writer and round, by name: its rows ("heldout3" holds the splits dev11 and check4).
 SETS: dict[str, Path] = {
     "eval": EVAL_PATH, "dev2": DEV2_PATH, "dev3": DEV3_PATH, "dev4": DEV4_PATH, "dev5": DEV5_PATH, "dev6": DEV6_PATH,
     "dev7": DEV7_PATH, "dev8": DEV8_PATH, "dev9": DEV9_PATH, "dev10": DEV10_PATH, "heldout3": HELDOUT3_PATH,
-    "heldout4": HELDOUT4_PATH, "heldout5": HELDOUT5_PATH,
+    "heldout4": HELDOUT4_PATH, "heldout5": HELDOUT5_PATH, "heldout6": HELDOUT6_PATH,
 }
 
 
@@ -57,10 +58,10 @@ def examples(names: list[str], faq: dict[str, Any] | None = None) -> Examples:
     for name in names:
         for r in set_rows(name):
             q = r["q"].strip()
-            if r["id"] is None or q.lower() in seen:
+            if r.get("kind") == "greeting" or q.lower() in seen:
                 continue
             seen.add(q.lower())
-            out.setdefault(r["id"], {}).setdefault(r["lang"], []).append(q)
+            out.setdefault(r["id"] or OOS_KEY, {}).setdefault(r["lang"], []).append(q)
     return {k: out[k] for k in sorted(out)}
 
 

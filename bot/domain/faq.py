@@ -75,7 +75,8 @@ import json
 import math
 import random
 import re
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -96,6 +97,8 @@ INDEX_PATH = DEFAULT_PATH.with_name("faq_index.json")  # the model built from it
 EXAMPLES_NAME = "faq_examples.json"
 EXAMPLES_PATH = DEFAULT_PATH.with_name(EXAMPLES_NAME)
 Examples = dict[str, dict[str, list[str]]]  # entry id -> language -> example questions
+# the key of Examples under which the labelled sets' out-of-scope queries are (the "none of these" class, `_oos_model`)
+OOS_KEY = "_none"
 
 # --- normalisation ------------------------------------------------------------------------------------------------
 
@@ -992,6 +995,12 @@ W_NB = 0.05  # weight of the naive-Bayes posterior over entries (re-ranks close 
 NB_ALPHA = 0.3
 NB_ANSWER = 0.5
 NB_TEMP = 1.0
+OOS_ALPHA = 1.0  # the out-of-scope model (`_oos_model`), chosen by leaving sets out (bench/faq_cv.py --by-set)
+OOS_MIN_COUNT = 2  # a token seen fewer times in all the labelled queries says nothing of scope but that it is new
+OOS_NEW_MAX = 3  # how many new words are told apart ("!new1" to "!new3")
+OOS_RESCUE = -4.0  # log-odds at or below which a query that names nothing of the domain is in scope after all
+OOS_REJECT = 2.5  # log-odds above which a query below OOS_REJECT_RAW is out of scope
+OOS_REJECT_RAW = 0.5
 WORD_CACHE_SIZE = 20000  # query words whose evidence is kept (`FaqIndex._evidence`)
 
 
@@ -1031,6 +1040,9 @@ class _Model:
     # word ids of faq.json's own words (titles, questions, answers): a query word none of them is may be a typo of a
     # concept's stem, even when a further example question has the same typo ("жалба")
     own: tuple[int, ...] = ()
+    # token -> log P(token | out of scope) - log P(token | in scope), and the prior log-odds (`_oos_model`)
+    oos_odds: dict[str, float] = field(default_factory=dict)
+    oos_prior: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -1046,6 +1058,8 @@ class _Model:
             "cls": [_pairs_out(p) for p in self.cls],
             "defining": [list(d) for d in self.defining],
             "own": list(self.own),
+            "oos_odds": self.oos_odds,
+            "oos_prior": self.oos_prior,
         }
 
     @classmethod
@@ -1061,6 +1075,8 @@ class _Model:
             cls=tuple(_pairs_in(p) for p in d["cls"]),
             defining=tuple(tuple(x) for x in d["defining"]),
             own=tuple(d["own"]),
+            oos_odds=dict(d["oos_odds"]),
+            oos_prior=d["oos_prior"],
         )
 
 
@@ -1147,6 +1163,42 @@ def _naive_bayes(
         for wid, k in c.items():
             post[wid].append((ei, k))
     return norm, tuple(tuple(p) for p in post)
+
+
+def _new_marks(toks: list[str] | set[str], seen: Callable[[str], bool]) -> list[str]:
+    """Marks of how many topical words of a query the out-of-scope model has not seen ("!new1", "!new2", ...): learned
+    from the words met once in all the labelled queries, read at search time from the words it never met."""
+    n = sum(1 for t in set(toks) if not t.startswith("#") and not t.isdigit() and t not in _GENERIC and not seen(t))
+    return [f"!new{i}" for i in range(1, min(n, OOS_NEW_MAX) + 1)]
+
+
+def _oos_model(in_scope: list[list[str]], out_of_scope: list[list[str]]) -> tuple[dict[str, float], float]:
+    """A two-class naive Bayes (each token once per query, Laplace-smoothed at OOS_ALPHA) of the example questions
+    against the labelled sets' out-of-scope queries: the log-odds of "none of these" per token, and the prior.
+    Learned from data rather than written by hand: what the in-domain evidence (`_in_domain`) may overrule."""
+    if not out_of_scope:
+        return {}, 0.0
+    total: dict[str, int] = {}
+    for toks in in_scope + out_of_scope:
+        for t in set(toks):
+            total[t] = total.get(t, 0) + 1
+    c_in: dict[str, int] = {}
+    c_out: dict[str, int] = {}
+    for docs, c in ((in_scope, c_in), (out_of_scope, c_out)):
+        for toks in docs:
+            for t in {*toks, *_new_marks(toks, lambda w: total[w] >= OOS_MIN_COUNT)}:
+                c[t] = c.get(t, 0) + 1
+    n_in, n_out = len(in_scope), len(out_of_scope)
+    odds = {
+        t: round(
+            math.log((c_out.get(t, 0) + OOS_ALPHA) / (n_out + 2 * OOS_ALPHA))
+            - math.log((c_in.get(t, 0) + OOS_ALPHA) / (n_in + 2 * OOS_ALPHA)),
+            4,
+        )
+        for t in sorted({*c_in, *c_out})
+        if c_in.get(t, 0) + c_out.get(t, 0) >= OOS_MIN_COUNT
+    }
+    return odds, round(math.log(n_out / n_in), 4)
 
 
 def _perceptron_predict(w: dict[int, list[float]], feats: list[int], n: int) -> int:
@@ -1244,6 +1296,10 @@ def _build_model(own_entries: list[Entry], examples: Examples) -> _Model:
     entries = _with_examples(own_entries, examples)
     texts = _unit_texts(entries)
     unit_tokens = [(ei, tokens(text)) for ei, _lang, text in texts]
+    oos_odds, oos_prior = _oos_model(
+        [toks for _ei, toks in unit_tokens],
+        [tokens(q) for qs in examples.get(OOS_KEY, {}).values() for q in qs],
+    )
     vocab = _Vocabulary()
     entry_best = _entry_vocabulary(entries, unit_tokens, vocab)
     n, nv = len(entries), len(vocab.words)
@@ -1287,6 +1343,8 @@ def _build_model(own_entries: list[Entry], examples: Examples) -> _Model:
         cls=cls,
         defining=_defining(questions, vocab.words, n),
         own=_own_words(own_entries, vocab),
+        oos_odds=oos_odds,
+        oos_prior=oos_prior,
     )
 
 
@@ -1325,7 +1383,7 @@ def _with_examples(entries: list[Entry], examples: Examples) -> list[Entry]:
     """The entries with the further example questions after their own (for the model only: an entry shows its own)."""
     if not examples:
         return entries
-    known = {e.id for e in entries}
+    known = {e.id for e in entries} | {OOS_KEY}
     if set(examples) - known:
         raise ValueError(f"examples for unknown FAQ entries: {sorted(set(examples) - known)}")
     out = []
@@ -1678,6 +1736,12 @@ class FaqIndex:
         )
         return 2 * unknown >= len(content)
 
+    def oos_odds(self, toks: list[str]) -> float:
+        """The learned log-odds that a query with these tokens is out of scope (`_oos_model`): > 0 more likely out."""
+        odds = self._m.oos_odds
+        marks = _new_marks(toks, odds.__contains__)
+        return self._m.oos_prior + sum(odds.get(t, 0.0) for t in {*toks, *marks})
+
     def _has_unknown(self, toks: list[str]) -> bool:
         """Whether a topical word of the query (no concept, number or generic word) matches no word of the knowledge
         base closely."""
@@ -1743,9 +1807,15 @@ class FaqIndex:
         best = float(raw[ranked[0]])
         if best < THRESHOLD_RAW or (best < OFF_TOPIC_RAW and self._off_topic(query, qtoks)):
             return []
-        if best < NO_DOMAIN_UNKNOWN_RAW and not _in_domain(qtoks):
+        # the learned log-odds of "none of these" (`_oos_model`), read only for a weak match: a query that names
+        # nothing of the domain but reads like the labelled in-scope questions is answered; one that reads like the
+        # out-of-scope ones needs a close match
+        odds = self.oos_odds(qtoks) if best < NO_DOMAIN_UNKNOWN_RAW else 0.0
+        if best < NO_DOMAIN_UNKNOWN_RAW and not _in_domain(qtoks) and odds > OOS_RESCUE:
             if best < NO_DOMAIN_RAW or self._has_unknown(qtoks):
                 return []  # nothing of the domain named ("на каком языке говорят в Бельгии"), and no close match
+        if best < OOS_REJECT_RAW and odds > OOS_REJECT:
+            return []  # reads like the labelled out-of-scope queries, and no close match
         second = float(raw[ranked[1]]) if len(ranked) > 1 else 0.0
         if _confidence(best) < MARGIN_CONF and _confidence(best) - _confidence(second) < MARGIN_MIN:
             return []  # barely above the threshold and no clearer than the next entry: a guess, not an answer

@@ -767,6 +767,61 @@ def test_round6_concepts() -> None:
     assert "#head" in tokens("начальнику цона") and "#head" in tokens("бастығына") and "#head" in tokens("руководителю")
 
 
+def test_out_of_scope_model_is_learned_from_labelled_queries() -> None:
+    """The "none of these" class is a naive Bayes of in-scope against out-of-scope queries: a word of the latter
+    speaks for out of scope, one of the former against it, and how many words the model never met is learned from the
+    words met only once ("!new1", ...)."""
+    from bot.domain.faq import _new_marks, _oos_model
+
+    inside = [tokens(q) for q in ("жалобу не рассмотрели", "шағымыма жауап жоқ", "жалобу вернули без ответа")]
+    outside = [tokens(q) for q in ("погода завтра дождь", "какая погода в городе", "ауа райы суық па")]
+    odds, prior = _oos_model(inside, outside)
+    assert prior == 0.0 and odds["погода"] > 0 > odds["#complaint"]
+    assert "!new1" in odds and "дожд" not in odds  # met once: says only that a word is new
+    assert _new_marks(["лимон", "банан", "#court", "5"], lambda w: False) == ["!new1", "!new2"]
+    assert _new_marks(["лимон", "банан"], {"лимон", "банан"}.__contains__) == []
+    assert _oos_model(inside, []) == ({}, 0.0)
+
+
+@pytest.mark.parametrize(
+    "query,lang,expected",
+    [
+        # name nothing of the domain, but read like the labelled in-scope questions
+        ("бейджигі жоқ еді, аты-жөнін сұрамадым", "kk", "official_details"),
+        ("мекенжайды көрсетпесем жарай ма", "kk", "anonymous"),
+        ("если я не укажу адрес, жалобу примут", "ru", "anonymous"),
+    ],
+)
+def test_round7_in_scope(index: FaqIndex, query: str, lang: str, expected: str) -> None:
+    assert [h.id for h in index.search(query, lang=lang)][:1] == [expected]
+
+
+@pytest.mark.parametrize(
+    "query,lang",
+    [
+        # a weak match that reads like the labelled out-of-scope queries: disability benefits, bailiffs
+        ("мүгедектік тобын қайта куәландыру қашан", "kk"),
+        ("сот орындаушысы картамды бұғаттап тастады", "kk"),
+    ],
+)
+def test_round7_out_of_scope(index: FaqIndex, query: str, lang: str) -> None:
+    assert index.search(query, lang=lang) == []
+
+
+def test_learned_out_of_scope_class_decides_weak_matches() -> None:
+    """The same knowledge base and examples without the labelled out-of-scope queries: the in-domain rule alone
+    rejects a question that names nothing of the domain, and a weak match that reads like out of scope is answered."""
+    from bot.domain.faq import DEFAULT_PATH, EXAMPLES_PATH, OOS_KEY
+
+    data = json.loads(DEFAULT_PATH.read_text(encoding="utf-8"))
+    more = json.loads(EXAMPLES_PATH.read_text(encoding="utf-8"))["examples"]
+    assert sum(len(v) for v in more[OOS_KEY].values()) > 1000
+    without = FaqIndex.from_dict(data, {k: v for k, v in more.items() if k != OOS_KEY})
+    assert without.search("бейджигі жоқ еді, аты-жөнін сұрамадым", lang="kk") == []
+    assert without.search("сот орындаушысы картамды бұғаттап тастады", lang="kk") != []
+    assert default_index().search("сот орындаушысы картамды бұғаттап тастады", lang="kk") == []
+
+
 def test_greetings_get_small_talk_not_search() -> None:
     assert small_talk("привет") == small_talk("сәлем") == small_talk("Сәлеметсіз бе") == "greeting"
 

@@ -799,6 +799,15 @@ def test_round7_learned_scope(index: FaqIndex, query: str, lang: str, expected: 
     assert [h.id for h in index.search(query, lang=lang)][:1] == ([expected] if expected else [])
 
 
+def test_in_essence_is_no_milk(index: FaqIndex) -> None:
+    """Folded letters and doubled ones made the Russian "сути" ("по сути", in essence) the Kazakh "сүтті" (milky),
+    an everyday topic; only "сүт" and "сүттің" name milk now."""
+    assert about_else("ответили на жалобу, но по сути ничего не изменилось") is None
+    assert about_else("сүттің бағасы қанша") == "hard"
+    hits = index.search("ответили на жалобу, но по сути ничего не изменилось", lang="ru")
+    assert [h.id for h in hits][:1] == ["disagree_with_result"]
+
+
 def test_learned_out_of_scope_class_decides_weak_matches() -> None:
     """The same knowledge base and examples without the labelled out-of-scope queries: the in-domain rule alone
     rejects a question that names nothing of the domain, and a weak match that reads like out of scope is answered."""

@@ -995,6 +995,8 @@ W_NB = 0.05  # weight of the naive-Bayes posterior over entries (re-ranks close 
 NB_ALPHA = 0.3
 NB_ANSWER = 0.5
 NB_TEMP = 1.0
+OOS_ENTRY = True  # the labelled out-of-scope queries are also one more entry, "none of these", found like the others
+OOS_ENTRY_SHARE = 1.0  # ... which wins at this share of its score
 OOS_ALPHA = 1.0  # the out-of-scope model (`_oos_model`), chosen by leaving sets out (bench/faq_cv.py --by-set)
 OOS_MIN_COUNT = 2  # a token seen fewer times in all the labelled queries says nothing of scope but that it is new
 OOS_NEW_MAX = 3  # how many new words are told apart ("!new1" to "!new3")
@@ -1297,7 +1299,7 @@ def _build_model(own_entries: list[Entry], examples: Examples) -> _Model:
     texts = _unit_texts(entries)
     unit_tokens = [(ei, tokens(text)) for ei, _lang, text in texts]
     oos_odds, oos_prior = _oos_model(
-        [toks for _ei, toks in unit_tokens],
+        [toks for ei, toks in unit_tokens if entries[ei].id != OOS_KEY],
         [tokens(q) for qs in examples.get(OOS_KEY, {}).values() for q in qs],
     )
     vocab = _Vocabulary()
@@ -1305,16 +1307,18 @@ def _build_model(own_entries: list[Entry], examples: Examples) -> _Model:
     n, nv = len(entries), len(vocab.words)
     df = [0.0] * nv
     entry_words: list[list[tuple[int, float]]] = [[] for _ in range(nv)]
+    real = [e.id != OOS_KEY for e in entries]  # the "none of these" entry counts in no word's rarity or class
+    n_real = sum(real)
     for ei, best in enumerate(entry_best):
         for wid, f in best.items():
-            df[wid] += 1.0 if f == 1.0 else DF_ANSWER
+            df[wid] += (1.0 if f == 1.0 else DF_ANSWER) * real[ei]
             entry_words[wid].append((ei, f))
-    idf = [math.log((n - d + 0.5) / (d + 0.5) + 1.0) for d in df]
+    idf = [math.log((n_real - d + 0.5) / (d + 0.5) + 1.0) for d in df]
     nb_norm, nb_post = _naive_bayes(entries, unit_tokens, vocab)
     cls: tuple[Pairs, ...] = tuple(() for _ in range(nv))
     if W_CLS:
         perceptron = _Perceptron(n)
-        perceptron.train([(ei, [vocab.ids[w] for w in dict.fromkeys(toks)]) for ei, toks in unit_tokens])
+        perceptron.train([(ei, [vocab.ids[w] for w in dict.fromkeys(toks)]) for ei, toks in unit_tokens if real[ei]])
         cls = perceptron.averaged(nv)
     for g in _GENERIC:
         gid = vocab.ids.get(g)
@@ -1391,7 +1395,14 @@ def _with_examples(entries: list[Entry], examples: Examples) -> list[Entry]:
         more = examples.get(e.id, {})
         qs = {lang: list(e.questions.get(lang, [])) + list(more.get(lang, [])) for lang in {*e.questions, *more}}
         out.append(Entry(e.id, e.category, e.title, e.answer, qs, e.source))
+    if OOS_ENTRY and examples.get(OOS_KEY):
+        out.append(_none_entry(examples[OOS_KEY]))
     return out
+
+
+def _none_entry(questions: dict[str, list[str]]) -> Entry:
+    """The "none of these" entry: the labelled out-of-scope queries as its example questions, no title, no answer."""
+    return Entry(OOS_KEY, "", {}, {}, {lang: list(qs) for lang, qs in questions.items()}, "")
 
 
 def _read_precomputed(fp: str, path: Path = INDEX_PATH) -> _Model | None:
@@ -1442,7 +1453,11 @@ class FaqIndex:
     def __init__(self, version: int, categories: list[Category], entries: list[Entry], model: _Model) -> None:
         self.version = version
         self._categories = categories
+        self._public = list(entries)
+        if len(model.nb_norm) == len(entries) + 1:  # the model has the "none of these" entry (`_none_entry`)
+            entries = [*entries, _none_entry({})]
         self._entries = entries
+        self._none = len(entries) - 1 if entries and entries[-1].id == OOS_KEY else -1
         self._by_id = {e.id: i for i, e in enumerate(entries)}
         if len(self._by_id) != len(entries):
             raise ValueError("duplicate FAQ entry ids")
@@ -1791,6 +1806,17 @@ class FaqIndex:
 
     # --- search ---------------------------------------------------------------------------------------------------
 
+    def _ranked(self, raw: np.ndarray, cand: np.ndarray) -> list[int]:
+        """The entries with evidence, best first; none when the "none of these" entry (`_none_entry`) is closer to the
+        query than any of them."""
+        ranked = [int(ei) for ei in np.flatnonzero(cand)]
+        ranked.sort(key=lambda ei: (-raw[ei], ei))
+        if self._none in ranked:
+            ranked.remove(self._none)
+            if ranked and OOS_ENTRY_SHARE * raw[self._none] > raw[ranked[0]]:
+                return []  # closer to the labelled out-of-scope queries than to any entry
+        return ranked
+
     def search(self, query: str, lang: str | None = None, limit: int = 3) -> list[Hit]:
         """Best matching entries, best first; [] when the best confidence is below 0.5 (out of scope)."""
         if limit <= 0 or not query or not query.strip():
@@ -1800,10 +1826,9 @@ class FaqIndex:
             return []
         qtoks = self._query_tokens(query, sk)
         raw, base, cand = self._scores(query, lang, sk, qtoks)
-        if not cand.any():
+        ranked = self._ranked(raw, cand)
+        if not ranked:
             return []
-        ranked = [int(ei) for ei in np.flatnonzero(cand)]
-        ranked.sort(key=lambda ei: (-raw[ei], ei))
         best = float(raw[ranked[0]])
         if best < THRESHOLD_RAW or (best < OFF_TOPIC_RAW and self._off_topic(query, qtoks)):
             return []
@@ -1832,16 +1857,16 @@ class FaqIndex:
         return self._entries[self._by_id[id]]
 
     def entries(self) -> list[Entry]:
-        return list(self._entries)
+        return list(self._public)
 
     def ids(self) -> list[str]:
-        return [e.id for e in self._entries]
+        return [e.id for e in self._public]
 
     def categories(self) -> list[Category]:
         return list(self._categories)
 
     def entries_in(self, category_id: str) -> list[Entry]:
-        return [e for e in self._entries if e.category == category_id]
+        return [e for e in self._public if e.category == category_id]
 
 
 _DEFAULT: FaqIndex | None = None

@@ -3,8 +3,9 @@
 The sets of bench/ (faq_eval.jsonl, faq_heldout*.jsonl, faq_dev*.jsonl) hold thousands of in-scope questions with
 their entry, written by several people other than the authors of faq.json's own examples. Their in-scope queries
 become further example questions of their entries in bot/domain/data/faq_examples.json, which the search matches
-like faq.json's (out-of-scope queries and greetings are not used). A query already among faq.json's examples (or
-seen before) is left out. ``--exclude`` leaves out whole sets by name (`SETS`), to measure on them.
+like faq.json's; their out-of-scope queries (greetings are not used) go under "_none" (`OOS_KEY`): the search's
+"none of these" entry and the out-of-scope model it learns (bot/domain/faq.py `_none_entry`, `_oos_model`). A query
+already among faq.json's examples (or seen before) is left out. ``--exclude`` leaves out whole sets by name (`SETS`), to measure on them.
 
 How well this generalises is measured set by set (`python -m bench.faq_cv --by-set`): each set is searched by an
 index that learned from every other set, never from itself.

@@ -799,6 +799,33 @@ def test_round7_learned_scope(index: FaqIndex, query: str, lang: str, expected: 
     assert [h.id for h in index.search(query, lang=lang)][:1] == ([expected] if expected else [])
 
 
+@pytest.mark.parametrize(
+    "query,lang",
+    [
+        # close to out-of-scope queries of the labelled sets (a word's translation, a phone operator, a number's
+        # arithmetic, the bot's age, a family quarrel) rather than to any entry
+        ("как написать слово жалоба по-английски", "ru"),
+        ("билайнға шағым, байланыс жоқ", "kk"),
+        ("число 1414 простое?", "ru"),
+        ("1414 жұп сан ба", "kk"),
+        ("бот, сен нешедесің", "kk"),
+        ("күйеуім үнемі шағымданады", "kk"),
+    ],
+)
+def test_none_of_these_entry(index: FaqIndex, query: str, lang: str) -> None:
+    assert index.search(query, lang=lang) == []
+
+
+def test_none_of_these_entry_is_not_shown() -> None:
+    """The "none of these" entry is for matching only: no id, category list or entry shows it."""
+    from bot.domain.faq import OOS_KEY
+
+    index = default_index()
+    assert OOS_KEY not in index.ids() and all(e.id != OOS_KEY for e in index.entries())
+    assert all(e.id != OOS_KEY for c in index.categories() for e in index.entries_in(c.id))
+    assert len(index.ids()) == len(json.loads((ROOT / "bot" / "domain" / "data" / "faq.json").read_text())["entries"])
+
+
 def test_in_essence_is_no_milk(index: FaqIndex) -> None:
     """Folded letters and doubled ones made the Russian "сути" ("по сути", in essence) the Kazakh "сүтті" (milky),
     an everyday topic; only "сүт" and "сүттің" name milk now."""

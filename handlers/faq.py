@@ -145,12 +145,14 @@ def not_found_keyboard() -> InlineKeyboardMarkup:
 
 
 def small_talk_reply(kind: str) -> str:
-    """The answer to a greeting, thanks or a goodbye (`small_talk`)."""
+    """The answer to a greeting, thanks, a goodbye or a bare acknowledgement ("ок", "түсіндім") (`small_talk`)."""
     if kind == "greeting":
         return _("Hello! I help with complaints about public services. Choose what you need in the menu below, or "
                  "type your question in your own words.")
     if kind == "goodbye":
         return _("Goodbye! If you need anything else, I am here: choose it in the menu below or type your question.")
+    if kind == "ack":
+        return _("Good. If you need anything else, choose it in the menu below or type your question.")
     return _("You are welcome! If you need anything else, choose it in the menu below or type your question.")
 
 

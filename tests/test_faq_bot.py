@@ -213,8 +213,9 @@ async def test_start_deep_link_from_inline_mode_opens_the_questions(fake, db_pat
 
 
 async def test_greetings_thanks_and_goodbyes_get_a_friendly_menu_answer(fake, db_path, no_unhandled):
-    """Greetings, thanks and goodbyes (alone, or a goodbye after thanks) are small talk: a friendly word back in the
-    user's language and the main menu, not "not found"; a greeting with a question is a question."""
+    """Greetings, thanks, goodbyes and a bare acknowledgement ("ок", "түсіндім") are small talk: a friendly word back
+    in the user's language and the main menu, not "not found" (and not "you are welcome" to an "ok"); a greeting with
+    a question is a question."""
     from bot.services.i18n import build_i18n
 
     i18n = build_i18n()
@@ -223,6 +224,7 @@ async def test_greetings_thanks_and_goodbyes_get_a_friendly_menu_answer(fake, db
              "your question in your own words.")
     thanks = "You are welcome! If you need anything else, choose it in the menu below or type your question."
     goodbye = "Goodbye! If you need anything else, I am here: choose it in the menu below or type your question."
+    ack = "Good. If you need anything else, choose it in the menu below or type your question."
     async with running_bot(fake, db_path):
         ru = fake.user(511, "Ольга", language_code="ru")
         kk = fake.user(512, "Айгерім", language_code="kk")
@@ -230,7 +232,8 @@ async def test_greetings_thanks_and_goodbyes_get_a_friendly_menu_answer(fake, db
             (ru, "Привет!", "ru", hello), (ru, "добрый день", "ru", hello), (kk, "Сәлем", "kk", hello),
             (kk, "сәлеметсіз бе", "kk", hello), (ru, "спасибо", "ru", thanks), (kk, "рақмет", "kk", thanks),
             (ru, "До свидания!", "ru", goodbye), (ru, "спасибо, пока", "ru", goodbye), (kk, "сау болыңыз", "kk", goodbye),
-            (kk, "рахмет, көріскенше", "kk", goodbye),
+            (kk, "рахмет, көріскенше", "kk", goodbye), (ru, "ок", "ru", ack), (ru, "понятно", "ru", ack),
+            (kk, "түсіндім", "kk", ack),
         ):
             await user.send(text)
             msg = await user.expect()

@@ -1510,6 +1510,17 @@ class FaqIndex:
         self._u_negative = np.array([u.negative and not u.answer for u in units], dtype=bool)
         self._u_positive = np.array([not u.negative and not u.answer for u in units], dtype=bool)
         self._u_other = {lang: np.array([u.lang != lang for u in units], dtype=bool) for lang in LANGS}
+        # each unit's factor, one multiplication per query: a unit in the other language than the hinted one; a
+        # sentence of the answer (the words people who read it ask with, less than a question); a negated question
+        # for a query that is not, or the other way round ("не ответили" is a different question from "когда ответят")
+        answer = np.where(self._u_answer, ANSWER_UNIT, 1.0)
+        self._g_factor: dict[str | None, np.ndarray] = {None: answer}
+        self._g_factor.update({lang: answer * np.where(o, OTHER_LANG, 1.0) for lang, o in self._u_other.items()})
+        self._u_factor = {
+            (lang, neg): f * np.where(self._u_positive if neg else self._u_negative, NEGATION_MISMATCH, 1.0)
+            for lang, f in self._g_factor.items()
+            for neg in (False, True)
+        }
         # units in entry order, and where each entry's run starts: a per-entry maximum is one reduceat
         self._u_order = np.argsort(self._u_entry, kind="stable")
         counts = np.bincount(self._u_entry, minlength=n)
@@ -1655,14 +1666,7 @@ class FaqIndex:
             prec[ev.units] += ev.weight * ev.sims
             rec[ev.units] += ev.idfs * ev.sims
         v = UNIT_PRECISION * (prec / wsum) + (1.0 - UNIT_PRECISION) * np.minimum(1.0, rec / self._u_idf_sum)
-        if lang in self._u_other:
-            v = np.where(self._u_other[lang], v * OTHER_LANG, v)
-        # a sentence of the answer: the words people who read it ask with, less than a question; "не ответили" is a
-        # different question from "когда ответят"
-        v = np.where(self._u_answer, v * ANSWER_UNIT, v)
-        mismatch = self._u_positive if negative else self._u_negative
-        v = np.where(mismatch, v * NEGATION_MISMATCH, v)
-        return self._per_entry_max(v)
+        return self._per_entry_max(v * self._u_factor[lang if lang in self._u_other else None, negative])
 
     def _trigram_scores(self, query: str, lang: str | None, sk: str | None = None) -> np.ndarray:
         """Per entry, its best unit's Dice overlap of letter trigrams with the query (typos, glued or split words)."""
@@ -1672,10 +1676,7 @@ class FaqIndex:
             return np.zeros(len(self._entries))
         hits = np.bincount(np.concatenate(found), minlength=len(self._m.units))
         v = 2.0 * hits / (len(qgrams) + self._u_grams)
-        if lang in self._u_other:
-            v = np.where(self._u_other[lang], v * OTHER_LANG, v)
-        v = np.where(self._u_answer, v * ANSWER_UNIT, v)
-        return self._per_entry_max(v)
+        return self._per_entry_max(v * self._g_factor[lang if lang in self._u_other else None])
 
     @staticmethod
     def _softmax(v: np.ndarray, temp: float = 1.0) -> np.ndarray:

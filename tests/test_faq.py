@@ -840,6 +840,13 @@ def test_learned_out_of_scope_class_decides_weak_matches() -> None:
     assert default_index().search("сот орындаушысы картамды бұғаттап тастады", lang="kk") == []
 
 
+def test_kazakh_gratitude_is_thanks() -> None:
+    """«алғыс» (gratitude) with «айту» / «білдіру» is the Kazakh "thank you", as «рақмет» is; a question that says
+    whom to tell ("кімге айтамын") is no small talk."""
+    assert small_talk("Сізге алғыс айтамын!") == small_talk("көп алғыс білдіремін") == "thanks"
+    assert small_talk("кімге айтамын") is None
+
+
 def test_greetings_get_small_talk_not_search() -> None:
     assert small_talk("привет") == small_talk("сәлем") == small_talk("Сәлеметсіз бе") == "greeting"
 

@@ -101,14 +101,19 @@ def check4_rows(rows: list[dict]) -> set[int]:
     return out
 
 
+# One set per writer and round, by name: its rows ("heldout3" holds the splits dev11 and check4).
+SETS: dict[str, Path] = {
+    "eval": EVAL_PATH, "dev2": DEV2_PATH, "dev3": DEV3_PATH, "dev4": DEV4_PATH, "dev5": DEV5_PATH, "dev6": DEV6_PATH,
+    "dev7": DEV7_PATH, "dev8": DEV8_PATH, "dev9": DEV9_PATH, "dev10": DEV10_PATH, "heldout3": HELDOUT3_PATH,
+    "heldout4": HELDOUT4_PATH, "heldout5": HELDOUT5_PATH, "heldout6": HELDOUT6_PATH,
+}
+
+
 def load_eval(*paths: str | Path, check: bool = False) -> list[dict]:
     """The labelled queries of `paths` (default: every set present); faq_heldout3.jsonl's rows as splits dev11 and
     check4, the latter only with `check`."""
     rows = []
-    for path in paths or (
-        EVAL_PATH, DEV2_PATH, DEV3_PATH, DEV4_PATH, DEV5_PATH, DEV6_PATH, DEV7_PATH, DEV8_PATH, DEV9_PATH,
-        DEV10_PATH, HELDOUT3_PATH, HELDOUT4_PATH, HELDOUT5_PATH, HELDOUT6_PATH,
-    ):
+    for path in paths or SETS.values():
         if not paths and not Path(path).exists():
             continue
         with open(path, encoding="utf-8") as fh:

@@ -15,34 +15,10 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
-from bench.faq_bench import (
-    DEV2_PATH,
-    DEV3_PATH,
-    DEV4_PATH,
-    DEV5_PATH,
-    DEV6_PATH,
-    DEV7_PATH,
-    DEV8_PATH,
-    DEV9_PATH,
-    DEV10_PATH,
-    EVAL_PATH,
-    HELDOUT3_PATH,
-    HELDOUT4_PATH,
-    HELDOUT5_PATH,
-    HELDOUT6_PATH,
-    load_eval,
-)
+from bench.faq_bench import SETS, load_eval
 from bot.domain.faq import DEFAULT_PATH, EXAMPLES_PATH, OOS_KEY, Examples
-
-# One set per writer and round, by name: its rows ("heldout3" holds the splits dev11 and check4).
-SETS: dict[str, Path] = {
-    "eval": EVAL_PATH, "dev2": DEV2_PATH, "dev3": DEV3_PATH, "dev4": DEV4_PATH, "dev5": DEV5_PATH, "dev6": DEV6_PATH,
-    "dev7": DEV7_PATH, "dev8": DEV8_PATH, "dev9": DEV9_PATH, "dev10": DEV10_PATH, "heldout3": HELDOUT3_PATH,
-    "heldout4": HELDOUT4_PATH, "heldout5": HELDOUT5_PATH, "heldout6": HELDOUT6_PATH,
-}
 
 
 def set_rows(name: str) -> list[dict[str, Any]]:

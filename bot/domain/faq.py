@@ -1276,6 +1276,14 @@ def _defining(units: list[_Unit], words: list[str], n_entries: int) -> tuple[tup
     )
 
 
+def _add_unit(units: list[_Unit], gram_postings: dict[str, list[int]], ei: int, lang: str, wids: tuple[int, ...],
+              idf: list[float], grams: frozenset[str], *, negative: bool = False, answer: bool = False) -> None:
+    """One unit (an example question, a title or a sentence of an answer) and its letter trigrams' postings."""
+    units.append(_Unit(ei, lang, wids, sum(idf[w] for w in wids) or 1.0, len(grams), negative, answer))
+    for g in grams:
+        gram_postings.setdefault(g, []).append(len(units) - 1)
+
+
 def _add_answer_units(
     entries: list[Entry], vocab: _Vocabulary, idf: list[float], units: list[_Unit], gram_postings: dict[str, list[int]]
 ) -> None:
@@ -1287,10 +1295,7 @@ def _add_answer_units(
                 if len(words) < ANSWER_UNIT_MIN:
                     continue
                 wids = tuple(vocab.ids[w] for w in words)
-                grams = _trigrams(sentence)
-                units.append(_Unit(ei, lang, wids, sum(idf[w] for w in wids) or 1.0, len(grams), False, True))
-                for g in grams:
-                    gram_postings.setdefault(g, []).append(len(units) - 1)
+                _add_unit(units, gram_postings, ei, lang, wids, idf, _trigrams(sentence), answer=True)
 
 
 def _build_model(own_entries: list[Entry], examples: Examples) -> _Model:
@@ -1328,11 +1333,8 @@ def _build_model(own_entries: list[Entry], examples: Examples) -> _Model:
     gram_postings: dict[str, list[int]] = {}
     for (ei, lang, text), (_ei, toks) in zip(texts, unit_tokens, strict=True):
         wids = tuple(dict.fromkeys(vocab.ids[w] for w in toks))
-        grams = _trigrams(text)
         negative = "#not" in (vocab.words[w] for w in wids)
-        units.append(_Unit(ei, lang, wids, sum(idf[w] for w in wids) or 1.0, len(grams), negative))
-        for g in grams:
-            gram_postings.setdefault(g, []).append(len(units) - 1)
+        _add_unit(units, gram_postings, ei, lang, wids, idf, _trigrams(text), negative=negative)
     questions = list(units)  # an entry's defining concepts are read from its questions and title only
     if ANSWER_UNIT:
         _add_answer_units(entries, vocab, idf, units, gram_postings)
@@ -1505,19 +1507,18 @@ class FaqIndex:
         self._u_entry = np.array([u.entry for u in units], dtype=np.intp)
         self._u_idf_sum = np.array([u.idf_sum for u in units], dtype=np.float64)
         self._u_grams = np.array([u.n_grams for u in units], dtype=np.float64)
-        self._u_answer = np.array([u.answer for u in units], dtype=bool)
-        self._u_question = ~self._u_answer
-        self._u_negative = np.array([u.negative and not u.answer for u in units], dtype=bool)
-        self._u_positive = np.array([not u.negative and not u.answer for u in units], dtype=bool)
-        self._u_other = {lang: np.array([u.lang != lang for u in units], dtype=bool) for lang in LANGS}
+        is_answer = np.array([u.answer for u in units], dtype=bool)
+        negative = np.array([u.negative and not u.answer for u in units], dtype=bool)
+        positive = np.array([not u.negative and not u.answer for u in units], dtype=bool)
+        other = {lang: np.array([u.lang != lang for u in units], dtype=bool) for lang in LANGS}
         # each unit's factor, one multiplication per query: a unit in the other language than the hinted one; a
         # sentence of the answer (the words people who read it ask with, less than a question); a negated question
         # for a query that is not, or the other way round ("не ответили" is a different question from "когда ответят")
-        answer = np.where(self._u_answer, ANSWER_UNIT, 1.0)
+        answer = np.where(is_answer, ANSWER_UNIT, 1.0)
         self._g_factor: dict[str | None, np.ndarray] = {None: answer}
-        self._g_factor.update({lang: answer * np.where(o, OTHER_LANG, 1.0) for lang, o in self._u_other.items()})
+        self._g_factor.update({lang: answer * np.where(o, OTHER_LANG, 1.0) for lang, o in other.items()})
         self._u_factor = {
-            (lang, neg): f * np.where(self._u_positive if neg else self._u_negative, NEGATION_MISMATCH, 1.0)
+            (lang, neg): f * np.where(positive if neg else negative, NEGATION_MISMATCH, 1.0)
             for lang, f in self._g_factor.items()
             for neg in (False, True)
         }
@@ -1528,7 +1529,6 @@ class FaqIndex:
             raise ValueError("every FAQ entry needs a title or an example question")
         self._u_starts = np.concatenate(([0], np.cumsum(counts)[:-1])).astype(np.intp)
         self._grams = {g: np.array(v, dtype=np.intp) for g, v in self._m.gram_postings.items()}
-        self._word_units = [np.array(p, dtype=np.intp) for p in self._postings]
         self._nb_norm = np.array(self._m.nb_norm, dtype=np.float64)
 
     def _per_entry_max(self, v: np.ndarray) -> np.ndarray:
@@ -1666,7 +1666,7 @@ class FaqIndex:
             prec[ev.units] += ev.weight * ev.sims
             rec[ev.units] += ev.idfs * ev.sims
         v = UNIT_PRECISION * (prec / wsum) + (1.0 - UNIT_PRECISION) * np.minimum(1.0, rec / self._u_idf_sum)
-        return self._per_entry_max(v * self._u_factor[lang if lang in self._u_other else None, negative])
+        return self._per_entry_max(v * self._u_factor[lang if lang in self._g_factor else None, negative])
 
     def _trigram_scores(self, query: str, lang: str | None, sk: str | None = None) -> np.ndarray:
         """Per entry, its best unit's Dice overlap of letter trigrams with the query (typos, glued or split words)."""
@@ -1676,7 +1676,7 @@ class FaqIndex:
             return np.zeros(len(self._entries))
         hits = np.bincount(np.concatenate(found), minlength=len(self._m.units))
         v = 2.0 * hits / (len(qgrams) + self._u_grams)
-        return self._per_entry_max(v * self._g_factor[lang if lang in self._u_other else None])
+        return self._per_entry_max(v * self._g_factor[lang if lang in self._g_factor else None])
 
     @staticmethod
     def _softmax(v: np.ndarray, temp: float = 1.0) -> np.ndarray:

@@ -243,13 +243,10 @@ class Contender:
     async def stop(self) -> dict:
         proc = self.proc
         try:
-            if proc is not None and proc.returncode is None:
-                proc.send_signal(signal.SIGINT)
-                try:
-                    await asyncio.wait_for(proc.wait(), 30)
-                except asyncio.TimeoutError:
-                    proc.kill()
-                    await proc.wait()
+            if proc is not None:
+                from tests.fake_server import stop_process
+
+                await stop_process(proc, signal.SIGINT, grace=30)
         finally:
             if proc is not None:
                 self.log.close()

@@ -157,14 +157,9 @@ async def webhook_run(instances: int, people: int, folder: Path, seed: int) -> d
                     "failed_posts": sum(1 for d in hooks.deliveries if not d.ok),
                     "people_answered_5_times": answered, "people": people}
     finally:
-        for proc in procs:
-            if proc.returncode is None:
-                proc.send_signal(signal.SIGTERM)
-        for proc in procs:
-            try:
-                await asyncio.wait_for(proc.wait(), 60)
-            except asyncio.TimeoutError:
-                proc.kill()
+        from tests.fake_server import stop_process
+
+        await asyncio.gather(*(stop_process(proc, signal.SIGTERM, grace=60) for proc in procs))
         await fake.stop()
 
 

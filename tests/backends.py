@@ -225,12 +225,20 @@ async def repositories(db_path: Path) -> AsyncIterator[Stores]:
         await stores.close()
 
 
+def _fsm_in_pg() -> bool:
+    """Whether conversations are in PostgreSQL's fsm table (the database is there and Redis is not); else they
+    are where tests.harness reads them (Redis or the SQLite file)."""
+    from tests import harness
+
+    return bool(_database_url["value"]) and not harness.BACKEND.get("redis_url")
+
+
 async def conversation(db_path: Path, user_id: int) -> tuple[str | None, dict[str, Any]] | None:
     """(state, data) of a person's conversation as stored (None: nothing stored): in Redis or the SQLite file
     (tests.harness.fsm_entry), or in PostgreSQL's fsm table when the database is there and Redis is not."""
     from tests import harness
 
-    if harness.BACKEND.get("redis_url") or not _database_url["value"]:
+    if not _fsm_in_pg():
         return harness.fsm_entry(db_path, user_id)
     rows = await query(db_path, "SELECT state, data::text FROM fsm WHERE user_id = ?", user_id)
     return (rows[0][0], json.loads(rows[0][1])) if rows else None
@@ -240,7 +248,7 @@ async def age_conversation(db_path: Path, user_id: int) -> None:
     """The conversation was last touched on 1 January 2000 (for the draft purge), on whichever backend."""
     from tests import harness
 
-    if harness.BACKEND.get("redis_url") or not _database_url["value"]:
+    if not _fsm_in_pg():
         harness.age_conversation(db_path, user_id)
         return
     await query(db_path, "UPDATE fsm SET updated_at = '2000-01-01T00:00:00+00:00' WHERE user_id = ?", user_id)

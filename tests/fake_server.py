@@ -104,6 +104,18 @@ async def serve(state_file: Path, rate_limit: int | None) -> None:
         await fake.stop()
 
 
+async def stop_process(proc: asyncio.subprocess.Process, sig: int = signal.SIGTERM, *, grace: float = 30) -> None:
+    """Ask a child process to end with ``sig``; kill it if it has not ended ``grace`` seconds later."""
+    if proc.returncode is not None:
+        return
+    proc.send_signal(sig)
+    try:
+        await asyncio.wait_for(proc.wait(), grace)
+    except asyncio.TimeoutError:
+        proc.kill()
+        await proc.wait()
+
+
 class FakeServerProcess:
     """This module as a child process (``rate_limit``: enforce N sends/s), and its control API: for tests and
     benchmarks that must not share an event loop (or a CPU's clock) with the fake, so its timestamps are
@@ -147,13 +159,8 @@ class FakeServerProcess:
     async def __aexit__(self, *exc: Any) -> None:
         if self.http is not None:
             await self.http.close()
-        if self.proc is not None and self.proc.returncode is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(self.proc.wait(), 20)
-            except asyncio.TimeoutError:
-                self.proc.kill()
-                await self.proc.wait()
+        if self.proc is not None:
+            await stop_process(self.proc, signal.SIGTERM, grace=20)
 
     def make_session(self) -> Any:
         from aiogram.client.session.aiohttp import AiohttpSession

@@ -30,7 +30,7 @@ from bench.reminders_bench import _peak
 from bot.domain.clock import Clock
 from scripts.services import free_port
 from tests.backends import open_stores
-from tests.fake_server import FakeServerProcess
+from tests.fake_server import FakeServerProcess, stop_process
 from tests.harness import WEBHOOK_SECRET
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -107,13 +107,7 @@ async def test_two_instances_one_killed_mid_wave_send_every_reminder_once_within
             "SELECT claimed_by FROM reminders WHERE status = 'sent'"))
     finally:
         for p in procs:
-            if p.returncode is None:
-                p.send_signal(signal.SIGTERM)
-                try:
-                    await asyncio.wait_for(p.wait(), 30)
-                except asyncio.TimeoutError:
-                    p.kill()
-                    await p.wait()
+            await stop_process(p, signal.SIGTERM, grace=30)
         await fake.__aexit__(None, None, None)
         await stores.close()
 

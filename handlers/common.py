@@ -108,9 +108,9 @@ class MenuButton(BaseFilter):
         self.msgid = msgid
 
     async def __call__(self, message: Message, i18n: I18n) -> bool:
-        return message.text is not None and message.text in in_all_languages(i18n, self.msgid)
+        return self.quick(message, {"i18n": i18n})
 
-    def quick(self, event: TelegramObject, data: dict[str, Any]) -> bool:  # handlers/routing.py
+    def quick(self, event: TelegramObject, data: dict[str, Any]) -> bool:  # handlers/routing.py: all it checks
         text = getattr(event, "text", None)
         return text is not None and text in in_all_languages(data["i18n"], self.msgid)
 

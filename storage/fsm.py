@@ -31,7 +31,7 @@ import time
 from abc import abstractmethod
 from collections import OrderedDict
 from collections.abc import AsyncGenerator, Hashable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Mapping, TypeVar
@@ -312,10 +312,7 @@ class SQLiteStorage(GroupCommitStorage):
 
     async def _store(self, upserts: list[Row], deletes: list[str], now: datetime) -> None:
         stamp = now.astimezone(timezone.utc).isoformat(timespec="seconds")
-        if self._write_lock is None:
-            await self._retry_busy(self._commit, upserts, deletes, stamp)
-            return
-        async with self._write_lock:
+        async with self._write_lock or nullcontext():
             await self._retry_busy(self._commit, upserts, deletes, stamp)
 
     async def _delete_idle(self, older_than: datetime, pattern: str, limit: int) -> list[str]:

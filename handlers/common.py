@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from contextlib import contextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from functools import lru_cache
 from typing import Annotated, Any, Iterator
 
@@ -36,14 +36,19 @@ NOT_VALID = N_("This button is no longer valid.")
 LOST_REPLY = N_("My last message did not reach you because of a failure on our side. Your answers are saved.")
 
 
-#: Is there an operators' desk to pass people to (OPERATORS_CHAT_ID set)? Set for each update by the
-#: DeskAvailability middleware, like the locale gettext reads: every "talk to a person" / "send it to the
-#: operators" offer asks desk_on(), and without a desk points to 1414 instead.
+#: Is there an operators' desk to pass people to (OPERATORS_CHAT_ID set)? Set for each update by the bot's
+#: outer middleware (handlers/middlewares.py), like the locale gettext reads: every "talk to a person" / "send
+#: it to the operators" offer asks desk_on(), and without a desk points to 1414 instead.
 _desk: ContextVar[bool] = ContextVar("shagym_desk_on", default=False)
 
 
 def desk_on() -> bool:
     return _desk.get()
+
+
+def set_desk(on: bool) -> Token[bool]:
+    """For the update being handled (reset with ``token.var.reset(token)``)."""
+    return _desk.set(on)
 
 
 @contextmanager

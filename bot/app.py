@@ -42,6 +42,7 @@ from handlers.guards import ReplyGuard
 from handlers.middlewares import Inbound, UserLanguageMiddleware
 from handlers.operators.keyboards import card_keyboard
 from handlers.reask import ask_current_question
+from handlers.routing import FeatureDispatcher
 from handlers.start import ask_language
 from storage import redis as shared_redis
 from storage.backup import RunLock
@@ -342,9 +343,9 @@ async def create_app(
     desk_sla = DeskSla(desk, repos.reminders, reminders, runs=repos.runs)
     privacy = Privacy(repos.privacy, fsm, repos.users, sender, clock, settings, desk_changed=desk.outbox.wake,
                       runs=repos.runs, lease=timedelta(seconds=settings.send_lease_seconds))
-    dp = Dispatcher(storage=fsm, events_isolation=events_isolation or isolation, settings=settings,
-                    clock=clock, users=repos.users, complaints=repos.complaints, calendars=repos.calendars,
-                    cases=cases, desk=desk, desk_sla=desk_sla, privacy=privacy)
+    dp = FeatureDispatcher(storage=fsm, events_isolation=events_isolation or isolation, settings=settings,
+                           clock=clock, users=repos.users, complaints=repos.complaints,
+                           calendars=repos.calendars, cases=cases, desk=desk, desk_sla=desk_sla, privacy=privacy)
     metrics = make_metrics(settings, dp, fsm, reminders, sender, desk_sla)  # before the other middlewares
     setup_dispatcher(dp, repos, settings, i18n)
     app = App(settings, bot, dp, db, fsm, i18n, clock, AsyncIOScheduler(timezone="UTC"), repos, sender, reply_retry,

@@ -20,8 +20,10 @@ shortcuts that change nothing in what is called:
   (and aiogram's own walk checks every filter again in the routers it does not skip);
 * in a router it does walk, a handler whose quick checks fail is passed over without calling its filters
   (:class:`GatedObserver`);
-* an observer without outer middlewares goes straight to aiogram's ``_propagate_event`` (aiogram would wrap
-  it in an empty middleware chain).
+* an observer without outer middlewares goes straight to the walk (aiogram would wrap it in an empty
+  middleware chain), and the walk calls no root-filter check where there is no root filter and no trigger
+  where there is no handler (each a call with the ~30 keyword arguments copied). :class:`FeatureDispatcher`
+  walks the same way: the bot's dispatcher has no outer middleware on the events inside an update.
 
 Which types a subtree handles, and its gate, are computed on the first event of that type and computed again
 when a router is included anywhere below; handlers are registered when the routers are built
@@ -35,8 +37,8 @@ from inspect import isclass
 from re import Pattern
 from typing import Any
 
-from aiogram import Router
-from aiogram.dispatcher.event.bases import UNHANDLED, SkipHandler
+from aiogram import Dispatcher, Router
+from aiogram.dispatcher.event.bases import REJECTED, UNHANDLED, SkipHandler
 from aiogram.dispatcher.event.handler import FilterObject, HandlerObject
 from aiogram.dispatcher.event.telegram import TelegramEventObserver
 from aiogram.filters import Command, StateFilter
@@ -44,7 +46,7 @@ from aiogram.filters.callback_data import CallbackQueryFilter
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message, TelegramObject
 
-__all__ = ["FeatureRouter", "GatedObserver", "Quick", "quick_check"]
+__all__ = ["FeatureDispatcher", "FeatureRouter", "GatedObserver", "Quick", "quick_check"]
 
 #: A filter's necessary condition, checked without awaiting anything: False only when the filter would
 #: reject the event (``data``: what the handler would be called with, e.g. ``raw_state``, ``i18n``).
@@ -274,4 +276,48 @@ class FeatureRouter(Router):
         if not self.handles(update_type) or not self._may_take(update_type, event, kwargs):
             return UNHANDLED
         kwargs["event_router"] = self
-        return await self._propagate_event(observer=observer, update_type=update_type, event=event, **kwargs)
+        return await walk(self, observer, update_type, event, kwargs)
+
+    async def _propagate_event(self, observer: TelegramEventObserver | None, update_type: str,
+                               event: TelegramObject, **kwargs: Any) -> Any:
+        return await walk(self, observer, update_type, event, kwargs)
+
+
+async def walk(router: Router, observer: TelegramEventObserver | None, update_type: str, event: TelegramObject,
+               kwargs: dict[str, Any]) -> Any:
+    """aiogram's ``Router._propagate_event`` (``kwargs``: this router's own copy), without the root-filter
+    check of an observer that has no root filter nor the trigger of one that has no handler."""
+    if observer is not None:
+        if observer._handler.filters:
+            result, data = await observer.check_root_filters(event, **kwargs)
+            if not result:
+                return UNHANDLED
+            kwargs.update(data)
+        if observer.handlers:
+            response = await observer.trigger(event, **kwargs)
+            if response is REJECTED:  # pragma: no cover  # only if a handler returns REJECTED
+                return UNHANDLED
+            if response is not UNHANDLED:
+                return response
+    response = UNHANDLED
+    for sub in router.sub_routers:
+        response = await sub.propagate_event(update_type=update_type, event=event, **kwargs)
+        if response is not UNHANDLED:
+            break
+    return response
+
+
+class FeatureDispatcher(Dispatcher):
+    """aiogram's Dispatcher, walking its routers as :class:`FeatureRouter` does (no empty middleware chain, no
+    empty root-filter check or trigger)."""
+
+    async def propagate_event(self, update_type: str, event: TelegramObject, **kwargs: Any) -> Any:
+        observer = self.observers.get(update_type)
+        if observer is not None and observer.outer_middleware:
+            return await super().propagate_event(update_type, event, **kwargs)
+        kwargs["event_router"] = self
+        return await walk(self, observer, update_type, event, kwargs)
+
+    async def _propagate_event(self, observer: TelegramEventObserver | None, update_type: str,
+                               event: TelegramObject, **kwargs: Any) -> Any:
+        return await walk(self, observer, update_type, event, kwargs)

@@ -188,8 +188,10 @@ class GatedObserver(TelegramEventObserver):
             if result:
                 kwargs.update(data)
                 try:
-                    wrapped_inner = self.outer_middleware.wrap_middlewares(self._resolve_middlewares(), handler.call)
-                    return await wrapped_inner(event, kwargs)
+                    inner = self._resolve_middlewares()
+                    if not inner:  # aiogram would wrap the call in an empty chain (functools.wraps, a copy)
+                        return await handler.call(event, **kwargs)
+                    return await self.outer_middleware.wrap_middlewares(inner, handler.call)(event, kwargs)
                 except SkipHandler:
                     continue
         return UNHANDLED
@@ -309,7 +311,16 @@ async def walk(router: Router, observer: TelegramEventObserver | None, update_ty
 
 class FeatureDispatcher(Dispatcher):
     """aiogram's Dispatcher, walking its routers as :class:`FeatureRouter` does (no empty middleware chain, no
-    empty root-filter check or trigger)."""
+    empty root-filter check or trigger); its update observer (the handler that hands each update's event to
+    the routers, its outer middlewares) is a :class:`GatedObserver` too."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        plain = self.update
+        gated = GatedObserver(router=self, event_name="update")
+        gated.handlers, gated.outer_middleware, gated.middleware = plain.handlers, plain.outer_middleware, \
+            plain.middleware
+        self.update = self.observers["update"] = gated
 
     async def propagate_event(self, update_type: str, event: TelegramObject, **kwargs: Any) -> Any:
         observer = self.observers.get(update_type)

@@ -22,8 +22,9 @@ shortcuts that change nothing in what is called:
   (:class:`GatedObserver`);
 * an observer without outer middlewares goes straight to the walk (aiogram would wrap it in an empty
   middleware chain), and the walk calls no root-filter check where there is no root filter and no trigger
-  where there is no handler (each a call with the ~30 keyword arguments copied). :class:`FeatureDispatcher`
-  walks the same way: the bot's dispatcher has no outer middleware on the events inside an update.
+  where there is no handler (each a call with the ~30 keyword arguments copied), and a router it can pass
+  over (the first two points) is passed over before it is called. :class:`FeatureDispatcher` walks the
+  same way: the bot's dispatcher has no outer middleware on the events inside an update.
 
 Which types a subtree handles, and its gate, are computed on the first event of that type and computed again
 when a router is included anywhere below; handlers are registered when the routers are built
@@ -275,10 +276,18 @@ class FeatureRouter(Router):
         observer = self.observers.get(update_type)
         if observer is not None and observer.outer_middleware:
             return await super().propagate_event(update_type, event, **kwargs)
-        if not self.handles(update_type) or not self._may_take(update_type, event, kwargs):
+        if self.passes_over(update_type, event, kwargs):
             return UNHANDLED
+        return await self.enter(update_type, event, **kwargs)
+
+    def passes_over(self, update_type: str, event: TelegramObject, data: dict[str, Any]) -> bool:
+        """Nothing in this subtree can take the event (for a router without outer middleware on its type)."""
+        return not self.handles(update_type) or not self._may_take(update_type, event, data)
+
+    async def enter(self, update_type: str, event: TelegramObject, **kwargs: Any) -> Any:
+        """The walk of a router without outer middleware on this type that does not pass the event over."""
         kwargs["event_router"] = self
-        return await walk(self, observer, update_type, event, kwargs)
+        return await walk(self, self.observers.get(update_type), update_type, event, kwargs)
 
     async def _propagate_event(self, observer: TelegramEventObserver | None, update_type: str,
                                event: TelegramObject, **kwargs: Any) -> Any:
@@ -303,10 +312,22 @@ async def walk(router: Router, observer: TelegramEventObserver | None, update_ty
                 return response
     response = UNHANDLED
     for sub in router.sub_routers:
-        response = await sub.propagate_event(update_type=update_type, event=event, **kwargs)
+        if isinstance(sub, FeatureRouter) and not _outer(sub, update_type):
+            # passed over here, before a call copies the keyword dict for it
+            if sub.passes_over(update_type, event, kwargs):
+                continue
+            response = await sub.enter(update_type, event, **kwargs)
+        else:
+            response = await sub.propagate_event(update_type=update_type, event=event, **kwargs)
         if response is not UNHANDLED:
             break
     return response
+
+
+def _outer(router: Router, update_type: str) -> bool:
+    """Has the router outer middlewares for this type of event?"""
+    observer = router.observers.get(update_type)
+    return observer is not None and bool(observer.outer_middleware)
 
 
 class FeatureDispatcher(Dispatcher):

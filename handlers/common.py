@@ -109,6 +109,8 @@ def is_menu_button(i18n: I18n, text: str | None, msgids: tuple[str, ...] = MENU_
 class MenuButton(BaseFilter):
     """Matches a reply-keyboard button in any language: an old keyboard still works after a language switch."""
 
+    quick_is_exact = True  # handlers/routing.py: its quick check is all it checks
+
     def __init__(self, msgid: str) -> None:
         self.msgid = msgid
 
@@ -125,6 +127,8 @@ class Magic(BaseFilter):
     synchronous callable, in a worker thread: a thread hop per check on every update that reaches it
     (docs/performance.md). Wrapped in a filter object it costs one call (tests/test_hot_path.py)."""
 
+    quick_is_exact = True  # handlers/routing.py: its quick check is all it checks
+
     def __init__(self, rule: MagicFilter) -> None:
         self.rule = rule
 
@@ -138,6 +142,8 @@ class Magic(BaseFilter):
 class Private(BaseFilter):
     """A message in a private chat (the operators' group has routers of its own). The router-level filter of
     most features: a plain comparison, on the event loop."""
+
+    quick_is_exact = True  # handlers/routing.py: its quick check is all it checks
 
     async def __call__(self, message: Message) -> bool:
         return message.chat.type == "private"

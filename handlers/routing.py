@@ -161,33 +161,79 @@ def handler_check(handler: HandlerObject) -> Quick | None:
     return checks[0] if len(checks) == 1 else _all(checks)
 
 
+def decided_by_quick_check(f: FilterObject) -> bool:
+    """Is the filter's quick check its whole answer (True exactly when the filter accepts, and the filter
+    gives the handler nothing)? aiogram's ``StateFilter`` (its quick check is the same loop), and the bot's
+    filters that say so with ``quick_is_exact = True``."""
+    callback = f.callback
+    if isinstance(callback, StateFilter):
+        return _state(callback) is not None
+    return getattr(callback, "quick_is_exact", False) is True and quick_check(f) is not None
+
+
+async def _rest_accept(filters: tuple[FilterObject, ...], event: TelegramObject,
+                       kwargs: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
+    """aiogram's ``HandlerObject.check`` over some of a handler's filters, without copying ``kwargs`` unless a
+    filter gives the handler something."""
+    data = kwargs
+    for f in filters:
+        check = await f.call(event, **data)
+        if not check:
+            return False, kwargs
+        if isinstance(check, dict):
+            if data is kwargs:
+                data = dict(kwargs)
+            data.update(check)
+    return True, data
+
+
 class GatedObserver(TelegramEventObserver):
     """aiogram's observer, passing over a handler whose quick checks fail (aiogram would call its filters one
-    by one, each through ``CallableObject``, and find one that fails). Otherwise aiogram's ``trigger``."""
+    by one, each through ``CallableObject``, and find one that fails), and not calling again a filter its
+    quick check decided (:func:`decided_by_quick_check`). Otherwise aiogram's ``trigger``."""
 
     def __init__(self, router: Router, event_name: str) -> None:
         super().__init__(router=router, event_name=event_name)
-        self._checks: dict[int, Quick | None] = {}
+        self._checks: dict[int, tuple[Quick | None, tuple[FilterObject, ...]]] = {}
 
-    def _check(self, handler: HandlerObject) -> Quick | None:
+    def _check(self, handler: HandlerObject) -> tuple[Quick | None, tuple[FilterObject, ...]]:
+        """The handler's quick check, and the filters still to call once it passed."""
         key = id(handler)
         if key not in self._checks:
-            self._checks[key] = handler_check(handler)
+            quick = handler_check(handler)
+            rest = tuple(f for f in handler.filters or () if quick is None or not decided_by_quick_check(f))
+            self._checks[key] = (quick, rest)
         return self._checks[key]
+
+    async def check_root(self, event: TelegramObject, kwargs: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
+        """``check_root_filters`` the same way."""
+        quick, rest = self._check(self._handler)
+        if quick is not None:
+            try:
+                if not quick(event, kwargs):
+                    return False, kwargs
+            except Exception:  # cannot tell: the filters decide
+                return await self._handler.check(event, **kwargs)
+        return await _rest_accept(rest, event, kwargs)
 
     async def trigger(self, event: TelegramObject, **kwargs: Any) -> Any:
         for handler in self.handlers:
-            quick = self._check(handler)
+            quick, rest = self._check(handler)
+            decided = True
             if quick is not None:
                 try:
                     if not quick(event, kwargs):
                         continue
                 except Exception:  # cannot tell: the filters decide
-                    pass
+                    decided = False
             kwargs["handler"] = handler
-            result, data = await handler.check(event, **kwargs)
+            if decided:
+                result, data = await _rest_accept(rest, event, kwargs)
+            else:
+                result, data = await handler.check(event, **kwargs)
             if result:
-                kwargs.update(data)
+                if data is not kwargs:
+                    kwargs.update(data)
                 try:
                     inner = self._resolve_middlewares()
                     if not inner:  # aiogram would wrap the call in an empty chain (functools.wraps, a copy)
@@ -300,10 +346,12 @@ async def walk(router: Router, observer: TelegramEventObserver | None, update_ty
     check of an observer that has no root filter nor the trigger of one that has no handler."""
     if observer is not None:
         if observer._handler.filters:
-            result, data = await observer.check_root_filters(event, **kwargs)
+            result, data = await (observer.check_root(event, kwargs) if isinstance(observer, GatedObserver)
+                                  else observer.check_root_filters(event, **kwargs))
             if not result:
                 return UNHANDLED
-            kwargs.update(data)
+            if data is not kwargs:
+                kwargs.update(data)
         if observer.handlers:
             response = await observer.trigger(event, **kwargs)
             if response is REJECTED:  # pragma: no cover  # only if a handler returns REJECTED

@@ -279,6 +279,35 @@ async def test_a_quick_check_never_rejects_what_its_filter_accepts():
     assert checked > 500
 
 
+async def test_a_filter_decided_by_its_quick_check_accepts_exactly_when_it_passes():
+    """The walk does not call again a filter whose quick check is its whole answer (handlers/routing.py
+    ``decided_by_quick_check``): on every shape and state, the filter accepts exactly when the quick check
+    passes, and gives the handler nothing."""
+    from bot.config import load_settings
+    from bot.services.i18n import build_i18n
+    from handlers.routing import decided_by_quick_check
+
+    i18n = build_i18n("ru")
+    bot = Bot("42:test", session=answering_session())
+    events, states = _corpus(i18n)
+    settings = load_settings(_env_file=None, bot_token="", database_path="unused.sqlite3")
+    decided = [(f, quick) for f, quick in _bot_filters() if decided_by_quick_check(f)]
+    assert {type(f.callback).__name__ for f, _ in decided} >= {"StateFilter", "Private", "Magic", "MenuButton"}
+    both = 0
+    for f, quick in decided:
+        for event in events:
+            for raw_state in states:
+                data: dict = {"bot": bot, "i18n": i18n, "raw_state": raw_state, "settings": settings}
+                try:
+                    accepted = await f.call(event, **data)
+                except (AttributeError, TypeError):  # a message filter asked about a press: aiogram never does
+                    continue
+                assert not isinstance(accepted, dict), f.callback
+                assert bool(accepted) == quick(event, data), (f.callback, event, raw_state)
+                both += bool(accepted)
+    assert both > 200
+
+
 async def test_the_gate_sends_each_kind_of_update_past_the_features_that_cannot_take_it():
     from bot.config import load_settings
     from bot.services.i18n import build_i18n

@@ -21,7 +21,14 @@ from aiogram.types import BufferedInputFile, CallbackQuery, Message, TelegramObj
 from aiogram.utils.i18n import gettext as _
 
 from bot.config import Settings
-from bot.domain.desk import allowed, error_text, parse_calendar_add, parse_extension, parse_registration
+from bot.domain.desk import (
+    allowed,
+    error_text,
+    parse_calendar_add,
+    parse_calendar_verify,
+    parse_extension,
+    parse_registration,
+)
 from bot.domain.entities import Ticket
 from bot.domain.ports import CalendarRepo
 from bot.domain.text import N_, escape
@@ -357,6 +364,8 @@ async def on_calendar(message: Message, command: CommandObject, desk: Desk, cale
     elif sub == "add":
         await message.answer(await _calendar_add(desk, calendars, _operator_id(message), args[1:],
                                                  message.chat.id))
+    elif sub == "verify":
+        await message.answer(await _calendar_verify(desk, calendars, _operator_id(message), args[1:]))
     else:
         await message.answer(error_text("cal_usage", desk.o))
 
@@ -401,6 +410,22 @@ async def _calendar_add(desk: Desk, calendars: CalendarRepo, operator_id: int, a
     return desk.o(N_("Recorded: {date} is {what} ({kind}). Deadlines now use it; the reminders of the open cases "
                      "it can move are being re-planned, you will be told when that is done.")).format(
         date=day.isoformat(), what=what, kind=kind)
+
+
+async def _calendar_verify(desk: Desk, calendars: CalendarRepo, operator_id: int, args: list[str]) -> str:
+    """A year marked verified (audited): its deadlines are no longer provisional and the December reminder
+    stops. Its Kurban Ait date must be recorded first: it is the one fact the calendar cannot compute."""
+    parsed = parse_calendar_verify(args, desk.today())
+    if isinstance(parsed, str):
+        return error_text(parsed, desk.o)
+    year, source = parsed
+    if not calendars.calendar.kurban_ait_known(year):
+        return error_text("cal_no_kurban", desk.o)
+    await calendars.verify(year, source, verified_by=operator_id, at=desk.now())
+    await desk.tickets.audit(None, operator_id, "calendar_verify", {"year": year, "source": source},
+                             at=desk.now())
+    return desk.o(N_("Recorded: the working-day calendar for {year} is verified ({source}). Its deadlines are no "
+                     "longer marked provisional.")).format(year=year, source=escape(source))
 
 
 #: Re-plans running in the background (a reference keeps each task alive until it is done).

@@ -45,7 +45,8 @@ class CalendarRepo(CalendarHolder):
         self.db = db
 
     async def load(self) -> KzCalendar:
-        rows = await self.db.fetchall("SELECT * FROM calendar_overrides ORDER BY day")
+        # in the order they were recorded: the last word on a day, or on a year's Kurban Ait (a correction), wins
+        rows = await self.db.fetchall("SELECT * FROM calendar_overrides ORDER BY added_at, id")
         years = await self.db.fetchall("SELECT year FROM calendar_years")
         return self._build([_override(r) for r in rows], [r["year"] for r in years])
 

@@ -4,7 +4,7 @@ plain supergroup), several users, a controlled clock."""
 from __future__ import annotations
 
 import asyncio
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
@@ -489,6 +489,39 @@ async def test_calendar_transfer_moves_review_due(fake, db_path, no_unhandled):
         await op.send("/calendar add 2026-13-01 transfer_off x", chat=GROUP)
         await fake.idle()
         assert len(await app.repos.calendars.overrides()) == 1
+
+
+async def test_a_corrected_kurban_ait_date_replaces_the_first_and_replans_its_cases(fake, db_path, no_unhandled):
+    """Kurban Ait recorded as Monday 17 May 2027, then corrected to Thursday 13 May: the 13th is the day off and
+    the 17th a working day again, also after a restart (stored facts are read in the order they were recorded,
+    not by day), and a case registered between the two days is re-planned too."""
+    group = fake.group(GROUP, "Desk").set_member(OP, "member")
+    op = fake.user(OP, "Operator", language_code="ru")
+    clock = FakeClock(datetime(2027, 5, 10, 5, 0, tzinfo=timezone.utc))
+    async with running_bot(fake, db_path, clock=clock, operators_chat_id=GROUP, operator_ids=(OP,)) as app:
+        fast(app)
+        await op.send("/calendar add 2027-05-17 kurban_ait Объявление ДУМК", chat=GROUP)
+        await fake.idle()
+        await app.repos.users.seen(CITIZEN, "Айгерим", "ru")
+        case = await app.cases.track(CITIZEN, "provider", date(2027, 5, 14), filed_with=None, reg_number="1",
+                                     complaint_id=None, forwarded_via_provider=False, learned_on=None)
+        assert deadlines_of(case, app.repos.calendars.calendar).review_due == date(2027, 5, 24)
+        clock.advance(minutes=1)
+        await op.send("/calendar add 2027-05-13 kurban_ait Уточнение ДУМК", chat=GROUP)
+        for _ in range(200):
+            if "перепланированы" in group.messages[-1].text and "2027-05-13" in group.messages[-1].text:
+                break
+            await asyncio.sleep(0.05)
+        assert "по 1 открытому делу перепланированы" in group.messages[-1].text
+        cal = app.repos.calendars.calendar
+        assert not cal.is_working_day(date(2027, 5, 13)) and cal.is_working_day(date(2027, 5, 17))
+        assert deadlines_of(case, cal).review_due == date(2027, 5, 21)
+        due = [r.due_at.astimezone(timezone(timedelta(hours=5))).date() for r in
+               await app.repos.reminders.list_for_case(case.id, statuses=("pending",)) if r.kind == "review_due_today"]
+        assert due == [date(2027, 5, 21)]
+    async with running_bot(fake, db_path, clock=clock, operators_chat_id=GROUP, operator_ids=(OP,)) as app:
+        cal = app.repos.calendars.calendar
+        assert not cal.is_working_day(date(2027, 5, 13)) and cal.is_working_day(date(2027, 5, 17))
 
 
 @pytest.mark.parametrize("forum", [True, False])

@@ -32,7 +32,7 @@ from bot.domain.desk import (
 from bot.domain.entities import Ticket
 from bot.domain.ports import CalendarRepo
 from bot.domain.text import N_, escape
-from bot.domain.workdays import Override
+from bot.domain.workdays import KURBAN_AIT, Override
 from bot.services.desk import Desk
 from bot.services.desk_outbox import CopySource
 from bot.services.desk_sla import DeskSla
@@ -399,12 +399,15 @@ async def _calendar_add(desk: Desk, calendars: CalendarRepo, operator_id: int, a
     if isinstance(parsed, str):
         return error_text(parsed, desk.o)
     day, kind, working, source = parsed
+    # a corrected Kurban Ait date frees the one recorded before: the cases it could move are re-planned too
+    previous = calendars.calendar.kurban_ait(day.year) if kind == KURBAN_AIT else None
+    also = (previous,) if previous is not None and previous != day else ()
     await calendars.add(Override(day, kind, working, source), added_by=operator_id, at=desk.now())
     await desk.tickets.audit(None, operator_id, "calendar_add",
                              {"day": day.isoformat(), "kind": kind, "working": working, "source": source},
                              at=desk.now())
     what = desk.o(N_("a working day")) if working else desk.o(N_("a day off"))
-    task = asyncio.create_task(_replan_and_tell(desk, chat_id, day, what, kind))
+    task = asyncio.create_task(_replan_and_tell(desk, chat_id, day, what, kind, also))
     _REPLANS.add(task)
     task.add_done_callback(_REPLANS.discard)
     return desk.o(N_("Recorded: {date} is {what} ({kind}). Deadlines now use it; the reminders of the open cases "
@@ -419,7 +422,7 @@ async def _calendar_verify(desk: Desk, calendars: CalendarRepo, operator_id: int
     if isinstance(parsed, str):
         return error_text(parsed, desk.o)
     year, source = parsed
-    if not calendars.calendar.kurban_ait_known(year):
+    if calendars.calendar.kurban_ait(year) is None:
         return error_text("cal_no_kurban", desk.o)
     await calendars.verify(year, source, verified_by=operator_id, at=desk.now())
     await desk.tickets.audit(None, operator_id, "calendar_verify", {"year": year, "source": source},
@@ -432,9 +435,10 @@ async def _calendar_verify(desk: Desk, calendars: CalendarRepo, operator_id: int
 _REPLANS: set[asyncio.Task[None]] = set()
 
 
-async def _replan_and_tell(desk: Desk, chat_id: int, day: date, what: str, kind: str) -> None:
+async def _replan_and_tell(desk: Desk, chat_id: int, day: date, what: str, kind: str,
+                           also: tuple[date, ...]) -> None:
     try:
-        n = await desk.cases.replan_for_day(day)
+        n = await desk.cases.replan_for_day(day, also=also)
     except Exception:  # the operators must hear about it: the day is recorded, the reminders are not
         log.exception("calendar: re-planning after %s failed", day)
         await desk.sender.send_message(chat_id, desk.o(N_(

@@ -163,7 +163,8 @@ async def test_a_reply_is_read_without_building_a_model_class(monkeypatch):
         fake.user(CHAT, "Aigerim", language_code="kk")
         bot = _bot_on(fake)
         try:
-            first = await bot.send_message(CHAT, "one")
+            first = await bot.send_message(CHAT, "one")  # each kind of answer once: its type is built here
+            await bot.edit_message_text("edited", chat_id=CHAT, message_id=first.message_id)
             await bot.send_chat_action(CHAT, "typing")
             built: list[str] = []
             new = _model_construction.ModelMetaclass.__new__
@@ -253,3 +254,50 @@ def test_the_json_body_holds_what_aiograms_form_would():
             assert body is None, method
         else:
             assert body is not None and orjson.loads(body) == orjson.loads(orjson.dumps(expected)), method
+
+
+# ------------------------------------------------------------------------------- the bot's request middleware
+
+async def test_the_bots_requests_wait_for_the_commit_keep_the_limits_and_wait_out_a_429(tmp_path):
+    """make_bot's one middleware (bot.services.sender.OutgoingPolicy) does what the four did: a request leaves
+    only once the step it answers is on disk, a text too long is cut instead of refused, a 429 is waited out
+    and the same message sent again; a getUpdates passes."""
+    import sqlite3
+
+    from aiogram.fsm.storage.base import StorageKey
+
+    from bot.app import make_bot
+    from bot.config import load_settings
+    from storage.db import Database
+    from storage.fsm import SQLiteStorage
+
+    path = tmp_path / "bot.sqlite3"
+    await (await Database.open(path)).close()
+    storage = await SQLiteStorage.open(path)
+    rows_seen: list[int] = []
+
+    class Watching(JsonBodySession):
+        async def make_request(self, bot, method, timeout=None):
+            with sqlite3.connect(path) as disk:
+                rows_seen.append(disk.execute("SELECT count(*) FROM fsm").fetchone()[0])
+            return await super().make_request(bot, method, timeout)
+
+    async with running_fake() as fake:
+        fake.user(CHAT, "Aigerim", language_code="kk")
+        settings = load_settings(_env_file=None, bot_token=fake.token, database_path=path)
+        bot, _retry = make_bot(settings, Watching(api=TelegramAPIServer.from_base(fake.base_url)), storage)
+        try:
+            for n in range(1, 4):
+                await storage.set_state(StorageKey(bot_id=bot.id, chat_id=CHAT + n, user_id=CHAT + n), "Wizard:x")
+                await bot.send_message(CHAT, f"step {n}")
+            assert rows_seen == [1, 2, 3]  # each request saw its step committed
+            await bot.send_message(CHAT, "Ә" * 5000)
+            assert len(fake.last_message(CHAT).plain_text) <= 4096 and fake.last_message(CHAT).plain_text.endswith("…")
+            fake.fail_next("sendMessage", chat_id=CHAT, error_code=429, retry_after=1)
+            sent = await bot.send_message(CHAT, "after a 429")
+            assert sent.text == "after a 429"
+            assert [c.status for c in fake.calls_of("sendMessage", chat_id=CHAT)][-2:] == [429, 200]
+            assert await bot.get_updates(timeout=0) == []
+        finally:
+            await bot.session.close()
+            await storage.close()

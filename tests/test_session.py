@@ -154,6 +154,30 @@ def test_a_reply_showing_another_keyboard_than_the_one_sent_is_read_as_shown():
     assert result.reply_markup.model_dump(exclude_none=True) == shown
 
 
+def test_the_bots_user_in_an_answer_is_read_as_shown():
+    """The sender of an answer is the bot's user: when it is exactly the one of the last answer, that object
+    serves again; when Telegram shows it otherwise (the bot was renamed), the answer says so."""
+    session = JsonBodySession()
+    bot = Bot(token="42:test", session=session, default=DefaultBotProperties(parse_mode="HTML"))
+    method = SendMessage(chat_id=5, text="hi")
+
+    def answer(first_name: str) -> Message:
+        me = {"id": 42, "is_bot": True, "first_name": first_name, "username": "shagym_bot"}
+        raw = orjson.dumps({"ok": True, "result": {"message_id": 9, "date": 1, "from": me, "text": "hi",
+                                                   "chat": {"id": 5, "type": "private"}}})
+        return session.check_response(bot, method, 200, raw).result
+
+    first, second, renamed = answer("Shagym"), answer("Shagym"), answer("Шағым")
+    assert first.from_user == second.from_user and second.from_user.first_name == "Shagym"
+    assert second.from_user.bot is bot and second.from_user.is_bot
+    assert renamed.from_user.first_name == "Шағым" and answer("Шағым").from_user.first_name == "Шағым"
+    other = Bot(token="43:other", session=session)
+    assert session.check_response(other, method, 200, orjson.dumps(
+        {"ok": True, "result": {"message_id": 1, "date": 1, "chat": {"id": 5, "type": "private"}, "text": "x",
+                                "from": {"id": 42, "is_bot": True, "first_name": "Шағым",
+                                         "username": "shagym_bot"}}})).result.from_user.bot is other
+
+
 async def test_a_reply_is_read_without_building_a_model_class(monkeypatch):
     """pydantic keeps the generic ``Response[Message]`` only weakly: a garbage collection dropped it and the
     next reply built it again (~3 ms of schema building, every few dozen updates in the e2e profile)."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from contextlib import asynccontextmanager
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, AsyncIterator, Callable
 
@@ -67,14 +68,42 @@ async def running_bot(
 def watch_work(app: App) -> Callable[[], bool]:
     """A probe for ``FakeBotAPI.idle``: True while the app is at work on something the test may wait for
     outside an update's handler: the desk outbox or the privacy clean-up (deleting an erased person's copies
-    in the operators' chat) woken or at work. Without it, ``idle`` could only hope
+    in the operators' chat) woken or at work, and the retention pass the bot runs at start (due or running: a
+    test that moves the clock on must not meet it late, computing its cut-off from the moved clock). Without it, ``idle`` could only hope
     that a quiet spell means done: on a loaded machine (PostgreSQL, a busy core) a handler can wait for its
     database longer than that between two requests. (The dispatcher's handler tasks: tests.fakeapi.polling.)"""
     pumps = [_watch_pump(app.desk.outbox, "drain", "_wake", "_task"),
-             _watch_pump(app.privacy, "cleanup", "_cleanup_wake", "_cleanup_task")]
+             _watch_pump(app.privacy, "cleanup", "_cleanup_wake", "_cleanup_task"),
+             _watch_start_pass(app)]
 
     def busy() -> bool:
         return any(pump() for pump in pumps)
+
+    return busy
+
+
+def _watch_start_pass(app: App) -> Callable[[], bool]:
+    """Busy while the daily retention job runs, or while its first run (at the app clock's start time) is due
+    by the scheduler's real clock and has not run yet (a fake clock in the future: not due, not waited for).
+    Observed, not changed: the job's method is wrapped before the job is added."""
+    running, done = [0], [0]
+    original = app.privacy._run_retention
+
+    async def counted() -> Any:
+        running[0] += 1
+        try:
+            return await original()
+        finally:
+            running[0] -= 1
+            done[0] += 1
+
+    app.privacy._run_retention = counted  # type: ignore[method-assign]
+
+    def busy() -> bool:
+        if running[0] > 0:
+            return True
+        job = app.scheduler.get_job("retention") if app.scheduler.running and done[0] == 0 else None
+        return job is not None and job.next_run_time is not None and job.next_run_time <= datetime.now(timezone.utc)
 
     return busy
 

@@ -918,3 +918,49 @@ def test_search_cpu_per_query() -> None:
         cpu.append(time.thread_time() - c0)
     cpu.sort()
     assert cpu[len(cpu) // 2] < 0.001, f"median {cpu[len(cpu) // 2] * 1000:.2f} ms"
+
+
+@pytest.mark.parametrize(
+    ("query", "lang"),
+    [
+        # a lone word several entries share is a topic, not a question
+        ("сроки", "ru"), ("документы", "ru"), ("құжаттар", "kk"), ("мерзімдер", "kk"),
+        # what an entry does not answer though it shares its words (`Entry.outside`): the bot's price, hours, maker,
+        # updates; translating a word; the shelf life of food
+        ("бот ақылы ма", "kk"), ("бот тәулік бойы жұмыс істей ме", "kk"), ("бұл ботты кім жасап шығарды", "kk"),
+        ("бот обновится когда?", "ru"), ("бот работает ночью?", "ru"),
+        ("как по-казахски будет заявление", "ru"), ("шағым сөзі орысша қалай", "kk"),
+        ("мерзімі өткен кефир ішуге бола ма", "kk"),
+        # how to obtain a service: what to bring for it, where the nearest office is
+        ("какие бумаги взять для получения справки о несудимости", "ru"), ("где ближайший акимат", "ru"),
+        ("ең жақын ХҚКО қайда", "kk"),
+    ],
+)
+def test_round8_out_of_scope(index: FaqIndex, query: str, lang: str) -> None:
+    assert index.search(query, lang=lang) == []
+
+
+@pytest.mark.parametrize(
+    ("query", "lang", "expected"),
+    [
+        ("анонимно", "ru", "anonymous"), ("эцп", "ru", "sign_electronically"),
+        ("инвалиду не сделали пандус в цоне", "ru", "disabled_access"),
+    ],
+)
+def test_round8_boundaries_keep_the_entries(index: FaqIndex, query: str, lang: str, expected: str) -> None:
+    """A lone word only one entry is about is still answered; an entry's "outside" phrases leave its own questions."""
+    assert [h.id for h in index.search(query, lang=lang)][:1] == [expected]
+
+
+def test_entry_outside_lowers_only_that_entry() -> None:
+    """An entry's "outside" phrases (faq.json) make the entry less likely for a query that names them; other entries
+    and queries without them score as before."""
+    data = json.loads((ROOT / "bot" / "domain" / "data" / "faq.json").read_text(encoding="utf-8"))
+    bare = json.loads(json.dumps(data))
+    for e in bare["entries"]:
+        e.pop("outside", None)
+    with_, without = FaqIndex.from_dict(data, {}), FaqIndex.from_dict(bare, {})
+    bot = with_.ids().index("bot_help")
+    q = "бот работает круглосуточно?"
+    assert with_.raw_scores(q)[bot] < 0.7 * without.raw_scores(q)[bot]
+    assert with_.raw_scores("что умеет бот") == without.raw_scores("что умеет бот")

@@ -60,7 +60,10 @@ unless its best blend reaches NO_DOMAIN_RAW (NO_DOMAIN_UNKNOWN_RAW when it also 
 know: "на каком языке говорят в Японии"); a question how to obtain a service (its price, papers, hours)
 that says nothing of a problem; a best blend below `THRESHOLD_RAW`; a query half of whose topical words are unknown
 and whose best blend is weak (`_off_topic`); a best entry barely above the threshold that does not lead the next
-one (the margin rule).
+one (the margin rule); a lone word that several entries share about equally ("срок", "құжат": a topic, no question).
+An entry may list in faq.json what it does not answer though its words are near ("outside": the bot's price or hours
+for `bot_help`, a disability group for `disabled_access`, translating a word for `language_of_complaint`): a query
+naming one of them scores that entry at OUTSIDE_FACTOR.
 
 The blend is mapped to a confidence in [0, 1] where `THRESHOLD_RAW` maps to 0.5. Weights, thresholds and word lists
 were tuned on the development sets of bench/ and on 5-fold cross-validation over the example questions; since
@@ -229,7 +232,7 @@ _ABOUT_ELSE_SRC = {
              "победил ничья football soccer hockey",
     "food": "рецепт приготов плов борщ бешбармак пицц =суши бургер шаурм салат =еда яблок банан жеміс фрукт "
             "завтрак ресторан мейрамхана =кафе доставк пісір тамақ =асқа сорпа палау молок =сүт =сүттің "
-            "=манты сварит recipe pizza",
+            "=манты сварит йогурт кефир кумыс қымыз шұбат ірімшік колбас =хлеб =нан конфет шоколад recipe pizza",
     "money": "=курс =курса =курсы доллар =евро рубл биткоин крипт купить куплю покупк =продать сатып =сату =сатуға =сатамын =бағам бағамы "
              "депозит подписк жазылым яндекс "
              "=цена =цены айфон iphone смартфон ноутбук samsung самсунг кредит ипотек несие "
@@ -345,6 +348,9 @@ _HOWTO_PHRASES = (
     "үшін не керек", "үшін қандай құжат", "күнде дайын", "дайын бола", "будет готов", "қанша болады", "сколько будет", "сколько мне будут", "қанша төлейді", "сколько заплатят",
     "жұмыс істей ме", "жұмыс істей ма", "работает ли", "работают ли", "работает в", "работают в", "открыт в",
     "переоформ", "қайта рәсімде", "как продать", "продать", "сату", "права сдать", "получить права",
+    # what to bring, when an office receives, where the nearest one is: "для получения паспорта", "не апарамын"
+    "для получения", "не апар", "құжат апар", "что нести", "документы нести", "что взять с собой", "часы приема", "часы приёма", "на прием к", "на приём к", "қабылдау уақыты",
+    "қабылдау кестесі", "ближайш", "жақын жердегі", "ең жақын",
 )
 # What such a how-to question may name: a service, a CON, a digital signature, an IIN, eGov, a company, the court.
 _HOWTO_OBJECTS = _concept_names("service con eds iin egov legal court")
@@ -727,7 +733,8 @@ _PHRASE_CONCEPTS_SRC = {
                "біреуін ғана|біреуі ғана|бірін ғана|бір бөлігін|қалғанын|қалғаны|қалғандарын",
     "disagree": "не в мою пользу|несправедлив|отписк|қанағаттанба|пайдама емес|не соглас|несоглас|не устраив|не нравит|не понравил|не удовлетвор|неудовлетвор|недовол|отклонил|ұнамад|ұнамай|ұнамас|"
                 "келіспе|қанағаттандырма|наразы|қарсымын|не решен|не решён|не решена|не решено|шешілмеді|шешілмей|шешілмеген|"
-                "проблема осталась|мәселе сол күйі",
+                "проблема осталась|мәселе сол күйі|ничего не изменил|ничего не поменял|ничего не сдвинул|"
+                "ештеңе өзгермеді|ештеңе өзгерген жоқ|еш өзгеріс жоқ|өзгеріс болмады",
 }
 _QUESTION_CONCEPTS = _concept_names("who where why define howmany can must write")
 
@@ -929,6 +936,9 @@ class Entry:
     answer: dict[str, str]
     questions: dict[str, list[str]]
     source: str = ""
+    # what the entry does not answer though its words are near: phrases (folded, matched at word starts) that make
+    # it less likely (OUTSIDE_FACTOR): "бот тегін бе" is not what the bot does, "группа инвалидности" no access
+    outside: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -1003,6 +1013,8 @@ OOS_NEW_MAX = 3  # how many new words are told apart ("!new1" to "!new3")
 OOS_RESCUE = -4.0  # log-odds at or below which a query that names nothing of the domain is in scope after all
 OOS_REJECT = 2.5  # log-odds above which a query below OOS_REJECT_RAW is out of scope
 OOS_REJECT_RAW = 0.5
+OUTSIDE_FACTOR = 0.6  # an entry's score when the query names what it does not answer (`Entry.outside`)
+ONE_WORD_SHARE = 0.85  # a one-word query whose second entry scores this share of its best names a topic, asks nothing
 WORD_CACHE_SIZE = 20000  # query words whose evidence is kept (`FaqIndex._evidence`)
 
 
@@ -1396,7 +1408,7 @@ def _with_examples(entries: list[Entry], examples: Examples) -> list[Entry]:
     for e in entries:
         more = examples.get(e.id, {})
         qs = {lang: list(e.questions.get(lang, [])) + list(more.get(lang, [])) for lang in {*e.questions, *more}}
-        out.append(Entry(e.id, e.category, e.title, e.answer, qs, e.source))
+        out.append(Entry(e.id, e.category, e.title, e.answer, qs, e.source, e.outside))
     if OOS_ENTRY and examples.get(OOS_KEY):
         out.append(_none_entry(examples[OOS_KEY]))
     return out
@@ -1439,6 +1451,7 @@ def _parse(data: dict[str, Any]) -> tuple[list[Category], list[Entry]]:
             answer=dict(e["answer"]),
             questions={k: list(v) for k, v in e["questions"].items()},
             source=e.get("source", ""),
+            outside=tuple(e.get("outside", ())),
         )
         for e in data["entries"]
     ]
@@ -1476,6 +1489,7 @@ class FaqIndex:
         self._index_words()
         self._word_cache: dict[str, _WordEvidence] = {}
         self._defining = [(ei, d) for ei, d in enumerate(model.defining) if d]
+        self._outside = [(ei, _phrase_rx(e.outside)) for ei, e in enumerate(entries) if e.outside]
         self._arrays()
 
     # --- construction ---------------------------------------------------------------------------------------------
@@ -1727,6 +1741,9 @@ class FaqIndex:
                 if wid not in qwids:
                     f *= DEF_MISS
             factor[ei] = f
+        for ei, rx in self._outside:  # a question the entry does not answer though it shares its words
+            if rx.search(sk):
+                factor[ei] *= OUTSIDE_FACTOR
         base = factor * (
             W_UNIT * unit_score + W_ENTRY * np.minimum(1.0, cov / wsum) + W_TRI * tri_score + W_NB * nb
         )
@@ -1843,6 +1860,8 @@ class FaqIndex:
         if best < OOS_REJECT_RAW and odds > OOS_REJECT:
             return []  # reads like the labelled out-of-scope queries, and no close match
         second = float(raw[ranked[1]]) if len(ranked) > 1 else 0.0
+        if second >= ONE_WORD_SHARE * best and " " not in sk.strip():
+            return []  # "срок", "құжат": a word several entries share is a topic, not a question
         if _confidence(best) < MARGIN_CONF and _confidence(best) - _confidence(second) < MARGIN_MIN:
             return []  # barely above the threshold and no clearer than the next entry: a guess, not an answer
         hits: list[Hit] = []

@@ -964,3 +964,25 @@ def test_entry_outside_lowers_only_that_entry() -> None:
     q = "бот работает круглосуточно?"
     assert with_.raw_scores(q)[bot] < 0.7 * without.raw_scores(q)[bot]
     assert with_.raw_scores("что умеет бот") == without.raw_scores("что умеет бот")
+
+
+@pytest.mark.parametrize(
+    ("query", "lang", "expected"),
+    [
+        # Kazakh "what is called X": «деп нені айтады», also typed without Kazakh letters
+        ("ХҚКО деп нені айтады", "kk", "what_is_con"),
+        # "what do you do" asked of the bot
+        ("а ты что делаешь вообще?", "ru", "bot_help"), ("ты что делаешь?", "ru", "bot_help"),
+        # a question to the bot about an address is no question how to obtain a service
+        ("бот ЖСН мен мекенжайымды сақтай ма", "kk", "personal_data"),
+        # renewing a digital signature is obtaining a service
+        ("эцп қалай жаңартамын", "kk", None),
+    ],
+)
+def test_round8_phrases(index: FaqIndex, query: str, lang: str, expected: str | None) -> None:
+    assert [h.id for h in index.search(query, lang=lang)][:1] == ([expected] if expected else [])
+
+
+def test_kazakh_definition_phrases() -> None:
+    assert "#define" in tokens("жумыс куни деп нени айтады") and "#define" in tokens("бұл деп аталады")
+    assert "#askbot" in tokens("сен не істейсің") and "#askbot" not in tokens("не істеймін")

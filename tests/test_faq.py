@@ -986,3 +986,14 @@ def test_round8_phrases(index: FaqIndex, query: str, lang: str, expected: str | 
 def test_kazakh_definition_phrases() -> None:
     assert "#define" in tokens("жумыс куни деп нени айтады") and "#define" in tokens("бұл деп аталады")
     assert "#askbot" in tokens("сен не істейсің") and "#askbot" not in tokens("не істеймін")
+
+
+def test_words_written_apart_are_joined() -> None:
+    """Two query words, one of them unknown, that joined are a word of faq.json («түп нұсқа» ~ «түпнұсқа») add the
+    joined word; known words, stop words and a negation are never joined ("не согласен")."""
+    data = json.loads((ROOT / "bot" / "domain" / "data" / "faq.json").read_text(encoding="utf-8"))
+    bare = FaqIndex.from_dict(data, {})
+    assert "тупнускани" in bare._query_tokens("түп нұсқаны да қоса жіберу керек пе")
+    assert "тупнускасин" in bare._query_tokens("туп нускасын коса беремин бе")
+    assert not any(" " not in t and t.startswith("несогл") for t in bare._query_tokens("не согласен с ответом"))
+    assert bare._query_tokens("шағым беру мерзімі") == tokens("шағым беру мерзімі", fuzzy=True)

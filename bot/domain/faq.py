@@ -688,6 +688,8 @@ _KK_NEGATIVE = re.compile(r"(ма|ме|ба|бе|па|пе)(ди|ган|ген|�
 
 
 _KK_LETTERS = re.compile("[әғқңөұүһі]")
+# words never joined with their neighbour (`FaqIndex._joined`): "не согласен" is no "несогласен"
+_NO_JOIN = _STOP | _GENERIC | _NEGATIONS
 _KK_WHAT_NEXT = _stems("істе исте үшін ушин деген болды болад керек жаза бер іст")
 
 
@@ -1015,6 +1017,7 @@ OOS_RESCUE = -4.0  # log-odds at or below which a query that names nothing of th
 OOS_REJECT = 2.5  # log-odds above which a query below OOS_REJECT_RAW is out of scope
 OOS_REJECT_RAW = 0.5
 OUTSIDE_FACTOR = 0.6  # an entry's score when the query names what it does not answer (`Entry.outside`)
+JOIN_SIM = 0.8  # two query words joined must match a word of faq.json this closely (`FaqIndex._joined`)
 ONE_WORD_SHARE = 0.85  # a one-word query whose second entry scores this share of its best names a topic, asks nothing
 WORD_CACHE_SIZE = 20000  # query words whose evidence is kept (`FaqIndex._evidence`)
 
@@ -1489,8 +1492,10 @@ class FaqIndex:
         self._dels: dict[str, list[int]] = {}
         self._index_words()
         self._word_cache: dict[str, _WordEvidence] = {}
+        self._join_cache: dict[str, bool] = {}  # two words joined -> whether they are one word of faq.json's
         self._defining = [(ei, d) for ei, d in enumerate(model.defining) if d]
         self._outside = [(ei, _phrase_rx(e.outside)) for ei, e in enumerate(entries) if e.outside]
+        self._outside_any = _phrase_rx(tuple(p for e in entries for p in e.outside)) if self._outside else None
         self._arrays()
 
     # --- construction ---------------------------------------------------------------------------------------------
@@ -1566,8 +1571,37 @@ class FaqIndex:
         # each list holds distinct word ids in increasing order: every word is added once per key, in order
 
     def _query_tokens(self, query: str, sk: str | None = None) -> list[str]:
-        """A query's distinct tokens, typo-tolerant concepts for the words the knowledge base does not know."""
-        return list(dict.fromkeys(tokens(query, fuzzy=True, known=self._known, sk=sk)))
+        """A query's distinct tokens, typo-tolerant concepts for the words the knowledge base does not know, and two
+        words written apart that the knowledge base writes as one ("түп нұсқа" ~ "түпнұсқа", `_joined`)."""
+        sk = skeleton(query) if sk is None else sk
+        return list(dict.fromkeys(tokens(query, fuzzy=True, known=self._known, sk=sk) + self._joined(sk)))
+
+    def _joined(self, sk: str) -> list[str]:
+        """Adjacent words of a query, one of them unknown (no close match), that joined are a word of faq.json's own
+        (with endings)."""
+        words = sk.split()
+        out = []
+        for a, b in zip(words, words[1:], strict=False):
+            if len(a) < 2 or len(b) < 3 or a in _NO_JOIN or b in _NO_JOIN or not (a + b).isalpha():
+                continue
+            if self._strong(a) and self._strong(b):
+                continue
+            j = a + b
+            ok = self._join_cache.get(j)
+            if ok is None:
+                if len(self._join_cache) >= WORD_CACHE_SIZE:
+                    del self._join_cache[next(iter(self._join_cache))]
+                ok = self._join_cache[j] = any(
+                    s >= JOIN_SIM and (k := self._m.words[w]) in self._known and k.startswith(a) and len(k) > len(a) + 2
+                    for w, s in self._compute_matches(j)
+                )
+            if ok:
+                out.append(j)
+        return out
+
+    def _strong(self, word: str) -> bool:
+        """Whether a word matches a word of the knowledge base closely (at STRONG_SIM)."""
+        return any(s >= STRONG_SIM for _, s in self._evidence(word).matches)
 
     # --- word matching --------------------------------------------------------------------------------------------
 
@@ -1734,22 +1768,29 @@ class FaqIndex:
             for ev in evs:
                 logp += ev.nb
             nb = self._softmax(logp)
-        qwids = {self._vocab[t] for t in qtoks if t.startswith("#") and t in self._vocab}
-        factor = np.ones(n)
-        for ei, defining in self._defining:  # a court question names a court; one that does not is less likely it
-            f = 1.0
-            for wid in defining:
-                if wid not in qwids:
-                    f *= DEF_MISS
-            factor[ei] = f
-        for ei, rx in self._outside:  # a question the entry does not answer though it shares its words
-            if rx.search(sk):
-                factor[ei] *= OUTSIDE_FACTOR
+        factor = self._entry_factors(qtoks, sk)
         base = factor * (
             W_UNIT * unit_score + W_ENTRY * np.minimum(1.0, cov / wsum) + W_TRI * tri_score + W_NB * nb
         )
         out = base + factor * W_CLS * cls
         return out, base, (unit_score > 0) | (tri_score > 0) | (cov > 0)
+
+    def _entry_factors(self, qtoks: list[str], sk: str) -> np.ndarray:
+        """Per entry, how much less likely the query makes it: DEF_MISS for each defining concept the query does not
+        name (a court question names a court), OUTSIDE_FACTOR when it names what the entry does not answer."""
+        qwids = {self._vocab[t] for t in qtoks if t.startswith("#") and t in self._vocab}
+        factor = np.ones(len(self._entries))
+        for ei, defining in self._defining:
+            f = 1.0
+            for wid in defining:
+                if wid not in qwids:
+                    f *= DEF_MISS
+            factor[ei] = f
+        if self._outside_any is not None and self._outside_any.search(sk):
+            for ei, rx in self._outside:
+                if rx.search(sk):
+                    factor[ei] *= OUTSIDE_FACTOR
+        return factor
 
     # --- out of scope ---------------------------------------------------------------------------------------------
 

@@ -997,3 +997,20 @@ def test_words_written_apart_are_joined() -> None:
     assert "тупнускасин" in bare._query_tokens("туп нускасын коса беремин бе")
     assert not any(" " not in t and t.startswith("несогл") for t in bare._query_tokens("не согласен с ответом"))
     assert bare._query_tokens("шағым беру мерзімі") == tokens("шағым беру мерзімі", fuzzy=True)
+
+
+def test_round8_rudeness_words() -> None:
+    """Impolite, insulting, humiliating (and the Kazakh «тұрпайы», «мазақ», «балағат», «қорлау») are rudeness."""
+    for q in ("невежливо разговаривал", "оскорбили в окне", "унизили при людях", "тұрпайы жауап берді",
+              "мазақ қылды", "балағаттап сөйледі", "мені қорлады"):
+        assert "#rude" in tokens(q), q
+    assert "#rude" not in tokens("кекеке")
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["министерство работает в субботу?", "часы приёма у акима района", "әкімнің қабылдау кестесі қандай"],
+)
+def test_round8_office_hours_of_an_authority(index: FaqIndex, query: str) -> None:
+    """When an authority (akimat, ministry) receives people is no complaint, like a service centre's hours."""
+    assert index.search(query) == []

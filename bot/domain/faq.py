@@ -354,6 +354,7 @@ _HOWTO_PHRASES = (
 )
 # What such a how-to question may name: a service, a CON, a digital signature, an IIN, eGov, a company, the court.
 _HOWTO_OBJECTS = _concept_names("service con eds iin egov legal court")
+_AUTHORITY_STEMS = _stems("акимат аким әкім госорган ведомств министерств")  # ... or an authority: "часы приема в акимате"
 _PROBLEM_CONCEPTS = _concept_names(
     "complaint refuse rude not wait delay anon forward partial disagree suggest inaction extra"
 )
@@ -494,7 +495,8 @@ _CONCEPTS_SRC = {
              "судеб судит",
     "legal": "юрлиц юридическ организац компани товарищест =тоо =ооо =ип =жк предприят фирм заңды ұйым =жшс мекеме кәсіпкер "
              "предпринимател",
-    "rude": "груб нагруб хам нахам дөрекі накрич наор орал орет кричал айғай айқай әдепсіз сыпайы",
+    "rude": "груб нагруб хам нахам дөрекі накрич наор орал орет кричал айғай айқай әдепсіз сыпайы невежлив "
+            "неуважит оскорб унизи униж издева тұрпайы мазақ балағат қорла",
     "con": "цон =хқко госкорпорац мемкорпорац",
     "iin": "=иин =иина =иину =иином =иине =жсн",
     "bin": "=бин =бина =бину =бином =бине =бсн",
@@ -1016,7 +1018,7 @@ OOS_NEW_MAX = 3  # how many new words are told apart ("!new1" to "!new3")
 OOS_RESCUE = -4.0  # log-odds at or below which a query that names nothing of the domain is in scope after all
 OOS_REJECT = 2.5  # log-odds above which a query below OOS_REJECT_RAW is out of scope
 OOS_REJECT_RAW = 0.5
-OUTSIDE_FACTOR = 0.6  # an entry's score when the query names what it does not answer (`Entry.outside`)
+OUTSIDE_FACTOR = 0.5  # an entry's score when the query names what it does not answer (`Entry.outside`)
 JOIN_SIM = 0.8  # two query words joined must match a word of faq.json this closely (`FaqIndex._joined`)
 ONE_WORD_SHARE = 0.85  # a one-word query whose second entry scores this share of its best names a topic, asks nothing
 WORD_CACHE_SIZE = 20000  # query words whose evidence is kept (`FaqIndex._evidence`)
@@ -1852,7 +1854,8 @@ class FaqIndex:
             return True  # "сколько рабочих дней в марте"; but "справку обещали к 10 марта"
         if _PRICE.search(sk) and not toks & {"#complaint", "#court"} and "1414" not in words:
             return True  # "сколько стоит бензин"; but "сколько стоит подать жалобу"
-        return bool(_HOWTO.search(sk) and toks & _HOWTO_OBJECTS and not problem and "#bot" not in toks)
+        named = toks & _HOWTO_OBJECTS or any(w.startswith(_AUTHORITY_STEMS) for w in words)
+        return bool(_HOWTO.search(sk) and named and not problem and "#bot" not in toks)
 
     @staticmethod
     def _to_the_head(words: list[str], toks: set[str]) -> bool:

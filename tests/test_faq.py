@@ -1014,3 +1014,13 @@ def test_round8_rudeness_words() -> None:
 def test_round8_office_hours_of_an_authority(index: FaqIndex, query: str) -> None:
     """When an authority (akimat, ministry) receives people is no complaint, like a service centre's hours."""
     assert index.search(query) == []
+
+
+def test_round8_sums_in_words(index: FaqIndex) -> None:
+    """A number with a verb of sums is arithmetic, whatever number it is ("1414"); dividing a procedure is not."""
+    for q, lang in (("1414-ті үшке көбейтсе қанша болады", "kk"), ("делится ли 1414 на 2?", "ru"),
+                    ("бұл сан бөлінеді ме 3-ке: 1414", "kk")):
+        assert about_else(q) == "hard", q
+        assert index.search(q, lang=lang) == [], q
+    assert about_else("срок 5 дней разделили на два этапа") is None
+    assert about_else("шағым 3 бөлімге бөлінеді ме") is None

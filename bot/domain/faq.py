@@ -325,6 +325,22 @@ _NUMBER_WORD = r"(?:\d+|бир|еки|уш|торт|бес|алти|жети|с�
 _ARITHMETIC_WORDS = re.compile(
     rf"(?:^| ){_NUMBER_WORD} (?:косу|плиус|минус|азаиту|кобеит[а-я]*|болу|умножит[а-я]*|разделит[а-я]*)(?: на)? {_NUMBER_WORD}(?: |$)"
 )
+# ... or a number and a verb of sums: "1414-ті екіге көбейт", "делится ли 1414 на 7"
+_ARITHMETIC_VERB = re.compile(
+    r"(?:^| )(?:кобеит[а-я]*|умнож[а-я]*|раздели|делитсиа (?:ли|на)|сан болин[а-я]*|сложи|вычти|прибави|в квадрате|"
+    r"квадратии корен)(?: |$)"
+)
+_ANY_NUMBER = re.compile(rf"\d|(?:^| ){_NUMBER_WORD}[а-я]*(?: |$)")
+
+
+def _arithmetic(text: str, sk: str) -> bool:
+    """Whether a message asks for sums ("2+2", "екі қосу екі", "1414-ті екіге көбейт")."""
+    return bool(
+        _ARITHMETIC.search(text) or _ARITHMETIC_WORDS.search(sk)
+        or (_ARITHMETIC_VERB.search(sk) and _ANY_NUMBER.search(sk))
+    )
+
+
 # How to obtain a service (its price, papers, payment date, a public office's hours) is not a complaint either:
 # "как получить паспорт", "пенсия қашан түседі", "ХҚКО қашан ашылады". Such a phrase with a service or a CON named
 # and nothing about a problem (`_PROBLEM_CONCEPTS`, `_PROBLEM_STEMS`) makes the query out of scope.
@@ -623,7 +639,7 @@ def about_else(text: str, sk: str | None = None) -> str | None:
     (`_CALENDAR_SRC`); else None. Whether the query is still in the domain is for `FaqIndex.search`."""
     sk = skeleton(text) if sk is None else sk
     words = sk.split()
-    if sk in _CHITCHAT or _ARITHMETIC.search(text) or _ARITHMETIC_WORDS.search(sk) or _ELSE_PHRASE.search(sk):
+    if sk in _CHITCHAT or _arithmetic(text, sk) or _ELSE_PHRASE.search(sk):
         return "hard"
     if _names_any(words, _ELSE_HARD):
         return "hard"
@@ -1838,7 +1854,7 @@ class FaqIndex:
         words = sk.split()
         if all(w in _ACK_WORDS for w in words) or _FAMILY.search(sk):
             return True
-        if _ARITHMETIC.search(query) or _ARITHMETIC_WORDS.search(sk):
+        if _arithmetic(query, sk):
             return True  # "1414 умножить на 2" is sums, whatever number it names
         service = bool(toks & _SERVICE_ANCHORS) or any(w.startswith(_SERVICE_STEMS) for w in words)
         problem = bool(toks & _PROBLEM_CONCEPTS) or any(w.startswith(_PROBLEM_STEMS) for w in words)

@@ -1024,3 +1024,16 @@ def test_round8_sums_in_words(index: FaqIndex) -> None:
         assert index.search(q, lang=lang) == [], q
     assert about_else("срок 5 дней разделили на два этапа") is None
     assert about_else("шағым 3 бөлімге бөлінеді ме") is None
+
+
+def test_round8_utilities_and_spoken_languages() -> None:
+    """Water, power, heating and gas at home are an everyday topic (the Kazakh «суды», "the water", is not the Russian
+    «суди»); the language people speak in a country is not the language of a complaint."""
+    for q in ("үйде жарық жоқ екі күн болды", "нет горячей воды уже неделю", "отключили газ на три дня"):
+        assert about_else(q) == "hard", q
+    assert about_else("хочу судиться с акиматом") is None
+    data = json.loads((ROOT / "bot" / "domain" / "data" / "faq.json").read_text(encoding="utf-8"))
+    idx = FaqIndex.from_dict(data, {})
+    lang = idx.ids().index("language_of_complaint")
+    spoken = idx.raw_scores("Қытайда қандай тілде сөйлейді").get(lang, 0.0)
+    assert spoken < 0.5 * idx.raw_scores("шағымды қандай тілде жазамын")[lang]

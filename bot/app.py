@@ -38,16 +38,11 @@ from bot.session import JsonBodySession
 from handlers import get_router
 from handlers.complaint.states import STATE_PREFIX
 from handlers.errors import apologise_for_lost_reply
-from handlers.guards import AnswerEveryCallback, ReplyGuard
-from handlers.middlewares import (
-    DeskAvailability,
-    LanguageGate,
-    UnknownCommand,
-    UserLanguageMiddleware,
-    UserMiddleware,
-)
+from handlers.guards import ReplyGuard
+from handlers.middlewares import Inbound, UserLanguageMiddleware
 from handlers.operators.keyboards import card_keyboard
 from handlers.reask import ask_current_question
+from handlers.routing import FeatureDispatcher
 from handlers.start import ask_language
 from storage import redis as shared_redis
 from storage.backup import RunLock
@@ -280,20 +275,14 @@ async def open_pg_storage(settings: Settings, clock: Clock) -> tuple[Closable, G
 
 
 def setup_dispatcher(dp: Dispatcher, repos: Repos, settings: Settings, i18n: I18n) -> None:
-    """Per-update middlewares (outer first: who the user is, the desk, the language and its gate, unknown
-    commands, buttons always answered, a lost reply) and the feature routers."""
-    dp.update.outer_middleware(UserMiddleware(repos.users))
-    dp.update.outer_middleware(DeskAvailability(settings))
-    UserLanguageMiddleware(i18n, settings).setup(dp)
-    gate = LanguageGate(lambda message: ask_language(message, i18n))
-    dp.message.outer_middleware(gate)
-    dp.callback_query.outer_middleware(gate)
-    dp.message.outer_middleware(UnknownCommand())  # after the gate: only people whose language is known
-    dp.callback_query.outer_middleware(AnswerEveryCallback())  # no button left spinning
+    """One outer middleware for every update (handlers/middlewares.py ``Inbound``: who the user is, the desk,
+    the language and its gate, a lost reply, unknown commands and buttons always answered), the language for
+    the error handler, and the feature routers."""
     # A failed reply: an apology before anything else, and the next answer meets the question one is on.
     guard = ReplyGuard(ask_current_question, apologise_for_lost_reply)
-    dp.message.outer_middleware(guard)
-    dp.callback_query.outer_middleware(guard)
+    dp.update.outer_middleware(Inbound(repos.users, settings, i18n, lambda message: ask_language(message, i18n),
+                                       guard))
+    dp.errors.outer_middleware(UserLanguageMiddleware(i18n, settings))  # it runs after Inbound's frame ended
     dp.include_router(get_router())
 
 
@@ -354,9 +343,9 @@ async def create_app(
     desk_sla = DeskSla(desk, repos.reminders, reminders, runs=repos.runs)
     privacy = Privacy(repos.privacy, fsm, repos.users, sender, clock, settings, desk_changed=desk.outbox.wake,
                       runs=repos.runs, lease=timedelta(seconds=settings.send_lease_seconds))
-    dp = Dispatcher(storage=fsm, events_isolation=events_isolation or isolation, settings=settings,
-                    clock=clock, users=repos.users, complaints=repos.complaints, calendars=repos.calendars,
-                    cases=cases, desk=desk, desk_sla=desk_sla, privacy=privacy)
+    dp = FeatureDispatcher(storage=fsm, events_isolation=events_isolation or isolation, settings=settings,
+                           clock=clock, users=repos.users, complaints=repos.complaints,
+                           calendars=repos.calendars, cases=cases, desk=desk, desk_sla=desk_sla, privacy=privacy)
     metrics = make_metrics(settings, dp, fsm, reminders, sender, desk_sla)  # before the other middlewares
     setup_dispatcher(dp, repos, settings, i18n)
     app = App(settings, bot, dp, db, fsm, i18n, clock, AsyncIOScheduler(timezone="UTC"), repos, sender, reply_retry,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from contextlib import contextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from functools import lru_cache
 from typing import Annotated, Any, Iterator
 
@@ -36,14 +36,19 @@ NOT_VALID = N_("This button is no longer valid.")
 LOST_REPLY = N_("My last message did not reach you because of a failure on our side. Your answers are saved.")
 
 
-#: Is there an operators' desk to pass people to (OPERATORS_CHAT_ID set)? Set for each update by the
-#: DeskAvailability middleware, like the locale gettext reads: every "talk to a person" / "send it to the
-#: operators" offer asks desk_on(), and without a desk points to 1414 instead.
+#: Is there an operators' desk to pass people to (OPERATORS_CHAT_ID set)? Set for each update by the bot's
+#: outer middleware (handlers/middlewares.py), like the locale gettext reads: every "talk to a person" / "send
+#: it to the operators" offer asks desk_on(), and without a desk points to 1414 instead.
 _desk: ContextVar[bool] = ContextVar("shagym_desk_on", default=False)
 
 
 def desk_on() -> bool:
     return _desk.get()
+
+
+def set_desk(on: bool) -> Token[bool]:
+    """For the update being handled (reset with ``token.var.reset(token)``)."""
+    return _desk.set(on)
 
 
 @contextmanager
@@ -104,6 +109,8 @@ def is_menu_button(i18n: I18n, text: str | None, msgids: tuple[str, ...] = MENU_
 class MenuButton(BaseFilter):
     """Matches a reply-keyboard button in any language: an old keyboard still works after a language switch."""
 
+    quick_is_exact = True  # handlers/routing.py: its quick check is all it checks
+
     def __init__(self, msgid: str) -> None:
         self.msgid = msgid
 
@@ -120,6 +127,8 @@ class Magic(BaseFilter):
     synchronous callable, in a worker thread: a thread hop per check on every update that reaches it
     (docs/performance.md). Wrapped in a filter object it costs one call (tests/test_hot_path.py)."""
 
+    quick_is_exact = True  # handlers/routing.py: its quick check is all it checks
+
     def __init__(self, rule: MagicFilter) -> None:
         self.rule = rule
 
@@ -133,6 +142,8 @@ class Magic(BaseFilter):
 class Private(BaseFilter):
     """A message in a private chat (the operators' group has routers of its own). The router-level filter of
     most features: a plain comparison, on the event loop."""
+
+    quick_is_exact = True  # handlers/routing.py: its quick check is all it checks
 
     async def __call__(self, message: Message) -> bool:
         return message.chat.type == "private"

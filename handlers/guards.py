@@ -1,5 +1,6 @@
-"""Guards around every conversation step: a reply that failed is never followed by a silent misunderstanding,
-and no button is left spinning.
+"""The guard around every conversation step: a reply that failed is never followed by a silent
+misunderstanding.
+
 
 A step saves its answer before it replies (nothing is sent before the step is on disk), so when the reply
 finally fails (Telegram down past the retries of bot.services.sender.RetryAfterMiddleware, a bug after the save) the
@@ -18,8 +19,7 @@ Webhook mode: an update delivered again after the instance handling it died mid-
 dispatcher's data, bot/webhook.py) is treated as if the marker were set: it may have been applied before the
 crash, so it is never applied a second time; the person is asked the question they are on.
 
-:class:`AnswerEveryCallback` answers every callback query that no handler took (an old keyboard, empty
-data, a game button): Telegram shows a spinner until a query is answered.
+The guard runs in the bot's one outer middleware (handlers/middlewares.py ``Inbound``), around the routers.
 """
 
 from __future__ import annotations
@@ -29,15 +29,12 @@ from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from typing import Any
 
-from aiogram import BaseMiddleware
-from aiogram.dispatcher.event.bases import UNHANDLED
 from aiogram.exceptions import TelegramForbiddenError
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Chat, Message, TelegramObject
 from aiogram.utils.i18n import I18n
-from aiogram.utils.i18n import gettext as _
 
-from handlers.common import NOT_VALID, is_menu_button
+from handlers.common import is_menu_button
 
 log = logging.getLogger("shagym.guards")
 
@@ -76,21 +73,23 @@ def _passes(event: TelegramObject, i18n: I18n) -> bool:
     return text.startswith("/") or is_menu_button(i18n, text)
 
 
-class ReplyGuard(BaseMiddleware):
-    """Outer middleware of private messages and callback queries (see the module docstring)."""
+class ReplyGuard:
+    """Around the handling of private messages and callback queries (see the module docstring)."""
 
     def __init__(self, reask: Reask, apologise: Apologise) -> None:
         self.reask = reask
         self.apologise = apologise
 
-    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+    async def around(self, handler: Handler, update: TelegramObject, event: TelegramObject,
+                     data: dict[str, Any]) -> Any:
+        """``handler(update, data)`` guarded; ``event``: the update's message or callback query."""
         state: FSMContext | None = data.get("state")
         if state is None:
-            return await handler(event, data)
+            return await handler(update, data)
         try:
             if data.get("raw_state") is not None and await self._reasked(event, data, state):
                 return None
-            return await handler(event, data)
+            return await handler(update, data)
         except Exception as exc:
             chat = chat_of(event)
             if chat is not None and chat.type == "private" and await self._mark(state) and \
@@ -139,14 +138,3 @@ class ReplyGuard(BaseMiddleware):
 def apologised_for_lost_reply() -> bool:
     """Did the guard already apologise for the update being handled (its reply was lost in a conversation)?"""
     return _APOLOGISED.get()
-
-
-class AnswerEveryCallback(BaseMiddleware):
-    """Outer callback-query middleware: a query no handler took is answered ("no longer valid")."""
-
-    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
-        result = await handler(event, data)
-        if result is UNHANDLED and isinstance(event, CallbackQuery):
-            await event.answer(_(NOT_VALID))
-            return None
-        return result

@@ -20,8 +20,11 @@ shortcuts that change nothing in what is called:
   (and aiogram's own walk checks every filter again in the routers it does not skip);
 * in a router it does walk, a handler whose quick checks fail is passed over without calling its filters
   (:class:`GatedObserver`);
-* an observer without outer middlewares goes straight to aiogram's ``_propagate_event`` (aiogram would wrap
-  it in an empty middleware chain).
+* an observer without outer middlewares goes straight to the walk (aiogram would wrap it in an empty
+  middleware chain), and the walk calls no root-filter check where there is no root filter and no trigger
+  where there is no handler (each a call with the ~30 keyword arguments copied), and a router it can pass
+  over (the first two points) is passed over before it is called. :class:`FeatureDispatcher` walks the
+  same way: the bot's dispatcher has no outer middleware on the events inside an update.
 
 Which types a subtree handles, and its gate, are computed on the first event of that type and computed again
 when a router is included anywhere below; handlers are registered when the routers are built
@@ -35,8 +38,8 @@ from inspect import isclass
 from re import Pattern
 from typing import Any
 
-from aiogram import Router
-from aiogram.dispatcher.event.bases import UNHANDLED, SkipHandler
+from aiogram import Dispatcher, Router
+from aiogram.dispatcher.event.bases import REJECTED, UNHANDLED, SkipHandler
 from aiogram.dispatcher.event.handler import FilterObject, HandlerObject
 from aiogram.dispatcher.event.telegram import TelegramEventObserver
 from aiogram.filters import Command, StateFilter
@@ -44,7 +47,7 @@ from aiogram.filters.callback_data import CallbackQueryFilter
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message, TelegramObject
 
-__all__ = ["FeatureRouter", "GatedObserver", "Quick", "quick_check"]
+__all__ = ["FeatureDispatcher", "FeatureRouter", "GatedObserver", "Quick", "quick_check"]
 
 #: A filter's necessary condition, checked without awaiting anything: False only when the filter would
 #: reject the event (``data``: what the handler would be called with, e.g. ``raw_state``, ``i18n``).
@@ -158,36 +161,84 @@ def handler_check(handler: HandlerObject) -> Quick | None:
     return checks[0] if len(checks) == 1 else _all(checks)
 
 
+def decided_by_quick_check(f: FilterObject) -> bool:
+    """Is the filter's quick check its whole answer (True exactly when the filter accepts, and the filter
+    gives the handler nothing)? aiogram's ``StateFilter`` (its quick check is the same loop), and the bot's
+    filters that say so with ``quick_is_exact = True``."""
+    callback = f.callback
+    if isinstance(callback, StateFilter):
+        return _state(callback) is not None
+    return getattr(callback, "quick_is_exact", False) is True and quick_check(f) is not None
+
+
+async def _rest_accept(filters: tuple[FilterObject, ...], event: TelegramObject,
+                       kwargs: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
+    """aiogram's ``HandlerObject.check`` over some of a handler's filters, without copying ``kwargs`` unless a
+    filter gives the handler something."""
+    data = kwargs
+    for f in filters:
+        check = await f.call(event, **data)
+        if not check:
+            return False, kwargs
+        if isinstance(check, dict):
+            if data is kwargs:
+                data = dict(kwargs)
+            data.update(check)
+    return True, data
+
+
 class GatedObserver(TelegramEventObserver):
     """aiogram's observer, passing over a handler whose quick checks fail (aiogram would call its filters one
-    by one, each through ``CallableObject``, and find one that fails). Otherwise aiogram's ``trigger``."""
+    by one, each through ``CallableObject``, and find one that fails), and not calling again a filter its
+    quick check decided (:func:`decided_by_quick_check`). Otherwise aiogram's ``trigger``."""
 
     def __init__(self, router: Router, event_name: str) -> None:
         super().__init__(router=router, event_name=event_name)
-        self._checks: dict[int, Quick | None] = {}
+        self._checks: dict[int, tuple[Quick | None, tuple[FilterObject, ...]]] = {}
 
-    def _check(self, handler: HandlerObject) -> Quick | None:
+    def _check(self, handler: HandlerObject) -> tuple[Quick | None, tuple[FilterObject, ...]]:
+        """The handler's quick check, and the filters still to call once it passed."""
         key = id(handler)
         if key not in self._checks:
-            self._checks[key] = handler_check(handler)
+            quick = handler_check(handler)
+            rest = tuple(f for f in handler.filters or () if quick is None or not decided_by_quick_check(f))
+            self._checks[key] = (quick, rest)
         return self._checks[key]
+
+    async def check_root(self, event: TelegramObject, kwargs: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
+        """``check_root_filters`` the same way."""
+        quick, rest = self._check(self._handler)
+        if quick is not None:
+            try:
+                if not quick(event, kwargs):
+                    return False, kwargs
+            except Exception:  # cannot tell: the filters decide
+                return await self._handler.check(event, **kwargs)
+        return await _rest_accept(rest, event, kwargs)
 
     async def trigger(self, event: TelegramObject, **kwargs: Any) -> Any:
         for handler in self.handlers:
-            quick = self._check(handler)
+            quick, rest = self._check(handler)
+            decided = True
             if quick is not None:
                 try:
                     if not quick(event, kwargs):
                         continue
                 except Exception:  # cannot tell: the filters decide
-                    pass
+                    decided = False
             kwargs["handler"] = handler
-            result, data = await handler.check(event, **kwargs)
+            if decided:
+                result, data = await _rest_accept(rest, event, kwargs)
+            else:
+                result, data = await handler.check(event, **kwargs)
             if result:
-                kwargs.update(data)
+                if data is not kwargs:
+                    kwargs.update(data)
                 try:
-                    wrapped_inner = self.outer_middleware.wrap_middlewares(self._resolve_middlewares(), handler.call)
-                    return await wrapped_inner(event, kwargs)
+                    inner = self._resolve_middlewares()
+                    if not inner:  # aiogram would wrap the call in an empty chain (functools.wraps, a copy)
+                        return await handler.call(event, **kwargs)
+                    return await self.outer_middleware.wrap_middlewares(inner, handler.call)(event, kwargs)
                 except SkipHandler:
                     continue
         return UNHANDLED
@@ -271,7 +322,82 @@ class FeatureRouter(Router):
         observer = self.observers.get(update_type)
         if observer is not None and observer.outer_middleware:
             return await super().propagate_event(update_type, event, **kwargs)
-        if not self.handles(update_type) or not self._may_take(update_type, event, kwargs):
+        if self.passes_over(update_type, event, kwargs):
             return UNHANDLED
+        return await self.enter(update_type, event, **kwargs)
+
+    def passes_over(self, update_type: str, event: TelegramObject, data: dict[str, Any]) -> bool:
+        """Nothing in this subtree can take the event (for a router without outer middleware on its type)."""
+        return not self.handles(update_type) or not self._may_take(update_type, event, data)
+
+    async def enter(self, update_type: str, event: TelegramObject, **kwargs: Any) -> Any:
+        """The walk of a router without outer middleware on this type that does not pass the event over."""
         kwargs["event_router"] = self
-        return await self._propagate_event(observer=observer, update_type=update_type, event=event, **kwargs)
+        return await walk(self, self.observers.get(update_type), update_type, event, kwargs)
+
+    async def _propagate_event(self, observer: TelegramEventObserver | None, update_type: str,
+                               event: TelegramObject, **kwargs: Any) -> Any:
+        return await walk(self, observer, update_type, event, kwargs)
+
+
+async def walk(router: Router, observer: TelegramEventObserver | None, update_type: str, event: TelegramObject,
+               kwargs: dict[str, Any]) -> Any:
+    """aiogram's ``Router._propagate_event`` (``kwargs``: this router's own copy), without the root-filter
+    check of an observer that has no root filter nor the trigger of one that has no handler."""
+    if observer is not None:
+        if observer._handler.filters:
+            result, data = await (observer.check_root(event, kwargs) if isinstance(observer, GatedObserver)
+                                  else observer.check_root_filters(event, **kwargs))
+            if not result:
+                return UNHANDLED
+            if data is not kwargs:
+                kwargs.update(data)
+        if observer.handlers:
+            response = await observer.trigger(event, **kwargs)
+            if response is REJECTED:  # pragma: no cover  # only if a handler returns REJECTED
+                return UNHANDLED
+            if response is not UNHANDLED:
+                return response
+    response = UNHANDLED
+    for sub in router.sub_routers:
+        if isinstance(sub, FeatureRouter) and not _outer(sub, update_type):
+            # passed over here, before a call copies the keyword dict for it
+            if sub.passes_over(update_type, event, kwargs):
+                continue
+            response = await sub.enter(update_type, event, **kwargs)
+        else:
+            response = await sub.propagate_event(update_type=update_type, event=event, **kwargs)
+        if response is not UNHANDLED:
+            break
+    return response
+
+
+def _outer(router: Router, update_type: str) -> bool:
+    """Has the router outer middlewares for this type of event?"""
+    observer = router.observers.get(update_type)
+    return observer is not None and bool(observer.outer_middleware)
+
+
+class FeatureDispatcher(Dispatcher):
+    """aiogram's Dispatcher, walking its routers as :class:`FeatureRouter` does (no empty middleware chain, no
+    empty root-filter check or trigger); its update observer (the handler that hands each update's event to
+    the routers, its outer middlewares) is a :class:`GatedObserver` too."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        plain = self.update
+        gated = GatedObserver(router=self, event_name="update")
+        gated.handlers, gated.outer_middleware, gated.middleware = plain.handlers, plain.outer_middleware, \
+            plain.middleware
+        self.update = self.observers["update"] = gated
+
+    async def propagate_event(self, update_type: str, event: TelegramObject, **kwargs: Any) -> Any:
+        observer = self.observers.get(update_type)
+        if observer is not None and observer.outer_middleware:
+            return await super().propagate_event(update_type, event, **kwargs)
+        kwargs["event_router"] = self
+        return await walk(self, observer, update_type, event, kwargs)
+
+    async def _propagate_event(self, observer: TelegramEventObserver | None, update_type: str,
+                               event: TelegramObject, **kwargs: Any) -> Any:
+        return await walk(self, observer, update_type, event, kwargs)

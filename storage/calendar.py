@@ -26,8 +26,8 @@ class CalendarHolder:
         self._facts = load_facts()
         self._calendar: KzCalendar | None = None
 
-    def _build(self, overrides: list[Override]) -> KzCalendar:
-        self._calendar = KzCalendar(self._facts, overrides=overrides)
+    def _build(self, overrides: list[Override], verified_years: list[int]) -> KzCalendar:
+        self._calendar = KzCalendar(self._facts, overrides=overrides, verified_years=verified_years)
         return self._calendar
 
     @property
@@ -38,15 +38,17 @@ class CalendarHolder:
 
 
 class CalendarRepo(CalendarHolder):
-    """Rebuilt when an override is added."""
+    """Rebuilt when an override is added or a year verified."""
 
     def __init__(self, db: Database, clock: Clock | None = None) -> None:
         super().__init__(clock)
         self.db = db
 
     async def load(self) -> KzCalendar:
-        rows = await self.db.fetchall("SELECT * FROM calendar_overrides ORDER BY day")
-        return self._build([_override(r) for r in rows])
+        # in the order they were recorded: the last word on a day, or on a year's Kurban Ait (a correction), wins
+        rows = await self.db.fetchall("SELECT * FROM calendar_overrides ORDER BY added_at, id")
+        years = await self.db.fetchall("SELECT year FROM calendar_years")
+        return self._build([_override(r) for r in rows], [r["year"] for r in years])
 
     async def add(self, override: Override, added_by: int | None, at: datetime | None = None) -> KzCalendar:
         await self.db.execute(
@@ -55,6 +57,17 @@ class CalendarRepo(CalendarHolder):
             " source = excluded.source, added_by = excluded.added_by, added_at = excluded.added_at",
             (override.day.isoformat(), override.kind, int(override.working), override.source, added_by,
              iso(at or self.clock.now())),
+        )
+        return await self.load()
+
+    async def verify(self, year: int, source: str, verified_by: int | None,
+                     at: datetime | None = None) -> KzCalendar:
+        """``year``'s transfers and Kurban Ait date are checked against ``source`` (the published order)."""
+        await self.db.execute(
+            "INSERT INTO calendar_years (year, source, verified_by, verified_at) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT(year) DO UPDATE SET source = excluded.source, verified_by = excluded.verified_by,"
+            " verified_at = excluded.verified_at",
+            (year, source, verified_by, iso(at or self.clock.now())),
         )
         return await self.load()
 

@@ -30,8 +30,8 @@ import sqlite3
 import time
 from abc import abstractmethod
 from collections import OrderedDict
-from collections.abc import AsyncGenerator, Hashable
-from contextlib import asynccontextmanager, nullcontext
+from collections.abc import Hashable
+from contextlib import nullcontext
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Mapping, TypeVar
@@ -77,10 +77,11 @@ def _dumps(value: Any) -> str:
 
 
 def storage_key(key: StorageKey) -> str:
-    return ":".join(
-        str(part) if part is not None else ""
-        for part in (key.bot_id, key.chat_id, key.user_id, key.thread_id, key.business_connection_id, key.destiny)
-    )
+    """bot:chat:user:thread:business connection:destiny, an optional part that is None as empty (every FSM read
+    and write makes one: formatted at once, not joined from a generator)."""
+    thread, business = key.thread_id, key.business_connection_id
+    return f"{key.bot_id}:{key.chat_id}:{key.user_id}:{'' if thread is None else thread}:" \
+           f"{'' if business is None else business}:{key.destiny}"
 
 
 class GroupCommitStorage(BaseStorage):
@@ -433,20 +434,44 @@ class ReleasingEventIsolation(BaseEventIsolation):
     def __init__(self) -> None:
         self._locks: dict[Hashable, tuple[asyncio.Lock, list[int]]] = {}
 
-    @asynccontextmanager
-    async def lock(self, key: StorageKey) -> AsyncGenerator[None, None]:
-        entry = self._locks.get(key)
-        if entry is None:
-            entry = self._locks[key] = (asyncio.Lock(), [0])
-        lock, users = entry
-        users[0] += 1
-        try:
-            async with lock:
-                yield
-        finally:
-            users[0] -= 1
-            if not users[0] and self._locks.get(key) is entry:  # close() may have cleared it, or replaced it
-                del self._locks[key]
+    def lock(self, key: StorageKey) -> "_ChatLock":  # type: ignore[override]  # an async context manager
+        return _ChatLock(self._locks, key)
 
     async def close(self) -> None:
         self._locks.clear()
+
+
+class _ChatLock:
+    """:meth:`ReleasingEventIsolation.lock` for one update (a plain class: every update enters one, and a
+    generator-based context manager costs a generator, its frames and ``contextlib``'s bookkeeping)."""
+
+    __slots__ = ("_locks", "_key", "_entry")
+
+    def __init__(self, locks: dict[Hashable, tuple[asyncio.Lock, list[int]]], key: StorageKey) -> None:
+        self._locks = locks
+        self._key = key
+        self._entry: tuple[asyncio.Lock, list[int]] | None = None
+
+    async def __aenter__(self) -> None:
+        entry = self._locks.get(self._key)
+        if entry is None:
+            entry = self._locks[self._key] = (asyncio.Lock(), [0])
+        self._entry = entry
+        entry[1][0] += 1
+        try:
+            await entry[0].acquire()
+        except BaseException:
+            self._leave()
+            raise
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._entry is not None
+        self._entry[0].release()
+        self._leave()
+
+    def _leave(self) -> None:
+        entry = self._entry
+        assert entry is not None
+        entry[1][0] -= 1
+        if not entry[1][0] and self._locks.get(self._key) is entry:  # close() may have cleared or replaced it
+            del self._locks[self._key]

@@ -205,3 +205,13 @@ async def test_the_draft_purge_deletes_in_bounded_batches_and_lets_the_loop_run(
     with sqlite3.connect(db_path) as conn:
         assert conn.execute("SELECT state, COUNT(*) FROM fsm GROUP BY state ORDER BY state").fetchall() == [
             ("Menu:main", 110), ("Wizard:iin", 50)]
+
+
+def test_the_row_key_of_a_conversation_keeps_its_format():
+    """Rows already on disk are found by this key: bot:chat:user:thread:business connection:destiny, a part
+    that is None as empty."""
+    from storage.fsm import storage_key
+
+    assert storage_key(StorageKey(bot_id=42, chat_id=7, user_id=7)) == "42:7:7:::default"
+    assert storage_key(StorageKey(bot_id=42, chat_id=-100123, user_id=5, thread_id=9,
+                                  business_connection_id="bc", destiny="desk")) == "42:-100123:5:9:bc:desk"

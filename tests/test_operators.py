@@ -4,7 +4,7 @@ plain supergroup), several users, a controlled clock."""
 from __future__ import annotations
 
 import asyncio
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
@@ -412,6 +412,45 @@ async def test_calendar_warning_in_december(fake, db_path, no_unhandled):
         assert len([m for m in group.messages if "⚠️" in (m.text or "") and "2027" in m.text]) == 1
 
 
+async def test_a_verified_year_ends_the_december_warning(fake, db_path, no_unhandled):
+    """From 1 December operators are told to look for next year's order; /calendar verify (after the Kurban Ait
+    date is recorded) is how they say it is done, and the daily warning stops."""
+    group = fake.group(GROUP, "Desk").set_member(OP, "member")
+    op = fake.user(OP, "Operator", language_code="ru")
+    clock = FakeClock(datetime(2026, 12, 1, 5, 0, tzinfo=timezone.utc))
+    async with running_bot(fake, db_path, clock=clock, operators_chat_id=GROUP, operator_ids=(OP,)) as app:
+        fast(app)
+        await app.desk_sla.tick()
+        await fake.idle()
+        [warning] = [m.plain_text for m in group.messages if "⚠️" in (m.text or "")]
+        assert "/calendar verify 2027 <источник>" in warning  # sent escaped: "<источник>" is not a tag
+
+        for bad, answer in (("/calendar verify", "Использование"), ("/calendar verify 207 Приказ", "Неверный год"),
+                            ("/calendar verify 2027", "источник"), ("/calendar verify 2027 Приказ №1",
+                                                                    "Курбан айта этого года ещё не внесена")):
+            await op.send(bad, chat=GROUP)
+            await fake.idle()
+            assert answer in group.messages[-1].text, bad
+        assert not app.repos.calendars.calendar.is_verified(2027)
+
+        await op.send("/calendar add 2027-05-17 kurban_ait Приказ МТСЗН №1", chat=GROUP)
+        await op.send("/calendar verify 2027 Постановление Правительства №2 <от 01.12.2026>", chat=GROUP)
+        await fake.idle()
+        assert "2027" in group.messages[-1].text and "проверен" in group.messages[-1].text
+        assert "(Постановление Правительства №2 <от 01.12.2026>)" in group.messages[-1].plain_text
+        assert app.repos.calendars.calendar.is_verified(2027)
+        audit = await app.desk.tickets.audit_for(None)
+        assert [a.action for a in audit][-1] == "calendar_verify"
+
+        clock.advance(days=1)
+        await app.desk_sla.tick()
+        await fake.idle()
+        assert len([m for m in group.messages if "⚠️" in (m.text or "")]) == 1  # the first day's only
+        await op.send("/calendar list", chat=GROUP)
+        await fake.idle()
+        assert "2027: проверен" in group.messages[-1].text
+
+
 # ------------------------------------------------------------------------------------ (5) calendar
 
 async def test_calendar_transfer_moves_review_due(fake, db_path, no_unhandled):
@@ -450,6 +489,39 @@ async def test_calendar_transfer_moves_review_due(fake, db_path, no_unhandled):
         await op.send("/calendar add 2026-13-01 transfer_off x", chat=GROUP)
         await fake.idle()
         assert len(await app.repos.calendars.overrides()) == 1
+
+
+async def test_a_corrected_kurban_ait_date_replaces_the_first_and_replans_its_cases(fake, db_path, no_unhandled):
+    """Kurban Ait recorded as Monday 17 May 2027, then corrected to Thursday 13 May: the 13th is the day off and
+    the 17th a working day again, also after a restart (stored facts are read in the order they were recorded,
+    not by day), and a case registered between the two days is re-planned too."""
+    group = fake.group(GROUP, "Desk").set_member(OP, "member")
+    op = fake.user(OP, "Operator", language_code="ru")
+    clock = FakeClock(datetime(2027, 5, 10, 5, 0, tzinfo=timezone.utc))
+    async with running_bot(fake, db_path, clock=clock, operators_chat_id=GROUP, operator_ids=(OP,)) as app:
+        fast(app)
+        await op.send("/calendar add 2027-05-17 kurban_ait Объявление ДУМК", chat=GROUP)
+        await fake.idle()
+        await app.repos.users.seen(CITIZEN, "Айгерим", "ru")
+        case = await app.cases.track(CITIZEN, "provider", date(2027, 5, 14), filed_with=None, reg_number="1",
+                                     complaint_id=None, forwarded_via_provider=False, learned_on=None)
+        assert deadlines_of(case, app.repos.calendars.calendar).review_due == date(2027, 5, 24)
+        clock.advance(minutes=1)
+        await op.send("/calendar add 2027-05-13 kurban_ait Уточнение ДУМК", chat=GROUP)
+        for _ in range(200):
+            if "перепланированы" in group.messages[-1].text and "2027-05-13" in group.messages[-1].text:
+                break
+            await asyncio.sleep(0.05)
+        assert "по 1 открытому делу перепланированы" in group.messages[-1].text
+        cal = app.repos.calendars.calendar
+        assert not cal.is_working_day(date(2027, 5, 13)) and cal.is_working_day(date(2027, 5, 17))
+        assert deadlines_of(case, cal).review_due == date(2027, 5, 21)
+        due = [r.due_at.astimezone(timezone(timedelta(hours=5))).date() for r in
+               await app.repos.reminders.list_for_case(case.id, statuses=("pending",)) if r.kind == "review_due_today"]
+        assert due == [date(2027, 5, 21)]
+    async with running_bot(fake, db_path, clock=clock, operators_chat_id=GROUP, operator_ids=(OP,)) as app:
+        cal = app.repos.calendars.calendar
+        assert not cal.is_working_day(date(2027, 5, 13)) and cal.is_working_day(date(2027, 5, 17))
 
 
 @pytest.mark.parametrize("forum", [True, False])

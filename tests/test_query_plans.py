@@ -76,6 +76,7 @@ def _calls(app: Any, ids: Ids) -> dict[str, Callable[[], Awaitable[Any]]]:
         "CalendarRepo.load": lambda: r.calendars.load(),
         "CalendarRepo.add": lambda: r.calendars.add(Override(today + timedelta(days=2), "transfer_off", False,
                                                              "test"), added_by=None, at=now),
+        "CalendarRepo.verify": lambda: r.calendars.verify(today.year + 1, "test", verified_by=None, at=now),
         "CalendarRepo.overrides": lambda: r.calendars.overrides(),
         "CasesRepo.create": lambda: r.cases.create(ids.user, "provider", today, plan=plan, at=now),
         "CasesRepo.get": lambda: r.cases.get(ids.case),

@@ -11,7 +11,7 @@ from aiogram.types import CallbackQuery, Chat, Message, Update, User
 
 from bench.hops import answering_session
 from handlers import get_router
-from handlers.routing import FeatureRouter
+from handlers.routing import FeatureDispatcher, FeatureRouter
 
 PERSON = User(id=7, is_bot=False, first_name="A")
 CHAT = Chat(id=7, type="private")
@@ -108,6 +108,51 @@ async def test_routes_as_aiogram_does_and_skips_routers_that_cannot_take_the_eve
     assert plain_counters["buttons"].calls == 5
     assert feature_counters["buttons"].calls == 2
     assert feature_counters["texts"].calls == plain_counters["texts"].calls == 2  # /nope: answered above
+
+
+class Gives(BaseFilter):
+    """A router filter that passes a value to what is below it (only to what is below it)."""
+
+    def __init__(self, value: str) -> None:
+        self.value = value
+
+    async def __call__(self, message: Message) -> dict[str, str]:
+        return {"given": self.value}
+
+
+def scoped(kind: type[Router], dp_kind: type[Dispatcher], seen: list[str]) -> Dispatcher:
+    """dp / root / (first: filter gives "first" / inner: takes "/first" only) / (second: takes any text)."""
+    dp = dp_kind()
+    root, first, inner, second = (kind(name=n) for n in ("root", "first", "inner", "second"))
+    first.message.filter(Gives("first"))
+
+    async def on_first(message: Message, given: str) -> str:
+        seen.append(f"first {given}")
+        return "first"
+
+    async def on_any(message: Message, **data: object) -> str:
+        seen.append(f"second {data.get('given')} {data['event_router'].name}")  # type: ignore[attr-defined]
+        return "second"
+
+    inner.message.register(on_first, Command("first"))
+    second.message.register(on_any)
+    first.include_router(inner)
+    root.include_routers(first, second)
+    dp.include_router(root)
+    return dp
+
+
+async def test_what_a_router_filter_gives_reaches_only_the_routers_below_it():
+    updates = [message("/first", 1), message("hello", 2)]
+    seen_plain: list[str] = []
+    seen_feature: list[str] = []
+    bot = Bot("42:test", session=answering_session())
+    plain = scoped(Router, Dispatcher, seen_plain)
+    feature = scoped(FeatureRouter, FeatureDispatcher, seen_feature)
+    plain_results = [await plain.feed_update(bot, u) for u in updates]
+    feature_results = [await feature.feed_update(bot, u) for u in updates]
+    assert feature_results == plain_results == ["first", "second"]
+    assert seen_feature == seen_plain == ["first first", "second None second"]
 
 
 async def test_a_router_included_after_the_first_event_is_found():
@@ -232,6 +277,35 @@ async def test_a_quick_check_never_rejects_what_its_filter_accepts():
                         assert quick(event, data), (f.callback, event, raw_state)
                         checked += 1
     assert checked > 500
+
+
+async def test_a_filter_decided_by_its_quick_check_accepts_exactly_when_it_passes():
+    """The walk does not call again a filter whose quick check is its whole answer (handlers/routing.py
+    ``decided_by_quick_check``): on every shape and state, the filter accepts exactly when the quick check
+    passes, and gives the handler nothing."""
+    from bot.config import load_settings
+    from bot.services.i18n import build_i18n
+    from handlers.routing import decided_by_quick_check
+
+    i18n = build_i18n("ru")
+    bot = Bot("42:test", session=answering_session())
+    events, states = _corpus(i18n)
+    settings = load_settings(_env_file=None, bot_token="", database_path="unused.sqlite3")
+    decided = [(f, quick) for f, quick in _bot_filters() if decided_by_quick_check(f)]
+    assert {type(f.callback).__name__ for f, _ in decided} >= {"StateFilter", "Private", "Magic", "MenuButton"}
+    both = 0
+    for f, quick in decided:
+        for event in events:
+            for raw_state in states:
+                data: dict = {"bot": bot, "i18n": i18n, "raw_state": raw_state, "settings": settings}
+                try:
+                    accepted = await f.call(event, **data)
+                except (AttributeError, TypeError):  # a message filter asked about a press: aiogram never does
+                    continue
+                assert not isinstance(accepted, dict), f.callback
+                assert bool(accepted) == quick(event, data), (f.callback, event, raw_state)
+                both += bool(accepted)
+    assert both > 200
 
 
 async def test_the_gate_sends_each_kind_of_update_past_the_features_that_cannot_take_it():

@@ -100,6 +100,17 @@ def test_verified_and_provisional() -> None:
     assert not CAL.verification_reminder_due(date(2025, 12, 1))
 
 
+def test_a_year_verified_at_run_time_stops_the_reminder() -> None:
+    """An operator's /calendar verify 2027 (stored, then passed in) ends the December reminder and the
+    provisional marks; the Kurban Ait date is the one fact it needs recorded first."""
+    assert CAL.kurban_ait(2027) is None and CAL.kurban_ait(2026) == date(2026, 5, 27)
+    kurban = Override(date(2027, 5, 17), "kurban_ait", False, "Order")
+    cal = KzCalendar(CAL.facts, overrides=[kurban], verified_years=[2027])
+    assert cal.kurban_ait(2027) == date(2027, 5, 17) and cal.is_verified(2027)
+    assert not cal.verification_reminder_due(date(2026, 12, 1))
+    assert not cal.is_provisional(date(2026, 12, 14), date(2027, 1, 8))
+
+
 def test_api_and_counting_convention() -> None:
     assert isinstance(CAL, Calendar)
     assert CAL.add_working_days(date(2025, 11, 17), 5) == date(2025, 11, 24)

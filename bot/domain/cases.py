@@ -21,9 +21,11 @@ __all__ = ["CALENDAR_REACH", "answered_day", "calendar_change_window", "deadline
 CALENDAR_REACH = timedelta(days=200)
 
 
-def calendar_change_window(day: date) -> tuple[date, date]:
-    """The registration days of the cases whose dates a change of ``day`` in the calendar can move."""
-    return day - CALENDAR_REACH, day
+def calendar_change_window(day: date, *more: date) -> tuple[date, date]:
+    """The registration days of the cases whose dates a change of ``day`` (and of ``more`` days, changed
+    together: a corrected Kurban Ait date frees the old one) in the calendar can move."""
+    days = (day, *more)
+    return min(days) - CALENDAR_REACH, max(days)
 
 
 def deadlines_of(case: Case, cal: WorkCalendar) -> Deadlines:

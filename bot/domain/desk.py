@@ -452,7 +452,12 @@ def error_text(key: str, gettext: Gettext) -> str:
         "ext_bad_days": _("Start with the number of working days, from 1 to 10."),
         "ext_no_reason": _("Please give the reason for the extension after the number of days."),
         "cal_usage": _("Usage: /calendar add 2027-05-17 kurban_ait <source>, /calendar add 2027-01-04 "
-                       "transfer_off <source>, /calendar add 2027-01-09 transfer_work <source>, or /calendar list"),
+                       "transfer_off <source>, /calendar add 2027-01-09 transfer_work <source>, /calendar verify "
+                       "2027 <source> when every transfer and the Kurban Ait date of that year are recorded, or "
+                       "/calendar list"),
+        "cal_bad_year": _("The year is not valid: write it as 2027."),
+        "cal_no_kurban": _("That year's Kurban Ait date is not recorded yet: add it first with /calendar add "
+                           "2027-05-17 kurban_ait <source>."),
         "cal_bad_date": _("The date is not valid: write it as 2027-05-17."),
         "cal_bad_kind": _("The kind must be transfer_off, transfer_work or kurban_ait."),
         "cal_no_source": _("Please name the legal source (the order and its date)."),
@@ -466,6 +471,11 @@ def summary_counts(tickets: Sequence[TicketFacts], today: date) -> tuple[int, in
     overdue = sum(1 for t in open_ if t.review_due is not None and today > t.review_due)
     new = sum(1 for t in open_ if t.status == "new")
     return len(open_), overdue, new
+
+
+def _source(args: Sequence[str]) -> str | None:
+    source = " ".join(args).strip()
+    return source[:300] if len(source) >= 3 else None
 
 
 CALENDAR_KINDS = {"transfer_off": False, "transfer_work": True, "kurban_ait": False}
@@ -486,7 +496,20 @@ def parse_calendar_add(args: Sequence[str]) -> tuple[date, str, bool, str] | str
     kind = args[1].lower()
     if kind not in CALENDAR_KINDS:
         return "cal_bad_kind"
-    source = " ".join(args[2:]).strip()
-    if len(source) < 3:
+    source = _source(args[2:])
+    if source is None:
         return "cal_no_source"
-    return day, kind, CALENDAR_KINDS[kind], source[:300]
+    return day, kind, CALENDAR_KINDS[kind], source
+
+
+def parse_calendar_verify(args: Sequence[str], today: date) -> tuple[int, str] | str:
+    """``["2027", "source", "words"...]`` -> ``(year, source)`` or an error key (``cal_usage``, ``cal_bad_year``:
+    not this year or one of the next two, ``cal_no_source``)."""
+    if not args:
+        return "cal_usage"
+    if not (args[0].isascii() and args[0].isdigit()) or not today.year <= int(args[0]) <= today.year + 2:
+        return "cal_bad_year"
+    source = _source(args[1:])
+    if source is None:
+        return "cal_no_source"
+    return int(args[0]), source

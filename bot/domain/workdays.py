@@ -303,6 +303,12 @@ class KzCalendar(Calendar):  # type: ignore[misc]  # workalendar ships no type h
         """True when the year's transfers and Kurban Ait date were checked against published sources."""
         return year in self.verified_years
 
+    def kurban_ait(self, year: int) -> date | None:
+        """``year``'s first day of Kurban Ait as recorded (the data file, then operators: the last one given wins,
+        a correction included); None when nobody recorded it (it cannot be computed)."""
+        days = [o.day for o in self._by_year.get(year, ()) if o.kind == KURBAN_AIT]
+        return days[-1] if days else None
+
     def is_provisional(self, *dates: date) -> bool:
         """True when any of ``dates`` (or any year between the earliest and latest) is not verified."""
         if not dates:

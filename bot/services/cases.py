@@ -85,8 +85,10 @@ class CaseService:
         """Re-plan one case from its current state; returns the number of reminders added."""
         return await self.repo.replan(case_id, self.plan, at=self.clock.now())
 
-    async def replan_for_day(self, day: date, *, batch: int = 50, pause: float = 0.002) -> int:
-        """The working-day calendar changed on ``day``: re-plan the open cases whose dates the change can move
+    async def replan_for_day(self, day: date, *, also: tuple[date, ...] = (), batch: int = 50,
+                             pause: float = 0.002) -> int:
+        """The working-day calendar changed on ``day`` (and on the days ``also``, changed with it): re-plan the
+        open cases whose dates the change can move
         (registered within :data:`CALENDAR_REACH` before it), ``batch`` cases per transaction, and let the
         loop serve everyone else between batches (``pause``). Returns how many cases were re-planned.
 
@@ -94,7 +96,7 @@ class CaseService:
         them when it is done). A batch that fails is re-planned case by case, so one bad case never stops
         the others.
         """
-        first, last = calendar_change_window(day)
+        first, last = calendar_change_window(day, *also)
         after: tuple[date, int] | None = None
         n = 0
         while cases := await self.repo.open_registered(first, last, after=after, limit=batch):

@@ -161,7 +161,7 @@ class DeskSla:
         if not desk.cases.calendar.verification_reminder_due(today):
             return 0
         _ = desk.o
-        text = "⚠️ " + _("The working-day calendar for {year} is not verified yet. When the order on transfers "
-                         "of days off and the Kurban Ait date are published, record them with /calendar add.") \
-            .format(year=today.year + 1)
+        text = "⚠️ " + escape(_("The working-day calendar for {year} is not verified yet. When the order on transfers "
+                         "of days off and the Kurban Ait date are published, record them with /calendar add, then "
+                         "mark the year checked with /calendar verify {year} <source>.").format(year=today.year + 1))
         return await self._queue(chat_id, "desk_calendar", text, f"desk:calendar:{today.isoformat()}")

@@ -21,11 +21,18 @@ from aiogram.types import BufferedInputFile, CallbackQuery, Message, TelegramObj
 from aiogram.utils.i18n import gettext as _
 
 from bot.config import Settings
-from bot.domain.desk import allowed, error_text, parse_calendar_add, parse_extension, parse_registration
+from bot.domain.desk import (
+    allowed,
+    error_text,
+    parse_calendar_add,
+    parse_calendar_verify,
+    parse_extension,
+    parse_registration,
+)
 from bot.domain.entities import Ticket
 from bot.domain.ports import CalendarRepo
 from bot.domain.text import N_, escape
-from bot.domain.workdays import Override
+from bot.domain.workdays import KURBAN_AIT, Override
 from bot.services.desk import Desk
 from bot.services.desk_outbox import CopySource
 from bot.services.desk_sla import DeskSla
@@ -357,6 +364,8 @@ async def on_calendar(message: Message, command: CommandObject, desk: Desk, cale
     elif sub == "add":
         await message.answer(await _calendar_add(desk, calendars, _operator_id(message), args[1:],
                                                  message.chat.id))
+    elif sub == "verify":
+        await message.answer(await _calendar_verify(desk, calendars, _operator_id(message), args[1:]))
     else:
         await message.answer(error_text("cal_usage", desk.o))
 
@@ -390,12 +399,15 @@ async def _calendar_add(desk: Desk, calendars: CalendarRepo, operator_id: int, a
     if isinstance(parsed, str):
         return error_text(parsed, desk.o)
     day, kind, working, source = parsed
+    # a corrected Kurban Ait date frees the one recorded before: the cases it could move are re-planned too
+    previous = calendars.calendar.kurban_ait(day.year) if kind == KURBAN_AIT else None
+    also = (previous,) if previous is not None and previous != day else ()
     await calendars.add(Override(day, kind, working, source), added_by=operator_id, at=desk.now())
     await desk.tickets.audit(None, operator_id, "calendar_add",
                              {"day": day.isoformat(), "kind": kind, "working": working, "source": source},
                              at=desk.now())
     what = desk.o(N_("a working day")) if working else desk.o(N_("a day off"))
-    task = asyncio.create_task(_replan_and_tell(desk, chat_id, day, what, kind))
+    task = asyncio.create_task(_replan_and_tell(desk, chat_id, day, what, kind, also))
     _REPLANS.add(task)
     task.add_done_callback(_REPLANS.discard)
     return desk.o(N_("Recorded: {date} is {what} ({kind}). Deadlines now use it; the reminders of the open cases "
@@ -403,13 +415,30 @@ async def _calendar_add(desk: Desk, calendars: CalendarRepo, operator_id: int, a
         date=day.isoformat(), what=what, kind=kind)
 
 
+async def _calendar_verify(desk: Desk, calendars: CalendarRepo, operator_id: int, args: list[str]) -> str:
+    """A year marked verified (audited): its deadlines are no longer provisional and the December reminder
+    stops. Its Kurban Ait date must be recorded first: it is the one fact the calendar cannot compute."""
+    parsed = parse_calendar_verify(args, desk.today())
+    if isinstance(parsed, str):
+        return error_text(parsed, desk.o)
+    year, source = parsed
+    if calendars.calendar.kurban_ait(year) is None:
+        return error_text("cal_no_kurban", desk.o)
+    await calendars.verify(year, source, verified_by=operator_id, at=desk.now())
+    await desk.tickets.audit(None, operator_id, "calendar_verify", {"year": year, "source": source},
+                             at=desk.now())
+    return desk.o(N_("Recorded: the working-day calendar for {year} is verified ({source}). Its deadlines are no "
+                     "longer marked provisional.")).format(year=year, source=escape(source))
+
+
 #: Re-plans running in the background (a reference keeps each task alive until it is done).
 _REPLANS: set[asyncio.Task[None]] = set()
 
 
-async def _replan_and_tell(desk: Desk, chat_id: int, day: date, what: str, kind: str) -> None:
+async def _replan_and_tell(desk: Desk, chat_id: int, day: date, what: str, kind: str,
+                           also: tuple[date, ...]) -> None:
     try:
-        n = await desk.cases.replan_for_day(day)
+        n = await desk.cases.replan_for_day(day, also=also)
     except Exception:  # the operators must hear about it: the day is recorded, the reminders are not
         log.exception("calendar: re-planning after %s failed", day)
         await desk.sender.send_message(chat_id, desk.o(N_(

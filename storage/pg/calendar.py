@@ -28,18 +28,20 @@ def _override(row: asyncpg.Record) -> Override:
 
 
 class PgCalendarRepo(CalendarHolder):
-    """Rebuilt when any instance adds an override."""
+    """Rebuilt when any instance adds an override or verifies a year."""
 
     def __init__(self, db: PgDatabase, clock: Clock | None = None) -> None:
         super().__init__(clock)
         self.db = db
 
     async def load(self) -> KzCalendar:
-        rows = await self.db.fetchall("SELECT * FROM calendar_overrides ORDER BY day")
-        return self._build([_override(r) for r in rows])
+        # in the order they were recorded: the last word on a day, or on a year's Kurban Ait (a correction), wins
+        rows = await self.db.fetchall("SELECT * FROM calendar_overrides ORDER BY added_at, id")
+        years = await self.db.fetchall("SELECT year FROM calendar_years")
+        return self._build([_override(r) for r in rows], [r["year"] for r in years])
 
     async def listen(self) -> None:
-        """Reload whenever an instance (this one included) adds an override."""
+        """Reload whenever an instance (this one included) adds an override or verifies a year."""
         async def changed(_payload: str) -> None:
             await self.load()
 
@@ -53,6 +55,19 @@ class PgCalendarRepo(CalendarHolder):
                 " source = excluded.source, added_by = excluded.added_by, added_at = excluded.added_at",
                 override.day, override.kind, override.working, override.source, added_by,
                 moment(at or self.clock.now()),
+            )
+            await conn.execute(f"NOTIFY {CHANNEL}")
+        return await self.load()
+
+    async def verify(self, year: int, source: str, verified_by: int | None,
+                     at: datetime | None = None) -> KzCalendar:
+        """``year``'s transfers and Kurban Ait date are checked against ``source`` (the published order)."""
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                "INSERT INTO calendar_years (year, source, verified_by, verified_at) VALUES ($1, $2, $3, $4)"
+                " ON CONFLICT (year) DO UPDATE SET source = excluded.source, verified_by = excluded.verified_by,"
+                " verified_at = excluded.verified_at",
+                year, source, verified_by, moment(at or self.clock.now()),
             )
             await conn.execute(f"NOTIFY {CHANNEL}")
         return await self.load()

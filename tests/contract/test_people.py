@@ -68,6 +68,25 @@ async def test_calendar_overrides_change_the_calendar_of_every_instance(stores, 
     assert not other.calendars.calendar.is_working_day(day)
 
 
+async def test_a_verified_year_is_kept_and_reaches_every_instance(backend, stores, other):
+    assert not stores.calendars.calendar.is_verified(2027)
+    cal = await stores.calendars.verify(2027, "Order 4", verified_by=42)
+    assert cal.is_verified(2027) and stores.calendars.calendar.is_verified(2027)
+    await stores.calendars.verify(2027, "Order 5", verified_by=43)  # again: the same year, no conflict
+    await other.calendars.load()
+    assert other.calendars.calendar.is_verified(2027) and not other.calendars.calendar.is_verified(2028)
+    if backend == "pg":  # announced like an override: the other instance reloads without a restart
+        import asyncio
+
+        await other.calendars.listen()
+        await stores.calendars.verify(2028, "Order 6", verified_by=42)
+        for _ in range(100):
+            if other.calendars.calendar.is_verified(2028):
+                break
+            await asyncio.sleep(0.02)
+        assert other.calendars.calendar.is_verified(2028)
+
+
 async def test_on_postgresql_an_override_reaches_the_other_instance_at_once(backend, stores, other):
     """Every instance holds the calendar in memory: on PostgreSQL an override another instance records is
     announced (NOTIFY) and reloaded without a restart (SQLite has one instance)."""

@@ -32,7 +32,7 @@ from bot.services.drafts import DraftPurge
 from bot.services.i18n import build_i18n
 from bot.services.privacy import Privacy
 from bot.services.reminders import ReminderService
-from bot.services.sender import RetryAfterMiddleware, Sender, TelegramLimits
+from bot.services.sender import OutgoingPolicy, RetryAfterMiddleware, Sender
 from bot.services.updates import LocalUpdateLedger, SkipUnparsableUpdates
 from bot.session import JsonBodySession
 from handlers import get_router
@@ -50,7 +50,7 @@ from storage.calendar import CalendarRepo
 from storage.cases import CasesRepo, RemindersRepo
 from storage.complaints import ComplaintsRepo
 from storage.db import Database
-from storage.fsm import CommitBarrier, GroupCommitStorage, ReleasingEventIsolation, SQLiteStorage
+from storage.fsm import GroupCommitStorage, ReleasingEventIsolation, SQLiteStorage
 from storage.fsm_redis import RedisFSM
 from storage.leases import instance_id
 from storage.outbox import OutboxRepo
@@ -180,20 +180,19 @@ def make_session(settings: Settings) -> BaseSession:
 
 def make_bot(settings: Settings, session: BaseSession,
              fsm: GroupCommitStorage | None) -> tuple[Bot, RetryAfterMiddleware]:
-    """The Bot and the middlewares every request passes (in this order). ``fsm``: the FSM storage whose group
-    commit every request waits for (SQLite, PostgreSQL); None for Redis, whose writes are stored before the
-    handler goes on."""
+    """The Bot and the one middleware every request passes (bot.services.sender.OutgoingPolicy): nothing is
+    sent before the step it answers is on disk (``fsm``: the FSM storage whose group commit every request
+    waits for, SQLite or PostgreSQL; None for Redis, whose writes are stored before the handler goes on);
+    every text and caption within Telegram's limits, in one place; a direct reply waits out a 429, a 5xx, a
+    dropped connection; one update aiogram cannot parse never wedges polling."""
     bot = Bot(
         token=settings.bot_token.get_secret_value() or CONSOLE_TOKEN,
         session=session,
         default=DefaultBotProperties(parse_mode="HTML", link_preview_is_disabled=True),
     )
-    if fsm is not None:
-        bot.session.middleware(CommitBarrier(fsm))  # nothing is sent before the step it answers is on disk
-    bot.session.middleware(TelegramLimits())  # every text and caption within Telegram's limits, in one place
-    reply_retry = RetryAfterMiddleware()  # a direct reply waits out a 429, a 5xx, a dropped connection
-    bot.session.middleware(reply_retry)
-    bot.session.middleware(SkipUnparsableUpdates())  # one update aiogram cannot parse never wedges polling
+    reply_retry = RetryAfterMiddleware()
+    bot.session.middleware(OutgoingPolicy(retry=reply_retry, updates=SkipUnparsableUpdates(),
+                                          barrier=None if fsm is None else fsm.barrier))
     return bot, reply_retry
 
 

@@ -12,9 +12,9 @@ per write caps the bot at ~900 updates/s (docs/performance.md, 'aiosqlite thread
   2x slower: each batch waited for the GIL hand-off and a full loop iteration. The loop never waits for a
   lock: the connection has no busy timeout, and a busy database is retried after an async back-off (a
   blocking wait could deadlock with an aiosqlite transaction that needs the loop to finish);
-* `barrier()` waits for the batch holding every write made so far. `CommitBarrier`, a request middleware
-  on the bot's session, calls it before every Telegram request: the person never sees an answer to a step
-  that is not on disk. A step that sends nothing is committed a few milliseconds later.
+* `barrier()` waits for the batch holding every write made so far. The bot's session calls it before every
+  Telegram request (bot.services.sender.OutgoingPolicy; `CommitBarrier` does it alone): the person never
+  sees an answer to a step that is not on disk. A step that sends nothing is committed a few milliseconds later.
 
 Durability: WAL + synchronous=NORMAL, so a committed step survives a crash of the process; an OS crash or a
 power cut can lose the last commits. A batch that fails to commit fails every send waiting on it (the error
@@ -414,7 +414,9 @@ def _user_of(skey: str) -> int | None:
 
 
 class CommitBarrier(BaseRequestMiddleware):
-    """Request middleware: no Telegram request leaves before the FSM writes made so far are committed."""
+    """Request middleware: no Telegram request leaves before the FSM writes made so far are committed. The bot's
+    own session waits the same way among its other checks (bot.services.sender.OutgoingPolicy); this one is
+    for a bot with nothing else around its requests (the dispatch benchmark, the SIGKILL test)."""
 
     def __init__(self, storage: GroupCommitStorage) -> None:
         self.storage = storage

@@ -918,3 +918,122 @@ def test_search_cpu_per_query() -> None:
         cpu.append(time.thread_time() - c0)
     cpu.sort()
     assert cpu[len(cpu) // 2] < 0.001, f"median {cpu[len(cpu) // 2] * 1000:.2f} ms"
+
+
+@pytest.mark.parametrize(
+    ("query", "lang"),
+    [
+        # a lone word several entries share is a topic, not a question
+        ("сроки", "ru"), ("документы", "ru"), ("құжаттар", "kk"), ("мерзімдер", "kk"),
+        # what an entry does not answer though it shares its words (`Entry.outside`): the bot's price, hours, maker,
+        # updates; translating a word; the shelf life of food
+        ("бот ақылы ма", "kk"), ("бот тәулік бойы жұмыс істей ме", "kk"), ("бұл ботты кім жасап шығарды", "kk"),
+        ("бот обновится когда?", "ru"), ("бот работает ночью?", "ru"),
+        ("как по-казахски будет заявление", "ru"), ("шағым сөзі орысша қалай", "kk"),
+        ("мерзімі өткен кефир ішуге бола ма", "kk"),
+        # how to obtain a service: what to bring for it, where the nearest office is
+        ("какие бумаги взять для получения справки о несудимости", "ru"), ("где ближайший акимат", "ru"),
+        ("ең жақын ХҚКО қайда", "kk"),
+    ],
+)
+def test_round8_out_of_scope(index: FaqIndex, query: str, lang: str) -> None:
+    assert index.search(query, lang=lang) == []
+
+
+@pytest.mark.parametrize(
+    ("query", "lang", "expected"),
+    [
+        ("анонимно", "ru", "anonymous"), ("эцп", "ru", "sign_electronically"),
+        ("инвалиду не сделали пандус в цоне", "ru", "disabled_access"),
+    ],
+)
+def test_round8_boundaries_keep_the_entries(index: FaqIndex, query: str, lang: str, expected: str) -> None:
+    """A lone word only one entry is about is still answered; an entry's "outside" phrases leave its own questions."""
+    assert [h.id for h in index.search(query, lang=lang)][:1] == [expected]
+
+
+def test_entry_outside_lowers_only_that_entry() -> None:
+    """An entry's "outside" phrases (faq.json) make the entry less likely for a query that names them; other entries
+    and queries without them score as before."""
+    data = json.loads((ROOT / "bot" / "domain" / "data" / "faq.json").read_text(encoding="utf-8"))
+    bare = json.loads(json.dumps(data))
+    for e in bare["entries"]:
+        e.pop("outside", None)
+    with_, without = FaqIndex.from_dict(data, {}), FaqIndex.from_dict(bare, {})
+    bot = with_.ids().index("bot_help")
+    q = "бот работает круглосуточно?"
+    assert with_.raw_scores(q)[bot] < 0.7 * without.raw_scores(q)[bot]
+    assert with_.raw_scores("что умеет бот") == without.raw_scores("что умеет бот")
+
+
+@pytest.mark.parametrize(
+    ("query", "lang", "expected"),
+    [
+        # Kazakh "what is called X": «деп нені айтады», also typed without Kazakh letters
+        ("ХҚКО деп нені айтады", "kk", "what_is_con"),
+        # "what do you do" asked of the bot
+        ("а ты что делаешь вообще?", "ru", "bot_help"), ("ты что делаешь?", "ru", "bot_help"),
+        # a question to the bot about an address is no question how to obtain a service
+        ("бот ЖСН мен мекенжайымды сақтай ма", "kk", "personal_data"),
+        # renewing a digital signature is obtaining a service
+        ("эцп қалай жаңартамын", "kk", None),
+    ],
+)
+def test_round8_phrases(index: FaqIndex, query: str, lang: str, expected: str | None) -> None:
+    assert [h.id for h in index.search(query, lang=lang)][:1] == ([expected] if expected else [])
+
+
+def test_kazakh_definition_phrases() -> None:
+    assert "#define" in tokens("жумыс куни деп нени айтады") and "#define" in tokens("бұл деп аталады")
+    assert "#askbot" in tokens("сен не істейсің") and "#askbot" not in tokens("не істеймін")
+
+
+def test_words_written_apart_are_joined() -> None:
+    """Two query words, one of them unknown, that joined are a word of faq.json («түп нұсқа» ~ «түпнұсқа») add the
+    joined word; known words, stop words and a negation are never joined ("не согласен")."""
+    data = json.loads((ROOT / "bot" / "domain" / "data" / "faq.json").read_text(encoding="utf-8"))
+    bare = FaqIndex.from_dict(data, {})
+    assert "тупнускани" in bare._query_tokens("түп нұсқаны да қоса жіберу керек пе")
+    assert "тупнускасин" in bare._query_tokens("туп нускасын коса беремин бе")
+    assert not any(" " not in t and t.startswith("несогл") for t in bare._query_tokens("не согласен с ответом"))
+    assert bare._query_tokens("шағым беру мерзімі") == tokens("шағым беру мерзімі", fuzzy=True)
+
+
+def test_round8_rudeness_words() -> None:
+    """Impolite, insulting, humiliating (and the Kazakh «тұрпайы», «мазақ», «балағат», «қорлау») are rudeness."""
+    for q in ("невежливо разговаривал", "оскорбили в окне", "унизили при людях", "тұрпайы жауап берді",
+              "мазақ қылды", "балағаттап сөйледі", "мені қорлады"):
+        assert "#rude" in tokens(q), q
+    assert "#rude" not in tokens("кекеке")
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["министерство работает в субботу?", "часы приёма у акима района", "әкімнің қабылдау кестесі қандай"],
+)
+def test_round8_office_hours_of_an_authority(index: FaqIndex, query: str) -> None:
+    """When an authority (akimat, ministry) receives people is no complaint, like a service centre's hours."""
+    assert index.search(query) == []
+
+
+def test_round8_sums_in_words(index: FaqIndex) -> None:
+    """A number with a verb of sums is arithmetic, whatever number it is ("1414"); dividing a procedure is not."""
+    for q, lang in (("1414-ті үшке көбейтсе қанша болады", "kk"), ("делится ли 1414 на 2?", "ru"),
+                    ("бұл сан бөлінеді ме 3-ке: 1414", "kk")):
+        assert about_else(q) == "hard", q
+        assert index.search(q, lang=lang) == [], q
+    assert about_else("срок 5 дней разделили на два этапа") is None
+    assert about_else("шағым 3 бөлімге бөлінеді ме") is None
+
+
+def test_round8_utilities_and_spoken_languages() -> None:
+    """Water, power, heating and gas at home are an everyday topic (the Kazakh «суды», "the water", is not the Russian
+    «суди»); the language people speak in a country is not the language of a complaint."""
+    for q in ("үйде жарық жоқ екі күн болды", "нет горячей воды уже неделю", "отключили газ на три дня"):
+        assert about_else(q) == "hard", q
+    assert about_else("хочу судиться с акиматом") is None
+    data = json.loads((ROOT / "bot" / "domain" / "data" / "faq.json").read_text(encoding="utf-8"))
+    idx = FaqIndex.from_dict(data, {})
+    lang = idx.ids().index("language_of_complaint")
+    spoken = idx.raw_scores("Қытайда қандай тілде сөйлейді").get(lang, 0.0)
+    assert spoken < 0.5 * idx.raw_scores("шағымды қандай тілде жазамын")[lang]

@@ -60,7 +60,10 @@ unless its best blend reaches NO_DOMAIN_RAW (NO_DOMAIN_UNKNOWN_RAW when it also 
 know: "на каком языке говорят в Японии"); a question how to obtain a service (its price, papers, hours)
 that says nothing of a problem; a best blend below `THRESHOLD_RAW`; a query half of whose topical words are unknown
 and whose best blend is weak (`_off_topic`); a best entry barely above the threshold that does not lead the next
-one (the margin rule).
+one (the margin rule); a lone word that several entries share about equally ("срок", "құжат": a topic, no question).
+An entry may list in faq.json what it does not answer though its words are near ("outside": the bot's price or hours
+for `bot_help`, a disability group for `disabled_access`, translating a word for `language_of_complaint`): a query
+naming one of them scores that entry at OUTSIDE_FACTOR.
 
 The blend is mapped to a confidence in [0, 1] where `THRESHOLD_RAW` maps to 0.5. Weights, thresholds and word lists
 were tuned on the development sets of bench/ and on 5-fold cross-validation over the example questions; since
@@ -229,7 +232,7 @@ _ABOUT_ELSE_SRC = {
              "победил ничья football soccer hockey",
     "food": "рецепт приготов плов борщ бешбармак пицц =суши бургер шаурм салат =еда яблок банан жеміс фрукт "
             "завтрак ресторан мейрамхана =кафе доставк пісір тамақ =асқа сорпа палау молок =сүт =сүттің "
-            "=манты сварит recipe pizza",
+            "=манты сварит йогурт кефир кумыс қымыз шұбат ірімшік колбас =хлеб =нан конфет шоколад recipe pizza",
     "money": "=курс =курса =курсы доллар =евро рубл биткоин крипт купить куплю покупк =продать сатып =сату =сатуға =сатамын =бағам бағамы "
              "депозит подписк жазылым яндекс "
              "=цена =цены айфон iphone смартфон ноутбук samsung самсунг кредит ипотек несие "
@@ -248,6 +251,9 @@ _ABOUT_ELSE_SRC = {
     "papers": "резюме түйіндеме доверенност сенімхат =договор =договора =договору =договоре =шартқа =шартты "
               "=шартына =шартын аренд жалдау",
     "career": "тестирован тестілеу вакансии =вакансия устроиться орналас отпуск больничн уволи увольн",
+    # utilities at home: water, power, heating, gas
+    "utilities": "=вода =воды =воду =водой =су =суы электричеств электроэнерг =свет =света отоплен =газ =газа "
+                 "=газы жылу =жарық =жарығы =жарықты",
     "love": "любов махаббат свидан знакомств",  # not "девушка": the clerk at the window
     "health": "болит болел =ауырады ауырып лекарств таблетк =дәрі =дәрісі врач врачу дәрігер поликлиник емхан "
               "больниц аурухан =скорая =скорой =скорую пожарн =өрт",
@@ -322,6 +328,22 @@ _NUMBER_WORD = r"(?:\d+|бир|еки|уш|торт|бес|алти|жети|с�
 _ARITHMETIC_WORDS = re.compile(
     rf"(?:^| ){_NUMBER_WORD} (?:косу|плиус|минус|азаиту|кобеит[а-я]*|болу|умножит[а-я]*|разделит[а-я]*)(?: на)? {_NUMBER_WORD}(?: |$)"
 )
+# ... or a number and a verb of sums: "1414-ті екіге көбейт", "делится ли 1414 на 7"
+_ARITHMETIC_VERB = re.compile(
+    r"(?:^| )(?:кобеит[а-я]*|умнож[а-я]*|раздели|делитсиа (?:ли|на)|сан болин[а-я]*|сложи|вычти|прибави|в квадрате|"
+    r"квадратии корен)(?: |$)"
+)
+_ANY_NUMBER = re.compile(rf"\d|(?:^| ){_NUMBER_WORD}[а-я]*(?: |$)")
+
+
+def _arithmetic(text: str, sk: str) -> bool:
+    """Whether a message asks for sums ("2+2", "екі қосу екі", "1414-ті екіге көбейт")."""
+    return bool(
+        _ARITHMETIC.search(text) or _ARITHMETIC_WORDS.search(sk)
+        or (_ARITHMETIC_VERB.search(sk) and _ANY_NUMBER.search(sk))
+    )
+
+
 # How to obtain a service (its price, papers, payment date, a public office's hours) is not a complaint either:
 # "как получить паспорт", "пенсия қашан түседі", "ХҚКО қашан ашылады". Such a phrase with a service or a CON named
 # and nothing about a problem (`_PROBLEM_CONCEPTS`, `_PROBLEM_STEMS`) makes the query out of scope.
@@ -345,9 +367,13 @@ _HOWTO_PHRASES = (
     "үшін не керек", "үшін қандай құжат", "күнде дайын", "дайын бола", "будет готов", "қанша болады", "сколько будет", "сколько мне будут", "қанша төлейді", "сколько заплатят",
     "жұмыс істей ме", "жұмыс істей ма", "работает ли", "работают ли", "работает в", "работают в", "открыт в",
     "переоформ", "қайта рәсімде", "как продать", "продать", "сату", "права сдать", "получить права",
+    # what to bring, when an office receives, where the nearest one is: "для получения паспорта", "не апарамын"
+    "для получения", "не апар", "құжат апар", "что нести", "документы нести", "что взять с собой", "часы приема", "часы приёма", "на прием к", "на приём к", "қабылдау уақыты",
+    "қабылдау кестесі", "ближайш", "жақын жердегі", "ең жақын", "қалай жаңарт", "как обновить",
 )
 # What such a how-to question may name: a service, a CON, a digital signature, an IIN, eGov, a company, the court.
 _HOWTO_OBJECTS = _concept_names("service con eds iin egov legal court")
+_AUTHORITY_STEMS = _stems("акимат аким әкім госорган ведомств министерств")  # ... or an authority: "часы приема в акимате"
 _PROBLEM_CONCEPTS = _concept_names(
     "complaint refuse rude not wait delay anon forward partial disagree suggest inaction extra"
 )
@@ -488,7 +514,8 @@ _CONCEPTS_SRC = {
              "судеб судит",
     "legal": "юрлиц юридическ организац компани товарищест =тоо =ооо =ип =жк предприят фирм заңды ұйым =жшс мекеме кәсіпкер "
              "предпринимател",
-    "rude": "груб нагруб хам нахам дөрекі накрич наор орал орет кричал айғай айқай әдепсіз сыпайы",
+    "rude": "груб нагруб хам нахам дөрекі накрич наор орал орет кричал айғай айқай әдепсіз сыпайы невежлив "
+            "неуважит оскорб унизи униж издева тұрпайы мазақ балағат қорла",
     "con": "цон =хқко госкорпорац мемкорпорац",
     "iin": "=иин =иина =иину =иином =иине =жсн",
     "bin": "=бин =бина =бину =бином =бине =бсн",
@@ -615,7 +642,7 @@ def about_else(text: str, sk: str | None = None) -> str | None:
     (`_CALENDAR_SRC`); else None. Whether the query is still in the domain is for `FaqIndex.search`."""
     sk = skeleton(text) if sk is None else sk
     words = sk.split()
-    if sk in _CHITCHAT or _ARITHMETIC.search(text) or _ARITHMETIC_WORDS.search(sk) or _ELSE_PHRASE.search(sk):
+    if sk in _CHITCHAT or _arithmetic(text, sk) or _ELSE_PHRASE.search(sk):
         return "hard"
     if _names_any(words, _ELSE_HARD):
         return "hard"
@@ -682,6 +709,8 @@ _KK_NEGATIVE = re.compile(r"(ма|ме|ба|бе|па|пе)(ди|ган|ген|�
 
 
 _KK_LETTERS = re.compile("[әғқңөұүһі]")
+# words never joined with their neighbour (`FaqIndex._joined`): "не согласен" is no "несогласен"
+_NO_JOIN = _STOP | _GENERIC | _NEGATIONS
 _KK_WHAT_NEXT = _stems("істе исте үшін ушин деген болды болад керек жаза бер іст")
 
 
@@ -699,7 +728,8 @@ _PHRASE_CONCEPTS_SRC = {
     "why": "за что|на что|почему|в каких случаях|в каком случае|в какой ситуации|неге|не үшін|қандай жағдайда|"
            "қай жағдайда|қай кезде|қандай себеппен|причин|повод|себеп",
     "define": "что такое|что за|это что|это кто|что значит|что означает|что это|расшифр|деген не|деген кім|"
-              "дегеніміз|деген қандай|нені білдіреді|не білдіреді|не деген|деген сөз|мағынасы",
+              "дегеніміз|деген қандай|нені білдіреді|не білдіреді|не деген|деген сөз|мағынасы|деп нені айта|деп не айта|"
+              "деп нені атай|деп атайды|деп аталады|дегені не",
     "can": "можно ли|может ли|могу ли|можно|вправе|имею ли право|имеет ли право|имеют ли право|бола ма|бола ме|"
            "болады ма|ала ма|ала ме|аламын ба|аламын ба|алады ма|құқығы бар ма|құқығым бар ма|рұқсат",
     "must": "обязательно ли|обязан|обязаны|обязательн|нужно ли|надо ли|нужен ли|нужна ли|должен ли|должны ли|"
@@ -711,7 +741,7 @@ _PHRASE_CONCEPTS_SRC = {
     "court": "талап арыз|талап қою",
     # asking what the bot can do ("ты кто вообще, чем можешь помочь"): a question to the bot, not chit-chat
     "askbot": "чем можешь помочь|чем ты можешь|чем поможешь|что ты умеешь|что умеешь|что ты можешь|"
-              "можешь написать жалоб|можешь составить жалоб|ты можешь написать|ты можешь составить|қолыңнан не келеді|не істей аласың|не істей алады|не істей біледі|жазып бересің|"
+              "можешь написать жалоб|что ты делаешь|ты что делаешь|не істейсің|не істейсіз|можешь составить жалоб|ты можешь написать|ты можешь составить|қолыңнан не келеді|не істей аласың|не істей алады|не істей біледі|жазып бересің|"
               "жазып бере аласың|мен үшін жаз|орныма жаз|ты юрист|ты адвокат|вы юрист|сен заңгерсің|сіз заңгерсіз|сен заңгер|"
               "сіз заңгер",
     "eds": "цифровая подпись|цифровой подписи|цифровую подпись|цифрлық қолтаңба|электрондық қолтаңба|"
@@ -727,7 +757,8 @@ _PHRASE_CONCEPTS_SRC = {
                "біреуін ғана|біреуі ғана|бірін ғана|бір бөлігін|қалғанын|қалғаны|қалғандарын",
     "disagree": "не в мою пользу|несправедлив|отписк|қанағаттанба|пайдама емес|не соглас|несоглас|не устраив|не нравит|не понравил|не удовлетвор|неудовлетвор|недовол|отклонил|ұнамад|ұнамай|ұнамас|"
                 "келіспе|қанағаттандырма|наразы|қарсымын|не решен|не решён|не решена|не решено|шешілмеді|шешілмей|шешілмеген|"
-                "проблема осталась|мәселе сол күйі",
+                "проблема осталась|мәселе сол күйі|ничего не изменил|ничего не поменял|ничего не сдвинул|"
+                "ештеңе өзгермеді|ештеңе өзгерген жоқ|еш өзгеріс жоқ|өзгеріс болмады",
 }
 _QUESTION_CONCEPTS = _concept_names("who where why define howmany can must write")
 
@@ -929,6 +960,9 @@ class Entry:
     answer: dict[str, str]
     questions: dict[str, list[str]]
     source: str = ""
+    # what the entry does not answer though its words are near: phrases (folded, matched at word starts) that make
+    # it less likely (OUTSIDE_FACTOR): "бот тегін бе" is not what the bot does, "группа инвалидности" no access
+    outside: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -1003,6 +1037,9 @@ OOS_NEW_MAX = 3  # how many new words are told apart ("!new1" to "!new3")
 OOS_RESCUE = -4.0  # log-odds at or below which a query that names nothing of the domain is in scope after all
 OOS_REJECT = 2.5  # log-odds above which a query below OOS_REJECT_RAW is out of scope
 OOS_REJECT_RAW = 0.5
+OUTSIDE_FACTOR = 0.5  # an entry's score when the query names what it does not answer (`Entry.outside`)
+JOIN_SIM = 0.8  # two query words joined must match a word of faq.json this closely (`FaqIndex._joined`)
+ONE_WORD_SHARE = 0.85  # a one-word query whose second entry scores this share of its best names a topic, asks nothing
 WORD_CACHE_SIZE = 20000  # query words whose evidence is kept (`FaqIndex._evidence`)
 
 
@@ -1396,7 +1433,7 @@ def _with_examples(entries: list[Entry], examples: Examples) -> list[Entry]:
     for e in entries:
         more = examples.get(e.id, {})
         qs = {lang: list(e.questions.get(lang, [])) + list(more.get(lang, [])) for lang in {*e.questions, *more}}
-        out.append(Entry(e.id, e.category, e.title, e.answer, qs, e.source))
+        out.append(Entry(e.id, e.category, e.title, e.answer, qs, e.source, e.outside))
     if OOS_ENTRY and examples.get(OOS_KEY):
         out.append(_none_entry(examples[OOS_KEY]))
     return out
@@ -1439,6 +1476,7 @@ def _parse(data: dict[str, Any]) -> tuple[list[Category], list[Entry]]:
             answer=dict(e["answer"]),
             questions={k: list(v) for k, v in e["questions"].items()},
             source=e.get("source", ""),
+            outside=tuple(e.get("outside", ())),
         )
         for e in data["entries"]
     ]
@@ -1475,7 +1513,10 @@ class FaqIndex:
         self._dels: dict[str, list[int]] = {}
         self._index_words()
         self._word_cache: dict[str, _WordEvidence] = {}
+        self._join_cache: dict[str, bool] = {}  # two words joined -> whether they are one word of faq.json's
         self._defining = [(ei, d) for ei, d in enumerate(model.defining) if d]
+        self._outside = [(ei, _phrase_rx(e.outside)) for ei, e in enumerate(entries) if e.outside]
+        self._outside_any = _phrase_rx(tuple(p for e in entries for p in e.outside)) if self._outside else None
         self._arrays()
 
     # --- construction ---------------------------------------------------------------------------------------------
@@ -1551,8 +1592,37 @@ class FaqIndex:
         # each list holds distinct word ids in increasing order: every word is added once per key, in order
 
     def _query_tokens(self, query: str, sk: str | None = None) -> list[str]:
-        """A query's distinct tokens, typo-tolerant concepts for the words the knowledge base does not know."""
-        return list(dict.fromkeys(tokens(query, fuzzy=True, known=self._known, sk=sk)))
+        """A query's distinct tokens, typo-tolerant concepts for the words the knowledge base does not know, and two
+        words written apart that the knowledge base writes as one ("түп нұсқа" ~ "түпнұсқа", `_joined`)."""
+        sk = skeleton(query) if sk is None else sk
+        return list(dict.fromkeys(tokens(query, fuzzy=True, known=self._known, sk=sk) + self._joined(sk)))
+
+    def _joined(self, sk: str) -> list[str]:
+        """Adjacent words of a query, one of them unknown (no close match), that joined are a word of faq.json's own
+        (with endings)."""
+        words = sk.split()
+        out = []
+        for a, b in zip(words, words[1:], strict=False):
+            if len(a) < 2 or len(b) < 3 or a in _NO_JOIN or b in _NO_JOIN or not (a + b).isalpha():
+                continue
+            if self._strong(a) and self._strong(b):
+                continue
+            j = a + b
+            ok = self._join_cache.get(j)
+            if ok is None:
+                if len(self._join_cache) >= WORD_CACHE_SIZE:
+                    del self._join_cache[next(iter(self._join_cache))]
+                ok = self._join_cache[j] = any(
+                    s >= JOIN_SIM and (k := self._m.words[w]) in self._known and k.startswith(a) and len(k) > len(a) + 2
+                    for w, s in self._compute_matches(j)
+                )
+            if ok:
+                out.append(j)
+        return out
+
+    def _strong(self, word: str) -> bool:
+        """Whether a word matches a word of the knowledge base closely (at STRONG_SIM)."""
+        return any(s >= STRONG_SIM for _, s in self._evidence(word).matches)
 
     # --- word matching --------------------------------------------------------------------------------------------
 
@@ -1719,19 +1789,29 @@ class FaqIndex:
             for ev in evs:
                 logp += ev.nb
             nb = self._softmax(logp)
-        qwids = {self._vocab[t] for t in qtoks if t.startswith("#") and t in self._vocab}
-        factor = np.ones(n)
-        for ei, defining in self._defining:  # a court question names a court; one that does not is less likely it
-            f = 1.0
-            for wid in defining:
-                if wid not in qwids:
-                    f *= DEF_MISS
-            factor[ei] = f
+        factor = self._entry_factors(qtoks, sk)
         base = factor * (
             W_UNIT * unit_score + W_ENTRY * np.minimum(1.0, cov / wsum) + W_TRI * tri_score + W_NB * nb
         )
         out = base + factor * W_CLS * cls
         return out, base, (unit_score > 0) | (tri_score > 0) | (cov > 0)
+
+    def _entry_factors(self, qtoks: list[str], sk: str) -> np.ndarray:
+        """Per entry, how much less likely the query makes it: DEF_MISS for each defining concept the query does not
+        name (a court question names a court), OUTSIDE_FACTOR when it names what the entry does not answer."""
+        qwids = {self._vocab[t] for t in qtoks if t.startswith("#") and t in self._vocab}
+        factor = np.ones(len(self._entries))
+        for ei, defining in self._defining:
+            f = 1.0
+            for wid in defining:
+                if wid not in qwids:
+                    f *= DEF_MISS
+            factor[ei] = f
+        if self._outside_any is not None and self._outside_any.search(sk):
+            for ei, rx in self._outside:
+                if rx.search(sk):
+                    factor[ei] *= OUTSIDE_FACTOR
+        return factor
 
     # --- out of scope ---------------------------------------------------------------------------------------------
 
@@ -1777,7 +1857,7 @@ class FaqIndex:
         words = sk.split()
         if all(w in _ACK_WORDS for w in words) or _FAMILY.search(sk):
             return True
-        if _ARITHMETIC.search(query) or _ARITHMETIC_WORDS.search(sk):
+        if _arithmetic(query, sk):
             return True  # "1414 умножить на 2" is sums, whatever number it names
         service = bool(toks & _SERVICE_ANCHORS) or any(w.startswith(_SERVICE_STEMS) for w in words)
         problem = bool(toks & _PROBLEM_CONCEPTS) or any(w.startswith(_PROBLEM_STEMS) for w in words)
@@ -1793,7 +1873,8 @@ class FaqIndex:
             return True  # "сколько рабочих дней в марте"; but "справку обещали к 10 марта"
         if _PRICE.search(sk) and not toks & {"#complaint", "#court"} and "1414" not in words:
             return True  # "сколько стоит бензин"; but "сколько стоит подать жалобу"
-        return bool(_HOWTO.search(sk) and toks & _HOWTO_OBJECTS and not problem)
+        named = toks & _HOWTO_OBJECTS or any(w.startswith(_AUTHORITY_STEMS) for w in words)
+        return bool(_HOWTO.search(sk) and named and not problem and "#bot" not in toks)
 
     @staticmethod
     def _to_the_head(words: list[str], toks: set[str]) -> bool:
@@ -1843,6 +1924,8 @@ class FaqIndex:
         if best < OOS_REJECT_RAW and odds > OOS_REJECT:
             return []  # reads like the labelled out-of-scope queries, and no close match
         second = float(raw[ranked[1]]) if len(ranked) > 1 else 0.0
+        if second >= ONE_WORD_SHARE * best and " " not in sk.strip():
+            return []  # "срок", "құжат": a word several entries share is a topic, not a question
         if _confidence(best) < MARGIN_CONF and _confidence(best) - _confidence(second) < MARGIN_MIN:
             return []  # barely above the threshold and no clearer than the next entry: a guess, not an answer
         hits: list[Hit] = []

@@ -44,6 +44,17 @@ Labelled queries, one JSON object a line ({"q", "lang", "id" (null = out of scop
 * bench/faq_heldout7.jsonl (split ``heldout7``): round 7's blind set, written the same way, measured by the lead (kk
   0.968 / ru 0.942 top-1, out of scope 0.933 / 0.913 on round 7's engine). Opened in round 8: studied with it held out
   (`python -m bench.faq_cv --by-set --hold heldout7`), then learned from like the others.
+* bench/faq_heldout8.jsonl (split ``heldout8``, :data:`BLIND`): round 8's blind set, written the same way by a new
+  writer before round 8's tuning and kept outside the repository until the lead had measured it twice: on round 7's
+  engine (kk 0.964 / ru 0.974 top-1, out of scope 0.981 / 1.000) and on round 8's, unchanged since (kk 0.971 / ru
+  0.981, out of scope 0.981 / 1.000; greetings 11/14 and 14/14). It is reported here in a section of its own and
+  is not in :data:`SETS`: nothing learns from it (bench/faq_train.py, bench/faq_cv.py read SETS only), so its
+  figures stay figures on queries the search never saw, until a later round opens it. One exception: the three
+  Kazakh greetings small talk missed at that measurement (an elder addressed, «халың қалай», thanks "for your
+  help") were looked at after it and the small-talk words widened, so its greeting figure is no longer blind.
+  Note: 223 of its 824 rows are word for word questions the search already had (faq.json's own or an earlier
+  set's: writers think alike); on the other 601 the figures after round 8 were kk 0.961 / ru 0.972 top-1, out of
+  scope 0.976 / 1.000.
 
 Since round 5 the sets above also teach the search (round 6: heldout5 too; round 7: heldout6, and every set's
 out-of-scope queries): their in-scope queries are further example questions and their out-of-scope queries the
@@ -84,6 +95,7 @@ HELDOUT4_PATH = HERE / "faq_heldout4.jsonl"  # round 4's blind set, opened in ro
 HELDOUT5_PATH = HERE / "faq_heldout5.jsonl"  # round 5's blind set, opened and learned from in round 6
 HELDOUT6_PATH = HERE / "faq_heldout6.jsonl"  # round 6's blind set, opened and learned from in round 7
 HELDOUT7_PATH = HERE / "faq_heldout7.jsonl"  # round 7's blind set, opened and learned from in round 8
+HELDOUT8_PATH = HERE / "faq_heldout8.jsonl"  # round 8's blind set: reported, never learned from (BLIND)
 DEV_SPLITS = ("dev", "test", "dev2", "dev3", "dev4", "dev5", "dev6", "dev7", "dev8", "dev9", "dev10", "dev11")
 CHECK_SPLIT = "check4"  # round 4's own held-out 30% of heldout3: aggregate figures only, with --check4
 CHECK_SEED = 4
@@ -112,6 +124,8 @@ SETS: dict[str, Path] = {
     "heldout4": HELDOUT4_PATH, "heldout5": HELDOUT5_PATH, "heldout6": HELDOUT6_PATH,
     "heldout7": HELDOUT7_PATH,
 }
+#: Blind sets: measured and reported, never learned from (not in SETS) until a later round opens them.
+BLIND: dict[str, Path] = {"heldout8": HELDOUT8_PATH}
 
 
 def load_eval(*paths: str | Path, check: bool = False) -> list[dict]:
@@ -222,7 +236,7 @@ def run(repeats: int = 20, check: bool = False) -> dict:
     t0 = time.perf_counter()
     index = FaqIndex.load()
     load_ms = (time.perf_counter() - t0) * 1000.0
-    rows = load_eval(check=check)
+    rows = load_eval(check=check) + load_eval(*BLIND.values())
     res = evaluate(rows, index)
     res["latency"] = latency(rows, index, repeats)
     res["load_ms"] = round(load_ms, 1)
@@ -246,11 +260,16 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     header = f"{'split/lang':<13} {'n':>4} {'top-1':>7} {'top-3':>7} {'oos':>4} {'oos rej':>8} {'greetings':>9}"
     print(f"FAQ search benchmark: {res['queries']} labelled queries, index load {res['load_ms']} ms")
-    for title, dev in (("Former blind sets (heldout4 to heldout7, opened and learned from in rounds 5 to 8: "
-                        "figures on learned queries, not a measure of generalisation (python -m bench.faq_cv --by-set); "
-                        "check4: 30% of heldout3, with --check4):", False),
-                       ("Development sets (tuned on, and learned from since round 5):", True)):
-        keys = [key for key in res["accuracy"] if is_dev(key) == dev]
+    def kind(key: str) -> str:
+        return "blind" if key.split("/")[0] in BLIND else "dev" if is_dev(key) else "former"
+
+    for title, which in (("Blind set (written before round 8's tuning by a writer the search never saw; never "
+                          "learned from):", "blind"),
+                         ("Former blind sets (heldout4 to heldout7, opened and learned from in rounds 5 to 8: "
+                          "figures on learned queries, not a measure of generalisation (python -m bench.faq_cv "
+                          "--by-set); check4: 30% of heldout3, with --check4):", "former"),
+                         ("Development sets (tuned on, and learned from since round 5):", "dev")):
+        keys = [key for key in res["accuracy"] if kind(key) == which]
         if keys:
             print(title)
             print(header)

@@ -86,23 +86,12 @@ def _watch_start_pass(app: App) -> Callable[[], bool]:
     """Busy while the daily retention job runs, or while its first run (at the app clock's start time) is due
     by the scheduler's real clock and has not run yet (a fake clock in the future: not due, not waited for).
     Observed, not changed: the job's method is wrapped before the job is added."""
-    running, done = [0], [0]
-    original = app.privacy._run_retention
-
-    async def counted() -> Any:
-        running[0] += 1
-        try:
-            return await original()
-        finally:
-            running[0] -= 1
-            done[0] += 1
-
-    app.privacy._run_retention = counted  # type: ignore[method-assign]
+    runs = _count_runs(app.privacy, "_run_retention")
 
     def busy() -> bool:
-        if running[0] > 0:
+        if runs.running > 0:
             return True
-        job = app.scheduler.get_job("retention") if app.scheduler.running and done[0] == 0 else None
+        job = app.scheduler.get_job("retention") if app.scheduler.running and runs.done == 0 else None
         return job is not None and job.next_run_time is not None and job.next_run_time <= datetime.now(timezone.utc)
 
     return busy
@@ -111,24 +100,36 @@ def _watch_start_pass(app: App) -> Callable[[], bool]:
 def _watch_pump(pump: Any, method: str, wake: str, task: str) -> Callable[[], bool]:
     """Busy while ``pump.<method>()`` runs, or while its loop (``pump.<task>``) runs and was woken
     (``pump.<wake>`` set: work is queued). Observed, not changed: the method is wrapped to count its runs."""
-    running = [0]
-    original = getattr(pump, method)
-
-    async def counted() -> Any:
-        running[0] += 1
-        try:
-            return await original()
-        finally:
-            running[0] -= 1
-
-    setattr(pump, method, counted)
+    runs = _count_runs(pump, method)
 
     def busy() -> bool:
         loop_task = getattr(pump, task)
         woken = loop_task is not None and not loop_task.done() and getattr(pump, wake).is_set()
-        return running[0] > 0 or woken
+        return runs.running > 0 or woken
 
     return busy
+
+
+class _Runs:
+    running = 0  # calls in progress
+    done = 0  # calls finished
+
+
+def _count_runs(owner: Any, method: str) -> _Runs:
+    """Wrap ``owner.<method>`` (an async method without arguments) to count its calls; nothing else changes."""
+    runs = _Runs()
+    original = getattr(owner, method)
+
+    async def counted() -> Any:
+        runs.running += 1
+        try:
+            return await original()
+        finally:
+            runs.running -= 1
+            runs.done += 1
+
+    setattr(owner, method, counted)
+    return runs
 
 
 @asynccontextmanager

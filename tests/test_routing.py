@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import datetime, timezone
+from typing import Any
 
 from aiogram import BaseMiddleware, Bot, Dispatcher, F, Router
 from aiogram.dispatcher.event.bases import UNHANDLED
@@ -265,17 +267,11 @@ async def test_a_quick_check_never_rejects_what_its_filter_accepts():
         for f, quick in _bot_filters():
             if isinstance(f.callback, (FreshButton, LiveDraft, OpenRelay)):
                 continue
-            for event in events:
-                for raw_state in states:
-                    data: dict = {"bot": bot, "i18n": i18n, "raw_state": raw_state, "settings": settings}
-                    try:
-                        accepted = await f.call(event, **data)
-                    except (AttributeError, TypeError):  # a message filter asked about a press: aiogram never does
-                        continue
-                    assert isinstance(event, TelegramObject)
-                    if accepted:
-                        assert quick(event, data), (f.callback, event, raw_state)
-                        checked += 1
+            async for event, data, accepted in _verdicts(f, events, states, bot=bot, i18n=i18n, settings=settings):
+                assert isinstance(event, TelegramObject)
+                if accepted:
+                    assert quick(event, data), (f.callback, event, data["raw_state"])
+                    checked += 1
     assert checked > 500
 
 
@@ -295,17 +291,23 @@ async def test_a_filter_decided_by_its_quick_check_accepts_exactly_when_it_passe
     assert {type(f.callback).__name__ for f, _ in decided} >= {"StateFilter", "Private", "Magic", "MenuButton"}
     both = 0
     for f, quick in decided:
-        for event in events:
-            for raw_state in states:
-                data: dict = {"bot": bot, "i18n": i18n, "raw_state": raw_state, "settings": settings}
-                try:
-                    accepted = await f.call(event, **data)
-                except (AttributeError, TypeError):  # a message filter asked about a press: aiogram never does
-                    continue
-                assert not isinstance(accepted, dict), f.callback
-                assert bool(accepted) == quick(event, data), (f.callback, event, raw_state)
-                both += bool(accepted)
+        async for event, data, accepted in _verdicts(f, events, states, bot=bot, i18n=i18n, settings=settings):
+            assert not isinstance(accepted, dict), f.callback
+            assert bool(accepted) == quick(event, data), (f.callback, event, data["raw_state"])
+            both += bool(accepted)
     assert both > 200
+
+
+async def _verdicts(f: Any, events: list, states: list, **context: Any) -> AsyncIterator[tuple[Any, dict, Any]]:
+    """The filter's answer on every event in every state: (event, the data it was called with, its answer)."""
+    for event in events:
+        for raw_state in states:
+            data: dict = {**context, "raw_state": raw_state}
+            try:
+                accepted = await f.call(event, **data)
+            except (AttributeError, TypeError):  # a message filter asked about a press: aiogram never does
+                continue
+            yield event, data, accepted
 
 
 async def test_the_gate_sends_each_kind_of_update_past_the_features_that_cannot_take_it():

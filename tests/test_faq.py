@@ -366,6 +366,17 @@ def test_small_talk_kinds(query: str, kind: str | None) -> None:
     assert small_talk(query) == kind
 
 
+@pytest.mark.parametrize("query,lang,expected", [
+    ("ИИН", "ru", "what_is_iin"), ("ЖСН", "kk", "what_is_iin"), ("продление", "ru", "extension"),
+    ("ұзарту", "kk", "extension"), ("документ", "ru", None), ("мерзім", "kk", None),
+])
+def test_a_term_alone_is_answered_a_topic_alone_is_not(index: FaqIndex, query: str, lang: str,
+                                                       expected: str | None) -> None:
+    """One word that two entries share: a term the best entry is sure of («ИИН»: what it is; «продление») is
+    answered (the next entry is offered beside it); a topic word many entries touch («документ») asks nothing."""
+    assert ([h.id for h in index.search(query, lang=lang)][:1] or [None])[0] == expected
+
+
 @pytest.mark.parametrize("query,kind", [
     ("ассаламалейкум апа", "greeting"), ("сәлеметсіз бе, ағай", "greeting"), ("халыңыз қалай", "greeting"),
     ("сәлем, хал жағдай қалай", "greeting"), ("рахмет көмегіңізге", "thanks"), ("көмегің үшін рақмет, жарайсың", "thanks"),

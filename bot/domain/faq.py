@@ -1042,6 +1042,7 @@ OOS_REJECT_RAW = 0.5
 OUTSIDE_FACTOR = 0.5  # an entry's score when the query names what it does not answer (`Entry.outside`)
 JOIN_SIM = 0.8  # two query words joined must match a word of faq.json this closely (`FaqIndex._joined`)
 ONE_WORD_SHARE = 0.85  # a one-word query whose second entry scores this share of its best names a topic, asks nothing
+ONE_WORD_CONF = 0.78  # ... unless its best entry is this sure: a term of its own («ИИН», «продление»), not a topic
 WORD_CACHE_SIZE = 20000  # query words whose evidence is kept (`FaqIndex._evidence`)
 
 
@@ -1926,8 +1927,8 @@ class FaqIndex:
         if best < OOS_REJECT_RAW and odds > OOS_REJECT:
             return []  # reads like the labelled out-of-scope queries, and no close match
         second = float(raw[ranked[1]]) if len(ranked) > 1 else 0.0
-        if second >= ONE_WORD_SHARE * best and " " not in sk.strip():
-            return []  # "срок", "құжат": a word several entries share is a topic, not a question
+        if second >= ONE_WORD_SHARE * best and " " not in sk.strip() and _confidence(best) < ONE_WORD_CONF:
+            return []  # "срок", "құжат": a word several entries share is a topic, not a question ("ИИН" is a term)
         if _confidence(best) < MARGIN_CONF and _confidence(best) - _confidence(second) < MARGIN_MIN:
             return []  # barely above the threshold and no clearer than the next entry: a guess, not an answer
         hits: list[Hit] = []

@@ -13,6 +13,7 @@ from aiogram.types import KeyboardButton, Message, ReplyKeyboardMarkup, Telegram
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n.context import get_i18n
+from aiogram.utils.magic_filter import AsFilterResultOperation
 from magic_filter import MagicFilter
 from pydantic import Field
 
@@ -127,16 +128,30 @@ class Magic(BaseFilter):
     synchronous callable, in a worker thread: a thread hop per check on every update that reaches it
     (docs/performance.md). Wrapped in a filter object it costs one call (tests/test_hot_path.py)."""
 
-    quick_is_exact = True  # handlers/routing.py: its quick check is all it checks
-
     def __init__(self, rule: MagicFilter) -> None:
         self.rule = rule
+        # handlers/routing.py: its quick check is all it checks, unless the rule gives the handler data (.as_())
+        self.quick_is_exact = not gives_data(rule)
 
     async def __call__(self, event: TelegramObject) -> Any:
         return self.rule.resolve(event)
 
     def quick(self, event: TelegramObject, data: dict[str, Any]) -> bool:  # handlers/routing.py
         return bool(self.rule.resolve(event))
+
+
+def gives_data(rule: MagicFilter) -> bool:
+    """Does the rule, or a rule it combines, hand the handler its result by name (``.as_("m")``)? Read from the
+    rule's operations (magic_filter keeps them in ``_operations``; a combination holds its rules in its slots)."""
+    for op in rule._operations:
+        if isinstance(op, AsFilterResultOperation):
+            return True
+        for name in getattr(type(op), "__slots__", ()):
+            value = getattr(op, name, None)
+            inner = value if isinstance(value, (tuple, list)) else (value,)
+            if any(isinstance(v, MagicFilter) and gives_data(v) for v in inner):
+                return True
+    return False
 
 
 class Private(BaseFilter):

@@ -194,11 +194,12 @@ class GatedObserver(TelegramEventObserver):
 
     def __init__(self, router: Router, event_name: str) -> None:
         super().__init__(router=router, event_name=event_name)
-        self._checks: dict[int, tuple[Quick | None, tuple[FilterObject, ...]]] = {}
+        self._checks: dict[tuple[int, int], tuple[Quick | None, tuple[FilterObject, ...]]] = {}
 
     def _check(self, handler: HandlerObject) -> tuple[Quick | None, tuple[FilterObject, ...]]:
-        """The handler's quick check, and the filters still to call once it passed."""
-        key = id(handler)
+        """The handler's quick check, and the filters still to call once it passed (computed again when a filter
+        is added: a router's root filters can be, ``router.message.filter(...)``, after the first event)."""
+        key = id(handler), len(handler.filters or ())
         if key not in self._checks:
             quick = handler_check(handler)
             rest = tuple(f for f in handler.filters or () if quick is None or not decided_by_quick_check(f))

@@ -157,6 +157,42 @@ async def test_what_a_router_filter_gives_reaches_only_the_routers_below_it():
     assert seen_feature == seen_plain == ["first first", "second None second"]
 
 
+async def test_a_magic_rule_that_names_its_result_hands_it_to_the_handler():
+    """A filter decided by its quick check is not called again, unless it gives the handler data: a magic rule
+    with ``.as_()`` (aiogram passes the match on; the walk must too)."""
+    from handlers.common import Magic
+
+    seen: dict = {}
+    for router_class, dispatcher_class in ((Router, Dispatcher), (FeatureRouter, FeatureDispatcher)):
+        router = router_class(name="digits")
+
+        async def on_digits(message: Message, m: Any = None, kind: str = router_class.__name__) -> str:
+            seen[kind] = m.group(0) if m is not None else None
+            return "digits"
+
+        router.message.register(on_digits, Magic(F.text.regexp(r"\d+").as_("m")))
+        dp = dispatcher_class()
+        dp.include_router(router)
+        assert await dp.feed_update(Bot("42:test", session=answering_session()), message("123")) == "digits"
+    assert seen == {"Router": "123", "FeatureRouter": "123"}
+
+
+async def test_a_root_filter_added_after_the_first_event_counts():
+    root = FeatureRouter(name="root")
+
+    async def on_any(message: Message) -> str:
+        return "taken"
+
+    root.message.register(on_any)
+    root.message.filter(F.text)  # a root filter already checked on the first event
+    dp = FeatureDispatcher()
+    dp.include_router(root)
+    bot = Bot("42:test", session=answering_session())
+    assert await dp.feed_update(bot, message("hi", 1)) == "taken"
+    root.message.filter(F.text == "never")
+    assert await dp.feed_update(bot, message("hi", 2)) is UNHANDLED
+
+
 async def test_a_router_included_after_the_first_event_is_found():
     root, middle, late = FeatureRouter(name="root"), FeatureRouter(name="middle"), FeatureRouter(name="late")
     root.include_router(middle)

@@ -166,7 +166,9 @@ class JsonBodySession(AiohttpSession):
             keyboard = getattr(method, "reply_markup", None)
             if sent_keyboard is not None and isinstance(keyboard, InlineKeyboardMarkup) \
                     and result.get("reply_markup") == sent_keyboard:
-                result["reply_markup"] = keyboard  # frozen and equal: pydantic takes the instance as it is
+                # equal: pydantic takes the instance as it is, so the answer and the method share one keyboard
+                # object (aiogram's keyboards are mutable: the bot builds one per message and never changes it)
+                result["reply_markup"] = keyboard
             sender = result.get("from")
             known = self._sender
             if known is not None and sender == known[0] and known[1].bot is bot:

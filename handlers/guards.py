@@ -1,7 +1,6 @@
 """The guard around every conversation step: a reply that failed is never followed by a silent
 misunderstanding.
 
-
 A step saves its answer before it replies (nothing is sent before the step is on disk), so when the reply
 finally fails (Telegram down past the retries of bot.services.sender.RetryAfterMiddleware, a bug after the save) the
 person is already one question further than what they saw. They will type their answer again, and it must

@@ -451,7 +451,7 @@ class Desk:
                    place: dict[str, Any]) -> SendResult:
         """copyMessage of ``source`` to ``to_chat``, marked with ``header``: in the caption when the kind has
         one, else as a message right before the copy. The caption is the header and the message's own caption
-        in full: the one limits check (bot.services.sender.TelegramLimits) cuts the visible text, never a tag."""
+        in full: the one limits check (bot.services.sender.fit_to_limits) cuts the visible text, never a tag."""
         caption = None
         if header and source.content_type in CAPTION_TYPES:
             caption = header + ("\n\n" + source.caption_html if source.caption_html else "")

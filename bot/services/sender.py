@@ -75,8 +75,7 @@ from bot.services.limits import (
 
 log = logging.getLogger(__name__)
 
-__all__ = ["OutgoingPolicy", "RetryAfterMiddleware", "SendResult", "Sender", "TelegramLimits", "callback_answered",
-           "fit_to_limits"]
+__all__ = ["OutgoingPolicy", "RetryAfterMiddleware", "SendResult", "Sender", "callback_answered", "fit_to_limits"]
 
 # Set while the Sender makes a request: it handles 429s itself (per chat, with its own bounds).
 _IN_SENDER: ContextVar[bool] = ContextVar("shagym_in_sender", default=False)
@@ -414,20 +413,13 @@ class RetryAfterMiddleware(BaseRequestMiddleware):
                 await asyncio.sleep(delay)
 
 
-class TelegramLimits(BaseRequestMiddleware):
-    """THE one place that checks Telegram's size limits, for every outgoing request (direct replies and the
-    Sender alike): a text over 4,096 or a caption over 1,024 (counted as Telegram counts: the visible text
-    after parsing, in UTF-16 units) is cut with "…" where it is visible, never inside a tag, instead of being
-    refused with a 400 and lost; a callback answer is kept within 200. A cut is logged (method and lengths,
-    never the text): a message that is too long is a bug to fix where it is built. The bot's session applies
-    it through :class:`OutgoingPolicy` (:func:`fit_to_limits`)."""
-
-    async def __call__(self, make_request, bot, method):
-        return await make_request(bot, fit_to_limits(method, bot))
-
-
 def fit_to_limits(method: TelegramMethod[Any], bot: Bot) -> TelegramMethod[Any]:
-    """``method``, or a copy of it whose text or caption is cut to Telegram's limit (see TelegramLimits)."""
+    """THE one place that checks Telegram's size limits, for every outgoing request (direct replies and the
+    Sender alike; :class:`OutgoingPolicy` applies it): ``method``, or a copy of it whose text or caption is cut.
+    A text over 4,096 or a caption over 1,024 (counted as Telegram counts: the visible text after parsing, in
+    UTF-16 units) is cut with "…" where it is visible, never inside a tag, instead of being refused with a 400
+    and lost; a callback answer is kept within 200. A cut is logged (method and lengths, never the text): a
+    message that is too long is a bug to fix where it is built."""
     if isinstance(method, (SendMessage, EditMessageText)):
         fixed = _fit(method, bot, "text", "entities", TEXT_LIMIT)
     elif isinstance(method, AnswerCallbackQuery):
@@ -440,7 +432,7 @@ def fit_to_limits(method: TelegramMethod[Any], bot: Bot) -> TelegramMethod[Any]:
 
 
 class OutgoingPolicy(BaseRequestMiddleware):
-    """The bot session's one request middleware: what CommitBarrier (storage/fsm.py), TelegramLimits,
+    """The bot session's one request middleware: what CommitBarrier (storage/fsm.py), the limits check,
     RetryAfterMiddleware and SkipUnparsableUpdates (bot/services/updates.py) do as four middlewares, in one
     frame. aiogram wraps the registered middlewares around every request anew, one call in another: four of
     them were ~2.5% of an update's CPU in process, for checks that are each one ``isinstance`` or less.

@@ -519,6 +519,11 @@ async def test_a_corrected_kurban_ait_date_replaces_the_first_and_replans_its_ca
         due = [r.due_at.astimezone(timezone(timedelta(hours=5))).date() for r in
                await app.repos.reminders.list_for_case(case.id, statuses=("pending",)) if r.kind == "review_due_today"]
         assert due == [date(2027, 5, 21)]
+        await op.send("/calendar list", chat=GROUP)
+        await fake.idle()
+        listed = group.messages[-1].plain_text
+        assert "2027-05-17 kurban_ait — Объявление ДУМК (заменена более поздней записью)" in listed
+        assert "2027-05-13 kurban_ait — Уточнение ДУМК\n" in listed
     async with running_bot(fake, db_path, clock=clock, operators_chat_id=GROUP, operator_ids=(OP,)) as app:
         cal = app.repos.calendars.calendar
         assert not cal.is_working_day(date(2027, 5, 13)) and cal.is_working_day(date(2027, 5, 17))

@@ -383,7 +383,10 @@ async def _calendar_list(desk: Desk, calendars: CalendarRepo) -> str:
         lines.append(_o(N_("Recorded by operators:")))
         for s in stored:
             o = s.override
-            lines.append(f"• {o.day.isoformat()} {o.kind} — {escape(o.source)}")
+            line = f"• {o.day.isoformat()} {o.kind} — {escape(o.source)}"
+            if o.kind == KURBAN_AIT and cal.kurban_ait(o.day.year) != o.day:  # corrected by a later entry
+                line += " (" + _o(N_("replaced by a later entry")) + ")"
+            lines.append(line)
     else:
         lines.append(_o(N_("No days recorded by operators yet.")))
     lines.append("")

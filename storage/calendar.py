@@ -45,19 +45,21 @@ class CalendarRepo(CalendarHolder):
         self.db = db
 
     async def load(self) -> KzCalendar:
-        # in the order they were recorded: the last word on a day, or on a year's Kurban Ait (a correction), wins
-        rows = await self.db.fetchall("SELECT * FROM calendar_overrides ORDER BY added_at, id")
+        # in the order they were recorded (add() gives a fact recorded again a new id): the last word on a day,
+        # or on a year's Kurban Ait (a correction), wins
+        rows = await self.db.fetchall("SELECT * FROM calendar_overrides ORDER BY id")
         years = await self.db.fetchall("SELECT year FROM calendar_years")
         return self._build([_override(r) for r in rows], [r["year"] for r in years])
 
     async def add(self, override: Override, added_by: int | None, at: datetime | None = None) -> KzCalendar:
-        await self.db.execute(
-            "INSERT INTO calendar_overrides (day, kind, working, source, added_by, added_at)"
-            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(day, kind) DO UPDATE SET working = excluded.working,"
-            " source = excluded.source, added_by = excluded.added_by, added_at = excluded.added_at",
-            (override.day.isoformat(), override.kind, int(override.working), override.source, added_by,
-             iso(at or self.clock.now())),
-        )
+        day = override.day.isoformat()
+        async with self.db.transaction() as conn:  # recorded again: a new row, so the latest id is the last word
+            await conn.execute("DELETE FROM calendar_overrides WHERE day = ? AND kind = ?", (day, override.kind))
+            await conn.execute(
+                "INSERT INTO calendar_overrides (day, kind, working, source, added_by, added_at)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (day, override.kind, int(override.working), override.source, added_by, iso(at or self.clock.now())),
+            )
         return await self.load()
 
     async def verify(self, year: int, source: str, verified_by: int | None,

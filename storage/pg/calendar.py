@@ -35,8 +35,9 @@ class PgCalendarRepo(CalendarHolder):
         self.db = db
 
     async def load(self) -> KzCalendar:
-        # in the order they were recorded: the last word on a day, or on a year's Kurban Ait (a correction), wins
-        rows = await self.db.fetchall("SELECT * FROM calendar_overrides ORDER BY added_at, id")
+        # in the order they were recorded (add() gives a fact recorded again a new id): the last word on a day,
+        # or on a year's Kurban Ait (a correction), wins
+        rows = await self.db.fetchall("SELECT * FROM calendar_overrides ORDER BY id")
         years = await self.db.fetchall("SELECT year FROM calendar_years")
         return self._build([_override(r) for r in rows], [r["year"] for r in years])
 
@@ -49,10 +50,11 @@ class PgCalendarRepo(CalendarHolder):
 
     async def add(self, override: Override, added_by: int | None, at: datetime | None = None) -> KzCalendar:
         async with self.db.transaction() as conn:
+            # recorded again: a new row, so the latest id is the last word
+            await conn.execute("DELETE FROM calendar_overrides WHERE day = $1 AND kind = $2", override.day, override.kind)
             await conn.execute(
                 "INSERT INTO calendar_overrides (day, kind, working, source, added_by, added_at)"
-                " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (day, kind) DO UPDATE SET working = excluded.working,"
-                " source = excluded.source, added_by = excluded.added_by, added_at = excluded.added_at",
+                " VALUES ($1, $2, $3, $4, $5, $6)",
                 override.day, override.kind, override.working, override.source, added_by,
                 moment(at or self.clock.now()),
             )

@@ -68,6 +68,18 @@ async def test_calendar_overrides_change_the_calendar_of_every_instance(stores, 
     assert not other.calendars.calendar.is_working_day(day)
 
 
+async def test_the_kurban_ait_date_recorded_last_is_the_one_in_force(stores, other):
+    """A correction, and a correction undone, within the same second: the order of recording decides, not the
+    day nor the time stored (whole seconds)."""
+    at = datetime(2026, 12, 2, 6, 0, tzinfo=timezone.utc)
+    first, second = date(2027, 5, 17), date(2027, 5, 13)
+    for day in (first, second, first):
+        await stores.calendars.add(Override(day, "kurban_ait", False, f"Order {day}"), added_by=42, at=at)
+    await other.calendars.load()
+    for cal in (stores.calendars.calendar, other.calendars.calendar):
+        assert cal.kurban_ait(2027) == first and not cal.is_working_day(first) and cal.is_working_day(second)
+
+
 async def test_a_verified_year_is_kept_and_reaches_every_instance(backend, stores, other):
     assert not stores.calendars.calendar.is_verified(2027)
     cal = await stores.calendars.verify(2027, "Order 4", verified_by=42)

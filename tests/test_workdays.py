@@ -100,6 +100,18 @@ def test_verified_and_provisional() -> None:
     assert not CAL.verification_reminder_due(date(2025, 12, 1))
 
 
+def test_the_days_a_recorded_fact_changes() -> None:
+    """Kurban Ait recorded (17 May 2027), then corrected (13 May): the correction changes both days; a transfer
+    its own day; the same fact again nothing."""
+    announced = Override(date(2027, 5, 17), "kurban_ait", False, "a")
+    first = KzCalendar(CAL.facts, overrides=[announced])
+    corrected = KzCalendar(CAL.facts, overrides=[announced, Override(date(2027, 5, 13), "kurban_ait", False, "b")])
+    assert corrected.days_changed(first, 2027) == [date(2027, 5, 13), date(2027, 5, 17)]
+    assert first.days_changed(CAL, 2027) == [date(2027, 5, 17)]
+    moved = KzCalendar(CAL.facts, overrides=[Override(date(2027, 1, 9), "transfer_work", True, "c")])  # Saturday
+    assert moved.days_changed(CAL, 2027) == [date(2027, 1, 9)] and CAL.days_changed(CAL, 2027) == []
+
+
 def test_a_year_verified_at_run_time_stops_the_reminder() -> None:
     """An operator's /calendar verify 2027 (stored, then passed in) ends the December reminder and the
     provisional marks; the Kurban Ait date is the one fact it needs recorded first."""

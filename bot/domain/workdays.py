@@ -320,6 +320,12 @@ class KzCalendar(Calendar):  # type: ignore[misc]  # workalendar ships no type h
         """From 1 December, True while next year is not verified (operators should look for a new order)."""
         return today.month == 12 and not self.is_verified(today.year + 1)
 
+    def days_changed(self, other: KzCalendar, year: int) -> list[date]:
+        """The days of ``year`` that are working days in one calendar and days off in the other (what recording a
+        fact changed: the day itself, and a Kurban Ait date it corrected)."""
+        mine, theirs = self._year(year), other._year(year)
+        return sorted((mine.off.keys() ^ theirs.off.keys()) | (mine.work.keys() ^ theirs.work.keys()))
+
     def non_working_weekdays(self, year: int) -> list[tuple[date, str]]:
         """Weekdays of ``year`` that are days off, sorted, with reason keys."""
         return sorted(self._year(year).off.items())

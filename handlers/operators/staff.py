@@ -402,10 +402,10 @@ async def _calendar_add(desk: Desk, calendars: CalendarRepo, operator_id: int, a
     if isinstance(parsed, str):
         return error_text(parsed, desk.o)
     day, kind, working, source = parsed
-    # a corrected Kurban Ait date frees the one recorded before: the cases it could move are re-planned too
-    previous = calendars.calendar.kurban_ait(day.year) if kind == KURBAN_AIT else None
-    also = (previous,) if previous is not None and previous != day else ()
-    await calendars.add(Override(day, kind, working, source), added_by=operator_id, at=desk.now())
+    before = calendars.calendar
+    after = await calendars.add(Override(day, kind, working, source), added_by=operator_id, at=desk.now())
+    # every day the fact changed (a corrected Kurban Ait date frees the one before): their cases are re-planned
+    also = tuple(d for d in after.days_changed(before, day.year) if d != day)
     await desk.tickets.audit(None, operator_id, "calendar_add",
                              {"day": day.isoformat(), "kind": kind, "working": working, "source": source},
                              at=desk.now())

@@ -320,8 +320,7 @@ class FeatureRouter(Router):
             return True
 
     async def propagate_event(self, update_type: str, event: TelegramObject, **kwargs: Any) -> Any:
-        observer = self.observers.get(update_type)
-        if observer is not None and observer.outer_middleware:
+        if _outer(self, update_type):  # aiogram's own way: the chain of outer middlewares, then the walk
             return await super().propagate_event(update_type, event, **kwargs)
         if self.passes_over(update_type, event, kwargs):
             return UNHANDLED
@@ -393,11 +392,10 @@ class FeatureDispatcher(Dispatcher):
         self.update = self.observers["update"] = gated
 
     async def propagate_event(self, update_type: str, event: TelegramObject, **kwargs: Any) -> Any:
-        observer = self.observers.get(update_type)
-        if observer is not None and observer.outer_middleware:
+        if _outer(self, update_type):
             return await super().propagate_event(update_type, event, **kwargs)
         kwargs["event_router"] = self
-        return await walk(self, observer, update_type, event, kwargs)
+        return await walk(self, self.observers.get(update_type), update_type, event, kwargs)
 
     async def _propagate_event(self, observer: TelegramEventObserver | None, update_type: str,
                                event: TelegramObject, **kwargs: Any) -> Any:

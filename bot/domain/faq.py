@@ -82,7 +82,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -1489,6 +1489,19 @@ def _parse(data: dict[str, Any]) -> tuple[list[Category], list[Entry]]:
 # --- the index ------------------------------------------------------------------------------------------------------
 
 
+_V = TypeVar("_V")
+
+
+class _Bounded(dict[str, _V]):
+    """A per-word cache of at most WORD_CACHE_SIZE entries: when full, the oldest word goes."""
+
+    def put(self, key: str, value: _V) -> _V:
+        if len(self) >= WORD_CACHE_SIZE:
+            del self[next(iter(self))]
+        self[key] = value
+        return value
+
+
 class FaqIndex:
     """The knowledge base and its search. `FaqIndex.load()` reads the packaged faq.json (and its precomputed model);
     `search()` answers a query."""
@@ -1515,8 +1528,8 @@ class FaqIndex:
         self._prefix3: dict[str, list[int]] = {}
         self._dels: dict[str, list[int]] = {}
         self._index_words()
-        self._word_cache: dict[str, _WordEvidence] = {}
-        self._join_cache: dict[str, bool] = {}  # two words joined -> whether they are one word of faq.json's
+        self._word_cache: _Bounded[_WordEvidence] = _Bounded()
+        self._join_cache: _Bounded[bool] = _Bounded()  # two words joined -> whether they are one word of faq.json's
         self._defining = [(ei, d) for ei, d in enumerate(model.defining) if d]
         self._outside = [(ei, _phrase_rx(e.outside)) for ei, e in enumerate(entries) if e.outside]
         self._outside_any = _phrase_rx(tuple(p for e in entries for p in e.outside)) if self._outside else None
@@ -1613,12 +1626,10 @@ class FaqIndex:
             j = a + b
             ok = self._join_cache.get(j)
             if ok is None:
-                if len(self._join_cache) >= WORD_CACHE_SIZE:
-                    del self._join_cache[next(iter(self._join_cache))]
-                ok = self._join_cache[j] = any(
+                ok = self._join_cache.put(j, any(
                     s >= JOIN_SIM and (k := self._m.words[w]) in self._known and k.startswith(a) and len(k) > len(a) + 2
                     for w, s in self._compute_matches(j)
-                )
+                ))
             if ok:
                 out.append(j)
         return out
@@ -1672,9 +1683,7 @@ class FaqIndex:
         """What a query word brings, whatever the rest of the query (`_word_evidence`), from a bounded cache."""
         ev = self._word_cache.get(q)
         if ev is None:
-            if len(self._word_cache) >= WORD_CACHE_SIZE:
-                del self._word_cache[next(iter(self._word_cache))]  # the oldest word goes
-            ev = self._word_cache[q] = self._word_evidence(q)
+            ev = self._word_cache.put(q, self._word_evidence(q))
         return ev
 
     def _word_evidence(self, q: str) -> _WordEvidence:

@@ -135,17 +135,18 @@ def skeleton(text: str) -> str:
             s = s.replace(a, b)
     s = s.translate(_TRANS)
     s = _NON_WORD.sub(" ", s)
-    s = " ".join(_collapse(w) for w in s.split())
-    for rx, repl in _COMPOUNDS:
-        s = rx.sub(repl, s)
+    s = " ".join(map(_collapse, s.split()))
+    for literal, rx, repl in _COMPOUNDS:
+        if literal in s:  # no regex pass over a text without it: 2 us a text
+            s = rx.sub(repl, s)
     return s
 
 
 # Two words that name one thing, joined so that neither is read alone: "жұмыс беруші" (an employer) is no service
 # provider ("беруші"), "соттылығы жоқ анықтама" (a certificate of no criminal record) says no "no" of a problem.
-_COMPOUNDS = (
-    (re.compile(r"(?<![а-я0-9])жумис (беруши[а-я]*)"), r"жумис\1"),
-    (re.compile(r"(?<![а-я0-9])(сотили[а-я]*) жок[а-я]*"), r"\1"),
+_COMPOUNDS = (  # (what any match contains, the pattern, its replacement)
+    ("жумис беруши", re.compile(r"(?<![а-я0-9])жумис (беруши[а-я]*)"), r"жумис\1"),
+    ("сотили", re.compile(r"(?<![а-я0-9])(сотили[а-я]*) жок[а-я]*"), r"\1"),
 )
 
 
@@ -312,9 +313,9 @@ _ABOUT_ELSE_PHRASES = (
     "сдать на права", "на водительские", "долг по", "мой долг", "долг за", "долги по", "по долгу", "вернуть долг", "долгов по", "жүргізуші куәлігін", "на права в",
 )
 # Family law is not a complaint about a public service even when it names one ("расторгнуть брак").
-_FAMILY = re.compile("(?:^| )(?:" + "|".join(re.escape(skeleton(p)) for p in (
+_FAMILY_PHRASES = (
     "развод", "развестись", "расторгн", "алимент", "некені бұзу", "ажырас", "сменить фамилию", "тегімді өзгерт",
-)) + ")")
+)
 # Whole messages that ask the time, the date or about the bot itself ("сколько времени" alone is the clock; in a
 # longer question it may be the time left to complain).
 _CHITCHAT = frozenset(skeleton(p) for p in (
@@ -613,15 +614,11 @@ def _phrase_rx(phrases: tuple[str, ...]) -> re.Pattern[str]:
 _ELSE_HARD = _fold_words(_ABOUT_ELSE_SRC)
 _ELSE_SOFT = _fold_words(_ABOUT_ELSE_SOFT_SRC)
 _ELSE_ELSEWHERE = _fold_words(_ELSEWHERE_SRC)
-_ELSEWHERE_PHRASE = _phrase_rx(_ELSEWHERE_PHRASES)
 _ELSE_CALENDAR = _fold_words(_CALENDAR_SRC)
 _CALENDAR_GENERIC = _concept_names("day work howmany weekend month n3 n5 n10 n15 lang langname phone")
-_ELSE_PHRASE = _phrase_rx(_ABOUT_ELSE_PHRASES)
-_HOWTO = _phrase_rx(_HOWTO_PHRASES)
 # What a price is asked of: out of scope unless it is a complaint or the call centre ("сколько стоит бензин"; filing
 # a complaint costs nothing, and "сколько стоит подать жалобу" stays in scope).
-_PRICE = _phrase_rx(("сколько стоит", "стоимость", "цена на", "қанша тұрады", "бағасы қанша",
-                     "неше тұрады", "бағасы"))
+_PRICE_PHRASES = ("сколько стоит", "стоимость", "цена на", "қанша тұрады", "бағасы қанша", "неше тұрады", "бағасы")
 
 
 def _names_any(words: list[str], folded: tuple[frozenset[str], tuple[str, ...]]) -> bool:
@@ -645,17 +642,17 @@ def about_else(text: str, sk: str | None = None) -> str | None:
     sk = skeleton(text) if sk is None else sk
     if sk in _CHITCHAT or _arithmetic(text, sk):
         return "hard"
-    return _topic(sk, sk.split())
+    return _topic(sk.split(), _PHRASE_LISTS.found(sk))
 
 
-def _topic(sk: str, words: list[str]) -> str | None:
-    """`about_else` but for the chit-chat and the sums."""
-    if _ELSE_PHRASE.search(sk):
+def _topic(words: list[str], phrases: set[str]) -> str | None:
+    """`about_else` but for the chit-chat and the sums, of a text's words and `_PHRASE_LISTS` found in it."""
+    if "else" in phrases:
         return "hard"
     kinds = set().union(*map(_else_kinds, words))
     if "hard" in kinds:
         return "hard"
-    if _ELSEWHERE_PHRASE.search(sk):
+    if "elsewhere" in phrases:
         return "elsewhere"
     for kind in ("elsewhere", "soft", "calendar"):
         if kind in kinds:
@@ -732,6 +729,7 @@ _NO_JOIN = _STOP | _GENERIC | _NEGATIONS
 _KK_WHAT_NEXT = _stems("істе исте үшін ушин деген болды болад керек жаза бер іст")
 
 
+@lru_cache(maxsize=65536)
 def _negative(word: str) -> bool:
     return word in _NEGATIONS or (len(word) >= 6 and _KK_NEGATIVE.search(word) is not None)
 
@@ -781,32 +779,76 @@ _PHRASE_CONCEPTS_SRC = {
 _QUESTION_CONCEPTS = _concept_names("who where why define howmany can must write")
 
 
-def _fold_phrases() -> list[tuple[str, re.Pattern[str]]]:
-    out = []
-    for name, phrases in _PHRASE_CONCEPTS_SRC.items():
-        alts = "|".join(sorted((re.escape(skeleton(p)) for p in phrases.split("|")), key=len, reverse=True))
-        out.append(("#" + name, re.compile(rf"(?:^| )(?:{alts})")))
-    return out
+class _PhraseLists:
+    """Named lists of phrases, folded, each found where a word of a folded text starts (a phrase may end inside a
+    word: "посылк"), as the regex ``(?:^| )(?:p1|p2|...)`` of one list finds it: all the lists in one pass over the
+    text's word starts, by the phrases' first three letters. A search looks for some 20 lists (the phrase concepts,
+    the everyday topics, how-to questions...): 20 regex searches cost it about 12 us more than this pass."""
+
+    HEAD = 3  # letters a phrase is looked up by: no phrase is shorter
+
+    def __init__(self, lists: dict[str, tuple[str, ...]]) -> None:
+        heads: dict[str, dict[str, set[str]]] = {}
+        for name, phrases in lists.items():
+            for p in map(skeleton, phrases):
+                if len(p) < self.HEAD:
+                    raise ValueError(f"a phrase of {name} shorter than {self.HEAD} letters: {p!r}")
+                heads.setdefault(p[: self.HEAD], {}).setdefault(name, set()).add(p)
+        # a list's phrases longest first: where several start at one place, the regex matches the longest
+        self._heads = {
+            h: tuple((name, tuple(sorted(ps, key=lambda p: (-len(p), p)))) for name, ps in d.items())
+            for h, d in heads.items()
+        }
+
+    def found(self, sk: str) -> set[str]:
+        """The names of the lists that have a phrase in `sk`."""
+        out = set()
+        i = 0
+        while True:
+            for name, phrases in self._heads.get(sk[i : i + self.HEAD], ()):
+                if sk.startswith(phrases, i):
+                    out.add(name)
+            i = sk.find(" ", i) + 1
+            if not i:
+                return out
+
+    def span(self, sk: str, name: str) -> tuple[int, int]:
+        """Where the first phrase of the list `name` is in `sk` (the longest where several start at one place), as the
+        regex match spans it: with the space before it; (-1, -1) when there is none."""
+        i = 0
+        while True:
+            for n, phrases in self._heads.get(sk[i : i + self.HEAD], ()):
+                for p in phrases if n == name else ():
+                    if sk.startswith(p, i):
+                        return max(i - 1, 0), i + len(p)
+            i = sk.find(" ", i) + 1
+            if not i:
+                return -1, -1
 
 
-_PHRASES = _fold_phrases()
+_PHRASE_CONCEPTS = tuple("#" + name for name in _PHRASE_CONCEPTS_SRC)
+# the disagreement drops its "не" from the text: no other phrase concept is looked for after it (in the text without it)
+assert _PHRASE_CONCEPTS[-1] == "#disagree"
+_PHRASE_LISTS = _PhraseLists({
+    **{"#" + name: tuple(phrases.split("|")) for name, phrases in _PHRASE_CONCEPTS_SRC.items()},
+    "else": _ABOUT_ELSE_PHRASES, "elsewhere": _ELSEWHERE_PHRASES, "family": _FAMILY_PHRASES, "howto": _HOWTO_PHRASES,
+    "price": _PRICE_PHRASES,
+})
 _NOT_PREFIX = re.compile(r"(^| )не ")
 
 
-def _phrase_concepts(sk: str) -> tuple[str, list[str], int]:
-    """The phrase concepts of a folded text; a disagreement absorbs its negation ("не согласен", "ұнамады"): the text
-    without that "не", the concepts, and where the disagreement ends (-1: none)."""
-    found = []
+def _phrase_concepts(sk: str, phrases: set[str] | None = None) -> tuple[str, list[str], int]:
+    """The phrase concepts of a folded text (`phrases`: the `_PHRASE_LISTS` found in it, when known); a disagreement
+    absorbs its negation ("не согласен", "ұнамады"): the text without that "не", the concepts, and where the
+    disagreement ends (-1: none)."""
+    phrases = _PHRASE_LISTS.found(sk) if phrases is None else phrases
+    found = [name for name in _PHRASE_CONCEPTS if name in phrases]
     disagree_end = -1
-    for name, rx in _PHRASES:
-        m = rx.search(sk)
-        if m is None:
-            continue
-        found.append(name)
-        if name == "#disagree":
-            sk = sk[: m.start()] + _NOT_PREFIX.sub(r"\1", sk[m.start() : m.end()], count=1) + sk[m.end() :]
-            disagree_end = sk.find(" ", m.start() + 1)
-            disagree_end = len(sk) if disagree_end < 0 else disagree_end
+    if "#disagree" in phrases:
+        start, end = _PHRASE_LISTS.span(sk, "#disagree")
+        sk = sk[:start] + _NOT_PREFIX.sub(r"\1", sk[start:end], count=1) + sk[end:]
+        disagree_end = sk.find(" ", start + 1)
+        disagree_end = len(sk) if disagree_end < 0 else disagree_end
     return sk, found, disagree_end
 
 
@@ -835,12 +877,15 @@ def tokens(
     return words + typo
 
 
-def _token_parts(text: str, sk: str, fuzzy: bool, known: frozenset[str]) -> tuple[list[str], list[str], list[str]]:
+def _token_parts(
+    text: str, sk: str, fuzzy: bool, known: frozenset[str], phrases: set[str] | None = None
+) -> tuple[list[str], list[str], list[str]]:
     """`tokens()` in parts, in one pass: the kept words, their concepts (with the phrase concepts and "#not"), and the
     same concepts with one typo allowed (``fuzzy``) in a word not `known`. A search needs both (`FaqIndex._about_else`
-    takes no typo): one pass for both saves a second one, about 15 us a query."""
+    takes no typo): one pass for both saves a second one, about 15 us a query. `phrases`: `_PHRASE_LISTS` found in
+    `sk`, when known."""
     out = []
-    sk, extra, disagree_end = _phrase_concepts(sk)
+    sk, extra, disagree_end = _phrase_concepts(sk, phrases)
     typo = list(extra)
     kazakh = _KK_LETTERS.search(text.lower()) is not None
     words = sk.split()
@@ -1022,6 +1067,7 @@ class _WordEvidence:
     # answer's word) at the word's weight; the averaged perceptron's score; the naive-Bayes log-likelihood gain
     entry_terms: Any
     grams: dict[str, Any]  # its letter trigrams -> the units that have them (None: no unit)
+    strong: bool  # whether it matches a word of the knowledge base closely (at STRONG_SIM)
 
 
 # Blend weights and threshold (raw score space). Tuned on the development sets and on cross-validation over the
@@ -1629,6 +1675,7 @@ class FaqIndex:
         }
         self._grams = {g: np.sort(new_id[np.array(v, dtype=np.intp)]) for g, v in self._m.gram_postings.items()}
         self._nb_log_prior = math.log(NB_ALPHA) - np.array(self._m.nb_norm, dtype=np.float64)
+        self._temps = np.array([[CLS_TEMP], [NB_TEMP]])  # the perceptron's and the naive-Bayes softmax temperatures
 
     def _per_entry_max(self, v: np.ndarray) -> np.ndarray:
         """Per entry, the largest of its units' values."""
@@ -1681,7 +1728,7 @@ class FaqIndex:
 
     def _strong(self, word: str) -> bool:
         """Whether a word matches a word of the knowledge base closely (at STRONG_SIM)."""
-        return any(s >= STRONG_SIM for _, s in self._evidence(word).matches)
+        return self._evidence(word).strong
 
     # --- word matching --------------------------------------------------------------------------------------------
 
@@ -1760,6 +1807,7 @@ class FaqIndex:
         return _WordEvidence(
             m, wt, units, np.stack((wt * sims, idfs * sims)),
             np.concatenate((wt * cover, self._cls_score(m), self._nb_gain(m, wt))), grams,
+            any(s >= STRONG_SIM for _, s in m),
         )
 
     def _nb_gain(self, m: Matches, wt: float) -> np.ndarray:
@@ -1818,9 +1866,10 @@ class FaqIndex:
         return self._per_entry_max(v * self._g_factor[lang if lang in self._g_factor else None])
 
     @staticmethod
-    def _softmax(v: np.ndarray, temp: float = 1.0) -> np.ndarray:
-        e: np.ndarray = np.exp((v - v.max()) / temp)
-        out: np.ndarray = e / e.sum()
+    def _softmax(v: np.ndarray, temp: float | np.ndarray = 1.0) -> np.ndarray:
+        """The softmax of each row of `v` at its temperature (a column of them, or one for all)."""
+        e: np.ndarray = np.exp((v - v.max(axis=-1, keepdims=True)) / temp)
+        out: np.ndarray = e / e.sum(axis=-1, keepdims=True)
         return out
 
     def _scores(
@@ -1847,14 +1896,13 @@ class FaqIndex:
         acc = np.concatenate((np.zeros(2 * n), (sum(weights) * self._nb_log_prior) / NB_TEMP))
         for ev in evs:
             acc += ev.entry_terms
-        cov, sc, logp = acc[:n], acc[n : 2 * n], acc[2 * n :]
+        cov = acc[:n]
+        # both softmaxes at once, row by row: the perceptron's and the naive-Bayes posterior over the entries
+        p = self._softmax(acc[n:].reshape(2, n), self._temps)
         # the perceptron's softmax probability of each entry less that of its best: a penalty for the entries it
         # finds less likely; it re-ranks, it never makes a query look more in scope
-        cls = np.zeros(n)
-        if W_CLS:
-            p = self._softmax(sc, CLS_TEMP)
-            cls = p - p.max()
-        nb = self._softmax(logp) if W_NB else np.zeros(n)  # the naive-Bayes posterior over the entries
+        cls = p[0] - p[0].max() if W_CLS else np.zeros(n)
+        nb = p[1] if W_NB else np.zeros(n)
         factor = self._entry_factors(qtoks, sk)
         base = factor * (
             W_UNIT * unit_score + W_ENTRY * np.minimum(1.0, cov / wsum) + W_TRI * tri_score + W_NB * nb
@@ -1891,7 +1939,7 @@ class FaqIndex:
         unknown = sum(
             1
             for t in content
-            if not any(s >= STRONG_SIM for _, s in self._evidence(t).matches)
+            if not self._evidence(t).strong
             and _concept(t, t not in self._known) not in self._vocab
         )
         return 2 * unknown >= len(content)
@@ -1907,26 +1955,30 @@ class FaqIndex:
         base closely."""
         return any(
             not t.startswith("#") and not t.isdigit() and t not in _GENERIC
-            and not any(s >= STRONG_SIM for _, s in self._evidence(t).matches)
+            and not self._evidence(t).strong
             for t in toks
         )
 
-    def _about_else(self, query: str, sk: str | None = None, toks: set[str] | None = None) -> bool:
+    def _about_else(
+        self, query: str, sk: str | None = None, toks: set[str] | None = None, phrases: set[str] | None = None
+    ) -> bool:
         """The query is about something else than complaints about public services: it names an everyday topic
         (`about_else`) and nothing of the domain (no public service, authority or term of the procedure; "complaint"
         alone does not count: "жалоба на соседей" is out of scope); or it asks how to obtain a service (its price,
-        papers, hours) and says nothing about a problem: "как получить паспорт"."""
+        papers, hours) and says nothing about a problem: "как получить паспорт". `toks`: its tokens, `phrases`: the
+        `_PHRASE_LISTS` found in it, when known."""
         sk = skeleton(query) if sk is None else sk
         if toks is None:  # no typo-tolerant concepts here: "котиков" is no typo of "көлік"
             toks = set(tokens(query, sk=sk))
+        phrases = _PHRASE_LISTS.found(sk) if phrases is None else phrases
         words = sk.split()
-        if all(w in _ACK_WORDS for w in words) or _FAMILY.search(sk):
+        if all(w in _ACK_WORDS for w in words) or "family" in phrases:
             return True
         if _arithmetic(query, sk):
             return True  # "1414 умножить на 2" is sums, whatever number it names
         service = bool(toks & _SERVICE_ANCHORS) or any(w.startswith(_SERVICE_STEMS) for w in words)
         problem = bool(toks & _PROBLEM_CONCEPTS) or any(w.startswith(_PROBLEM_STEMS) for w in words)
-        topic = "hard" if sk in _CHITCHAT else _topic(sk, words)  # `about_else`: not sums, seen above
+        topic = "hard" if sk in _CHITCHAT else _topic(words, phrases)  # `about_else`: not sums, seen above
         procedure = "#complaint" in toks and bool(toks & _PROCEDURE) or len(toks & _PROCEDURE_OWN) >= 3
         if topic == "hard" and not (service and problem or procedure) and "1414" not in words and "#askbot" not in toks:
             return True  # "зарплата сотрудника цона", "погода"; but "в цоне нахамила девушка"
@@ -1936,10 +1988,10 @@ class FaqIndex:
             return True  # "egov қосымшасын жүктеу"; but "скачать образец жалобы"
         if topic == "calendar" and not any(t.startswith("#") for t in toks - _CALENDAR_GENERIC - _QUESTION_CONCEPTS):
             return True  # "сколько рабочих дней в марте"; but "справку обещали к 10 марта"
-        if _PRICE.search(sk) and not toks & {"#complaint", "#court"} and "1414" not in words:
+        if "price" in phrases and not toks & {"#complaint", "#court"} and "1414" not in words:
             return True  # "сколько стоит бензин"; but "сколько стоит подать жалобу"
         named = toks & _HOWTO_OBJECTS or any(w.startswith(_AUTHORITY_STEMS) for w in words)
-        return bool(_HOWTO.search(sk) and named and not problem and "#bot" not in toks)
+        return bool("howto" in phrases and named and not problem and "#bot" not in toks)
 
     @staticmethod
     def _to_the_head(words: list[str], toks: set[str]) -> bool:
@@ -1969,8 +2021,9 @@ class FaqIndex:
         if limit <= 0 or not query or not query.strip():
             return []
         sk = skeleton(query)  # folded once, its tokens found once: every step below reads them
-        words, plain, typo = _token_parts(query, sk, True, self._known)
-        if small_talk(query, sk) or self._about_else(query, sk, {*words, *plain}):
+        phrases = _PHRASE_LISTS.found(sk)
+        words, plain, typo = _token_parts(query, sk, True, self._known, phrases)
+        if small_talk(query, sk) or self._about_else(query, sk, {*words, *plain}, phrases):
             return []
         qtoks = self._query_tokens(query, sk, words + typo)
         raw, base, cand = self._scores(query, lang, sk, qtoks, words)

@@ -1,0 +1,99 @@
+"""The FAQ search's fast paths (bot/domain/faq.py) give what the plain computation they replace gives, to the last
+bit: phrase lists found in one pass as their regexes find them, and per-entry unit and trigram scores as a loop over
+every unit computes them."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from bot.domain import faq
+from bot.domain.faq import FaqIndex, default_index, skeleton, tokens
+
+ROOT = Path(__file__).resolve().parents[1]
+QUERIES = [json.loads(line)["q"] for line in (ROOT / "bench" / "faq_eval.jsonl").read_text("utf-8").splitlines()]
+
+
+def _regex(phrases: tuple[str, ...]) -> re.Pattern[str]:
+    """A list's regex as the search built it before `_PhraseLists`: longest phrase first."""
+    alts = sorted((re.escape(skeleton(p)) for p in phrases), key=len, reverse=True)
+    return re.compile("(?:^| )(?:" + "|".join(alts) + ")")
+
+
+LISTS = {
+    **{"#" + name: tuple(p.split("|")) for name, p in faq._PHRASE_CONCEPTS_SRC.items()},
+    "else": faq._ABOUT_ELSE_PHRASES, "elsewhere": faq._ELSEWHERE_PHRASES, "family": faq._FAMILY_PHRASES,
+    "howto": faq._HOWTO_PHRASES, "price": faq._PRICE_PHRASES,
+}
+
+
+def _texts() -> list[str]:
+    """The labelled queries, and every phrase alone, after a word, glued to one, inside one and with an ending."""
+    out = [skeleton(q) for q in QUERIES[:400]]
+    for phrases in LISTS.values():
+        for p in map(skeleton, phrases):
+            out += [p, f"и {p}", f"на{p}", f"и {p}ами тут", f"{p[:-1]} {p}", p[: len(p) // 2]]
+    return out
+
+
+def test_phrase_lists_find_what_their_regexes_find() -> None:
+    regexes = {name: _regex(phrases) for name, phrases in LISTS.items()}
+    for sk in _texts():
+        assert faq._PHRASE_LISTS.found(sk) == {name for name, rx in regexes.items() if rx.search(sk)}, sk
+        for name, rx in regexes.items():
+            m = rx.search(sk)
+            assert faq._PHRASE_LISTS.span(sk, name) == ((m.start(), m.end()) if m else (-1, -1)), (sk, name)
+
+
+def test_phrase_lists_refuse_a_phrase_too_short_to_look_up() -> None:
+    with pytest.raises(ValueError):
+        faq._PhraseLists({"x": ("аб",)})
+
+
+def _entry_of_units(ix: FaqIndex) -> list[int]:
+    starts = [*ix._entry_starts.tolist(), len(ix._u_idf_sum)]
+    return [ei for ei in range(len(starts) - 1) for _ in range(starts[ei], starts[ei + 1])]
+
+
+@pytest.mark.parametrize("lang", ["ru", "kk", None])
+def test_entry_scores_are_a_loop_over_the_units(lang: str | None) -> None:
+    """The per-entry unit match and trigram overlap (a bincount, a blend where a word matched, one reduceat) equal
+    each unit's blend computed on its own, word by word, and the best of each entry's units."""
+    ix = default_index()
+    entry_of = _entry_of_units(ix)
+    key = lang if lang in ix._g_factor else None
+    for q in QUERIES[::7]:
+        qtoks = ix._query_tokens(q)
+        if not qtoks:
+            continue
+        evs = [ix._evidence(t) for t in qtoks]
+        wsum = max(sum(ev.weight for ev in evs), faq.MIN_MASS)
+        negative = "#not" in qtoks
+        prec: dict[int, float] = {}
+        rec: dict[int, float] = {}
+        for ev in evs:  # word by word, as the search summed before its bincount
+            for u, p, r in zip(ev.units.tolist(), *ev.unit_terms.tolist(), strict=True):
+                prec[u] = prec.get(u, 0.0) + p
+                rec[u] = rec.get(u, 0.0) + r
+        factor = ix._u_factor[key, negative]
+        best = [0.0] * len(ix._entries)
+        for u in prec:
+            v = (faq.UNIT_PRECISION * (prec[u] / wsum) + (1.0 - faq.UNIT_PRECISION) * min(
+                1.0, rec[u] / float(ix._u_idf_sum[u]))) * float(factor[u])
+            best[entry_of[u]] = max(best[entry_of[u]], v)
+        assert ix._unit_scores(evs, wsum, lang, negative).tolist() == best, q
+
+        words = tokens(q, concepts=False)
+        grams = {w[i : i + 3] for w in (f" {w} " for w in words) for i in range(len(w) - 2)}
+        hits: dict[int, int] = {}
+        for g in grams:
+            for u in ix._grams.get(g, ()):
+                hits[int(u)] = hits.get(int(u), 0) + 1
+        best = [0.0] * len(ix._entries)
+        for u, h in hits.items():
+            v = 2.0 * h / (len(grams) + 2.0 * float(ix._u_half_grams[u])) * float(ix._g_factor[key][u])
+            best[entry_of[u]] = max(best[entry_of[u]], v)
+        assert ix._trigram_scores(words, lang).tolist() == best, q

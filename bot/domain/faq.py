@@ -8,11 +8,13 @@ kept in bot/domain/data/faq_index.json with a fingerprint of the three: loading 
 when it is current and builds it (a second or two) when it is not; `python -m bot.domain.faq` writes it again, and
 tests/test_faq.py fails while it is stale.
 
-Speed: a query costs about 0.3-0.4 ms of CPU at the median. Every unit is scored at once in numpy arrays (the letter
-trigram overlap is one bincount, each per-entry maximum one reduceat over the units in entry order); what a query word
-brings (its matches, weight, per-unit best match, per-entry coverage, naive-Bayes gain, perceptron score) does not
-depend on the rest of the query and is computed once per word, in a bounded cache (WORD_CACHE_SIZE); the query is
-folded once per search. No whole query's result is cached.
+Speed: a query costs about 0.2 ms of CPU at the median. Every unit is scored at once in numpy arrays (the letter
+trigram overlap is one bincount, the unit match one bincount and a blend where a query word matched, each per-entry
+maximum one reduceat over the units numbered in entry order); what a query word brings (its matches, weight, per-unit
+terms, per-entry coverage, naive-Bayes gain and perceptron score in one array, letter trigrams) does not depend on the
+rest of the query and is computed once per word, in a bounded cache (WORD_CACHE_SIZE); the query is folded, its
+tokens found and its phrase lists looked up (`_PhraseLists`) once per search. No whole query's result is cached. The
+fast paths add in the order the plain loops did: the results are the same to the last bit (tests/test_faq_fast.py).
 
 How matching works
 ------------------

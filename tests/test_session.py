@@ -239,6 +239,52 @@ def test_an_answer_takes_what_an_earlier_one_showed_exactly():
     assert answer("Айгерім", [bold], on=other).chat is not renamed.chat
 
 
+def test_an_answer_of_a_shape_seen_before_reads_as_validated_without_validating(monkeypatch):
+    """An answer holding only what was read before (the sender, the chat, the keyboard sent, the entities, the
+    second) besides its id and text is built from the last one of its shape: the same message as pydantic would
+    read, fields set, bot and all; anything new in it (another second, another field) is validated."""
+    from bot.session import response_type
+
+    session = JsonBodySession()
+    bot = Bot(token="42:test", session=session, default=DefaultBotProperties(parse_mode="HTML"))
+    keyboard = InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(text="Иә", callback_data="y")]])
+    method = SendMessage(chat_id=5, text="hi", reply_markup=keyboard)
+    sent = session.parameters(bot, method)["reply_markup"]
+    me = {"id": 42, "is_bot": True, "first_name": "Shagym", "username": "shagym_bot"}
+    validated: list[int] = []
+    validate = response_type(method).model_validate
+
+    def counting(data, **kwargs):
+        validated.append(data["result"]["message_id"])
+        return validate(data, **kwargs)
+
+    monkeypatch.setattr(response_type(method), "model_validate", counting)
+
+    def answer(message_id, date: int = 100, **more) -> Message:
+        result = {"message_id": message_id, "from": me, "chat": {"id": 5, "type": "private", "first_name": "A"},
+                  "date": date, "text": f"Сәлем {message_id}", "entities": [{"type": "bold", "offset": 0, "length": 5}],
+                  "reply_markup": sent, **more}
+        raw = orjson.dumps({"ok": True, "result": result})
+        read = session.check_response(bot, method, 200, raw, sent_keyboard=sent).result
+        alone = Message.model_validate({**orjson.loads(raw)["result"], "reply_markup": keyboard},  # as sent
+                                       context={"bot": bot})
+        assert read == alone and read.model_dump() == alone.model_dump()
+        assert read.model_fields_set == alone.model_fields_set and read.model_extra == alone.model_extra
+        assert read.bot is bot and type(read.date) is type(alone.date) and read.date.tzinfo == alone.date.tzinfo
+        return read
+
+    first = answer(1)  # validated: its sender, chat, entity, date and shape kept
+    second = answer(2)
+    assert validated == [1] and second.reply_markup is keyboard and second.chat is first.chat
+    answer(4, date=101)  # another second
+    answer(5, date=101)
+    answer(6, date=101, edit_date=102)  # another shape
+    answer(7, date=101, link_preview_options={"is_disabled": True})  # a field read only by validating
+    answer("8", date=101)  # an id of another type
+    answer(9, date=101, edit_date=102)
+    assert validated == [1, 4, 6, 7, "8"]
+
+
 async def test_a_true_answer_is_taken_without_reading_it(monkeypatch):
     """A method returning True, answered ``{"ok":true,"result":true}``, is True without a model; any other
     answer is read as before (the errors of such a method too: tested with the exchange above)."""

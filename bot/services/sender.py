@@ -467,8 +467,8 @@ class OutgoingPolicy(BaseRequestMiddleware):
         self.barrier = barrier
 
     async def __call__(self, make_request, bot, method):
-        # One frame for what the three steps do (RetryAfterMiddleware's first try inlined: its loop only runs
-        # after a failure): each layer was a coroutine frame and a functools.partial per request.
+        # RetryAfterMiddleware's first try made here, its loop only after a failure: it was a second coroutine
+        # frame (and, in aiogram's chain, a functools.partial) on every request of the bot.
         if isinstance(method, GetUpdates):
             return await self.updates(make_request, bot, method)
         if self.barrier is not None:

@@ -208,6 +208,157 @@ async def test_a_reply_is_read_without_building_a_model_class(monkeypatch):
             await bot.session.close()
 
 
+def test_an_answer_takes_what_an_earlier_one_showed_exactly():
+    """The chat and the entities of an answer, exactly as an earlier answer showed them, are the objects read
+    from that one; anything else shown (a renamed person, another entity, another bot) is read anew. Either
+    way the answer reads as pydantic alone would read it."""
+    from aiogram.methods import Response
+
+    session = JsonBodySession()
+    bot = Bot(token="42:test", session=session, default=DefaultBotProperties(parse_mode="HTML"))
+    method = SendMessage(chat_id=5, text="hi")
+    bold = {"type": "bold", "offset": 0, "length": 5}
+
+    def answer(name: str, entities: list, on: Bot = bot) -> Message:
+        raw = orjson.dumps({"ok": True, "result": {"message_id": 9, "date": 1, "text": "Сәлем hi", "entities": entities,
+                                                   "chat": {"id": 5, "type": "private", "first_name": name}}})
+        read = session.check_response(on, method, 200, raw).result
+        alone = Response[Message].model_validate(orjson.loads(raw), context={"bot": on}).result
+        assert read == alone and read.model_dump() == alone.model_dump() and read.chat.bot is on
+        return read
+
+    first = answer("Aigerim", [bold])
+    again = answer("Aigerim", [bold])
+    assert again.chat is first.chat and again.entities[0] is first.entities[0]
+    link = {"type": "text_link", "offset": 6, "length": 2, "url": "https://egov.kz"}
+    renamed = answer("Айгерім", [bold, {**bold, "offset": 6, "length": 2}, link])
+    assert renamed.chat is not first.chat and renamed.chat.first_name == "Айгерім"
+    assert renamed.entities[0] is first.entities[0] and renamed.entities[1].offset == 6
+    assert answer("Айгерім", []).chat is renamed.chat
+    other = Bot(token="43:other", session=session)
+    assert answer("Айгерім", [bold], on=other).chat is not renamed.chat
+
+
+def test_an_answer_of_a_shape_seen_before_reads_as_validated_without_validating(monkeypatch):
+    """An answer holding only what was read before (the sender, the chat, the keyboard sent, the entities, the
+    second) besides its id and text is built from the last one of its shape: the same message as pydantic would
+    read, fields set, bot and all; anything new in it (another second, another field) is validated."""
+    from bot.session import response_type
+
+    session = JsonBodySession()
+    bot = Bot(token="42:test", session=session, default=DefaultBotProperties(parse_mode="HTML"))
+    keyboard = InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(text="Иә", callback_data="y")]])
+    method = SendMessage(chat_id=5, text="hi", reply_markup=keyboard)
+    sent = session.parameters(bot, method)["reply_markup"]
+    me = {"id": 42, "is_bot": True, "first_name": "Shagym", "username": "shagym_bot"}
+    validated: list[int] = []
+    validate = response_type(method).model_validate
+
+    def counting(data, **kwargs):
+        validated.append(data["result"]["message_id"])
+        return validate(data, **kwargs)
+
+    monkeypatch.setattr(response_type(method), "model_validate", counting)
+
+    def answer(message_id, date: int = 100, **more) -> Message:
+        result = {"message_id": message_id, "from": me, "chat": {"id": 5, "type": "private", "first_name": "A"},
+                  "date": date, "text": f"Сәлем {message_id}", "entities": [{"type": "bold", "offset": 0, "length": 5}],
+                  "reply_markup": sent, **more}
+        raw = orjson.dumps({"ok": True, "result": result})
+        read = session.check_response(bot, method, 200, raw, sent_keyboard=sent).result
+        alone = Message.model_validate({**orjson.loads(raw)["result"], "reply_markup": keyboard},  # as sent
+                                       context={"bot": bot})
+        assert read == alone and read.model_dump() == alone.model_dump()
+        assert read.model_fields_set == alone.model_fields_set and read.model_extra == alone.model_extra
+        assert read.bot is bot and type(read.date) is type(alone.date) and read.date.tzinfo == alone.date.tzinfo
+        return read
+
+    first = answer(1)  # validated: its sender, chat, entity, date and shape kept
+    second = answer(2)
+    assert validated == [1] and second.reply_markup is keyboard and second.chat is first.chat
+    answer(4, date=101)  # another second
+    answer(5, date=101)
+    answer(6, date=101, edit_date=102)  # another shape
+    answer(7, date=101, link_preview_options={"is_disabled": True})  # a field read only by validating
+    answer("8", date=101)  # an id of another type
+    answer(9, date=101, edit_date=102)
+    assert validated == [1, 4, 6, 7, "8"]
+
+
+async def test_a_true_answer_is_taken_without_reading_it(monkeypatch):
+    """A method returning True, answered ``{"ok":true,"result":true}``, is True without a model; any other
+    answer is read as before (the errors of such a method too: tested with the exchange above)."""
+    async with running_fake() as fake:
+        fake.user(CHAT, "Aigerim", language_code="kk")
+        bot = _bot_on(fake)
+        read: list[str] = []
+        check = bot.session.check_response
+
+        def counting(*args, **kwargs):
+            read.append(type(kwargs["method"]).__name__)
+            return check(*args, **kwargs)
+
+        monkeypatch.setattr(bot.session, "check_response", counting)
+        try:
+            assert await bot.send_chat_action(CHAT, "typing") is True
+            assert read == []
+            sent = await bot.send_message(CHAT, "one")
+            assert await bot.delete_message(CHAT, sent.message_id) is True
+            assert read == ["SendMessage"]
+        finally:
+            await bot.session.close()
+
+
+async def test_the_one_request_middleware_is_called_as_it_is(monkeypatch):
+    """With the one middleware the bot registers, no chain is built per request; the timeout still reaches
+    make_request, and with more middlewares aiogram's chain runs them in order."""
+    from aiogram.methods import SendChatAction
+
+    session = JsonBodySession()
+    bot = Bot(token="42:test", session=session)
+    timeouts: list[int | None] = []
+    seen: list[str] = []
+
+    async def make_request(bot, method, timeout=None):
+        timeouts.append(timeout)
+        return True
+
+    def layer(name: str):
+        async def middleware(make_request, bot, method):
+            seen.append(name)
+            return await make_request(bot, method)
+        return middleware
+
+    def no_chain(*args, **kwargs):
+        raise AssertionError("a chain was built")
+
+    monkeypatch.setattr(session, "make_request", make_request)
+    session.middleware(layer("outer"))
+    monkeypatch.setattr(session.middleware, "wrap_middlewares", no_chain)
+    action = SendChatAction(chat_id=5, action="typing")
+    assert await bot(action) is True and await bot(action, request_timeout=7) is True
+    assert timeouts == [None, 7] and seen == ["outer", "outer"]
+    monkeypatch.undo()
+    monkeypatch.setattr(session, "make_request", make_request)
+    session.middleware(layer("inner"))
+    assert await bot(action, request_timeout=3) is True
+    assert timeouts[-1] == 3 and seen[-2:] == ["outer", "inner"]
+
+
+def test_the_url_and_the_defaults_follow_the_bot_and_the_server():
+    """What the session prepares once (a method's URL, the bot's defaults as sent) is per bot and server."""
+    session = JsonBodySession()
+    html = Bot(token="42:test", session=session, default=DefaultBotProperties(parse_mode="HTML"))
+    markdown = Bot(token="43:test", session=session, default=DefaultBotProperties(parse_mode="MarkdownV2"))
+    method = SendMessage(chat_id=5, text="hi")
+    assert orjson.loads(session.json_body(html, method))["parse_mode"] == "HTML"
+    assert orjson.loads(session.json_body(markdown, method))["parse_mode"] == "MarkdownV2"
+    assert str(session._url(html, method)) == "https://api.telegram.org/bot42:test/sendMessage"
+    assert str(session._url(markdown, method)) == "https://api.telegram.org/bot43:test/sendMessage"
+    session.api = TelegramAPIServer.from_base("http://127.0.0.1:8081")
+    assert str(session._url(html, method)) == "http://127.0.0.1:8081/bot42:test/sendMessage"
+
+
 def _aiograms_body(session: JsonBodySession, bot: Bot, method) -> dict | None:
     """The parameters as aiogram's own session prepares them (its form, before encoding), None with a file."""
     files: dict = {}
@@ -249,8 +400,20 @@ def test_the_json_body_holds_what_aiograms_form_would():
               default=DefaultBotProperties(parse_mode="HTML", link_preview_is_disabled=True, protect_content=False))
     inline = InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(text="Жеке тұлға", callback_data="cw:a:1:x"),
                                                     InlineKeyboardButton(text="Сайт", url="https://egov.kz")]])
+    from aiogram.types import CallbackGame, CopyTextButton, LoginUrl, SwitchInlineQueryChosenChat, WebAppInfo
+
+    every_button = InlineKeyboardMarkup(inline_keyboard=[  # an inline keyboard goes by pydantic's dump: each kind
+        [InlineKeyboardButton(text="w", web_app=WebAppInfo(url="https://egov.kz")),
+         InlineKeyboardButton(text="l", login_url=LoginUrl(url="https://egov.kz", request_write_access=False))],
+        [InlineKeyboardButton(text="c", copy_text=CopyTextButton(text="KZ12")),
+         InlineKeyboardButton(text="g", callback_game=CallbackGame()), InlineKeyboardButton(text="p", pay=True)],
+        [InlineKeyboardButton(text="s", switch_inline_query_chosen_chat=SwitchInlineQueryChosenChat(
+            query="q", allow_user_chats=True)), InlineKeyboardButton(text="i", switch_inline_query="",
+                                                                     icon_custom_emoji_id="5368324170671202286")],
+    ])
     methods = [
         SendMessage(chat_id=5, text="<b>hi</b>", reply_markup=inline),
+        SendMessage(chat_id=5, text="every button", reply_markup=every_button),
         SendMessage(chat_id=-100, text="", message_thread_id=7, disable_notification=False, parse_mode=None),
         SendMessage(chat_id=5, text="x", parse_mode=ParseMode.MARKDOWN_V2, reply_markup=ReplyKeyboardRemove(),
                     link_preview_options=LinkPreviewOptions(url="https://egov.kz", prefer_small_media=True),

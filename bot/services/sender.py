@@ -372,6 +372,10 @@ class Sender:
             return SendResult(ok=True, result=result, attempts=attempts, rate_limited=limited)
 
 
+#: What a direct reply tries again (RetryAfterMiddleware).
+_PASSING = (TelegramRetryAfter, TelegramServerError, TelegramNetworkError)
+
+
 class RetryAfterMiddleware(BaseRequestMiddleware):
     """Session middleware for direct replies (an answer to the person's own update, which does not pass the
     Sender): a reply is part of the step it answers, so a passing failure must not lose it.
@@ -394,23 +398,35 @@ class RetryAfterMiddleware(BaseRequestMiddleware):
     async def __call__(self, make_request, bot, method):
         if _IN_SENDER.get() or isinstance(method, GetUpdates):
             return await make_request(bot, method)
-        for attempt in range(1, self.max_tries + 1):
-            try:
-                result = await make_request(bot, method)
-                if isinstance(method, AnswerCallbackQuery):
-                    _ANSWERED.set(method.callback_query_id)
-                return result
-            except TelegramRetryAfter as exc:
+        try:
+            result = await make_request(bot, method)
+        except _PASSING as exc:
+            result = await self.again(exc, make_request, bot, method)
+        if isinstance(method, AnswerCallbackQuery):
+            _ANSWERED.set(method.callback_query_id)
+        return result
+
+    async def again(self, exc: Exception, make_request, bot, method):
+        """The tries after a first one that failed with ``exc`` (a 429, a 5xx, a network error): its result,
+        or the last failure raised."""
+        attempt = 1
+        while True:
+            if isinstance(exc, TelegramRetryAfter):
                 if attempt == self.max_tries or exc.retry_after > self.max_wait:
-                    raise
+                    raise exc
                 log.info("reply: 429, waiting %ss", exc.retry_after)
                 await asyncio.sleep(exc.retry_after)
-            except (TelegramServerError, TelegramNetworkError) as exc:
+            else:
                 if attempt == self.max_tries:
-                    raise
+                    raise exc
                 delay = self.backoff * 2 ** (attempt - 1)
                 log.info("reply: %s, retry %d in %.2fs", type(exc).__name__, attempt, delay)
                 await asyncio.sleep(delay)
+            attempt += 1
+            try:
+                return await make_request(bot, method)
+            except _PASSING as failed:
+                exc = failed
 
 
 def fit_to_limits(method: TelegramMethod[Any], bot: Bot) -> TelegramMethod[Any]:
@@ -451,11 +467,22 @@ class OutgoingPolicy(BaseRequestMiddleware):
         self.barrier = barrier
 
     async def __call__(self, make_request, bot, method):
+        # RetryAfterMiddleware's first try made here, its loop only after a failure: it was a second coroutine
+        # frame (and, in aiogram's chain, a functools.partial) on every request of the bot.
         if isinstance(method, GetUpdates):
             return await self.updates(make_request, bot, method)
         if self.barrier is not None:
             await self.barrier()
-        return await self.retry(make_request, bot, fit_to_limits(method, bot))
+        method = fit_to_limits(method, bot)
+        if _IN_SENDER.get():  # the Sender's own request: its policy, not a reply's
+            return await make_request(bot, method)
+        try:
+            result = await make_request(bot, method)
+        except _PASSING as exc:
+            result = await self.retry.again(exc, make_request, bot, method)
+        if isinstance(method, AnswerCallbackQuery):
+            _ANSWERED.set(method.callback_query_id)
+        return result
 
 
 def _fit(method: TelegramMethod, bot: Bot, field: str, entities_field: str | None, limit: int):

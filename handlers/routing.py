@@ -69,6 +69,8 @@ def _command(f: Command) -> Quick:
         text = event.text or event.caption
         if not text:
             return False
+        if text[0] not in prefixes and not text[0].isspace():  # most texts: no split (a copy of the text)
+            return False
         parts = text.split(maxsplit=1)
         if not parts or parts[0][0] not in prefixes:
             return False
@@ -81,33 +83,47 @@ def _command(f: Command) -> Quick:
 
 
 def _state(f: StateFilter) -> Quick | None:
-    """StateFilter.__call__ has nothing to await: the same loop, called directly."""
+    """StateFilter.__call__ has nothing to await: the same answer, from the names of the states it allows
+    (computed once: aiogram's loop formats each ``State.state`` again at every call, ~17 times an update)."""
     if any(s == "*" for s in f.states if isinstance(s, str)):
         return None  # any state
+    names: set[str | None] = set()
+    for allowed in f.states:
+        if isinstance(allowed, str) or allowed is None:
+            names.add(allowed)
+        elif isinstance(allowed, State):
+            if allowed.state == "*":
+                return _anything
+            names.add(allowed.state)
+        elif isinstance(allowed, StatesGroup):
+            names.update(type(allowed).__all_states_names__)
+        elif isclass(allowed) and issubclass(allowed, StatesGroup):
+            names.update(allowed.__all_states_names__)
+    allowed_names = frozenset(names)
 
     def check(event: TelegramObject, data: dict[str, Any]) -> bool:
-        raw_state = data.get("raw_state")
-        for allowed in f.states:
-            if isinstance(allowed, str) or allowed is None:
-                if allowed == raw_state:
-                    return True
-            elif isinstance(allowed, (State, StatesGroup)):
-                if allowed(event=event, raw_state=raw_state):
-                    return True
-            elif isclass(allowed) and issubclass(allowed, StatesGroup) and allowed()(event=event, raw_state=raw_state):
-                return True
-        return False
+        return data.get("raw_state") in allowed_names
 
     return check
+
+
+def _anything(event: TelegramObject, data: dict[str, Any]) -> bool:
+    return True
 
 
 def _callback_data(f: CallbackQueryFilter) -> Quick:
     """CallbackData.unpack fails unless the data's first part is the prefix."""
     prefix, sep = f.callback_data.__prefix__, f.callback_data.__separator__
+    n = len(prefix)
+    whole = sep not in prefix  # else the first part is never the prefix: split as unpack does
 
     def check(event: TelegramObject, data: dict[str, Any]) -> bool:
         value = event.data if isinstance(event, CallbackQuery) else None
-        return bool(value) and value.split(sep, 1)[0] == prefix  # type: ignore[union-attr]
+        if not value:
+            return False
+        if whole:  # the first part without splitting (a list) the data
+            return value.startswith(prefix) and (len(value) == n or value.startswith(sep, n))
+        return value.split(sep, 1)[0] == prefix
 
     return check
 

@@ -13,7 +13,7 @@ from aiogram.types import CallbackQuery, Chat, Message, Update, User
 
 from bench.hops import answering_session
 from handlers import get_router
-from handlers.routing import FeatureDispatcher, FeatureRouter
+from handlers.routing import FeatureDispatcher, FeatureRouter, quick_check
 
 PERSON = User(id=7, is_bot=False, first_name="A")
 CHAT = Chat(id=7, type="private")
@@ -369,3 +369,72 @@ async def test_the_gate_sends_each_kind_of_update_past_the_features_that_cannot_
     assert takers(message("/mydata").message) == ["privacy"]
     assert "complaint" in takers(press("cw:bench1:7:ch:individual").callback_query, ComplaintWizard.draft.state)
     assert "start" not in takers(press("cw:bench1:7:ch:individual").callback_query, ComplaintWizard.draft.state)
+
+
+async def test_a_state_filter_s_quick_check_is_aiogram_s_answer_for_every_kind_of_state():
+    """The quick check of a StateFilter reads a set of state names made once: the same answer as aiogram's
+    loop, for strings, None, State (the default one and "any"), StatesGroup classes, instances and children."""
+    from aiogram.dispatcher.event.handler import FilterObject
+    from aiogram.filters import StateFilter
+    from aiogram.fsm.state import State, StatesGroup, any_state, default_state
+
+    class Form(StatesGroup):
+        name = State()
+        age = State()
+
+        class Extra(StatesGroup):
+            note = State()
+
+    class Other(StatesGroup):
+        one = State()
+
+    filters = [StateFilter(Form.name), StateFilter(Form), StateFilter(Form.Extra), StateFilter(Form()),
+               StateFilter(Other.one, "custom"), StateFilter(None), StateFilter(default_state),
+               StateFilter(any_state), StateFilter(Form.age, None)]
+    raw_states = [None, "custom", "", Form.name.state, Form.age.state, Form.Extra.note.state, Other.one.state,
+                  "Form:nothing", "*"]
+    event = message("hi").message
+    answers = 0
+    for f in filters:
+        quick = quick_check(FilterObject(f))
+        assert quick is not None
+        for raw_state in raw_states:
+            accepted = await f(event, raw_state=raw_state)
+            assert accepted == quick(event, {"raw_state": raw_state}), (f, raw_state)
+            answers += bool(accepted)
+    assert answers > 15
+
+
+async def test_a_callback_data_filter_s_quick_check_matches_the_prefix_part_only():
+    from aiogram.dispatcher.event.handler import FilterObject
+    from aiogram.filters.callback_data import CallbackData
+
+    class Cb(CallbackData, prefix="ab"):
+        x: str
+
+    quick = quick_check(FilterObject(Cb.filter()))
+    assert quick is not None
+    for data, expected in [("ab:1", True), ("ab", True), ("ab:", True), ("abc:1", False), ("a:1", False),
+                           ("", False), ("xab:1", False)]:
+        assert quick(press(data).callback_query, {}) is expected, data
+    assert quick(message("ab:1").message, {}) is False
+
+
+async def test_a_command_s_quick_check_never_rejects_what_the_command_accepts():
+    """The quick check rejects a text that does not start with a prefix without splitting it; text with
+    leading blanks is split as aiogram does."""
+    from aiogram.dispatcher.event.handler import FilterObject
+
+    bot = Bot("42:test", session=answering_session())
+    f = Command("help")
+    quick = quick_check(FilterObject(f))
+    assert quick is not None
+    accepted = 0
+    for text in ["/help", "  /help", "\n/help me", "help", "Помогите /help", "/helpme", "/", " "]:
+        event = message(text).message
+        if await f(event, bot=bot):
+            assert quick(event, {}), text
+            accepted += 1
+        elif not text.strip().startswith("/"):
+            assert not quick(event, {}), text
+    assert accepted >= 3

@@ -438,3 +438,38 @@ async def test_a_command_s_quick_check_never_rejects_what_the_command_accepts():
         elif not text.strip().startswith("/"):
             assert not quick(event, {}), text
     assert accepted >= 3
+
+
+async def test_inner_middlewares_run_top_down_and_one_added_after_the_first_event_counts():
+    """GatedObserver finds the managers of the inner middlewares once: a middleware registered later, or the
+    chain's top included into a dispatcher later, still counts, in aiogram's order (from the top down)."""
+    seen: list[str] = []
+
+    class Mark(BaseMiddleware):
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        async def __call__(self, handler, event, data):
+            seen.append(self.name)
+            return await handler(event, data)
+
+    top, feature, leaf = FeatureRouter(name="top"), FeatureRouter(name="feature"), FeatureRouter(name="leaf")
+
+    async def on_text(message: Message) -> str:
+        seen.append("handler")
+        return "ok"
+
+    leaf.message.register(on_text)
+    leaf.message.middleware(Mark("leaf"))
+    feature.include_router(leaf)
+    top.include_router(feature)
+    assert await leaf.propagate_event("message", message("a").message) == "ok"  # the chain: top/feature/leaf
+    assert seen == ["leaf", "handler"]
+    seen.clear()
+    top.message.middleware(Mark("top"))
+    feature.message.middleware(Mark("feature"))
+    dp = Dispatcher()
+    dp.message.middleware(Mark("dp"))
+    dp.include_router(top)  # the top of the chain now has a parent
+    assert await feed(top, [message("b")]) == ["ok"]
+    assert seen == ["dp", "top", "feature", "leaf", "handler"]

@@ -206,6 +206,37 @@ async def test_a_router_included_after_the_first_event_is_found():
     assert await feed(root, [message("hi")]) == ["late"]
 
 
+async def test_a_router_included_after_the_walk_knew_its_parent_is_found():
+    """The walk's plan of the routers below one (handlers/routing.py ``_plan``) is made again when a router is
+    included below: an empty router passed over at first takes the event once it holds a handler, at the top
+    (below the dispatcher) and further down."""
+    root, first, middle, deep = (FeatureRouter(name=n) for n in ("root", "first", "middle", "deep"))
+
+    async def on_help(message: Message) -> str:
+        return "help"
+
+    first.message.register(on_help, Command("help"))
+    deep_parent = FeatureRouter(name="deep_parent")
+    root.include_routers(first, middle, deep_parent)
+    dp = FeatureDispatcher()
+    dp.include_router(root)
+    assert await feed(root, [message("hi"), message("/help"), press("x")]) == [UNHANDLED, "help", UNHANDLED]
+
+    async def on_any(message: Message) -> str:
+        return "late"
+
+    late = FeatureRouter(name="late")
+    late.message.register(on_any)
+    middle.include_router(late)
+    assert await feed(root, [message("hi")]) == ["late"]
+
+    other = FeatureRouter(name="other")
+    other.callback_query.register(on_any)
+    deep.include_router(other)
+    deep_parent.include_router(deep)
+    assert await feed(root, [press("x")]) == ["late"]
+
+
 # ------------------------------------------------------------------------------------------ the gate
 
 

@@ -24,10 +24,14 @@ shortcuts that change nothing in what is called:
   middleware chain), and the walk calls no root-filter check where there is no root filter and no trigger
   where there is no handler (each a call with the ~30 keyword arguments copied), and a router it can pass
   over (the first two points) is passed over before it is called. :class:`FeatureDispatcher` walks the
-  same way: the bot's dispatcher has no outer middleware on the events inside an update.
+  same way: the bot's dispatcher has no outer middleware on the events inside an update;
+* what the walk needs to know of the routers below one for a type of event (feature router or not, handles
+  the type, its gate) is its *plan* (:func:`_plan`), made on the first event of the type;
+* a chain of middlewares is built without ``functools.wraps``, and the managers of a handler's inner
+  middlewares are found once (:meth:`GatedObserver._resolve_middlewares`).
 
-Which types a subtree handles, and its gate, are computed on the first event of that type and computed again
-when a router is included anywhere below; handlers are registered when the routers are built
+Which types a subtree handles, its gate and the plans are computed on the first event of that type and
+computed again when a router is included anywhere below; handlers are registered when the routers are built
 (``get_router()``), before the first update.
 """
 

@@ -164,6 +164,20 @@ async def test_a_wizard_step_calls_only_the_filters_that_load_the_draft(monkeypa
     assert called == ["FreshButton", "LiveDraft"] * 2 + ["LiveDraft"] * 2
 
 
+def test_each_wizard_step_button_handler_takes_one_action_of_its_own():
+    """The steps router's handlers are ordered by how often their presses come: that is only safe while each
+    has one ``On`` of its own (no press could match two of them)."""
+    from handlers.complaint.buttons import On, get_router
+
+    steps = next(r for r in get_router().chain_tail if r.name == "complaint.steps")
+    actions = []
+    for handler in steps.callback_query.handlers:
+        ons = [f.callback for f in handler.filters or () if isinstance(f.callback, On)]
+        assert len(ons) == 1, handler.callback
+        actions += list(ons[0].actions)
+    assert len(actions) == len(set(actions)) == len(steps.callback_query.handlers)
+
+
 async def test_the_wizard_s_decided_filters_accept_exactly_when_their_quick_checks_pass():
     """On, AtStep and Damaged read what the routers' own filters gave (not in tests/test_routing.py's corpus):
     each accepts exactly when its quick check passes, and without that data its quick check cannot tell."""

@@ -147,6 +147,15 @@ def test_clean_text_multiline_keeps_paragraphs():
     assert res.value == "Бірінші жол\n\nекінші жол"
 
 
+def test_clean_text_drops_control_and_format_characters():
+    # zero-width space (Cf), NUL and DEL (Cc), a private-use char (Co); the no-break space (Zs) is whitespace
+    res = clean_text("а\u200bб\x00в\x7f\ue000г\u00a0д\nе\tж", 100, multiline=True)
+    assert res.value == "абвг д\nе ж"
+    assert clean_text("\u200b\u200e", 10).error_key == "empty"
+    # the fast path (nothing to drop) gives what the per-character pass gives
+    assert clean_text("Жауап\u00a0жоқ.\n\nОтвета нет", 100, multiline=True).value == "Жауап жоқ.\n\nОтвета нет"
+
+
 def test_clean_text_empty_and_too_long():
     assert clean_text(" \n\t ", 10).error_key == "empty"
     assert clean_text(None, 10).error_key == "empty"

@@ -144,6 +144,72 @@ async def test_a_wizard_button_is_unpacked_once_for_the_wizard_s_handlers(monkey
     assert len(unpacked) <= 2 * 2, unpacked
 
 
+async def test_a_wizard_step_calls_only_the_filters_that_load_the_draft(monkeypatch, tmp_path):
+    """The filters of the wizard's handlers that their quick checks decide (On, AtStep, Damaged, StaysInWizard,
+    and the label's action) are not called through aiogram's CallableObject (~3 µs a call): a choice press
+    called fifteen filters, a typed answer three. What is left is what reads the conversation: FreshButton
+    and LiveDraft for a press, LiveDraft for an answer."""
+    from aiogram.dispatcher.event.handler import FilterObject
+
+    called: list[str] = []
+    original = CallableObject.call
+
+    async def counting(self, *args, **kwargs):
+        if isinstance(self, FilterObject):
+            called.append(type(self.callback).__name__)
+        return await original(self, *args, **kwargs)
+
+    monkeypatch.setattr(CallableObject, "call", counting)
+    await count_hops(("button", "wizard"), samples=1, folder=tmp_path)  # two of each: a warm-up and the sample
+    assert called == ["FreshButton", "LiveDraft"] * 2 + ["LiveDraft"] * 2
+
+
+def test_each_wizard_step_button_handler_takes_one_action_of_its_own():
+    """The steps router's handlers are ordered by how often their presses come: that is only safe while each
+    has one ``On`` of its own (no press could match two of them)."""
+    from handlers.complaint.buttons import On, get_router
+
+    steps = next(r for r in get_router().chain_tail if r.name == "complaint.steps")
+    actions = []
+    for handler in steps.callback_query.handlers:
+        ons = [f.callback for f in handler.filters or () if isinstance(f.callback, On)]
+        assert len(ons) == 1, handler.callback
+        actions += list(ons[0].actions)
+    assert len(actions) == len(set(actions)) == len(steps.callback_query.handlers)
+
+
+async def test_the_wizard_s_decided_filters_accept_exactly_when_their_quick_checks_pass():
+    """On, AtStep and Damaged read what the routers' own filters gave (not in tests/test_routing.py's corpus):
+    each accepts exactly when its quick check passes, and without that data its quick check cannot tell."""
+    from aiogram.dispatcher.event.handler import FilterObject
+
+    from handlers.complaint.buttons import AtStep, Damaged, On
+    from handlers.complaint.callbacks import WizAction, WizCb
+    from handlers.complaint.flow import Wiz, WizardDraft
+    from handlers.complaint.steps import REVIEW
+    from handlers.routing import decided_by_quick_check
+
+    live = Wiz.load({"token": "t", "n": 1, "step": "grounds", "draft": {"consent": True}})
+    damaged = Wiz.load({"token": "t", "n": 1, "step": "nowhere", "draft": {"consent": True}})
+    assert live.live and not damaged.live
+    filters = [On(WizAction.CHOICE), On(WizAction.BACK, WizAction.SKIP), AtStep("grounds"), AtStep(REVIEW),
+               Damaged()]
+    seen = set()
+    for f in filters:
+        assert decided_by_quick_check(FilterObject(f))
+        with pytest.raises(KeyError):
+            f.quick(None, {})
+        for action in WizAction:
+            for w in (live, damaged):
+                assert w.draft is not None and w.step is not None
+                data = {"callback_data": WizCb(t="t", n=1, a=action), "w": w,
+                        "wd": WizardDraft(w, w.draft, w.step)}
+                accepted = await FilterObject(f).call(None, **data)
+                assert accepted is f.quick(None, data)
+                seen.add((type(f).__name__, accepted))
+    assert len(seen) == 6  # each filter both accepted and refused
+
+
 def test_tracking_dates_are_formatted_once_per_day_and_language():
     """/my shows several dates per case, mostly the same few days: Babel (~40 µs a date) runs once for each."""
     from datetime import date

@@ -13,7 +13,7 @@ from aiogram.types import CallbackQuery, Chat, Message, Update, User
 
 from bench.hops import answering_session
 from handlers import get_router
-from handlers.routing import FeatureDispatcher, FeatureRouter
+from handlers.routing import FeatureDispatcher, FeatureRouter, quick_check
 
 PERSON = User(id=7, is_bot=False, first_name="A")
 CHAT = Chat(id=7, type="private")
@@ -206,6 +206,37 @@ async def test_a_router_included_after_the_first_event_is_found():
     assert await feed(root, [message("hi")]) == ["late"]
 
 
+async def test_a_router_included_after_the_walk_knew_its_parent_is_found():
+    """The walk's plan of the routers below one (handlers/routing.py ``_plan``) is made again when a router is
+    included below: an empty router passed over at first takes the event once it holds a handler, at the top
+    (below the dispatcher) and further down."""
+    root, first, middle, deep = (FeatureRouter(name=n) for n in ("root", "first", "middle", "deep"))
+
+    async def on_help(message: Message) -> str:
+        return "help"
+
+    first.message.register(on_help, Command("help"))
+    deep_parent = FeatureRouter(name="deep_parent")
+    root.include_routers(first, middle, deep_parent)
+    dp = FeatureDispatcher()
+    dp.include_router(root)
+    assert await feed(root, [message("hi"), message("/help"), press("x")]) == [UNHANDLED, "help", UNHANDLED]
+
+    async def on_any(message: Message) -> str:
+        return "late"
+
+    late = FeatureRouter(name="late")
+    late.message.register(on_any)
+    middle.include_router(late)
+    assert await feed(root, [message("hi")]) == ["late"]
+
+    other = FeatureRouter(name="other")
+    other.callback_query.register(on_any)
+    deep.include_router(other)
+    deep_parent.include_router(deep)
+    assert await feed(root, [press("x")]) == ["late"]
+
+
 # ------------------------------------------------------------------------------------------ the gate
 
 
@@ -369,3 +400,107 @@ async def test_the_gate_sends_each_kind_of_update_past_the_features_that_cannot_
     assert takers(message("/mydata").message) == ["privacy"]
     assert "complaint" in takers(press("cw:bench1:7:ch:individual").callback_query, ComplaintWizard.draft.state)
     assert "start" not in takers(press("cw:bench1:7:ch:individual").callback_query, ComplaintWizard.draft.state)
+
+
+async def test_a_state_filter_s_quick_check_is_aiogram_s_answer_for_every_kind_of_state():
+    """The quick check of a StateFilter reads a set of state names made once: the same answer as aiogram's
+    loop, for strings, None, State (the default one and "any"), StatesGroup classes, instances and children."""
+    from aiogram.dispatcher.event.handler import FilterObject
+    from aiogram.filters import StateFilter
+    from aiogram.fsm.state import State, StatesGroup, any_state, default_state
+
+    class Form(StatesGroup):
+        name = State()
+        age = State()
+
+        class Extra(StatesGroup):
+            note = State()
+
+    class Other(StatesGroup):
+        one = State()
+
+    filters = [StateFilter(Form.name), StateFilter(Form), StateFilter(Form.Extra), StateFilter(Form()),
+               StateFilter(Other.one, "custom"), StateFilter(None), StateFilter(default_state),
+               StateFilter(any_state), StateFilter(Form.age, None)]
+    raw_states = [None, "custom", "", Form.name.state, Form.age.state, Form.Extra.note.state, Other.one.state,
+                  "Form:nothing", "*"]
+    event = message("hi").message
+    answers = 0
+    for f in filters:
+        quick = quick_check(FilterObject(f))
+        assert quick is not None
+        for raw_state in raw_states:
+            accepted = await f(event, raw_state=raw_state)
+            assert accepted == quick(event, {"raw_state": raw_state}), (f, raw_state)
+            answers += bool(accepted)
+    assert answers > 15
+
+
+async def test_a_callback_data_filter_s_quick_check_matches_the_prefix_part_only():
+    from aiogram.dispatcher.event.handler import FilterObject
+    from aiogram.filters.callback_data import CallbackData
+
+    class Cb(CallbackData, prefix="ab"):
+        x: str
+
+    quick = quick_check(FilterObject(Cb.filter()))
+    assert quick is not None
+    for data, expected in [("ab:1", True), ("ab", True), ("ab:", True), ("abc:1", False), ("a:1", False),
+                           ("", False), ("xab:1", False)]:
+        assert quick(press(data).callback_query, {}) is expected, data
+    assert quick(message("ab:1").message, {}) is False
+
+
+async def test_a_command_s_quick_check_never_rejects_what_the_command_accepts():
+    """The quick check rejects a text that does not start with a prefix without splitting it; text with
+    leading blanks is split as aiogram does."""
+    from aiogram.dispatcher.event.handler import FilterObject
+
+    bot = Bot("42:test", session=answering_session())
+    f = Command("help")
+    quick = quick_check(FilterObject(f))
+    assert quick is not None
+    accepted = 0
+    for text in ["/help", "  /help", "\n/help me", "help", "Помогите /help", "/helpme", "/", " "]:
+        event = message(text).message
+        if await f(event, bot=bot):
+            assert quick(event, {}), text
+            accepted += 1
+        elif not text.strip().startswith("/"):
+            assert not quick(event, {}), text
+    assert accepted >= 3
+
+
+async def test_inner_middlewares_run_top_down_and_one_added_after_the_first_event_counts():
+    """GatedObserver finds the managers of the inner middlewares once: a middleware registered later, or the
+    chain's top included into a dispatcher later, still counts, in aiogram's order (from the top down)."""
+    seen: list[str] = []
+
+    class Mark(BaseMiddleware):
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        async def __call__(self, handler, event, data):
+            seen.append(self.name)
+            return await handler(event, data)
+
+    top, feature, leaf = FeatureRouter(name="top"), FeatureRouter(name="feature"), FeatureRouter(name="leaf")
+
+    async def on_text(message: Message) -> str:
+        seen.append("handler")
+        return "ok"
+
+    leaf.message.register(on_text)
+    leaf.message.middleware(Mark("leaf"))
+    feature.include_router(leaf)
+    top.include_router(feature)
+    assert await leaf.propagate_event("message", message("a").message) == "ok"  # the chain: top/feature/leaf
+    assert seen == ["leaf", "handler"]
+    seen.clear()
+    top.message.middleware(Mark("top"))
+    feature.message.middleware(Mark("feature"))
+    dp = Dispatcher()
+    dp.message.middleware(Mark("dp"))
+    dp.include_router(top)  # the top of the chain now has a parent
+    assert await feed(top, [message("b")]) == ["ok"]
+    assert seen == ["dp", "top", "feature", "leaf", "handler"]

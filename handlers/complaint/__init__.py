@@ -7,8 +7,11 @@ the steps, labels, questions, error texts: rendering only, the rules live in bot
 bot/services/drafts.py.
 """
 
+from typing import Any
+
 from aiogram import F, Router
-from aiogram.types import CallbackQuery
+from aiogram.filters import BaseFilter
+from aiogram.types import CallbackQuery, TelegramObject
 
 from handlers.common import Magic, Private
 from handlers.complaint import buttons, messages
@@ -17,6 +20,22 @@ from handlers.complaint.flow import TurnMiddleware
 from handlers.routing import FeatureRouter
 
 __all__ = ["get_router"]
+
+
+class Label(BaseFilter):
+    """``WizCb.filter(F.a == WizAction.NOP)`` (a calendar label), whose quick check (handlers/routing.py) reads
+    the action from the data: every other wizard button passed it only after a full unpack (pydantic)."""
+
+    def __init__(self) -> None:
+        self.rule = WizCb.filter(F.a == WizAction.NOP)
+
+    async def __call__(self, query: CallbackQuery) -> bool | dict[str, Any]:
+        return await self.rule(query)
+
+    def quick(self, event: TelegramObject, data: dict[str, Any]) -> bool:
+        """The action's part is "nop" (necessary for the unpacked action to be NOP)."""
+        parts = (getattr(event, "data", None) or "").split(WizCb.__separator__)
+        return len(parts) > 3 and parts[0] == PREFIX and parts[3] == WizAction.NOP.value
 
 
 async def on_label(query: CallbackQuery) -> None:
@@ -31,7 +50,7 @@ def get_router() -> Router:
     router.message.filter(Private())  # a complaint is personal: never in the operators' group
     router.message.middleware(TurnMiddleware())
     router.callback_query.middleware(TurnMiddleware())
-    router.callback_query.register(on_label, WizCb.filter(F.a == WizAction.NOP))
+    router.callback_query.register(on_label, Label())
     stale = FeatureRouter(name="complaint.stale")
     # Forged data under the prefix, a button of an earlier prompt or another draft, an action not for this step.
     stale.callback_query.register(buttons.stale, Magic(F.data.startswith(PREFIX + ":") | (F.data == PREFIX)))

@@ -9,7 +9,7 @@ from aiogram.utils.i18n import gettext as _
 
 from bot.domain.cases import deadlines_of
 from bot.domain.deadlines import DeadlineError, working_days_left
-from bot.domain.entities import Case, CaseStatus, StoredComplaint
+from bot.domain.entities import Case, CaseStatus, ComplaintHead
 from bot.domain.ports import ComplaintsRepo, UsersRepo
 from bot.domain.text import escape
 from handlers.common import NOT_VALID
@@ -37,9 +37,9 @@ Rows = list[list[InlineKeyboardButton]]
 
 # ------------------------------------------------------------------------------------ /my
 
-async def _untracked(flow: Flow, complaints: ComplaintsRepo, cases: list[Case]) -> list[StoredComplaint]:
+async def _untracked(flow: Flow, complaints: ComplaintsRepo, cases: list[Case]) -> list[ComplaintHead]:
     tracked = {c.complaint_id for c in cases if c.complaint_id is not None}
-    return [c for c in await complaints.list_for_user(flow.user.id) if c.id not in tracked][:MAX_UNTRACKED]
+    return [c for c in await complaints.heads_for_user(flow.user.id) if c.id not in tracked][:MAX_UNTRACKED]
 
 
 async def _list_tail(flow: Flow, complaints: ComplaintsRepo, users: UsersRepo,

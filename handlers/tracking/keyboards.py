@@ -9,6 +9,7 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 
 from bot.domain.entities import Case, CaseStatus
+from handlers.buttons import button
 from handlers.datepicker import Rows, month_grid
 from handlers.tracking.callbacks import QAction, TrkAction, TrkCb, TrkWizCb
 
@@ -16,7 +17,8 @@ __all__ = ["case_button", "case_keyboard", "close_confirm_keyboard", "picker_row
 
 
 def case_button(text: str, action: TrkAction, ref: int = 0) -> InlineKeyboardButton:
-    return InlineKeyboardButton(text=text, callback_data=TrkCb(a=action, id=ref).pack())
+    # TrkCb(a=action, id=ref).pack(), written out (~3 µs less a button; tests/test_tracking.py compares them)
+    return button(text, f"{TrkCb.__prefix__}:{action.value}:{int(ref)}")
 
 
 def case_keyboard(case: Case) -> InlineKeyboardMarkup:

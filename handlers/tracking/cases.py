@@ -12,6 +12,7 @@ from bot.domain.deadlines import DeadlineError, working_days_left
 from bot.domain.entities import Case, CaseStatus, ComplaintHead
 from bot.domain.ports import ComplaintsRepo, UsersRepo
 from bot.domain.text import escape
+from handlers.buttons import keyboard
 from handlers.common import NOT_VALID
 from handlers.tracking.callbacks import TrkAction, TrkCb
 from handlers.tracking.flow import Flow, Target, own_case
@@ -79,7 +80,7 @@ async def render_list(flow: Flow, complaints: ComplaintsRepo, users: UsersRepo,
         lines = [_("You have no tracked complaints yet."),
                  _("Tell me the registration date of a complaint you have filed, and I will count the "
                    "deadlines and remind you of them.")] + tail
-        return "\n".join(lines), InlineKeyboardMarkup(inline_keyboard=tail_rows)
+        return "\n".join(lines), keyboard(tail_rows)
     header = _("<b>Your tracked complaints</b>")
     blocks = [case_block(n, case, flow.today, flow.lang, flow.cal) for n, case in enumerate(my_cases, 1)]
     fixed = len(header) + len("\n".join(tail)) + 100  # the page line and the separators
@@ -95,7 +96,7 @@ async def render_list(flow: Flow, complaints: ComplaintsRepo, users: UsersRepo,
         if page + 1 < len(pages):
             turn.append(case_button(_("Next ▶️"), TrkAction.PAGE, page + 1))
         rows.append(turn)
-    return "\n".join(lines + tail), InlineKeyboardMarkup(inline_keyboard=rows + tail_rows)
+    return "\n".join(lines + tail), keyboard(rows + tail_rows)
 
 
 async def my_complaints(message: Message, flow: Flow, complaints: ComplaintsRepo, users: UsersRepo) -> None:

@@ -9,7 +9,7 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 
 from bot.domain.entities import Case, CaseStatus
-from handlers.buttons import button
+from handlers.buttons import button, keyboard
 from handlers.datepicker import Rows, month_grid
 from handlers.tracking.callbacks import QAction, TrkAction, TrkCb, TrkWizCb
 
@@ -31,7 +31,7 @@ def case_keyboard(case: Case) -> InlineKeyboardMarkup:
              case_button(_("🗂 Close"), TrkAction.CLOSE, case.id)],
         ]
     rows.append([case_button(_("📋 My complaints"), TrkAction.LIST)])
-    return InlineKeyboardMarkup(inline_keyboard=rows)
+    return keyboard(rows)
 
 
 def close_confirm_keyboard(case: Case) -> InlineKeyboardMarkup:

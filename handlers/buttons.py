@@ -14,14 +14,17 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
 __all__ = ["button", "keyboard"]
 
-KEPT = 4096  # buttons kept (a few hundred bytes each); all are dropped when full, and built again on demand
+KEPT = 1024  # buttons kept (~1.3 KB each); all are dropped when full, and built again on demand
 
 _kept: dict[tuple[str, str], InlineKeyboardButton] = {}
 _BUTTON = InlineKeyboardButton(text="-", callback_data="-")
 _KEYBOARD = InlineKeyboardMarkup(inline_keyboard=[])
 
 
-def button(text: str, callback_data: str) -> InlineKeyboardButton:
+def button(text: str, callback_data: str, *, keep: bool = True) -> InlineKeyboardButton:
+    """The button; ``keep=False`` for one that names a single person's row (a case of theirs): built, not kept."""
+    if not keep:
+        return _BUTTON.model_copy(update={"text": text, "callback_data": callback_data})
     key = (text, callback_data)
     found = _kept.get(key)
     if found is None:

@@ -115,7 +115,7 @@ def answer_keyboard(others: list[Entry], lang: str) -> InlineKeyboardMarkup | No
     return _answer_keyboard(topics, _(BTN_HUMAN) if desk_on() else None)
 
 
-@lru_cache(maxsize=2048)
+@lru_cache(maxsize=512)  # ~2 KB each
 def _answer_keyboard(topics: tuple[tuple[str, str], ...], person: str | None) -> InlineKeyboardMarkup | None:
     rows = [[button(f"🔎 {title}", topic_data(entry_id))] for entry_id, title in topics]
     if person is not None:

@@ -24,6 +24,8 @@ def test_copied_buttons_and_keyboards_equal_validated_ones_and_dump_the_same():
 def test_kept_buttons_by_text_and_data_and_bounded(monkeypatch):
     assert button("Да", "d:1") is button("Да", "d:1")
     assert button("Иә", "d:1").text == "Иә" and button("Да", "d:2").callback_data == "d:2"
+    once = button("📂 №1", "trk:open:1", keep=False)
+    assert once == button("📂 №1", "trk:open:1") and once is not button("📂 №1", "trk:open:1", keep=False)
     monkeypatch.setattr(buttons, "KEPT", 3)
     monkeypatch.setattr(buttons, "_kept", {})
     for i in range(10):

@@ -245,7 +245,7 @@ def further_complaint_limit_from(day: date, cal: WorkCalendar) -> date:
 
 #: Deadlines kept per calendar (``KzCalendar.derived``): /my words every open case on every view, the reminder
 #: planner and the case screens count the same cases again, and one count was ~60 µs of calendar walking.
-MEMO_SIZE = 20_000
+MEMO_SIZE = 4096  # ~1.2 KB each; all are dropped when full
 
 
 def compute(

@@ -17,8 +17,9 @@ __all__ = ["case_button", "case_keyboard", "close_confirm_keyboard", "picker_row
 
 
 def case_button(text: str, action: TrkAction, ref: int = 0) -> InlineKeyboardButton:
-    # TrkCb(a=action, id=ref).pack(), written out (~3 µs less a button; tests/test_tracking.py compares them)
-    return button(text, f"{TrkCb.__prefix__}:{action.value}:{int(ref)}")
+    # TrkCb(a=action, id=ref).pack(), written out (~3 µs less a button; tests/test_tracking.py compares them).
+    # Kept: the buttons of the list, the pages and the switches; a case's or a saved complaint's own id is not.
+    return button(text, f"{TrkCb.__prefix__}:{action.value}:{int(ref)}", keep=ref == 0 or action == TrkAction.PAGE)
 
 
 def case_keyboard(case: Case) -> InlineKeyboardMarkup:

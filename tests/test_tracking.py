@@ -390,3 +390,15 @@ async def test_my_after_a_language_switch_is_all_in_the_new_language(fake, db_pa
         assert tr("➕ I already filed a complaint", "ru") in after.buttons
         assert tr("➕ I already filed a complaint", "kk") not in after.buttons
         assert after.callback_data(tr("🔕 Stop reminders", "ru")) == before.callback_data(tr("🔕 Stop reminders", "kk"))
+
+
+def test_translations_follow_the_update_locale():
+    """render.translations() keeps each locale's texts apart (a language switch shows the other at once)."""
+    from handlers.tracking.render import translations
+
+    for lang in ("kk", "ru", "kk"):
+        with I18N.context(), I18N.use_locale(lang):
+            gettext = translations()
+            assert gettext("Status: {status}") == tr("Status: {status}", lang)
+            assert gettext("<b>Your tracked complaints</b>") == tr("<b>Your tracked complaints</b>", lang)
+    assert tr("Status: {status}", "kk") != tr("Status: {status}", "ru")

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import aiosqlite
 
 from bot.domain.complaint import Complaint, complaint_number
-from bot.domain.entities import StoredComplaint
+from bot.domain.entities import ComplaintHead, StoredComplaint
 from storage.db import Database, iso, parse_iso_required
 
 __all__ = ["ComplaintsRepo"]
@@ -63,3 +63,10 @@ class ComplaintsRepo:
         """The user's complaints, newest first."""
         rows = await self.db.lookup("SELECT * FROM complaints WHERE user_id = ? ORDER BY id DESC", (user_id,))
         return [_row(r) for r in rows]
+
+    async def heads_for_user(self, user_id: int) -> list[ComplaintHead]:
+        """The user's complaints, newest first, without their documents: /my lists only the number and the day
+        (unpacking every document cost ~55 µs of each /my)."""
+        rows = await self.db.lookup("SELECT id, number, created_at FROM complaints WHERE user_id = ? ORDER BY id DESC",
+                                    (user_id,))
+        return [ComplaintHead(r[0], r[1], parse_iso_required(r[2])) for r in rows]

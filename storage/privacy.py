@@ -20,7 +20,7 @@ import aiosqlite
 from bot.domain.clock import Clock
 from bot.domain.entities import OPEN_TICKET_STATUSES, AuditEntry, CaseEvent, TicketStatus
 from bot.domain.privacy import CaseRecord, CleanupTask, Erasure, Expired, PersonalData, TicketRecord, safe_audit_detail
-from storage.cases import _case, _reminder
+from storage.cases import CASE_COLUMNS, _case, _reminder
 from storage.complaints import _row as _complaint
 from storage.db import Database, iso, parse_iso_required
 from storage.leases import instance_id
@@ -160,7 +160,7 @@ class PrivacyRepo:
         complaints = [_complaint(r) for r in await db.fetchall(
             "SELECT * FROM complaints WHERE user_id = ? ORDER BY id", (user_id,))]
         cases = []
-        for row in await db.fetchall("SELECT * FROM cases WHERE user_id = ? ORDER BY id", (user_id,)):
+        for row in await db.fetchall(f"SELECT {CASE_COLUMNS} FROM cases WHERE user_id = ? ORDER BY id", (user_id,)):
             events = [CaseEvent(e["id"], e["case_id"], e["kind"], json.loads(e["payload"]),
                                 parse_iso_required(e["at"]))
                       for e in await db.fetchall("SELECT * FROM case_events WHERE case_id = ? ORDER BY id",

@@ -292,3 +292,33 @@ def test_a_complaint_handed_in_after_hours_on_the_last_day_is_in_time():
     r = compute("provider", date(2026, 6, 17), CAL, learned_on=learned, filed_on=date(2026, 6, 16))
     assert r.filing_limit_missed is False
     assert compute("provider", date(2026, 6, 17), CAL, learned_on=learned).filing_limit_missed is True
+
+
+def test_deadlines_are_computed_once_per_calendar_and_facts() -> None:
+    """compute() keeps its result on the calendar (KzCalendar.derived): the same facts give the same object, a
+    calendar built with a new fact counts again, and refused input is never answered from the memo."""
+    from bot.domain.workdays import KzCalendar, Override
+
+    cal = KzCalendar()
+    first = compute("provider", D("2026-06-01"), cal, extended_by=1)
+    assert compute(Recipient.PROVIDER, D("2026-06-01"), cal, extended_by=1) is first
+    assert compute("provider", D("2026-06-01"), cal, extended_by=1, forwarded_via_provider=True) is not first
+    with pytest.raises(DeadlineError):
+        compute("provider", D("2026-06-01"), cal, extended_by=True)  # == 1 as a key, still refused
+    day_off = KzCalendar(overrides=[Override(D("2026-06-02"), "transfer_off", False)])
+    moved = compute("provider", D("2026-06-01"), day_off, extended_by=1)
+    assert moved.review_due == D("2026-06-10") and first.review_due == D("2026-06-09")
+    plain = compute("provider", D("2026-06-01"), _Plain(cal), extended_by=1)  # a calendar without a memo
+    assert plain == first and plain is not first
+
+
+class _Plain:
+    """A WorkCalendar without ``derived``."""
+
+    def __init__(self, cal: object) -> None:
+        self._cal = cal
+
+    def __getattr__(self, name: str) -> object:
+        if name == "derived":
+            raise AttributeError(name)
+        return getattr(self._cal, name)

@@ -246,3 +246,31 @@ async def test_greetings_thanks_and_goodbyes_get_a_friendly_menu_answer(fake, db
         await kk.send("Сәлеметсіз бе, шағымды қайда беремін?")
         msg = await kk.expect()
         assert ENTRIES["where_to_complain"]["title"]["kk"] in msg.plain_text
+
+
+def test_answer_buttons_carry_what_faqcb_packs():
+    """answer_keyboard writes FaqCb's data out itself (handlers/faq.py topic_data) and keeps its buttons: the
+    same data as FaqCb packs for every entry, and each language's own title."""
+    from bot.domain.faq import default_index
+    from bot.services.i18n import build_i18n
+    from handlers.common import BTN_HUMAN, desk_available
+    from handlers.faq import FaqCb, FaqKind, answer_keyboard, topic_data
+
+    ix = default_index()
+    for entry_id in ix.ids():
+        assert topic_data(entry_id) == FaqCb(kind=FaqKind.TOPIC, id=entry_id).pack()
+    entry = ix.entry("where_to_complain")
+    i18n = build_i18n("ru")
+    assert i18n.gettext(BTN_HUMAN, locale="kk") != i18n.gettext(BTN_HUMAN, locale="ru")
+    for lang in ("kk", "ru", "kk"):
+        with i18n.context(), i18n.use_locale(lang):
+            markup = answer_keyboard([entry], lang)
+            assert markup is not None
+            [[btn]] = markup.inline_keyboard
+            assert btn.text == f"🔎 {ENTRIES['where_to_complain']['title'][lang]}"
+            assert btn.callback_data == "faq:t:where_to_complain"
+            with desk_available(True):  # the desk's button, in the language of the update
+                rows = answer_keyboard([entry], lang).inline_keyboard
+            assert [b.callback_data for [b] in rows] == ["faq:t:where_to_complain", PERSON]
+            assert rows[1][0].text == i18n.gettext(BTN_HUMAN, locale=lang)
+            assert answer_keyboard([], lang) is None

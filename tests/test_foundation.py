@@ -217,3 +217,19 @@ async def test_a_direct_reply_waits_out_a_429_instead_of_being_lost(fake, db_pat
         assert "Что я умею" in (await user.expect(timeout=10)).text
     answers = [c for c in fake.calls_of("sendMessage", chat_id=902)]
     assert [c.status for c in answers] == [429, 200]
+
+
+def test_welcome_text_is_kept_per_language_and_desk():
+    """handlers.start.welcome_text keeps its text per language and desk: never another language's or the
+    other desk's greeting."""
+    from bot.services.i18n import build_i18n
+    from handlers.common import desk_available
+    from handlers.start import _build_welcome_text, welcome_text
+
+    i18n = build_i18n("ru")
+    seen = {}
+    for lang, desk in (("kk", False), ("ru", False), ("kk", True), ("ru", True), ("kk", False), ("ru", True)):
+        with i18n.context(), i18n.use_locale(lang), desk_available(desk):
+            seen[lang, desk] = welcome_text()
+            assert seen[lang, desk] == _build_welcome_text(desk)
+    assert len(set(seen.values())) == 4 and "Сәлеметсіз бе" in seen["kk", False]

@@ -73,6 +73,7 @@ def _calls(app: Any, ids: Ids) -> dict[str, Callable[[], Awaitable[Any]]]:
         "ComplaintsRepo.create": lambda: r.complaints.create(ids.user, complaint, "ru", now),
         "ComplaintsRepo.get": lambda: r.complaints.get(ids.complaint),
         "ComplaintsRepo.list_for_user": lambda: r.complaints.list_for_user(ids.user),
+        "ComplaintsRepo.heads_for_user": lambda: r.complaints.heads_for_user(ids.user),
         "CalendarRepo.load": lambda: r.calendars.load(),
         "CalendarRepo.add": lambda: r.calendars.add(Override(today + timedelta(days=2), "transfer_off", False,
                                                              "test"), added_by=None, at=now),

@@ -358,3 +358,47 @@ async def test_language_switch_mid_question_asks_it_again_in_the_new_language(fa
         await u.expect_text(tr("What is the registration date? It is on the talon (the slip you got when filing) or "
                                "in eOtinish / your eGov personal account. Type it (for example {example}) or pick "
                                "it below.", "ru", example="15.12.2026"))
+
+
+def test_case_buttons_carry_what_trkcb_packs():
+    """case_button writes TrkCb's data out itself (handlers/tracking/keyboards.py): the same string for every
+    action and id, and the kept button of one language is never shown in the other."""
+    from handlers.tracking.callbacks import TrkAction
+    from handlers.tracking.keyboards import case_button
+
+    for action in TrkAction:
+        for ref in (0, 7, 2**63 - 1):
+            assert case_button("x", action, ref).callback_data == TrkCb(a=action, id=ref).pack()
+    kk, ru = tr("📋 My complaints", "kk"), tr("📋 My complaints", "ru")
+    assert case_button(kk, TrkAction.LIST).text == kk and case_button(ru, TrkAction.LIST).text == ru
+
+
+async def test_my_after_a_language_switch_is_all_in_the_new_language(fake, db_path, no_unhandled):
+    async with running_bot(fake, db_path, clock=FakeClock(START)):
+        u = fake.user(371, "Айгерім", language_code="kk")
+        await track_from_scratch(u, "kk")
+        await u.send("/my")
+        before = await u.expect()
+        assert tr("🔕 Stop reminders", "kk") in before.buttons
+        await u.send("/language")
+        await u.expect()
+        await u.press("Русский")
+        await u.expect()
+        await u.send("/my")
+        after = await u.expect_text(tr("<b>Your tracked complaints</b>", "ru").replace("<b>", "").replace("</b>", ""))
+        assert tr("🔕 Stop reminders", "ru") in after.buttons
+        assert tr("➕ I already filed a complaint", "ru") in after.buttons
+        assert tr("➕ I already filed a complaint", "kk") not in after.buttons
+        assert after.callback_data(tr("🔕 Stop reminders", "ru")) == before.callback_data(tr("🔕 Stop reminders", "kk"))
+
+
+def test_translations_follow_the_update_locale():
+    """render.translations() keeps each locale's texts apart (a language switch shows the other at once)."""
+    from handlers.tracking.render import translations
+
+    for lang in ("kk", "ru", "kk"):
+        with I18N.context(), I18N.use_locale(lang):
+            gettext = translations()
+            assert gettext("Status: {status}") == tr("Status: {status}", lang)
+            assert gettext("<b>Your tracked complaints</b>") == tr("<b>Your tracked complaints</b>", lang)
+    assert tr("Status: {status}", "kk") != tr("Status: {status}", "ru")

@@ -27,6 +27,7 @@ __all__ = [
     "Case",
     "CaseEvent",
     "CaseStatus",
+    "ComplaintHead",
     "OutboxRow",
     "Reminder",
     "StoredComplaint",
@@ -104,6 +105,15 @@ class StoredComplaint:
     complaint: Complaint
     created_at: datetime  # aware UTC
     status: str = "created"
+
+
+@dataclass(frozen=True, slots=True)
+class ComplaintHead:
+    """What a list of saved complaints shows (/my): a stored complaint without its packed document."""
+
+    id: int
+    number: str
+    created_at: datetime  # aware UTC
 
 
 @dataclass(frozen=True)

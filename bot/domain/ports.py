@@ -22,6 +22,7 @@ from bot.domain.entities import (
     AuditEntry,
     Case,
     CaseEvent,
+    ComplaintHead,
     OutboxRow,
     Reminder,
     StoredComplaint,
@@ -68,6 +69,7 @@ class ComplaintsRepo(Protocol):
     async def create(self, user_id: int, complaint: Complaint, language: str, at: datetime) -> StoredComplaint: ...
     async def get(self, complaint_id: int) -> StoredComplaint | None: ...
     async def list_for_user(self, user_id: int) -> list[StoredComplaint]: ...
+    async def heads_for_user(self, user_id: int) -> list[ComplaintHead]: ...
 
 
 class CalendarRepo(Protocol):

@@ -222,6 +222,10 @@ class KzCalendar(Calendar):  # type: ignore[misc]  # workalendar ships no type h
         for o in self.overrides:
             self._by_year.setdefault(o.day.year, []).append(o)
         self._years: dict[int, _Year] = {}
+        #: What other code computed from this calendar alone, by its own keys (bot.domain.deadlines keeps a
+        #: case's dates here). A calendar never changes once built (a recorded fact builds a new one:
+        #: storage/calendar.py), so nothing here goes stale; the user bounds its size.
+        self.derived: dict[tuple[object, ...], object] = {}
 
     # --- per-year computation -------------------------------------------------------------------
     def _year(self, year: int) -> _Year:

@@ -9,9 +9,10 @@ from aiogram.utils.i18n import gettext as _
 
 from bot.domain.cases import deadlines_of
 from bot.domain.deadlines import DeadlineError, working_days_left
-from bot.domain.entities import Case, CaseStatus, StoredComplaint
+from bot.domain.entities import Case, CaseStatus, ComplaintHead
 from bot.domain.ports import ComplaintsRepo, UsersRepo
 from bot.domain.text import escape
+from handlers.buttons import keyboard
 from handlers.common import NOT_VALID
 from handlers.tracking.callbacks import TrkAction, TrkCb
 from handlers.tracking.flow import Flow, Target, own_case
@@ -25,6 +26,7 @@ from handlers.tracking.render import (
     paginate,
     status_label,
     timeline_text,
+    translations,
 )
 from handlers.tracking.states import question_of
 
@@ -37,34 +39,35 @@ Rows = list[list[InlineKeyboardButton]]
 
 # ------------------------------------------------------------------------------------ /my
 
-async def _untracked(flow: Flow, complaints: ComplaintsRepo, cases: list[Case]) -> list[StoredComplaint]:
+async def _untracked(flow: Flow, complaints: ComplaintsRepo, cases: list[Case]) -> list[ComplaintHead]:
     tracked = {c.complaint_id for c in cases if c.complaint_id is not None}
-    return [c for c in await complaints.list_for_user(flow.user.id) if c.id not in tracked][:MAX_UNTRACKED]
+    return [c for c in await complaints.heads_for_user(flow.user.id) if c.id not in tracked][:MAX_UNTRACKED]
 
 
 async def _list_tail(flow: Flow, complaints: ComplaintsRepo, users: UsersRepo,
                      cases: list[Case]) -> tuple[list[str], Rows]:
     """Under the cases: the saved complaints not tracked yet, "I already filed one", the reminder switch."""
+    gettext = translations()
     tail: list[str] = []
     rows: Rows = []
     untracked = await _untracked(flow, complaints, cases)
     if untracked:
-        tail += ["", _("<b>Saved complaints not tracked yet</b>")]
+        tail += ["", gettext("<b>Saved complaints not tracked yet</b>")]
         for stored in untracked:
-            tail.append("• " + _("Complaint {number} of {date}").format(
+            tail.append("• " + gettext("Complaint {number} of {date}").format(
                 number=escape(stored.number),
                 date=fmt(stored.created_at.astimezone(flow.settings.tz).date(), flow.lang)))
-            rows.append([case_button(_("➕ Track {number}").format(number=stored.number), TrkAction.TRACK_SAVED,
+            rows.append([case_button(gettext("➕ Track {number}").format(number=stored.number), TrkAction.TRACK_SAVED,
                                      stored.id)])
-    rows.append([case_button(_("➕ I already filed a complaint"), TrkAction.NEW)])
+    rows.append([case_button(gettext("➕ I already filed a complaint"), TrkAction.NEW)])
     fresh = await users.get(flow.user.id)
     enabled = fresh.reminders_enabled if fresh is not None else flow.user.reminders_enabled
     if any(c.status == CaseStatus.OPEN for c in cases):  # nothing tracked, nothing to stop
         if enabled:
-            rows.append([case_button(_("🔕 Stop reminders"), TrkAction.REMINDERS_OFF)])
+            rows.append([case_button(gettext("🔕 Stop reminders"), TrkAction.REMINDERS_OFF)])
         else:
-            tail += ["", _("Reminders are off.")]
-            rows.append([case_button(_("🔔 Resume reminders"), TrkAction.REMINDERS_ON)])
+            tail += ["", gettext("Reminders are off.")]
+            rows.append([case_button(gettext("🔔 Resume reminders"), TrkAction.REMINDERS_ON)])
     return tail, rows
 
 
@@ -72,15 +75,16 @@ async def render_list(flow: Flow, complaints: ComplaintsRepo, users: UsersRepo,
                       page: int = 0) -> tuple[str, InlineKeyboardMarkup]:
     """One page of /my: the tracked complaints (open ones first), then on the first page the saved complaints
     not tracked yet; never longer than Telegram allows (PAGE_BUDGET)."""
+    gettext = translations()
     all_cases = await flow.cases.list_for_user(flow.user.id)
     my_cases = sorted(all_cases, key=lambda c: c.status != CaseStatus.OPEN)
     tail, tail_rows = await _list_tail(flow, complaints, users, all_cases)
     if not my_cases:
-        lines = [_("You have no tracked complaints yet."),
-                 _("Tell me the registration date of a complaint you have filed, and I will count the "
+        lines = [gettext("You have no tracked complaints yet."),
+                 gettext("Tell me the registration date of a complaint you have filed, and I will count the "
                    "deadlines and remind you of them.")] + tail
-        return "\n".join(lines), InlineKeyboardMarkup(inline_keyboard=tail_rows)
-    header = _("<b>Your tracked complaints</b>")
+        return "\n".join(lines), keyboard(tail_rows)
+    header = gettext("<b>Your tracked complaints</b>")
     blocks = [case_block(n, case, flow.today, flow.lang, flow.cal) for n, case in enumerate(my_cases, 1)]
     fixed = len(header) + len("\n".join(tail)) + 100  # the page line and the separators
     pages = paginate(blocks, PAGE_BUDGET - fixed)
@@ -88,14 +92,14 @@ async def render_list(flow: Flow, complaints: ComplaintsRepo, users: UsersRepo,
     lines = [header] + [blocks[i] for i in pages[page]]
     rows = [[case_button(case_button_text(my_cases[i]), TrkAction.OPEN, my_cases[i].id)] for i in pages[page]]
     if len(pages) > 1:
-        lines += ["", _("Page {n} of {total}").format(n=page + 1, total=len(pages))]
+        lines += ["", gettext("Page {n} of {total}").format(n=page + 1, total=len(pages))]
         turn = []
         if page > 0:
-            turn.append(case_button(_("◀️ Previous"), TrkAction.PAGE, page - 1))
+            turn.append(case_button(gettext("◀️ Previous"), TrkAction.PAGE, page - 1))
         if page + 1 < len(pages):
-            turn.append(case_button(_("Next ▶️"), TrkAction.PAGE, page + 1))
+            turn.append(case_button(gettext("Next ▶️"), TrkAction.PAGE, page + 1))
         rows.append(turn)
-    return "\n".join(lines + tail), InlineKeyboardMarkup(inline_keyboard=rows + tail_rows)
+    return "\n".join(lines + tail), keyboard(rows + tail_rows)
 
 
 async def my_complaints(message: Message, flow: Flow, complaints: ComplaintsRepo, users: UsersRepo) -> None:

@@ -9,6 +9,7 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 
 from bot.domain.entities import Case, CaseStatus
+from handlers.buttons import button, keyboard
 from handlers.datepicker import Rows, month_grid
 from handlers.tracking.callbacks import QAction, TrkAction, TrkCb, TrkWizCb
 
@@ -16,7 +17,9 @@ __all__ = ["case_button", "case_keyboard", "close_confirm_keyboard", "picker_row
 
 
 def case_button(text: str, action: TrkAction, ref: int = 0) -> InlineKeyboardButton:
-    return InlineKeyboardButton(text=text, callback_data=TrkCb(a=action, id=ref).pack())
+    # TrkCb(a=action, id=ref).pack(), written out (~3 µs less a button; tests/test_tracking.py compares them).
+    # Kept: the buttons of the list, the pages and the switches; a case's or a saved complaint's own id is not.
+    return button(text, f"{TrkCb.__prefix__}:{action.value}:{int(ref)}", keep=ref == 0 or action == TrkAction.PAGE)
 
 
 def case_keyboard(case: Case) -> InlineKeyboardMarkup:
@@ -29,7 +32,7 @@ def case_keyboard(case: Case) -> InlineKeyboardMarkup:
              case_button(_("🗂 Close"), TrkAction.CLOSE, case.id)],
         ]
     rows.append([case_button(_("📋 My complaints"), TrkAction.LIST)])
-    return InlineKeyboardMarkup(inline_keyboard=rows)
+    return keyboard(rows)
 
 
 def close_confirm_keyboard(case: Case) -> InlineKeyboardMarkup:

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import asyncpg
 
 from bot.domain.complaint import Complaint, complaint_number, pack_fields
-from bot.domain.entities import StoredComplaint
+from bot.domain.entities import ComplaintHead, StoredComplaint
 from storage.complaints import DEFAULT_TZ
 from storage.pg.db import Conn, PgDatabase, moment
 from storage.pg.rows import entity, loads
@@ -64,3 +64,9 @@ class PgComplaintsRepo:
         """The user's complaints, newest first."""
         rows = await self.db.fetchall("SELECT * FROM complaints WHERE user_id = $1 ORDER BY id DESC", user_id)
         return [_row(r) for r in rows]
+
+    async def heads_for_user(self, user_id: int) -> list[ComplaintHead]:
+        """The user's complaints, newest first, without their documents (see storage/complaints.py)."""
+        rows = await self.db.fetchall("SELECT id, number, created_at FROM complaints WHERE user_id = $1 ORDER BY id DESC",
+                                      user_id)
+        return [ComplaintHead(r[0], r[1], r[2]) for r in rows]

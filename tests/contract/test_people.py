@@ -54,6 +54,9 @@ async def test_complaints_are_numbered_and_listed_newest_first(stores):
     assert (got.number, got.user_id, got.language, got.created_at) == (first.number, 5, "ru", at)
     assert [c.id for c in await stores.complaints.list_for_user(5)] == [second.id, first.id]
     assert await stores.complaints.list_for_user(6) == [] and await stores.complaints.get(10_000) is None
+    heads = await stores.complaints.heads_for_user(5)  # /my's list: the same rows without their documents
+    assert [(h.id, h.number, h.created_at) for h in heads] == [(s.id, s.number, s.created_at) for s in (second, first)]
+    assert await stores.complaints.heads_for_user(6) == []
 
 
 async def test_calendar_overrides_change_the_calendar_of_every_instance(stores, other):

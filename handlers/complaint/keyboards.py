@@ -1,4 +1,10 @@
-"""Keyboards of the wizard. Every inline button carries the draft token and the prompt number (WizCb)."""
+"""Keyboards of the wizard. Every inline button carries the draft token and the prompt number (WizCb).
+
+A step's keyboard is new at every prompt (its buttons carry the prompt's number), so its buttons are copies of
+a validated template (handlers/buttons.py: ``model_copy``, ~1.5 µs, instead of ~5-9 µs for validation) and
+the labels every step shows (Back, Skip, Cancel; a choice step's choices) are templates kept per locale with
+their text, so a turn copies the callback data into them without looking the text up again. A step's
+keyboard cost ~19 µs (Back and Cancel) in a loop, ~48 µs in the bot's update, before."""
 
 from __future__ import annotations
 
@@ -11,8 +17,10 @@ from aiogram.types import (
     ReplyKeyboardMarkup,
 )
 from aiogram.utils.i18n import gettext as _
+from aiogram.utils.i18n.context import get_i18n
 
 from bot.domain.complaint import Complaint
+from handlers import buttons
 from handlers.common import EscalateCb
 from handlers.complaint.callbacks import WizAction as A
 from handlers.complaint.callbacks import pack
@@ -32,7 +40,44 @@ Rows = list[list[InlineKeyboardButton]]
 
 
 def button(text: str, token: str, n: int, action: A, value: str = "") -> InlineKeyboardButton:
-    return InlineKeyboardButton(text=text, callback_data=pack(token, n, action, value))
+    return buttons.button(text, pack(token, n, action, value), keep=False)  # new data each prompt: not kept
+
+
+def _with(template: InlineKeyboardButton, token: str, n: int, action: A, value: str = "") -> InlineKeyboardButton:
+    """A kept label's button with this prompt's data."""
+    return template.model_copy(update={"callback_data": pack(token, n, action, value)})
+
+
+#: Label templates by locale (nothing changes a sent markup, so they can be copied for ever). A few locales at
+#: most: all are dropped past LOCALES_KEPT and built again on demand.
+LOCALES_KEPT = 8
+_NAV: dict[str, tuple[InlineKeyboardButton, InlineKeyboardButton, InlineKeyboardButton]] = {}
+_CHOICES: dict[tuple[str, str], tuple[tuple[str, InlineKeyboardButton], ...]] = {}
+
+
+def _nav_labels() -> tuple[InlineKeyboardButton, InlineKeyboardButton, InlineKeyboardButton]:
+    """Back, Skip and Cancel in the update's locale (what ``_()`` would give)."""
+    locale = get_i18n().current_locale
+    found = _NAV.get(locale)
+    if found is None:
+        if len(_NAV) >= LOCALES_KEPT:
+            _NAV.clear()
+        found = _NAV[locale] = (buttons.button(_("⬅️ Back"), "-", keep=False),
+                                buttons.button(_("⏭ Skip"), "-", keep=False),
+                                buttons.button(_("✖️ Cancel"), "-", keep=False))
+    return found
+
+
+def _choice_labels(step: str) -> tuple[tuple[str, InlineKeyboardButton], ...]:
+    """A choice step's (value, label template) in the update's locale."""
+    key = (get_i18n().current_locale, step)
+    found = _CHOICES.get(key)
+    if found is None:
+        if len(_CHOICES) >= LOCALES_KEPT * len(CHOICES):
+            _CHOICES.clear()
+        found = _CHOICES[key] = tuple((value, buttons.button(choice_button(step, value), "-", keep=False))
+                                      for value in CHOICES[step])
+    return found
 
 
 def consent_keyboard(token: str, n: int) -> InlineKeyboardMarkup:
@@ -44,16 +89,18 @@ def consent_keyboard(token: str, n: int) -> InlineKeyboardMarkup:
 def nav_rows(token: str, n: int, *, back: bool, skip: bool) -> Rows:
     """The same place on every step: Back and Skip (when they apply) on one row, Cancel alone on the last row,
     so a tap where Skip sits on an optional step never lands on Cancel on a required one."""
+    back_label, skip_label, cancel_label = _nav_labels()
     row = []
     if back:
-        row.append(button(_("⬅️ Back"), token, n, A.BACK))
+        row.append(_with(back_label, token, n, A.BACK))
     if skip:
-        row.append(button(_("⏭ Skip"), token, n, A.SKIP))
-    return ([row] if row else []) + [[button(_("✖️ Cancel"), token, n, A.CANCEL)]]
+        row.append(_with(skip_label, token, n, A.SKIP))
+    cancel = [_with(cancel_label, token, n, A.CANCEL)]
+    return [row, cancel] if row else [cancel]
 
 
 def choice_rows(step: str, token: str, n: int) -> Rows:
-    rows = [[button(choice_button(step, value), token, n, A.CHOICE, value)] for value in CHOICES[step]]
+    rows = [[_with(label, token, n, A.CHOICE, value)] for value, label in _choice_labels(step)]
     if step == "recipient_kind":  # advice only: a court hears a claim after a pre-trial complaint
         # (docs/legal.md, 'Court')
         rows.append([button(_("⚖️ Court (after a pre-trial complaint)"), token, n, A.COURT)])
@@ -92,7 +139,7 @@ def step_keyboard(
         rows.append([button(_("➡️ Keep the current value"), token, n, A.KEEP_VALUE)])
     first = steps_for(draft)[0] == step
     rows += nav_rows(token, n, back=editing or not first, skip=step in OPTIONAL)
-    return InlineKeyboardMarkup(inline_keyboard=rows)
+    return buttons.keyboard(rows)
 
 
 def review_keyboard(draft: Complaint, token: str, n: int) -> InlineKeyboardMarkup:
@@ -100,7 +147,7 @@ def review_keyboard(draft: Complaint, token: str, n: int) -> InlineKeyboardMarku
     rows: Rows = [edits[i : i + 2] for i in range(0, len(edits), 2)]
     rows.append([button(_("✅ Confirm and get the document"), token, n, A.CONFIRM)])
     rows += nav_rows(token, n, back=True, skip=False)
-    return InlineKeyboardMarkup(inline_keyboard=rows)
+    return buttons.keyboard(rows)
 
 
 def cancel_confirm_keyboard(token: str, n: int) -> InlineKeyboardMarkup:

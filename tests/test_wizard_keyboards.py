@@ -1,0 +1,167 @@
+"""The wizard's fast paths (handlers/complaint/keyboards.py, flow.py): a step's keyboard built from label
+templates kept per locale is the one aiogram would validate, in the update's language (also right after a
+language switch); Turn.send's copied sendMessage is the request Bot.send_message makes; a move writes the
+wizard's state only when the conversation is not in it yet."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import pytest
+from aiogram import Bot
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.storage.base import StorageKey
+from aiogram.fsm.storage.memory import MemoryStorage
+from aiogram.methods import SendMessage
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot.domain.complaint import Complaint
+from bot.services.i18n import build_i18n
+from bot.session import JsonBodySession
+from handlers.complaint import keyboards
+from handlers.complaint.callbacks import WizAction as A
+from handlers.complaint.callbacks import WizCb
+from handlers.complaint.flow import Turn, Wiz, goto
+from handlers.complaint.keyboards import nav_rows, step_keyboard
+from handlers.complaint.states import ComplaintWizard
+from handlers.complaint.steps import ORDER, choice_button
+from tests.backends import running_bot
+from tests.test_wizard import Walker, individual_kk, tr, wiz_buttons
+
+I18N = build_i18n("ru")
+TODAY = date(2026, 3, 18)
+NAV = {A.BACK: "⬅️ Back", A.SKIP: "⏭ Skip", A.CANCEL: "✖️ Cancel"}
+
+
+def validated(markup: InlineKeyboardMarkup) -> InlineKeyboardMarkup:
+    """The markup as aiogram validates it from its parts."""
+    return InlineKeyboardMarkup(inline_keyboard=[
+        [InlineKeyboardButton(text=b.text, callback_data=b.callback_data) for b in row]
+        for row in markup.inline_keyboard])
+
+
+def labels(markup: InlineKeyboardMarkup, step: str, lang: str) -> list[tuple[str, str]]:
+    """(text, what the text should be in ``lang``) of every button whose label is a kept template."""
+    out = []
+    for row in markup.inline_keyboard:
+        for b in row:
+            cb = WizCb.unpack(b.callback_data)
+            if cb.a in NAV:
+                out.append((b.text, tr(NAV[cb.a], lang)))
+            elif cb.a == A.CHOICE:
+                with I18N.use_locale(lang):
+                    out.append((b.text, choice_button(step, cb.v)))
+    return out
+
+
+@pytest.fixture
+def fresh_labels(monkeypatch):
+    monkeypatch.setattr(keyboards, "_NAV", {})
+    monkeypatch.setattr(keyboards, "_CHOICES", {})
+
+
+def test_step_keyboards_are_what_aiogram_validates_in_the_update_s_language(fresh_labels):
+    draft = Complaint(consent=True, created=TODAY, language="kk", surname="Әлиханқызы")
+    with I18N.context():
+        for lang in ("kk", "ru", "kk"):  # back and forth: a kept label is never the other language's
+            with I18N.use_locale(lang):
+                for n, step in enumerate([s for s in ORDER if s not in ("decision_date", "learned_date")]):
+                    for editing in (False, True):
+                        markup = step_keyboard(draft, step, "Xy3_k-", n, today=TODAY, lang=lang, editing=editing)
+                        assert markup == validated(markup)
+                        assert markup.model_dump(exclude_none=True) == validated(markup).model_dump(exclude_none=True)
+                        assert all(text == expected for text, expected in labels(markup, step, lang)), (lang, step)
+                        assert all(WizCb.unpack(b.callback_data).n == n for row in markup.inline_keyboard for b in row)
+    assert set(keyboards._NAV) == {"kk", "ru"}
+
+
+def test_kept_labels_are_bounded_and_never_shared_between_prompts(fresh_labels, monkeypatch):
+    monkeypatch.setattr(keyboards, "LOCALES_KEPT", 1)
+    with I18N.context():
+        with I18N.use_locale("kk"):
+            kk = nav_rows("abcdef", 3, back=True, skip=True)
+        with I18N.use_locale("ru"):
+            ru = nav_rows("abcdef", 4, back=True, skip=True)
+    assert list(keyboards._NAV) == ["ru"]  # the Kazakh ones dropped when the Russian ones came
+    assert [b.text for row in kk for b in row] == [tr(NAV[a], "kk") for a in (A.BACK, A.SKIP, A.CANCEL)]
+    assert [b.text for row in ru for b in row] == [tr(NAV[a], "ru") for a in (A.BACK, A.SKIP, A.CANCEL)]
+    assert kk[0][0] is not ru[0][0] and kk[0][0].callback_data == "cw:abcdef:3:bk:"
+
+
+async def test_language_switch_shows_the_step_s_buttons_in_the_new_language(fake, db_path, no_unhandled):
+    user = fake.user(514, "Айгерім", language_code="kk")
+    answers = individual_kk()
+    async with running_bot(fake, db_path):
+        w = Walker(fake, db_path, user)
+        await w.begin()
+        await w.walk(answers, until="applicant_kind")
+        texts = {cb.a: b["text"] for cb, b in wiz_buttons(w.prompt)}
+        assert texts[A.BACK] == tr(NAV[A.BACK], "kk") and texts[A.CANCEL] == tr(NAV[A.CANCEL], "kk")
+        await user.send("/language")
+        await user.expect()
+        await user.press("Русский")
+        again = await w.next_prompt()
+        texts = {(cb.a, cb.v): b["text"] for cb, b in wiz_buttons(again)}
+        assert texts[(A.BACK, "")] == tr(NAV[A.BACK], "ru") and texts[(A.CANCEL, "")] == tr(NAV[A.CANCEL], "ru")
+        with I18N.context(), I18N.use_locale("ru"):
+            assert texts[(A.CHOICE, "individual")] == choice_button("applicant_kind", "individual")
+        await w.answer(answers["applicant_kind"])  # the Russian button works
+        assert await w.step() == "surname"
+
+
+class Recorder(Bot):
+    """A bot that keeps the requests it is asked to make."""
+
+    def __init__(self) -> None:
+        super().__init__("42:TEST")
+        self.made: list[Any] = []
+
+    async def __call__(self, method, request_timeout=None):  # type: ignore[override]
+        self.made.append(method)
+
+
+async def test_turn_send_makes_the_request_bot_send_message_makes():
+    bot = Recorder()
+    turn = Turn(bot, 777, None, TODAY, "ru", None, None)  # type: ignore[arg-type]  # send needs only these
+    markup = InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(text="x", callback_data="cw:a:1:bk:")]])
+    for kwargs in ({}, {"reply_markup": markup}, {"reply_markup": None}):
+        await turn.send("<b>Шаг</b> 3", **kwargs)
+        await bot.send_message(777, "<b>Шаг</b> 3", **kwargs)
+        ours, aiograms = bot.made[-2:]
+        assert isinstance(ours, SendMessage) and ours == aiograms
+        assert list(ours.__dict__) == list(aiograms.__dict__)  # the same fields in the same order
+        session = JsonBodySession()
+        assert session.json_body(bot, ours) == session.json_body(bot, aiograms)
+        await session.close()
+    await bot.session.close()
+
+
+async def test_a_move_writes_the_state_only_when_the_conversation_is_not_in_the_wizard_s_state(monkeypatch):
+    storage = MemoryStorage()
+    state = FSMContext(storage, StorageKey(bot_id=42, chat_id=9, user_id=9))
+    sent: list[str] = []
+
+    class Quiet(Turn):
+        async def send(self, text: str, **kwargs: Any) -> Any:
+            sent.append(text)
+
+    turn = Quiet(None, 9, state, TODAY, "ru", None, None)  # type: ignore[arg-type]
+    await state.set_state(ComplaintWizard.consent)
+    w = Wiz(token="abcdef", n=1, draft=Complaint(consent=True, created=TODAY, language="ru"))
+    writes: list[Any] = []
+    set_state = storage.set_state
+
+    async def spy(key, state=None):
+        writes.append(state)
+        await set_state(key, state)
+
+    monkeypatch.setattr(storage, "set_state", spy)
+    with I18N.context(), I18N.use_locale("ru"):
+        await goto(turn, w, "grounds")
+        assert await state.get_state() == ComplaintWizard.draft.state and writes == [ComplaintWizard.draft]
+        await goto(turn, w, "grounds_other_text")
+    assert writes == [ComplaintWizard.draft]  # already there: only the data was written
+    assert await state.get_state() == ComplaintWizard.draft.state
+    assert (await state.get_data())["step"] == "grounds_other_text" and (await state.get_data())["n"] == 3
+    assert len(sent) == 2

@@ -17,7 +17,16 @@ from typing import Any
 from aiogram import BaseMiddleware, Bot
 from aiogram.filters import BaseFilter
 from aiogram.fsm.context import FSMContext
-from aiogram.types import CallbackQuery, Message, TelegramObject
+from aiogram.methods import SendMessage
+from aiogram.types import (
+    CallbackQuery,
+    ForceReply,
+    InlineKeyboardMarkup,
+    Message,
+    ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
+    TelegramObject,
+)
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n import ngettext
 
@@ -56,6 +65,8 @@ from handlers.complaint.steps import (
 )
 
 __all__ = ["Turn", "TurnMiddleware", "Wiz", "WizardDraft"]
+
+ReplyMarkup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove | ForceReply
 
 
 # ------------------------------------------------------------------------------------ the draft
@@ -106,6 +117,11 @@ def new_token() -> str:
 
 # ------------------------------------------------------------------------------------ one update
 
+#: Every wizard message is a sendMessage with its chat, text and at most a keyboard: copied from this template
+#: (``model_copy``, ~3 µs) instead of ``Bot.send_message`` validating one with its 20 arguments (~6 µs). The
+#: same request: the fields hold the same values (the bot's defaults stay ``Default`` markers) in the same order.
+_SEND = SendMessage(chat_id=0, text="-")
+
 @dataclass
 class Turn:
     """What one update needs to talk back: the chat, the state, today's date and the language."""
@@ -118,8 +134,10 @@ class Turn:
     settings: Settings
     cal: KzCalendar  # the working-day calendar as it stands
 
-    async def send(self, text: str, **kwargs: Any) -> Message:
-        return await self.bot.send_message(self.chat_id, text, **kwargs)
+    async def send(self, text: str, *, reply_markup: ReplyMarkup | None = None) -> Message:
+        """``bot.send_message(chat_id, text, reply_markup=reply_markup)``."""
+        return await self.bot(_SEND.model_copy(update={"chat_id": self.chat_id, "text": text,
+                                                       "reply_markup": reply_markup}))
 
     def limit_note(self, draft: Complaint) -> str | None:
         """The person's own 3-month limit, when it has passed or is 5 working days away or less."""
@@ -208,7 +226,8 @@ async def goto(turn: Turn, w: Wiz, step: str, *, ack: str | None = None, note: s
     w.n += 1
     if step == REVIEW:
         w.editing = False
-    await turn.state.set_state(ComplaintWizard.draft)
+    if await turn.state.get_state() != ComplaintWizard.draft.state:  # (a state written again: ~10 µs more)
+        await turn.state.set_state(ComplaintWizard.draft)
     await turn.state.set_data(w.dump())
     if left == "phone" and step != "phone":  # take the contact button away again
         await turn.send(ack or _("Fine, let's go on."), reply_markup=main_menu())

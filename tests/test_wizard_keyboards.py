@@ -10,9 +10,6 @@ from typing import Any
 
 import pytest
 from aiogram import Bot
-from aiogram.fsm.context import FSMContext
-from aiogram.fsm.storage.base import StorageKey
-from aiogram.fsm.storage.memory import MemoryStorage
 from aiogram.methods import SendMessage
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
@@ -22,9 +19,8 @@ from bot.session import JsonBodySession
 from handlers.complaint import keyboards
 from handlers.complaint.callbacks import WizAction as A
 from handlers.complaint.callbacks import WizCb
-from handlers.complaint.flow import Turn, Wiz, goto
+from handlers.complaint.flow import Turn
 from handlers.complaint.keyboards import nav_rows, step_keyboard
-from handlers.complaint.states import ComplaintWizard
 from handlers.complaint.steps import ORDER, choice_button
 from tests.backends import running_bot
 from tests.test_wizard import Walker, individual_kk, tr, wiz_buttons
@@ -135,33 +131,3 @@ async def test_turn_send_makes_the_request_bot_send_message_makes():
         assert session.json_body(bot, ours) == session.json_body(bot, aiograms)
         await session.close()
     await bot.session.close()
-
-
-async def test_a_move_writes_the_state_only_when_the_conversation_is_not_in_the_wizard_s_state(monkeypatch):
-    storage = MemoryStorage()
-    state = FSMContext(storage, StorageKey(bot_id=42, chat_id=9, user_id=9))
-    sent: list[str] = []
-
-    class Quiet(Turn):
-        async def send(self, text: str, **kwargs: Any) -> Any:
-            sent.append(text)
-
-    turn = Quiet(None, 9, state, TODAY, "ru", None, None)  # type: ignore[arg-type]
-    await state.set_state(ComplaintWizard.consent)
-    w = Wiz(token="abcdef", n=1, draft=Complaint(consent=True, created=TODAY, language="ru"))
-    writes: list[Any] = []
-    set_state = storage.set_state
-
-    async def spy(key, state=None):
-        writes.append(state)
-        await set_state(key, state)
-
-    monkeypatch.setattr(storage, "set_state", spy)
-    with I18N.context(), I18N.use_locale("ru"):
-        await goto(turn, w, "grounds")
-        assert await state.get_state() == ComplaintWizard.draft.state and writes == [ComplaintWizard.draft]
-        await goto(turn, w, "grounds_other_text")
-    assert writes == [ComplaintWizard.draft]  # already there: only the data was written
-    assert await state.get_state() == ComplaintWizard.draft.state
-    assert (await state.get_data())["step"] == "grounds_other_text" and (await state.get_data())["n"] == 3
-    assert len(sent) == 2

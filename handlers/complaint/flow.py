@@ -226,8 +226,7 @@ async def goto(turn: Turn, w: Wiz, step: str, *, ack: str | None = None, note: s
     w.n += 1
     if step == REVIEW:
         w.editing = False
-    if await turn.state.get_state() != ComplaintWizard.draft.state:  # (a state written again: ~10 µs more)
-        await turn.state.set_state(ComplaintWizard.draft)
+    await turn.state.set_state(ComplaintWizard.draft)
     await turn.state.set_data(w.dump())
     if left == "phone" and step != "phone":  # take the contact button away again
         await turn.send(ack or _("Fine, let's go on."), reply_markup=main_menu())

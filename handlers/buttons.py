@@ -10,9 +10,10 @@ hence other buttons."""
 
 from __future__ import annotations
 
-from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+from aiogram.methods import AnswerCallbackQuery
+from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup
 
-__all__ = ["button", "keyboard"]
+__all__ = ["ack", "button", "keyboard"]
 
 KEPT = 1024  # buttons kept (~1.3 KB each); all are dropped when full, and built again on demand
 
@@ -37,3 +38,13 @@ def button(text: str, callback_data: str, *, keep: bool = True) -> InlineKeyboar
 def keyboard(rows: list[list[InlineKeyboardButton]]) -> InlineKeyboardMarkup:
     """``InlineKeyboardMarkup(inline_keyboard=rows)`` for rows of :func:`button`'s."""
     return _KEYBOARD.model_copy(update={"inline_keyboard": rows})
+
+
+_ACK = AnswerCallbackQuery(callback_query_id="-")
+
+
+async def ack(query: CallbackQuery) -> bool:
+    """``await query.answer()`` (a press answered without a text): the same request copied from a template
+    (~2 µs) instead of validated with its five arguments (~5 µs); every wizard button press makes one."""
+    bot = query.bot
+    return await bot(_ACK.model_copy(update={"callback_query_id": query.id}).as_(bot))  # type: ignore[misc]

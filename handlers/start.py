@@ -16,7 +16,18 @@ from aiogram.utils.i18n import gettext as _
 from bot.domain.entities import User
 from bot.domain.ports import UsersRepo
 from bot.domain.text import LANGUAGES, N_, known_language
-from handlers.common import BTN_LANGUAGE, NOT_VALID, Magic, Private, bilingual, call_1414, desk_on, main_menu
+from handlers.common import (
+    BTN_LANGUAGE,
+    NOT_VALID,
+    Magic,
+    Private,
+    TextFoldedIn,
+    TextIs,
+    bilingual,
+    call_1414,
+    desk_on,
+    main_menu,
+)
 from handlers.complaint.flow import Turn, TurnMiddleware, cancel_requested
 from handlers.complaint.states import ComplaintWizard
 from handlers.faq import categories_view
@@ -157,11 +168,11 @@ def get_router() -> Router:
     router.message.register(start, CommandStart())
     router.message.register(help_, Command("help"))
     router.message.register(language, Command("language"))
-    router.message.register(language, Magic(F.text == BTN_LANGUAGE))
+    router.message.register(language, TextIs(BTN_LANGUAGE))
     router.callback_query.register(language_chosen, LangCb.filter(F.code.in_(LANGUAGES)))
     router.callback_query.register(language_unknown, LangCb.filter())
     router.callback_query.register(language_unknown, Magic(F.data.regexp(r"^lang(:|$)")))  # malformed: "lang", "lang:kk:1"
     router.message.register(cancel, Command("cancel"))
-    router.message.register(cancel, StateFilter("*"), Magic(F.text.casefold().in_(CANCEL_WORDS)))
+    router.message.register(cancel, StateFilter("*"), TextFoldedIn(CANCEL_WORDS))
     router.message.register(menu, Command("menu"))
     return router

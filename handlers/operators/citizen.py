@@ -29,6 +29,7 @@ from handlers.common import (
     Magic,
     MenuButton,
     Private,
+    TextFoldedIn,
     call_1414,
     is_menu_button,
     main_menu,
@@ -39,7 +40,7 @@ from handlers.routing import FeatureRouter
 
 __all__ = ["get_early_router", "get_router"]
 
-CANCEL_WORDS = {"cancel", "отмена", "болдырмау"}
+CANCEL_WORDS = frozenset({"cancel", "отмена", "болдырмау"})
 
 
 class OpenRelay(BaseFilter):
@@ -222,7 +223,7 @@ def get_early_router() -> Router:
     router = FeatureRouter(name="operators.early")
     router.message.filter(Private())
     router.message.register(cancel_relay, StateFilter(None), Command("cancel"))
-    router.message.register(cancel_relay, StateFilter(None), Magic(F.text.casefold().in_(CANCEL_WORDS)))
+    router.message.register(cancel_relay, StateFilter(None), TextFoldedIn(CANCEL_WORDS))
     return router
 
 

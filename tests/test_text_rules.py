@@ -1,0 +1,43 @@
+"""The text rules written out in Python (handlers.common.TextRule) say what the magic filters they replace said."""
+
+from datetime import datetime, timezone
+
+from aiogram import F
+from aiogram.types import Chat, Message, User
+
+from handlers.common import BTN_LANGUAGE, Magic, TextFoldedIn, TextIs
+from handlers.faq import FreeText, NoText
+from handlers.operators.citizen import CANCEL_WORDS as DESK_CANCEL_WORDS
+from handlers.start import CANCEL_WORDS
+
+TEXTS = [None, "", " ", "/", "/start", " /start", "a/b", "hello", "Как подать жалобу?", BTN_LANGUAGE, "🌐",
+         "cancel", "CANCEL", "Cancel ", "ОТМЕНА", "Отмена", "болдырмау", "БОЛДЫРМАУ", "отмена.", "cancelled",
+         "ＣＡＮＣＥＬ", "İ" * 9, "ß" * 5, "ﬀ" * 4, "cancel" * 50]
+
+
+def _message(text: str | None) -> Message:
+    return Message(message_id=1, date=datetime.now(timezone.utc), chat=Chat(id=1, type="private"),
+                   from_user=User(id=1, is_bot=False, first_name="A"), text=text)
+
+
+async def test_each_rule_answers_as_its_magic_filter():
+    pairs = [
+        (TextIs(BTN_LANGUAGE), F.text == BTN_LANGUAGE),
+        (TextFoldedIn(CANCEL_WORDS), F.text.casefold().in_(CANCEL_WORDS)),
+        (TextFoldedIn(DESK_CANCEL_WORDS), F.text.casefold().in_(DESK_CANCEL_WORDS)),
+        (FreeText(), F.text & ~F.text.startswith("/")),
+        (NoText(), ~F.text),
+    ]
+    for rule, magic in pairs:
+        for text in TEXTS:
+            message = _message(text)
+            expected = bool(await Magic(magic)(message))
+            assert await rule(message) is expected, (rule, text)
+            assert rule.quick(message, {}) is expected, (rule, text)
+
+
+def test_a_longer_text_never_folds_into_a_shorter_word():
+    """TextFoldedIn does not fold a text longer than its longest word: no character folds to nothing."""
+    import sys
+
+    assert all(chr(c).casefold() for c in range(sys.maxunicode + 1) if not 0xD800 <= c <= 0xDFFF)

@@ -36,6 +36,7 @@ from handlers.common import (
 )
 from handlers.operators.callbacks import EndCb, RateCb
 from handlers.operators.keyboards import end_keyboard, rating_keyboard
+from handlers.operators.parts import DeskPart
 from handlers.routing import FeatureRouter
 
 __all__ = ["get_early_router", "get_router"]
@@ -228,7 +229,7 @@ def get_early_router() -> Router:
 
 
 def get_router() -> Router:
-    router = FeatureRouter(name="operators.citizen")
+    router = DeskPart(name="operators.citizen")
     router.message.filter(Private())
     router.edited_message.filter(Private())
     router.callback_query.register(on_escalate, EscalateCb.filter())

@@ -40,7 +40,7 @@ from bot.services.i18n import plural_translator
 from handlers.common import Magic
 from handlers.operators.callbacks import DeskAction, DeskCb
 from handlers.operators.keyboards import rating_keyboard
-from handlers.routing import FeatureRouter
+from handlers.operators.parts import DeskPart
 
 __all__ = ["get_commands_router", "get_group_router"]
 
@@ -459,7 +459,7 @@ async def _replan_and_tell(desk: Desk, chat_id: int, day: date, what: str, kind:
 def get_commands_router() -> Router:
     """Commands for operators anywhere (private chat or the operators' chat); buttons are checked in the
     handler."""
-    router = FeatureRouter(name="operators.commands")
+    router = DeskPart(name="operators.commands")
     router.callback_query.register(on_take, DeskCb.filter(F.a == DeskAction.TAKE))
     router.callback_query.register(on_ask_input, DeskCb.filter(F.a.in_(set(PROMPTS))))
     router.callback_query.register(on_other_action, DeskCb.filter())
@@ -471,7 +471,7 @@ def get_commands_router() -> Router:
 def get_group_router() -> Router:
     """The operators' chat: the operator's input and replies to tickets (MasterGroosha's pattern: a chat
     filter)."""
-    router = FeatureRouter(name="operators.group")
+    router = DeskPart(name="operators.group")
     router.message.filter(OpsChat())
     router.edited_message.filter(OpsChat())
     router.message.register(on_group_message, Magic(~F.text.startswith("/")))

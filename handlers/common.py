@@ -9,7 +9,16 @@ from typing import Annotated, Any, Iterator
 
 from aiogram.filters import BaseFilter
 from aiogram.filters.callback_data import CallbackData
-from aiogram.types import KeyboardButton, Message, ReplyKeyboardMarkup, TelegramObject
+from aiogram.methods import SendMessage
+from aiogram.types import (
+    ForceReply,
+    InlineKeyboardMarkup,
+    KeyboardButton,
+    Message,
+    ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
+    TelegramObject,
+)
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n.context import get_i18n
@@ -18,6 +27,8 @@ from magic_filter import MagicFilter
 from pydantic import Field
 
 from bot.domain.text import LANGUAGES, N_
+
+ReplyMarkup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove | ForceReply
 
 # Main-menu buttons (msgids). Each feature router reacts to its own button through MenuButton.
 BTN_COMPLAINT = "📝 Write a complaint"
@@ -91,6 +102,16 @@ def _build_main_menu(desk: bool) -> ReplyKeyboardMarkup:
         resize_keyboard=True,
         is_persistent=True,
     )
+
+
+def reply(message: Message, text: str, reply_markup: ReplyMarkup | None = None) -> SendMessage:
+    """``message.answer(text, reply_markup=...)`` built with only the fields it sets in a plain chat: aiogram's
+    shortcut hands pydantic all its ~20 parameters (13.5 µs a message; this ~5 µs), for an equal SendMessage
+    (tests/test_text_rules.py). A message in a topic or from a business connection gets aiogram's own, which
+    sets them."""
+    if message.is_topic_message or message.business_connection_id is not None:
+        return message.answer(text, reply_markup=reply_markup)
+    return SendMessage(chat_id=message.chat.id, text=text, reply_markup=reply_markup).as_(message.bot)
 
 
 MENU_BUTTONS = (BTN_COMPLAINT, BTN_MY, BTN_QUESTIONS, BTN_HUMAN)

@@ -52,6 +52,7 @@ from handlers.common import (
     in_all_languages,
     is_menu_button,
     main_menu,
+    reply,
 )
 from handlers.routing import FeatureRouter
 
@@ -234,27 +235,27 @@ async def free_text(message: Message, lang: str, i18n: I18n) -> None:
     text = message.text or ""
     if text in in_all_languages(i18n, BTN_HUMAN):
         # Normally the operators' desk answers its own menu button first; never search the button's label.
-        await message.answer(not_found_text(), reply_markup=not_found_keyboard())
+        await reply(message, not_found_text(), reply_markup=not_found_keyboard())
         return
     if is_menu_button(i18n, text):  # another feature's menu button nobody took: show the topics instead
         view_text, markup = categories_view(lang)
-        await message.answer(view_text, reply_markup=markup)
+        await reply(message, view_text, reply_markup=markup)
         return
     talk = small_talk(text[:MAX_QUERY])
     if talk is not None:  # "привет", "спасибо", "до свидания": a friendly word back and the menu, not "not found"
-        await message.answer(small_talk_reply(talk), reply_markup=main_menu())
+        await reply(message, small_talk_reply(talk), reply_markup=main_menu())
         return
     ix = index()
     hits = ix.search(text[:MAX_QUERY], lang=lang, limit=3)
     if not hits:
-        await message.answer(not_found_text(), reply_markup=not_found_keyboard())
+        await reply(message, not_found_text(), reply_markup=not_found_keyboard())
         return
     best = ix.entry(hits[0].id)
     others = [ix.entry(h.id) for h in hits[1:3] if h.id != best.id]
     body = answer_html(best, lang)
     if others:
         body += "\n\n" + _("Not quite it? Maybe you meant:")
-    await message.answer(body, reply_markup=answer_keyboard(others, lang))
+    await reply(message, body, reply_markup=answer_keyboard(others, lang))
 
 
 async def not_text(message: Message) -> None:

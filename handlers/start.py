@@ -27,6 +27,7 @@ from handlers.common import (
     call_1414,
     desk_on,
     main_menu,
+    reply,
 )
 from handlers.complaint.flow import Turn, TurnMiddleware, cancel_requested
 from handlers.complaint.states import ComplaintWizard
@@ -95,7 +96,7 @@ async def start(message: Message, state: FSMContext, command: CommandObject, lan
         )
         return
     await state.clear()
-    await message.answer(welcome_text(), reply_markup=main_menu())
+    await reply(message, welcome_text(), reply_markup=main_menu())
     if (command.args or "").strip() == "faq":  # the inline mode's "Ask in a chat with the bot" deep link
         text, markup = categories_view(known_language(lang))
         await message.answer(text, reply_markup=markup)
@@ -157,7 +158,7 @@ async def cancel(message: Message, state: FSMContext, turn: Turn) -> None:
 
 
 async def menu(message: Message) -> None:
-    await message.answer(_("Main menu."), reply_markup=main_menu())
+    await reply(message, _("Main menu."), reply_markup=main_menu())
 
 
 def get_router() -> Router:

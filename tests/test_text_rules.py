@@ -41,3 +41,25 @@ def test_a_longer_text_never_folds_into_a_shorter_word():
     import sys
 
     assert all(chr(c).casefold() for c in range(sys.maxunicode + 1) if not 0xD800 <= c <= 0xDFFF)
+
+
+def test_reply_is_aiogram_s_answer():
+    """handlers.common.reply builds the SendMessage message.answer builds, in a plain chat, a topic and a business
+    chat (the last two through aiogram's own), bound to the same bot."""
+    from aiogram import Bot
+    from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+
+    from handlers.common import reply
+
+    bot = Bot("42:test")
+    markup = InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(text="a", callback_data="faq:t:x")]])
+    plain = _message("q")
+    topic = plain.model_copy(update={"is_topic_message": True, "message_thread_id": 5,
+                                     "chat": Chat(id=-5, type="supergroup")})
+    business = plain.model_copy(update={"business_connection_id": "b1"})
+    for message in (plain, topic, business):
+        message = message.as_(bot)
+        for kb in (None, markup):
+            made, built = reply(message, "<b>a</b>", reply_markup=kb), message.answer("<b>a</b>", reply_markup=kb)
+            assert made == built and made.model_dump() == built.model_dump()
+            assert made._bot is bot

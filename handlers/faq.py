@@ -241,13 +241,16 @@ async def free_text(message: Message, lang: str, i18n: I18n) -> None:
         view_text, markup = categories_view(lang)
         await reply(message, view_text, reply_markup=markup)
         return
-    talk = small_talk(text[:MAX_QUERY])
-    if talk is not None:  # "привет", "спасибо", "до свидания": a friendly word back and the menu, not "not found"
-        await reply(message, small_talk_reply(talk), reply_markup=main_menu())
-        return
     ix = index()
-    hits = ix.search(text[:MAX_QUERY], lang=lang, limit=3)
+    query = text[:MAX_QUERY]
+    hits = ix.search(query, lang=lang, limit=3)
     if not hits:
+        # Small talk is asked only here: search() answers [] for every text small_talk() names, so asking it
+        # before the search (as this did) only folded and checked every question twice (~7 µs, bench faq texts).
+        talk = small_talk(query)
+        if talk is not None:  # "привет", "спасибо", "до свидания": a friendly word back and the menu
+            await reply(message, small_talk_reply(talk), reply_markup=main_menu())
+            return
         await reply(message, not_found_text(), reply_markup=not_found_keyboard())
         return
     best = ix.entry(hits[0].id)

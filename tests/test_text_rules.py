@@ -63,3 +63,16 @@ def test_reply_is_aiogram_s_answer():
             made, built = reply(message, "<b>a</b>", reply_markup=kb), message.answer("<b>a</b>", reply_markup=kb)
             assert made == built and made.model_dump() == built.model_dump()
             assert made._bot is bot
+
+
+def test_search_finds_nothing_for_small_talk():
+    """handlers/faq.py free_text asks small_talk() only when search() found nothing: it relies on search()
+    answering [] for every text small_talk() names (bot/domain/faq.py checks it first)."""
+    from bot.domain.faq import default_index, small_talk
+
+    ix = default_index()
+    for text in ("привет", "Спасибо большое!", "до свидания", "ок", "сәлем", "рахмет, сау болыңыз", "түсінікті",
+                 "как дела?", "ты живой?", "Здравствуйте! Как вы?"):
+        assert small_talk(text) is not None, text
+        for lang in ("kk", "ru"):
+            assert ix.search(text, lang=lang, limit=3) == [], text

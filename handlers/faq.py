@@ -42,8 +42,8 @@ from handlers.common import (
     BTN_HUMAN,
     BTN_QUESTIONS,
     NOT_VALID,
+    DataMatch,
     EscalateCb,
-    Magic,
     MenuButton,
     Private,
     TextRule,
@@ -336,7 +336,7 @@ def get_router() -> Router:
     router.callback_query.register(on_home, FaqCb.filter(F.kind == FaqKind.HOME))
     router.callback_query.register(on_category, FaqCb.filter(F.kind == FaqKind.CATEGORY))
     router.callback_query.register(on_topic, FaqCb.filter(F.kind == FaqKind.TOPIC))
-    router.callback_query.register(on_stale, Magic(F.data.regexp(r"^faq(:|$)")))
+    router.callback_query.register(on_stale, DataMatch(r"^faq(:|$)"))
     router.message.register(free_text, StateFilter(None), FreeText())
     router.message.register(not_text, StateFilter(None), NoText())
     router.inline_query.register(inline_faq)

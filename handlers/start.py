@@ -19,7 +19,7 @@ from bot.domain.text import LANGUAGES, N_, known_language
 from handlers.common import (
     BTN_LANGUAGE,
     NOT_VALID,
-    Magic,
+    DataMatch,
     Private,
     TextFoldedIn,
     TextIs,
@@ -172,7 +172,7 @@ def get_router() -> Router:
     router.message.register(language, TextIs(BTN_LANGUAGE))
     router.callback_query.register(language_chosen, LangCb.filter(F.code.in_(LANGUAGES)))
     router.callback_query.register(language_unknown, LangCb.filter())
-    router.callback_query.register(language_unknown, Magic(F.data.regexp(r"^lang(:|$)")))  # malformed: "lang", "lang:kk:1"
+    router.callback_query.register(language_unknown, DataMatch(r"^lang(:|$)"))  # malformed: "lang", "lang:kk:1"
     router.message.register(cancel, Command("cancel"))
     router.message.register(cancel, StateFilter("*"), TextFoldedIn(CANCEL_WORDS))
     router.message.register(menu, Command("menu"))

@@ -76,3 +76,19 @@ def test_search_finds_nothing_for_small_talk():
         assert small_talk(text) is not None, text
         for lang in ("kk", "ru"):
             assert ix.search(text, lang=lang, limit=3) == [], text
+
+
+async def test_data_match_answers_as_the_magic_regexp():
+    from aiogram.types import CallbackQuery
+
+    from handlers.common import DataMatch
+
+    datas = [None, "", "faq", "faq:", "faq:t:x", "faq\n", "faqx", "xfaq", "lang", "lang:kk:1", "lang\n", "dk:1",
+             "dkr", "dke:2", "esc:faq:0", "escx", "dkx:1", " faq", "FAQ"]
+    for pattern in (r"^faq(:|$)", r"^lang(:|$)", r"^(dk|dkr|dke|esc)(:|$)"):
+        rule, magic = DataMatch(pattern), Magic(F.data.regexp(pattern))
+        for data in datas:
+            press = CallbackQuery(id="1", from_user=User(id=1, is_bot=False, first_name="A"), chat_instance="1",
+                                  data=data)
+            expected = bool(await magic(press))
+            assert await rule(press) is expected and rule.quick(press, {}) is expected, (pattern, data)

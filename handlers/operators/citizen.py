@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aiogram import Bot, F, Router
+from aiogram import Bot, Router
 from aiogram.dispatcher.event.bases import SkipHandler
 from aiogram.filters import BaseFilter, Command, StateFilter
 from aiogram.fsm.context import FSMContext
@@ -25,8 +25,8 @@ from bot.services.desk import Desk
 from handlers.common import (
     BTN_HUMAN,
     NOT_VALID,
+    DataMatch,
     EscalateCb,
-    Magic,
     MenuButton,
     Private,
     TextFoldedIn,
@@ -238,5 +238,5 @@ def get_router() -> Router:
     router.edited_message.register(relay_edit_to_desk, StateFilter(None))
     router.callback_query.register(on_end, EndCb.filter())
     router.callback_query.register(on_rate, RateCb.filter())
-    router.callback_query.register(on_stale, Magic(F.data.regexp(r"^(dk|dkr|dke|esc)(:|$)")))
+    router.callback_query.register(on_stale, DataMatch(r"^(dk|dkr|dke|esc)(:|$)"))
     return router

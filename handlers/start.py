@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from functools import lru_cache
 
 from aiogram import F, Router
 from aiogram.filters import Command, CommandObject, CommandStart, StateFilter
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InaccessibleMessage, InlineKeyboardButton, InlineKeyboardMarkup, Message
-from aiogram.utils.i18n import I18n, get_i18n
+from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
 from bot.domain.entities import User
@@ -25,8 +24,8 @@ from handlers.common import (
     TextIs,
     bilingual,
     call_1414,
-    desk_on,
     main_menu,
+    per_language_and_desk,
     reply,
 )
 from handlers.complaint.flow import Turn, TurnMiddleware, cancel_requested
@@ -58,19 +57,6 @@ async def ask_language(message: Message | InaccessibleMessage, i18n: I18n) -> No
     await message.answer(bilingual(i18n, CHOOSE_LANGUAGE), reply_markup=language_keyboard())
 
 
-def welcome_text() -> str:
-    """The greeting in the update's language. Kept per language and desk (its four texts through gettext took
-    ~20 µs of every /start), as handlers.common.main_menu."""
-    i18n = get_i18n()
-    return _welcome_text(i18n, i18n.current_locale, desk_on())
-
-
-@lru_cache(maxsize=16)
-def _welcome_text(i18n: I18n, locale: str, desk: bool) -> str:
-    with i18n.use_locale(locale):
-        return _build_welcome_text(desk)
-
-
 def _build_welcome_text(desk: bool) -> str:
     if desk:
         can = _("I can explain your rights and the deadlines, prepare a complaint with every field the law "
@@ -83,6 +69,10 @@ def _build_welcome_text(desk: bool) -> str:
         can,
         _("This is guidance, not legal advice. Choose below what you need."),
     ))
+
+
+#: The greeting in the update's language.
+welcome_text = per_language_and_desk(_build_welcome_text)
 
 
 async def start(message: Message, state: FSMContext, command: CommandObject, lang: str) -> None:

@@ -1,7 +1,8 @@
-"""`python -m bench [dispatch|faq|hops|e2e|reminders|scale|scaleout] ...`: every benchmark, each reporting ratios against
-a baseline measured in the same run. With no name, dispatch, faq, hops, e2e and reminders run (reminders with
---count 10000 takes ~7 minutes, e2e ~4); scale runs only by name (its first run generates a ~4 GB database;
-`scale --small` is the CI size); scaleout (several instances: webhook, PostgreSQL + Redis) runs only by name."""
+"""`python -m bench [dispatch|faq|hops|e2e|reminders|scale|scaleout|cost] ...`: every benchmark, each reporting
+ratios against a baseline measured in the same run. With no name, dispatch, faq, hops, e2e and reminders run
+(reminders with --count 10000 takes ~7 minutes, e2e ~4); scale runs only by name (its first run generates a
+~4 GB database; `scale --small` is the CI size); scaleout (several instances: webhook, PostgreSQL + Redis) runs
+only by name; so does cost (CPU per update of each kind in process, no baseline: to compare two checkouts)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ MODULES = {
     "dispatch": "bench.dispatch_bench",
     "faq": "bench.faq_bench",
     "hops": "bench.hops",
+    "cost": "bench.cost",
     "e2e": "bench.e2e",
     "reminders": "bench.reminders_bench",
     "scale": "bench.scale",

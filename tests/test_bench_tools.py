@@ -140,3 +140,12 @@ async def test_scale_measurements_leave_the_cached_database_as_it_was(tmp_path):
     assert result["answered"]["n"] == 3 and result["tick_claim"]["n"] == 2
     assert result["calendar"]["open_cases"] == result["calendar"]["replanned"] > 0
     assert result["answered"]["others_meanwhile"]["n"] > 0
+
+
+async def test_bench_cost_feeds_each_kind_through_the_bots_dispatcher():
+    """bench/cost.py measures real updates: an update that failed would raise, and each kind gives a figure."""
+    from bench.cost import measure
+
+    result = await measure(["start", "wizard"], n=5, rounds=1)
+    assert set(result) == {"start", "wizard"}
+    assert all(isinstance(ms, float) and ms > 0 for ms in result.values())

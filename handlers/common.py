@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from abc import abstractmethod
 from contextlib import contextmanager
 from contextvars import ContextVar, Token
 from functools import lru_cache
@@ -193,21 +194,31 @@ def gives_data(rule: MagicFilter) -> bool:
     return False
 
 
-class TextRule(BaseFilter):
-    """A rule on a message's text, written out in Python: what a magic filter on the text says (``Magic``), without
-    resolving magic_filter's operations (~1 µs for ``F.text == x``, ~2.5 µs for a casefold or a startswith) on
-    every text that reaches it, in a feature's gate and again at its handler."""
+class QuickRule(BaseFilter):
+    """A filter that is nothing but its quick check: handlers/routing.py calls ``quick`` in the gates and at the
+    handlers, aiogram calls the filter where a quick check does not run."""
 
     quick_is_exact = True  # handlers/routing.py: its quick check is all it checks
 
     async def __call__(self, event: TelegramObject) -> bool:
         return self.quick(event, {})
 
-    def quick(self, event: TelegramObject, data: dict[str, Any]) -> bool:  # handlers/routing.py
+    @abstractmethod
+    def quick(self, event: TelegramObject, data: dict[str, Any]) -> bool:
+        """Does the event pass (``data``: the handler's keyword arguments so far)?"""
+
+
+class TextRule(QuickRule):
+    """A rule on a message's text, written out in Python: what a magic filter on the text says (``Magic``), without
+    resolving magic_filter's operations (~1 µs for ``F.text == x``, ~2.5 µs for a casefold or a startswith) on
+    every text that reaches it, in a feature's gate and again at its handler."""
+
+    def quick(self, event: TelegramObject, data: dict[str, Any]) -> bool:
         return self.accepts(getattr(event, "text", None))
 
+    @abstractmethod
     def accepts(self, text: str | None) -> bool:
-        raise NotImplementedError
+        """Does a message with this text (None: no text) pass?"""
 
 
 class TextIs(TextRule):
@@ -233,19 +244,14 @@ class TextFoldedIn(TextRule):
         return text is not None and len(text) <= self.longest and text.casefold() in self.words
 
 
-class DataMatch(BaseFilter):
+class DataMatch(QuickRule):
     """``F.data.regexp(pattern)`` (a press's data matched from its start, ``re.match``) without magic_filter: the
     stale-button handlers' checks run in the gates every press crosses (~2 µs each through magic_filter)."""
-
-    quick_is_exact = True  # handlers/routing.py: its quick check is all it checks
 
     def __init__(self, pattern: str) -> None:
         self.match = re.compile(pattern).match
 
-    async def __call__(self, event: TelegramObject) -> bool:
-        return self.quick(event, {})
-
-    def quick(self, event: TelegramObject, data: dict[str, Any]) -> bool:  # handlers/routing.py
+    def quick(self, event: TelegramObject, data: dict[str, Any]) -> bool:
         value = getattr(event, "data", None)
         return isinstance(value, str) and self.match(value) is not None
 

@@ -67,6 +67,7 @@ def _dayiso(day: date | None) -> str | None:
 CASE_COLUMNS = ("id, user_id, complaint_id, ticket_id, recipient_kind, filed_with, reg_number, registered_on,"
                 " forwarded_via_provider, extended_by, extended_on, extension_told_on, learned_on, status, created_at,"
                 " updated_at, answered_on")
+_CASE_BY_ID = f"SELECT {CASE_COLUMNS} FROM cases WHERE id = ?"
 
 
 def _case(row: aiosqlite.Row | sqlite3.Row) -> Case:
@@ -118,7 +119,7 @@ def _error(text: str | None) -> str | None:
 
 
 async def _case_in(conn: aiosqlite.Connection, case_id: int) -> Case:
-    rows = list(await conn.execute_fetchall(f"SELECT {CASE_COLUMNS} FROM cases WHERE id = ?", (case_id,)))
+    rows = list(await conn.execute_fetchall(_CASE_BY_ID, (case_id,)))
     if not rows:
         raise KeyError(case_id)
     return _case(rows[0])
@@ -245,7 +246,7 @@ class CasesRepo:
         return case
 
     async def get(self, case_id: int) -> Case | None:
-        row = await self.db.lookup_one(f"SELECT {CASE_COLUMNS} FROM cases WHERE id = ?", (case_id,))
+        row = await self.db.lookup_one(_CASE_BY_ID, (case_id,))
         return _case(row) if row else None
 
     async def list_for_user(self, user_id: int, *, statuses: Sequence[str] | None = None) -> list[Case]:
@@ -359,7 +360,7 @@ class CasesRepo:
         # if the case changed meanwhile. The press is then ONE call in the database thread (Database.write):
         # others' conversation steps wait for a few statements, not for the loop to come back 7 times.
         early: tuple[Case, list[PlannedReminder]] | None = None
-        if plan is not None and (row := await self.db.lookup_one(f"SELECT {CASE_COLUMNS} FROM cases WHERE id = ?", (case_id,))):
+        if plan is not None and (row := await self.db.lookup_one(_CASE_BY_ID, (case_id,))):
             expected = replace(_case(row), status=str(status), answered_on=day, updated_at=parse_iso_required(now))
             early = (expected, list(plan(expected)))
 
@@ -370,7 +371,7 @@ class CasesRepo:
             if status != CaseStatus.OPEN and plan is None:  # reminders_case (case_id, status)
                 conn.execute("UPDATE reminders SET status = 'cancelled', updated_at = ?"
                              " WHERE case_id = ? AND status = 'pending'", (now, case_id))
-            rows = conn.execute(f"SELECT {CASE_COLUMNS} FROM cases WHERE id = ?", (case_id,)).fetchall()
+            rows = conn.execute(_CASE_BY_ID, (case_id,)).fetchall()
             if not rows:
                 raise KeyError(case_id)
             case = _case(rows[0])

@@ -467,22 +467,11 @@ class OutgoingPolicy(BaseRequestMiddleware):
         self.barrier = barrier
 
     async def __call__(self, make_request, bot, method):
-        # RetryAfterMiddleware's first try made here, its loop only after a failure: it was a second coroutine
-        # frame (and, in aiogram's chain, a functools.partial) on every request of the bot.
         if isinstance(method, GetUpdates):
             return await self.updates(make_request, bot, method)
         if self.barrier is not None:
             await self.barrier()
-        method = fit_to_limits(method, bot)
-        if _IN_SENDER.get():  # the Sender's own request: its policy, not a reply's
-            return await make_request(bot, method)
-        try:
-            result = await make_request(bot, method)
-        except _PASSING as exc:
-            result = await self.retry.again(exc, make_request, bot, method)
-        if isinstance(method, AnswerCallbackQuery):
-            _ANSWERED.set(method.callback_query_id)
-        return result
+        return await self.retry(make_request, bot, fit_to_limits(method, bot))
 
 
 def _fit(method: TelegramMethod, bot: Bot, field: str, entities_field: str | None, limit: int):

@@ -585,7 +585,8 @@ class _UpdateObserver(GatedObserver):
     """The dispatcher's update observer. Its handler, aiogram's ``Dispatcher._listen_update``, only finds the
     update's event and its type and hands them to ``propagate_event``; the trigger does that itself when it is
     the one handler, without filters or inner middlewares (so always in the bot): the same keywords reach the
-    walk, without two coroutine frames (the trigger's walk, ``_listen_update``) and two copies of them."""
+    walk, with one coroutine frame (:func:`_skip_is_unhandled`) instead of the trigger's walk and
+    ``_listen_update``, and without two copies of the keywords."""
 
     listen: HandlerObject | None = None
 
@@ -599,5 +600,14 @@ class _UpdateObserver(GatedObserver):
                 return super().trigger(event, **kwargs)
             kwargs["handler"] = listen
             kwargs["event_update"] = event
-            return self.router._walk(update_type, inner, kwargs)  # type: ignore[attr-defined]
+            return _skip_is_unhandled(self.router._walk(update_type, inner, kwargs))  # type: ignore[attr-defined]
         return super().trigger(event, **kwargs)
+
+
+async def _skip_is_unhandled(walking: Awaitable[Any]) -> Any:
+    """aiogram's update trigger catches a SkipHandler from its handler, ``_listen_update``: one raised in the
+    walk but not by a handler (a filter, an outer middleware of a router) ends the update as not handled."""
+    try:
+        return await walking
+    except SkipHandler:
+        return UNHANDLED

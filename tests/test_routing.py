@@ -624,3 +624,23 @@ async def test_the_update_observer_falls_back_to_aiogram_s_trigger():
     dp.update.middleware._middlewares.clear()
     with pytest.warns(RuntimeWarning, match="unknown update type"):  # aiogram's: a warning, then SkipHandler
         assert await dp.feed_update(bot, Update(update_id=3)) is UNHANDLED
+
+
+async def test_a_skip_from_a_filter_ends_the_update_as_aiogram_s_update_trigger_does():
+    """A SkipHandler raised by a filter (not by a handler: the trigger of the event skips those) leaves the
+    walk; aiogram's update trigger catches it around ``_listen_update``: the update is not handled."""
+    from aiogram.dispatcher.event.bases import SkipHandler
+
+    async def skips(message: Message) -> bool:
+        raise SkipHandler
+
+    async def on_text(message: Message) -> str:
+        return "text"
+
+    results = []
+    for router_class, dispatcher_class in ((Router, Dispatcher), (FeatureRouter, FeatureDispatcher)):
+        dp, router = dispatcher_class(), router_class(name="r")
+        router.message.register(on_text, skips)
+        dp.include_router(router)
+        results.append(await dp.feed_update(Bot("42:test", session=answering_session()), message("a")))
+    assert results == [UNHANDLED, UNHANDLED]

@@ -242,9 +242,8 @@ class GatedObserver(TelegramEventObserver):
         return _wrap(self.outer_middleware, callback)(event, data)
 
     def trigger(self, event: TelegramObject, **kwargs: Any) -> Coroutine[Any, Any, Any]:
-        """aiogram's ``trigger``: the walk's handler part, on ``kwargs`` (its own, as aiogram's). A plain
-        function returning the walk's coroutine, awaited by the caller (one coroutine frame fewer: the update
-        observer's trigger runs for every update)."""
+        """aiogram's ``trigger``: the walk's handler part, on ``kwargs`` (its own, as aiogram's); a plain
+        function returning the walk's coroutine for the caller to await (one coroutine frame fewer)."""
         return walk(self.router, self, self.event_name, event, kwargs, handlers_only=True)
 
 

@@ -177,7 +177,7 @@ _set = object.__setattr__  # pydantic's __setattr__ refuses a frozen object's fi
 # Validating an update costs ~29 us for a text message and more for a button press (its message and keyboard):
 # each aiogram object runs Python hooks (``remove_unset``, ``model_post_init`` for the bot). An object whose JSON
 # has the keys, in order, of one validated before (a ``_Plan`` per class and keys) is built as a copy of that one
-# holding the new values, checked one by one against what the field takes (``_steps``); anything the plan cannot
+# holding the new values, checked one by one against what the field takes (``_step``); anything the plan cannot
 # vouch for (another type, a date not read before, a value of a field it does not know) makes the update be
 # validated, which teaches its shape.
 

@@ -291,3 +291,15 @@ def test_the_shapes_kept_stay_bounded(monkeypatch):
         reader.session.check_response(reader.bot, GetUpdates(), 200, orjson.dumps({"ok": True, "result": [update]}))
         assert len(reader.session._plans) <= most + 8 and len(reader.session._dates) <= _SEEN_MAX + 8
     reader.read([_text(1, entities=[], field1=0), _text(2)])
+
+
+def test_one_update_reads_as_validated_too(monkeypatch):
+    """``read_update`` (one update, as a webhook's body would be): the same reading, the same errors."""
+    from pydantic import ValidationError
+
+    reader = Reader(monkeypatch)
+    for raw in (_text(1), _text(2), _press(3), _press(4, data="x")):
+        _same(reader.session.read_update(reader.bot, raw), Update.model_validate(raw, context={"bot": reader.bot}))
+    assert reader.alone == 2 + 4  # the first of each shape by the session; every one by the reference
+    with pytest.raises(ValidationError):
+        reader.session.read_update(reader.bot, _text(5, text=5))

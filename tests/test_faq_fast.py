@@ -94,6 +94,6 @@ def test_entry_scores_are_a_loop_over_the_units(lang: str | None) -> None:
                 hits[int(u)] = hits.get(int(u), 0) + 1
         best = [0.0] * len(ix._entries)
         for u, h in hits.items():
-            v = 2.0 * h / (len(grams) + 2.0 * float(ix._u_half_grams[u])) * float(ix._g_factor[key][u])
+            v = 2.0 * h / (len(grams) + int(ix._n_grams[u])) * float(ix._g_factor[key][u])
             best[entry_of[u]] = max(best[entry_of[u]], v)
         assert ix._trigram_scores(words, lang).tolist() == best, q

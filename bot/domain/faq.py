@@ -1070,7 +1070,8 @@ class _WordEvidence:
     # np.ndarray, three rows of one per entry: the best similarity its vocabulary offers (at ANSWER_FACTOR for an
     # answer's word) at the word's weight; the averaged perceptron's score; the naive-Bayes log-likelihood gain
     entry_terms: Any
-    grams: dict[str, Any]  # its letter trigrams -> the units that have them (None: no unit)
+    grams: frozenset[str]  # its letter trigrams ...
+    gram_units: Any  # ... and the units that have them, one np.ndarray (a unit once per trigram it has)
     strong: bool  # whether it matches a word of the knowledge base closely (at STRONG_SIM)
 
 
@@ -1660,8 +1661,6 @@ class FaqIndex:
             for w in u.words:
                 self._postings[w].append(ui)
         self._u_idf_sum = np.array([u.idf_sum for u in units], dtype=np.float64)
-        # half a unit's number of trigrams: 2h / (q + g) is h / (q/2 + g/2) to the last bit (halving is exact)
-        self._u_half_grams = np.array([u.n_grams for u in units], dtype=np.float64) / 2.0
         is_answer = np.array([u.answer for u in units], dtype=bool)
         negative = np.array([u.negative and not u.answer for u in units], dtype=bool)
         positive = np.array([not u.negative and not u.answer for u in units], dtype=bool)
@@ -1678,6 +1677,9 @@ class FaqIndex:
             for neg in (False, True)
         }
         self._grams = {g: np.sort(new_id[np.array(v, dtype=np.intp)]) for g, v in self._m.gram_postings.items()}
+        self._n_grams = np.array([u.n_grams for u in units], dtype=np.float64)
+        self._g2_factor = {lang: 2.0 * f for lang, f in self._g_factor.items()}
+        self._tri_buf = np.empty(len(units))  # `_trigram_scores`'s scratch, reused query after query
         self._nb_log_prior = math.log(NB_ALPHA) - np.array(self._m.nb_norm, dtype=np.float64)
         self._temps = np.array([[CLS_TEMP], [NB_TEMP]])  # the perceptron's and the naive-Bayes softmax temperatures
 
@@ -1807,11 +1809,12 @@ class FaqIndex:
         sims = np.array([v[0] for v in ubest.values()], dtype=np.float64)
         idfs = np.array([v[1] for v in ubest.values()], dtype=np.float64)
         p = f" {q} "
-        grams = {g: self._grams.get(g) for g in (p[i : i + 3] for i in range(len(p) - 2))}
+        grams = frozenset(p[i : i + 3] for i in range(len(p) - 2))
+        found = [self._grams[g] for g in sorted(grams) if g in self._grams]
         return _WordEvidence(
             m, wt, units, np.stack((wt * sims, idfs * sims)),
             np.concatenate((wt * cover, self._cls_score(m), self._nb_gain(m, wt))), grams,
-            any(s >= STRONG_SIM for _, s in m),
+            np.concatenate(found) if found else np.zeros(0, dtype=np.intp), any(s >= STRONG_SIM for _, s in m),
         )
 
     def _nb_gain(self, m: Matches, wt: float) -> np.ndarray:
@@ -1859,15 +1862,27 @@ class FaqIndex:
     def _trigram_scores(self, words: list[str], lang: str | None) -> np.ndarray:
         """Per entry, its best unit's Dice overlap of letter trigrams with the query's words (typos, glued or split
         words)."""
-        grams: dict[str, Any] = {}
-        for w in words:
-            grams.update(self._evidence(w).grams)
-        found = [v for v in grams.values() if v is not None]
-        if not found:
+        evs = [self._evidence(w) for w in words]
+        if not any(len(ev.gram_units) for ev in evs):
             return np.zeros(len(self._entries))
-        hits = np.bincount(np.concatenate(found), minlength=len(self._u_idf_sum))
-        v = hits / (0.5 * len(grams) + self._u_half_grams)  # 2 * hits / (len(grams) + unit's grams)
-        return self._per_entry_max(v * self._g_factor[lang if lang in self._g_factor else None])
+        n_units = len(self._n_grams)
+        hits = np.bincount(np.concatenate([ev.gram_units for ev in evs]), minlength=n_units)
+        n_grams = sum(len(ev.grams) for ev in evs)
+        grams = frozenset().union(*(ev.grams for ev in evs)) if len(evs) > 1 else evs[0].grams
+        if len(grams) < n_grams:  # a trigram of several words counts once: take the repeats off
+            seen: set[str] = set()
+            again = []
+            for ev in evs:
+                again += [self._grams[g] for g in ev.grams & seen if g in self._grams]
+                seen |= ev.grams
+            if again:
+                hits -= np.bincount(np.concatenate(again), minlength=n_units)
+        # 2 * hits / (len(grams) + unit's grams), times the unit's factor: (h / d) * 2f is (2h / d) * f to the last
+        # bit (doubling is exact), and one pass fewer
+        v = np.add(self._n_grams, len(grams), out=self._tri_buf)
+        np.divide(hits, v, out=v)
+        np.multiply(v, self._g2_factor[lang if lang in self._g_factor else None], out=v)
+        return self._per_entry_max(v)
 
     @staticmethod
     def _softmax(v: np.ndarray, temp: float | np.ndarray = 1.0) -> np.ndarray:

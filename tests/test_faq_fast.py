@@ -8,6 +8,7 @@ import json
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from bot.domain import faq
@@ -97,3 +98,47 @@ def test_entry_scores_are_a_loop_over_the_units(lang: str | None) -> None:
             v = 2.0 * h / (len(grams) + int(ix._n_grams[u])) * float(ix._g_factor[key][u])
             best[entry_of[u]] = max(best[entry_of[u]], v)
         assert ix._trigram_scores(words, lang).tolist() == best, q
+
+
+def test_a_words_trigram_postings_are_its_trigrams_postings() -> None:
+    """A query word's one posting array (`_WordEvidence.gram_units`) holds each unit once per trigram of the word
+    it has, as the per-trigram arrays do; and a trigram of several query words counts once."""
+    ix = default_index()
+    n_units = len(ix._n_grams)
+    for w in ("жалоба", "жалобы", "шағым", "заявление", "qwxz", "мен"):
+        ev = ix._evidence(w)
+        assert ev.grams == {f" {w} "[i : i + 3] for i in range(len(w))}
+        per_gram = [ix._grams[g] for g in ev.grams if g in ix._grams]
+        expect = np.bincount(np.concatenate(per_gram), minlength=n_units) if per_gram else np.zeros(n_units, int)
+        assert np.bincount(ev.gram_units, minlength=n_units).tolist() == expect.tolist(), w
+    # shared trigrams (" жа", "жал", "ало", ...) and a repeated word count once, as in one word's trigrams
+    for words in (["жалоба", "жалобы"], ["жалоба", "жалоба"], ["заявление", "заявления", "заявлений"]):
+        alone = ix._trigram_scores(words[:1], "ru").tolist()
+        together = ix._trigram_scores(words, "ru").tolist()
+        grams = {g for w in words for g in ix._evidence(w).grams}
+        hits: dict[int, int] = {}
+        for g in grams:
+            for u in ix._grams.get(g, ()):
+                hits[int(u)] = hits.get(int(u), 0) + 1
+        entry_of = _entry_of_units(ix)
+        best = [0.0] * len(ix._entries)
+        for u, h in hits.items():
+            v = 2.0 * h / (len(grams) + int(ix._n_grams[u])) * float(ix._g_factor["ru"][u])
+            best[entry_of[u]] = max(best[entry_of[u]], v)
+        assert together == best, words
+        if words[0] == words[1]:
+            assert together == alone
+
+
+def test_ranked_sorts_as_a_stable_argsort() -> None:
+    """Best first, ties in entry order, only the entries with evidence (the "none of these" entry aside)."""
+    ix = default_index()
+    n = len(ix._entries)
+    rng = np.random.default_rng(1)
+    for _ in range(200):
+        raw = rng.choice([0.1, 0.4, 0.4, 0.7, 0.9], n) * (rng.random(n) < 0.9)
+        raw[ix._none] = 0.0
+        cand = rng.random(n) < 0.5
+        ei = np.flatnonzero(cand)
+        expect = [i for i in ei[np.argsort(-raw[ei], kind="stable")].tolist() if i != ix._none]
+        assert ix._ranked(raw, cand) == expect

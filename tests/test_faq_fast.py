@@ -142,3 +142,28 @@ def test_ranked_sorts_as_a_stable_argsort() -> None:
         ei = np.flatnonzero(cand)
         expect = [i for i in ei[np.argsort(-raw[ei], kind="stable")].tolist() if i != ix._none]
         assert ix._ranked(raw, cand) == expect
+
+
+def test_entry_factors_without_a_concept_share_one_array_and_never_change_it() -> None:
+    """`_entry_factors` returns the same array for every query that names no defining concept and no phrase an entry
+    does not answer; the others get their own, equal to DEF_MISS multiplied in once per concept lacking."""
+    ix = default_index()
+    before = ix._no_concept_factor.tolist()
+    outside = next(e.outside[0] for e in ix._entries if e.outside)
+    for q in [outside, f"жалоба {outside}", *QUERIES[:300]]:
+        sk = skeleton(q)
+        qtoks = ix._query_tokens(q, sk)
+        named = {ix._vocab[t] for t in qtoks if t.startswith("#") and t in ix._vocab}
+        expect = []
+        for d in ix._m.defining:
+            f = 1.0
+            for wid in d:
+                if wid not in named:
+                    f *= faq.DEF_MISS
+            expect.append(f)
+        for ei, rx in ix._outside:
+            if rx.search(sk):
+                expect[ei] *= faq.OUTSIDE_FACTOR
+        assert ix._entry_factors(qtoks, sk).tolist() == expect, q
+    assert ix._no_concept_factor.tolist() == before
+    assert any(rx.search(skeleton(outside)) for _, rx in ix._outside)  # the phrase path was taken

@@ -1619,7 +1619,9 @@ class FaqIndex:
         miss = [1.0]  # DEF_MISS multiplied in once per concept lacking, as a loop over them would
         for _ in range(int(self._def_count.max(initial=0))):
             miss.append(miss[-1] * DEF_MISS)
-        self._def_miss = np.array(miss)
+        self._def_miss = miss
+        # the factors of a query that names none of them (two queries in three name none): no array to build
+        self._no_concept_factor = np.array([miss[k] for k in self._def_count.tolist()])
         self._outside = [(ei, _phrase_rx(e.outside)) for ei, e in enumerate(entries) if e.outside]
         self._outside_any = _phrase_rx(tuple(p for e in entries for p in e.outside)) if self._outside else None
         self._arrays()
@@ -1929,18 +1931,23 @@ class FaqIndex:
             W_UNIT * unit_score + W_ENTRY * np.minimum(1.0, cov / wsum) + W_TRI * tri_score + W_NB * nb
         )
         out = base + factor * W_CLS * cls
-        return out, base, (unit_score > 0) | (tri_score > 0) | (cov > 0)
+        return out, base, unit_score + tri_score + cov > 0  # none of them < 0: the sum > 0 where one of them is
 
     def _entry_factors(self, qtoks: list[str], sk: str) -> np.ndarray:
         """Per entry, how much less likely the query makes it: DEF_MISS for each defining concept the query does not
         name (a court question names a court), OUTSIDE_FACTOR when it names what the entry does not answer."""
         qwids = {self._vocab[t] for t in qtoks if t.startswith("#") and t in self._vocab}
-        missing = self._def_count.copy()
+        missing: dict[int, int] = {}  # entry -> how many of its defining concepts the query lacks, if it names one
         for wid in qwids:
             for ei in self._defined_by.get(wid, ()):
-                missing[ei] -= 1
-        factor = self._def_miss[missing]
+                missing[ei] = missing.get(ei, int(self._def_count[ei])) - 1
+        factor = self._no_concept_factor
+        if missing:
+            factor = factor.copy()
+            for ei, k in missing.items():
+                factor[ei] = self._def_miss[k]
         if self._outside_any is not None and self._outside_any.search(sk):
+            factor = factor.copy() if factor is self._no_concept_factor else factor
             for ei, rx in self._outside:
                 if rx.search(sk):
                     factor[ei] *= OUTSIDE_FACTOR

@@ -8,6 +8,7 @@ import json
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from bot.domain import faq
@@ -94,6 +95,75 @@ def test_entry_scores_are_a_loop_over_the_units(lang: str | None) -> None:
                 hits[int(u)] = hits.get(int(u), 0) + 1
         best = [0.0] * len(ix._entries)
         for u, h in hits.items():
-            v = 2.0 * h / (len(grams) + 2.0 * float(ix._u_half_grams[u])) * float(ix._g_factor[key][u])
+            v = 2.0 * h / (len(grams) + int(ix._n_grams[u])) * float(ix._g_factor[key][u])
             best[entry_of[u]] = max(best[entry_of[u]], v)
         assert ix._trigram_scores(words, lang).tolist() == best, q
+
+
+def test_a_words_trigram_postings_are_its_trigrams_postings() -> None:
+    """A query word's one posting array (`_WordEvidence.gram_units`) holds each unit once per trigram of the word
+    it has, as the per-trigram arrays do; and a trigram of several query words counts once."""
+    ix = default_index()
+    n_units = len(ix._n_grams)
+    for w in ("жалоба", "жалобы", "шағым", "заявление", "qwxz", "мен"):
+        ev = ix._evidence(w)
+        assert ev.grams == {f" {w} "[i : i + 3] for i in range(len(w))}
+        per_gram = [ix._grams[g] for g in ev.grams if g in ix._grams]
+        expect = np.bincount(np.concatenate(per_gram), minlength=n_units) if per_gram else np.zeros(n_units, int)
+        assert np.bincount(ev.gram_units, minlength=n_units).tolist() == expect.tolist(), w
+    # shared trigrams (" жа", "жал", "ало", ...) and a repeated word count once, as in one word's trigrams
+    for words in (["жалоба", "жалобы"], ["жалоба", "жалоба"], ["заявление", "заявления", "заявлений"]):
+        alone = ix._trigram_scores(words[:1], "ru").tolist()
+        together = ix._trigram_scores(words, "ru").tolist()
+        grams = {g for w in words for g in ix._evidence(w).grams}
+        hits: dict[int, int] = {}
+        for g in grams:
+            for u in ix._grams.get(g, ()):
+                hits[int(u)] = hits.get(int(u), 0) + 1
+        entry_of = _entry_of_units(ix)
+        best = [0.0] * len(ix._entries)
+        for u, h in hits.items():
+            v = 2.0 * h / (len(grams) + int(ix._n_grams[u])) * float(ix._g_factor["ru"][u])
+            best[entry_of[u]] = max(best[entry_of[u]], v)
+        assert together == best, words
+        if words[0] == words[1]:
+            assert together == alone
+
+
+def test_ranked_sorts_as_a_stable_argsort() -> None:
+    """Best first, ties in entry order, only the entries with evidence (the "none of these" entry aside)."""
+    ix = default_index()
+    n = len(ix._entries)
+    rng = np.random.default_rng(1)
+    for _ in range(200):
+        raw = rng.choice([0.1, 0.4, 0.4, 0.7, 0.9], n) * (rng.random(n) < 0.9)
+        raw[ix._none] = 0.0
+        cand = rng.random(n) < 0.5
+        ei = np.flatnonzero(cand)
+        expect = [i for i in ei[np.argsort(-raw[ei], kind="stable")].tolist() if i != ix._none]
+        assert ix._ranked(raw, cand) == expect
+
+
+def test_entry_factors_without_a_concept_share_one_array_and_never_change_it() -> None:
+    """`_entry_factors` returns the same array for every query that names no defining concept and no phrase an entry
+    does not answer; the others get their own, equal to DEF_MISS multiplied in once per concept lacking."""
+    ix = default_index()
+    before = ix._no_concept_factor.tolist()
+    outside = next(e.outside[0] for e in ix._entries if e.outside)
+    for q in [outside, f"жалоба {outside}", *QUERIES[:300]]:
+        sk = skeleton(q)
+        qtoks = ix._query_tokens(q, sk)
+        named = {ix._vocab[t] for t in qtoks if t.startswith("#") and t in ix._vocab}
+        expect = []
+        for d in ix._m.defining:
+            f = 1.0
+            for wid in d:
+                if wid not in named:
+                    f *= faq.DEF_MISS
+            expect.append(f)
+        for ei, rx in ix._outside:
+            if rx.search(sk):
+                expect[ei] *= faq.OUTSIDE_FACTOR
+        assert ix._entry_factors(qtoks, sk).tolist() == expect, q
+    assert ix._no_concept_factor.tolist() == before
+    assert any(rx.search(skeleton(outside)) for _, rx in ix._outside)  # the phrase path was taken

@@ -152,7 +152,8 @@ class Inbound(BaseMiddleware):
                         result = await handler(event, data)
                     else:  # the reply guard (handlers/guards.py), in this frame
                         try:
-                            if raw_state is not None and await self.guard.reasked(inner, data, state):
+                            if raw_state is not None and self.guard.may_reask(state, data) and \
+                                    await self.guard.reasked(inner, data, state):
                                 return None
                             result = await handler(event, data)
                         except Exception as exc:

@@ -261,3 +261,22 @@ async def test_the_wizard_s_and_tracking_s_middlewares_add_no_frame():
     finally:
         flow.turn_for = original
     assert data["turn"] == "turn"
+
+
+async def test_the_guard_is_asked_only_when_a_marker_may_be_there(app):
+    """ReplyGuard.may_reask: False (no coroutine of the guard's) only when its ``reasked`` would say False at
+    once: the stored data has no marker and the update is not replayed; a storage without ``peek``: ask."""
+    from handlers.guards import REASK, ReplyGuard
+
+    key = StorageKey(bot_id=BOT_ID, chat_id=PRIVATE["id"], user_id=PERSON["id"])
+    state = FSMContext(app.fsm, key)
+    await state.set_state("ComplaintWizard:draft")
+    await state.set_data({"n": 1, "text": f'"{REASK}" typed by the person'})
+    assert not ReplyGuard.may_reask(state, {})
+    assert ReplyGuard.may_reask(state, {"replayed": True})
+    await state.update_data({REASK: 1})
+    assert ReplyGuard.may_reask(state, {})
+    await app.fsm.barrier()
+    app.fsm._cache.clear()
+    assert ReplyGuard.may_reask(state, {})  # read from the file
+    assert ReplyGuard.may_reask(FSMContext(MemoryStorage(), key), {})

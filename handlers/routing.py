@@ -28,7 +28,14 @@ shortcuts that change nothing in what is called:
 * what the walk needs to know of the routers below one for a type of event (feature router or not, handles
   the type, its gate) is its *plan* (:func:`_plan`), made on the first event of the type;
 * a chain of middlewares is built without ``functools.wraps``, and the managers of a handler's inner
-  middlewares are found once (:meth:`GatedObserver._resolve_middlewares`).
+  middlewares are found once (:meth:`GatedObserver._resolve_middlewares`);
+* a router level is one coroutine (:func:`walk`: root filters, handlers, routers below), with one keyword
+  dict shared down the walk (set back where aiogram's copy would have kept a change from the next router),
+  an async handler or filter is called without ``CallableObject.call`` (:func:`_call`), and the dispatcher's
+  update observer hands the event to the walk without calling ``_listen_update`` (:class:`_UpdateObserver`).
+  In the e2e burst ~200 updates are in flight and the cyclic GC walks their await chains and keyword dicts
+  at every young collection: an faq update's chain at its reply went from 26 coroutines and 10 dicts of the
+  keywords to 16 and 3 (tests/test_routing_depth.py).
 
 Which types a subtree handles, its gate and the plans are computed on the first event of that type and
 computed again when a router is included anywhere below; handlers are registered when the routers are built
@@ -37,7 +44,7 @@ computed again when a router is included anywhere below; handlers are registered
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from functools import partial
 from inspect import isclass
 from re import Pattern
@@ -45,13 +52,14 @@ from typing import Any
 
 from aiogram import Dispatcher, Router
 from aiogram.dispatcher.event.bases import REJECTED, UNHANDLED, MiddlewareType, SkipHandler
-from aiogram.dispatcher.event.handler import FilterObject, HandlerObject
+from aiogram.dispatcher.event.handler import CallableObject, FilterObject, HandlerObject
 from aiogram.dispatcher.event.telegram import TelegramEventObserver
 from aiogram.dispatcher.middlewares.manager import MiddlewareManager
 from aiogram.filters import Command, StateFilter
 from aiogram.filters.callback_data import CallbackQueryFilter
 from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import CallbackQuery, Message, TelegramObject
+from aiogram.types import CallbackQuery, Message, TelegramObject, Update
+from aiogram.types.update import UpdateTypeLookupError
 
 __all__ = ["FeatureDispatcher", "FeatureRouter", "GatedObserver", "Quick", "quick_check"]
 
@@ -193,26 +201,10 @@ def decided_by_quick_check(f: FilterObject) -> bool:
     return getattr(callback, "quick_is_exact", False) is True and quick_check(f) is not None
 
 
-async def _rest_accept(filters: tuple[FilterObject, ...], event: TelegramObject,
-                       kwargs: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
-    """aiogram's ``HandlerObject.check`` over some of a handler's filters, without copying ``kwargs`` unless a
-    filter gives the handler something."""
-    data = kwargs
-    for f in filters:
-        check = await f.call(event, **data)
-        if not check:
-            return False, kwargs
-        if isinstance(check, dict):
-            if data is kwargs:
-                data = dict(kwargs)
-            data.update(check)
-    return True, data
-
-
 class GatedObserver(TelegramEventObserver):
     """aiogram's observer, passing over a handler whose quick checks fail (aiogram would call its filters one
     by one, each through ``CallableObject``, and find one that fails), and not calling again a filter its
-    quick check decided (:func:`decided_by_quick_check`). Otherwise aiogram's ``trigger``."""
+    quick check decided (:func:`decided_by_quick_check`). Its handlers are tried by :func:`walk`."""
 
     def __init__(self, router: Router, event_name: str) -> None:
         super().__init__(router=router, event_name=event_name)
@@ -249,51 +241,162 @@ class GatedObserver(TelegramEventObserver):
         """aiogram's, with :func:`_wrap` (every update goes through the dispatcher's outer middlewares)."""
         return _wrap(self.outer_middleware, callback)(event, data)
 
-    async def check_root(self, event: TelegramObject, kwargs: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
-        """``check_root_filters`` the same way."""
-        quick, rest = self._check(self._handler)
-        if quick is not None:
-            try:
-                if not quick(event, kwargs):
-                    return False, kwargs
-            except Exception:  # cannot tell: the filters decide
-                return await self._handler.check(event, **kwargs)
-        return await _rest_accept(rest, event, kwargs)
+    def trigger(self, event: TelegramObject, **kwargs: Any) -> Coroutine[Any, Any, Any]:
+        """aiogram's ``trigger``: the walk's handler part, on ``kwargs`` (its own, as aiogram's); a plain
+        function returning the walk's coroutine for the caller to await (one coroutine frame fewer)."""
+        return walk(self.router, self, self.event_name, event, kwargs, handlers_only=True)
 
-    async def trigger(self, event: TelegramObject, **kwargs: Any) -> Any:
-        for handler in self.handlers:
-            quick, rest = self._check(handler)
-            decided = True
-            if quick is not None:
+
+async def _rest_accept(filters: tuple[FilterObject, ...], event: TelegramObject,
+                       kwargs: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
+    """aiogram's ``HandlerObject.check`` over some of a handler's filters, without copying ``kwargs`` unless a
+    filter gives the handler something."""
+    data = kwargs
+    for f in filters:
+        check = await _call(f, event, data)
+        if not check:
+            return False, kwargs
+        if isinstance(check, dict):
+            if data is kwargs:
+                data = dict(kwargs)
+            data.update(check)
+    return True, data
+
+
+_CALL = CallableObject.call
+
+
+def _call(obj: CallableObject, event: TelegramObject, data: dict[str, Any]) -> Awaitable[Any]:
+    """``obj.call(event, **data)`` (a filter or a handler): for an awaitable callback, aiogram's ``call`` only
+    builds a ``functools.partial`` of it with the keywords it takes (``_prepare_kwargs``) and awaits that: the
+    same call without that coroutine frame, the partial and two copies of ``data`` (~38 entries). Anything
+    else (a synchronous callback, run in a thread; a ``call`` replaced) goes through ``obj.call``."""
+    if obj.awaitable and type(obj).call is _CALL:
+        return obj.callback(event, **obj._prepare_kwargs(data))
+    return obj.call(event, **data)
+
+
+_MISSING = object()
+
+
+async def walk(  # noqa: C901 - one coroutine a router level, its three parts in it (see the docstring)
+        router: Router, observer: TelegramEventObserver | None, update_type: str, event: TelegramObject,
+        kwargs: dict[str, Any], handlers_only: bool = False) -> Any:
+    """aiogram's ``Router._propagate_event`` (root filters, handlers, then the routers below, in order, until
+    one takes the event) in one coroutine per router level (aiogram: five, with ``propagate_event``,
+    ``check_root_filters``, ``trigger`` and ``CallableObject.call``; this walk had three), with the gate's
+    shortcuts (the module's docstring).
+
+    ``kwargs`` (``event_router`` set to ``router``) is shared with the walk above: aiogram gives each router
+    and each trigger a copy of its own, so that what a router's filters give, the ``handler`` its trigger
+    tried and what a handler's inner middlewares change reach no router beside or above it. Here the walk
+    copies only where something is added (root or handler filters that give data: ``_rest_accept`` copies;
+    a handler with inner middlewares: :func:`_prepare`) and sets ``event_router`` and ``handler`` back before
+    the walk above goes on. (If an exception leaves the walk, the dict is not read again: it is the walk's
+    since ``_UpdateObserver.trigger``, and every caller above that passes its own with ``**``.)
+
+    ``handlers_only``: aiogram's ``trigger`` (no root filter, no router below) on its own ``kwargs``."""
+    if observer is not None:
+        if observer._handler.filters and not handlers_only:
+            verdict = _root(observer, event, kwargs)
+            result, kwargs = verdict if isinstance(verdict, tuple) else await verdict
+            if not result:
+                return UNHANDLED
+        if not observer.handlers:
+            response = UNHANDLED
+        elif not isinstance(observer, GatedObserver):
+            response = await observer.trigger(event, **kwargs)
+        else:  # GatedObserver's trigger: aiogram's, on ``tried`` (``kwargs`` until a handler gets a copy of its own)
+            response, tried = UNHANDLED, kwargs
+            before = kwargs.get("handler", _MISSING)
+            for handler in observer.handlers:
+                tried["handler"] = handler
+                quick, rest = observer._check(handler)
+                verdict = _accept(handler, quick, rest, event, tried)
+                result, data = verdict if isinstance(verdict, tuple) else await verdict
+                if not result:
+                    continue
                 try:
-                    if not quick(event, kwargs):
-                        continue
-                except Exception:  # cannot tell: the filters decide
-                    decided = False
-            kwargs["handler"] = handler
-            if decided:
-                result, data = await _rest_accept(rest, event, kwargs)
-            else:
-                result, data = await handler.check(event, **kwargs)
-            if result:
-                if data is not kwargs:
-                    kwargs.update(data)
-                try:
-                    inner = self._resolve_middlewares()
-                    if not inner:  # aiogram would wrap the call in an empty chain (functools.wraps, a copy)
-                        return await handler.call(event, **kwargs)
-                    return await _wrap(inner, handler.call)(event, kwargs)
+                    tried, call = _prepare(observer, handler, event, data, data is kwargs and not handlers_only)
+                    response = await call
+                    break
                 except SkipHandler:
                     continue
+            _put_back(kwargs, "handler", before)
+        if handlers_only:  # aiogram's trigger returns what the handler returned, REJECTED too
+            return response
+        if response is REJECTED:  # pragma: no cover  # only if a handler returns REJECTED
+            return UNHANDLED
+        if response is not UNHANDLED:
+            return response
+    elif handlers_only:
         return UNHANDLED
+    response = UNHANDLED
+    for sub, feature, sub_observer, gate in _plan(router, update_type):
+        if not feature or (sub_observer is not None and sub_observer.outer_middleware):  # aiogram's own way
+            response = await sub.propagate_event(update_type=update_type, event=event, **kwargs)
+        else:
+            # passed over here, before the walk goes into it
+            if gate is not None and not _opens(gate, event, kwargs):
+                continue
+            kwargs["event_router"] = sub
+            response = await walk(sub, sub_observer, update_type, event, kwargs)
+            kwargs["event_router"] = router
+        if response is not UNHANDLED:
+            break
+    return response
 
 
-def _wrap(middlewares: Sequence[MiddlewareType[TelegramObject]], handler: Callable[..., Any]) -> Any:
+Verdict = tuple[bool, dict[str, Any]] | Awaitable[tuple[bool, dict[str, Any]]]
+
+
+def _accept(holder: HandlerObject, quick: Quick | None, rest: tuple[FilterObject, ...], event: TelegramObject,
+            data: dict[str, Any]) -> Verdict:
+    """``holder.check(event, **data)``: the answer when the quick check gives it or no filter is left to call
+    (no coroutine), else the awaitable that finds it."""
+    try:
+        if quick is not None and not quick(event, data):
+            return False, data
+    except Exception:  # cannot tell: the filters decide
+        return holder.check(event, **data)
+    return _rest_accept(rest, event, data) if rest else (True, data)
+
+
+def _root(observer: TelegramEventObserver, event: TelegramObject, kwargs: dict[str, Any]) -> Verdict:
+    """The root filters' verdict (``check_root_filters``); the data is a copy if they gave any."""
+    if isinstance(observer, GatedObserver):
+        quick, rest = observer._check(observer._handler)
+        return _accept(observer._handler, quick, rest, event, kwargs)
+    return observer.check_root_filters(event, **kwargs)
+
+
+def _prepare(observer: GatedObserver, handler: HandlerObject, event: TelegramObject, data: dict[str, Any],
+             shared: bool) -> tuple[dict[str, Any], Awaitable[Any]]:
+    """The call of a handler whose filters passed, and the dict it is called with: a copy if ``data`` is
+    shared with the walk and inner middlewares could change it (aiogram's trigger has a copy of its own)."""
+    inner = observer._resolve_middlewares()
+    if not inner:  # aiogram would wrap the call in an empty chain (functools.wraps, a copy)
+        return data, _call(handler, event, data)
+    if shared:
+        data = dict(data)
+    return data, _wrap(inner, handler)(event, data)
+
+
+def _put_back(data: dict[str, Any], key: str, value: Any) -> None:
+    if value is _MISSING:
+        data.pop(key, None)
+    else:
+        data[key] = value
+
+
+def _wrap(middlewares: Sequence[MiddlewareType[TelegramObject]], handler: Callable[..., Any] | CallableObject) -> Any:
     """aiogram's ``MiddlewareManager.wrap_middlewares(middlewares, handler)`` without ``functools.wraps`` on
     the innermost call (copying the handler's attributes onto it took most of its ~2.8 µs; the bot's
-    middlewares only call what they are given)."""
+    middlewares only call what they are given). A handler object is called as :func:`_call` calls it."""
 
     def call(event: TelegramObject, data: dict[str, Any]) -> Any:
+        if isinstance(handler, CallableObject):
+            return _call(handler, event, data)
         return handler(event, **data)
 
     chained: Any = call
@@ -382,57 +485,16 @@ class FeatureRouter(Router):
             return await super().propagate_event(update_type, event, **kwargs)
         if self.passes_over(update_type, event, kwargs):
             return UNHANDLED
-        return await self.enter(update_type, event, **kwargs)
+        kwargs["event_router"] = self
+        return await walk(self, self.observers.get(update_type), update_type, event, kwargs)
 
     def passes_over(self, update_type: str, event: TelegramObject, data: dict[str, Any]) -> bool:
         """Nothing in this subtree can take the event (for a router without outer middleware on its type)."""
         return not self.handles(update_type) or not self._may_take(update_type, event, data)
 
-    async def enter(self, update_type: str, event: TelegramObject, **kwargs: Any) -> Any:
-        """The walk of a router without outer middleware on this type that does not pass the event over."""
-        kwargs["event_router"] = self
-        return await walk(self, self.observers.get(update_type), update_type, event, kwargs)
-
     async def _propagate_event(self, observer: TelegramEventObserver | None, update_type: str,
                                event: TelegramObject, **kwargs: Any) -> Any:
         return await walk(self, observer, update_type, event, kwargs)
-
-
-async def walk(router: Router, observer: TelegramEventObserver | None, update_type: str, event: TelegramObject,
-               kwargs: dict[str, Any]) -> Any:
-    """aiogram's ``Router._propagate_event`` (``kwargs``: this router's own copy), without the root-filter
-    check of an observer that has no root filter nor the trigger of one that has no handler."""
-    if observer is not None:
-        if observer._handler.filters:
-            result, data = await (observer.check_root(event, kwargs) if isinstance(observer, GatedObserver)
-                                  else observer.check_root_filters(event, **kwargs))
-            if not result:
-                return UNHANDLED
-            if data is not kwargs:
-                kwargs.update(data)
-        if observer.handlers:
-            response = await observer.trigger(event, **kwargs)
-            if response is REJECTED:  # pragma: no cover  # only if a handler returns REJECTED
-                return UNHANDLED
-            if response is not UNHANDLED:
-                return response
-    return await _below(router, update_type, event, kwargs)
-
-
-async def _below(router: Router, update_type: str, event: TelegramObject, kwargs: dict[str, Any]) -> Any:
-    """The routers below, in order, until one takes the event."""
-    response = UNHANDLED
-    for sub, feature, sub_observer, gate in _plan(router, update_type):
-        if not feature or (sub_observer is not None and sub_observer.outer_middleware):  # aiogram's own way
-            response = await sub.propagate_event(update_type=update_type, event=event, **kwargs)
-        else:
-            # passed over here, before a call copies the keyword dict for it
-            if gate is not None and not _opens(gate, event, kwargs):
-                continue
-            response = await sub.enter(update_type, event, **kwargs)  # type: ignore[attr-defined]
-        if response is not UNHANDLED:
-            break
-    return response
 
 
 def _opens(gate: Quick, event: TelegramObject, data: dict[str, Any]) -> bool:
@@ -492,9 +554,10 @@ class FeatureDispatcher(Dispatcher):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         plain = self.update
-        gated = GatedObserver(router=self, event_name="update")
+        gated = _UpdateObserver(router=self, event_name="update")
         gated.handlers, gated.outer_middleware, gated.middleware = plain.handlers, plain.outer_middleware, \
             plain.middleware
+        gated.listen = plain.handlers[0]  # aiogram's _listen_update
         self.update = self.observers["update"] = gated
 
     def include_router(self, router: Router) -> Router:
@@ -503,11 +566,47 @@ class FeatureDispatcher(Dispatcher):
         return included
 
     async def propagate_event(self, update_type: str, event: TelegramObject, **kwargs: Any) -> Any:
+        return await self._walk(update_type, event, kwargs)
+
+    def _walk(self, update_type: str, event: TelegramObject, kwargs: dict[str, Any]) -> Awaitable[Any]:
+        """``propagate_event`` on ``kwargs`` (its own)."""
         if _outer(self, update_type):
-            return await super().propagate_event(update_type, event, **kwargs)
+            return super().propagate_event(update_type, event, **kwargs)
         kwargs["event_router"] = self
-        return await walk(self, self.observers.get(update_type), update_type, event, kwargs)
+        return walk(self, self.observers.get(update_type), update_type, event, kwargs)
 
     async def _propagate_event(self, observer: TelegramEventObserver | None, update_type: str,
                                event: TelegramObject, **kwargs: Any) -> Any:
         return await walk(self, observer, update_type, event, kwargs)
+
+
+class _UpdateObserver(GatedObserver):
+    """The dispatcher's update observer. Its handler, aiogram's ``Dispatcher._listen_update``, only finds the
+    update's event and its type and hands them to ``propagate_event``; the trigger does that itself when it is
+    the one handler, without filters or inner middlewares (so always in the bot): the same keywords reach the
+    walk, with one coroutine frame (:func:`_skip_is_unhandled`) instead of the trigger's walk and
+    ``_listen_update``, and without two copies of the keywords."""
+
+    listen: HandlerObject | None = None
+
+    def trigger(self, event: TelegramObject, **kwargs: Any) -> Coroutine[Any, Any, Any]:
+        listen, handlers = self.listen, self.handlers
+        if (len(handlers) == 1 and handlers[0] is listen and listen is not None and not listen.filters
+                and "update" not in kwargs and isinstance(event, Update) and not self._resolve_middlewares()):
+            try:
+                update_type, inner = event.event_type, event.event
+            except UpdateTypeLookupError:  # aiogram's: a warning, then SkipHandler
+                return super().trigger(event, **kwargs)
+            kwargs["handler"] = listen
+            kwargs["event_update"] = event
+            return _skip_is_unhandled(self.router._walk(update_type, inner, kwargs))  # type: ignore[attr-defined]
+        return super().trigger(event, **kwargs)
+
+
+async def _skip_is_unhandled(walking: Awaitable[Any]) -> Any:
+    """aiogram's update trigger catches a SkipHandler from its handler, ``_listen_update``: one raised in the
+    walk but not by a handler (a filter, an outer middleware of a router) ends the update as not handled."""
+    try:
+        return await walking
+    except SkipHandler:
+        return UNHANDLED

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from datetime import datetime, timezone
 from typing import Any
 
+import pytest
 from aiogram import BaseMiddleware, Bot, Dispatcher, F, Router
 from aiogram.dispatcher.event.bases import UNHANDLED
 from aiogram.filters import BaseFilter, Command
@@ -504,3 +505,142 @@ async def test_inner_middlewares_run_top_down_and_one_added_after_the_first_even
     dp.include_router(top)  # the top of the chain now has a parent
     assert await feed(top, [message("b")]) == ["ok"]
     assert seen == ["dp", "top", "feature", "leaf", "handler"]
+
+
+# ------------------------------------------------------------------ one keyword dict down the walk
+
+
+def _leaky(kind: type[Router], dp_kind: type[Dispatcher], seen: list[str]) -> Dispatcher:
+    """dp / root / (a: a handler whose filter gives "x" and whose inner middleware adds "mw", then skips; one
+    that returns UNHANDLED) / (b: a root filter and a handler that say what they got; a sync handler, a class
+    handler, one that raises) and an error handler: the walk shares one dict down the routers, so nothing a
+    trigger or a middleware adds may reach a router beside it."""
+    from aiogram.dispatcher.event.bases import SkipHandler
+    from aiogram.handlers import MessageHandler
+
+    dp = dp_kind()
+    root, a, b = (kind(name=n) for n in ("root", "a", "b"))
+
+    async def looks(message: Message, **data: Any) -> bool:  # b's root filter
+        seen.append(f"b's filter {data['handler'].callback.__name__} {sorted(k for k in ('x', 'mw') if k in data)}")
+        return True
+
+    b.message.filter(looks)
+
+    async def gives_x(message: Message) -> dict[str, int]:
+        return {"x": 1}
+
+    class Adds(BaseMiddleware):
+        async def __call__(self, handler, event, data):
+            data["mw"] = "added"
+            return await handler(event, data)
+
+    async def skips(message: Message, x: int, mw: str) -> None:
+        seen.append(f"skips {x} {mw}")
+        raise SkipHandler
+
+    async def passes_on(message: Message, **data: Any) -> Any:
+        seen.append(f"passes_on {data['handler'].callback.__name__} {data.get('x')} {data.get('mw')}")
+        return UNHANDLED
+
+    a.message.register(skips, gives_x, F.text.startswith("skip"))
+    a.message.register(passes_on, F.text.in_({"skip", "unhandled"}))
+    a.message.middleware(Adds())
+
+    def sync(message: Message, event_router: Router) -> str:  # aiogram runs it in a thread
+        seen.append(f"sync {event_router.name}")
+        return "sync"
+
+    class ByClass(MessageHandler):
+        async def handle(self) -> str:
+            seen.append(f"class {self.data['event_router'].name}")
+            return "class"
+
+    async def on_any(message: Message, **data: Any) -> str:
+        if message.text == "boom":
+            raise ValueError("boom")
+        got = sorted(k for k in ("x", "mw") if k in data)
+        seen.append(f"b {data['event_router'].name} {data['handler'].callback.__name__} {got}")
+        return "b"
+
+    b.message.register(sync, F.text == "sync")
+    b.message.register(ByClass, F.text == "class")
+    b.message.register(on_any)
+
+    async def on_error(event: Any, **data: Any) -> str:
+        router = "dp" if isinstance(data["event_router"], Dispatcher) else data["event_router"].name
+        seen.append(f"error {type(event.exception).__name__} {router} "
+                    f"{data['handler'].callback.__name__} {sorted(k for k in ('x', 'mw') if k in data)}")
+        return "error"
+
+    dp.errors.register(on_error)
+    root.include_routers(a, b)
+    dp.include_router(root)
+    return dp
+
+
+async def test_nothing_a_router_or_a_trigger_adds_reaches_the_router_beside_it():
+    texts = ["skip", "skipped", "unhandled", "hello", "sync", "class", "boom"]
+    seen_plain: list[str] = []
+    seen_feature: list[str] = []
+    bot = Bot("42:test", session=answering_session())
+    plain = _leaky(Router, Dispatcher, seen_plain)
+    feature = _leaky(FeatureRouter, FeatureDispatcher, seen_feature)
+    plain_results = [await plain.feed_update(bot, message(t, i)) for i, t in enumerate(texts, 1)]
+    feature_results = [await feature.feed_update(bot, message(t, i)) for i, t in enumerate(texts, 1)]
+    assert feature_results == plain_results == ["b", "b", "b", "b", "sync", "class", "error"]
+    assert seen_feature == seen_plain
+    b = "b's filter _listen_update []"  # b's root filter: the update's handler, nothing router a's trigger added
+    assert seen_plain == ["skips 1 added", "passes_on passes_on 1 added", b, "b b on_any []",  # skip
+                          "skips 1 added", b, "b b on_any []",  # skipped
+                          "passes_on passes_on None added", b, "b b on_any []",  # unhandled
+                          b, "b b on_any []", b, "sync b", b, "class b", b, "error ValueError dp on_error []"]
+
+
+async def test_the_update_observer_falls_back_to_aiogram_s_trigger():
+    """The dispatcher's update observer hands the event to the walk itself (no ``_listen_update`` call) only
+    while that is its one handler, without filters or inner middlewares: otherwise aiogram's trigger."""
+    seen: list[str] = []
+
+    class Mark(BaseMiddleware):
+        async def __call__(self, handler, event, data):
+            seen.append(f"update middleware {data['handler'].callback.__name__}")
+            return await handler(event, data)
+
+    dp = FeatureDispatcher()
+    router = FeatureRouter(name="r")
+
+    async def on_text(message: Message, event_update: Update, event_router: Router) -> str:
+        seen.append(f"text {event_update.update_id} {event_router.name}")
+        return "text"
+
+    router.message.register(on_text)
+    dp.include_router(router)
+    bot = Bot("42:test", session=answering_session())
+    assert await dp.feed_update(bot, message("a", 1)) == "text"
+    dp.update.middleware(Mark())
+    assert await dp.feed_update(bot, message("b", 2)) == "text"
+    assert seen == ["text 1 r", "update middleware _listen_update", "text 2 r"]
+    dp.update.middleware._middlewares.clear()
+    with pytest.warns(RuntimeWarning, match="unknown update type"):  # aiogram's: a warning, then SkipHandler
+        assert await dp.feed_update(bot, Update(update_id=3)) is UNHANDLED
+
+
+async def test_a_skip_from_a_filter_ends_the_update_as_aiogram_s_update_trigger_does():
+    """A SkipHandler raised by a filter (not by a handler: the trigger of the event skips those) leaves the
+    walk; aiogram's update trigger catches it around ``_listen_update``: the update is not handled."""
+    from aiogram.dispatcher.event.bases import SkipHandler
+
+    async def skips(message: Message) -> bool:
+        raise SkipHandler
+
+    async def on_text(message: Message) -> str:
+        return "text"
+
+    results = []
+    for router_class, dispatcher_class in ((Router, Dispatcher), (FeatureRouter, FeatureDispatcher)):
+        dp, router = dispatcher_class(), router_class(name="r")
+        router.message.register(on_text, skips)
+        dp.include_router(router)
+        results.append(await dp.feed_update(Bot("42:test", session=answering_session()), message("a")))
+    assert results == [UNHANDLED, UNHANDLED]

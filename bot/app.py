@@ -12,6 +12,8 @@ from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.base import BaseSession
 from aiogram.client.telegram import TelegramAPIServer
+from aiogram.dispatcher.middlewares.error import ErrorsMiddleware
+from aiogram.dispatcher.middlewares.user_context import UserContextMiddleware
 from aiogram.fsm.storage.base import BaseEventIsolation
 from aiogram.types import BotCommand
 from aiogram.utils.i18n import I18n
@@ -274,15 +276,38 @@ async def open_pg_storage(settings: Settings, clock: Clock) -> tuple[Closable, G
 
 
 def setup_dispatcher(dp: Dispatcher, repos: Repos, settings: Settings, i18n: I18n) -> None:
-    """One outer middleware for every update (handlers/middlewares.py ``Inbound``: who the user is, the desk,
-    the language and its gate, a lost reply, unknown commands and buttons always answered), the language for
-    the error handler, and the feature routers."""
+    """One outer middleware for every update (handlers/middlewares.py ``Inbound``: aiogram's own per-update
+    jobs, who the user is, the desk, the language and its gate, a lost reply, unknown commands and buttons
+    always answered), the language for the error handler, and the feature routers."""
     # A failed reply: an apology before anything else, and the next answer meets the question one is on.
     guard = ReplyGuard(ask_current_question, apologise_for_lost_reply)
+    errors = take_over_aiogram_middlewares(dp)
     dp.update.outer_middleware(Inbound(repos.users, settings, i18n, lambda message: ask_language(message, i18n),
-                                       guard))
+                                       guard, dp.fsm, errors))
     dp.errors.outer_middleware(UserLanguageMiddleware(i18n, settings))  # it runs after Inbound's frame ended
     dp.include_router(get_router())
+
+
+def take_over_aiogram_middlewares(dp: Dispatcher) -> Dispatcher | None:
+    """Unregister the outer middlewares aiogram's Dispatcher registers on every update (ErrorsMiddleware,
+    UserContextMiddleware, FSMContextMiddleware ``dp.fsm``, which stays the dispatcher's FSM: its storage,
+    isolation and shutdown): Inbound does their jobs in its own frame, each a coroutine frame less on the await
+    chain of every update in flight (the burst's GC walks them; bench cost and docs/performance.md).
+
+    Returns the router whose errors observer Inbound hands exceptions to: the dispatcher, or None when a
+    middleware was registered after aiogram's (the metrics', which counts the exceptions that pass it): then
+    aiogram's ErrorsMiddleware stays outermost, and that middleware between it and Inbound."""
+    outer = dp.update.outer_middleware
+    errors, user_context, fsm, *later = list(outer)
+    if not (isinstance(errors, ErrorsMiddleware) and isinstance(user_context, UserContextMiddleware)
+            and fsm is dp.fsm):
+        raise RuntimeError(f"unexpected outer middlewares of the dispatcher: {list(outer)}")
+    outer.unregister(user_context)
+    outer.unregister(fsm)
+    if later:
+        return None
+    outer.unregister(errors)
+    return dp
 
 
 def make_metrics(settings: Settings, dp: Dispatcher, fsm: GroupCommitStorage | RedisFSM, reminders: ReminderService,

@@ -18,7 +18,10 @@ Webhook mode: an update delivered again after the instance handling it died mid-
 dispatcher's data, bot/webhook.py) is treated as if the marker were set: it may have been applied before the
 crash, so it is never applied a second time; the person is asked the question they are on.
 
-The guard runs in the bot's one outer middleware (handlers/middlewares.py ``Inbound``), around the routers.
+The guard runs in the bot's one outer middleware (handlers/middlewares.py ``Inbound``), around the routers: for
+an update in a conversation (``state`` in the dispatcher's data), :meth:`ReplyGuard.reasked` before the
+routers when a state is stored, :meth:`ReplyGuard.failed` when they raise. Two calls from Inbound's own frame,
+not a method around the routers: a coroutine frame less on every update's await chain.
 """
 
 from __future__ import annotations
@@ -40,7 +43,6 @@ log = logging.getLogger("shagym.guards")
 #: Key in the FSM data: the last reply of this conversation may not have reached the person.
 REASK = "_reask"
 
-Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
 #: Asks the question the person is on again (handlers/reask.py); False when there is none to ask.
 Reask = Callable[[TelegramObject, dict[str, Any]], Awaitable[bool]]
 #: Tells the person their reply was lost and their answer saved (handlers/errors.py).
@@ -73,32 +75,23 @@ def _passes(event: TelegramObject, i18n: I18n) -> bool:
 
 
 class ReplyGuard:
-    """Around the handling of private messages and callback queries (see the module docstring)."""
+    """Before and after the handling of messages and callback queries (see the module docstring)."""
 
     def __init__(self, reask: Reask, apologise: Apologise) -> None:
         self.reask = reask
         self.apologise = apologise
 
-    async def around(self, handler: Handler, update: TelegramObject, event: TelegramObject,
-                     data: dict[str, Any]) -> Any:
-        """``handler(update, data)`` guarded; ``event``: the update's message or callback query."""
-        state: FSMContext | None = data.get("state")
-        if state is None:
-            return await handler(update, data)
-        try:
-            if data.get("raw_state") is not None and await self._reasked(event, data, state):
-                return None
-            return await handler(update, data)
-        except Exception as exc:
-            chat = chat_of(event)
-            if chat is not None and chat.type == "private" and await self._mark(state) and \
-                    not _blocked_by(exc, chat.id):  # nobody to apologise to (the error handler notes it)
-                _APOLOGISED.set(True)  # even if it fails: a second try after the lock is gone could come late
-                try:
-                    await self.apologise(event, data)
-                except Exception as exc:  # the original error is what matters
-                    log.warning("could not send the apology: %s", type(exc).__name__)
-            raise
+    async def failed(self, exc: Exception, event: TelegramObject, state: FSMContext, data: dict[str, Any]) -> None:
+        """The handling of ``event`` (the update's message or callback query) in a conversation raised ``exc``
+        (the caller raises it again): the conversation is marked, and the person gets the apology at once."""
+        chat = chat_of(event)
+        if chat is not None and chat.type == "private" and await self._mark(state) and \
+                not _blocked_by(exc, chat.id):  # nobody to apologise to (the error handler notes it)
+            _APOLOGISED.set(True)  # even if it fails: a second try after the lock is gone could come late
+            try:
+                await self.apologise(event, data)
+            except Exception as exc:  # the original error is what matters
+                log.warning("could not send the apology: %s", type(exc).__name__)
 
     @staticmethod
     async def _mark(state: FSMContext) -> bool:
@@ -112,7 +105,20 @@ class ReplyGuard:
             log.warning("could not mark the conversation for asking again: %s", type(exc).__name__)
             return False
 
-    async def _reasked(self, event: TelegramObject, data: dict[str, Any], state: FSMContext) -> bool:
+    @staticmethod
+    def may_reask(state: FSMContext, data: dict[str, Any]) -> bool:
+        """False when :meth:`reasked` would certainly say False at its first test, known without awaiting: not
+        replayed, and the stored data (in memory: storage/fsm.py ``peek``) has no marker. Every update in a
+        conversation passes here: two coroutine calls (reasked, data_may_have) fewer for each."""
+        if data.get("replayed"):
+            return True
+        peek = getattr(state.storage, "peek", None)
+        entry = peek(state.key) if peek is not None else None
+        return entry is None or f'"{REASK}":' in entry[1]
+
+    async def reasked(self, event: TelegramObject, data: dict[str, Any], state: FSMContext) -> bool:
+        """Before the handling of ``event`` in a conversation (a state is stored): True when the person was asked
+        their current question again instead (the event goes no further)."""
         replayed = bool(data.get("replayed"))
         may_have = getattr(state.storage, "data_may_have", None)  # the SQLite storage: no parsing per update
         if not replayed and may_have is not None and not await may_have(state.key, REASK):

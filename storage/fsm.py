@@ -135,28 +135,42 @@ class GroupCommitStorage(BaseStorage):
 
     # --- aiogram BaseStorage -------------------------------------------------------------------
 
+    # Every read below takes the conversation from :meth:`_at_once` when it is in memory (or, SQLite, read on
+    # the loop), awaiting :meth:`_fetched` only otherwise: a cache hit was a coroutine call (``_load``) more
+    # per FSM operation (~5 per wizard update), each a frame the burst's GC walks while the update waits.
+
     async def set_state(self, key: StorageKey, state: StateType = None) -> None:
         value = state.state if isinstance(state, State) else state
-        _, data = await self._load(key)
-        self._write(key, value, data)
+        skey = storage_key(key)
+        _, data = self._at_once(skey) or await self._fetched(skey)
+        self._write(key, skey, value, data)
 
     async def get_state(self, key: StorageKey) -> str | None:
-        return (await self._load(key))[0]
+        skey = storage_key(key)
+        return (self._at_once(skey) or await self._fetched(skey))[0]
 
     async def set_data(self, key: StorageKey, data: Mapping[str, Any]) -> None:
         if not isinstance(data, Mapping):
             raise TypeError(f"data must be a Mapping, not {type(data).__name__}")
-        state, _ = await self._load(key)
-        self._write(key, state, _dumps(dict(data)))
+        skey = storage_key(key)
+        state, _ = self._at_once(skey) or await self._fetched(skey)
+        self._write(key, skey, state, _dumps(dict(data)))
 
     async def get_data(self, key: StorageKey) -> dict[str, Any]:
-        data: dict[str, Any] = orjson.loads((await self._load(key))[1])
+        skey = storage_key(key)
+        data: dict[str, Any] = orjson.loads((self._at_once(skey) or await self._fetched(skey))[1])
         return data
 
     async def data_may_have(self, key: StorageKey, name: str) -> bool:
         """False when the data certainly has no top-level ``name`` (a substring test on the stored JSON, no
         parsing: a value's quotes are escaped, so typed text cannot fake it); True means "read it to see"."""
-        return f'"{name}":' in (await self._load(key))[1]
+        skey = storage_key(key)
+        return f'"{name}":' in (self._at_once(skey) or await self._fetched(skey))[1]
+
+    def peek(self, key: StorageKey) -> tuple[str | None, str] | None:
+        """The (state, data JSON) of a conversation if it can be had without awaiting anything, else None
+        (then ``get_state``): handlers/middlewares.py ``Inbound`` reads every update's state this way."""
+        return self._at_once(storage_key(key))
 
     async def close(self) -> None:
         if self._closed:
@@ -210,14 +224,33 @@ class GroupCommitStorage(BaseStorage):
 
     # --- internals: event loop side ------------------------------------------------------------
 
-    async def _load(self, key: StorageKey) -> tuple[str | None, str]:
-        skey = storage_key(key)
+    #: The backend reads a row without awaiting (SQLite: a plain read on the loop, see ``_read_now``).
+    reads_now = False
+
+    def _read_now(self, skey: str) -> tuple[str | None, str] | None:
+        """The stored (state, data JSON) of a key, or None, read at once (backends with ``reads_now``)."""
+        raise NotImplementedError
+
+    def _at_once(self, skey: str) -> tuple[str | None, str] | None:
+        """The conversation without awaiting: cached, this instance's own write (``shared``), or read at once
+        (``reads_now``); None when it must be fetched (:meth:`_fetched`)."""
         if self.shared:
-            return await self._load_shared(skey)
+            mine = self._pending.get(skey) or self._committing.get(skey)
+            return None if mine is None else (mine[1], mine[2])
         entry = self._cache.get(skey)
         if entry is not None:
             self._cache.move_to_end(skey)
             return entry
+        if not self.reads_now:
+            return None
+        entry = self._read_now(skey) or (None, _EMPTY)
+        self._remember(skey, entry)
+        return entry
+
+    async def _fetched(self, skey: str) -> tuple[str | None, str]:
+        """The conversation from the backend (after :meth:`_at_once` found nothing in memory)."""
+        if self.shared:
+            return await self._load_shared(skey)
         fetched = await self._fetch(skey) or (None, _EMPTY)
         entry = self._cache.get(skey)  # written (or read) while the row was fetched: that one is newer
         if entry is None:
@@ -227,9 +260,6 @@ class GroupCommitStorage(BaseStorage):
 
     async def _load_shared(self, skey: str) -> tuple[str | None, str]:
         """This instance's write not committed yet, or the committed row."""
-        mine = self._pending.get(skey) or self._committing.get(skey)
-        if mine is not None:
-            return mine[1], mine[2]
         fetched = await self._fetch(skey)
         mine = self._pending.get(skey) or self._committing.get(skey)  # written while the row was fetched
         if mine is not None:
@@ -247,10 +277,9 @@ class GroupCommitStorage(BaseStorage):
                 break
             del self._cache[oldest]
 
-    def _write(self, key: StorageKey, state: str | None, data: str) -> None:
+    def _write(self, key: StorageKey, skey: str, state: str | None, data: str) -> None:
         if self._closed:
             raise RuntimeError("FSM storage is closed")
-        skey = storage_key(key)
         self._remember(skey, (state, data))
         self._pending[skey] = (key.user_id, state, data)
         if self._batch is None:
@@ -308,8 +337,10 @@ class SQLiteStorage(GroupCommitStorage):
         storage._connect()
         return storage
 
+    reads_now = True  # WAL: a read never waits for a writer
+
     async def _fetch(self, skey: str) -> tuple[str | None, str] | None:
-        return self._read(skey)  # WAL: a read never waits for a writer
+        return self._read_now(skey)
 
     async def _store(self, upserts: list[Row], deletes: list[str], now: datetime) -> None:
         stamp = now.astimezone(timezone.utc).isoformat(timespec="seconds")
@@ -359,7 +390,7 @@ class SQLiteStorage(GroupCommitStorage):
             self._conn.close()
             self._conn = None
 
-    def _read(self, skey: str) -> tuple[str | None, str] | None:
+    def _read_now(self, skey: str) -> tuple[str | None, str] | None:
         row = self._db.execute("SELECT state, data FROM fsm WHERE key = ?", (skey,)).fetchone()
         return (row[0], row[1]) if row else None
 

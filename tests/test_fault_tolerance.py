@@ -359,8 +359,8 @@ def last_question(user: FakeUser) -> BotMessage | None:
 
 
 class Handled:
-    """Outer update middleware (inside the dispatcher's per-chat lock, so before the chat's next update starts):
-    the messages and button presses the bot has finished with (:func:`key_of`). Only the storm's people read it."""
+    """Outer update middleware (just around Inbound, which holds the per-chat lock): the messages and button
+    presses the bot has finished with (:func:`key_of`). Only the storm's people read it."""
 
     def __init__(self) -> None:
         self.done: set[tuple] = set()
@@ -466,7 +466,7 @@ async def test_storm_50_people_walk_the_wizard_while_30_percent_of_replies_fail(
     async with running_bot(fake, db_path) as app:
         quick_retries(app)
         handled = Handled()
-        # Around the bot's own middleware (its reply guard apologises after the handlers), inside the lock.
+        # Around the bot's own middleware (its reply guard apologises after the handlers, within its lock).
         outer = app.dp.update.outer_middleware
         inbound = next(m for m in outer if isinstance(m, Inbound))
         outer.unregister(inbound)

@@ -215,3 +215,50 @@ def test_the_row_key_of_a_conversation_keeps_its_format():
     assert storage_key(StorageKey(bot_id=42, chat_id=7, user_id=7)) == "42:7:7:::default"
     assert storage_key(StorageKey(bot_id=42, chat_id=-100123, user_id=5, thread_id=9,
                                   business_connection_id="bc", destiny="desk")) == "42:-100123:5:9:bc:desk"
+
+
+async def test_reads_in_memory_await_nothing_and_see_every_write(db_path):
+    """A read of a conversation in memory (or, SQLite, read on the loop) awaits nothing: ``peek`` has it at once
+    (handlers/middlewares.py Inbound), and get_state/get_data make no ``_fetch``; each sees the last write."""
+    db = await Database.open(db_path)
+    await db.close()
+    key = StorageKey(bot_id=1, chat_id=9, user_id=9)
+    storage = await SQLiteStorage.open(db_path)
+    fetched: list[str] = []
+    storage._fetch = lambda skey: fetched.append(skey)  # type: ignore[method-assign]  # would fail if awaited
+    try:
+        assert storage.peek(key) == (None, "{}")  # read from the file at once (no row)
+        await storage.set_state(key, "Wizard:iin")
+        await storage.set_data(key, {"n": 1})
+        assert storage.peek(key) == ("Wizard:iin", '{"n":1}')
+        assert await storage.get_state(key) == "Wizard:iin" and await storage.get_data(key) == {"n": 1}
+        await storage.barrier()
+        storage._cache.clear()
+        assert storage.peek(key) == ("Wizard:iin", '{"n":1}')  # from the file
+        assert await storage.data_may_have(key, "n")
+        assert fetched == []
+    finally:
+        await storage.close()
+
+
+async def test_a_shared_storage_peeks_only_at_its_own_uncommitted_writes(db_path):
+    """PostgreSQL (``shared``): nothing is cached beyond this instance's own writes until committed, so ``peek``
+    has those and nothing else (another instance may have written the row)."""
+    db = await Database.open(db_path)
+    await db.close()
+
+    class Shared(SQLiteStorage):
+        shared = True
+        reads_now = False
+
+    key = StorageKey(bot_id=1, chat_id=10, user_id=10)
+    storage = await Shared.open(db_path)
+    try:
+        assert storage.peek(key) is None
+        await storage.set_state(key, "Wizard:iin")
+        assert storage.peek(key) == ("Wizard:iin", "{}")
+        await storage.barrier()
+        assert storage.peek(key) is None
+        assert await storage.get_state(key) == "Wizard:iin"  # fetched
+    finally:
+        await storage.close()

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from aiogram import BaseMiddleware, Bot
+from aiogram import Bot
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InaccessibleMessage, InlineKeyboardMarkup, Message, TelegramObject
 from aiogram.utils.i18n import gettext as _
@@ -53,15 +53,17 @@ class Flow:
         await send(target, self.bot, text, markup)
 
 
-class FlowMiddleware(BaseMiddleware):
-    """Inner middleware of the tracking router: ``flow`` for the handler (built only once one matched)."""
+class FlowMiddleware:
+    """Inner middleware of the tracking router: ``flow`` for the handler (built only once one matched). A plain
+    function handing back the handler's awaitable, no coroutine frame of its own (as TurnMiddleware,
+    handlers/complaint/flow.py)."""
 
-    async def __call__(self, handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
-                       event: TelegramObject, data: dict[str, Any]) -> Any:
+    def __call__(self, handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+                 event: TelegramObject, data: dict[str, Any]) -> Awaitable[Any]:
         cases: CaseService = data["cases"]
         data["flow"] = Flow(data["bot"], data["state"], data["user"], cases, data["settings"], data["lang"],
                             cases.today())
-        return await handler(event, data)
+        return handler(event, data)
 
 
 def form_sequence(data: dict[str, Any]) -> list[str]:

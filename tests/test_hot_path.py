@@ -60,18 +60,15 @@ async def test_no_synchronous_filter_or_handler_in_the_router_tree(tmp_path):
 async def test_the_bot_s_per_update_work_is_one_outer_middleware(tmp_path):
     """aiogram builds a chain of partials and copies the keyword dict for every outer middleware of every
     update (and again for the message or callback query inside it): the bot's own per-update jobs (user,
-    desk, language, gate, reply guard, unknown commands, unanswered buttons) are one middleware, and the
-    events inside an update have none (the errors observer has the language, for the error handler)."""
-    from aiogram.dispatcher.middlewares.error import ErrorsMiddleware
-    from aiogram.dispatcher.middlewares.user_context import UserContextMiddleware
-    from aiogram.fsm.middleware import FSMContextMiddleware
-
+    desk, language, gate, reply guard, unknown commands, unanswered buttons) are one middleware, which also does
+    the jobs of aiogram's ErrorsMiddleware, UserContextMiddleware and FSMContextMiddleware (tests/test_inbound.py),
+    and the events inside an update have none (the errors observer has the language, for the error handler)."""
     from handlers.middlewares import Inbound
 
     app = await create_app(load_settings(_env_file=None, bot_token="", database_path=tmp_path / "t.sqlite3"))
     try:
         kinds = [type(m) for m in app.dp.update.outer_middleware]
-        assert kinds == [ErrorsMiddleware, UserContextMiddleware, FSMContextMiddleware, Inbound]
+        assert kinds == [Inbound]
         inside = {name: list(o.outer_middleware) for name, o in app.dp.observers.items()
                   if name not in ("update", "error") and o.outer_middleware}
         assert inside == {}

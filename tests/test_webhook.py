@@ -364,3 +364,35 @@ async def _held(fake) -> None:
             return
         await asyncio.sleep(0.1)
     raise AssertionError("the instance never sent the reply")
+
+
+async def test_a_posted_update_is_read_as_polling_reads_one(fake, db_path, monkeypatch):
+    """The webhook reads a body with the bot's session (bot/session.py read_update), as polling reads getUpdates:
+    the first update of a shape is validated, the next of the same shape (another person) is built without
+    validation, and both are answered."""
+    from aiogram.types import Update
+
+    from bot.app import create_app
+    from bot.webhook import running_webhook
+
+    validated = []
+    validate = Update.model_validate
+
+    def counting(*args, **kwargs):
+        validated.append(args)
+        return validate(*args, **kwargs)
+
+    monkeypatch.setattr(Update, "model_validate", counting)
+    settings = harness.settings_for(fake, db_path, webhook_url="http://127.0.0.1/telegram/webhook",
+                                    webhook_secret=WEBHOOK_SECRET)
+    app = await create_app(settings)  # the session of a real run (bot.app.make_session), not the tests' own
+    async with running_webhook(app, settings) as server:
+        first, second = start_update(fake, 4101, 7_100_001), start_update(fake, 4102, 7_100_002)
+        second["message"]["date"] = first["message"]["date"]  # a date read before (a new second is validated)
+        assert list(first["message"]) == list(second["message"])  # the same keys: the same shape
+        assert await post(server.url, first) == 200
+        assert await post(server.url, second) == 200
+        await fake.idle()
+        assert len(fake.messages_in(4101)) == len(fake.messages_in(4102)) == 1
+        assert server.handler.counts["handled"] == 2
+    assert len(validated) == 1

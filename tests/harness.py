@@ -9,6 +9,8 @@ conversation on whichever backend is in use.
 
 from __future__ import annotations
 
+import asyncio
+import io
 import json
 import sqlite3
 from contextlib import asynccontextmanager
@@ -62,7 +64,24 @@ async def running_bot(
             yield app
     finally:
         fake.busy_probes.remove(probe)
-        await app.close()
+        await closed_in_time(app)
+
+
+async def closed_in_time(app: Any, seconds: float = 60.0) -> None:
+    """``app.close()``, or a failure that shows what every task was waiting on. A clean-clone CI run once hung
+    here for more than 10 minutes (test_burst_30_people_ask_for_a_person_at_once, on a loaded machine), with
+    nothing to show why: a shutdown that hangs must fail its test, with the stacks, instead of holding CI for
+    its whole time limit."""
+    closing = asyncio.ensure_future(app.close())
+    done, _ = await asyncio.wait({closing}, timeout=seconds)
+    if closing in done:
+        closing.result()  # its exception, if any
+        return
+    stacks = io.StringIO()
+    for task in asyncio.all_tasks():  # while they still wait: the stacks say on what
+        task.print_stack(file=stacks)
+    closing.cancel()
+    raise AssertionError(f"the app did not close within {seconds:.0f} s; its tasks:\n{stacks.getvalue()}")
 
 
 def watch_work(app: App) -> Callable[[], bool]:

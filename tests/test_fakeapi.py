@@ -416,3 +416,25 @@ async def test_idle_and_unconsumed_cursor():
             assert (await u.expect()).text == "2"
             with pytest.raises(AssertionError, match="no new matching bot message"):
                 await u.expect(timeout=0.05)
+
+
+async def test_an_app_whose_close_hangs_fails_the_test_with_the_stacks():
+    """tests.harness.closed_in_time: a shutdown that never ends fails with what the tasks wait on."""
+    from tests.harness import closed_in_time
+
+    class Stuck:
+        async def close(self) -> None:
+            await asyncio.Event().wait()  # nobody sets it
+
+    with pytest.raises(AssertionError, match=r"did not close within 0 s; its tasks:[\s\S]* in close\n"):
+        await closed_in_time(Stuck(), seconds=0.1)
+
+    class Closes:
+        closed = False
+
+        async def close(self) -> None:
+            self.closed = True
+
+    app = Closes()
+    await closed_in_time(app, seconds=5)
+    assert app.closed

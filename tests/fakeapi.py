@@ -90,6 +90,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import html
+import io
 import itertools
 import json
 import math
@@ -2235,13 +2236,15 @@ async def running_fake(*, check_unknown: bool = True, **kwargs: Any) -> AsyncIte
 
 @contextlib.asynccontextmanager
 async def polling(dp: Any, bot: Any, *, fake: FakeBotAPI | None = None, polling_timeout: int = 1,
-                  drain_timeout: float = 5.0, **start_kwargs: Any) -> AsyncIterator[asyncio.Task]:
+                  drain_timeout: float = 5.0, stuck_timeout: float = 30.0,
+                  **start_kwargs: Any) -> AsyncIterator[asyncio.Task]:
     """Run ``dp.start_polling(bot)`` in a task for the duration of the block.
 
     Entry waits until polling is running (and, with ``fake=``, until the first
     getUpdates arrived).  Exit: stop_polling, await the polling task (its
     exceptions propagate), wait up to ``drain_timeout`` for in-flight update
-    handler tasks (then cancel them), close the bot session."""
+    handler tasks (then cancel them: one still running ``stuck_timeout`` s later fails the block with its
+    stack instead of hanging the test), close the bot session."""
     start_kwargs.setdefault("handle_signals", False)
     start_kwargs.setdefault("close_bot_session", False)
     n_polls = len(fake.calls_of("getUpdates")) if fake is not None else 0
@@ -2273,17 +2276,45 @@ async def polling(dp: Any, bot: Any, *, fake: FakeBotAPI | None = None, polling_
                     await dp.stop_polling()
             await task
         finally:
-            pending = set(getattr(dp, "_handle_update_tasks", ()))
-            if pending:
-                _, still = await asyncio.wait(pending, timeout=drain_timeout)
-                for t in still:
-                    t.cancel()
-                for t in still:
-                    with contextlib.suppress(BaseException):
-                        await t
+            stuck = await _drain(set(getattr(dp, "_handle_update_tasks", ())), drain_timeout, stuck_timeout)
             await bot.session.close()
             if handling is not None:
                 _unwatch_dispatcher(fake, handling)  # type: ignore[arg-type]  # set together with fake
+            if stuck:
+                raise AssertionError(f"{len(stuck)} update handler task(s) still running {stuck_timeout:.0f} s after "
+                                     f"being cancelled:\n{await_chains(stuck)}")
+
+
+async def _drain(pending: set[asyncio.Task], drain_timeout: float, stuck_timeout: float) -> set[asyncio.Task]:
+    """Wait up to ``drain_timeout`` for the handler tasks, cancel the rest; the ones still running
+    ``stuck_timeout`` s after that (a task that outlives its cancellation fails the test instead of hanging it)."""
+    if not pending:
+        return set()
+    _, still = await asyncio.wait(pending, timeout=drain_timeout)
+    for t in still:
+        t.cancel()
+    if not still:
+        return set()
+    _, stuck = await asyncio.wait(still, timeout=stuck_timeout)
+    for t in still - stuck:
+        with contextlib.suppress(BaseException):
+            t.result()
+    return stuck
+
+
+def await_chains(tasks: Any) -> str:
+    """What each task waits on: its coroutine and every one it awaits, innermost last (``Task.print_stack``
+    shows only the outermost frame of a suspended coroutine)."""
+    out = io.StringIO()
+    for task in tasks:
+        out.write(f"{task!r}\n")
+        coro = task.get_coro()
+        while coro is not None:
+            frame = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None)
+            if frame is not None:
+                out.write(f"  {frame.f_code.co_filename}:{frame.f_lineno} in {frame.f_code.co_name}\n")
+            coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
+    return out.getvalue()
 
 
 def _watch_dispatcher(dp: Any, fake: FakeBotAPI) -> Callable[[], bool]:

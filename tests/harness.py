@@ -10,7 +10,6 @@ conversation on whichever backend is in use.
 from __future__ import annotations
 
 import asyncio
-import io
 import json
 import sqlite3
 from contextlib import asynccontextmanager
@@ -23,7 +22,7 @@ from aiogram import Router
 from bot.app import App, create_app
 from bot.config import load_settings
 from bot.domain.clock import Clock
-from tests.fakeapi import DEFAULT_TOKEN, FakeBotAPI, polling
+from tests.fakeapi import DEFAULT_TOKEN, FakeBotAPI, await_chains, polling
 
 #: Settings of the backend under test (see the module docstring).
 BACKEND: dict[str, Any] = {}
@@ -77,11 +76,9 @@ async def closed_in_time(app: Any, seconds: float = 60.0) -> None:
     if closing in done:
         closing.result()  # its exception, if any
         return
-    stacks = io.StringIO()
-    for task in asyncio.all_tasks():  # while they still wait: the stacks say on what
-        task.print_stack(file=stacks)
+    chains = await_chains(asyncio.all_tasks())  # while they still wait: what on
     closing.cancel()
-    raise AssertionError(f"the app did not close within {seconds:.0f} s; its tasks:\n{stacks.getvalue()}")
+    raise AssertionError(f"the app did not close within {seconds:.0f} s; its tasks:\n{chains}")
 
 
 def watch_work(app: App) -> Callable[[], bool]:

@@ -438,3 +438,29 @@ async def test_an_app_whose_close_hangs_fails_the_test_with_the_stacks():
     app = Closes()
     await closed_in_time(app, seconds=5)
     assert app.closed
+
+
+async def test_a_handler_that_outlives_its_cancellation_fails_the_block_with_its_stack():
+    """polling()'s exit cancels the handler tasks still running after drain_timeout; one that goes on anyway
+    (it swallowed the cancellation) fails the block, naming where it waits, instead of hanging the test."""
+    release = asyncio.Event()
+    async with running_fake() as fake:
+        dp = Dispatcher()
+
+        @dp.message()
+        async def stubborn(m: Message) -> None:
+            try:
+                await asyncio.Event().wait()
+            except asyncio.CancelledError:
+                await release.wait()  # goes on waiting: the cancellation is swallowed
+
+        bot = fake.make_bot()
+        with pytest.raises(AssertionError, match=r"1 update handler task\(s\) still running[\s\S]*in _process_update[\s\S]* in stubborn\n"):
+            async with polling(dp, bot, fake=fake, drain_timeout=0.05, stuck_timeout=0.2):
+                await fake.user(12).send("go")
+                for _ in range(100):
+                    if dp._handle_update_tasks:
+                        break
+                    await asyncio.sleep(0.01)
+        release.set()
+        await asyncio.sleep(0)

@@ -224,27 +224,15 @@ class GroupCommitStorage(BaseStorage):
 
     # --- internals: event loop side ------------------------------------------------------------
 
-    #: The backend reads a row without awaiting (SQLite: a plain read on the loop, see ``_read_now``).
-    reads_now = False
-
-    def _read_now(self, skey: str) -> tuple[str | None, str] | None:
-        """The stored (state, data JSON) of a key, or None, read at once (backends with ``reads_now``)."""
-        raise NotImplementedError
-
     def _at_once(self, skey: str) -> tuple[str | None, str] | None:
-        """The conversation without awaiting: cached, this instance's own write (``shared``), or read at once
-        (``reads_now``); None when it must be fetched (:meth:`_fetched`)."""
+        """The conversation without awaiting: cached, or this instance's own write (``shared``); None when it
+        must be fetched (:meth:`_fetched`). SQLite also reads the row here (:class:`SQLiteStorage`)."""
         if self.shared:
             mine = self._pending.get(skey) or self._committing.get(skey)
             return None if mine is None else (mine[1], mine[2])
         entry = self._cache.get(skey)
         if entry is not None:
             self._cache.move_to_end(skey)
-            return entry
-        if not self.reads_now:
-            return None
-        entry = self._read_now(skey) or (None, _EMPTY)
-        self._remember(skey, entry)
         return entry
 
     async def _fetched(self, skey: str) -> tuple[str | None, str]:
@@ -337,7 +325,13 @@ class SQLiteStorage(GroupCommitStorage):
         storage._connect()
         return storage
 
-    reads_now = True  # WAL: a read never waits for a writer
+    def _at_once(self, skey: str) -> tuple[str | None, str] | None:
+        """A miss is read at once as well: WAL, a read never waits for a writer (no coroutine, see above)."""
+        entry = super()._at_once(skey)
+        if entry is None and not self.shared:
+            entry = self._read_now(skey) or (None, _EMPTY)
+            self._remember(skey, entry)
+        return entry
 
     async def _fetch(self, skey: str) -> tuple[str | None, str] | None:
         return self._read_now(skey)

@@ -249,7 +249,6 @@ async def test_a_shared_storage_peeks_only_at_its_own_uncommitted_writes(db_path
 
     class Shared(SQLiteStorage):
         shared = True
-        reads_now = False
 
     key = StorageKey(bot_id=1, chat_id=10, user_id=10)
     storage = await Shared.open(db_path)

@@ -10,6 +10,8 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from aiogram.fsm.storage.base import StorageKey
@@ -261,3 +263,136 @@ async def test_a_shared_storage_peeks_only_at_its_own_uncommitted_writes(db_path
         assert await storage.get_state(key) == "Wizard:iin"  # fetched
     finally:
         await storage.close()
+
+
+# --- a lone update's step committed at once (barrier(alone=True)) ----------------------------------------------
+
+def _on_disk(path, key: StorageKey) -> tuple | None:
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute("SELECT state, data FROM fsm WHERE key LIKE ?", (f"%:{key.chat_id}:{key.user_id}:%",)
+                            ).fetchone()
+    finally:
+        conn.close()
+
+
+@asynccontextmanager
+async def _opened(db_path) -> AsyncIterator[tuple[SQLiteStorage, list[float], Database]]:
+    """The bot's pair: the repositories' database and the FSM storage committing under its write lock; the
+    durations of the FSM's commits."""
+    db = await Database.open(db_path)
+    storage = await SQLiteStorage.open(db_path, write_lock=db.write_lock)
+    commits: list[float] = []
+    storage.on_commit = commits.append
+    try:
+        yield storage, commits, db
+    finally:
+        await storage.close()
+        await db.close()
+
+
+async def test_alone_the_barrier_commits_at_once_without_a_loop_turn(db_path):
+    async with _opened(db_path) as (storage, commits, db):
+        key = StorageKey(bot_id=1, chat_id=31, user_id=31)
+        ran: list[str] = []
+        await storage.set_state(key, "Wizard:iin")
+        await storage.set_data(key, {"step": 2})
+        asyncio.get_running_loop().call_soon(ran.append, "queued before")  # like the next poll's write
+        await storage.barrier(alone=True)
+        assert ran == []  # nothing else ran before the step was on disk
+        assert _on_disk(db_path, key) == ("Wizard:iin", '{"step":2}')
+        assert len(commits) == 1
+        await asyncio.sleep(0.01)  # the flusher the write started finds nothing left
+        assert len(commits) == 1 and ran == ["queued before"]
+        # not alone: the writes of a loop turn still share one commit, after that turn
+        other = StorageKey(bot_id=1, chat_id=32, user_id=32)
+        await storage.set_data(key, {"step": 3})
+        asyncio.get_running_loop().call_soon(ran.append, "another update")
+        await storage.set_data(other, {"step": 1})
+        await storage.barrier()
+        assert ran[-1] == "another update" and len(commits) == 2
+        assert _on_disk(db_path, key)[1] == '{"step":3}' and _on_disk(db_path, other)[1] == '{"step":1}'
+
+
+async def test_alone_the_barrier_still_waits_for_a_held_write_lock_and_a_busy_file(db_path):
+    async with _opened(db_path) as (storage, commits, db):
+        key = StorageKey(bot_id=1, chat_id=33, user_id=33)
+        async with db.write_lock:  # a repository's transaction in this process
+            await storage.set_data(key, {"step": 1})
+            waiting = asyncio.create_task(storage.barrier(alone=True))
+            await asyncio.sleep(0.02)
+            assert not waiting.done() and _on_disk(db_path, key) is None
+        await asyncio.wait_for(waiting, 5)
+        assert _on_disk(db_path, key)[1] == '{"step":1}'
+
+        other = sqlite3.connect(db_path, isolation_level=None)  # another process's write transaction
+        other.execute("BEGIN IMMEDIATE")
+        await storage.set_data(key, {"step": 2})
+        waiting = asyncio.create_task(storage.barrier(alone=True))
+        await asyncio.sleep(0.02)
+        assert not waiting.done()
+        other.execute("COMMIT")
+        other.close()
+        await asyncio.wait_for(waiting, 5)
+        assert _on_disk(db_path, key)[1] == '{"step":2}' and len(commits) == 2
+
+
+async def test_alone_the_barrier_never_commits_a_batch_ahead_of_the_one_in_flight(db_path):
+    async with _opened(db_path) as (storage, commits, db):
+        key = StorageKey(bot_id=1, chat_id=34, user_id=34)
+        async with db.write_lock:
+            await storage.set_data(key, {"step": 1})
+            await asyncio.sleep(0.01)  # the flusher took this batch and waits for the lock
+            await storage.set_data(key, {"step": 2})
+            waiting = asyncio.create_task(storage.barrier(alone=True))
+            await asyncio.sleep(0.01)
+            assert not waiting.done() and _on_disk(db_path, key) is None  # step 2 did not jump the queue
+        await asyncio.wait_for(waiting, 5)
+        assert _on_disk(db_path, key)[1] == '{"step":2}' and len(commits) == 2
+
+
+async def test_alone_a_failed_commit_fails_the_barrier_and_leaves_nothing_in_memory(db_path):
+    async with _opened(db_path) as (storage, commits, db):
+        key = StorageKey(bot_id=1, chat_id=35, user_id=35)
+        await storage.set_data(key, {"step": 1})
+        await storage.barrier(alone=True)
+        other = sqlite3.connect(db_path)
+        other.execute("ALTER TABLE fsm RENAME TO fsm_gone")  # the next commit fails (not busy: no such table)
+        other.commit()
+        await storage.set_data(key, {"step": 2})
+        try:
+            await storage.barrier(alone=True)
+        except sqlite3.OperationalError as exc:
+            assert "no such table" in str(exc)
+        else:
+            raise AssertionError("the barrier passed a step that is not on disk")
+        other.execute("ALTER TABLE fsm_gone RENAME TO fsm")
+        other.commit()
+        other.close()
+        assert await storage.get_data(key) == {"step": 1}  # what the disk has, not the failed step
+
+
+async def test_the_bots_barrier_is_alone_while_one_chat_has_an_update_in_flight(db_path):
+    """bot/app.py commit_barrier: the events isolation tells how many chats have an update in flight."""
+    from bot.app import commit_barrier
+    from storage.fsm import ReleasingEventIsolation
+
+    async with _opened(db_path) as (storage, commits, db):
+        isolation = ReleasingEventIsolation()
+        barrier = commit_barrier(storage, isolation)
+        keys = [StorageKey(bot_id=1, chat_id=c, user_id=c) for c in (36, 37)]
+        for holding, at_once in ((keys[:1], True), (keys, False)):
+            locks = [isolation.lock(k) for k in holding]
+            for lock in locks:
+                await lock.__aenter__()
+            assert isolation.chats_in_flight() == len(holding)
+            ran: list[str] = []
+            await storage.set_data(keys[0], {"held": len(holding)})
+            asyncio.get_running_loop().call_soon(ran.append, "queued before")
+            await barrier()
+            assert (ran == []) is at_once
+            assert _on_disk(db_path, keys[0])[1] == json.dumps({"held": len(holding)}, separators=(",", ":"))
+            for lock in locks:
+                await lock.__aexit__(None, None, None)
+        assert isolation.chats_in_flight() == 0
+        assert commit_barrier(storage, None) == storage.barrier  # another isolation: the usual barrier

@@ -10,10 +10,19 @@ hence other buttons. A press answered without a text (:func:`ack`) copies its re
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from typing import Any
+
+from aiogram import Bot
 from aiogram.methods import AnswerCallbackQuery
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup
 
+from bot.services.sender import answering
+
 __all__ = ["ack", "button", "keyboard"]
+
+log = logging.getLogger(__name__)
 
 KEPT = 1024  # buttons kept (~1.3 KB each); all are dropped when full, and built again on demand
 
@@ -43,8 +52,29 @@ def keyboard(rows: list[list[InlineKeyboardButton]]) -> InlineKeyboardMarkup:
 _ACK = AnswerCallbackQuery(callback_query_id="-")
 
 
-async def ack(query: CallbackQuery) -> bool:
-    """``await query.answer()`` (a press answered without a text): the same request copied from a template
-    (~2 µs) instead of validated with its five arguments (~5 µs); every wizard button press makes one."""
+_answering: set[asyncio.Task[Any]] = set()  # the answers on their way (a task is only weakly referenced)
+
+
+async def ack(query: CallbackQuery) -> None:
+    """A press answered without a text, and the handler goes on without waiting for Telegram's reply to it:
+    the answer's request is made now (one loop turn: its body is written before anything the handler sends
+    next), and the next question leaves one round trip sooner (bench e2e at 100 updates/s: a wizard choice
+    ~0.9 ms sooner on loopback; ~50-150 ms with Telegram's servers far away). Every wizard button press makes
+    one. The request is copied from a template (~2 µs) instead of validated with its five arguments (~5 µs).
+
+    The step does not depend on it: an answer that fails is logged, and the error handler does not answer
+    the press again (it would fail the same way)."""
     bot = query.bot
-    return await bot(_ACK.model_copy(update={"callback_query_id": query.id}).as_(bot))  # type: ignore[misc]
+    assert bot is not None
+    answering(query.id)
+    task = asyncio.create_task(_answer(bot, _ACK.model_copy(update={"callback_query_id": query.id}).as_(bot)))
+    _answering.add(task)
+    task.add_done_callback(_answering.discard)
+    await asyncio.sleep(0)
+
+
+async def _answer(bot: Bot, method: AnswerCallbackQuery) -> None:
+    try:
+        await bot(method)
+    except Exception as exc:  # noqa: BLE001 - the spinner stops by itself; the step went on
+        log.warning("could not answer the callback query: %s", type(exc).__name__)

@@ -75,7 +75,8 @@ from bot.services.limits import (
 
 log = logging.getLogger(__name__)
 
-__all__ = ["OutgoingPolicy", "RetryAfterMiddleware", "SendResult", "Sender", "callback_answered", "fit_to_limits"]
+__all__ = ["OutgoingPolicy", "RetryAfterMiddleware", "SendResult", "Sender", "answering", "callback_answered",
+           "fit_to_limits"]
 
 # Set while the Sender makes a request: it handles 429s itself (per chat, with its own bounds).
 _IN_SENDER: ContextVar[bool] = ContextVar("shagym_in_sender", default=False)
@@ -87,6 +88,11 @@ _ANSWERED: ContextVar[str | None] = ContextVar("shagym_answered_callback", defau
 def callback_answered(query_id: str) -> bool:
     """Was this callback query answered while handling the current update?"""
     return _ANSWERED.get() == query_id
+
+
+def answering(query_id: str) -> None:
+    """This update's callback query is being answered elsewhere (handlers/buttons.py ack): as if answered."""
+    _ANSWERED.set(query_id)
 
 #: Client errors: the same request would fail again.
 _PERMANENT = (

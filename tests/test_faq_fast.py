@@ -4,12 +4,15 @@ every unit computes them."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot.domain import faq
 from bot.domain.faq import FaqIndex, default_index, skeleton, tokens
@@ -167,3 +170,66 @@ def test_entry_factors_without_a_concept_share_one_array_and_never_change_it() -
         assert ix._entry_factors(qtoks, sk).tolist() == expect, q
     assert ix._no_concept_factor.tolist() == before
     assert any(rx.search(skeleton(outside)) for _, rx in ix._outside)  # the phrase path was taken
+
+
+def _osa(a: str, b: str) -> int:
+    """The optimal-string-alignment distance's table, as the search computed it before `_one_edit`."""
+    la, lb = len(a), len(b)
+    if abs(la - lb) > 1:
+        return 2
+    prev2: list[int] = []
+    prev = list(range(lb + 1))
+    for i in range(1, la + 1):
+        cur = [i] + [0] * lb
+        for j in range(1, lb + 1):
+            v = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] != b[j - 1]))
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                v = min(v, prev2[j - 2] + 1)
+            cur[j] = v
+        prev2, prev = prev, cur
+    return prev[lb]
+
+
+def _word_similarity(q: str, t: str) -> float:
+    """`word_similarity` as it was with `_osa`'s table in place of `_one_edit`."""
+    fast = faq._one_edit
+    faq._one_edit = lambda a, b, lcp=None: _osa(a, b) <= 1
+    try:
+        return faq.word_similarity(q, t)
+    finally:
+        faq._one_edit = fast
+
+
+def test_one_edit_is_an_osa_distance_of_at_most_one() -> None:
+    """Every pair of words of up to 4 letters of a 3-letter alphabet, both ways round, the second no more than one
+    letter longer and no more than two shorter (all the ways to differ by one edit or two)."""
+    for la in range(5):
+        for a in map("".join, itertools.product("абв", repeat=la)):
+            for lb in range(max(0, la - 2), la + 2):
+                for b in map("".join, itertools.product("абв", repeat=lb)):
+                    assert faq._one_edit(a, b) == faq._one_edit(b, a) == (_osa(a, b) <= 1), (a, b)
+
+
+_WORD = st.text(alphabet="абвгдежзиклмнопрстуфхчш01", max_size=12)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(_WORD, _WORD, st.integers(0, 12))
+def test_word_similarity_is_as_with_the_distance_table(a: str, b: str, cut: int) -> None:
+    """Random words, and words sharing a beginning (so that the typo branch is reached)."""
+    for q, t in ((a, b), (a[:cut] + b, a), (a + b, a[:cut] + b[1:]), (a[:cut] + b[:1] + a[cut:], a)):
+        assert faq.word_similarity(q, t) == _word_similarity(q, t), (q, t)
+        assert faq._one_edit(q, t) == (_osa(q, t) <= 1), (q, t)
+
+
+def test_word_similarity_of_the_candidates_is_as_with_the_distance_table() -> None:
+    """Every candidate pair the search scores for the labelled queries' words (`_compute_matches`)."""
+    ix = default_index()
+    words = {w for q in QUERIES[::3] for w in tokens(q, concepts=False)}
+    n = 0
+    for q in sorted(words):
+        for t in ix._m.words:
+            if t[:2] == q[:2] or t[:4] == q[:4]:
+                assert faq.word_similarity(q, t) == _word_similarity(q, t), (q, t)
+                n += 1
+    assert n > 10000

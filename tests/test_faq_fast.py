@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 import re
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -233,3 +235,67 @@ def test_word_similarity_of_the_candidates_is_as_with_the_distance_table() -> No
                 assert faq.word_similarity(q, t) == _word_similarity(q, t), (q, t)
                 n += 1
     assert n > 10000
+
+
+def _plain_evidence(ix: FaqIndex, q: str) -> tuple[list[Any], ...]:
+    """A word's units, unit terms and entry terms as the search computed them before: match by match, into a dict of
+    units (the first of the best ones kept) and numpy arrays of the entries."""
+    m = ix._compute_matches(q)
+    wt = ix._weight(q, m)
+    n = len(ix._entries)
+    ubest: dict[int, tuple[float, float]] = {}
+    cover = np.zeros(n)
+    for wid, s in m:
+        wi = ix._m.idf[wid]
+        if wi < faq.POSTING_MIN_IDF:
+            continue
+        for ui in ix._postings[wid]:
+            if ui not in ubest or s > ubest[ui][0]:
+                ubest[ui] = (s, wi)
+        for ei, f in ix._m.entry_words[wid]:
+            if s * f > cover[ei]:
+                cover[ei] = s * f
+    sims = np.array([v[0] for v in ubest.values()])
+    idfs = np.array([v[1] for v in ubest.values()])
+    return (
+        list(ubest), np.stack((wt * sims, idfs * sims)).tolist(),
+        np.concatenate((wt * cover, *_plain_classifiers(ix, m, wt))).tolist(),
+    )
+
+
+def _plain_classifiers(ix: FaqIndex, m: faq.Matches, wt: float) -> tuple[np.ndarray, np.ndarray]:
+    """The perceptron's scores and the naive-Bayes gains of a word's matches, as computed before into numpy arrays."""
+    n = len(ix._entries)
+    cls = np.zeros(n)
+    best = max((s for _, s in m), default=0.0)
+    if best >= faq.STRONG_SIM:
+        for wid, s in m:
+            if s == best:
+                for c, v in ix._m.cls[wid]:
+                    cls[c] += s * v
+    nb_ev: dict[int, float] = {}
+    for wid, s in m:
+        if s >= faq.STRONG_SIM:
+            for ei, c in ix._m.nb_post[wid]:
+                if s * c > nb_ev.get(ei, 0.0):
+                    nb_ev[ei] = s * c
+    nb = np.zeros(n)
+    for ei, c in nb_ev.items():
+        nb[ei] = wt * (math.log(c + faq.NB_ALPHA) - math.log(faq.NB_ALPHA)) / faq.NB_TEMP
+    return cls, nb
+
+
+def test_a_words_evidence_is_its_matches_added_one_by_one() -> None:
+    """`_word_evidence` (C-level dict operations, Python floats, one array a kind) gives the arrays a loop over the
+    matches gives, to the last bit and in the same order: the labelled queries' words, typos of them, the vocabulary."""
+    ix = default_index()
+    words = sorted({t for q in QUERIES[::4] for t in ix._query_tokens(q)})
+    words += [w[:2] + w[3:] for w in words if len(w) > 5] + list(ix._m.words[::7])
+    ties = 0
+    for q in words:
+        ev = ix._word_evidence(q)
+        assert (ev.units.tolist(), ev.unit_terms.tolist(), ev.entry_terms.tolist()) == _plain_evidence(ix, q), q
+        assert ev.units.dtype == np.intp and ev.gram_units.dtype == np.int16
+        kept = [s for wid, s in ev.matches if ix._m.idf[wid] >= faq.POSTING_MIN_IDF]
+        ties += len(kept) > len(set(kept))
+    assert ties > 100  # matches of equal similarity (the first one's IDF counts) were met

@@ -299,3 +299,18 @@ def test_a_words_evidence_is_its_matches_added_one_by_one() -> None:
         kept = [s for wid, s in ev.matches if ix._m.idf[wid] >= faq.POSTING_MIN_IDF]
         ties += len(kept) > len(set(kept))
     assert ties > 100  # matches of equal similarity (the first one's IDF counts) were met
+
+
+def test_else_kinds_are_each_lists_names_any() -> None:
+    """`_else_kinds` (the lists' whole words looked up together) names the kinds whose list `_names_any` finds the
+    word in: the vocabulary, the labelled queries' words, and every whole word and stem of the lists, alone, with
+    endings, cut short and with a letter more."""
+    ix = default_index()
+    words = set(ix._m.words[::3]) | {w for q in QUERIES[::4] for w in skeleton(q).split()}
+    for _, (exact, prefix) in faq._ELSE_KINDS:
+        for w in (*exact, *prefix):
+            words |= {w, w + "ни", w + "дарга", w + "ами", w[:-1], w + "а", w[:4] + "л" + w[4:]}
+    for w in sorted(words):
+        expect = {kind for kind, folded in faq._ELSE_KINDS if faq._names_any([w], folded)}
+        assert faq._else_kinds(w) == expect, w
+    assert {k for w in words for k in faq._else_kinds(w)} == {"hard", "elsewhere", "soft", "calendar"}

@@ -665,13 +665,35 @@ def _topic(words: list[str], phrases: set[str]) -> str | None:
     return None
 
 
+_ELSE_KINDS = (
+    ("hard", _ELSE_HARD), ("elsewhere", _ELSE_ELSEWHERE), ("soft", _ELSE_SOFT), ("calendar", _ELSE_CALENDAR),
+)
+
+
+def _whole_kinds() -> dict[str, frozenset[str]]:
+    """A whole word of the everyday topics' lists -> the kinds that list it."""
+    out: dict[str, frozenset[str]] = {}
+    for kind, (exact, _) in _ELSE_KINDS:
+        for w in exact:
+            out[w] = out.get(w, frozenset()) | {kind}
+    return out
+
+
+_ELSE_WHOLE = _whole_kinds()
+
+
 @lru_cache(maxsize=65536)
 def _else_kinds(word: str) -> frozenset[str]:
-    """Which everyday topics' word lists name a word (`_names_any`): once per word, not once per query (measured:
-    about 25 us a query less)."""
-    return frozenset(kind for kind, folded in (
-        ("hard", _ELSE_HARD), ("elsewhere", _ELSE_ELSEWHERE), ("soft", _ELSE_SOFT), ("calendar", _ELSE_CALENDAR),
-    ) if _names_any([word], folded))
+    """Which everyday topics' word lists name a word (`_names_any` of each): once per word, not once per query
+    (measured: about 25 us a query less). The lists' whole words are looked up together, each beginning of the word
+    once rather than once a list (measured: ~6.5 -> ~3 us a word new to the process)."""
+    kinds = set(_ELSE_WHOLE.get(word, ()))
+    for k in range(4, len(word)):  # a whole word of 4 letters or more, with endings (`_inflected`)
+        more = _ELSE_WHOLE.get(word[:k])
+        if more and not more <= kinds and is_ending(word[k:]):
+            kinds |= more
+    kinds.update(kind for kind, (_, prefix) in _ELSE_KINDS if word.startswith(prefix))
+    return frozenset(kinds)
 
 
 def _deletes(s: str) -> set[str]:

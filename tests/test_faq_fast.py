@@ -314,3 +314,26 @@ def test_else_kinds_are_each_lists_names_any() -> None:
         expect = {kind for kind, folded in faq._ELSE_KINDS if faq._names_any([w], folded)}
         assert faq._else_kinds(w) == expect, w
     assert {k for w in words for k in faq._else_kinds(w)} == {"hard", "elsewhere", "soft", "calendar"}
+
+
+def test_loading_warms_the_commonest_words_and_changes_no_result() -> None:
+    """`load()` computes the evidence of the WARM_WORDS words most units have, the same as computed at a search;
+    searches of a loaded index give what a fresh index, whose words are all new, gives, to the last bit."""
+    ix = FaqIndex.load()
+    count = {w: len(p) for w, p in zip(ix._m.words, ix._postings, strict=True)}
+    cut = sorted(count.values(), reverse=True)[faq.WARM_WORDS - 1]
+    assert {w for w, c in count.items() if c > cut} <= set(ix._word_cache)
+    assert len(ix._word_cache) == faq.WARM_WORDS and min(count[w] for w in ix._word_cache) == cut
+    fresh = FaqIndex(ix.version, ix._categories, ix._public, ix._m)
+    assert not fresh._word_cache
+    for w in list(ix._word_cache)[::10]:
+        a, b = ix._word_cache[w], fresh._word_evidence(w)
+        assert (a.matches, a.weight, a.grams, a.strong) == (b.matches, b.weight, b.grams, b.strong), w
+        for x, y in zip(
+            (a.units, a.unit_terms, a.entry_terms, a.gram_units), (b.units, b.unit_terms, b.entry_terms, b.gram_units),
+            strict=True,
+        ):
+            assert x.tolist() == y.tolist(), w
+    for q in QUERIES[::20]:
+        assert ix.raw_scores(q) == fresh.raw_scores(q), q
+        assert ix.search(q, "ru") == fresh.search(q, "ru"), q

@@ -1668,7 +1668,7 @@ class FaqIndex:
         """Computes the evidence of the `n` words most units have (ties: the first word first) into the word cache:
         a question's words are new to a fresh process, and the first search of a word costs ~0.1 ms (measured: the
         bench's 168 questions meet 438 words of the knowledge base, 164 of them among these 200; ~25 ms more to load,
-        ~3 MB). Only `load()` warms: indexes built from data in tests do not pay it."""
+        ~1 MB). Only `load()` warms: indexes built from data in tests do not pay it."""
         counts = [len(p) for p in self._postings]
         for wid in sorted(range(len(counts)), key=counts.__getitem__, reverse=True)[:n]:
             self._evidence(self._m.words[wid])

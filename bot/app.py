@@ -4,7 +4,6 @@ scheduler, and owns their start and stop. Polling, console mode and the tests al
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Protocol, cast
@@ -181,14 +180,13 @@ def make_session(settings: Settings) -> BaseSession:
     return JsonBodySession()
 
 
-def make_bot(settings: Settings, session: BaseSession, fsm: GroupCommitStorage | None,
-             isolation: BaseEventIsolation | None = None) -> tuple[Bot, RetryAfterMiddleware]:
+def make_bot(settings: Settings, session: BaseSession,
+             fsm: GroupCommitStorage | None) -> tuple[Bot, RetryAfterMiddleware]:
     """The Bot and the one middleware every request passes (bot.services.sender.OutgoingPolicy): nothing is
     sent before the step it answers is on disk (``fsm``: the FSM storage whose group commit every request
     waits for, SQLite or PostgreSQL; None for Redis, whose writes are stored before the handler goes on);
     every text and caption within Telegram's limits, in one place; a direct reply waits out a 429, a 5xx, a
-    dropped connection; one update aiogram cannot parse never wedges polling. ``isolation``: the events
-    isolation, when it can tell that one update alone is in flight (:func:`commit_barrier`)."""
+    dropped connection; one update aiogram cannot parse never wedges polling."""
     bot = Bot(
         token=settings.bot_token.get_secret_value() or CONSOLE_TOKEN,
         session=session,
@@ -196,21 +194,8 @@ def make_bot(settings: Settings, session: BaseSession, fsm: GroupCommitStorage |
     )
     reply_retry = RetryAfterMiddleware()
     bot.session.middleware(OutgoingPolicy(retry=reply_retry, updates=SkipUnparsableUpdates(),
-                                          barrier=None if fsm is None else commit_barrier(fsm, isolation)))
+                                          barrier=None if fsm is None else fsm.barrier))
     return bot, reply_retry
-
-
-def commit_barrier(fsm: GroupCommitStorage, isolation: BaseEventIsolation | None) -> Callable[[], Awaitable[None]]:
-    """What every request waits for: the FSM commit of the steps made so far, ``alone`` (committed at once, not
-    a loop turn later: storage/fsm.py) when no other chat has an update in flight. At 100 updates/s nearly every
-    update is alone; in a burst the writes of many still share one commit."""
-    if not isinstance(isolation, ReleasingEventIsolation):
-        return fsm.barrier
-
-    def barrier() -> Awaitable[None]:
-        return fsm.barrier(alone=isolation.chats_in_flight() <= 1)
-
-    return barrier
 
 
 async def open_fsm(stored: GroupCommitStorage, clock: Clock, redis: Redis | None,
@@ -369,7 +354,7 @@ async def create_app(
     redis = shared_redis.connect(settings.redis_url) if settings.redis_url else None
     fsm, isolation = await open_fsm(stored_fsm, clock, redis, settings.update_lease_seconds)
     bot, reply_retry = make_bot(settings, session or make_session(settings),
-                                fsm if isinstance(fsm, GroupCommitStorage) else None, events_isolation or isolation)
+                                fsm if isinstance(fsm, GroupCommitStorage) else None)
     sender = make_sender(bot, redis)
     cases = CaseService(repos.cases, repos.reminders, repos.users, repos.calendars, clock, settings)
     reminders = ReminderService(repos.users, repos.cases, repos.reminders, sender, i18n, clock, settings,

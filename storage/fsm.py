@@ -15,9 +15,6 @@ per write caps the bot at ~900 updates/s (docs/performance.md, 'aiosqlite thread
 * `barrier()` waits for the batch holding every write made so far. The bot's session calls it before every
   Telegram request (bot.services.sender.OutgoingPolicy; `CommitBarrier` does it alone): the person never
   sees an answer to a step that is not on disk. A step that sends nothing is committed a few milliseconds later.
-  ``barrier(alone=True)`` (no other update in flight: nothing could join the batch) commits it at once where the
-  backend can without waiting (SQLite), instead of a loop turn later: meanwhile the loop ran what was queued
-  before, such as the next getUpdates' write (~0.35 ms on loopback here), ahead of this answer.
 
 Durability: WAL + synchronous=NORMAL, so a committed step survives a crash of the process; an OS crash or a
 power cut can lose the last commits. A batch that fails to commit fails every send waiting on it (the error
@@ -124,11 +121,6 @@ class GroupCommitStorage(BaseStorage):
         """Delete up to ``limit`` rows whose state is LIKE ``pattern``, untouched since ``older_than``; their
         keys."""
 
-    def _store_now(self, upserts: list[Row], deletes: list[str], now: datetime) -> bool:
-        """Commit a batch without awaiting anything if the backend can: True when committed, False when nothing
-        was written (the flusher commits it as usual). The default cannot."""
-        return False
-
     @abstractmethod
     async def _release(self) -> None:
         """Close the connection (after the last batch)."""
@@ -189,13 +181,9 @@ class GroupCommitStorage(BaseStorage):
 
     # --- durability ----------------------------------------------------------------------------
 
-    async def barrier(self, *, alone: bool = False) -> None:
-        """Wait until every write made so far is committed (raises if its batch failed). ``alone``: the caller
-        knows no other update is in flight, so the batch is committed at once if the backend can (module
-        docstring); else, or when a batch is being committed already (batches commit in order), as usual."""
+    async def barrier(self) -> None:
+        """Wait until every write made so far is committed (raises if its batch failed)."""
         future = self._batch or self._inflight
-        if alone and future is not None and self._inflight is None:  # the batch collecting writes, none ahead
-            self._commit_at_once()  # settles ``future`` (then awaiting it does not wait) when it could commit
         if future is not None:
             await asyncio.shield(future)
 
@@ -294,49 +282,27 @@ class GroupCommitStorage(BaseStorage):
             batch = self._inflight = self._batch
             self._batch = None
             assert batch is not None  # every write joins a batch
+            upserts = [(k, uid, st, data) for k, (uid, st, data) in pending.items() if st or data != _EMPTY]
+            deletes = [k for k, (_, st, data) in pending.items() if not st and data == _EMPTY]
             started = time.perf_counter()
             try:
-                await self._store(*_rows(pending), self._now())
+                await self._store(upserts, deletes, self._now())
+                if self.on_commit is not None:
+                    self.on_commit(time.perf_counter() - started)
             except Exception as exc:
-                self._settle(batch, pending, started, exc)
+                log.error("FSM batch commit failed (%d keys): %s", len(pending), type(exc).__name__)
+                for skey in pending:
+                    if skey not in self._pending:
+                        self._cache.pop(skey, None)
+                if not batch.done():
+                    batch.set_exception(exc)
+                    batch.exception()  # retrieved here; waiters re-raise it
             else:
-                self._settle(batch, pending, started)
-
-    def _commit_at_once(self) -> None:
-        """The current batch committed here, without a loop turn, if the backend can (:meth:`_store_now`);
-        else left to the flusher."""
-        pending, batch = self._pending, self._batch
-        assert batch is not None
-        started = time.perf_counter()
-        try:
-            if not self._store_now(*_rows(pending), self._now()):
-                return
-        except Exception as exc:
-            self._pending, self._batch = {}, None
-            self._settle(batch, pending, started, exc)
-        else:
-            self._pending, self._batch = {}, None
-            self._settle(batch, pending, started)
-
-    def _settle(self, batch: asyncio.Future[None], pending: dict[str, tuple[int | None, str | None, str]],
-                started: float, exc: Exception | None = None) -> None:
-        """A batch's end: its waiters released, or failed and its keys dropped from the cache (memory never
-        claims what the disk lacks)."""
-        self._inflight = None
-        self._committing = {}
-        if exc is None:
-            if self.on_commit is not None:
-                self.on_commit(time.perf_counter() - started)
-            if not batch.done():
-                batch.set_result(None)
-            return
-        log.error("FSM batch commit failed (%d keys): %s", len(pending), type(exc).__name__)
-        for skey in pending:
-            if skey not in self._pending:
-                self._cache.pop(skey, None)
-        if not batch.done():
-            batch.set_exception(exc)
-            batch.exception()  # retrieved here; waiters re-raise it
+                if not batch.done():
+                    batch.set_result(None)
+            finally:
+                self._inflight = None
+                self._committing = {}
 
 
 class SQLiteStorage(GroupCommitStorage):
@@ -374,19 +340,6 @@ class SQLiteStorage(GroupCommitStorage):
         stamp = now.astimezone(timezone.utc).isoformat(timespec="seconds")
         async with self._write_lock or nullcontext():
             await self._retry_busy(self._commit, upserts, deletes, stamp)
-
-    def _store_now(self, upserts: list[Row], deletes: list[str], now: datetime) -> bool:
-        """At once unless a transaction of the repositories holds the write lock or another connection's makes
-        the file busy (then nothing was written: the statement, or BEGIN IMMEDIATE, failed first)."""
-        if self._write_lock is not None and self._write_lock.locked():
-            return False
-        try:
-            self._commit(upserts, deletes, now.astimezone(timezone.utc).isoformat(timespec="seconds"))
-        except sqlite3.OperationalError as exc:
-            if "locked" in str(exc) or "busy" in str(exc):
-                return False
-            raise
-        return True
 
     async def _delete_idle(self, older_than: datetime, pattern: str, limit: int) -> list[str]:
         cutoff = older_than.astimezone(timezone.utc).isoformat(timespec="seconds")
@@ -479,13 +432,6 @@ class SQLiteStorage(GroupCommitStorage):
         return [key for (key,) in rows]
 
 
-def _rows(pending: dict[str, tuple[int | None, str | None, str]]) -> tuple[list[Row], list[str]]:
-    """A batch as its backend stores it: the rows with a state or data upserted, the emptied keys deleted."""
-    upserts = [(k, uid, st, data) for k, (uid, st, data) in pending.items() if st or data != _EMPTY]
-    deletes = [k for k, (_, st, data) in pending.items() if not st and data == _EMPTY]
-    return upserts, deletes
-
-
 def _user_of(skey: str) -> int | None:
     """The user id in a storage key (see :func:`storage_key`: bot, chat, user, ...)."""
     parts = skey.split(":")
@@ -517,10 +463,6 @@ class ReleasingEventIsolation(BaseEventIsolation):
 
     def lock(self, key: StorageKey) -> "_ChatLock":  # type: ignore[override]  # an async context manager
         return _ChatLock(self._locks, key)
-
-    def chats_in_flight(self) -> int:
-        """How many chats have an update holding or waiting for their lock."""
-        return len(self._locks)
 
     async def close(self) -> None:
         self._locks.clear()

@@ -330,13 +330,6 @@ class JsonBodySession(AiohttpSession):
         body = self.parameters(bot, method)
         if body is None:  # a file: aiogram's multipart form
             return await super().make_request(bot, method, timeout)
-        if type(method) is GetUpdates:
-            # The next long poll leaves after the handlers of the updates just received (aiogram created their
-            # tasks before asking again) ran up to their first request: aiohttp writes each request's body from
-            # a task of its own, in the order the requests were made, and a loopback write took ~0.35 ms here,
-            # so a poll asked first delayed every reply by that much (bench e2e at 100/s: FAQ and /my p50 ~0.3 ms
-            # less). One loop turn; in a burst the poll waits for the first steps of the batch, as it should.
-            await asyncio.sleep(0)
         session = await self.create_session()
         total = self.timeout if timeout is None else timeout
         client_timeout = self._timeouts.get(total)

@@ -131,3 +131,44 @@ async def test_an_answered_callback_query_is_remembered_for_the_update():
     assert await asyncio.create_task(one_update("q1", Wire(True)))
     assert await asyncio.create_task(one_update("q2", Wire(too_many(0), True)))  # answered on the second try
     assert not callback_answered("q1")  # another task: another update
+
+
+async def test_the_next_long_poll_leaves_after_the_replies_to_the_updates_just_received(db_path):
+    """aiogram asks for the next updates right after creating the tasks of the ones received. The bot's policy
+    lets those tasks run up to their first request, and waits for the commit of the steps they made, before
+    the poll leaves: their replies are written first (~0.35 ms of each reply's latency at 100 updates/s)."""
+    from aiogram.client.telegram import TelegramAPIServer
+    from aiogram.fsm.storage.base import StorageKey
+
+    from bot.session import JsonBodySession
+    from storage.db import Database
+    from storage.fsm import SQLiteStorage
+    from tests.fakeapi import running_fake
+
+    db = await Database.open(db_path)
+    await db.close()
+    storage = await SQLiteStorage.open(db_path)
+    async with running_fake() as fake:
+        fake.user(1001, "Aigerim", language_code="kk")
+        bot = Bot(token=fake.token, session=JsonBodySession(api=TelegramAPIServer.from_base(fake.base_url)))
+        bot.session.middleware(OutgoingPolicy(retry=RetryAfterMiddleware(), updates=SkipUnparsableUpdates(),
+                                              barrier=storage.barrier))
+        try:
+            await asyncio.gather(bot.send_message(1001, "a"), bot.send_message(1001, "b"))  # two pooled connections
+
+            async def step(n: int) -> None:  # a wizard step: the answer saved, then the next question
+                await storage.set_data(StorageKey(bot_id=bot.id, chat_id=1001, user_id=1001), {"step": n})
+                await bot.send_message(1001, f"question {n}")
+
+            async def answer(n: int) -> None:  # a question answered from memory: no write
+                await bot.send_message(1001, f"answer {n}")
+
+            for n in range(6):
+                handler = asyncio.create_task((step if n % 2 else answer)(n))  # a task aiogram just created
+                await bot.get_updates(timeout=0)
+                await handler
+                calls = [c.method for c in fake.calls[-2:]]
+                assert calls == ["sendMessage", "getUpdates"], (n, calls)
+        finally:
+            await bot.session.close()
+            await storage.close()

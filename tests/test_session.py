@@ -3,7 +3,6 @@ still as a multipart form), and reads the answers the same way."""
 
 from __future__ import annotations
 
-import asyncio
 import gc
 
 import orjson
@@ -490,21 +489,3 @@ async def test_the_bots_requests_wait_for_the_commit_keep_the_limits_and_wait_ou
             await bot.session.close()
             await storage.close()
 
-
-async def test_a_reply_leaves_before_the_next_long_poll():
-    """aiogram asks for the next updates right after creating the tasks of the ones received; the session lets
-    those tasks run up to their first request before it sends the poll, so their replies are written first
-    (bot/session.py make_request: one loop turn, ~0.35 ms of a reply's latency at 100 updates/s)."""
-    async with running_fake() as fake:
-        fake.user(CHAT, "Aigerim", language_code="kk")
-        bot = _bot_on(fake)
-        try:
-            await asyncio.gather(bot.send_message(CHAT, "a"), bot.send_message(CHAT, "b"))  # two pooled connections
-            for _ in range(5):
-                reply = asyncio.create_task(bot.send_message(CHAT, "reply"))  # a handler aiogram just created
-                await bot.get_updates(timeout=0)
-                await reply
-                calls = [c.method for c in fake.calls[-2:]]
-                assert calls == ["sendMessage", "getUpdates"], calls
-        finally:
-            await bot.session.close()

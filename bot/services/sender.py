@@ -32,7 +32,7 @@ import asyncio
 import logging
 import random
 from collections import deque
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, AsyncIterator, Awaitable, Callable
@@ -459,8 +459,9 @@ class OutgoingPolicy(BaseRequestMiddleware):
     frame. aiogram wraps the registered middlewares around every request anew, one call in another: four of
     them were ~2.5% of an update's CPU in process, for checks that are each one ``isinstance`` or less.
 
-    A getUpdates is only parsed update by update when the batch fails (nothing else concerns fetching updates:
-    it shows the person nothing, has no text, and polling has its own back-off). Any other request first waits
+    A getUpdates is only parsed update by update when the batch fails (it shows the person nothing, has no
+    text, and polling has its own back-off), and it leaves after the replies to the updates just received
+    (:meth:`_after_replies`). Any other request first waits
     for the FSM commit holding every step made so far (``barrier``: nothing is sent before the step it answers
     is on disk; None when the storage writes before the handler goes on, as Redis does), is fitted to
     Telegram's limits, then is made with a direct reply's retries (``retry``; the Sender's own requests pass it
@@ -474,10 +475,24 @@ class OutgoingPolicy(BaseRequestMiddleware):
 
     async def __call__(self, make_request, bot, method):
         if isinstance(method, GetUpdates):
+            await self._after_replies()
             return await self.updates(make_request, bot, method)
         if self.barrier is not None:
             await self.barrier()
         return await self.retry(make_request, bot, fit_to_limits(method, bot))
+
+
+    async def _after_replies(self) -> None:
+        """The next long poll waits until the handlers of the updates just received (aiogram created their tasks
+        before asking again) ran up to their first request, and for the commit of the steps they made meanwhile,
+        so their replies are asked for first. aiohttp writes each request's body from a task of its own, in the
+        order the requests were made, and a loopback write took ~0.35 ms on the machine measured: a poll asked
+        first delayed every reply by that much (docs/performance.md, 'The order of writes at 100 updates/s').
+        A failed commit is the waiting replies' error, not the poll's."""
+        await asyncio.sleep(0)
+        if self.barrier is not None:
+            with suppress(Exception):
+                await self.barrier()
 
 
 def _fit(method: TelegramMethod, bot: Bot, field: str, entities_field: str | None, limit: int):

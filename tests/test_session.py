@@ -488,4 +488,3 @@ async def test_the_bots_requests_wait_for_the_commit_keep_the_limits_and_wait_ou
         finally:
             await bot.session.close()
             await storage.close()
-

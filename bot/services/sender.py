@@ -94,6 +94,7 @@ def answering(query_id: str) -> None:
     """This update's callback query is being answered elsewhere (handlers/buttons.py ack): as if answered."""
     _ANSWERED.set(query_id)
 
+
 #: Client errors: the same request would fail again.
 _PERMANENT = (
     TelegramBadRequest,
@@ -480,7 +481,6 @@ class OutgoingPolicy(BaseRequestMiddleware):
         if self.barrier is not None:
             await self.barrier()
         return await self.retry(make_request, bot, fit_to_limits(method, bot))
-
 
     async def _after_replies(self) -> None:
         """The next long poll waits until the handlers of the updates just received (aiogram created their tasks

@@ -10,14 +10,13 @@ hence other buttons. A press answered without a text (:func:`ack`) copies its re
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from typing import Any
 
 from aiogram import Bot
 from aiogram.methods import AnswerCallbackQuery
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup
 
+from bot.services.background import spawn
 from bot.services.sender import answering
 
 __all__ = ["ack", "button", "keyboard"]
@@ -52,9 +51,6 @@ def keyboard(rows: list[list[InlineKeyboardButton]]) -> InlineKeyboardMarkup:
 _ACK = AnswerCallbackQuery(callback_query_id="-")
 
 
-_answering: set[asyncio.Task[Any]] = set()  # the answers on their way (a task is only weakly referenced)
-
-
 async def ack(query: CallbackQuery) -> None:
     """A press answered without a text, and the handler goes on without waiting for Telegram's reply to it:
     the answer is a task of its own, made when the handler first waits (after the step's commit when it
@@ -70,9 +66,7 @@ async def ack(query: CallbackQuery) -> None:
     bot = query.bot
     assert bot is not None
     answering(query.id)
-    task = asyncio.create_task(_answer(bot, _ACK.model_copy(update={"callback_query_id": query.id}).as_(bot)))
-    _answering.add(task)
-    task.add_done_callback(_answering.discard)
+    spawn(_answer(bot, _ACK.model_copy(update={"callback_query_id": query.id}).as_(bot)))
 
 
 async def _answer(bot: Bot, method: AnswerCallbackQuery) -> None:

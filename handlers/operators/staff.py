@@ -8,7 +8,6 @@ change and its audit entry are one transaction (bot.services.desk, ``TicketsRepo
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import date
@@ -33,6 +32,7 @@ from bot.domain.entities import Ticket
 from bot.domain.ports import CalendarRepo
 from bot.domain.text import N_, escape
 from bot.domain.workdays import KURBAN_AIT, Override
+from bot.services.background import spawn
 from bot.services.desk import Desk
 from bot.services.desk_outbox import CopySource
 from bot.services.desk_sla import DeskSla
@@ -410,9 +410,7 @@ async def _calendar_add(desk: Desk, calendars: CalendarRepo, operator_id: int, a
                              {"day": day.isoformat(), "kind": kind, "working": working, "source": source},
                              at=desk.now())
     what = desk.o(N_("a working day")) if working else desk.o(N_("a day off"))
-    task = asyncio.create_task(_replan_and_tell(desk, chat_id, day, what, kind, also))
-    _REPLANS.add(task)
-    task.add_done_callback(_REPLANS.discard)
+    spawn(_replan_and_tell(desk, chat_id, day, what, kind, also))
     return desk.o(N_("Recorded: {date} is {what} ({kind}). Deadlines now use it; the reminders of the open cases "
                      "it can move are being re-planned, you will be told when that is done.")).format(
         date=day.isoformat(), what=what, kind=kind)
@@ -432,10 +430,6 @@ async def _calendar_verify(desk: Desk, calendars: CalendarRepo, operator_id: int
                              at=desk.now())
     return desk.o(N_("Recorded: the working-day calendar for {year} is verified ({source}). Its deadlines are no "
                      "longer marked provisional.")).format(year=year, source=escape(source))
-
-
-#: Re-plans running in the background (a reference keeps each task alive until it is done).
-_REPLANS: set[asyncio.Task[None]] = set()
 
 
 async def _replan_and_tell(desk: Desk, chat_id: int, day: date, what: str, kind: str,
